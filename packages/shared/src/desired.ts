@@ -1,0 +1,129 @@
+// A node's desired state: what the renderers produce for one VM (or the VMM host) and what the agent
+// enforces. The same shapes travel in the protocol's desired-state frame, are written by `vmmeet render`
+// as NODE/node.json, and are kept by the agent as its last applied state.
+import { z } from "zod";
+import { AbsPath, HOST_ROLE, ROLES } from "./spec.js";
+
+/** Unix file mode as four octal digits ("0640"): readable in JSON, YAML and diffs. */
+export const FileMode = z.string().regex(/^0[0-7]{3}$/, "must be an octal mode like 0644");
+const Account = z.string().regex(/^[_a-z][_a-z0-9-]{0,31}$/, "must be a user or group name");
+const ServiceName = z
+  .string()
+  .regex(/^[_A-Za-z][_A-Za-z0-9]*$/, "must be an rc.d service name (rcctl(8): no dashes)");
+
+export const ServiceAction = z.enum(["restart", "reload"]);
+
+export const FileEntry = z
+  .object({
+    path: AbsPath,
+    content: z.string(),
+    encoding: z.enum(["utf8", "base64"]).default("utf8"),
+    mode: FileMode,
+    owner: Account,
+    group: Account,
+    /** The content holds a secret: never shown in plan diffs, logs, status or events. */
+    secret: z.boolean().default(false),
+    /** What a change of this file requires, in the order given. */
+    notify: z.array(z.object({ service: ServiceName, action: ServiceAction }).strict()).default([]),
+  })
+  .strict();
+export type FileEntry = z.infer<typeof FileEntry>;
+export type FileEntryInput = z.input<typeof FileEntry>;
+
+export const ServiceEntry = z
+  .object({
+    name: ServiceName,
+    /** rc.conf.local flags set with `rcctl set NAME flags ...`; null keeps the rc.d script's defaults. */
+    flags: z
+      .string()
+      .regex(/^[^\n\r#]*$/, "flags cannot hold newlines or '#' (rc.subr drops text after '#')")
+      .nullable(),
+    /** Start order within the node (ascending). */
+    order: z.number().int(),
+    /** Seconds after a (re)start during which failures are expected (the JVMs are slow to come up). */
+    graceSeconds: z.number().int().min(0).default(10),
+  })
+  .strict();
+export type ServiceEntry = z.infer<typeof ServiceEntry>;
+
+// Setup actions: a closed set. Each is idempotent and checks before it acts; no shell command ever comes
+// from the network, only these parameters.
+export const SetupAction = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("prosody-user"),
+      host: z.string().regex(/^[a-z0-9.-]+$/),
+      user: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/),
+      /** Secret: redacted everywhere but the prosodyctl invocation on the VM. */
+      password: z.string().min(1),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("prosody-roster-subscribe"),
+      /** `prosodyctl mod_roster_command subscribe PROXY JID` (the paper, section VIII.A). */
+      proxy: z.string().regex(/^[a-z0-9.-]+$/),
+      jid: z.string().regex(/^[a-z0-9_-]+@[a-z0-9.-]+$/),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("syslog-logfile"),
+      /** syslogd(8) does not create files: the log file of a `!program` block must exist, then syslogd is HUPed. */
+      path: AbsPath,
+      mode: FileMode,
+      owner: Account,
+      group: Account,
+    })
+    .strict(),
+]);
+export type SetupAction = z.infer<typeof SetupAction>;
+
+export const LogSource = z
+  .object({
+    component: z.enum(["prosody", "jicofo", "jvb", "nginx"]),
+    path: AbsPath,
+    /** Only lines of this syslog tag count (for shared files like /var/log/daemon). */
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .optional(),
+  })
+  .strict();
+
+export const HealthProbe = z
+  .object({
+    component: z.enum(["prosody", "jicofo", "jvb", "nginx"]),
+    service: ServiceName,
+    /** HTTP health endpoint on loopback, e.g. jicofo's and jvb's /about/health. */
+    http: z
+      .string()
+      .regex(/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/[A-Za-z0-9/_.-]*$/)
+      .optional(),
+    /** TCP ports that must accept connections on loopback. */
+    ports: z.array(z.number().int().min(1).max(65535)).default([]),
+  })
+  .strict();
+
+export const HealthSpec = z
+  .object({
+    release: z.number().int(),
+    logs: z.array(LogSource).default([]),
+    probes: z.array(HealthProbe).default([]),
+  })
+  .strict();
+
+export const NodeRoleSchema = z.enum([...ROLES, HOST_ROLE]);
+
+export const NodeDesired = z
+  .object({
+    node: z.string(),
+    role: NodeRoleSchema,
+    files: z.array(FileEntry),
+    services: z.array(ServiceEntry),
+    actions: z.array(SetupAction),
+    health: HealthSpec,
+  })
+  .strict();
+export type NodeDesired = z.infer<typeof NodeDesired>;
+export type NodeDesiredInput = z.input<typeof NodeDesired>;

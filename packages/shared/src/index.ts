@@ -1,0 +1,3 @@
+export * from "./allowlist.js";
+export * from "./desired.js";
+export * from "./spec.js";
