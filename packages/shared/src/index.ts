@@ -1,3 +1,4 @@
 export * from "./allowlist.js";
 export * from "./desired.js";
+export * from "./health.js";
 export * from "./spec.js";

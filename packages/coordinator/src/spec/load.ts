@@ -1,0 +1,169 @@
+// Reading a spec file: YAML -> migrations -> zod schema with its cross-field rules. Every problem comes back
+// at once, each with its spec path and, when the YAML has that node, the file and line.
+import { readFile } from "node:fs/promises";
+import { SPEC_VERSION, type Spec, SpecSchema } from "@vmmeet/shared";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+
+export interface SpecProblem {
+  /** Dotted path with indexes in brackets, e.g. nodes[2].address; "" for the document itself. */
+  path: string;
+  message: string;
+  file: string;
+  line?: number;
+}
+
+export type SpecResult =
+  | { ok: true; spec: Spec; warnings: SpecProblem[] }
+  | { ok: false; problems: SpecProblem[] };
+
+/** Upgrades from older spec versions: MIGRATIONS[n] turns a version n document into version n + 1. */
+export const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/** `path: message (file:line)` — the one format the CLI prints. */
+export function formatProblem(p: SpecProblem): string {
+  const where = p.line !== undefined ? ` (${p.file}:${p.line})` : "";
+  return `${p.path === "" ? "(spec)" : p.path}: ${p.message}${where}`;
+}
+
+export async function loadSpecFile(file: string): Promise<SpecResult> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file (create one with 'vmmeet init')" : (err as Error).message;
+    return { ok: false, problems: [{ path: "", message: why, file }] };
+  }
+  return parseSpecText(text, file);
+}
+
+export function parseSpecText(text: string, file: string): SpecResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        path: "",
+        message: `YAML: ${e.message.split("\n")[0]}`,
+        file,
+        line: e.linePos?.[0]?.line,
+      })),
+    };
+  }
+  const raw = doc.toJS() as unknown;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return {
+      ok: false,
+      problems: [{ path: "", message: "must be a YAML mapping (see 'vmmeet init')", file, line: 1 }],
+    };
+  }
+  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
+    // Walk as deep as the document goes: a missing key is reported at its parent.
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = doc.getIn(path.slice(0, depth) as unknown[], true) as Node | undefined;
+      if (node && (isMap(node) || isSeq(node) || isScalar(node)) && node.range)
+        return lines.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const migrated = migrate(raw as Record<string, unknown>);
+  if ("problem" in migrated)
+    return {
+      ok: false,
+      problems: [{ path: "version", message: migrated.problem, file, line: lineOf(["version"]) }],
+    };
+  const parsed = SpecSchema.safeParse(migrated.raw);
+  if (!parsed.success) {
+    return { ok: false, problems: issuesToProblems(parsed.error.issues, file, lineOf) };
+  }
+  return {
+    ok: true,
+    spec: parsed.data,
+    warnings: specWarnings(parsed.data).map((w) => ({ ...w, file, line: lineOf(w.pathParts) })),
+  };
+}
+
+function issuesToProblems(
+  issues: z.core.$ZodIssue[],
+  file: string,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): SpecProblem[] {
+  const seen = new Set<string>();
+  const out: SpecProblem[] = [];
+  for (const issue of issues) {
+    const message = issueMessage(issue);
+    const key = `${formatPath(issue.path)}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path: formatPath(issue.path), message, file, line: lineOf(issue.path) });
+  }
+  return out;
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (check the spelling; see the spec reference in README.md)`;
+    case "invalid_type":
+      if (issue.input === undefined) return `is required (${issue.expected})`;
+      return `must be ${issue.expected === "number" ? "a number" : issue.expected === "array" ? "a list" : issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}`;
+    case "invalid_value":
+      return issue.values.length === 1 && issue.message.startsWith("Invalid input")
+        ? `must be ${JSON.stringify(issue.values[0])}`
+        : issue.message.startsWith("Invalid")
+          ? `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`
+          : issue.message;
+    case "invalid_union":
+      return issue.message.startsWith("Invalid") ? "does not match any allowed form" : issue.message;
+    case "too_small":
+      return issue.message.startsWith("Too small")
+        ? `must be at least ${String(issue.minimum)}`
+        : issue.message;
+    case "too_big":
+      return issue.message.startsWith("Too big") ? `must be at most ${String(issue.maximum)}` : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function migrate(raw: Record<string, unknown>): { raw: Record<string, unknown> } | { problem: string } {
+  let doc = raw;
+  let version = doc.version;
+  if (version === undefined) return { problem: `is required (this vmmeet reads version ${SPEC_VERSION})` };
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 1)
+    return { problem: "must be a positive integer" };
+  if (version > SPEC_VERSION)
+    return { problem: `${version} is newer than this vmmeet understands (${SPEC_VERSION}); upgrade vmmeet` };
+  while (version < SPEC_VERSION) {
+    const step = MIGRATIONS[version];
+    if (!step) return { problem: `no migration from version ${version}` };
+    doc = { ...step(doc), version: version + 1 };
+    version += 1;
+  }
+  return { raw: doc };
+}
+
+/** Legal but worth a word: printed by validate, never fatal. */
+function specWarnings(spec: Spec): (Omit<SpecProblem, "file" | "line"> & { pathParts: PropertyKey[] })[] {
+  const out: (Omit<SpecProblem, "file" | "line"> & { pathParts: PropertyKey[] })[] = [];
+  if (spec.bridgeChannel === "none") {
+    out.push({
+      path: "bridgeChannel",
+      pathParts: ["bridgeChannel"],
+      message:
+        "no bridge channel: SCTP is unavailable on OpenBSD, so without colibri websockets dominant-speaker and last-N signalling do not work (the paper's setup; set colibri-websocket to have them)",
+    });
+  }
+  return out;
+}
