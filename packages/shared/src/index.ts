@@ -1,4 +1,5 @@
 export * from "./allowlist.js";
 export * from "./desired.js";
 export * from "./health.js";
+export * from "./protocol/index.js";
 export * from "./spec.js";

@@ -1,0 +1,131 @@
+import { z } from "zod";
+import { HealthLabelSchema, HealthSignalSchema, LogComponentSchema } from "../health.js";
+import { ErrorCode } from "./codes.js";
+
+export const FrameId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/);
+export const Generation = z.number().int().min(0);
+export const ErrorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
+
+export const ErrorFrame = z
+  .object({
+    type: z.literal("error"),
+    /** The id of the frame this answers, when there is one. */
+    replyTo: FrameId.optional(),
+    code: ErrorCodeSchema,
+    message: z.string().max(2000),
+  })
+  .strict();
+
+export const PingFrame = z.object({ type: z.literal("ping"), id: FrameId, sentAt: z.number() }).strict();
+export const PongFrame = z.object({ type: z.literal("pong"), replyTo: FrameId, sentAt: z.number() }).strict();
+
+const ItemStatus = z.enum([
+  "written",
+  "unchanged",
+  "refused",
+  "failed",
+  "enabled",
+  "flags-set",
+  "started",
+  "restarted",
+  "reloaded",
+  "stopped",
+  "done",
+  "skipped",
+  "restored",
+]);
+
+/** The outcome of one item of an apply (a file, a service step or a setup action). */
+export const ItemResult = z
+  .object({
+    kind: z.enum(["file", "service", "action"]),
+    /** The file path, service name or action label (e.g. "prosody-user focus@auth.example.org"). */
+    target: z.string().max(1024),
+    status: ItemStatus,
+    /** Why it failed or was refused; never a secret. */
+    detail: z.string().max(2000).optional(),
+  })
+  .strict();
+export type ItemResult = z.infer<typeof ItemResult>;
+
+export const FileState = z
+  .object({
+    path: z.string(),
+    /** sha256 hex of the content on disk, null when the file is missing. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
+    mode: z.string().nullable(),
+    owner: z.string().nullable(),
+    group: z.string().nullable(),
+  })
+  .strict();
+
+export const ServiceState = z
+  .object({
+    name: z.string(),
+    enabled: z.boolean(),
+    running: z.boolean(),
+    flags: z.string().nullable(),
+    /** ok | starting (inside its grace period) | backoff | failed (gave up) */
+    state: z.enum(["ok", "starting", "stopped", "backoff", "failed"]),
+    restarts: z.number().int().min(0).default(0),
+    detail: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const ComponentHealth = z
+  .object({
+    component: LogComponentSchema,
+    state: z.enum(["unknown", "starting", "healthy", "degraded", "failed"]),
+    explain: z.string().max(2000),
+    fix: z.string().max(2000).optional(),
+    since: z.iso.datetime(),
+    /** The latest signal of each name with its label and time (age is computed by the reader). */
+    signals: z.array(HealthSignalSchema).max(200),
+  })
+  .strict();
+
+export const HostMetrics = z
+  .object({
+    at: z.iso.datetime(),
+    load1: z.number(),
+    memUsedBytes: z.number(),
+    memTotalBytes: z.number(),
+    disks: z.array(z.object({ mount: z.string(), usedBytes: z.number(), sizeBytes: z.number() }).strict()),
+    netErrors: z.number().int().min(0),
+  })
+  .strict();
+
+/** An agent-side event worth an audit line: a repair, a refusal, a rollback, a pf revert. */
+export const AgentEvent = z
+  .object({
+    at: z.iso.datetime(),
+    kind: z
+      .string()
+      .regex(/^[a-z0-9-]+$/)
+      .max(64),
+    label: HealthLabelSchema,
+    message: z.string().max(2000),
+    target: z.string().max(1024).optional(),
+  })
+  .strict();
+export type AgentEvent = z.infer<typeof AgentEvent>;
+
+export const NodeStatus = z
+  .object({
+    /** Generation the agent last applied successfully (0: none yet). */
+    generation: Generation,
+    applying: Generation.nullable(),
+    files: z.array(FileState),
+    services: z.array(ServiceState),
+    health: z.array(ComponentHealth),
+    metrics: HostMetrics.nullable(),
+  })
+  .strict();
+export type NodeStatus = z.infer<typeof NodeStatus>;

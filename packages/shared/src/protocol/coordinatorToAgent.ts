@@ -1,0 +1,49 @@
+// Every frame the coordinator sends to an agent.
+import { z } from "zod";
+import { NodeDesired } from "../desired.js";
+import { ErrorFrame, FrameId, Generation, PingFrame, PongFrame } from "./common.js";
+
+export const WelcomeFrame = z
+  .object({
+    type: z.literal("welcome"),
+    protocol: z.number().int(),
+    coordinatorVersion: z.string().max(64),
+    node: z.string(),
+    /** How often the coordinator pings; the agent treats 3 missed pings as a dead link. */
+    heartbeatMs: z.number().int().min(100).max(600_000),
+  })
+  .strict();
+
+export const DesiredFrame = z
+  .object({
+    type: z.literal("desired"),
+    id: FrameId,
+    generation: Generation,
+    desired: NodeDesired,
+  })
+  .strict();
+
+/** Ask the agent to restore the files of an earlier generation that it keeps (push rollback). */
+export const RollbackFrame = z
+  .object({ type: z.literal("rollback"), id: FrameId, toGeneration: Generation, fromGeneration: Generation })
+  .strict();
+
+/** Confirms a pf.conf load within its confirm window (commit-confirmed); see the agent's pf step. */
+export const ConfirmFrame = z
+  .object({ type: z.literal("confirm"), id: FrameId, generation: Generation })
+  .strict();
+
+/** Ask for a full status snapshot now. */
+export const SnapshotRequestFrame = z.object({ type: z.literal("snapshot-request"), id: FrameId }).strict();
+
+export const CoordinatorToAgent = z.discriminatedUnion("type", [
+  WelcomeFrame,
+  DesiredFrame,
+  RollbackFrame,
+  ConfirmFrame,
+  SnapshotRequestFrame,
+  PingFrame,
+  PongFrame,
+  ErrorFrame,
+]);
+export type CoordinatorToAgent = z.infer<typeof CoordinatorToAgent>;
