@@ -30,26 +30,30 @@ export type SignalName = z.infer<typeof SignalNameSchema>;
 export const SignalDetailSchema = z.string().max(256);
 
 /** One JSON object per record printed by `vmmeet-agent classify`. */
-export const ClassifyOutputSchema = z.object({
-  signal: SignalNameSchema.nullable(),
-  label: HealthLabelSchema,
-  explain: z.string().min(1).max(1000),
-});
+export const ClassifyOutputSchema = z
+  .object({
+    signal: SignalNameSchema.nullable(),
+    label: HealthLabelSchema,
+    explain: z.string().min(1).max(1000),
+  })
+  .strict();
 export type ClassifyOutput = z.infer<typeof ClassifyOutputSchema>;
 
 /** A health signal as the agent reports it to the coordinator. */
-export const HealthSignalSchema = z.object({
-  component: LogComponentSchema,
-  signal: SignalNameSchema,
-  label: HealthLabelSchema,
-  /** What the line means, for an admin. */
-  explain: z.string().min(1).max(1000),
-  /** What an admin would do about it (absent for healthy/info signals). */
-  fix: z.string().min(1).max(1000).optional(),
-  detail: SignalDetailSchema.optional(),
-  /** Where the line was read (a log file path), if known. */
-  source: z.string().max(1024).optional(),
-  /** When the agent observed the line (the agent's clock, not the log's timestamp). */
-  at: z.iso.datetime(),
-});
+export const HealthSignalSchema = z
+  .object({
+    component: LogComponentSchema,
+    signal: SignalNameSchema,
+    label: HealthLabelSchema,
+    /** What the line means, for an admin. */
+    explain: z.string().min(1).max(1000),
+    /** What an admin would do about it (absent for healthy/info signals). */
+    fix: z.string().min(1).max(1000).optional(),
+    detail: SignalDetailSchema.optional(),
+    /** Where the line was read (a log file path), if known. */
+    source: z.string().max(1024).optional(),
+    /** When the agent observed the line (the agent's clock, not the log's timestamp). */
+    at: z.iso.datetime(),
+  })
+  .strict();
 export type HealthSignal = z.infer<typeof HealthSignalSchema>;
