@@ -1,0 +1,211 @@
+import type { AddressInfo } from "node:net";
+import { CloseCode, type CoordinatorToAgent, decodeAgentFrame, PROTOCOL_VERSION } from "@vmmeet/shared";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { waitFor } from "../../../../test/helpers/wait.js";
+import { backoffDelay } from "./backoff.js";
+import { AgentTransport } from "./client.js";
+
+const logger = pino({ level: "silent" });
+
+interface Harness {
+  wss: WebSocketServer;
+  url: string;
+  sockets: WebSocket[];
+  received: unknown[];
+}
+
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+/** A real ws server on port 0 that welcomes each hello unless told to misbehave. */
+async function server(behaviour: { welcome?: boolean; heartbeatMs?: number } = {}): Promise<Harness> {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise((r) => wss.once("listening", r));
+  const h: Harness = {
+    wss,
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    sockets: [],
+    received: [],
+  };
+  wss.on("connection", (ws) => {
+    h.sockets.push(ws);
+    ws.on("message", (data) => {
+      const res = decodeAgentFrame(data.toString());
+      h.received.push(res.ok ? res.frame : { invalid: res.message });
+      if (res.ok && res.frame.type === "hello" && behaviour.welcome !== false) {
+        ws.send(
+          JSON.stringify({
+            type: "welcome",
+            protocol: PROTOCOL_VERSION,
+            coordinatorVersion: "test",
+            node: res.frame.node,
+            heartbeatMs: behaviour.heartbeatMs ?? 60_000,
+          }),
+        );
+      }
+    });
+  });
+  open.push({
+    close: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(r);
+      }),
+  });
+  return h;
+}
+
+function transport(url: string, extra: Partial<ConstructorParameters<typeof AgentTransport>[0]> = {}) {
+  const frames: CoordinatorToAgent[] = [];
+  let opens = 0;
+  const t = new AgentTransport({
+    url,
+    node: "jicofo",
+    role: "jicofo",
+    agentVersion: "test",
+    generation: () => 7,
+    onFrame: (f) => frames.push(f),
+    onOpen: () => {
+      opens += 1;
+    },
+    logger,
+    backoff: { initialMs: 20, maxMs: 100, factor: 2, jitter: 0.5 },
+    ...extra,
+  });
+  open.push({ close: () => t.stop() });
+  return { t, frames, opens: () => opens };
+}
+
+describe("backoffDelay", () => {
+  it("grows exponentially, is capped, and jitter only shortens it", () => {
+    const o = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 };
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, o, () => 0))).toEqual([500, 1000, 2000, 4000]);
+    expect(backoffDelay(20, o, () => 0)).toBe(30_000);
+    expect(backoffDelay(20, o, () => 1)).toBe(15_000);
+  });
+});
+
+describe("AgentTransport against a real ws server", () => {
+  it("says hello first, opens on the welcome, and answers pings", async () => {
+    const h = await server();
+    const { t, frames, opens } = transport(h.url);
+    t.start();
+    await waitFor("open", () => t.state === "open");
+    expect(opens()).toBe(1);
+    expect(h.received[0]).toEqual({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      node: "jicofo",
+      role: "jicofo",
+      agentVersion: "test",
+      generation: 7,
+    });
+    h.sockets[0]!.send(JSON.stringify({ type: "ping", id: "p1", sentAt: 1 }));
+    await waitFor("pong", () => h.received.find((f) => (f as { type?: string }).type === "pong"));
+    h.sockets[0]!.send(JSON.stringify({ type: "snapshot-request", id: "s1" }));
+    await waitFor("frame delivered", () => frames.length === 1);
+    expect(frames[0]).toEqual({ type: "snapshot-request", id: "s1" });
+  });
+
+  it("reconnects after the server drops it and opens again (so the daemon sends a fresh snapshot)", async () => {
+    const h = await server();
+    const { t, opens } = transport(h.url);
+    t.start();
+    await waitFor("first open", () => opens() === 1);
+    h.sockets[0]!.terminate();
+    await waitFor("second open", () => opens() === 2);
+    expect(h.received.filter((f) => (f as { type?: string }).type === "hello")).toHaveLength(2);
+    expect(t.reconnects).toBeGreaterThanOrEqual(1);
+  });
+
+  it("declares a silent link dead after three heartbeats and reconnects", async () => {
+    const h = await server({ heartbeatMs: 100 });
+    const { t, opens } = transport(h.url);
+    t.start();
+    await waitFor("open", () => opens() === 1);
+    // The server never pings and never closes: a half-open link.
+    await waitFor("reconnected", () => opens() === 2, { timeoutMs: 5000 });
+    expect(h.sockets.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("keeps retrying while the coordinator is away, then connects", async () => {
+    const h = await server();
+    const port = (h.wss.address() as AddressInfo).port;
+    await new Promise((r) => h.wss.close(r));
+    const { t, opens } = transport(`ws://127.0.0.1:${port}`);
+    t.start();
+    await waitFor("a few failed attempts", () => t.reconnects >= 3);
+    expect(t.state).toBe("connecting");
+    const again = new WebSocketServer({ port, host: "127.0.0.1" });
+    open.push({
+      close: () =>
+        new Promise((r) => {
+          for (const c of again.clients) c.terminate();
+          again.close(r);
+        }),
+    });
+    again.on("connection", (ws) =>
+      ws.on("message", (d) => {
+        const res = decodeAgentFrame(d.toString());
+        if (res.ok && res.frame.type === "hello")
+          ws.send(
+            JSON.stringify({
+              type: "welcome",
+              protocol: 1,
+              coordinatorVersion: "t",
+              node: "jicofo",
+              heartbeatMs: 60000,
+            }),
+          );
+      }),
+    );
+    await waitFor("open after the coordinator came back", () => opens() === 1);
+  });
+
+  it("answers a garbage frame with an error frame and stays connected", async () => {
+    const h = await server();
+    const { t, frames } = transport(h.url);
+    t.start();
+    await waitFor("open", () => t.state === "open");
+    h.sockets[0]!.send("{this is not json");
+    h.sockets[0]!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired: { node: "x" } }));
+    await waitFor(
+      "two errors",
+      () => h.received.filter((f) => (f as { type?: string }).type === "error").length === 2,
+    );
+    const errs = h.received.filter((f) => (f as { type?: string }).type === "error") as {
+      code: string;
+      replyTo?: string;
+    }[];
+    expect(errs[0]?.code).toBe("bad-frame");
+    expect(errs[1]?.replyTo).toBe("d1");
+    expect(frames).toHaveLength(0);
+    expect(t.state).toBe("open");
+  });
+
+  it("stops retrying when the coordinator says the agent is revoked", async () => {
+    const h = await server();
+    const { t } = transport(h.url);
+    t.start();
+    await waitFor("open", () => t.state === "open");
+    h.sockets[0]!.close(CloseCode.revoked, "revoked");
+    await waitFor("gave up", () => t.gaveUp);
+    expect(t.gaveUp).toMatch(/revoked/);
+    expect(t.state).toBe("idle");
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  it("stop() is idempotent", async () => {
+    const h = await server();
+    const { t } = transport(h.url);
+    t.start();
+    await waitFor("open", () => t.state === "open");
+    await Promise.all([t.stop(), t.stop()]);
+    await t.stop();
+    expect(t.state).toBe("idle");
+  });
+});

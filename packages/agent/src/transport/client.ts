@@ -1,0 +1,295 @@
+// The agent's link to the coordinator: one websocket, one reconnect loop, explicit state.
+//
+//   idle --start()--> connecting --open+welcome--> open --close/dead link--> connecting (after backoff)
+//   any  --stop()---> closing --> idle
+//
+// The agent's first frame is a hello (protocol version, node, role, generation); the coordinator answers with
+// a welcome carrying its heartbeat interval. The coordinator pings; if nothing at all arrives for three
+// heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
+// After every (re)connect the daemon sends a full snapshot (onOpen), then only changes.
+import {
+  type AgentToCoordinator,
+  type CoordinatorToAgent,
+  type Decoded,
+  decodeCoordinatorFrame,
+  describeClose,
+  ErrorCode,
+  encodeFrame,
+  MAX_FRAME_BYTES,
+  type NodeDesired,
+  PROTOCOL_VERSION,
+} from "@vmmeet/shared";
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+
+export type TransportState = "idle" | "connecting" | "open" | "closing";
+
+/** TLS material for wss: the deployment CA and this agent's client certificate (security issue). */
+export interface TransportTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface TransportOptions {
+  url: string;
+  node: string;
+  role: NodeDesired["role"] | null;
+  agentVersion: string;
+  generation: () => number;
+  onFrame: (frame: CoordinatorToAgent) => void;
+  onOpen: () => void;
+  onStateChange?: (state: TransportState) => void;
+  logger: Logger;
+  backoff?: BackoffOptions;
+  random?: () => number;
+  /** Heartbeat used until the welcome says otherwise. */
+  heartbeatMs?: number;
+  /** How long to wait for the welcome after the socket opened. */
+  handshakeTimeoutMs?: number;
+  tls?: TransportTls;
+  /** Extra headers on the upgrade request (e.g. a join token). */
+  headers?: () => Record<string, string>;
+  WebSocketImpl?: typeof WebSocket;
+}
+
+export class AgentTransport {
+  #state: TransportState = "idle";
+  #ws: WebSocket | null = null;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #deadTimer: NodeJS.Timeout | null = null;
+  #handshakeTimer: NodeJS.Timeout | null = null;
+  #heartbeatMs: number;
+  #welcomed = false;
+  #stopped = true;
+  #gaveUp: string | null = null;
+  reconnects = 0;
+
+  constructor(private readonly o: TransportOptions) {
+    this.#heartbeatMs = o.heartbeatMs ?? 15_000;
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  /** Why the transport stopped retrying (revoked, unauthorized, protocol mismatch), or null. */
+  get gaveUp(): string | null {
+    return this.#gaveUp;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#gaveUp = null;
+    this.#connect();
+  }
+
+  /** Idempotent; resolves when the socket is gone. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#clearTimers();
+    const ws = this.#ws;
+    if (!ws) {
+      this.#setState("idle");
+      return;
+    }
+    this.#setState("closing");
+    await new Promise<void>((resolve) => {
+      if (ws.readyState === WebSocket.CLOSED) return resolve();
+      const kill = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once("close", () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      ws.close(1001, "agent stopping");
+    });
+    this.#ws = null;
+    this.#setState("idle");
+  }
+
+  /** Sends when open; returns false when the frame could not be sent (the caller keeps state for the next snapshot). */
+  send(frame: AgentToCoordinator): boolean {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || (!this.#welcomed && frame.type !== "hello")) return false;
+    ws.send(encodeFrame(frame));
+    return true;
+  }
+
+  #setState(state: TransportState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.o.onStateChange?.(state);
+  }
+
+  #clearTimers(): void {
+    for (const t of [this.#retryTimer, this.#deadTimer, this.#handshakeTimer]) if (t) clearTimeout(t);
+    this.#retryTimer = this.#deadTimer = this.#handshakeTimer = null;
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    this.#setState("connecting");
+    this.#welcomed = false;
+    const Impl = this.o.WebSocketImpl ?? WebSocket;
+    const tls = this.o.tls;
+    let ws: WebSocket;
+    try {
+      ws = new Impl(this.o.url, {
+        maxPayload: MAX_FRAME_BYTES,
+        handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000,
+        headers: this.o.headers?.() ?? {},
+        ...(tls?.ca ? { ca: tls.ca } : {}),
+        ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      });
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message, url: this.o.url }, "cannot create websocket");
+      this.#scheduleRetry();
+      return;
+    }
+    this.#ws = ws;
+    ws.on("open", () => {
+      this.#armHandshakeTimer(ws);
+      ws.send(
+        encodeFrame({
+          type: "hello",
+          protocol: PROTOCOL_VERSION,
+          node: this.o.node,
+          role: this.o.role,
+          agentVersion: this.o.agentVersion,
+          generation: this.o.generation(),
+        }),
+      );
+      this.#armDeadTimer(ws);
+    });
+    ws.on("message", (data, isBinary) => this.#onMessage(ws, data, isBinary));
+    ws.on("error", (err) => {
+      // 'close' follows every 'error'; log here, reconnect there.
+      this.o.logger.warn({ err: err.message, url: this.o.url }, "coordinator link error");
+    });
+    ws.on("close", (code, reasonBuf) => {
+      if (this.#ws !== ws) return;
+      this.#ws = null;
+      this.#clearTimers();
+      const { reason, retry } = describeClose(code);
+      const wasOpen = this.#welcomed;
+      this.#welcomed = false;
+      if (this.#stopped) return;
+      this.o.logger.warn(
+        { code, reason, peerReason: reasonBuf.toString().slice(0, 200) },
+        "coordinator link closed",
+      );
+      if (!retry) {
+        this.#gaveUp = reason;
+        this.#stopped = true;
+        this.#setState("idle");
+        this.o.logger.error(
+          { code, reason },
+          "not reconnecting; the agent keeps enforcing its last applied state",
+        );
+        return;
+      }
+      if (wasOpen) this.#attempt = 0;
+      this.#scheduleRetry();
+    });
+  }
+
+  #armHandshakeTimer(ws: WebSocket): void {
+    this.#handshakeTimer = setTimeout(() => {
+      if (!this.#welcomed) {
+        this.o.logger.warn("no welcome from the coordinator in time");
+        ws.terminate();
+      }
+    }, this.o.handshakeTimeoutMs ?? 10_000);
+  }
+
+  #armDeadTimer(ws: WebSocket): void {
+    if (this.#deadTimer) clearTimeout(this.#deadTimer);
+    this.#deadTimer = setTimeout(() => {
+      this.o.logger.warn(
+        { silentMs: 3 * this.#heartbeatMs },
+        "coordinator link dead (no frame for three heartbeats)",
+      );
+      ws.terminate();
+    }, 3 * this.#heartbeatMs);
+  }
+
+  #onMessage(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    this.#armDeadTimer(ws);
+    const text = isBinary
+      ? null
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString("utf8")
+        : data.toString();
+    const decoded: Decoded<CoordinatorToAgent> =
+      text === null
+        ? { ok: false, code: ErrorCode.badFrame, message: "binary frames are not used" }
+        : decodeCoordinatorFrame(text);
+    if (!decoded.ok) {
+      this.o.logger.warn({ code: decoded.code, problem: decoded.message }, "invalid frame from coordinator");
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send(
+          encodeFrame({
+            type: "error",
+            code: decoded.code,
+            message: decoded.message,
+            ...(decoded.id ? { replyTo: decoded.id } : {}),
+          }),
+        );
+      }
+      return;
+    }
+    const frame = decoded.frame;
+    if (!this.#welcomed) {
+      if (frame.type !== "welcome") {
+        if (frame.type === "error")
+          this.o.logger.error({ code: frame.code, problem: frame.message }, "coordinator refused the hello");
+        return;
+      }
+      if (frame.protocol !== PROTOCOL_VERSION || frame.node !== this.o.node) {
+        this.o.logger.error(
+          { theirs: frame.protocol, ours: PROTOCOL_VERSION, node: frame.node },
+          "welcome does not match our hello",
+        );
+        ws.close(4000, "protocol mismatch");
+        return;
+      }
+      if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = null;
+      this.#heartbeatMs = frame.heartbeatMs;
+      this.#armDeadTimer(ws);
+      this.#welcomed = true;
+      this.#attempt = 0;
+      this.#setState("open");
+      this.o.logger.info(
+        { url: this.o.url, coordinator: frame.coordinatorVersion },
+        "connected to coordinator",
+      );
+      this.o.onOpen();
+      return;
+    }
+    if (frame.type === "ping") {
+      ws.send(encodeFrame({ type: "pong", replyTo: frame.id, sentAt: frame.sentAt }));
+      return;
+    }
+    if (frame.type === "pong") return;
+    this.o.onFrame(frame);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#stopped || this.#retryTimer) return;
+    this.#setState("connecting");
+    const delay = backoffDelay(this.#attempt, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+    this.#attempt += 1;
+    this.reconnects += 1;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#connect();
+    }, delay);
+  }
+}
