@@ -1,0 +1,552 @@
+// The apply engine: makes a node match a desired state, and can undo one apply.
+//
+// Order of one apply (each step's reason in its comment below):
+//   validate (allow-list, schema) -> stale check -> plan (read only: compare files, read flags)
+//   -> persist the desired state -> pending mark -> files -> enable/flags -> setup actions
+//   -> start/restart/reload once per service (+ check) -> prosody actions after prosody runs
+//   -> clear the pending mark -> mark the generation complete.
+import {
+  type NodeDesired,
+  NodeDesired as NodeDesiredSchema,
+  type NodeRole,
+  pathRefusal,
+  type ServiceEntry,
+  type SetupAction,
+  serviceRefusal,
+} from "@vmmeet/shared";
+import type { Logger } from "pino";
+import type { ProsodyActions } from "../actions/prosody.js";
+import { ensureLogfile, logfileRefusal } from "../actions/syslog.js";
+import { type ActionItem, actionTarget } from "../actions/types.js";
+import type { ServiceManager } from "../services/manager.js";
+import type { PendingAction, PendingMark, StateStore } from "../state/store.js";
+import { type AccountResolver, UnknownAccountError } from "./accounts.js";
+import { type FileChange, type FilePlan, type FileWriter, notifyMap } from "./files.js";
+import { PathRefusedError } from "./paths.js";
+
+export interface ApplyDeps {
+  files: FileWriter;
+  services: ServiceManager;
+  state: StateStore;
+  prosody: ProsodyActions;
+  accounts: AccountResolver;
+  /** Prefix of managed paths ("/" on the VM). */
+  root: string;
+  log: Logger;
+  /** The role this agent was installed for: a desired state for another role is refused. */
+  role?: NodeRole;
+  /** Generations whose backups are kept for rollback. */
+  keepBackups?: number;
+}
+
+export interface FileItem {
+  kind: "file";
+  path: string;
+  status: "written" | "unchanged" | "refused" | "failed";
+  change?: FileChange;
+  detail?: string;
+}
+
+export type ServiceStep = "enabled" | "flags-set" | "started" | "restarted" | "reloaded";
+
+export interface ServiceItem {
+  kind: "service";
+  name: string;
+  status: "changed" | "unchanged" | "failed";
+  /** What was done, in order (a failed item lists what succeeded before the failure). */
+  steps: ServiceStep[];
+  detail?: string;
+}
+
+export interface Refusal {
+  /** "file /etc/master.passwd", "service sshd", "role", "files.0.mode"... */
+  item: string;
+  reason: string;
+}
+
+export interface ApplyResult {
+  /**
+   * applied: every item succeeded; failed: written, but some item failed (see the items); refused: nothing
+   * written (allow-list, schema, unsafe path, unknown account); stale: an older generation than the agent's.
+   */
+  outcome: "applied" | "failed" | "refused" | "stale";
+  generation: number;
+  /** Whether anything on the node changed (a file, a service, an action). */
+  changed: boolean;
+  files: FileItem[];
+  services: ServiceItem[];
+  actions: ActionItem[];
+  refusals: Refusal[];
+  /** For stale: the generation the agent holds. */
+  current?: number;
+}
+
+export interface RollbackResult {
+  outcome: "rolled-back" | "failed" | "nothing";
+  generation: number;
+  files: FileItem[];
+  services: ServiceItem[];
+}
+
+const DEFAULT_KEEP_BACKUPS = 5;
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Allow-list and schema checks, each problem reported. Nothing is touched. */
+export function validateDesired(
+  input: unknown,
+  role?: NodeRole,
+): { desired: NodeDesired; refusals: [] } | { desired: null; refusals: Refusal[] } {
+  const refusals: Refusal[] = [];
+  const raw = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
+  const claimed = raw["role"] as NodeRole;
+  if (role !== undefined && claimed !== role) {
+    refusals.push({ item: "role", reason: `this agent manages a ${role} node, not ${String(claimed)}` });
+  }
+  const effRole = role ?? claimed;
+  const knownRole = typeof effRole === "string" && NodeDesiredSchema.shape.role.safeParse(effRole).success;
+  if (knownRole) {
+    const seen = new Set<string>();
+    for (const f of asArray(raw["files"])) {
+      const p = f["path"];
+      if (typeof p !== "string") continue;
+      const why = pathRefusal(effRole, p);
+      if (why) refusals.push({ item: `file ${p}`, reason: why });
+      if (seen.has(p)) refusals.push({ item: `file ${p}`, reason: "listed twice" });
+      seen.add(p);
+      for (const n of asArray(f["notify"])) {
+        const s = n["service"];
+        const nwhy = typeof s === "string" ? serviceRefusal(effRole, s) : null;
+        if (nwhy) refusals.push({ item: `service ${String(s)} (notified by ${p})`, reason: nwhy });
+      }
+    }
+    const names = new Set<string>();
+    for (const s of asArray(raw["services"])) {
+      const n = s["name"];
+      if (typeof n !== "string") continue;
+      const why = serviceRefusal(effRole, n);
+      if (why) refusals.push({ item: `service ${n}`, reason: why });
+      if (names.has(n)) refusals.push({ item: `service ${n}`, reason: "listed twice" });
+      names.add(n);
+    }
+    for (const a of asArray(raw["actions"])) {
+      if (a["kind"] === "syslog-logfile" && typeof a["path"] === "string") {
+        const why = logfileRefusal(a["path"]);
+        if (why) refusals.push({ item: `action syslog-logfile ${a["path"]}`, reason: why });
+      }
+    }
+  }
+  const parsed = NodeDesiredSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // zod issue messages describe the rule, never echo the value (a password stays out of the result).
+      refusals.push({ item: issue.path.join(".") || "(desired state)", reason: issue.message });
+    }
+  }
+  if (refusals.length > 0 || !parsed.success) return { desired: null, refusals };
+  return { desired: parsed.data, refusals: [] };
+}
+
+function asArray(v: unknown): Record<string, unknown>[] {
+  return Array.isArray(v)
+    ? v.filter((x): x is Record<string, unknown> => typeof x === "object" && x !== null)
+    : [];
+}
+
+function emptyResult(outcome: ApplyResult["outcome"], generation: number): ApplyResult {
+  return { outcome, generation, changed: false, files: [], services: [], actions: [], refusals: [] };
+}
+
+/** Merges service actions: restart wins over reload. */
+function mergeInto(into: Map<string, PendingAction>, from: Record<string, PendingAction>) {
+  for (const [svc, act] of Object.entries(from)) {
+    if (into.get(svc) !== "restart") into.set(svc, act);
+  }
+}
+
+const sameFlags = (a: string, b: string) => a.trim() === b.trim();
+
+/**
+ * Applies a desired state of the given generation. `input` is validated here (the agent trusts no
+ * sender): a NodeDesired or its wire form.
+ */
+export async function applyDesired(
+  input: unknown,
+  generation: number,
+  deps: ApplyDeps,
+): Promise<ApplyResult> {
+  const log = deps.log.child({ generation });
+  const v = validateDesired(input, deps.role);
+  if (!v.desired) {
+    log.warn({ refusals: v.refusals }, "desired state refused");
+    return { ...emptyResult("refused", generation), refusals: v.refusals };
+  }
+  const desired = v.desired;
+
+  const state = await deps.state.load();
+  if (state && generation < state.generation) {
+    log.info({ current: state.generation }, "stale generation ignored");
+    return { ...emptyResult("stale", generation), current: state.generation };
+  }
+
+  // Plan, read only. A path that escapes the root through a link, or an account that does not exist, is
+  // found here, so the whole desired state is refused before anything is written.
+  const refusals: Refusal[] = [];
+  const plans: FilePlan[] = [];
+  for (const entry of desired.files) {
+    try {
+      plans.push(await deps.files.plan(entry));
+    } catch (e) {
+      if (e instanceof PathRefusedError) refusals.push({ item: `file ${entry.path}`, reason: e.reason });
+      else if (e instanceof UnknownAccountError)
+        refusals.push({ item: `file ${entry.path}`, reason: e.message });
+      else throw e;
+    }
+  }
+  for (const a of desired.actions) {
+    if (a.kind !== "syslog-logfile") continue;
+    try {
+      deps.accounts.uid(a.owner);
+      deps.accounts.gid(a.group);
+    } catch (e) {
+      if (!(e instanceof UnknownAccountError)) throw e;
+      refusals.push({ item: `action syslog-logfile ${a.path}`, reason: e.message });
+    }
+  }
+  if (refusals.length > 0) {
+    log.warn({ refusals }, "desired state refused");
+    return {
+      ...emptyResult("refused", generation),
+      refusals,
+      files: desired.files.map((f) => ({ kind: "file", path: f.path, status: "refused" })),
+    };
+  }
+
+  const todo = new Map<string, PendingAction>();
+  for (const p of plans) {
+    // Only new bytes need the daemon to re-read the file; a mode or owner fix does not (and a daemon that
+    // could not read it before is not running, so it gets started below anyway).
+    if (p.change === "created" || p.change === "content") mergeInto(todo, notifyMap(p.entry));
+  }
+  // New flags reach a running daemon only through a restart: rc.subr saves the start-time flags in
+  // /var/run/rc.d/NAME (openbsd-services.md section 2). Read now so a crash after `set` still restarts.
+  for (const s of desired.services) {
+    if (s.flags === null) continue;
+    try {
+      if (!sameFlags(await deps.services.getFlags(s.name), s.flags)) todo.set(s.name, "restart");
+    } catch {
+      // An unknown service is reported by the services step.
+    }
+  }
+  const leftover = await deps.state.readPending();
+  if (leftover) mergeInto(todo, leftover.services);
+
+  const fileChanges = plans.some((p) => p.change !== "unchanged");
+  const firstTime = !(state && state.generation === generation && state.complete);
+  const stateChanged = !state || state.generation !== generation || !sameJson(state.desired, desired);
+  if (stateChanged || firstTime) {
+    // Persisted before the first write: after a crash the agent converges forward to this generation.
+    const previous =
+      state && state.generation !== generation
+        ? state.desired
+          ? { generation: state.generation, desired: state.desired }
+          : null
+        : (state?.previous ?? null);
+    await deps.state.save({ generation, desired, complete: false, previous });
+  }
+  // The pending mark (fsynced by the atomic write) is on disk before any file is touched: a crash between
+  // a file write and its daemon's restart leaves a daemon running the old config with nothing on disk
+  // that still differs; the mark is what makes start-up finish the restart.
+  const pending: PendingMark = { generation, services: Object.fromEntries(todo) };
+  const needMark = fileChanges || todo.size > 0;
+  if (needMark) await deps.state.writePending(pending);
+
+  const fileItems: FileItem[] = [];
+  for (const p of plans) {
+    if (p.change === "unchanged") {
+      fileItems.push({ kind: "file", path: p.entry.path, status: "unchanged" });
+      continue;
+    }
+    try {
+      await deps.files.write(p, firstTime ? generation : null);
+      fileItems.push({ kind: "file", path: p.entry.path, status: "written", change: p.change });
+      log.info({ path: p.entry.path, change: p.change }, "file written");
+    } catch (e) {
+      const refused = e instanceof PathRefusedError;
+      fileItems.push({
+        kind: "file",
+        path: p.entry.path,
+        status: refused ? "refused" : "failed",
+        detail: errText(e),
+      });
+      log.error({ path: p.entry.path, err: errText(e) }, "file not written");
+    }
+  }
+
+  const ordered = [...desired.services].sort((a, b) => a.order - b.order);
+  const serviceItems = new Map<string, ServiceItem>();
+  const item = (name: string) => {
+    let it = serviceItems.get(name);
+    if (!it) {
+      it = { kind: "service", name, status: "unchanged", steps: [] };
+      serviceItems.set(name, it);
+    }
+    return it;
+  };
+
+  // enable before set: `rcctl set X flags` refuses a disabled service. Never disable to change anything:
+  // `disable` deletes every X_* variable of a package daemon (rcctl(8); openbsd-services.md section 1).
+  for (const s of ordered) {
+    const it = item(s.name);
+    try {
+      if (!(await deps.services.isEnabled(s.name))) {
+        await deps.services.enable(s.name);
+        it.steps.push("enabled");
+      }
+      if (s.flags !== null && !sameFlags(await deps.services.getFlags(s.name), s.flags)) {
+        await deps.services.setFlags(s.name, s.flags);
+        it.steps.push("flags-set");
+        todo.set(s.name, "restart");
+      }
+    } catch (e) {
+      fail(it, e);
+    }
+  }
+
+  // Setup actions that do not need a running daemon, after the files and before the (re)starts.
+  const actionItems: ActionItem[] = [];
+  for (const a of desired.actions) {
+    if (a.kind !== "syslog-logfile") continue;
+    try {
+      const r = await ensureLogfile(a, deps.root, deps.accounts);
+      actionItems.push(r.item);
+      // One reload for all new log files and a changed syslog.conf together: syslogd re-reads its config
+      // and opens the files on SIGHUP, which rc.d's reload sends.
+      if (r.created && !todo.has("syslogd")) todo.set("syslogd", "reload");
+    } catch (e) {
+      actionItems.push({
+        kind: "action",
+        action: a.kind,
+        target: a.path,
+        status: "failed",
+        detail: errText(e),
+      });
+    }
+  }
+
+  const prosodyActions = desired.actions.filter((a) => a.kind !== "syslog-logfile");
+  let prosodyDone = prosodyActions.length === 0;
+  const runProsody = async (prosodyRunning: boolean) => {
+    prosodyDone = true;
+    actionItems.push(...(await runProsodyActions(prosodyActions, prosodyRunning, deps)));
+  };
+
+  // Services only notified (syslogd for syslog.conf, a base daemon), first: they serve the others.
+  const managed = new Set(ordered.map((s) => s.name));
+  for (const [name, act] of [...todo]
+    .filter(([n]) => !managed.has(n))
+    .sort(([a], [b]) => a.localeCompare(b))) {
+    await bounce(name, act, item(name), deps, log, false);
+  }
+  for (const s of ordered) {
+    const it = item(s.name);
+    if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true);
+    // prosodyctl register and mod_roster_command need prosody up (the paper: rcctl start prosody first).
+    if (s.name === "prosody" && !prosodyDone) await runProsody(it.status !== "failed");
+  }
+  if (!prosodyDone) await runProsody(true);
+
+  if (needMark || leftover) await deps.state.clearPending();
+  if (stateChanged || firstTime) {
+    const cur = await deps.state.load();
+    await deps.state.save({ generation, desired, complete: true, previous: cur?.previous ?? null });
+    await deps.files.pruneBackups(deps.keepBackups ?? DEFAULT_KEEP_BACKUPS);
+  }
+
+  const services = [...serviceItems.values()];
+  const failed =
+    fileItems.some((f) => f.status !== "written" && f.status !== "unchanged") ||
+    services.some((s) => s.status === "failed") ||
+    actionItems.some((a) => a.status === "failed" || a.status === "refused");
+  const changed =
+    fileItems.some((f) => f.status === "written") ||
+    services.some((s) => s.steps.length > 0) ||
+    actionItems.some((a) => a.status === "done");
+  const result: ApplyResult = {
+    outcome: failed ? "failed" : "applied",
+    generation,
+    changed,
+    files: fileItems,
+    services,
+    actions: actionItems,
+    refusals: [],
+  };
+  log.info({ outcome: result.outcome, changed }, "apply finished");
+  return result;
+}
+
+function fail(it: ServiceItem, e: unknown) {
+  it.status = "failed";
+  it.detail = errText(e);
+}
+
+/**
+ * Brings one service to running, restarting or reloading it at most once. `startIfStopped`: managed
+ * services are started when not running; a merely notified one (syslogd) only gets its action.
+ * Every start/restart/reload is followed by `rcctl check`, because rcctl prints "(ok)" even when the
+ * process pattern never matched (rc_bg=YES waits daemon_timeout and still says ok; section 2).
+ */
+async function bounce(
+  name: string,
+  act: PendingAction | undefined,
+  it: ServiceItem,
+  deps: ApplyDeps,
+  log: Logger,
+  startIfStopped: boolean,
+): Promise<void> {
+  try {
+    const running = await deps.services.check(name);
+    let step: ServiceStep | null = null;
+    let r: Awaited<ReturnType<ServiceManager["start"]>> | null = null;
+    if (!running && startIfStopped) {
+      r = await deps.services.start(name);
+      step = "started";
+    } else if (act === "restart" || (act === "reload" && !running)) {
+      r = await deps.services.restart(name);
+      step = running ? "restarted" : "started";
+    } else if (act === "reload") {
+      r = await deps.services.reload(name);
+      step = "reloaded";
+      if (r.outcome === "unsupported") {
+        // rc_reload=NO (jicofo, jvb): the only way to make them re-read their config is a restart.
+        r = await deps.services.restart(name);
+        step = "restarted";
+      }
+    }
+    if (!step || !r) return;
+    if (!r.ok) {
+      it.status = "failed";
+      it.detail =
+        `rcctl ${step === "started" ? "start" : step === "restarted" ? "restart" : "reload"}: ${r.outcome} ${r.output.trim()}`.trim();
+      log.error({ service: name, outcome: r.outcome }, "service action failed");
+      return;
+    }
+    it.steps.push(step);
+    if (!(await deps.services.check(name))) {
+      it.status = "failed";
+      it.detail = `${step}, but rcctl check finds no process (it exited, or its pexp never matches)`;
+      log.error({ service: name, step }, "service not running after action");
+      return;
+    }
+    log.info({ service: name, step }, "service");
+  } catch (e) {
+    fail(it, e);
+  } finally {
+    if (it.status !== "failed" && it.steps.length > 0) it.status = "changed";
+  }
+}
+
+async function runProsodyActions(
+  actions: SetupAction[],
+  prosodyRunning: boolean,
+  deps: ApplyDeps,
+): Promise<ActionItem[]> {
+  const items: ActionItem[] = [];
+  if (!prosodyRunning) {
+    return actions.map((a) => ({
+      kind: "action",
+      action: a.kind,
+      target: actionTarget(a),
+      status: "failed",
+      detail: "prosody is not running",
+    }));
+  }
+  const st = await deps.state.readActions();
+  const before = JSON.stringify(st);
+  const salt = await deps.state.salt();
+  // Users before roster subscriptions: a subscription is redone when its user's account was re-created.
+  const sorted = [...actions].sort((a, b) => rank(a) - rank(b));
+  for (const a of sorted) {
+    try {
+      if (a.kind === "prosody-user") items.push(await deps.prosody.ensureUser(a, st, salt));
+      else if (a.kind === "prosody-roster-subscribe") items.push(await deps.prosody.ensureRoster(a, st));
+    } catch (e) {
+      const detail = a.kind === "prosody-user" ? errText(e).split(a.password).join("<redacted>") : errText(e);
+      items.push({ kind: "action", action: a.kind, target: actionTarget(a), status: "failed", detail });
+    }
+  }
+  if (JSON.stringify(st) !== before) await deps.state.writeActions(st);
+  return items;
+}
+
+const rank = (a: SetupAction) => (a.kind === "prosody-user" ? 0 : 1);
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Restores the files the apply of `generation` replaced (or removes the ones it created) and restarts or
+ * reloads the services their notify lists named. The persisted state goes back to the desired state
+ * enforced before that generation; the generation number stays (the coordinator sends a newer one next).
+ */
+export async function rollback(generation: number, deps: ApplyDeps): Promise<RollbackResult> {
+  const log = deps.log.child({ rollback: generation });
+  const backups = await deps.files.backups(generation);
+  if (backups.length === 0) return { outcome: "nothing", generation, files: [], services: [] };
+  const todo = new Map<string, PendingAction>();
+  for (const b of backups) mergeInto(todo, b.services);
+  await deps.state.writePending({ generation, services: Object.fromEntries(todo) });
+  const files: FileItem[] = [];
+  for (const b of backups) {
+    try {
+      await deps.files.restore(b);
+      files.push({
+        kind: "file",
+        path: b.path,
+        status: "written",
+        change: b.existed ? "content" : "created",
+      });
+    } catch (e) {
+      files.push({ kind: "file", path: b.path, status: "failed", detail: errText(e) });
+    }
+  }
+  const state = await deps.state.load();
+  const desiredServices: ServiceEntry[] = state?.previous?.desired.services ?? state?.desired?.services ?? [];
+  const orderOf = new Map(desiredServices.map((s) => [s.name, s.order]));
+  const names = [...todo.keys()].sort((a, b) => (orderOf.get(a) ?? -1) - (orderOf.get(b) ?? -1));
+  const services: ServiceItem[] = [];
+  for (const name of names) {
+    const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
+    await bounce(name, todo.get(name), it, deps, log, orderOf.has(name));
+    services.push(it);
+  }
+  await deps.state.clearPending();
+  if (state && state.generation >= generation) {
+    await deps.state.save({
+      generation: state.generation,
+      desired: state.previous?.desired ?? null,
+      complete: true,
+      previous: null,
+    });
+  }
+  const failed = files.some((f) => f.status === "failed") || services.some((s) => s.status === "failed");
+  log.info({ failed }, "rollback finished");
+  return { outcome: failed ? "failed" : "rolled-back", generation, files, services };
+}
+
+/** Finishes an interrupted job when there is no desired state to re-apply: the pending restarts only. */
+export async function finishPending(deps: ApplyDeps): Promise<ServiceItem[]> {
+  const pending = await deps.state.readPending();
+  if (!pending) return [];
+  const items: ServiceItem[] = [];
+  for (const [name, act] of Object.entries(pending.services)) {
+    const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
+    await bounce(name, act, it, deps, deps.log, false);
+    items.push(it);
+  }
+  await deps.state.clearPending();
+  return items;
+}

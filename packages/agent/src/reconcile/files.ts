@@ -1,0 +1,245 @@
+// Managed files: compare, write atomically, keep the previous version for rollback.
+//
+// Backups go to STATE/backup/<generation>/<sha256(path)>.json (content base64, mode, uid, gid, or "did not
+// exist"), not beside the file as path.vmmeet-prev, because:
+// - a copy beside the file sits in a directory a daemon reads: prosody indexes every certificate in
+//   /var/prosody, nginx and syslogd configs can include globs, and a copy of a secret file would keep the
+//   secret readable wherever the admin loosened that directory; STATE is 0700 root;
+// - per-generation directories let rollback(generation) restore exactly what that apply replaced, and the
+//   oldest generations are pruned as a whole;
+// - one JSON file per (generation, path), written atomically, needs no manifest to update.
+import { createHash } from "node:crypto";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, readFile, rm, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { FileEntry } from "@vmmeet/shared";
+import { isTempFor, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
+import { isNotFound, type PendingAction } from "../state/store.js";
+import type { AccountResolver } from "./accounts.js";
+import { PathRefusedError, resolveUnderRoot } from "./paths.js";
+
+/** created: did not exist; content: bytes differ; metadata: only mode/owner/group differ. */
+export type FileChange = "created" | "content" | "metadata" | "unchanged";
+
+export interface FilePlan {
+  entry: FileEntry;
+  change: FileChange;
+  mode: number;
+  uid: number;
+  gid: number;
+  bytes: Buffer;
+}
+
+export interface BackupEntry {
+  path: string;
+  existed: boolean;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** base64 */
+  content?: string;
+  /** What the file's notify list asked for in the generation that replaced it (rollback restarts these). */
+  services: Record<string, PendingAction>;
+}
+
+export interface FileWriterOptions {
+  /** Prefix of every managed path ("/" on the VM). */
+  root?: string;
+  /** STATE/backup. */
+  backupDir: string;
+  accounts: AccountResolver;
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export function entryBytes(entry: FileEntry): Buffer {
+  return entry.encoding === "base64"
+    ? Buffer.from(entry.content, "base64")
+    : Buffer.from(entry.content, "utf8");
+}
+
+/** Services a change of this file needs; restart wins over reload. */
+export function notifyMap(entry: FileEntry): Record<string, PendingAction> {
+  const out: Record<string, PendingAction> = {};
+  for (const n of entry.notify) {
+    if (out[n.service] !== "restart") out[n.service] = n.action;
+  }
+  return out;
+}
+
+export class FileWriter {
+  readonly root: string;
+  private readonly backupDir: string;
+  private readonly accounts: AccountResolver;
+
+  constructor(opts: FileWriterOptions) {
+    this.root = path.resolve(opts.root ?? "/");
+    this.backupDir = opts.backupDir;
+    this.accounts = opts.accounts;
+  }
+
+  /**
+   * Read-only comparison with what is on disk. Throws PathRefusedError (escape, link, not a regular file)
+   * and UnknownAccountError, so a desired state can be refused as a whole before anything is written.
+   */
+  async plan(entry: FileEntry): Promise<FilePlan> {
+    const mode = Number.parseInt(entry.mode, 8);
+    const uid = this.accounts.uid(entry.owner);
+    const gid = this.accounts.gid(entry.group);
+    const bytes = entryBytes(entry);
+    const { target } = await resolveUnderRoot(this.root, entry.path, false);
+    const cur = await readCurrent(target);
+    let change: FileChange;
+    if (!cur) change = "created";
+    else if (sha256(cur.content) !== sha256(bytes)) change = "content";
+    else if (cur.mode !== mode || cur.uid !== uid || cur.gid !== gid) change = "metadata";
+    else change = "unchanged";
+    return { entry, change, mode, uid, gid, bytes };
+  }
+
+  /**
+   * Makes the file match its plan. With a backup generation, the version on disk is saved first (once per
+   * generation and path: a re-enforcement of the same generation must not overwrite what it replaced).
+   */
+  async write(plan: FilePlan, backupGeneration: number | null): Promise<void> {
+    if (plan.change === "unchanged") return;
+    const { target } = await resolveUnderRoot(this.root, plan.entry.path, true);
+    await removeStaleTemps(target);
+    if (backupGeneration !== null) await this.backup(backupGeneration, plan.entry, target);
+    if (plan.change === "metadata") {
+      // Same bytes: fix owner and mode in place through a descriptor that cannot follow a link.
+      const fd = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        await fd.chown(plan.uid, plan.gid);
+        await fd.chmod(plan.mode);
+        await fd.sync();
+      } finally {
+        await fd.close();
+      }
+      return;
+    }
+    await writeFileAtomic(target, plan.bytes, { mode: plan.mode, uid: plan.uid, gid: plan.gid });
+  }
+
+  private genDir(generation: number): string {
+    return path.join(this.backupDir, String(generation));
+  }
+
+  private async backup(generation: number, entry: FileEntry, target: string): Promise<void> {
+    const dir = this.genDir(generation);
+    const file = path.join(dir, `${sha256(Buffer.from(entry.path))}.json`);
+    if (await exists(file)) return;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const cur = await readCurrent(target);
+    const b: BackupEntry = cur
+      ? {
+          path: entry.path,
+          existed: true,
+          mode: cur.mode,
+          uid: cur.uid,
+          gid: cur.gid,
+          content: cur.content.toString("base64"),
+          services: notifyMap(entry),
+        }
+      : { path: entry.path, existed: false, services: notifyMap(entry) };
+    await writeJsonAtomic(file, b);
+  }
+
+  /** The backups of one generation (what its apply replaced), or [] when there are none. */
+  async backups(generation: number): Promise<BackupEntry[]> {
+    const dir = this.genDir(generation);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw e;
+    }
+    const out: BackupEntry[] = [];
+    for (const n of names.filter((n) => n.endsWith(".json")).sort()) {
+      out.push(JSON.parse(await readFile(path.join(dir, n), "utf8")) as BackupEntry);
+    }
+    return out;
+  }
+
+  /** Puts one backed-up file back (or removes a file that did not exist before). */
+  async restore(b: BackupEntry): Promise<void> {
+    const { target } = await resolveUnderRoot(this.root, b.path, b.existed);
+    if (!b.existed) {
+      await unlink(target).catch((e) => {
+        if (!isNotFound(e)) throw e;
+      });
+      return;
+    }
+    await removeStaleTemps(target);
+    await writeFileAtomic(target, Buffer.from(b.content ?? "", "base64"), {
+      mode: b.mode ?? 0o644,
+      uid: b.uid ?? 0,
+      gid: b.gid ?? 0,
+    });
+  }
+
+  /** Keeps the backups of the newest `keep` generations. */
+  async pruneBackups(keep: number): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.backupDir);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    const gens = names
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => b - a);
+    for (const g of gens.slice(keep)) await rm(this.genDir(g), { recursive: true, force: true });
+  }
+}
+
+interface Current {
+  content: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+async function readCurrent(target: string): Promise<Current | null> {
+  let fd: Awaited<ReturnType<typeof open>>;
+  try {
+    fd = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    if ((e as NodeJS.ErrnoException).code === "ELOOP") {
+      throw new PathRefusedError(target, "is a symbolic link");
+    }
+    throw e;
+  }
+  try {
+    const st = await fd.stat();
+    if (!st.isFile()) throw new PathRefusedError(target, "exists and is not a regular file");
+    return { content: await fd.readFile(), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } finally {
+    await fd.close();
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Temp files of this target left by a crash between create and rename. */
+async function removeStaleTemps(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  for (const n of await readdir(dir)) {
+    if (isTempFor(n, base)) await rm(path.join(dir, n), { force: true });
+  }
+}
