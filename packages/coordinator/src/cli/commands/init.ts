@@ -1,0 +1,81 @@
+import { access, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { DomainName, Ipv4, RELEASES } from "@vmmeet/shared";
+import { loadOrCreateMaterial } from "../../secrets/index.js";
+import { parseSpecText } from "../../spec/load.js";
+import { specTemplate } from "../../spec/template.js";
+import { parse, str } from "../args.js";
+import { type Command, EXIT, UsageError } from "../io.js";
+
+export const init: Command = {
+  name: "init",
+  summary: "write a commented spec of the paper's topology and generate secrets and the CA",
+  usage: `vmmeet init [--dir DIR] [--domain NAME] [--public-address IP] [--release N] [--force]
+
+Writes DIR/vmmeet.yaml (default DIR: the current directory), a commented spec of the paper's topology: web
+100.64.1.3, xmpp 100.64.2.3, jicofo 100.64.3.3, jvb 100.64.4.3 and the VMM host as node "vmm"; and creates
+DIR/.vmmeet/ (mode 0700) holding the generated XMPP passwords, truststore password, TURN secret and the
+deployment CA. Secrets are never printed. An existing vmmeet.yaml is kept unless --force is given; existing
+secrets and CA are always kept.
+
+  --domain NAME          the public site and XMPP domain (default jts.fips.de, the paper's)
+  --public-address IP    the VMM host's public address (default 87.253.170.146, the paper's)
+  --release N            the Jitsi release on the VMs (default ${RELEASES.current}, the current OpenBSD packages)
+
+Exit status: 0 written, 1 error, 64 bad command line.`,
+  async run(argv, io) {
+    const { values } = parse(
+      argv,
+      {
+        dir: { type: "string" },
+        domain: { type: "string" },
+        "public-address": { type: "string" },
+        release: { type: "string" },
+        force: { type: "boolean" },
+      },
+      0,
+    );
+    const dir = path.resolve(io.cwd, str(values.dir) ?? ".");
+    const domain = DomainName.safeParse(str(values.domain) ?? "jts.fips.de");
+    if (!domain.success) throw new UsageError(`--domain: ${domain.error.issues[0]?.message}`);
+    const addr = Ipv4.safeParse(str(values["public-address"]) ?? "87.253.170.146");
+    if (!addr.success) throw new UsageError(`--public-address: ${addr.error.issues[0]?.message}`);
+    const releaseText = str(values.release) ?? String(RELEASES.current);
+    if (!/^\d+$/.test(releaseText)) throw new UsageError("--release: must be a release number like 9646");
+    const text = specTemplate({
+      domain: domain.data,
+      publicAddress: addr.data,
+      release: Number(releaseText),
+    });
+    const file = path.join(dir, "vmmeet.yaml");
+    // The template goes through the same validation as any spec: init never writes a spec validate rejects.
+    const checked = parseSpecText(text, file);
+    if (!checked.ok) {
+      for (const p of checked.problems) io.err(`${p.path}: ${p.message}\n`);
+      return EXIT.error;
+    }
+    const exists = await access(file).then(
+      () => true,
+      () => false,
+    );
+    if (exists && !values.force) {
+      io.err(`${file} exists; keeping it (use --force to overwrite)\n`);
+    } else {
+      await mkdir(dir, { recursive: true });
+      await writeFile(file, text, { mode: 0o644 });
+      io.out(`wrote ${file}\n`);
+    }
+    const stateDir = path.join(dir, ".vmmeet");
+    const material = await loadOrCreateMaterial(stateDir, checked.spec);
+    io.out(
+      material.created.length > 0
+        ? `generated ${material.created.join(", ")} in ${stateDir} (mode 0700; secrets are not printed)\n`
+        : `kept the existing secrets and CA in ${stateDir}\n`,
+    );
+    io.out(`deployment CA ${material.caFingerprint}\n`);
+    io.out(
+      `next: edit ${path.relative(io.cwd, file) || file}, then 'vmmeet validate' and 'vmmeet render --out DIR'\n`,
+    );
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,182 @@
+// What the coordinator knows about each node right now: connected or last seen, the status it reported
+// (snapshot, then changes), its recent events, and the requests in flight to it (correlated by frame id).
+import { EventEmitter } from "node:events";
+import type {
+  AgentEvent,
+  AgentToCoordinator,
+  CoordinatorToAgent,
+  HealthSignal,
+  NodeStatus,
+} from "@vmmeet/shared";
+import type { AgentConnection } from "../server/agents.js";
+
+export type ApplyResult = Extract<AgentToCoordinator, { type: "apply-result" }>;
+
+export interface NodeLive {
+  name: string;
+  connected: boolean;
+  remote: string | null;
+  lastSeen: string | null;
+  agentVersion: string | null;
+  status: NodeStatus | null;
+  events: AgentEvent[];
+  reconnects: number;
+}
+
+interface Pending {
+  resolve: (frame: AgentToCoordinator) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface FleetEvents {
+  change: [node: string];
+  event: [node: string, event: AgentEvent];
+  signal: [node: string, signal: HealthSignal];
+}
+
+export class Fleet extends EventEmitter<FleetEvents> {
+  readonly nodes = new Map<string, NodeLive>();
+  readonly #conns = new Map<string, AgentConnection>();
+  readonly #pending = new Map<string, Pending>();
+  #seq = 0;
+
+  constructor(private readonly now: () => Date = () => new Date()) {
+    super();
+  }
+
+  /** Seed from the state directory (what nodes reported before a coordinator restart). */
+  restore(
+    records: Record<string, { lastSeen: string | null; status: NodeStatus | null; agentVersion?: string }>,
+  ): void {
+    for (const [name, rec] of Object.entries(records)) {
+      const live = this.node(name);
+      live.lastSeen = rec.lastSeen;
+      live.status = rec.status;
+      live.agentVersion = rec.agentVersion ?? null;
+    }
+  }
+
+  node(name: string): NodeLive {
+    let live = this.nodes.get(name);
+    if (!live) {
+      live = {
+        name,
+        connected: false,
+        remote: null,
+        lastSeen: null,
+        agentVersion: null,
+        status: null,
+        events: [],
+        reconnects: 0,
+      };
+      this.nodes.set(name, live);
+    }
+    return live;
+  }
+
+  connected(name: string): boolean {
+    return this.#conns.has(name);
+  }
+
+  attach(conn: AgentConnection, agentVersion: string): void {
+    const live = this.node(conn.node);
+    if (live.lastSeen !== null) live.reconnects += 1;
+    live.connected = true;
+    live.remote = conn.remote;
+    live.agentVersion = agentVersion;
+    live.lastSeen = this.now().toISOString();
+    this.#conns.set(conn.node, conn);
+    this.emit("change", conn.node);
+  }
+
+  detach(conn: AgentConnection): void {
+    if (this.#conns.get(conn.node) !== conn) return;
+    this.#conns.delete(conn.node);
+    const live = this.node(conn.node);
+    live.connected = false;
+    live.lastSeen = this.now().toISOString();
+    for (const [id, p] of this.#pending) {
+      if (id.startsWith(`${conn.node}/`)) {
+        clearTimeout(p.timer);
+        this.#pending.delete(id);
+        p.reject(new Error(`${conn.node} disconnected`));
+      }
+    }
+    this.emit("change", conn.node);
+  }
+
+  /** Routes an agent's frame: replies resolve their request, status updates the node's record. */
+  receive(node: string, frame: AgentToCoordinator): void {
+    const live = this.node(node);
+    live.lastSeen = this.now().toISOString();
+    switch (frame.type) {
+      case "snapshot":
+        live.status = frame.status;
+        break;
+      case "status":
+        live.status = live.status ? { ...live.status, ...frame.status } : null;
+        break;
+      case "event":
+        live.events.push(frame.event);
+        if (live.events.length > 200) live.events.splice(0, live.events.length - 200);
+        this.emit("event", node, frame.event);
+        break;
+      case "signal":
+        this.emit("signal", node, frame.signal);
+        break;
+      default:
+        break;
+    }
+    const replyTo = "replyTo" in frame ? frame.replyTo : undefined;
+    if (replyTo) {
+      const p = this.#pending.get(`${node}/${replyTo}`);
+      if (p) {
+        clearTimeout(p.timer);
+        this.#pending.delete(`${node}/${replyTo}`);
+        p.resolve(frame);
+      }
+    }
+    this.emit("change", node);
+  }
+
+  /** Sends a frame carrying an id and waits for the frame that replies to it. */
+  request<F extends Extract<CoordinatorToAgent, { id: string }>>(
+    node: string,
+    make: (id: string) => F,
+    timeoutMs: number,
+  ): Promise<AgentToCoordinator> {
+    const conn = this.#conns.get(node);
+    if (!conn) return Promise.reject(new Error(`${node} is not connected`));
+    const id = `c${++this.#seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(`${node}/${id}`);
+        reject(new Error(`${node} did not answer within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.#pending.set(`${node}/${id}`, { resolve, reject, timer });
+      if (!conn.send(make(id))) {
+        clearTimeout(timer);
+        this.#pending.delete(`${node}/${id}`);
+        reject(new Error(`${node} is not connected`));
+      }
+    });
+  }
+
+  send(node: string, frame: CoordinatorToAgent): boolean {
+    return this.#conns.get(node)?.send(frame) ?? false;
+  }
+
+  records(): Record<string, { lastSeen: string | null; status: NodeStatus | null; agentVersion?: string }> {
+    const out: Record<string, { lastSeen: string | null; status: NodeStatus | null; agentVersion?: string }> =
+      {};
+    for (const [name, live] of this.nodes) {
+      out[name] = {
+        lastSeen: live.lastSeen,
+        status: live.status,
+        ...(live.agentVersion ? { agentVersion: live.agentVersion } : {}),
+      };
+    }
+    return out;
+  }
+}

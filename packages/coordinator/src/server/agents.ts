@@ -1,0 +1,210 @@
+// The agents' side of the coordinator: a websocket endpoint that speaks the protocol of packages/shared.
+// Each connection must say hello first (within helloTimeoutMs); the hello is checked by `authorize`
+// (node known to the spec, protocol version, and - with the security issue - the client certificate).
+// A second connection for the same node replaces the first. Bad frames get an error reply and a log line;
+// too many of them close the link. The handler never throws.
+import type { IncomingMessage, Server } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import {
+  type AgentToCoordinator,
+  CloseCode,
+  type CoordinatorToAgent,
+  decodeAgentFrame,
+  ErrorCode,
+  encodeFrame,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from "@vmmeet/shared";
+import type { Logger } from "pino";
+import { type WebSocket, WebSocketServer } from "ws";
+
+type Hello = Extract<AgentToCoordinator, { type: "hello" }>;
+
+export interface AgentConnection {
+  readonly node: string;
+  readonly remote: string;
+  send(frame: CoordinatorToAgent): boolean;
+  close(code: number, reason: string): void;
+}
+
+export type Authorization = { ok: true } | { ok: false; close: number; reason: string };
+
+export interface AgentServerOptions {
+  server: Server | HttpsServer;
+  path?: string;
+  logger: Logger;
+  coordinatorVersion: string;
+  heartbeatMs: number;
+  helloTimeoutMs?: number;
+  /** Bad frames tolerated per minute before the link is closed. */
+  badFrameLimit?: number;
+  authorize: (hello: Hello, req: IncomingMessage) => Authorization | Promise<Authorization>;
+  onConnect: (conn: AgentConnection, hello: Hello) => void;
+  onFrame: (conn: AgentConnection, frame: Exclude<AgentToCoordinator, { type: "hello" }>) => void;
+  onDisconnect: (conn: AgentConnection, code: number) => void;
+  now?: () => number;
+}
+
+export class AgentServer {
+  readonly wss: WebSocketServer;
+  readonly #byNode = new Map<string, { ws: WebSocket; conn: AgentConnection }>();
+  #heartbeat: NodeJS.Timeout | null = null;
+  #pingSeq = 0;
+
+  constructor(private readonly o: AgentServerOptions) {
+    this.wss = new WebSocketServer({
+      server: o.server,
+      path: o.path ?? "/agent",
+      maxPayload: MAX_FRAME_BYTES,
+    });
+    this.wss.on("connection", (ws, req) => this.#onConnection(ws, req));
+    this.wss.on("error", (err) => o.logger.error({ err: err.message }, "agent endpoint error"));
+  }
+
+  start(): void {
+    if (this.#heartbeat) return;
+    this.#heartbeat = setInterval(() => {
+      const sentAt = (this.o.now ?? Date.now)();
+      for (const { conn } of this.#byNode.values())
+        conn.send({ type: "ping", id: `p${++this.#pingSeq}`, sentAt });
+    }, this.o.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+    for (const ws of this.wss.clients) ws.close(CloseCode.goingAway, "coordinator stopping");
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        for (const ws of this.wss.clients) ws.terminate();
+        resolve();
+      }, 1000);
+      this.wss.close(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  connection(node: string): AgentConnection | undefined {
+    return this.#byNode.get(node)?.conn;
+  }
+
+  connectedNodes(): string[] {
+    return [...this.#byNode.keys()];
+  }
+
+  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
+    const log = this.o.logger.child({ remote });
+    let conn: AgentConnection | null = null;
+    let bad = 0;
+    let badWindowStart = Date.now();
+    const helloTimer = setTimeout(() => {
+      if (!conn) {
+        log.warn("no hello in time");
+        ws.close(CloseCode.handshakeTimeout, "no hello in time");
+      }
+    }, this.o.helloTimeoutMs ?? 10_000);
+    const reply = (frame: CoordinatorToAgent) => {
+      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(frame));
+    };
+    const badFrame = (code: ErrorCode, message: string, id?: string) => {
+      log.warn({ node: conn?.node, code, problem: message }, "invalid frame from agent");
+      reply({ type: "error", code, message, ...(id ? { replyTo: id } : {}) });
+      const now = Date.now();
+      if (now - badWindowStart > 60_000) {
+        badWindowStart = now;
+        bad = 0;
+      }
+      bad += 1;
+      if (bad > (this.o.badFrameLimit ?? 20)) ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
+    };
+    ws.on("message", (data, isBinary) => {
+      void (async () => {
+        if (isBinary) return badFrame(ErrorCode.badFrame, "binary frames are not used");
+        const decoded = decodeAgentFrame(
+          Array.isArray(data) ? Buffer.concat(data).toString("utf8") : data.toString(),
+        );
+        if (!decoded.ok) return badFrame(decoded.code, decoded.message, decoded.id);
+        const frame = decoded.frame;
+        if (!conn) {
+          if (frame.type !== "hello") {
+            reply({ type: "error", code: ErrorCode.notHello, message: "the first frame must be a hello" });
+            ws.close(CloseCode.notHello, "expected hello");
+            return;
+          }
+          if (frame.protocol !== PROTOCOL_VERSION) {
+            reply({
+              type: "error",
+              code: ErrorCode.protocolMismatch,
+              message: `coordinator speaks protocol ${PROTOCOL_VERSION}, agent ${frame.protocol}`,
+            });
+            ws.close(CloseCode.protocolMismatch, "protocol mismatch");
+            return;
+          }
+          const auth = await this.o.authorize(frame, req);
+          if (!auth.ok) {
+            log.warn({ node: frame.node, reason: auth.reason }, "agent refused");
+            reply({
+              type: "error",
+              code: auth.close === CloseCode.unknownNode ? ErrorCode.unknownNode : ErrorCode.unauthorized,
+              message: auth.reason,
+            });
+            ws.close(auth.close, auth.reason.slice(0, 120));
+            return;
+          }
+          clearTimeout(helloTimer);
+          const c: AgentConnection = {
+            node: frame.node,
+            remote,
+            send: (f) => {
+              if (ws.readyState !== ws.OPEN) return false;
+              ws.send(encodeFrame(f));
+              return true;
+            },
+            close: (code, reason) => ws.close(code, reason),
+          };
+          const previous = this.#byNode.get(frame.node);
+          if (previous) {
+            log.warn(
+              { node: frame.node, previous: previous.conn.remote },
+              "replacing the node's previous connection",
+            );
+            this.#byNode.delete(frame.node);
+            previous.ws.close(CloseCode.replaced, "replaced by a newer connection");
+          }
+          conn = c;
+          this.#byNode.set(frame.node, { ws, conn: c });
+          reply({
+            type: "welcome",
+            protocol: PROTOCOL_VERSION,
+            coordinatorVersion: this.o.coordinatorVersion,
+            node: frame.node,
+            heartbeatMs: this.o.heartbeatMs,
+          });
+          this.o.onConnect(c, frame);
+          return;
+        }
+        if (frame.type === "hello") return badFrame(ErrorCode.badFrame, "hello was already said");
+        if (frame.type === "ping") {
+          reply({ type: "pong", replyTo: frame.id, sentAt: frame.sentAt });
+          return;
+        }
+        this.o.onFrame(conn, frame);
+      })().catch((err: unknown) => {
+        log.error({ err: (err as Error).message }, "agent frame handler failed");
+      });
+    });
+    ws.on("error", (err) => log.warn({ err: err.message }, "agent socket error"));
+    ws.on("close", (code) => {
+      clearTimeout(helloTimer);
+      if (!conn) return;
+      const current = this.#byNode.get(conn.node);
+      if (current?.ws === ws) this.#byNode.delete(conn.node);
+      // A replaced connection is no disconnect of the node.
+      if (current?.ws === ws || !current) this.o.onDisconnect(conn, code);
+    });
+  }
+}

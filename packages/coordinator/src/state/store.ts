@@ -1,0 +1,140 @@
+// The coordinator's state directory (0700):
+//   generations/NNNNNNNN.json  one accepted generation each: the spec, the rendered desired state per node,
+//                              who pushed it; never rewritten (history)
+//   current.json               the generation in force and the last one that rolled out completely
+//   nodes.json                 what each node last reported (status snapshot, last seen)
+//   audit.log                  append-only JSON lines: pushes, rollbacks, repairs, enrollments, refusals
+// Generations are written before current.json points at them, so a kill -9 at any moment loses no accepted
+// generation and never leaves current.json pointing at a missing one.
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import type { NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
+import { appendLine, writeFileAtomic } from "./atomic.js";
+
+export interface GenerationRecord {
+  generation: number;
+  createdAt: string;
+  /** The host user who pushed it (SO_PEERCRED of the admin socket, or the process user). */
+  by: string;
+  specText: string;
+  spec: Spec;
+  nodes: Record<string, NodeDesired>;
+}
+
+export interface CurrentPointer {
+  /** The generation the coordinator wants everywhere. */
+  desired: number;
+  /** The last generation that rolled out and passed every gate (rollback target). */
+  good: number;
+}
+
+export interface NodeRecord {
+  lastSeen: string | null;
+  status: NodeStatus | null;
+  agentVersion?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  kind: string;
+  by?: string;
+  node?: string;
+  generation?: number;
+  result?: string;
+  message: string;
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  private genFile(n: number): string {
+    return path.join(this.dir, "generations", `${String(n).padStart(8, "0")}.json`);
+  }
+
+  async current(): Promise<CurrentPointer> {
+    const text = await readFile(path.join(this.dir, "current.json"), "utf8").catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return null;
+        throw err;
+      },
+    );
+    if (text === null) return { desired: 0, good: 0 };
+    try {
+      const parsed = JSON.parse(text) as CurrentPointer;
+      if (typeof parsed.desired !== "number" || typeof parsed.good !== "number")
+        throw new Error("missing fields");
+      return parsed;
+    } catch (err) {
+      throw new Error(
+        `${path.join(this.dir, "current.json")} is damaged (${(err as Error).message}); the generations are in ${path.join(this.dir, "generations")}`,
+      );
+    }
+  }
+
+  async setCurrent(p: CurrentPointer): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, "current.json"), `${JSON.stringify(p)}\n`);
+  }
+
+  async generations(): Promise<number[]> {
+    const names = await readdir(path.join(this.dir, "generations")).catch(() => [] as string[]);
+    return names
+      .filter((n) => /^\d{8}\.json$/.test(n))
+      .map((n) => Number(n.slice(0, 8)))
+      .sort((a, b) => a - b);
+  }
+
+  async nextGeneration(): Promise<number> {
+    const all = await this.generations();
+    return (all.at(-1) ?? 0) + 1;
+  }
+
+  async saveGeneration(rec: GenerationRecord): Promise<void> {
+    await writeFileAtomic(this.genFile(rec.generation), JSON.stringify(rec));
+  }
+
+  async loadGeneration(n: number): Promise<GenerationRecord | null> {
+    if (n <= 0) return null;
+    try {
+      return JSON.parse(await readFile(this.genFile(n), "utf8")) as GenerationRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw new Error(`${this.genFile(n)}: ${(err as Error).message}`);
+    }
+  }
+
+  async loadNodes(): Promise<Record<string, NodeRecord>> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir, "nodes.json"), "utf8")) as Record<
+        string,
+        NodeRecord
+      >;
+    } catch {
+      return {};
+    }
+  }
+
+  async saveNodes(nodes: Record<string, NodeRecord>): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, "nodes.json"), JSON.stringify(nodes));
+  }
+
+  async audit(entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void> {
+    await appendLine(
+      path.join(this.dir, "audit.log"),
+      JSON.stringify({ at: entry.at ?? new Date().toISOString(), ...entry }),
+    );
+  }
+
+  async readAudit(limit = 200): Promise<AuditEntry[]> {
+    const text = await readFile(path.join(this.dir, "audit.log"), "utf8").catch(() => "");
+    const lines = text.split("\n").filter(Boolean);
+    const out: AuditEntry[] = [];
+    for (const line of lines.slice(-limit)) {
+      try {
+        out.push(JSON.parse(line) as AuditEntry);
+      } catch {
+        // A torn last line after a crash mid-append: skip it, the entries before it are intact.
+      }
+    }
+    return out;
+  }
+}
