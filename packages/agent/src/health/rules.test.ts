@@ -1,0 +1,318 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { LogComponentSchema } from "@vmmeet/shared";
+import { describe, expect, it } from "vitest";
+import { classify, compileRules } from "./classify.js";
+import { RULES } from "./rules.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+
+interface CorpusLine {
+  component: string;
+  line: string;
+  label: string;
+  signal: string;
+  version: string | null;
+}
+
+const corpus: CorpusLine[] = readFileSync(path.resolve(repoRoot, "../shared/logs/corpus.jsonl"), "utf8")
+  .split("\n")
+  .filter((l) => l.trim() !== "")
+  .map((l) => JSON.parse(l) as CorpusLine);
+
+describe("corpus", () => {
+  it("is the 77-line labelled corpus", () => {
+    expect(corpus.length).toBe(77);
+  });
+
+  it.each(corpus.map((c, i) => [i + 1, c.component, c.signal, c] as const))(
+    "line %i (%s) -> %s",
+    (_n, _component, _signal, c) => {
+      const r = classify(LogComponentSchema.parse(c.component), c.line);
+      expect({ signal: r.signal, label: r.label }).toEqual({ signal: c.signal, label: c.label });
+      expect(r.explain.length).toBeGreaterThan(10);
+      if (r.label === "failed" || r.label === "degraded") expect(r.fix).toBeTruthy();
+    },
+  );
+
+  it("never copies the line into a result", () => {
+    for (const c of corpus) {
+      const r = classify(LogComponentSchema.parse(c.component), c.line);
+      for (const v of [r.explain, r.fix]) {
+        if (v !== undefined) expect(c.line.includes(v)).toBe(false);
+      }
+      if (r.detail !== undefined) {
+        expect(c.line.length - r.detail.length, r.detail).toBeGreaterThan(20);
+        expect(r.detail.length).toBeLessThanOrEqual(120);
+      }
+    }
+  });
+});
+
+describe("rule table", () => {
+  it("every rule's regex matches only text that holds one of its needles (the prefilter is sound)", () => {
+    // A match that holds none of the needles would be silently rejected by the prefilter.
+    for (const [component, rules] of Object.entries(RULES)) {
+      for (const rule of rules) {
+        for (const c of corpus.filter((x) => x.component === component)) {
+          const m = rule.re.exec(c.line);
+          if (m !== null) {
+            expect(
+              rule.needles.some((n) => m[0].includes(n) || c.line.includes(n)),
+              `${component}/${rule.signal}`,
+            ).toBe(true);
+          }
+        }
+        for (const n of rule.needles) expect(n.length, `${rule.signal} needle`).toBeGreaterThanOrEqual(2);
+      }
+    }
+  });
+
+  it("compiles for every component with and without a release", () => {
+    for (const component of LogComponentSchema.options) {
+      expect(compileRules(component).rules.length).toBeGreaterThan(3);
+      expect(compileRules(component, 9646).rules.length).toBeGreaterThan(3);
+    }
+  });
+
+  it("unmatched lines are info with a null signal", () => {
+    const r = classify("jicofo", "Jicofo 2024-01-01 10:00:00.000 INFO: [1] Something.else#1: nothing to see");
+    expect(r).toMatchObject({ signal: null, label: "info" });
+    expect(classify("nginx", "")).toMatchObject({ signal: null, label: "info" });
+  });
+});
+
+/** Variants the corpus does not hold: other prefixes, level names, users, domains, ports. */
+const variants: [component: "prosody" | "jicofo" | "jvb" | "nginx", line: string, signal: string | null][] = [
+  // prosody: syslog prefix instead of prosody's own file layout, other domains
+  [
+    "prosody",
+    "Mar  3 09:12:44 xmpp prosody[4242]: c2sab12cd34ef56\tinfo\tClient disconnected: sslv3 alert certificate unknown",
+    "truststore-rejected",
+  ],
+  ["prosody", "c2s55e0a1b2c3d0 info Client disconnected: tlsv1 alert unknown ca", "truststore-rejected"],
+  [
+    "prosody",
+    "2024-02-01 10:00:00 c2s5580 info Authenticated as focus@auth.meet.example.org",
+    "c2s-authenticated-focus",
+  ],
+  [
+    "prosody",
+    "Jan  1 00:00:01 c2s12ab info\tAuthenticated as jvb@auth.meet.example.org",
+    "c2s-authenticated-jvb",
+  ],
+  [
+    "prosody",
+    "Jan  1 00:00:01 c2s12ab info\tAuthenticated as alice@meet.example.org",
+    "c2s-authenticated-user",
+  ],
+  [
+    "prosody",
+    "c2s55e0a1b2c3d0\tinfo\tAuthenticated as 0f0e0d0c-1111-4222-8333-944445555666@guest.example.net",
+    "client-authenticated-anonymous",
+  ],
+  [
+    "prosody",
+    "xmpp prosody[77]: c2s60a0 info Stream encrypted (TLSv1.3 with TLS_AES_128_GCM_SHA256)",
+    "c2s-stream-encrypted",
+  ],
+  ["prosody", "c2s60a0 info Client disconnected: connection timeout", "c2s-client-disconnected"],
+  ["prosody", "portmanager  info  Activated service 'c2s' on [192.0.2.10]:5222", "c2s-port-activated"],
+  ["prosody", "portmanager  info  Activated service 'https' on [*]:5281", "port-activated"],
+  [
+    "prosody",
+    "portmanager\terror\tFailed to open server port 5280 on *, check that Prosody or another XMPP server is not already running and using this port",
+    "port-bind-failed",
+  ],
+  // jicofo: syslog prefix (logger -t jicofo), other brewery domain and nickname, localized level
+  [
+    "jicofo",
+    "Sep 16 14:45:24 jicofo jicofo[12345]: Jicofo 2022-09-16 14:45:24.260 INFORMATION: [35] BaseBrewery.addInstance#999: Added brewery instance: jvbbrewery@internal.auth.example.org/bridge-2",
+    "brewery-instance-added",
+  ],
+  [
+    "jicofo",
+    "Jicofo 2024-06-01 08:00:00.000 INFO: [40] [type=bridge brewery=jvbbrewery] BaseBrewery.removeInstance#380: Removed brewery instance: jvbbrewery@internal.auth.example.org/bridge-2",
+    "brewery-instance-removed",
+  ],
+  [
+    "jicofo",
+    "Jicofo 2024-06-01 08:00:00.000 SCHWERWIEGEND: [30] XmppProvider.doConnect#200: Failed to connect/login: SASLError using SCRAM-SHA-256: not-authorized",
+    "xmpp-auth-failed",
+  ],
+  [
+    "jicofo",
+    "web_1  | Jicofo 2024-06-01 08:00:00.000 GRAVE: [30] XmppProvider.doConnect#200: Failed to connect/login: javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target",
+    "truststore-rejected",
+  ],
+  [
+    "jicofo",
+    "java.lang.RuntimeException: No operational bridges available (total bridge count: 3)",
+    "no-operational-bridges",
+  ],
+  [
+    "jicofo",
+    "Jicofo 2024-06-01 08:00:00.000 WARNING: [5] JvbDoctor$HealthCheckTask.doHealthCheck#200: Health check failed for: Bridge[jid=jvbbrewery@internal.auth.x/b1, version=2.3]",
+    "bridge-health-failed",
+  ],
+  ["jicofo", "Caused by: java.net.UnknownHostException: xmpp.example.org", "xmpp-dns-unknown-host"],
+  ["jicofo", "Feb 1, 2024 10:00:00 AM org.jitsi.utils.logging2.LoggerImpl log", "jul-simpleformatter-header"],
+  // jvb: localized levels, syslog prefix, other ports and addresses
+  [
+    "jvb",
+    "Sep 16 14:50:00 jvb jvb[555]: WARNUNG: [71] JitsiOpenSslProvider.<clinit>#52: jitsisrtp successfully loaded for OpenSSL 3.0",
+    "srtp-native-loaded",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 WARNING: [1] JitsiOpenSslProvider.<clinit>#60: Unable to load jitsisrtp: java.lang.UnsatisfiedLinkError: no jitsisrtp_3 in java.library.path",
+    "srtp-native-missing",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 AVERTISSEMENT: [20] [hostname=xmpp.example.org id=shard1] MucClient.lambda$getConnectAndLoginCallable$7#673: [MucClient id=shard1 hostname=xmpp.example.org] error connecting",
+    "xmpp-connect-failed",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 INFO: [28] org.ice4j.ice.harvest.SinglePortUdpHarvester.<init>() Initialized SinglePortUdpHarvester with address 100.64.4.3:10000/udp",
+    "udp-harvester-bound",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 INFO: [1] MainKt.main#150: Starting public http server",
+    "public-http-started",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 INFO: [16] MappingCandidateHarvesters.initialize: Initialized mapping harvesters (delay=1ms).  stunDiscoveryFailed=true",
+    "stun-discovery-failed",
+  ],
+  [
+    "jvb",
+    "JVB 2024-01-01 00:00:00.000 INFO: [40] MucClient.joinMuc: Joined MUC: jvbbrewery@internal.auth.example.org",
+    "brewery-muc-joined",
+  ],
+  // nginx: plain error.log (no docker prefix), other room names, refused upstream
+  [
+    "nginx",
+    '2024/01/01 10:00:00 [error] 77#0: *5 connect() failed (61: Connection refused) while connecting to upstream, client: 198.51.100.7, server: meet.example.org, request: "POST /http-bind?room=abc HTTP/1.1", upstream: "http://100.64.2.3:5280/http-bind?room=abc", host: "meet.example.org"',
+    "bosh-upstream-connect-failed",
+  ],
+  [
+    "nginx",
+    '2024/01/01 10:00:00 [error] 77#0: *9 upstream timed out (60: Operation timed out) while reading upstream, client: 198.51.100.7, server: meet.example.org, request: "GET /xmpp-websocket?room=standup HTTP/1.1", upstream: "http://100.64.2.3:5280/xmpp-websocket?room=standup", host: "meet.example.org"',
+    "websocket-upstream-timeout",
+  ],
+  [
+    "nginx",
+    '198.51.100.7 - - [01/Jan/2024:10:00:00 +0000] "POST /http-bind?room=abc HTTP/1.1" 502 157 "-" "Mozilla/5.0"',
+    "bosh-http-5xx",
+  ],
+  [
+    "nginx",
+    '198.51.100.7 - - [01/Jan/2024:10:00:00 +0000] "POST /http-bind?room=abc HTTP/1.1" 200 157 "-" "x"',
+    null,
+  ],
+  [
+    "nginx",
+    "2024/01/01 10:00:00 [emerg] 1#0: bind() to 0.0.0.0:443 failed (48: Address already in use)",
+    "port-bind-failed",
+  ],
+  // newsyslog's first line in a rotated file
+  ["jicofo", "Sep 16 15:00:00 jicofo newsyslog[99]: logfile turned over", "logfile-turned-over"],
+];
+
+describe("variants keyed on the stable part", () => {
+  it.each(variants)("%s: %s", (component, line, signal) => {
+    expect(classify(component, line).signal).toBe(signal);
+  });
+
+  it("extracts details, not lines", () => {
+    expect(
+      classify("jicofo", "INFO: Added brewery instance: jvbbrewery@internal.auth.example.org/bridge-2")
+        .detail,
+    ).toBe("jvbbrewery@internal.auth.example.org/bridge-2");
+    expect(
+      classify("jvb", "Failed to initialize TCP harvester on port 4443: java.net.BindException").detail,
+    ).toBe("4443");
+    expect(classify("prosody", "c2s1 info Authenticated as focus@auth.example.org").detail).toBe(
+      "focus@auth.example.org",
+    );
+    // BOSH sids are session credentials: never extracted.
+    expect(
+      classify("prosody", "mod_bosh\tinfo\tNew BOSH session, assigned it sid 'abc-def'").detail,
+    ).toBeUndefined();
+    // nginx request lines carry room names and tokens: never extracted.
+    const r = classify(
+      "nginx",
+      '2024/01/01 [error] 1#1: *1 upstream timed out (110: x) while reading upstream, request: "GET /http-bind?token=SECRET HTTP/1.1"',
+    );
+    expect(JSON.stringify(r)).not.toContain("SECRET");
+  });
+
+  it("the same message classifies the same under different layouts", () => {
+    const msg = "Added brewery instance: jvbbrewery@internal.auth.example.org/x";
+    const layouts = [
+      `Jicofo 2022-09-16 14:45:24.260 INFO: [35] BaseBrewery.addInstance#341: ${msg}`,
+      `INFO: ${msg}`,
+      `INFORMACIÓN: ${msg}`,
+      `Sep 16 14:45:24 jicofo jicofo[1]: Jicofo 2022-09-16 14:45:24.260 INFO: [35] ${msg}`,
+      `Sep 16 14:45:24 host jicofo.sh[4072]: ${msg}`,
+      `jicofo_1  | Jicofo 2022-09-16 14:45:24.260 INFO: [35] ${msg}`,
+      `2022-09-16T14:45:24.260Z ${msg}`,
+    ];
+    for (const l of layouts) expect(classify("jicofo", l).signal, l).toBe("brewery-instance-added");
+  });
+});
+
+describe("releases", () => {
+  const line =
+    "focus.example.org:component  warn\tComponent not connected, bouncing error for: <iq to='focus.example.org' type='get'>";
+
+  it("explains a focus component differently once jicofo is a client (release 5765)", () => {
+    const old = classify("prosody", line, 5000);
+    const cur = classify("prosody", line, 9646);
+    const unknown = classify("prosody", line);
+    for (const r of [old, cur, unknown])
+      expect(r).toMatchObject({ signal: "component-not-connected", label: "failed" });
+    expect(cur.fix).toContain("client_proxy");
+    expect(old.fix).not.toContain("client_proxy");
+    expect(unknown.explain).not.toBe(cur.explain);
+    expect(cur.detail).toBe("focus.example.org");
+  });
+});
+
+describe("multi-line records", () => {
+  it("prefers the cause over the message that announces it", () => {
+    const rec = [
+      "JVB 2020-10-22 13:52:16.903 WARNING: [20] MucClient.lambda$x#673: [MucClient id=shard hostname=localhost] error connecting",
+      "org.jivesoftware.smack.SmackException$ConnectionException: The following addresses failed: 'localhost:5222' failed because: localhost/127.0.0.1 exception: java.net.ConnectException: Connection refused",
+      "\tat org.jivesoftware.smack.tcp.XMPPTCPConnection.connectUsingConfiguration(XMPPTCPConnection.java:664)",
+    ].join("\n");
+    expect(classify("jvb", rec)).toMatchObject({
+      signal: "xmpp-connection-refused",
+      detail: "localhost:5222",
+    });
+  });
+
+  it("a SimpleFormatter header never hides the message", () => {
+    const rec = "Mar 19, 2021 6:15:08 PM org.jitsi.utils.logging2.LoggerImpl log\nINFO: Joined the room.";
+    expect(classify("jicofo", rec).signal).toBe("brewery-room-joined");
+    const info =
+      "Mar 19, 2021 6:15:08 PM org.jitsi.utils.logging2.LoggerImpl log\nINFO: Member left:55a71bd5";
+    expect(classify("jicofo", info).signal).toBe("member-left");
+    const none = "Mar 19, 2021 6:15:08 PM org.jitsi.utils.logging2.LoggerImpl log\nINFO: nothing known";
+    expect(classify("jicofo", none).signal).toBe("jul-simpleformatter-header");
+  });
+
+  it("the most severe line wins and stack frames are ignored", () => {
+    const rec = [
+      "Jicofo 2020-04-25 10:09:56.623 SEVERE: [30] org.jitsi.jicofo.health.Health.log() Health check failed in PT0.005S:",
+      "java.lang.RuntimeException: No operational bridges available (total bridge count: 0)",
+      "\tat org.jivesoftware.smack.SmackException$NotConnectedException.<init>(SmackException.java:1)",
+    ].join("\n");
+    expect(classify("jicofo", rec)).toMatchObject({ signal: "no-operational-bridges", label: "failed" });
+  });
+});
