@@ -1,11 +1,12 @@
 // vmmeet: the coordinator's command line. Each command lives in commands/ and returns its exit code;
 // runCli is imported by tests, main.ts is the executable.
 import { init } from "./commands/init.js";
+import { render } from "./commands/render.js";
 import { schema } from "./commands/schema.js";
 import { validate } from "./commands/validate.js";
 import { type Command, EXIT, type Io, UsageError } from "./io.js";
 
-export const COMMANDS: Command[] = [init, validate, schema];
+export const COMMANDS: Command[] = [init, validate, render, schema];
 
 export const VERSION = "0.1.0";
 
