@@ -241,7 +241,7 @@ function rank(table: RuleTable, r: ClassifyResult): number {
  * ConnectException: Connection refused") is more specific than the message that announced it
  * ("error connecting"). The SimpleFormatter header line only wins when nothing else matches.
  */
-function classifyRecord(table: RuleTable, text: string): ClassifyResult {
+export function classifyRecordText(table: RuleTable, text: string): ClassifyResult {
   let best = UNMATCHED;
   let bestRank = 0;
   let start = 0;
@@ -270,5 +270,5 @@ function classifyRecord(table: RuleTable, text: string): ClassifyResult {
  */
 export function classify(component: LogComponent, text: string, release?: number): ClassifyResult {
   const table = ruleTable(component, release);
-  return text.includes("\n") ? classifyRecord(table, text) : classifyLine(table, text);
+  return text.includes("\n") ? classifyRecordText(table, text) : classifyLine(table, text);
 }
