@@ -107,7 +107,11 @@ export async function runClassify(
   let blocked: Promise<void> | undefined;
   const writeOut = () => {
     if (out === "") return;
-    if (!stdout.write(out)) blocked ??= drain().then(() => void (blocked = undefined));
+    if (!stdout.write(out) && blocked === undefined) {
+      blocked = drain().then(() => {
+        blocked = undefined;
+      });
+    }
     out = "";
   };
 
