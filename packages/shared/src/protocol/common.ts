@@ -88,6 +88,8 @@ export const ComponentHealth = z
     since: z.iso.datetime(),
     /** The latest signal of each name with its label and time (age is computed by the reader). */
     signals: z.array(HealthSignalSchema).max(200),
+    /** jicofo only: the bridges (MUC nicknames) currently in the brewery, from its log. */
+    bridges: z.array(z.string().max(128)).max(1000).optional(),
   })
   .strict();
 
