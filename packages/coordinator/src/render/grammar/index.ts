@@ -4,6 +4,7 @@
 
 export {
   checkPfConf,
+  formatPfRule,
   PF_KEYWORDS,
   PF_SERVICES,
   type PfConf,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkPfConf, parsePfConf } from "./pf.js";
+import { checkPfConf, formatPfRule, parsePfConf } from "./pf.js";
 
 /** The error lines and messages of a text that must be refused. */
 function refused(text: string): { line: number; message: string }[] {
@@ -192,5 +192,33 @@ describe("checkPfConf refuses with a line number", () => {
   it("set options outside the subset and unsupported statements", () => {
     expect(refused("set timeout interval 10\n")[0]!.message).toMatch(/unsupported option 'set timeout'/);
     expect(refused("table <bad> persist\n")[0]!.message).toMatch(/not in the pf.conf subset/);
+  });
+});
+
+describe("formatPfRule", () => {
+  it("prints one canonical line per rule, macros expanded", () => {
+    const { conf } = parsePfConf(GOOD);
+    const lines = conf.rules.map(formatPfRule);
+    expect(lines).toContain("match out on egress inet from 100.64.0.0/10 to any nat-to (egress)");
+    expect(lines).toContain(
+      "match out on egress inet proto udp from 100.64.4.3 port 10000 to any nat-to (egress:0) static-port",
+    );
+    expect(lines).toContain("block return log all");
+    expect(lines).toContain(
+      "pass in quick on em0 proto tcp from { 100.64.1.3 100.64.2.3 } to self port { 80 443 }",
+    );
+    expect(lines).toContain(
+      "pass in proto { udp tcp } from ! 10.0.0.0/8 to any port 53 rdr-to 127.0.0.1 port 53",
+    );
+    expect(lines).toContain(
+      "pass in proto tcp from { 100.64.1.3 100.64.2.3 192.0.2.1 } port 1024:65535 to web port >= 8000 flags S/SA",
+    );
+  });
+
+  it("normalises a one-item list and an empty side", () => {
+    const { conf } = parsePfConf("pass in on egress proto udp to any port { 10000 } rdr-to jvb\n");
+    expect(formatPfRule(conf.rules[0]!)).toBe(
+      "pass in on egress proto udp from any to any port 10000 rdr-to jvb",
+    );
   });
 });
