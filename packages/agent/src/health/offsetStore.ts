@@ -1,0 +1,129 @@
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+
+/** Where a tailer stands in one file: enough to resume without reading a line twice or missing one. */
+export interface TailState {
+  /** Inode of the file the offset belongs to. */
+  ino: number;
+  /** Byte offset just past the last complete line delivered (or skipped). */
+  offset: number;
+  /** How many leading bytes fpHash covers (up to the tailer's fingerprintBytes). */
+  fpLen: number;
+  /** sha256 (hex) of the first fpLen bytes: tells a file replaced under the same inode apart. */
+  fpHash: string;
+  /** The offset is inside an over-long line whose head was already delivered. */
+  skipping: boolean;
+}
+
+export interface OffsetStore {
+  load(file: string): Promise<TailState | undefined>;
+  save(file: string, state: TailState): Promise<void>;
+}
+
+function isTailState(v: unknown): v is TailState {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(s["ino"]) &&
+    Number.isSafeInteger(s["offset"]) &&
+    (s["offset"] as number) >= 0 &&
+    Number.isSafeInteger(s["fpLen"]) &&
+    (s["fpLen"] as number) >= 0 &&
+    typeof s["fpHash"] === "string" &&
+    /^[0-9a-f]{64}$/.test(s["fpHash"] as string) &&
+    typeof s["skipping"] === "boolean"
+  );
+}
+
+export class MemoryOffsetStore implements OffsetStore {
+  private readonly states = new Map<string, TailState>();
+
+  async load(file: string): Promise<TailState | undefined> {
+    const s = this.states.get(file);
+    return s === undefined ? undefined : { ...s };
+  }
+
+  async save(file: string, state: TailState): Promise<void> {
+    this.states.set(file, { ...state });
+  }
+}
+
+/**
+ * Offsets of every tailed file in one small JSON file, written atomically (temporary file in the
+ * same directory, fsync, rename) so a crash leaves either the old or the new state. Share one
+ * instance between the tailers of a process: writes are serialized here.
+ */
+export class JsonFileOffsetStore implements OffsetStore {
+  private states: Map<string, TailState> | undefined;
+  private loading: Promise<Map<string, TailState>> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private seq = 0;
+
+  constructor(private readonly stateFile: string) {}
+
+  async load(file: string): Promise<TailState | undefined> {
+    const s = (await this.all()).get(file);
+    return s === undefined ? undefined : { ...s };
+  }
+
+  async save(file: string, state: TailState): Promise<void> {
+    const states = await this.all();
+    states.set(file, { ...state });
+    const doc = `${JSON.stringify({ version: 1, files: Object.fromEntries(states) }, null, 2)}\n`;
+    const next = this.writing.then(() => this.writeAtomically(doc));
+    // A failed write must not wedge later ones; the caller still sees its own failure.
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private all(): Promise<Map<string, TailState>> {
+    if (this.states !== undefined) return Promise.resolve(this.states);
+    this.loading ??= this.read().then((m) => {
+      this.states = m;
+      return m;
+    });
+    return this.loading;
+  }
+
+  private async read(): Promise<Map<string, TailState>> {
+    let text: string;
+    try {
+      text = await readFile(this.stateFile, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+      throw err;
+    }
+    const m = new Map<string, TailState>();
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      // A damaged state file (it is written atomically, so only by hand) means "no state".
+      return m;
+    }
+    const files = (doc as { files?: unknown } | null)?.files;
+    if (typeof files === "object" && files !== null) {
+      for (const [k, v] of Object.entries(files)) if (isTailState(v)) m.set(k, v);
+    }
+    return m;
+  }
+
+  private async writeAtomically(doc: string): Promise<void> {
+    const dir = path.dirname(this.stateFile);
+    await mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `.${path.basename(this.stateFile)}.${process.pid}.${++this.seq}.tmp`);
+    const fh = await open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(doc, "utf8");
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, this.stateFile);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+}

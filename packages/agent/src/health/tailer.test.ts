@@ -1,0 +1,272 @@
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "./clock.js";
+import { JsonFileOffsetStore, MemoryOffsetStore, type OffsetStore } from "./offsetStore.js";
+import { type LineInfo, LogTailer, type LogTailerOptions } from "./tailer.js";
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+let dir: string;
+let log: string;
+let stateFile: string;
+const tailers: LogTailer[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "vmmeet-tail-"));
+  log = path.join(dir, "jicofo");
+  stateFile = path.join(dir, "state", "offsets.json");
+});
+
+afterEach(async () => {
+  await Promise.all(tailers.splice(0).map((t) => t.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Harness {
+  tailer: LogTailer;
+  lines: string[];
+  infos: LineInfo[];
+  errors: unknown[];
+}
+
+/** A tailer driven by explicit poll() calls (no timer): each step is deterministic. */
+function manual(store: OffsetStore, opts: Partial<LogTailerOptions> = {}): Harness {
+  const h: Harness = { tailer: undefined as unknown as LogTailer, lines: [], infos: [], errors: [] };
+  h.tailer = new LogTailer({
+    path: log,
+    store,
+    startAt: "start",
+    onLine: (l, i) => {
+      h.lines.push(l);
+      h.infos.push(i);
+    },
+    onError: (e) => h.errors.push(e),
+    ...opts,
+  });
+  tailers.push(h.tailer);
+  return h;
+}
+
+const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const text = (ls: string[]) => ls.map((l) => `${l}\n`).join("");
+
+describe("LogTailer, timer-driven", () => {
+  it("follows a file through a newsyslog rotation (rename, new file, late writes to the old one)", async () => {
+    writeFileSync(log, text(lines("old", 3)));
+    const h = manual(new MemoryOffsetStore(), { pollIntervalMs: 10 });
+    h.tailer.start();
+    await waitFor(() => h.lines.length === 3, "first lines");
+    appendFileSync(log, text(lines("before-rename", 2)));
+    renameSync(log, `${log}.0`);
+    // syslogd keeps writing to the renamed file until newsyslog's SIGHUP
+    appendFileSync(`${log}.0`, text(lines("late", 2)));
+    writeFileSync(log, "Sep 16 15:00:00 jicofo newsyslog[1]: logfile turned over\n");
+    appendFileSync(log, text(lines("new", 3)));
+    await waitFor(() => h.lines.length === 11, "all lines");
+    expect(h.lines).toEqual([
+      ...lines("old", 3),
+      ...lines("before-rename", 2),
+      ...lines("late", 2),
+      "Sep 16 15:00:00 jicofo newsyslog[1]: logfile turned over",
+      ...lines("new", 3),
+    ]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it("waits for a missing file and reads it from the start once it appears", async () => {
+    const h = manual(new MemoryOffsetStore(), { pollIntervalMs: 10, startAt: "end" });
+    h.tailer.start();
+    await h.tailer.poll();
+    writeFileSync(log, text(["first", "second"]));
+    await waitFor(() => h.lines.length === 2, "lines of the new file");
+    expect(h.lines).toEqual(["first", "second"]);
+  });
+
+  it("owns one timer: stop() clears it, is idempotent, and start() after stop() does nothing", async () => {
+    writeFileSync(log, "x\n");
+    const clock = new ManualClock();
+    const h = manual(new MemoryOffsetStore(), { clock, pollIntervalMs: 1000 });
+    h.tailer.start();
+    h.tailer.start();
+    expect(clock.pending).toBe(1);
+    const p1 = h.tailer.stop();
+    const p2 = h.tailer.stop();
+    expect(p1).toBe(p2);
+    await p1;
+    expect(clock.pending).toBe(0);
+    h.tailer.start();
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("LogTailer, step by step", () => {
+  it("starts at the end of an existing file unless told otherwise", async () => {
+    writeFileSync(log, text(["history"]));
+    const h = manual(new MemoryOffsetStore(), { startAt: "end" });
+    await h.tailer.poll();
+    appendFileSync(log, "fresh\n");
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["fresh"]);
+  });
+
+  it("keeps a partial last line until its newline arrives and never commits past it", async () => {
+    const store = new MemoryOffsetStore();
+    writeFileSync(log, "a1\na2-par");
+    const h = manual(store);
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["a1"]);
+    expect((await store.load(log))?.offset).toBe(3);
+    appendFileSync(log, "t\r\n");
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["a1", "a2-part"]);
+    expect((await store.load(log))?.offset).toBe(12);
+  });
+
+  it("handles copy-truncate: unread lines come from the copy, then the truncated file from 0", async () => {
+    writeFileSync(log, text(lines("a", 3)));
+    const h = manual(new MemoryOffsetStore());
+    await h.tailer.poll();
+    appendFileSync(log, `${text(lines("b", 2))}b-partial`);
+    copyFileSync(log, `${log}.0`);
+    truncateSync(log, 0);
+    appendFileSync(log, text(lines("c", 2)));
+    await h.tailer.poll();
+    expect(h.lines).toEqual([...lines("a", 3), ...lines("b", 2), "b-partial", ...lines("c", 2)]);
+  });
+
+  it("notices a file rewritten in place under the same inode", async () => {
+    writeFileSync(log, text(["one", "two"]));
+    const h = manual(new MemoryOffsetStore());
+    await h.tailer.poll();
+    // truncate and refill past the old offset before the next poll: only the content tells
+    truncateSync(log, 0);
+    appendFileSync(log, text(["THREE-is-longer", "FOUR"]));
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["one", "two", "THREE-is-longer", "FOUR"]);
+  });
+
+  it("cuts very long lines, marks them, and skips their rest even across polls", async () => {
+    const h = manual(new MemoryOffsetStore(), { maxLineBytes: 100 });
+    writeFileSync(log, `${"x".repeat(250)}\nshort\n${"y".repeat(150)}`);
+    await h.tailer.poll();
+    appendFileSync(log, `${"y".repeat(60)}\nnext\n`);
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["x".repeat(100), "short", "y".repeat(100), "next"]);
+    expect(h.infos.map((i) => i.truncated)).toEqual([true, false, true, false]);
+  });
+
+  it("replaces invalid UTF-8 and control characters, keeps tabs and valid UTF-8", async () => {
+    writeFileSync(log, Buffer.from([0x66, 0xff, 0x00, 0x67, 0x09, 0xc3, 0xa4, 0x1b, 0x0a]));
+    const h = manual(new MemoryOffsetStore());
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["f\uFFFD\uFFFDg\t\u00e4\uFFFD"]);
+  });
+});
+
+describe("LogTailer restarts (new instance, same state file)", () => {
+  it("no line lost or duplicated across restarts, a partial line and a rotation while down", async () => {
+    const seen: string[] = [];
+    const run = async (steps: () => Promise<void> | void) => {
+      const h = manual(new JsonFileOffsetStore(stateFile));
+      await h.tailer.poll();
+      await steps();
+      await h.tailer.poll();
+      await h.tailer.stop();
+      seen.push(...h.lines);
+    };
+    writeFileSync(log, text(lines("a", 3)));
+    await run(() => appendFileSync(log, `${text(lines("b", 2))}c-par`));
+    // down: the partial line completes, more lines arrive, newsyslog rotates, new lines arrive
+    appendFileSync(log, `tial\n${text(lines("d", 2))}`);
+    renameSync(log, `${log}.0`);
+    writeFileSync(log, text(lines("e", 2)));
+    await run(() => appendFileSync(log, text(lines("f", 1))));
+    // down again: nothing happens; a third run reads nothing twice
+    await run(() => undefined);
+    appendFileSync(log, text(lines("g", 1)));
+    await run(() => undefined);
+    expect(seen).toEqual([
+      ...lines("a", 3),
+      ...lines("b", 2),
+      "c-partial",
+      ...lines("d", 2),
+      ...lines("e", 2),
+      ...lines("f", 1),
+      ...lines("g", 1),
+    ]);
+    const state = JSON.parse(await readFile(stateFile, "utf8"));
+    expect(Object.keys(state.files)).toEqual([log]);
+  });
+
+  it("copy-truncate while the agent was down", async () => {
+    writeFileSync(log, text(lines("a", 2)));
+    const h1 = manual(new JsonFileOffsetStore(stateFile));
+    await h1.tailer.poll();
+    await h1.tailer.stop();
+    appendFileSync(log, text(lines("b", 2)));
+    copyFileSync(log, `${log}.0`);
+    truncateSync(log, 0);
+    appendFileSync(log, text(lines("c", 1)));
+    const h2 = manual(new JsonFileOffsetStore(stateFile));
+    await h2.tailer.poll();
+    expect([...h1.lines, ...h2.lines]).toEqual([...lines("a", 2), ...lines("b", 2), ...lines("c", 1)]);
+  });
+
+  it("renamed while down and not recreated yet: drains the old file once", async () => {
+    writeFileSync(log, text(lines("a", 1)));
+    const h1 = manual(new JsonFileOffsetStore(stateFile));
+    await h1.tailer.poll();
+    await h1.tailer.stop();
+    appendFileSync(log, text(lines("b", 1)));
+    renameSync(log, `${log}.0`);
+    const h2 = manual(new JsonFileOffsetStore(stateFile));
+    await h2.tailer.poll();
+    await h2.tailer.stop();
+    const h3 = manual(new JsonFileOffsetStore(stateFile));
+    await h3.tailer.poll();
+    writeFileSync(log, text(lines("c", 1)));
+    await h3.tailer.poll();
+    expect([...h1.lines, ...h2.lines, ...h3.lines]).toEqual(["a0", "b0", "c0"]);
+  });
+
+  it("a long line's skipped rest survives a restart", async () => {
+    writeFileSync(log, "z".repeat(150));
+    const h1 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
+    await h1.tailer.poll();
+    await h1.tailer.stop();
+    appendFileSync(log, "zzz\nafter\n");
+    const h2 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
+    await h2.tailer.poll();
+    expect([...h1.lines, ...h2.lines]).toEqual(["z".repeat(100), "after"]);
+  });
+
+  it("ignores a damaged state file", async () => {
+    writeFileSync(log, text(["x"]));
+    const h1 = manual(new JsonFileOffsetStore(stateFile));
+    await h1.tailer.poll();
+    await h1.tailer.stop();
+    writeFileSync(stateFile, "{not json");
+    const h2 = manual(new JsonFileOffsetStore(stateFile), { startAt: "end" });
+    await h2.tailer.poll();
+    appendFileSync(log, "y\n");
+    await h2.tailer.poll();
+    expect(h2.lines).toEqual(["y"]);
+  });
+});

@@ -1,0 +1,452 @@
+import { createHash } from "node:crypto";
+import type { Stats } from "node:fs";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { type Clock, systemClock } from "./clock.js";
+import type { OffsetStore, TailState } from "./offsetStore.js";
+
+export interface LineInfo {
+  /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */
+  truncated: boolean;
+}
+
+export interface LogTailerOptions {
+  /** The log file, followed by name (e.g. /var/log/daemon, /var/log/jicofo). */
+  path: string;
+  store: OffsetStore;
+  /** Receives each complete line, decoded (invalid UTF-8 and control characters become U+FFFD). */
+  onLine: (line: string, info: LineInfo) => void;
+  /** I/O errors (other than a missing file) and exceptions thrown by onLine. */
+  onError?: (err: unknown) => void;
+  pollIntervalMs?: number;
+  clock?: Clock;
+  /** Default 64 KiB. */
+  maxLineBytes?: number;
+  /** Leading bytes hashed to recognize the file. Default 1024. */
+  fingerprintBytes?: number;
+  /**
+   * Where to begin in a file that exists at start() and that the store knows nothing about:
+   * "end" (default: do not replay old history as fresh health) or "start". Files that appear
+   * later (created, or rotated in) are always read from the start.
+   */
+  startAt?: "start" | "end";
+  /** Bytes read per poll at most; a backlog continues on the next tick. Default 8 MiB. */
+  maxBytesPerPoll?: number;
+  /**
+   * Polls to keep draining a renamed file after its name points at a new one, while it still
+   * grows (syslogd writes to the old file until newsyslog's SIGHUP). Default 5.
+   */
+  rotationGracePolls?: number;
+}
+
+const CHUNK = 64 * 1024;
+const EMPTY: Buffer = Buffer.alloc(0);
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+function decodeLine(bytes: Buffer): string {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 13) end--;
+  const s = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
+  return s.replace(CONTROL, "\uFFFD");
+}
+
+function isEnoent(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
+}
+
+async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return createHash("sha256").update(buf.subarray(0, got)).digest("hex");
+}
+
+interface Current {
+  fh: FileHandle;
+  ino: number;
+  /** Next byte to read. */
+  pos: number;
+  fpLen: number;
+  fpHash: string;
+  /** Size at the last poll (the fingerprint is re-checked when it changes). */
+  lastSize: number;
+}
+
+/**
+ * Follows a log file by name, as newsyslog(8) rotation requires (openbsd-services.md §4): keeps
+ * the fd open and polls stat(path); when the name points at another inode the old fd is drained
+ * to EOF first (lines written between the rename and syslogd's reopen land there), then the new
+ * file is read from 0. A size below the offset means copy-truncate: the copy (a sibling such as
+ * log.0 with the same leading bytes) is read from the offset first. Offsets (inode, offset and a
+ * hash of the first bytes) are committed to the store only up to the last complete line delivered,
+ * so after a restart no line is read twice or missed, including a rotation that happened while
+ * the agent was down (the renamed file is found by its fingerprint).
+ */
+export class LogTailer {
+  private readonly file: string;
+  private readonly store: OffsetStore;
+  private readonly onLine: (line: string, info: LineInfo) => void;
+  private readonly onError: (err: unknown) => void;
+  private readonly pollIntervalMs: number;
+  private readonly clock: Clock;
+  private readonly maxLineBytes: number;
+  private readonly fingerprintBytes: number;
+  private readonly startAt: "start" | "end";
+  private readonly maxBytesPerPoll: number;
+  private readonly rotationGracePolls: number;
+
+  private cur: Current | undefined;
+  /** Bytes of the partial last line (not yet delivered, not committed). */
+  private pending: Buffer = EMPTY;
+  private skipping = false;
+  /** The store's state has been consulted (only the first open resumes from it). */
+  private resumed = false;
+  /** Polls since the name was seen pointing at another file (undefined: no rotation seen). */
+  private rotatedFor: number | undefined;
+  /**
+   * Where a drained renamed file ended, committed while no current file exists (so a restart
+   * before the new file appears does not drain it again).
+   */
+  private orphan: TailState | undefined;
+  private lastSaved = "";
+  private timer: unknown;
+  private inFlight: Promise<void> | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private backlog = false;
+
+  constructor(opts: LogTailerOptions) {
+    this.file = opts.path;
+    this.store = opts.store;
+    this.onLine = opts.onLine;
+    this.onError = opts.onError ?? (() => undefined);
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.clock = opts.clock ?? systemClock;
+    this.maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
+    this.fingerprintBytes = opts.fingerprintBytes ?? 1024;
+    this.startAt = opts.startAt ?? "end";
+    this.maxBytesPerPoll = opts.maxBytesPerPoll ?? 8 * 1024 * 1024;
+    this.rotationGracePolls = opts.rotationGracePolls ?? 5;
+  }
+
+  /** Starts polling (the first poll runs at once). Calling it again does nothing. */
+  start(): void {
+    if (this.started || this.stopping !== undefined) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  /** Stops polling, commits the offset and closes the file. Idempotent; resolves when done. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer !== undefined) {
+        this.clock.clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      await this.inFlight;
+      try {
+        await this.commit();
+      } catch (err) {
+        this.onError(err);
+      }
+      const fh = this.cur?.fh;
+      this.cur = undefined;
+      await fh?.close().catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+
+  /** One poll: what start()'s timer runs. Concurrent calls share the poll in flight. */
+  poll(): Promise<void> {
+    if (this.stopping !== undefined && this.inFlight === undefined) return Promise.resolve();
+    this.inFlight ??= this.pollOnce()
+      .catch((err) => this.onError(err))
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+    return this.inFlight;
+  }
+
+  private schedule(ms: number): void {
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.poll().then(() => {
+        if (this.stopping === undefined) this.schedule(this.backlog ? 0 : this.pollIntervalMs);
+      });
+    }, ms);
+  }
+
+  private async pollOnce(): Promise<void> {
+    this.backlog = false;
+    if (this.cur === undefined) {
+      await this.openFirst();
+      if (this.cur === undefined) return;
+    }
+    const cur = this.cur;
+    let st: Stats | undefined;
+    try {
+      st = await stat(this.file);
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+    }
+    if (st !== undefined && st.ino === cur.ino) {
+      // Check identity before reading at the offset: after a truncate or an in-place rewrite the
+      // bytes at the offset belong to other lines.
+      this.rotatedFor = undefined;
+      await this.checkSameFile(cur, st.size);
+      await this.readAvailable(this.cur as Current);
+    } else {
+      // Renamed away (st undefined: not recreated yet) or replaced: the old fd still receives the
+      // writes until syslogd reopens, so drain it, and switch once it is quiet.
+      const read = await this.readAvailable(cur);
+      if (st !== undefined && !this.backlog) {
+        this.rotatedFor = this.rotatedFor === undefined ? 0 : this.rotatedFor + 1;
+        if (this.rotatedFor > 0 && (read === 0 || this.rotatedFor >= this.rotationGracePolls)) {
+          await this.readAvailable(cur, Number.POSITIVE_INFINITY);
+          this.flushPartial(false);
+          await cur.fh.close().catch(() => undefined);
+          this.cur = undefined;
+          this.rotatedFor = undefined;
+          await this.openFresh();
+          if (this.cur !== undefined) await this.readAvailable(this.cur);
+        }
+      }
+    }
+    await this.commit();
+  }
+
+  /** First open: resume from the store, or begin per startAt. */
+  private async openFirst(): Promise<void> {
+    const first = !this.resumed;
+    const state = first ? await this.store.load(this.file) : undefined;
+    this.resumed = true;
+    let fh: FileHandle;
+    try {
+      fh = await open(this.file, "r");
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+      // Renamed while we were down and not recreated yet: drain the renamed file if it is there.
+      if (state !== undefined) await this.drainSibling(state, undefined);
+      return;
+    }
+    const { size, ino } = await fh.stat();
+    if (state !== undefined) {
+      const fpLen = Math.min(state.fpLen, size);
+      const same =
+        state.ino === ino &&
+        size >= state.offset &&
+        fpLen === state.fpLen &&
+        (await hashPrefix(fh, state.fpLen)) === state.fpHash;
+      if (same) {
+        this.cur = { fh, ino, pos: state.offset, fpLen: state.fpLen, fpHash: state.fpHash, lastSize: -1 };
+        this.skipping = state.skipping;
+        await this.extendFingerprint(this.cur, size);
+        return;
+      }
+      // Rotated (or truncated) while we were down: finish the old file, then this one from 0.
+      await this.drainSibling(state, ino);
+      await this.adopt(fh, ino, 0, size);
+      return;
+    }
+    await this.adopt(fh, ino, first && this.startAt === "end" ? size : 0, size);
+  }
+
+  /** A file that appeared or was rotated in: from its start. */
+  private async openFresh(): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.file, "r");
+    } catch (err) {
+      if (isEnoent(err)) return;
+      throw err;
+    }
+    const s = await fh.stat();
+    await this.adopt(fh, s.ino, 0, s.size);
+  }
+
+  private async adopt(fh: FileHandle, ino: number, pos: number, size: number): Promise<void> {
+    this.orphan = undefined;
+    this.pending = EMPTY;
+    this.skipping = false;
+    const fpLen = Math.min(size, this.fingerprintBytes);
+    this.cur = { fh, ino, pos, fpLen, fpHash: await hashPrefix(fh, fpLen), lastSize: size };
+  }
+
+  /** Same inode: detect copy-truncate and in-place rewrites, keep the fingerprint growing. */
+  private async checkSameFile(cur: Current, pathSize: number): Promise<void> {
+    const size = Math.max(pathSize, (await cur.fh.stat()).size);
+    if (size === cur.lastSize) return;
+    cur.lastSize = size;
+    const truncated = size < cur.pos;
+    const rewritten = !truncated && cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash;
+    if (truncated || rewritten) {
+      // copy-truncate: the lines between our offset and the truncation are in the copy.
+      const copied = await this.drainSibling(
+        { ino: -1, offset: cur.pos, fpLen: cur.fpLen, fpHash: cur.fpHash, skipping: this.skipping },
+        cur.ino,
+        this.pending,
+      );
+      if (!copied) this.flushPartial(true);
+      await this.adopt(cur.fh, cur.ino, 0, size);
+      await this.readAvailable(this.cur as Current);
+      return;
+    }
+    await this.extendFingerprint(cur, size);
+  }
+
+  private async extendFingerprint(cur: Current, size: number): Promise<void> {
+    if (cur.fpLen >= this.fingerprintBytes || size <= cur.fpLen) return;
+    const len = Math.min(size, this.fingerprintBytes);
+    // Only extend while the known prefix is unchanged; otherwise checkSameFile handles it.
+    if (cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash) return;
+    cur.fpHash = await hashPrefix(cur.fh, len);
+    cur.fpLen = len;
+  }
+
+  /**
+   * Finds the file that continues `state` under another name (newsyslog renamed it to log.0, or a
+   * copy-truncate copied it there): a sibling named like the log whose leading bytes hash to the
+   * state's fingerprint and that is at least offset long. Reads it from the offset to its end.
+   * Compressed archives (log.0.gz) are not read.
+   */
+  private async drainSibling(
+    state: TailState,
+    excludeIno: number | undefined,
+    pending: Buffer = EMPTY,
+  ): Promise<boolean> {
+    if (state.fpLen === 0 && state.ino < 0) return false;
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return false;
+    }
+    const candidates = names
+      .filter((n) => n.startsWith(`${base}.`) && !/\.(?:gz|bz2|xz|zst)$/.test(n))
+      .sort();
+    for (const name of candidates) {
+      const p = path.join(dir, name);
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(p, "r");
+        const s = await fh.stat();
+        if (s.ino === excludeIno || s.size < state.offset) continue;
+        // Without a fingerprint (nothing was read yet) only the inode can tell.
+        const match =
+          state.fpLen > 0
+            ? s.size >= state.fpLen && (await hashPrefix(fh, state.fpLen)) === state.fpHash
+            : s.ino === state.ino;
+        if (!match) continue;
+        this.pending = pending;
+        this.skipping = state.skipping;
+        const tmp: Current = { fh, ino: s.ino, pos: state.offset, fpLen: 0, fpHash: "", lastSize: s.size };
+        await this.readAvailable(tmp, Number.POSITIVE_INFINITY);
+        this.flushPartial(false);
+        const fpLen = Math.min(s.size, this.fingerprintBytes);
+        this.orphan = {
+          ino: s.ino,
+          offset: tmp.pos,
+          fpLen,
+          fpHash: await hashPrefix(fh, fpLen),
+          skipping: false,
+        };
+        return true;
+      } catch (err) {
+        if (!isEnoent(err)) this.onError(err);
+      } finally {
+        await fh?.close().catch(() => undefined);
+      }
+    }
+    return false;
+  }
+
+  /** Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. */
+  private async readAvailable(cur: Current, budget = this.maxBytesPerPoll): Promise<number> {
+    let total = 0;
+    const buf = Buffer.allocUnsafe(CHUNK);
+    while (total < budget) {
+      const { bytesRead } = await cur.fh.read(buf, 0, Math.min(CHUNK, budget - total), cur.pos);
+      if (bytesRead === 0) return total;
+      cur.pos += bytesRead;
+      total += bytesRead;
+      this.consume(buf.subarray(0, bytesRead));
+    }
+    this.backlog = true;
+    return total;
+  }
+
+  private consume(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl === -1) break;
+      if (this.skipping) {
+        this.skipping = false;
+      } else if (this.pending.length > 0) {
+        const line = Buffer.concat([this.pending, chunk.subarray(start, nl)]);
+        this.pending = EMPTY;
+        this.deliver(line);
+      } else {
+        this.deliver(chunk.subarray(start, nl));
+      }
+      start = nl + 1;
+    }
+    if (start >= chunk.length || this.skipping) return;
+    // A partial line: keep a copy (the read buffer is reused), cut it when it grows too long.
+    const rest = chunk.subarray(start);
+    if (this.pending.length + rest.length > this.maxLineBytes) {
+      const head = Buffer.concat([this.pending, rest]).subarray(0, this.maxLineBytes);
+      this.pending = EMPTY;
+      this.skipping = true;
+      this.emit(head, true);
+      return;
+    }
+    this.pending = this.pending.length === 0 ? Buffer.from(rest) : Buffer.concat([this.pending, rest]);
+  }
+
+  private deliver(line: Buffer): void {
+    if (line.length > this.maxLineBytes) this.emit(line.subarray(0, this.maxLineBytes), true);
+    else this.emit(line, false);
+  }
+
+  /** The file ended without a newline and will not grow any more: its last line is complete. */
+  private flushPartial(truncated: boolean): void {
+    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, truncated);
+    this.pending = EMPTY;
+    this.skipping = false;
+  }
+
+  private emit(bytes: Buffer, truncated: boolean): void {
+    try {
+      this.onLine(decodeLine(bytes), { truncated });
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private async commit(): Promise<void> {
+    const cur = this.cur;
+    const state: TailState | undefined =
+      cur === undefined
+        ? this.orphan
+        : {
+            ino: cur.ino,
+            offset: cur.pos - this.pending.length,
+            fpLen: cur.fpLen,
+            fpHash: cur.fpHash,
+            skipping: this.skipping,
+          };
+    if (state === undefined) return;
+    const key = JSON.stringify(state);
+    if (key === this.lastSaved) return;
+    await this.store.save(this.file, state);
+    this.lastSaved = key;
+  }
+}
