@@ -199,6 +199,13 @@ export const SpecSchema = z
           .boolean()
           .default(false)
           .describe("The paper's debug rule: forward public 5280/tcp to prosody"),
+        coordinatorPort: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .default(7443)
+          .describe("TCP port of the coordinator on the VMM host: the VMs' pf.conf lets their agent reach it"),
       })
       .strict()
       .default({
@@ -210,6 +217,7 @@ export const SpecSchema = z
         monitorNetworks: [],
         imageDir: "/home/vmm",
         debugBosh: false,
+        coordinatorPort: 7443,
       }),
     nodes: z.array(NodeSpec).min(1, "must list the deployment's VMs"),
     tls: Tls.default({ mode: "acme", authority: "letsencrypt" }),

@@ -1,12 +1,29 @@
 // vmmeet: the coordinator's command line. Each command lives in commands/ and returns its exit code;
 // runCli is imported by tests, main.ts is the executable.
+import { agents } from "./commands/agents.js";
+import { events } from "./commands/events.js";
 import { init } from "./commands/init.js";
+import { plan } from "./commands/plan.js";
+import { push } from "./commands/push.js";
 import { render } from "./commands/render.js";
 import { schema } from "./commands/schema.js";
+import { serve } from "./commands/serve.js";
+import { status } from "./commands/status.js";
 import { validate } from "./commands/validate.js";
 import { type Command, EXIT, type Io, UsageError } from "./io.js";
 
-export const COMMANDS: Command[] = [init, validate, render, schema];
+export const COMMANDS: Command[] = [
+  init,
+  validate,
+  render,
+  serve,
+  plan,
+  push,
+  status,
+  agents,
+  events,
+  schema,
+];
 
 export const VERSION = "0.1.0";
 

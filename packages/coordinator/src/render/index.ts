@@ -28,12 +28,12 @@ const COMPONENT: Record<Role, ComponentRenderer> = {
 
 export function renderNode(input: RenderInput, node: NodeSpec): NodeDesired {
   const component = COMPONENT[node.role](input, node);
-  const system = renderSystem(input, node, component.programLogs);
+  const system = renderSystem(input, node, component.programLogs, { coordinatorPort: input.spec.host.coordinatorPort });
   return assemble(input, node.name, node.role, [component, system]);
 }
 
 export function renderHostNode(input: RenderInput): NodeDesired {
-  return assemble(input, input.spec.host.name, "host", [renderHost(input)]);
+  return assemble(input, input.spec.host.name, "host", [renderHost(input, { coordinatorPort: input.spec.host.coordinatorPort })]);
 }
 
 /** Every node's desired state, the VMM host first, then the VMs in spec order. */

@@ -40,6 +40,7 @@ host:
   monitorNetworks: []       # networks allowed to scrape jicofo (8888) and jvb (8080)
   imageDir: /home/vmm       # VM disk images (the paper: /home/vmm/NAME.qcow2)
   debugBosh: false          # the paper's debug rule: public 5280/tcp straight to prosody
+  coordinatorPort: 7443     # where the VMs' agents reach 'vmmeet serve' on the host (pf lets them)
 
 # One VM per component, as in the paper. Add jvb nodes to scale out: each needs its own address and
 # udpPort (the host forwards one public UDP port per bridge) and gets its own brewery nickname.

@@ -1,0 +1,41 @@
+import { call } from "../admin.js";
+import { parse, str } from "../args.js";
+import { type Command, EXIT, UsageError } from "../io.js";
+import { specPaths } from "../paths.js";
+
+export const events: Command = {
+  name: "events",
+  summary: "recent events from all nodes and pushes (repairs, rollbacks, refusals); --follow",
+  usage: `vmmeet events [SPEC] [--state DIR] [--limit N] [--follow] [--json]
+
+Prints the latest entries of the coordinator's audit log (pushes, rollbacks, repairs and refusals reported by
+agents), oldest first; --follow keeps printing new ones until interrupted.
+
+Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, {
+      state: { type: "string" },
+      limit: { type: "string" },
+      follow: { type: "boolean" },
+      json: { type: "boolean" },
+    });
+    const limit = str(values.limit) ?? "50";
+    if (!/^\d+$/.test(limit)) throw new UsageError("--limit: must be a number");
+    const print = (e: unknown) => {
+      const ev = e as { at: string; kind: string; node?: string; generation?: number; message: string };
+      io.out(
+        values.json
+          ? `${JSON.stringify(ev)}\n`
+          : `${ev.at} ${ev.kind}${ev.node ? ` ${ev.node}` : ""}${ev.generation ? ` gen ${ev.generation}` : ""}: ${ev.message}\n`,
+      );
+    };
+    await call(
+      io,
+      `${specPaths(io.cwd, positionals[0], str(values.state)).state}/admin.sock`,
+      "events",
+      { limit: Number(limit), follow: values.follow === true },
+      print,
+    );
+    return EXIT.ok;
+  },
+};

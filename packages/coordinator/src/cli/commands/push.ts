@@ -1,0 +1,77 @@
+import { readFile } from "node:fs/promises";
+import { AdminError } from "../../server/admin.js";
+import type { PushEvent, PushOutcome } from "../../server/coordinator.js";
+import { call } from "../admin.js";
+import { parse, str } from "../args.js";
+import { type Command, EXIT, UsageError } from "../io.js";
+import { specPaths } from "../paths.js";
+
+export const push: Command = {
+  name: "push",
+  summary: "validate, render, store a new generation and roll it out in order",
+  usage: `vmmeet push [SPEC] [--state DIR] [--timeout SECONDS] [--no-wait] [--json]
+
+Sends SPEC (default ./vmmeet.yaml) to the running coordinator, which validates and renders it, stores a new
+generation and rolls it out: the VMM host, then xmpp until prosody is healthy, then jicofo and the bridges
+until jicofo sees every bridge in its brewery, then web. A node that fails its apply or its health gate stops
+the rollout and the last good generation is restored on the nodes already changed. One line per node shows
+waiting, applying, restarting, gating, healthy, failed or rolled-back. --json prints one JSON event per line.
+--no-wait returns once the generation is stored. --timeout bounds the whole rollout (default 300 s: the Java
+components are slow to start).
+
+Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or refused, 64 bad command line.`,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, {
+      state: { type: "string" },
+      timeout: { type: "string" },
+      "no-wait": { type: "boolean" },
+      json: { type: "boolean" },
+    });
+    const timeoutText = str(values.timeout) ?? "300";
+    if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1)
+      throw new UsageError("--timeout: must be a number of seconds");
+    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+    });
+    const json = values.json === true;
+    const onEvent = (e: unknown) => {
+      const ev = e as PushEvent;
+      if (json) io.out(`${JSON.stringify(ev)}\n`);
+      else if (ev.kind === "node")
+        io.out(`  ${(ev.node ?? "").padEnd(10)} ${(ev.phase ?? "").padEnd(11)} ${ev.message}\n`);
+      else if (ev.kind !== "done") io.out(`${ev.message}\n`);
+    };
+    try {
+      const res = (await call(
+        io,
+        `${paths.state}/admin.sock`,
+        "push",
+        {
+          specText,
+          file: paths.spec,
+          timeoutMs: Number(timeoutText) * 1000,
+          noWait: values["no-wait"] === true,
+        },
+        onEvent,
+      )) as PushOutcome | { accepted: true; generation: number };
+      if ("accepted" in res) {
+        io.out(
+          json
+            ? `${JSON.stringify(res)}\n`
+            : `generation ${res.generation} accepted; rolling out (vmmeet status --watch)\n`,
+        );
+        return EXIT.ok;
+      }
+      if (json) io.out(`${JSON.stringify({ kind: "result", ...res })}\n`);
+      else io.out(`${res.ok ? "ok" : "FAILED"}: ${res.message}\n`);
+      return res.ok ? EXIT.ok : EXIT.error;
+    } catch (err) {
+      if (err instanceof AdminError && Array.isArray(err.details?.problems)) {
+        for (const p of err.details.problems as string[]) io.err(`${p}\n`);
+        return EXIT.error;
+      }
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,64 @@
+import pino from "pino";
+import { CoordinatorDaemon } from "../../server/daemon.js";
+import { parse, str } from "../args.js";
+import { type Command, EXIT, UsageError } from "../io.js";
+import { specPaths } from "../paths.js";
+
+export function parseListen(value: string, what: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`${what}: must be ADDR:PORT, e.g. 127.0.0.1:7443`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
+export const serve: Command = {
+  name: "serve",
+  summary: "run the coordinator daemon (agents' endpoint, admin socket, metrics)",
+  usage: `vmmeet serve [SPEC] [--state DIR] [--listen ADDR:PORT] [--metrics PORT] [--heartbeat SECONDS]
+
+Runs the coordinator on the VMM host. It keeps in the state directory (default .vmmeet/ beside SPEC, mode
+0700) the generations and their history, the secrets and CA, what each node last reported and the append-only
+audit.log; it listens for agents on --listen (default 127.0.0.1:7443) and for the vmmeet CLI on the unix
+socket STATE/admin.sock (mode 0600: root only). With --metrics PORT it serves Prometheus metrics on
+127.0.0.1:PORT/metrics. Logs are JSON lines on stdout. SIGTERM or SIGINT stops it cleanly.
+
+Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, {
+      state: { type: "string" },
+      listen: { type: "string" },
+      metrics: { type: "string" },
+      heartbeat: { type: "string" },
+    });
+    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const listen = parseListen(str(values.listen) ?? "127.0.0.1:7443", "--listen");
+    const metricsArg = str(values.metrics);
+    if (metricsArg !== undefined && !/^\d{1,5}$/.test(metricsArg))
+      throw new UsageError("--metrics: must be a port number");
+    const hb = str(values.heartbeat);
+    if (hb !== undefined && !/^\d+(\.\d+)?$/.test(hb)) throw new UsageError("--heartbeat: must be seconds");
+    const logger = pino({
+      base: { svc: "vmmeet" },
+      redact: { paths: ["*.password", "*.secret", "*.specText", "*.content"], censor: "<redacted>" },
+    });
+    const daemon = new CoordinatorDaemon({
+      stateDir: paths.state,
+      listen,
+      logger,
+      heartbeatMs: hb ? Math.round(Number(hb) * 1000) : 15_000,
+      metrics: metricsArg ? { port: Number(metricsArg) } : null,
+    });
+    await daemon.start();
+    io.err(
+      `vmmeet coordinator: agents on ${listen.host}:${daemon.port}, admin ${daemon.adminSocket}${metricsArg ? `, metrics 127.0.0.1:${daemon.metricsPort}/metrics` : ""}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => {
+        logger.info({ signal: sig }, "stopping");
+        daemon.stop().then(resolve, resolve);
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+    return EXIT.ok;
+  },
+};

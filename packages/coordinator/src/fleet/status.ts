@@ -1,0 +1,65 @@
+// The status report behind `vmmeet status`: per node what the coordinator knows, and the deployment verdict.
+// Pure: built from the fleet's records and the generation in force.
+import type { NodeStatus, Spec } from "@vmmeet/shared";
+import type { NodeLive } from "./fleet.js";
+
+export interface NodeReport {
+  node: string;
+  role: string;
+  connected: boolean;
+  lastSeen: string | null;
+  agentVersion: string | null;
+  generation: { applied: number; desired: number };
+  services: NodeStatus["services"];
+  health: (NodeStatus["health"][number] & { ageSeconds: number })[];
+  metrics: NodeStatus["metrics"];
+  events: NodeLive["events"];
+}
+
+export interface StatusReport {
+  at: string;
+  desiredGeneration: number;
+  pushRunning: { generation: number; by: string; since: string } | null;
+  nodes: NodeReport[];
+}
+
+export function buildStatus(
+  spec: Spec | null,
+  desiredGeneration: number,
+  nodes: Map<string, NodeLive>,
+  now: Date,
+  pushRunning: StatusReport["pushRunning"],
+): StatusReport {
+  const order: { name: string; role: string }[] = spec
+    ? [
+        { name: spec.host.name, role: "host" },
+        ...spec.nodes.map((n) => ({ name: n.name, role: n.role as string })),
+      ]
+    : [...nodes.keys()].map((name) => ({ name, role: nodes.get(name)?.status ? "?" : "?" }));
+  for (const name of nodes.keys())
+    if (!order.some((o) => o.name === name)) order.push({ name, role: "unknown (not in the spec)" });
+  return {
+    at: now.toISOString(),
+    desiredGeneration,
+    pushRunning,
+    nodes: order.map(({ name, role }) => {
+      const live = nodes.get(name);
+      const st = live?.status ?? null;
+      return {
+        node: name,
+        role,
+        connected: live?.connected ?? false,
+        lastSeen: live?.lastSeen ?? null,
+        agentVersion: live?.agentVersion ?? null,
+        generation: { applied: st?.generation ?? 0, desired: desiredGeneration },
+        services: st?.services ?? [],
+        health: (st?.health ?? []).map((h) => ({
+          ...h,
+          ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(h.since)) / 1000)),
+        })),
+        metrics: st?.metrics ?? null,
+        events: live?.events.slice(-20) ?? [],
+      };
+    }),
+  };
+}

@@ -1,0 +1,470 @@
+// The coordinator daemon's core: holds the desired state, renders it, rolls it out in stages, and answers
+// the admin commands (plan, push, status, agents, events). Transport-agnostic: the agent endpoint and the
+// admin socket call into it.
+import { EventEmitter } from "node:events";
+import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
+import type { Logger } from "pino";
+import { type ApplyResult, Fleet } from "../fleet/fleet.js";
+import { evaluateGate } from "../fleet/gates.js";
+import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
+import { rolloutStages } from "../fleet/stages.js";
+import { renderDeployment } from "../render/index.js";
+import type { Secrets } from "../render/types.js";
+import { loadOrCreateMaterial } from "../secrets/index.js";
+import { formatProblem, parseSpecText } from "../spec/load.js";
+import { type GenerationRecord, StateStore } from "../state/store.js";
+
+export type NodePhase =
+  | "waiting"
+  | "applying"
+  | "restarting"
+  | "gating"
+  | "healthy"
+  | "failed"
+  | "rolled-back"
+  | "unchanged";
+
+export interface PushEvent {
+  at: string;
+  kind: "accepted" | "stage" | "node" | "rollback" | "done";
+  generation: number;
+  node?: string;
+  phase?: NodePhase;
+  stage?: string;
+  message: string;
+}
+
+export interface PushOptions {
+  by: string;
+  timeoutMs: number;
+  onEvent?: (e: PushEvent) => void;
+}
+
+export interface PushOutcome {
+  ok: boolean;
+  generation: number;
+  rolledBackTo?: number;
+  message: string;
+  nodes: Record<string, NodePhase>;
+}
+
+export class PushBusyError extends Error {}
+export class SpecInvalidError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the spec is invalid:\n${problems.join("\n")}`);
+  }
+}
+
+export interface CoordinatorCoreOptions {
+  stateDir: string;
+  logger: Logger;
+  now?: () => Date;
+  /** How long one node may take to answer a desired-state frame. */
+  applyTimeoutMs?: number;
+}
+
+export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
+  readonly store: StateStore;
+  readonly fleet: Fleet;
+  #current: GenerationRecord | null = null;
+  #running: { generation: number; by: string; since: string } | null = null;
+  #secrets: Secrets | null = null;
+  #persistTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: CoordinatorCoreOptions) {
+    super();
+    this.store = new StateStore(o.stateDir);
+    this.fleet = new Fleet(o.now);
+    this.fleet.on("change", () => this.#schedulePersist());
+  }
+
+  get now(): Date {
+    return (this.o.now ?? (() => new Date()))();
+  }
+
+  /** Loads the state directory: the generation in force and what the nodes last reported. */
+  async load(): Promise<void> {
+    const cur = await this.store.current();
+    this.#current = await this.store.loadGeneration(cur.desired);
+    if (cur.desired > 0 && !this.#current) {
+      throw new Error(
+        `${this.o.stateDir}: current.json names generation ${cur.desired}, which is missing from generations/`,
+      );
+    }
+    this.fleet.restore(await this.store.loadNodes());
+  }
+
+  get current(): GenerationRecord | null {
+    return this.#current;
+  }
+
+  get pushRunning(): { generation: number; by: string; since: string } | null {
+    return this.#running;
+  }
+
+  /** The desired state for a node that says hello: unknown nodes are refused. */
+  desiredFor(node: string): { generation: number; desired: NodeDesired } | null {
+    const d = this.#current?.nodes[node];
+    return d && this.#current ? { generation: this.#current.generation, desired: d } : null;
+  }
+
+  knowsNode(node: string): boolean {
+    const spec = this.#current?.spec;
+    if (!spec) return true; // before the first push every enrolled agent may connect and report
+    return node === spec.host.name || spec.nodes.some((n) => n.name === node);
+  }
+
+  #schedulePersist(): void {
+    if (this.#persistTimer) return;
+    this.#persistTimer = setTimeout(() => {
+      this.#persistTimer = null;
+      this.store
+        .saveNodes(this.fleet.records())
+        .catch((err: unknown) =>
+          this.o.logger.error({ err: (err as Error).message }, "cannot save nodes.json"),
+        );
+    }, 200);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#persistTimer) {
+      clearTimeout(this.#persistTimer);
+      this.#persistTimer = null;
+    }
+    await this.store.saveNodes(this.fleet.records());
+  }
+
+  async #render(
+    specText: string,
+    file: string,
+  ): Promise<{ spec: Spec; nodes: Record<string, NodeDesired>; secrets: Secrets }> {
+    const res = parseSpecText(specText, file);
+    if (!res.ok) throw new SpecInvalidError(res.problems.map(formatProblem));
+    const material = await loadOrCreateMaterial(this.o.stateDir, res.spec, { logger: this.o.logger });
+    this.#secrets = material.secrets;
+    return {
+      spec: res.spec,
+      nodes: renderDeployment({ spec: res.spec, secrets: material.secrets, pki: material.pki }),
+      secrets: material.secrets,
+    };
+  }
+
+  secretValues(): string[] {
+    return this.#secrets ? Object.values(this.#secrets) : [];
+  }
+
+  /** Per node, what pushing this spec would change against what each agent last reported. */
+  async plan(specText: string, file: string): Promise<{ plans: NodePlan[]; changes: boolean }> {
+    const { nodes, secrets } = await this.#render(specText, file);
+    const plans: NodePlan[] = [];
+    for (const [name, desired] of Object.entries(nodes)) {
+      const live = this.fleet.nodes.get(name);
+      const status = live?.status ?? null;
+      const reportedGen = status?.generation ?? 0;
+      const baselineRecord = reportedGen > 0 ? await this.store.loadGeneration(reportedGen) : null;
+      plans.push(
+        planNode(desired, { desired: baselineRecord?.nodes[name] ?? null, status }, Object.values(secrets)),
+      );
+    }
+    return { plans, changes: planHasChanges(plans) };
+  }
+
+  /** Validate, render, store a new generation and roll it out; two pushes never interleave. */
+  async push(specText: string, file: string, opts: PushOptions): Promise<PushOutcome> {
+    if (this.#running) {
+      throw new PushBusyError(
+        `a push of generation ${this.#running.generation} by ${this.#running.by} is running since ${this.#running.since}; try again when it ends`,
+      );
+    }
+    this.#running = { generation: 0, by: opts.by, since: this.now.toISOString() };
+    try {
+      const { spec, nodes } = await this.#render(specText, file);
+      const generation = Math.max(await this.store.nextGeneration(), (this.#current?.generation ?? 0) + 1);
+      this.#running.generation = generation;
+      const record: GenerationRecord = {
+        generation,
+        createdAt: this.now.toISOString(),
+        by: opts.by,
+        specText,
+        spec,
+        nodes,
+      };
+      await this.store.saveGeneration(record);
+      const pointer = await this.store.current();
+      await this.store.setCurrent({ desired: generation, good: pointer.good });
+      this.#current = record;
+      await this.store.audit({
+        kind: "push-accepted",
+        by: opts.by,
+        generation,
+        message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
+      });
+      const emit = (e: Omit<PushEvent, "at" | "generation">) => {
+        const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
+        opts.onEvent?.(ev);
+        this.emit("push", ev);
+      };
+      emit({ kind: "accepted", message: `generation ${generation} accepted` });
+      const outcome = await this.#rollout(record, pointer.good, opts, emit);
+      return outcome;
+    } finally {
+      this.#running = null;
+    }
+  }
+
+  async #rollout(
+    record: GenerationRecord,
+    good: number,
+    opts: PushOptions,
+    emit: (e: Omit<PushEvent, "at" | "generation">) => void,
+  ): Promise<PushOutcome> {
+    const { generation, spec } = record;
+    const phases: Record<string, NodePhase> = {};
+    const stages = rolloutStages(spec);
+    for (const s of stages) for (const n of s.nodes) phases[n] = "waiting";
+    const setPhase = (node: string, phase: NodePhase, message: string) => {
+      phases[node] = phase;
+      emit({ kind: "node", node, phase, message });
+    };
+    const deadline = Date.now() + opts.timeoutMs;
+    const changed: string[] = [];
+    let failure: string | null = null;
+    for (const stage of stages) {
+      if (stage.nodes.length === 0) continue;
+      emit({ kind: "stage", stage: stage.name, message: `stage ${stage.name}: ${stage.nodes.join(", ")}` });
+      const results = await Promise.all(
+        stage.nodes.map(async (node) => {
+          const connected = await this.#waitConnected(node, deadline);
+          if (!connected)
+            return {
+              node,
+              error: `${node} is not connected (last seen ${this.fleet.nodes.get(node)?.lastSeen ?? "never"})`,
+            };
+          setPhase(node, "applying", `applying generation ${generation}`);
+          try {
+            const res = await this.#apply(
+              node,
+              generation,
+              record.nodes[node]!,
+              Math.max(1000, Math.min(deadline - Date.now(), this.o.applyTimeoutMs ?? 120_000)),
+            );
+            if (!res.unchanged) changed.push(node);
+            if (!res.ok) {
+              const bad = res.items
+                .filter((i) => i.status === "failed" || i.status === "refused")
+                .map((i) => `${i.kind} ${i.target}: ${i.status}${i.detail ? ` (${i.detail})` : ""}`);
+              return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
+            }
+            const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
+            if (restarted) setPhase(node, "restarting", "applied; services restarted");
+            else if (res.unchanged) setPhase(node, "unchanged", "nothing to change");
+            return { node, error: null };
+          } catch (err) {
+            return { node, error: (err as Error).message };
+          }
+        }),
+      );
+      const failedApply = results.find((r) => r.error);
+      if (failedApply) {
+        for (const r of results) if (r.error) setPhase(r.node, "failed", r.error);
+        failure = `${failedApply.node}: ${failedApply.error}`;
+        break;
+      }
+      for (const node of stage.nodes) setPhase(node, "gating", `waiting for ${stage.gate}`);
+      const gateError = await this.#waitGate(stage.gate, spec, stage.nodes, deadline, (node, msg) =>
+        emit({ kind: "node", node, phase: "gating", message: msg }),
+      );
+      if (gateError) {
+        setPhase(gateError.node, "failed", gateError.message);
+        failure = `${gateError.node}: ${gateError.message}`;
+        break;
+      }
+      for (const node of stage.nodes) setPhase(node, "healthy", "passed its gate");
+    }
+    if (!failure) {
+      await this.store.setCurrent({ desired: generation, good: generation });
+      await this.store.audit({
+        kind: "push-succeeded",
+        by: opts.by,
+        generation,
+        result: "ok",
+        message: `generation ${generation} rolled out; every gate passed`,
+      });
+      emit({ kind: "done", message: `generation ${generation} rolled out` });
+      return { ok: true, generation, message: `generation ${generation} rolled out`, nodes: phases };
+    }
+    await this.store.audit({
+      kind: "push-failed",
+      by: opts.by,
+      generation,
+      result: "failed",
+      message: failure,
+    });
+    const rolled = await this.#rollback(record, good, changed, opts, emit, setPhase);
+    const message = `generation ${generation} failed: ${failure}${rolled.message ? `; ${rolled.message}` : ""}`;
+    emit({ kind: "done", message });
+    return {
+      ok: false,
+      generation,
+      ...(rolled.to ? { rolledBackTo: rolled.to } : {}),
+      message,
+      nodes: phases,
+    };
+  }
+
+  /**
+   * Restores the last good generation on the nodes the failed push changed. The restore is itself a new
+   * generation (same content as the good one), so agents keep their rule of never going back in numbers.
+   */
+  async #rollback(
+    failed: GenerationRecord,
+    good: number,
+    changed: string[],
+    opts: PushOptions,
+    emit: (e: Omit<PushEvent, "at" | "generation">) => void,
+    setPhase: (node: string, phase: NodePhase, message: string) => void,
+  ): Promise<{ to?: number; message: string }> {
+    const target = await this.store.loadGeneration(good);
+    if (!target) {
+      await this.store.audit({
+        kind: "rollback-skipped",
+        by: opts.by,
+        generation: failed.generation,
+        message: "no earlier good generation to restore",
+      });
+      return { message: "no earlier good generation to roll back to" };
+    }
+    const generation = failed.generation + 1;
+    const record: GenerationRecord = {
+      ...target,
+      generation,
+      createdAt: this.now.toISOString(),
+      by: `${opts.by} (rollback of ${failed.generation} to ${good})`,
+    };
+    await this.store.saveGeneration(record);
+    await this.store.setCurrent({ desired: generation, good: generation });
+    this.#current = record;
+    emit({
+      kind: "rollback",
+      message: `restoring generation ${good} as ${generation} on ${changed.join(", ") || "no node (none had changed)"}`,
+    });
+    const problems: string[] = [];
+    for (const stage of rolloutStages(record.spec)) {
+      for (const node of stage.nodes.filter((n) => changed.includes(n))) {
+        try {
+          const res = await this.#apply(
+            node,
+            generation,
+            record.nodes[node]!,
+            this.o.applyTimeoutMs ?? 120_000,
+          );
+          if (res.ok) setPhase(node, "rolled-back", `restored generation ${good}`);
+          else problems.push(`${node}: ${res.error ?? "apply failed"}`);
+        } catch (err) {
+          problems.push(`${node}: ${(err as Error).message}`);
+        }
+      }
+    }
+    const message =
+      problems.length === 0
+        ? `rolled back to generation ${good}`
+        : `rollback to generation ${good} incomplete: ${problems.join("; ")}`;
+    await this.store.audit({
+      kind: "rollback",
+      by: opts.by,
+      generation,
+      result: problems.length === 0 ? "ok" : "failed",
+      message,
+    });
+    return { to: good, message };
+  }
+
+  async #apply(
+    node: string,
+    generation: number,
+    desired: NodeDesired,
+    timeoutMs: number,
+  ): Promise<ApplyResult> {
+    const reply = await this.fleet.request(
+      node,
+      (id) => ({ type: "desired", id, generation, desired }),
+      timeoutMs,
+    );
+    if (reply.type === "apply-result") return reply;
+    if (reply.type === "error") throw new Error(`${node} refused the desired state: ${reply.message}`);
+    throw new Error(`${node} answered with an unexpected ${reply.type} frame`);
+  }
+
+  async #waitConnected(node: string, deadline: number): Promise<boolean> {
+    if (this.fleet.connected(node)) return true;
+    return this.#waitFor(() => this.fleet.connected(node), deadline);
+  }
+
+  async #waitGate(
+    gate: Parameters<typeof evaluateGate>[0],
+    spec: Spec,
+    nodes: string[],
+    deadline: number,
+    progress: (node: string, message: string) => void,
+  ): Promise<{ node: string; message: string } | null> {
+    const last = new Map<string, string>();
+    let result: { node: string; message: string } | null = null;
+    const check = () => {
+      for (const node of nodes) {
+        const r = evaluateGate(gate, spec, (n) => this.fleet.nodes.get(n)?.status ?? null, node);
+        if (r.failed) {
+          result = { node, message: r.failed };
+          return true;
+        }
+        if (!r.passed) {
+          if (last.get(node) !== r.waitingFor) {
+            last.set(node, r.waitingFor);
+            progress(node, `waiting for ${r.waitingFor}`);
+          }
+          return false;
+        }
+      }
+      return true;
+    };
+    const ok = await this.#waitFor(check, deadline);
+    if (result) return result;
+    if (ok) return null;
+    const stuck =
+      nodes.find(
+        (n) => !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n).passed,
+      ) ?? nodes[0]!;
+    return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
+  }
+
+  /** Resolves true when cond() holds (re-checked on every fleet change), false at the deadline. */
+  #waitFor(cond: () => boolean, deadline: number): Promise<boolean> {
+    if (cond()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onChange = () => {
+        if (cond()) done(true);
+      };
+      const timer = setTimeout(() => done(cond()), Math.max(0, deadline - Date.now()));
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.fleet.off("change", onChange);
+        resolve(v);
+      };
+      this.fleet.on("change", onChange);
+    });
+  }
+
+  /** Agent events (repairs, refusals) go to the audit log as they arrive. */
+  recordAgentEvent(node: string, event: AgentEvent): void {
+    this.store
+      .audit({
+        at: event.at,
+        kind: `agent-${event.kind}`,
+        node,
+        message: event.message,
+        ...(event.target ? { result: event.target } : {}),
+      })
+      .catch((err: unknown) =>
+        this.o.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
+      );
+  }
+}

@@ -1,0 +1,283 @@
+// `vmmeet serve`: wires the core to its three doors: the agents' websocket endpoint, the root-only admin
+// socket, and (optionally) the Prometheus endpoint on loopback. start() in order, stop() in reverse.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { CloseCode } from "@vmmeet/shared";
+import type { Logger } from "pino";
+import { buildStatus, type StatusReport } from "../fleet/status.js";
+import { AdminError, AdminServer } from "./admin.js";
+import { AgentServer } from "./agents.js";
+import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";
+import { type Counters, exposition, metricsServer, newCounters } from "./metrics.js";
+
+export const COORDINATOR_VERSION = "0.1.0";
+
+export interface DaemonOptions {
+  stateDir: string;
+  listen: { host: string; port: number };
+  logger: Logger;
+  heartbeatMs?: number;
+  metrics?: { port: number } | null;
+  adminSocket?: string;
+  now?: () => Date;
+  applyTimeoutMs?: number;
+}
+
+export class CoordinatorDaemon {
+  readonly core: CoordinatorCore;
+  readonly counters: Counters = newCounters();
+  #http: http.Server | null = null;
+  #agents: AgentServer | null = null;
+  #admin: AdminServer | null = null;
+  #metrics: http.Server | null = null;
+  #stopping: Promise<void> | null = null;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.core = new CoordinatorCore({
+      stateDir: o.stateDir,
+      logger: o.logger.child({ part: "core" }),
+      ...(o.now ? { now: o.now } : {}),
+      ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
+    });
+  }
+
+  get adminSocket(): string {
+    return this.o.adminSocket ?? path.join(this.o.stateDir, "admin.sock");
+  }
+
+  get port(): number {
+    return (this.#http?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get metricsPort(): number {
+    return (this.#metrics?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  status(): StatusReport {
+    return buildStatus(
+      this.core.current?.spec ?? null,
+      this.core.current?.generation ?? 0,
+      this.core.fleet.nodes,
+      this.core.now,
+      this.core.pushRunning,
+    );
+  }
+
+  async start(): Promise<void> {
+    const log = this.o.logger;
+    await this.core.load();
+    this.#http = http.createServer((_req, res) =>
+      res.writeHead(426, { "content-type": "text/plain" }).end("vmmeet agents connect with a websocket\n"),
+    );
+    this.#agents = new AgentServer({
+      server: this.#http,
+      logger: log.child({ part: "agents" }),
+      coordinatorVersion: COORDINATOR_VERSION,
+      heartbeatMs: this.o.heartbeatMs ?? 15_000,
+      authorize: (hello) =>
+        this.core.knowsNode(hello.node)
+          ? { ok: true }
+          : {
+              ok: false,
+              close: CloseCode.unknownNode,
+              reason: `node "${hello.node}" is not in the deployment spec`,
+            },
+      onConnect: (conn, hello) => {
+        this.core.fleet.attach(conn, hello.agentVersion);
+        log.info({ node: conn.node, remote: conn.remote, generation: hello.generation }, "agent connected");
+        this.#catchUp(conn.node, hello.generation);
+      },
+      onFrame: (conn, frame) => {
+        this.core.fleet.receive(conn.node, frame);
+        if (frame.type === "event") {
+          this.core.recordAgentEvent(conn.node, frame.event);
+          if (frame.event.kind.startsWith("repair")) {
+            const key = `${conn.node}\u0000${frame.event.kind}`;
+            this.counters.repairs.set(key, (this.counters.repairs.get(key) ?? 0) + 1);
+          }
+        }
+        if (frame.type === "error")
+          log.warn({ node: conn.node, code: frame.code, problem: frame.message }, "agent reported an error");
+      },
+      onDisconnect: (conn, code) => {
+        this.core.fleet.detach(conn);
+        log.info({ node: conn.node, code }, "agent disconnected");
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.#http!.once("error", reject);
+      this.#http!.listen(this.o.listen.port, this.o.listen.host, () => resolve());
+    });
+    this.#agents.start();
+    this.#admin = new AdminServer(this.adminSocket, this.#handlers(), log.child({ part: "admin" }));
+    await this.#admin.start();
+    if (this.o.metrics) {
+      const reconnects = () => new Map([...this.core.fleet.nodes].map(([n, l]) => [n, l.reconnects]));
+      this.#metrics = metricsServer(() => exposition(this.status(), reconnects(), this.counters));
+      await new Promise<void>((resolve, reject) => {
+        this.#metrics!.once("error", reject);
+        this.#metrics!.listen(this.o.metrics!.port, "127.0.0.1", () => resolve());
+      });
+    }
+    log.info(
+      {
+        listen: `${this.o.listen.host}:${this.port}`,
+        admin: this.adminSocket,
+        generation: this.core.current?.generation ?? 0,
+      },
+      "coordinator started",
+    );
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#admin?.stop();
+      if (this.#metrics) await new Promise<void>((r) => this.#metrics!.close(() => r()));
+      await this.#agents?.stop();
+      if (this.#http) await new Promise<void>((r) => this.#http!.close(() => r()));
+      await this.core.flush();
+    })();
+    return this.#stopping;
+  }
+
+  /** A node that connects behind the generation in force gets it (it was away during a push). */
+  #catchUp(node: string, agentGeneration: number): void {
+    const want = this.core.desiredFor(node);
+    if (!want || agentGeneration >= want.generation || this.core.pushRunning) return;
+    this.core.fleet
+      .request(
+        node,
+        (id) => ({ type: "desired", id, generation: want.generation, desired: want.desired }),
+        120_000,
+      )
+      .then((reply) => {
+        if (reply.type === "apply-result" && !reply.ok)
+          this.o.logger.warn(
+            { node, generation: want.generation, problem: reply.error },
+            "catch-up apply failed",
+          );
+      })
+      .catch((err: unknown) =>
+        this.o.logger.warn({ node, err: (err as Error).message }, "catch-up push failed"),
+      );
+  }
+
+  #handlers() {
+    const specParams = (p: Record<string, unknown>) => {
+      if (typeof p.specText !== "string" || typeof p.file !== "string")
+        throw new AdminError("specText and file are required");
+      return { text: p.specText, file: p.file };
+    };
+    return {
+      plan: async (req: { params: Record<string, unknown> }) => {
+        const { text, file } = specParams(req.params);
+        try {
+          return await this.core.plan(text, file);
+        } catch (err) {
+          if (err instanceof SpecInvalidError) throw new AdminError(err.message, { problems: err.problems });
+          throw err;
+        }
+      },
+      push: async (req: { params: Record<string, unknown>; user: string }, emit: (e: unknown) => void) => {
+        const { text, file } = specParams(req.params);
+        const timeoutMs = typeof req.params.timeoutMs === "number" ? req.params.timeoutMs : 300_000;
+        const started = Date.now();
+        const run = this.core.push(text, file, {
+          by: req.user,
+          timeoutMs,
+          onEvent: (e: PushEvent) => emit(e),
+        });
+        const account = (ok: boolean) => {
+          const s = (Date.now() - started) / 1000;
+          this.counters.lastPushSeconds = s;
+          this.counters.pushSecondsSum += s;
+          if (ok) this.counters.pushes.ok += 1;
+          else this.counters.pushes.failed += 1;
+        };
+        const settled = run.then(
+          (outcome) => {
+            account(outcome.ok);
+            return outcome;
+          },
+          (err: unknown) => {
+            if (!(err instanceof PushBusyError || err instanceof SpecInvalidError)) account(false);
+            throw err;
+          },
+        );
+        if (req.params.noWait === true) {
+          // Accepted means stored: wait for the generation number, let the rollout go on in the daemon.
+          const accepted = await new Promise<PushEvent | Error>((resolve) => {
+            const on = (e: PushEvent) => {
+              if (e.kind === "accepted") {
+                this.core.off("push", on);
+                resolve(e);
+              }
+            };
+            this.core.on("push", on);
+            settled.catch((err: unknown) => {
+              this.core.off("push", on);
+              resolve(err as Error);
+            });
+          });
+          if (accepted instanceof Error) throw toAdminError(accepted);
+          settled.catch(() => undefined);
+          return { accepted: true, generation: accepted.generation };
+        }
+        try {
+          return await settled;
+        } catch (err) {
+          throw toAdminError(err as Error);
+        }
+      },
+      status: async () => this.status(),
+      agents: async () =>
+        this.status().nodes.map((n) => ({
+          node: n.node,
+          role: n.role,
+          connected: n.connected,
+          lastSeen: n.lastSeen,
+          agentVersion: n.agentVersion,
+          applied: n.generation.applied,
+        })),
+      events: async (
+        req: { params: Record<string, unknown> },
+        emit: (e: unknown) => void,
+        signal: AbortSignal,
+      ) => {
+        const limit = typeof req.params.limit === "number" ? req.params.limit : 50;
+        const recent = await this.core.store.readAudit(limit);
+        for (const e of recent) emit(e);
+        if (req.params.follow !== true) return { count: recent.length };
+        await new Promise<void>((resolve) => {
+          const onEvent = (
+            node: string,
+            event: { at: string; kind: string; message: string; target?: string },
+          ) => emit({ at: event.at, kind: `agent-${event.kind}`, node, message: event.message });
+          const onPush = (e: PushEvent) =>
+            emit({
+              at: e.at,
+              kind: `push-${e.kind}`,
+              node: e.node,
+              generation: e.generation,
+              message: e.message,
+            });
+          this.core.fleet.on("event", onEvent);
+          this.core.on("push", onPush);
+          signal.addEventListener("abort", () => {
+            this.core.fleet.off("event", onEvent);
+            this.core.off("push", onPush);
+            resolve();
+          });
+        });
+        return { count: recent.length };
+      },
+    };
+  }
+}
+
+function toAdminError(err: Error): Error {
+  if (err instanceof SpecInvalidError) return new AdminError(err.message, { problems: err.problems });
+  if (err instanceof PushBusyError) return new AdminError(err.message, { busy: true });
+  return err;
+}
