@@ -174,7 +174,7 @@ describe("mutual TLS with the CA's certificates", () => {
         rejectUnauthorized: true,
       },
       (sock) => {
-        peers.push(sock.getPeerCertificate().subject.CN);
+        peers.push(String(sock.getPeerCertificate().subject.CN));
         sock.end("ok\n");
       },
     );
