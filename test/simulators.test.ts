@@ -1,0 +1,376 @@
+// The jitsi SIMULATORS (test/simulators: test doubles of prosody, prosodyctl, jicofo, jvb and nginx) run
+// as rc.d services of the rcctl test double, one fake VM root each, against files rendered by the real
+// renderers with real material (CA, auth certificate, PKCS#12 truststores). Their log lines go through
+// the real classifier, so a format drift between simulator and rules shows here. Every wait is on a
+// condition (a log line, a file, an HTTP answer), never a sleep. KEEP_SIM=1 keeps the VM roots for a look.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { NodeDesired } from "@vmmeet/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
+import { execRunner } from "../packages/agent/src/actions/runner.js";
+import { classify } from "../packages/agent/src/health/classify.js";
+import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { createCa, loadOrCreateMaterial, trustStoreP12 } from "../packages/coordinator/dist/secrets/index.js";
+import { killDoubleProcesses, runRcctl } from "./doubles/rcctl/index.js";
+import { loadSpec } from "./fixtures/material.js";
+import { waitFor } from "./helpers/wait.js";
+import {
+  installSimulatedVm,
+  SIMULATOR,
+  type SimRole,
+  type SimulatedVm,
+  simulatedPort,
+  startService,
+  writeRenderedFiles,
+} from "./simulators/index.js";
+
+const DOMAIN = "jts.fips.de";
+const AUTH = `auth.${DOMAIN}`;
+const BREWERY = `jvbbrewery@internal.auth.${DOMAIN}`;
+const ADDR = { web: "100.64.1.3", xmpp: "100.64.2.3", jicofo: "100.64.3.3", jvb: "100.64.4.3" } as const;
+const ROLES: SimRole[] = ["web", "xmpp", "jicofo", "jvb"];
+
+let base: string;
+let netDir: string;
+let nodes: Record<string, NodeDesired>;
+let truststorePassword: string;
+const vms = {} as Record<SimRole, SimulatedVm>;
+
+const read = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "");
+const logOf = {
+  prosody: () => read(path.join(vms.xmpp.root, "var/prosody/prosody.log")),
+  jicofo: () => read(path.join(vms.jicofo.root, "var/log/jicofo")),
+  jvb: () => read(path.join(vms.jvb.root, "var/log/jvb")),
+  nginx: () => read(path.join(vms.web.root, "var/www/logs/error.log")),
+};
+/** The log's length now, and later the lines written since. */
+function mark(which: keyof typeof logOf) {
+  const at = logOf[which]().length;
+  return () => logOf[which]().slice(at).split("\n").filter(Boolean);
+}
+
+function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: urlPath }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          body += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on("error", reject);
+  });
+}
+
+async function health(role: "jicofo" | "jvb"): Promise<number> {
+  const port = await simulatedPort(netDir, ADDR[role], role === "jicofo" ? 8888 : 8080);
+  if (port === undefined) throw new Error(`${role}'s health endpoint is not published`);
+  return (await get(port, "/about/health")).status;
+}
+
+async function rcctl(role: SimRole, ...args: string[]): Promise<void> {
+  const r = await runRcctl(vms[role].rcctl, args);
+  if (r.code !== 0) throw new Error(`rcctl ${args.join(" ")}: ${r.code} ${r.stdout}${r.stderr}`);
+}
+
+const flagsOf = (node: string, service: string) =>
+  nodes[node]?.services.find((s) => s.name === service)?.flags;
+const jvbConfPath = () => path.join(vms.jvb.root, "etc/jvb/jvb.conf");
+const storePath = () => path.join(vms.jvb.root, "etc/ssl/jvb-key.store");
+
+/** prosody's c2s sessions since a mark: session id -> its messages in order. */
+function sessions(lines: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const l of lines) {
+    const m = /^\w{3} \d\d \d\d:\d\d:\d\d (c2s[0-9a-f]+)\t\w+\t(.*)$/.exec(l);
+    if (!m) continue;
+    const list = out.get(m[1] as string) ?? [];
+    list.push(m[2] as string);
+    out.set(m[1] as string, list);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  base = await mkdtemp(path.join(tmpdir(), "vmmeet-sim-"));
+  netDir = path.join(base, "net");
+  const spec = loadSpec("paper-7648.yaml", (raw) => {
+    (raw.jitsi as { release: number }).release = 9646;
+  });
+  const material = await loadOrCreateMaterial(path.join(base, "state"), spec);
+  truststorePassword = material.secrets.truststorePassword;
+  nodes = renderDeployment({ spec, secrets: material.secrets, pki: material.pki });
+  for (const role of ROLES) {
+    const root = path.join(base, role);
+    const node = nodes[role];
+    if (!node) throw new Error(`no rendered node ${role}`);
+    await writeRenderedFiles(root, node);
+    vms[role] = await installSimulatedVm(root, role, { netDir, backoffMaxMs: 500 });
+  }
+});
+
+afterAll(async () => {
+  for (const role of ROLES) if (vms[role]) await killDoubleProcesses(vms[role].root);
+  if (base && !process.env.KEEP_SIM) await rm(base, { recursive: true, force: true });
+});
+
+describe("jitsi simulators on rendered files", () => {
+  it("every simulator says what it is in --help", () => {
+    for (const [name, file] of Object.entries(SIMULATOR)) {
+      const r = spawnSync(process.execPath, [file, "--help"], { encoding: "utf8" });
+      expect(r.status, name).toBe(0);
+      expect(r.stdout.split("\n")[0], name).toMatch(new RegExp(`^${name}-simulator: a test double of `));
+    }
+    // like the OpenBSD port's launcher, jicofo refuses to start without --host
+    const r = spawnSync(process.execPath, [SIMULATOR.jicofo, "--root", base, "--net", netDir], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("usage: jicofo --host=HOST");
+  });
+
+  it("prosodyctl simulator: the agent's prosody-user action registers accounts as salted keys", async () => {
+    const xmpp = nodes.xmpp as NodeDesired;
+    const actions = new ProsodyActions({
+      prosodyctl: vms.xmpp.prosodyctl as string,
+      root: vms.xmpp.root,
+      runner: execRunner(),
+    });
+    const state = { users: {}, roster: {} };
+    const salt = Buffer.from("test-salt");
+    const users = xmpp.actions.filter((a) => a.kind === "prosody-user");
+    expect(users.map((u) => `${u.user}@${u.host}`).sort()).toEqual([`focus@${AUTH}`, `jvb@${AUTH}`]);
+    for (const u of users) {
+      expect(await actions.ensureUser(u, state, salt)).toMatchObject({
+        status: "done",
+        detail: "registered",
+      });
+      const dat = await readFile(
+        path.join(vms.xmpp.root, `var/prosody/auth%2ejts%2efips%2ede/accounts/${u.user}.dat`),
+        "utf8",
+      );
+      expect(dat).toMatch(/\["stored_key"\] = "[0-9a-f]{40}";/);
+      expect(dat).not.toContain(u.password);
+      // the existence check finds the file: a second apply does nothing
+      expect(await actions.ensureUser(u, state, salt)).toMatchObject({ status: "skipped" });
+    }
+    for (const r of xmpp.actions.filter((a) => a.kind === "prosody-roster-subscribe")) {
+      expect(await actions.ensureRoster(r, state)).toMatchObject({ status: "done" });
+    }
+    const bad = await execRunner().run(vms.xmpp.prosodyctl as string, [
+      "register",
+      "focus",
+      "nohost.example",
+      "pw",
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("hostname does not exist");
+  });
+
+  it("prosody, jicofo and jvb come up: jicofo adds the bridge and its health turns 200", async () => {
+    await startService(vms.xmpp, flagsOf("xmpp", "prosody"));
+    await waitFor("prosody's c2s port", () => simulatedPort(netDir, ADDR.xmpp, 5222));
+    expect(logOf.prosody()).toContain("prosody-simulator");
+    const jicofoFlags = flagsOf("jicofo", "jicofo");
+    expect(jicofoFlags).toBe(`--host=${DOMAIN}`);
+    await startService(vms.jicofo, jicofoFlags);
+    await waitFor("jicofo in the brewery room", () => logOf.jicofo().includes("Joined the room."));
+    // no bridge yet: jicofo's health fails and jicofo says why
+    expect(await health("jicofo")).toBe(500);
+    await waitFor("jicofo's health failure", () =>
+      logOf.jicofo().includes("No operational bridges available"),
+    );
+
+    await startService(vms.jvb, flagsOf("jvb", "jvb"));
+    const added = await waitFor("Added brewery instance", () =>
+      logOf
+        .jicofo()
+        .split("\n")
+        .find((l) => l.includes("Added brewery instance")),
+    );
+    expect(added).toMatch(
+      new RegExp(
+        `^\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d jicofo jicofo\\[\\d+\\]: Jicofo \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO: \\[\\d+\\] \\[type=bridge brewery=jvbbrewery\\] BaseBrewery\\.addInstance#341: Added brewery instance: ${BREWERY.replaceAll(".", "\\.")}/jvb$`,
+      ),
+    );
+    expect(classify("jicofo", added)).toMatchObject({
+      signal: "brewery-instance-added",
+      detail: `${BREWERY}/jvb`,
+    });
+    expect(await health("jicofo")).toBe(200);
+    expect(await health("jvb")).toBe(200);
+
+    // the paper's "all good" sequence in prosody's log, for focus and for jvb
+    const byUser = [...sessions(logOf.prosody().split("\n")).values()];
+    for (const user of ["focus", "jvb"]) {
+      expect(byUser).toContainEqual([
+        "Client connected",
+        "Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)",
+        `Authenticated as ${user}@${AUTH}`,
+      ]);
+    }
+    const lines = logOf.prosody().split("\n");
+    const focusLine = lines.find((l) => l.includes(`Authenticated as focus@${AUTH}`)) as string;
+    expect(classify("prosody", focusLine)).toMatchObject({
+      signal: "c2s-authenticated-focus",
+      label: "healthy",
+    });
+    expect(
+      classify("prosody", lines.find((l) => l.includes("Activated service 'c2s'")) as string).signal,
+    ).toBe("c2s-port-activated");
+    const jvbLog = logOf.jvb();
+    expect(jvbLog.split("\n")[0]).toContain("jvb-simulator");
+    const joined = jvbLog.split("\n").find((l) => l.includes("Joined MUC")) as string;
+    expect(classify("jvb", joined)).toMatchObject({ signal: "brewery-muc-joined", detail: BREWERY });
+    const srtp = jvbLog.split("\n").find((l) => l.includes("jitsisrtp")) as string;
+    expect(classify("jvb", srtp).signal).toBe("srtp-native-loaded");
+    // prosody's MUC registry knows the bridge
+    const registry = JSON.parse(read(path.join(vms.xmpp.root, "var/prosody/simulator-muc.json")));
+    expect(registry.rooms[BREWERY].sort()).toEqual(["focus", "jvb"]);
+  });
+
+  it("nginx simulator proxies /http-bind to prosody and logs a refused upstream like nginx", async () => {
+    await startService(vms.web, flagsOf("web", "nginx"));
+    const port = await waitFor("nginx's 443", () => simulatedPort(netDir, ADDR.web, 443));
+    expect(await get(port, "/http-bind")).toMatchObject({
+      status: 200,
+      body: expect.stringContaining("It works"),
+    });
+    const errors = mark("nginx");
+    await rcctl("xmpp", "stop", "prosody");
+    expect((await get(port, "/http-bind")).status).toBe(502);
+    const line = await waitFor("the upstream error", () =>
+      errors().find((l) => l.includes("connecting to upstream")),
+    );
+    expect(classify("nginx", line)).toMatchObject({
+      signal: "bosh-upstream-connect-failed",
+      label: "failed",
+    });
+    // the clients lost prosody: jicofo forgets the bridge
+    await waitFor("Removed brewery instance", () =>
+      logOf.jicofo().includes(`Removed brewery instance: ${BREWERY}/jvb`),
+    );
+    expect(await health("jicofo")).toBe(500);
+  });
+
+  it("a restarted prosody gets its clients back (reconnect with backoff)", async () => {
+    const jicofo = mark("jicofo");
+    await rcctl("xmpp", "start", "prosody");
+    const line = await waitFor("the bridge back", () =>
+      jicofo().find((l) => l.includes("Added brewery instance")),
+    );
+    expect(line).toContain(`${BREWERY}/jvb`);
+    expect(await health("jicofo")).toBe(200);
+  });
+
+  it("stopping jvb removes the bridge from the brewery", async () => {
+    const jicofo = mark("jicofo");
+    await rcctl("jvb", "stop", "jvb");
+    const removed = await waitFor("Removed brewery instance", () =>
+      jicofo().find((l) => l.includes("Removed brewery instance")),
+    );
+    expect(classify("jicofo", removed)).toMatchObject({
+      signal: "brewery-instance-removed",
+      label: "degraded",
+      detail: `${BREWERY}/jvb`,
+    });
+    await waitFor("jicofo unhealthy", async () => (await health("jicofo")) === 500);
+  });
+
+  it("a wrong jvb password: prosody logs the paper's failure pair and jicofo never adds the bridge", async () => {
+    const good = await readFile(jvbConfPath(), "utf8");
+    const password = /password = "([^"]+)"/.exec(good)?.[1] as string;
+    await writeFile(jvbConfPath(), good.replace(password, "not-the-password"));
+    const prosody = mark("prosody");
+    const jicofo = mark("jicofo");
+    const jvb = mark("jvb");
+    await rcctl("jvb", "start", "jvb");
+    // Two failed sessions: jvb retried, and jicofo had every chance to see a bridge.
+    const failedSessions = await waitFor("two failed logins", () => {
+      const failed = [...sessions(prosody()).values()].filter(
+        (s) =>
+          s.includes("Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)") &&
+          !s.some((m) => m.startsWith("Authenticated as")),
+      );
+      return (
+        failed.length >= 2 &&
+        failed.every((s) => s.at(-1) === "Client disconnected: connection closed") &&
+        failed
+      );
+    });
+    expect(failedSessions[0]).toEqual([
+      "Client connected",
+      "Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)",
+      "Client disconnected: connection closed",
+    ]);
+    const disconnect = prosody().find((l) => l.endsWith("Client disconnected: connection closed")) as string;
+    expect(classify("prosody", disconnect).signal).toBe("c2s-auth-failed-disconnect");
+    // jvb's record (message line + exception line) classifies as a SASL failure
+    const lines = jvb();
+    const i = lines.findIndex((l) => l.includes("error connecting"));
+    expect(classify("jvb", `${lines[i]}\n${lines[i + 1]}`)).toMatchObject({
+      signal: "xmpp-auth-failed",
+      detail: "not-authorized",
+    });
+    expect(jicofo().some((l) => l.includes("Added brewery instance"))).toBe(false);
+    expect(await health("jicofo")).toBe(500);
+    await rcctl("jvb", "stop", "jvb");
+    await writeFile(jvbConfPath(), good);
+  });
+
+  it("a truststore holding another CA: prosody logs sslv3 alert certificate unknown, jvb the PKIX error", async () => {
+    const good = await readFile(storePath());
+    const other = createCa("some other CA", new Date());
+    await writeFile(storePath(), trustStoreP12(other.certPem, truststorePassword));
+    const prosody = mark("prosody");
+    const jvb = mark("jvb");
+    const jicofo = mark("jicofo");
+    await rcctl("jvb", "start", "jvb");
+    const alert = await waitFor("the alert", () =>
+      prosody().find((l) => l.includes("alert certificate unknown")),
+    );
+    expect(alert).toMatch(
+      /^\w{3} \d\d \d\d:\d\d:\d\d c2s[0-9a-f]+\tinfo\tClient disconnected: sslv3 alert certificate unknown$/,
+    );
+    expect(classify("prosody", alert)).toMatchObject({ signal: "truststore-rejected", label: "failed" });
+    const pkix = await waitFor("jvb's PKIX error", () =>
+      jvb().find((l) => l.includes("PKIX path building failed")),
+    );
+    expect(classify("jvb", pkix).signal).toBe("truststore-rejected");
+    expect(sessions(prosody()).values().next().value).toEqual([
+      "Client connected",
+      "Client disconnected: sslv3 alert certificate unknown",
+    ]);
+    expect(jicofo().some((l) => l.includes("Added brewery instance"))).toBe(false);
+
+    // the right truststore again: the bridge is back
+    await rcctl("jvb", "stop", "jvb");
+    await writeFile(storePath(), good);
+    await rcctl("jvb", "start", "jvb");
+    await waitFor("the bridge back", () => jicofo().some((l) => l.includes("Added brewery instance")));
+  });
+
+  it("an incomplete MUC config is dropped without a word about XMPP", async () => {
+    const good = await readFile(jvbConfPath(), "utf8");
+    await rcctl("jvb", "stop", "jvb");
+    const status = path.join(vms.jvb.root, "var/run/jvb-simulator.json");
+    await rm(status, { force: true });
+    await writeFile(jvbConfPath(), good.replace(/^\s*muc_nickname = .*$/m, ""));
+    const prosody = mark("prosody");
+    const jvb = mark("jvb");
+    await rcctl("jvb", "start", "jvb");
+    const st = await waitFor("jvb's status file", () => existsSync(status) && JSON.parse(read(status)));
+    expect(st.xmppClients).toEqual([]);
+    expect(jvb().some((l) => /MucClient|XMPP|xmpp/.test(l))).toBe(false);
+    expect(prosody().some((l) => l.includes("Authenticated as jvb@"))).toBe(false);
+    await rcctl("jvb", "stop", "jvb");
+    await writeFile(jvbConfPath(), good);
+  });
+});

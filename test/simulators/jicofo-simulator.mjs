@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// jicofo SIMULATOR: a test double of jicofo (release 5765 and later: an XMPP client focus@auth.DOMAIN), NOT
+// jicofo (no conferences, no XMPP: it speaks the simulators' line protocol of lib.mjs). It reads the
+// rendered jicofo.in.sh (JICOFO_CONF, JICOFO_TRUSTSTORE, JICOFO_TRUSTSTORE_PASSWORD) and jicofo.conf, logs
+// in to prosody, joins the brewery room, prints "Added brewery instance: ROOM/NICK" for every bridge
+// that joins it and "Removed brewery instance: ROOM/NICK" for every one that leaves, and serves
+// GET /about/health: 200 with at least one bridge, 500 without (as jicofo does). Log lines use Jitsi's
+// layout ("Jicofo 2022-09-16 14:45:24.260 INFO: [35] ...") on stdout, which rc.subr's daemon_logger
+// sends to syslog.
+import path from "node:path";
+import {
+  getPath,
+  healthServer,
+  inRoot,
+  jitsiLogger,
+  keepLoggedIn,
+  ownAddresses,
+  parseArgs,
+  parseHocon,
+  parseKshEnv,
+  readIfExists,
+  readTruststore,
+  resolveHost,
+  xmppLogin,
+} from "./lib.mjs";
+
+const HELP = `jicofo-simulator: a test double of jicofo (not jicofo, does not speak XMPP)
+usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--backoff-max-ms N] [--address A]... --host=HOST
+  --root            the simulated VM's root (/etc/jicofo/jicofo.in.sh, jicofo.conf and the truststore under it)
+  --net             the simulated network directory (see lib.mjs)
+  --http-port       loopback port of /about/health (default 0: any free port; published in NETDIR as
+                    <address>/<jicofo.rest.port, default 8888>)
+  --backoff-max-ms  longest wait between login attempts (default 5000)
+  --host=HOST       required, like the OpenBSD port's launcher (rcctl set jicofo flags --host=DOMAIN)
+`;
+
+const args = parseArgs(process.argv.slice(2), { multi: ["address"] });
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (!args.root || !args.net) {
+  process.stderr.write(HELP);
+  process.exit(64);
+}
+// The port's jicofo.sh exits with a usage text without --host (openbsd-services.md section 3).
+if (!args.host || args.host === "true") {
+  process.stdout.write("usage: jicofo --host=HOST (must match virtualhost) [jicofo-simulator]\n");
+  process.exit(1);
+}
+const ROOT = path.resolve(args.root);
+const NET = path.resolve(args.net);
+const log = jitsiLogger("Jicofo");
+
+log.info(
+  1,
+  "JicofoKt.main#52",
+  `Starting Jicofo 1.0-9646 (jicofo-simulator: a test double) for ${args.host}`,
+);
+
+const env = parseKshEnv(readIfExists(inRoot(ROOT, "/etc/jicofo/jicofo.in.sh")) ?? "");
+const confPath = env.JICOFO_CONF || "/etc/jicofo/jicofo.conf";
+let conf;
+try {
+  conf = parseHocon(readIfExists(inRoot(ROOT, confPath)) ?? "");
+} catch (e) {
+  log.severe(1, "JicofoKt.main#60", "Failed to load the configuration:", undefined, [
+    `com.typesafe.config.ConfigException$Parse: ${confPath}: ${e.message}`,
+  ]);
+  process.exit(1);
+}
+
+let cas = [];
+const storePath = env.JICOFO_TRUSTSTORE || "/etc/ssl/jitsi.store";
+try {
+  cas = await readTruststore(inRoot(ROOT, storePath), env.JICOFO_TRUSTSTORE_PASSWORD ?? "");
+} catch (e) {
+  const text =
+    e.code === "ENOENT"
+      ? `java.io.FileNotFoundException: ${storePath} (No such file or directory)`
+      : e.code === "BADPASS"
+        ? "java.io.IOException: keystore password was incorrect"
+        : `java.io.IOException: ${e.message}`;
+  log.severe(1, "JicofoKt.main#70", `Failed to load the truststore ${storePath}:`, undefined, [text]);
+}
+
+const client = getPath(conf, "jicofo.xmpp.client") ?? {};
+const brewery = String(getPath(conf, "jicofo.bridge.brewery-jid") ?? "").toLowerCase();
+const breweryName = brewery.split("@")[0] || "jvbbrewery";
+const breweryCtx = `[type=bridge brewery=${breweryName}]`;
+const restPort = getPath(conf, "jicofo.rest.port") ?? 8888;
+
+/** Bridges in the brewery: "room/nick". */
+const bridges = new Set();
+let healthWasOk = true;
+
+const health = await healthServer({
+  port: Number(args["http-port"] ?? 0),
+  healthy: () =>
+    bridges.size > 0
+      ? { ok: true }
+      : { ok: false, reason: `No operational bridges available (total bridge count: ${bridges.size})` },
+  // jicofo's health checker logs a failed check; the simulator logs when the result turns bad.
+  onRequest: (r) => {
+    if (!r.ok && healthWasOk) {
+      log.severe(30, "JicofoHealthChecker.check#101", "Health check failed in PT0.001S:", undefined, [
+        `java.lang.RuntimeException: ${r.reason}`,
+      ]);
+    }
+    healthWasOk = r.ok;
+  },
+  publishAs: restPort,
+  netDir: NET,
+  addresses: ownAddresses(ROOT, args.address),
+});
+log.info(
+  33,
+  "io.ktor.server.engine.EmbeddedServer$start$3.invokeSuspend",
+  `Responding at http://0.0.0.0:${restPort}`,
+);
+
+function addBridge(room, nick) {
+  const jid = `${room}/${nick}`;
+  if (bridges.has(jid)) return;
+  bridges.add(jid);
+  log.info(35, "BaseBrewery.addInstance#341", `Added brewery instance: ${jid}`, breweryCtx);
+  log.info(
+    35,
+    "BridgeSelector.addJvbAddress#99",
+    `Added new videobridge: Bridge[jid=${jid}, version=2.0.9646, relayId=null, region=null, correctedStress=0.00]`,
+  );
+}
+
+function removeBridge(jid) {
+  if (!bridges.delete(jid)) return;
+  log.info(35, "BaseBrewery.removeInstance#366", `Removed brewery instance: ${jid}`, breweryCtx);
+  log.info(35, "BridgeSelector.removeJvbAddress#112", `Removing videobridge: Bridge[jid=${jid}]`);
+}
+
+const hostname = String(client.hostname ?? "localhost");
+const port = Number(client.port ?? 5222);
+const username = String(client.username ?? "focus");
+const ctx = "[xmpp_connection=client]";
+const failed = (text) =>
+  log.severe(27, "XmppProvider.doConnect#245", `Failed to connect/login: ${text}`, ctx);
+
+const session =
+  client.enabled === false
+    ? undefined
+    : keepLoggedIn({
+        backoffMaxMs: Number(args["backoff-max-ms"] ?? 5000),
+        login: () =>
+          xmppLogin({
+            root: ROOT,
+            netDir: NET,
+            hostname,
+            port,
+            domain: String(client.domain ?? hostname),
+            username,
+            password: String(client.password ?? ""),
+            cas,
+            disableVerification: client["disable-certificate-verification"] === true,
+          }),
+        onFailure: (e) => {
+          const addr = resolveHost(ROOT, hostname) ?? hostname;
+          switch (e.kind) {
+            case "unknown-host":
+              return failed(`java.net.UnknownHostException: ${hostname}`);
+            case "refused":
+              return failed(
+                `The following addresses failed: '${hostname}:${port}' failed because: ${hostname}/${addr} exception: java.net.ConnectException: Connection refused`,
+              );
+            case "pkix":
+              return failed(
+                "javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target",
+              );
+            case "sasl":
+              return failed(`SASLError using SCRAM-SHA-1: ${e.detail}`);
+            case "host-unknown":
+              return failed("org.jivesoftware.smack.XMPPException$StreamErrorException: host-unknown");
+            default:
+              return failed(`java.io.EOFException: ${e.detail ?? "connection closed"}`);
+          }
+        },
+        onSession: async (s) => {
+          log.info(25, "XmppProvider$connectionListener$1.authenticated#140", `Registered as ${s.jid}`, ctx);
+          s.on("presence", (room, nick, available) => {
+            if (room !== brewery || nick === username) return;
+            if (available) addBridge(room, nick);
+            else removeBridge(`${room}/${nick}`);
+          });
+          if (brewery === "") return;
+          const r = await s.join(brewery, username);
+          if (r.ok) log.info(32, "ChatRoomImpl.joinAs#311", "Joined the room.", `[room=${brewery}]`);
+          else
+            log.severe(
+              32,
+              "BaseBrewery.start#120",
+              `Failed to create room: ${brewery} (${r.condition})`,
+              breweryCtx,
+            );
+        },
+        onClosed: () => {
+          // Losing the XMPP connection means leaving the brewery: every bridge is gone for jicofo.
+          for (const jid of [...bridges]) removeBridge(jid);
+          log.warn(
+            25,
+            "XmppProvider$connectionListener$1.connectionClosedOnError#160",
+            "XMPP connection closed on error:",
+            ctx,
+            ["java.net.SocketException: Connection reset"],
+          );
+        },
+      });
+
+for (const s of ["SIGTERM", "SIGINT"]) {
+  process.on(s, () => {
+    session?.stop();
+    health.close();
+    process.exit(0);
+  });
+}
