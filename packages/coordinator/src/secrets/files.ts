@@ -116,6 +116,9 @@ async function syncDir(dir: string): Promise<void> {
   const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dh.sync();
+  } catch (err) {
+    // Some file systems refuse fsync(2) on a directory (EINVAL); the rename itself has happened.
+    if (errno(err) !== "EINVAL") throw err;
   } finally {
     await dh.close();
   }

@@ -153,6 +153,28 @@ describe("loadOrCreateMaterial: later calls", () => {
     expect(keyMatchesCert(second.pki.authCertPem, second.pki.authKeyPem)).toBe(true);
   });
 
+  it("makes a new CA only when the operator removed both halves, then reissues what depends on it", async () => {
+    const first = await seeded();
+    await unlink(path.join(dir, "ca.key"));
+    await unlink(path.join(dir, "ca.crt"));
+    const second = await loadOrCreateMaterial(dir, spec, { now: at(1) });
+    expect([...second.created].sort()).toEqual([
+      "auth.crt",
+      "auth.key",
+      "ca.crt",
+      "ca.key",
+      "truststore.p12",
+    ]);
+    expect(second.caFingerprint).not.toBe(first.caFingerprint);
+    expect(isSignedBy(second.pki.authCertPem, second.pki.caCertPem)).toBe(true);
+    const entries = readTrustStore(
+      Buffer.from(second.pki.truststoreP12Base64, "base64"),
+      second.secrets.truststorePassword,
+    );
+    expect(entries[0]?.certDer.equals(new X509Certificate(second.pki.caCertPem).raw)).toBe(true);
+    expect(second.secrets).toEqual(first.secrets);
+  });
+
   it("warns when the CA nears its end and refuses an expired CA instead of replacing it", async () => {
     await seeded();
     const late = await loadOrCreateMaterial(dir, spec, { now: at(3650 - 100) });

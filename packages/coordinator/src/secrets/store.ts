@@ -263,7 +263,8 @@ async function readSecretsFile(dir: string): Promise<StoredSecrets | undefined> 
   const stored = value as StoredSecrets;
   if (stored.version !== undefined && stored.version !== SECRETS_VERSION) {
     throw new StateDirError(
-      `${where} has version ${JSON.stringify(stored.version)}; this vmmeet reads version ${SECRETS_VERSION}`,
+      `${where} has version ${typeof stored.version === "number" ? stored.version : `of type ${typeof stored.version}`}; ` +
+        `this vmmeet reads version ${SECRETS_VERSION}`,
     );
   }
   for (const name of SECRET_NAMES) {
