@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { ClassifyOutputSchema } from "@vmmeet/shared";
+import { ClassifyOutputSchema, LogComponentSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { EXIT_USAGE, parseClassifyArgs, runClassify } from "./classify.js";
+import { CLASSIFY_COMPONENTS, EXIT_USAGE, parseClassifyArgs, runClassify } from "./classify.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const corpus = readFileSync(path.resolve(repoRoot, "../shared/logs/corpus.jsonl"), "utf8")
@@ -122,10 +122,30 @@ describe("runClassify", () => {
     expect(out.text).toContain("--component");
   });
 
+  it("--count prints totals only", async () => {
+    const lines = corpus.filter((c) => c.component === "jvb").map((c) => c.line);
+    const { code, out } = await run(["--component", "jvb", "--count"], [`${lines.join("\n")}\n`]);
+    expect(code).toBe(0);
+    expect(out.objects.length).toBe(1);
+    const totals = out.objects[0] as {
+      records: number;
+      labels: Record<string, number>;
+      signals: Record<string, number>;
+    };
+    expect(Object.values(totals.labels).reduce((a, b) => a + b, 0)).toBe(totals.records);
+    expect(totals.signals["port-bind-failed"]).toBeGreaterThanOrEqual(1);
+    expect(totals.signals["srtp-native-loaded"]).toBe(1);
+  });
+
+  it("knows the same components as the shared schema", () => {
+    expect([...CLASSIFY_COMPONENTS]).toEqual(LogComponentSchema.options);
+  });
+
   it("parses --release", () => {
     expect(parseClassifyArgs(["--component", "prosody", "--release", "9646"])).toEqual({
       component: "prosody",
       release: 9646,
+      count: false,
     });
   });
 });

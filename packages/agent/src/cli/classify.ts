@@ -1,14 +1,16 @@
 import { StringDecoder } from "node:string_decoder";
-import { type LogComponent, LogComponentSchema } from "@vmmeet/shared";
+import type { LogComponent } from "@vmmeet/shared";
 import type { ClassifyResult } from "../health/classify.js";
 import { LogClassifier } from "../health/pipeline.js";
 
-export const CLASSIFY_USAGE = `usage: vmmeet-agent classify --component prosody|jicofo|jvb|nginx [--release N]
+export const CLASSIFY_USAGE = `usage: vmmeet-agent classify --component prosody|jicofo|jvb|nginx [--release N] [--count]
 
 Reads log lines on stdin and prints one JSON object per record:
   {"signal": NAME or null, "label": "healthy"|"degraded"|"failed"|"info", "explain": TEXT}
 jicofo and jvb lines are joined into java.util.logging records (header, level line, stack trace)
 first. --release is the jitsi-meet release number (e.g. 9646) where messages differ.
+--count prints only totals at the end (like grep -c):
+  {"records": N, "labels": {LABEL: N, ...}, "signals": {NAME: N, ...}}
 `;
 
 /** Exit code for usage errors (as rcctl(8) uses 2 for a bad name). */
@@ -20,19 +22,38 @@ interface Writer {
 }
 
 type ParsedArgs =
-  | { component: LogComponent; release: number | undefined }
+  | { component: LogComponent; release: number | undefined; count: boolean }
   | { help: true }
   | { error: string };
 
-const COMPONENTS = LogComponentSchema.options.join(", ");
+/**
+ * The components, as LogComponentSchema lists them (a test checks both agree). Kept local so
+ * that the classify command does not load every zod schema at startup.
+ */
+export const CLASSIFY_COMPONENTS = [
+  "prosody",
+  "jicofo",
+  "jvb",
+  "nginx",
+] as const satisfies readonly LogComponent[];
+const COMPONENTS = CLASSIFY_COMPONENTS.join(", ");
+
+function isComponent(s: string): s is LogComponent {
+  return (CLASSIFY_COMPONENTS as readonly string[]).includes(s);
+}
 
 export function parseClassifyArgs(argv: readonly string[]): ParsedArgs {
   const args = argv[0] === "classify" ? argv.slice(1) : [...argv];
   let component: string | undefined;
   let release: string | undefined;
+  let count = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === "-h" || a === "--help") return { help: true };
+    if (a === "--count") {
+      count = true;
+      continue;
+    }
     const eq = a.indexOf("=");
     const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
     if (name !== "--component" && name !== "--release")
@@ -49,8 +70,7 @@ export function parseClassifyArgs(argv: readonly string[]): ParsedArgs {
     else release = value;
   }
   if (component === undefined) return { error: `missing --component (one of ${COMPONENTS})` };
-  const parsed = LogComponentSchema.safeParse(component);
-  if (!parsed.success) {
+  if (!isComponent(component)) {
     return { error: `--component must be one of ${COMPONENTS} (got ${JSON.stringify(component)})` };
   }
   let rel: number | undefined;
@@ -62,7 +82,7 @@ export function parseClassifyArgs(argv: readonly string[]): ParsedArgs {
     }
     rel = Number(release);
   }
-  return { component: parsed.data, release: rel };
+  return { component, release: rel, count };
 }
 
 /** JSON of a result without detail is the same every time: build it once per rule result. */
@@ -101,6 +121,13 @@ export async function runClassify(
     return EXIT_USAGE;
   }
 
+  const totals = args.count
+    ? {
+        records: 0,
+        labels: { healthy: 0, degraded: 0, failed: 0, info: 0 },
+        signals: new Map<string, number>(),
+      }
+    : undefined;
   let out = "";
   let inChunk = false;
   const drain = () => new Promise<void>((resolve) => stdout.once("drain", resolve));
@@ -119,6 +146,12 @@ export async function runClassify(
     component: args.component,
     ...(args.release === undefined ? {} : { release: args.release }),
     onRecord: (r) => {
+      if (totals !== undefined) {
+        totals.records++;
+        totals.labels[r.label]++;
+        if (r.signal !== null) totals.signals.set(r.signal, (totals.signals.get(r.signal) ?? 0) + 1);
+        return;
+      }
       out += toJsonLine(r);
       // A record flushed by the joiner's idle timer (live input such as `tail -f`) is printed at once.
       if (!inChunk || out.length >= OUT_CHUNK) writeOut();
@@ -164,6 +197,13 @@ export async function runClassify(
     inChunk = true;
     classifier.close();
     inChunk = false;
+    writeOut();
+  }
+  if (totals !== undefined) {
+    const signals = Object.fromEntries(
+      [...totals.signals].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
+    );
+    out = `${JSON.stringify({ records: totals.records, labels: totals.labels, signals })}\n`;
     writeOut();
   }
   if (blocked !== undefined) await blocked;

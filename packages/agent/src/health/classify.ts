@@ -51,7 +51,7 @@ export interface RuleTable {
 }
 
 /** Needles at least this long feed the shift table; shorter ones cost one includes() per line. */
-export const MIN_NEEDLE = 7;
+export const MIN_NEEDLE = 10;
 const HASH_BITS = 14;
 
 const MAX_DETAIL = 200;
@@ -69,7 +69,10 @@ function buildPrefilter(needles: readonly string[]): Prefilter {
   const m =
     longIds.length === 0 ? MIN_NEEDLE : Math.min(...longIds.map((id) => (needles[id] as string).length));
   const shift = new Uint8Array(1 << HASH_BITS).fill(m - 1);
-  const candidates: number[][] = [];
+  // Dense (not sparse) so that V8 keeps fast elements for the lookups in scanNeedles.
+  const candidates: (number[] | undefined)[] = new Array<number[] | undefined>(1 << HASH_BITS).fill(
+    undefined,
+  );
   for (const id of longIds) {
     const n = needles[id] as string;
     for (let j = 2; j <= m; j++) {
@@ -87,7 +90,7 @@ function buildPrefilter(needles: readonly string[]): Prefilter {
 }
 
 /** Sets `present[id]` for every needle the line holds; returns how many distinct ones. */
-function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
+export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
   let found = 0;
   const { needles, m, shift, candidates } = p;
   const len = line.length;
@@ -166,14 +169,19 @@ export function compileRules(component: LogComponent, release?: number): RuleTab
   };
 }
 
-const tables = new Map<string, RuleTable>();
+const tables = new Map<LogComponent, Map<number | undefined, RuleTable>>();
 
+/** The compiled table for a component and release, built once and cached (no key built per call). */
 export function ruleTable(component: LogComponent, release?: number): RuleTable {
-  const key = release === undefined ? component : `${component}@${release}`;
-  let table = tables.get(key);
+  let byRelease = tables.get(component);
+  if (byRelease === undefined) {
+    byRelease = new Map();
+    tables.set(component, byRelease);
+  }
+  let table = byRelease.get(release);
   if (table === undefined) {
     table = compileRules(component, release);
-    tables.set(key, table);
+    byRelease.set(release, table);
   }
   return table;
 }

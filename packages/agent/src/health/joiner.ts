@@ -7,16 +7,121 @@ import { type Clock, systemClock } from "./clock.js";
  * jicofo/jvb"); journald's short format looks the same, docker compose prepends `service_1  | `,
  * `docker logs -t` an RFC 3339 time stamp.
  */
-const PREFIX =
-  /(?:[\w.-]+ *\| )?(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)? )?(?:(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:[^\s:[\]]+ )?)?[^\s:[\]|]+\[\d+\]: |[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [^\s:[\]]+ [^\s:[\]]+: )?/y;
+// Hand-written instead of one regex: this runs on every line of a 1,000,000-line log and the
+// regex cost about as much as classifying the line.
+let scratchTagStart = -1;
+let scratchTagEnd = -1;
 
-const SYSLOG_TAG =
-  /^(?:[\w.-]+ *\| )?(?:\d{4}-\d\d-\d\dT\S+ )?(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:[^\s:[\]]+ )?)?([^\s:[\]|]+)(?:\[\d+\])?: /;
+function isWordish(c: number): boolean {
+  // [A-Za-z0-9_.-]
+  return (
+    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 45
+  );
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isTagChar(c: number): boolean {
+  // printable, not space, ':', '[', ']' or '|'
+  return c > 32 && c !== 58 && c !== 91 && c !== 93 && c !== 124 && c !== 127;
+}
+
+/** "Mmm dd hh:mm:ss " at p (syslog, journald short format). */
+function isSyslogStamp(line: string, p: number): boolean {
+  const c0 = line.charCodeAt(p);
+  return (
+    c0 >= 65 &&
+    c0 <= 90 &&
+    line.charCodeAt(p + 3) === 32 &&
+    (line.charCodeAt(p + 4) === 32 || isDigit(line.charCodeAt(p + 4))) &&
+    isDigit(line.charCodeAt(p + 5)) &&
+    line.charCodeAt(p + 6) === 32 &&
+    line.charCodeAt(p + 9) === 58 &&
+    line.charCodeAt(p + 12) === 58 &&
+    line.charCodeAt(p + 15) === 32 &&
+    isDigit(line.charCodeAt(p + 7)) &&
+    isDigit(line.charCodeAt(p + 14))
+  );
+}
+
+let scratchHasPid = false;
+
+/** `tag[pid]: ` or `tag: ` at p: returns the offset after it, or -1. */
+function matchTag(line: string, p: number): number {
+  let e = p;
+  while (isTagChar(line.charCodeAt(e))) e++;
+  if (e === p) return -1;
+  let q = e;
+  scratchHasPid = false;
+  if (line.charCodeAt(q) === 91) {
+    q++;
+    const d = q;
+    while (isDigit(line.charCodeAt(q))) q++;
+    if (q === d || line.charCodeAt(q) !== 93) return -1;
+    q++;
+    scratchHasPid = true;
+  }
+  if (line.charCodeAt(q) !== 58 || line.charCodeAt(q + 1) !== 32) return -1;
+  scratchTagStart = p;
+  scratchTagEnd = e;
+  return q + 2;
+}
+
+/*
+ * Transport prefixes in front of a program's own text. On OpenBSD, rc.subr pipes jicofo's and
+ * jvb's output through `logger -isp daemon.info -t NAME`, so every line of a JVM record becomes a
+ * syslog line `Mmm dd hh:mm:ss host tag[pid]: text` (openbsd-services.md §2, §3 "Logs of
+ * jicofo/jvb"); journald's short format looks the same, docker compose prepends `service_1  | `,
+ * `docker logs -t` an RFC 3339 time stamp. Accepted: [compose] [rfc3339] then either
+ * `stamp [host] tag[pid]: `, `stamp host tag: ` or `tag[pid]: `.
+ */
+function parsePrefix(line: string): number {
+  scratchTagStart = -1;
+  scratchTagEnd = -1;
+  let off = 0;
+  let i = 0;
+  while (i < 64 && isWordish(line.charCodeAt(i))) i++;
+  if (i > 0) {
+    let j = i;
+    while (line.charCodeAt(j) === 32) j++;
+    if (line.charCodeAt(j) === 124 && line.charCodeAt(j + 1) === 32) off = j + 2;
+  }
+  if (
+    isDigit(line.charCodeAt(off)) &&
+    line.charCodeAt(off + 4) === 45 &&
+    line.charCodeAt(off + 7) === 45 &&
+    line.charCodeAt(off + 10) === 84 &&
+    line.charCodeAt(off + 13) === 58
+  ) {
+    const sp = line.indexOf(" ", off + 10);
+    if (sp !== -1 && sp - off <= 40) off = sp + 1;
+  }
+  if (isSyslogStamp(line, off)) {
+    const p = off + 16;
+    const direct = matchTag(line, p);
+    if (direct !== -1 && scratchHasPid) return direct;
+    let h = p;
+    while (isTagChar(line.charCodeAt(h))) h++;
+    if (h > p && line.charCodeAt(h) === 32) {
+      const after = matchTag(line, h + 1);
+      if (after !== -1) return after;
+    }
+    scratchTagStart = -1;
+    scratchTagEnd = -1;
+    return off;
+  }
+  const bare = matchTag(line, off);
+  if (bare !== -1 && scratchHasPid) return bare;
+  scratchTagStart = -1;
+  scratchTagEnd = -1;
+  return off;
+}
 
 /** Where the program's own text starts in a line (0 when the line has no known prefix). */
 export function prefixLength(line: string): number {
-  PREFIX.lastIndex = 0;
-  return PREFIX.test(line) ? PREFIX.lastIndex : 0;
+  return parsePrefix(line);
 }
 
 /**
@@ -24,12 +129,8 @@ export function prefixLength(line: string): number {
  * For shared files such as /var/log/daemon, where only one program's lines count.
  */
 export function syslogTag(line: string): string | undefined {
-  const m = SYSLOG_TAG.exec(line);
-  if (m === null) return undefined;
-  // A bare "INFO: message" is not a tag; a tag needs a pid or a syslog time stamp before it.
-  if (!/\[\d+\]: /.test(m[0]) && !/^(?:[\w.-]+ *\| )?(?:\S+ )?[A-Z][a-z]{2} [ \d]\d /.test(m[0]))
-    return undefined;
-  return m[1];
+  parsePrefix(line);
+  return scratchTagStart === -1 ? undefined : line.slice(scratchTagStart, scratchTagEnd);
 }
 
 // Continuation lines of a java.util.logging record: stack frames (a tab may arrive as "^I" after
@@ -51,7 +152,7 @@ function at(re: RegExp, line: string, offset: number): boolean {
   return re.test(line);
 }
 
-export function isContinuation(line: string, offset = prefixLength(line)): boolean {
+export function isContinuation(line: string, offset = parsePrefix(line)): boolean {
   const c = line.charCodeAt(offset);
   // Fast exit for the common case: Jitsi's own layout starts with "Jicofo"/"JVB" or a digit.
   if (c === 0x09 || c === 0x20 || c === 0x5e /* ^ */ || c === 0x2e /* . */) {
@@ -62,14 +163,14 @@ export function isContinuation(line: string, offset = prefixLength(line)): boole
   return false;
 }
 
-export function isJulHeader(line: string, offset = prefixLength(line)): boolean {
+export function isJulHeader(line: string, offset = parsePrefix(line)): boolean {
   // A header holds no ": " of its own (its time is h:mm:ss); nearly every other line does.
   return line.indexOf(": ", offset) === -1 && at(JUL_HEADER, line, offset);
 }
 
 export interface RecordJoinerOptions {
-  /** Receives each record: its raw lines joined with "\n". */
-  onRecord: (text: string) => void;
+  /** Receives each record: its raw lines joined with "\n", and how many lines it has. */
+  onRecord: (text: string, lines: number) => void;
   /**
    * Emit a pending record when no line arrived for this long (the last record of a burst has no
    * successor to end it). Default 1000 ms; 0 disables the timer (call flush()/close()).
@@ -86,14 +187,18 @@ export interface RecordJoinerOptions {
  * stack trace. Lines of prosody and nginx are records by themselves and need no joiner.
  */
 export class RecordJoiner {
-  private readonly onRecord: (text: string) => void;
+  private readonly onRecord: (text: string, lines: number) => void;
   private readonly flushAfterMs: number;
   private readonly clock: Clock;
   private readonly maxLines: number;
-  private lines: string[] = [];
+  /** First line of the pending record (undefined: none pending). */
+  private head: string | undefined;
+  /** Further lines of the pending record (reused between records). */
+  private readonly more: string[] = [];
   /** The pending record is a SimpleFormatter header still waiting for its level line. */
   private expectLevel = false;
-  private lastPush = 0;
+  /** Bumped by every line: the idle timer compares it instead of reading the clock per line. */
+  private seq = 0;
   private timer: unknown;
   private closed = false;
 
@@ -106,9 +211,9 @@ export class RecordJoiner {
 
   push(line: string): void {
     if (this.closed) throw new Error("RecordJoiner: push after close");
-    if (line.trim() === "") return;
-    const offset = prefixLength(line);
-    if (this.lines.length > 0) {
+    if (isBlank(line)) return;
+    const offset = parsePrefix(line);
+    if (this.head !== undefined) {
       if (this.expectLevel) {
         this.expectLevel = false;
         if (at(JUL_LEVEL, line, offset)) {
@@ -121,49 +226,63 @@ export class RecordJoiner {
       }
       this.flush();
     }
-    this.lines.push(line);
+    this.head = line;
     this.expectLevel = isJulHeader(line, offset);
     this.touch();
   }
 
-  /** Emits the pending record now. */
+  /** Emits the pending record now. (The idle timer stays armed: it ends itself when idle.) */
   flush(): void {
-    if (this.timer !== undefined) {
-      this.clock.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join("\n");
-    this.lines = [];
+    const head = this.head;
+    if (head === undefined) return;
+    const n = 1 + this.more.length;
+    const text = n === 1 ? head : `${head}\n${this.more.join("\n")}`;
+    this.head = undefined;
+    if (n > 1) this.more.length = 0;
     this.expectLevel = false;
-    this.onRecord(text);
+    this.onRecord(text, n);
   }
 
   /** Emits the pending record and disarms the timer; idempotent. */
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.closed = true;
   }
 
   private append(line: string): void {
-    if (this.lines.length < this.maxLines) this.lines.push(line);
+    if (this.more.length + 1 < this.maxLines) this.more.push(line);
     this.touch();
   }
 
   private touch(): void {
-    this.lastPush = this.clock.now();
-    // One timer per idle period, not one per line: it re-arms itself for the remaining time.
-    if (this.flushAfterMs > 0 && this.timer === undefined) this.arm(this.flushAfterMs);
+    this.seq++;
+    if (this.flushAfterMs > 0 && this.timer === undefined) this.arm(this.seq);
   }
 
-  private arm(ms: number): void {
+  /**
+   * One timer per idle period, not one per line: when it fires after lines kept arriving, it
+   * re-arms for another period, so a record is emitted between flushAfterMs and twice that after
+   * its last line.
+   */
+  private arm(seen: number): void {
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      if (this.lines.length === 0) return;
-      const idle = this.clock.now() - this.lastPush;
-      if (idle >= this.flushAfterMs) this.flush();
-      else this.arm(this.flushAfterMs - idle);
-    }, ms);
+      if (this.head === undefined) return;
+      if (this.seq === seen) this.flush();
+      else this.arm(this.seq);
+    }, this.flushAfterMs);
   }
+}
+
+function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
 }

@@ -37,7 +37,7 @@ export class LogClassifier {
     this.onRecord = opts.onRecord;
     if (opts.component === "jicofo" || opts.component === "jvb") {
       this.joiner = new RecordJoiner({
-        onRecord: (text) => this.emit(text),
+        onRecord: (text, lines) => this.emit(text, lines > 1),
         ...(opts.clock === undefined ? {} : { clock: opts.clock }),
         ...(opts.flushAfterMs === undefined ? {} : { flushAfterMs: opts.flushAfterMs }),
       });
@@ -47,7 +47,7 @@ export class LogClassifier {
 
   push(line: string): void {
     if (this.joiner !== undefined) this.joiner.push(line);
-    else if (line !== "") this.emit(line);
+    else if (line !== "") this.emit(line, false);
   }
 
   /** Emits a pending joined record now. */
@@ -60,8 +60,8 @@ export class LogClassifier {
     this.joiner?.close();
   }
 
-  private emit(text: string): void {
-    let r = text.includes("\n") ? classifyRecordText(this.table, text) : classifyLine(this.table, text);
+  private emit(text: string, multiLine: boolean): void {
+    let r = multiLine ? classifyRecordText(this.table, text) : classifyLine(this.table, text);
     if (this.correlator !== undefined) r = this.correlator.refine(text, r);
     this.onRecord(r, text);
   }

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { LogComponentSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { classify, compileRules } from "./classify.js";
+import { classify, compileRules, MIN_NEEDLE, scanNeedles } from "./classify.js";
 import { RULES } from "./rules.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -65,6 +65,39 @@ describe("rule table", () => {
           }
         }
         for (const n of rule.needles) expect(n.length, `${rule.signal} needle`).toBeGreaterThanOrEqual(2);
+      }
+    }
+  });
+
+  it("keeps the prefilter cheap: at most two needles shorter than MIN_NEEDLE per table", () => {
+    for (const c of LogComponentSchema.options) {
+      const p = compileRules(c).prefilter;
+      expect(p.shortIds.length, c).toBeLessThanOrEqual(2);
+      expect(p.m).toBeGreaterThanOrEqual(MIN_NEEDLE);
+    }
+  });
+
+  it("the needle scan finds exactly the needles a naive search finds", () => {
+    // Deterministic pseudo-random lines built from needle pieces, overlaps and noise.
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (const c of LogComponentSchema.options) {
+      const table = compileRules(c);
+      const { needles } = table.prefilter;
+      const pieces = [...needles, ...needles.map((n) => n.slice(0, n.length - 1)), " ", "ä", "x", "\t", "é€"];
+      for (let i = 0; i < 3000; i++) {
+        let line = "";
+        const k = 1 + rnd(6);
+        for (let j = 0; j < k; j++) line += pieces[rnd(pieces.length)];
+        const found = scanNeedles(table.prefilter, table.present, line);
+        const expected = needles.filter((n) => line.includes(n));
+        const got = needles.filter((_, id) => table.present[id] === 1);
+        table.present.fill(0);
+        expect(got, JSON.stringify(line)).toEqual(expected);
+        expect(found).toBe(expected.length);
       }
     }
   });

@@ -91,7 +91,7 @@ function xmppClientRules(who: Who): Rule[] {
     {
       signal: "xmpp-auth-failed",
       label: "failed",
-      needles: ["SASLError"],
+      needles: ["SASLError using"],
       re: /SASLError using [\w-]+: ([\w-]+)/,
       explain:
         `prosody refused ${who}'s login as ${w.user}@auth.DOMAIN (SASL failure): the password differs from ` +
@@ -239,7 +239,7 @@ const JICOFO: Rule[] = [
   {
     signal: "brewery-join-failed",
     label: "failed",
-    needles: ["Failed to "],
+    needles: ["Failed to create", "Failed to join"],
     re: /Failed to (?:create|join) (?:the )?(?:room|MUC):? ?(\S*[Bb]rewery\S*)/,
     explain: "jicofo could not join the brewery MUC where bridges announce themselves.",
     fix:
@@ -492,8 +492,8 @@ const JVB: Rule[] = [
   {
     signal: "brewery-muc-joined",
     label: "healthy",
-    needles: ["Joined MUC"],
-    re: /Joined MUC:? (\S+)/,
+    needles: ["Joined MUC: "],
+    re: /Joined MUC: (\S+)/,
     explain: "jvb joined the brewery MUC; jicofo sees it after its first presence.",
     detail: 1,
   },
@@ -561,7 +561,7 @@ const PROSODY: Rule[] = [
   {
     signal: "truststore-rejected",
     label: "failed",
-    needles: [" alert "],
+    needles: ["alert certificate unknown", "alert unknown ca", "alert bad certificate"],
     re: /(?:sslv3|tlsv1(?:\.[0-3])?|SSL) alert (?:certificate unknown|unknown ca|bad certificate)/,
     // Paper, section XVII "wrong/missing keystore".
     explain:
@@ -655,8 +655,8 @@ const PROSODY: Rule[] = [
   {
     signal: "c2s-starttls",
     label: "info",
-    needles: ["<starttls"],
-    re: /<starttls\b/,
+    needles: ["<starttls xmlns"],
+    re: /<starttls xmlns/,
     explain: "A client asked for STARTTLS.",
   },
   {
@@ -728,7 +728,7 @@ const PROSODY: Rule[] = [
   {
     signal: "tls-certificate-load-failed",
     label: "failed",
-    needles: ["Failed to load"],
+    needles: ["SSL/TLS: Failed to load"],
     re: /SSL\/TLS: Failed to load '([^']+)'/,
     explain: "prosody could not load a TLS certificate or key; TLS for that host fails.",
     fix:
@@ -869,7 +869,7 @@ const NGINX: Rule[] = [
   {
     signal: "port-bind-failed",
     label: "failed",
-    needles: ["bind() to"],
+    needles: ["bind() to "],
     re: /bind\(\) to (\S+) failed \((\d+: [^)]*)\)/,
     explain:
       "nginx cannot listen on a port: another process holds it (a second nginx?) or the address is not here.",
