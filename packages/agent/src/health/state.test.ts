@@ -1,0 +1,311 @@
+import { ComponentHealth, type HealthSignal, type LogComponent } from "@vmmeet/shared";
+import { describe, expect, it } from "vitest";
+import { classify } from "./classify.js";
+import { ManualClock } from "./clock.js";
+import { RULES } from "./rules.js";
+import {
+  BREWERY_SIGNAL,
+  type ComponentConfig,
+  ComponentTracker,
+  DEFAULT_SIGNAL_WINDOW_MS,
+  NO_BRIDGE_EXPLAIN,
+  RESOLVED_BY,
+  trackersFor,
+} from "./state.js";
+
+const T0 = Date.parse("2024-05-01T12:00:00Z");
+const BREWERY = "jvbbrewery@internal.auth.jts.fips.de";
+
+// Real log lines (the paper's and the corpus' formats) through the real classifier.
+const LINES = {
+  prosodyConnected: "Sep 16 14:35:58 c2s60a86b47480\tinfo\tClient connected",
+  truststore: "Sep 16 14:35:58 c2s60a86b47480\tinfo\tClient disconnected: sslv3 alert certificate unknown",
+  focusAuth: "Sep 16 14:37:01 c2s60a5b549900\tinfo\tAuthenticated as focus@auth.jts.fips.de",
+  jvbAuth: "Sep 16 14:37:02 c2s60a5b549901\tinfo\tAuthenticated as jvb@auth.jts.fips.de",
+  added: (nick: string) =>
+    `Jicofo 2022-09-16 14:45:24.260 INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.addInstance#341: Added brewery instance: ${BREWERY}/${nick}`,
+  removed: (nick: string) =>
+    `Jicofo 2022-09-16 14:50:00.000 INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.removeInstance#366: Removed brewery instance: ${BREWERY}/${nick}`,
+  jicofoSasl:
+    "Jicofo 2018-01-11 08:44:12.177 SEVERE: [30] XmppProvider.doConnect#245: Failed to connect/login: SASLError using SCRAM-SHA-1: not-authorized",
+  roomJoined:
+    "Jicofo 2024-01-01 00:00:00.000 INFO: [32] [room=jvbbrewery@internal.auth.x] ChatRoomImpl.joinAs#311: Joined the room.",
+  srtpMissing: "JVB 2024-01-01 00:00:00.000 WARNING: [1] Unable to load jitsisrtp: UnsatisfiedLinkError",
+};
+
+function signal(component: LogComponent, line: string, at: number): HealthSignal {
+  const r = classify(component, line);
+  if (r.signal === null) throw new Error(`no rule matches ${line}`);
+  return {
+    component,
+    signal: r.signal,
+    label: r.label,
+    explain: r.explain,
+    ...(r.fix === undefined ? {} : { fix: r.fix }),
+    ...(r.detail === undefined ? {} : { detail: r.detail }),
+    at: new Date(at).toISOString(),
+  };
+}
+
+function tracker(cfg: Partial<ComponentConfig> & Pick<ComponentConfig, "component">) {
+  const clock = new ManualClock(T0);
+  const t = new ComponentTracker({ service: cfg.component, graceSeconds: 10, ...cfg }, clock);
+  const feed = (line: string) =>
+    t.observe({ kind: "signal", signal: signal(cfg.component, line, clock.now()) });
+  return { t, clock, feed };
+}
+
+describe("ComponentTracker", () => {
+  it("is unknown until it observes something, and reports a schema-valid ComponentHealth", () => {
+    const { t } = tracker({ component: "prosody", ports: [5222] });
+    const r = t.report();
+    expect(r).toMatchObject({ component: "prosody", state: "unknown", signals: [] });
+    expect(ComponentHealth.parse(r)).toEqual(r);
+  });
+
+  it("inside the grace period after a start problems do not count; after it they do", () => {
+    const { t, clock } = tracker({
+      component: "jvb",
+      graceSeconds: 90,
+      http: "http://127.0.0.1:8080/about/health",
+    });
+    t.observe({ kind: "started", at: clock.now() });
+    expect(t.report().state).toBe("starting");
+    clock.advance(5_000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({
+      kind: "http",
+      at: clock.now(),
+      url: "http://127.0.0.1:8080/about/health",
+      ok: false,
+      error: "ECONNREFUSED",
+    });
+    const during = t.report();
+    expect(during.state).toBe("starting");
+    expect(during.explain).toMatch(/grace period .*does not answer \(ECONNREFUSED\)/);
+    clock.advance(90_000);
+    t.observe({
+      kind: "http",
+      at: clock.now(),
+      url: "http://127.0.0.1:8080/about/health",
+      ok: false,
+      error: "ECONNREFUSED",
+    });
+    const after = t.report();
+    expect(after.state).toBe("failed");
+    expect(after.since).toBe(new Date(clock.now()).toISOString());
+    // a passing probe inside a later grace period is final at once
+    t.observe({ kind: "started", at: clock.now() });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({
+      kind: "http",
+      at: clock.now(),
+      url: "http://127.0.0.1:8080/about/health",
+      ok: true,
+      status: 200,
+    });
+    expect(t.report().state).toBe("healthy");
+  });
+
+  it("a service that is not running is failed, even inside its grace period", () => {
+    const { t, clock } = tracker({ component: "prosody", graceSeconds: 60 });
+    t.observe({ kind: "started", at: clock.now() });
+    clock.advance(1000);
+    t.observe({ kind: "check", at: clock.now(), running: false });
+    expect(t.report()).toMatchObject({
+      state: "failed",
+      explain: "prosody is not running (rcctl check prosody fails)",
+    });
+  });
+
+  it("a truststore failure ends with a later login; an unanswered one expires after its window", () => {
+    const { t, clock, feed } = tracker({ component: "prosody", ports: [5222] });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({ kind: "port", at: clock.now(), port: 5222, ok: true });
+    expect(t.report().state).toBe("healthy");
+    feed(LINES.prosodyConnected);
+    feed(LINES.truststore);
+    const failed = t.report();
+    expect(failed.state).toBe("failed");
+    expect(failed.explain).toContain("does not trust prosody's certificate");
+    expect(failed.fix).toContain("keytool -import");
+    clock.advance(60_000);
+    feed(LINES.focusAuth);
+    expect(t.report().state).toBe("healthy");
+    // the failure comes back (jvb retries) and, unanswered, counts for the window only
+    clock.advance(1000);
+    feed(LINES.truststore);
+    expect(t.report().state).toBe("failed");
+    clock.advance(DEFAULT_SIGNAL_WINDOW_MS - 1);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({ kind: "port", at: clock.now(), port: 5222, ok: true });
+    expect(t.report().state).toBe("failed");
+    clock.advance(1);
+    expect(t.report().state).toBe("healthy");
+    // the latest signal of each name is reported, newest first
+    expect(t.report().signals.map((s) => s.signal)).toEqual([
+      "truststore-rejected",
+      "c2s-authenticated-focus",
+      "c2s-client-connected",
+    ]);
+  });
+
+  it("per-signal windows override the default", () => {
+    const { t, clock, feed } = tracker({ component: "prosody", windowsMs: { "truststore-rejected": 1000 } });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(LINES.truststore);
+    expect(t.report().state).toBe("failed");
+    clock.advance(1000);
+    expect(t.report().state).toBe("healthy");
+  });
+
+  it("a closed probe port fails the component; stale probe results are ignored", () => {
+    const { t, clock } = tracker({ component: "nginx", ports: [80, 443], probeStaleMs: 30_000 });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({ kind: "port", at: clock.now(), port: 80, ok: true });
+    t.observe({ kind: "port", at: clock.now(), port: 443, ok: false, error: "ECONNREFUSED" });
+    expect(t.report()).toMatchObject({
+      state: "failed",
+      explain: "nginx does not accept connections on 127.0.0.1:443 (ECONNREFUSED)",
+    });
+    clock.advance(30_000);
+    expect(t.report()).toMatchObject({ state: "unknown" });
+  });
+
+  it("degraded signals make the component degraded until they expire", () => {
+    const { t, clock, feed } = tracker({ component: "jvb" });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(LINES.srtpMissing);
+    expect(t.report()).toMatchObject({ state: "degraded", fix: expect.stringContaining("net/jitsi/srtp") });
+    clock.advance(DEFAULT_SIGNAL_WINDOW_MS);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    expect(t.report().state).toBe("healthy");
+  });
+
+  it("`since` moves only when the state changes", () => {
+    const { t, clock } = tracker({ component: "prosody" });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    const first = t.report();
+    clock.advance(5000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    expect(t.report().since).toBe(first.since);
+    t.observe({ kind: "check", at: clock.now(), running: false });
+    expect(t.report().since).toBe(new Date(clock.now()).toISOString());
+  });
+});
+
+describe("jicofo's brewery", () => {
+  const cfg = {
+    component: "jicofo" as const,
+    graceSeconds: 90,
+    http: "http://127.0.0.1:8888/about/health",
+    ports: [8888],
+  };
+
+  it("keeps the bridges from the brewery-instance signals and says when there is none", () => {
+    const { t, clock, feed } = tracker(cfg);
+    t.observe({ kind: "started", at: clock.now() });
+    feed(LINES.roomJoined);
+    clock.advance(91_000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    const none = t.report();
+    expect(none).toMatchObject({ state: "failed", explain: NO_BRIDGE_EXPLAIN });
+    expect(none.fix).toContain("muc_jids");
+    expect(none.signals[0]).toMatchObject({ signal: BREWERY_SIGNAL, label: "failed" });
+
+    feed(LINES.added("jvb"));
+    feed(LINES.added("jvb2"));
+    expect(t.bridges()).toEqual([`${BREWERY}/jvb`, `${BREWERY}/jvb2`]);
+    const two = t.report();
+    expect(two).toMatchObject({
+      state: "healthy",
+      explain: expect.stringContaining("2 bridges in the brewery"),
+    });
+    expect(two.signals[0]).toMatchObject({
+      signal: BREWERY_SIGNAL,
+      label: "healthy",
+      detail: `2: ${BREWERY}/jvb, ${BREWERY}/jvb2`,
+    });
+    expect(ComponentHealth.parse(two)).toEqual(two);
+
+    clock.advance(1000);
+    feed(LINES.removed("jvb"));
+    expect(t.bridges()).toEqual([`${BREWERY}/jvb2`]);
+    // a bridge left (degraded signal) but one is still there
+    expect(t.report().state).toBe("degraded");
+    feed(LINES.removed("jvb2"));
+    expect(t.report()).toMatchObject({ state: "failed", explain: NO_BRIDGE_EXPLAIN });
+    t.observe({ kind: "http", at: clock.now(), url: cfg.http, ok: false, status: 500 });
+    expect(t.report()).toMatchObject({ state: "failed", explain: NO_BRIDGE_EXPLAIN });
+    // the bridge comes back
+    clock.advance(1000);
+    feed(LINES.added("jvb"));
+    t.observe({ kind: "http", at: clock.now(), url: cfg.http, ok: true, status: 200 });
+    expect(t.report().state).toBe("healthy");
+  });
+
+  it("a jicofo restart or stop empties the brewery", () => {
+    const { t, clock, feed } = tracker(cfg);
+    feed(LINES.added("jvb"));
+    t.observe({ kind: "check", at: clock.now(), running: false });
+    expect(t.bridges()).toEqual([]);
+    feed(LINES.added("jvb"));
+    t.observe({ kind: "started", at: clock.now() + 1 });
+    expect(t.bridges()).toEqual([]);
+    // lines read before the restart belong to the old process
+    t.observe({ kind: "signal", signal: signal("jicofo", LINES.added("old"), clock.now()) });
+    expect(t.bridges()).toEqual([]);
+  });
+
+  it("with an empty brewery but a passing health endpoint (history before the agent), jicofo is healthy", () => {
+    const { t, clock } = tracker(cfg);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    t.observe({ kind: "http", at: clock.now(), url: cfg.http, ok: true, status: 200 });
+    expect(t.report()).toMatchObject({ state: "healthy", explain: expect.stringContaining("has a bridge") });
+  });
+
+  it("a login failure explains more than 'no bridge', and a later brewery join cures it", () => {
+    const { t, clock, feed } = tracker(cfg);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(LINES.jicofoSasl);
+    expect(t.report()).toMatchObject({ state: "failed", explain: expect.stringContaining("SASL failure") });
+    clock.advance(1000);
+    feed(LINES.roomJoined);
+    expect(t.report()).toMatchObject({ state: "failed", explain: NO_BRIDGE_EXPLAIN });
+  });
+});
+
+describe("tables", () => {
+  it("every signal the resolution table names is a rule of that component", () => {
+    for (const [component, map] of Object.entries(RESOLVED_BY) as [
+      LogComponent,
+      ReadonlyMap<string, readonly string[]>,
+    ][]) {
+      const names = new Set(RULES[component].map((r) => r.signal));
+      for (const [problem, cures] of map) {
+        expect(names, `${component} ${problem}`).toContain(problem);
+        for (const c of cures) expect(names, `${component} ${c}`).toContain(c);
+        for (const c of cures) expect(RULES[component].find((r) => r.signal === c)?.label).toBe("healthy");
+      }
+    }
+  });
+
+  it("trackersFor builds one tracker per component with the service's grace period", () => {
+    const m = trackersFor({
+      health: {
+        logs: [{ component: "jicofo" }],
+        probes: [
+          {
+            component: "jicofo",
+            service: "jicofo",
+            http: "http://127.0.0.1:8888/about/health",
+            ports: [8888],
+          },
+        ],
+      },
+      services: [{ name: "jicofo", graceSeconds: 90 }],
+    });
+    expect([...m.keys()]).toEqual(["jicofo"]);
+    expect(m.get("jicofo")?.config).toMatchObject({ service: "jicofo", graceSeconds: 90, ports: [8888] });
+  });
+});
