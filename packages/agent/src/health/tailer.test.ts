@@ -126,6 +126,15 @@ describe("LogTailer, step by step", () => {
     expect(h.lines).toEqual(["fresh"]);
   });
 
+  it("starting at the end inside a line skips that line's rest", async () => {
+    writeFileSync(log, "history\nhalf-wri");
+    const h = manual(new MemoryOffsetStore(), { startAt: "end" });
+    await h.tailer.poll();
+    appendFileSync(log, "tten\nfresh\n");
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["fresh"]);
+  });
+
   it("keeps a partial last line until its newline arrives and never commits past it", async () => {
     const store = new MemoryOffsetStore();
     writeFileSync(log, "a1\na2-par");

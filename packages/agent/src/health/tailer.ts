@@ -253,7 +253,15 @@ export class LogTailer {
       await this.adopt(fh, ino, 0, size);
       return;
     }
-    await this.adopt(fh, ino, first && this.startAt === "end" ? size : 0, size);
+    if (!(first && this.startAt === "end") || size === 0) {
+      await this.adopt(fh, ino, 0, size);
+      return;
+    }
+    await this.adopt(fh, ino, size, size);
+    // Starting at the end inside a line still being written: skip its rest, never emit a fragment.
+    const last = Buffer.alloc(1);
+    await fh.read(last, 0, 1, size - 1);
+    if (last[0] !== 10) this.skipping = true;
   }
 
   /** A file that appeared or was rotated in: from its start. */
