@@ -65,6 +65,7 @@ export const FileState = z
     group: z.string().nullable(),
   })
   .strict();
+export type FileState = z.infer<typeof FileState>;
 
 export const ServiceState = z
   .object({
@@ -78,6 +79,7 @@ export const ServiceState = z
     detail: z.string().max(2000).optional(),
   })
   .strict();
+export type ServiceState = z.infer<typeof ServiceState>;
 
 export const ComponentHealth = z
   .object({
@@ -92,6 +94,7 @@ export const ComponentHealth = z
     bridges: z.array(z.string().max(128)).max(1000).optional(),
   })
   .strict();
+export type ComponentHealth = z.infer<typeof ComponentHealth>;
 
 export const HostMetrics = z
   .object({
@@ -103,6 +106,7 @@ export const HostMetrics = z
     netErrors: z.number().int().min(0),
   })
   .strict();
+export type HostMetrics = z.infer<typeof HostMetrics>;
 
 /** An agent-side event worth an audit line: a repair, a refusal, a rollback, a pf revert. */
 export const AgentEvent = z

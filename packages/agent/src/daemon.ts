@@ -1,0 +1,283 @@
+// The agent daemon: started in order (apply engine, health, metrics, transport), stopped in reverse.
+// It enforces the last applied desired state from its state directory at start, with or without a
+// coordinator, applies what the coordinator sends, and reports a full snapshot after every (re)connect and
+// changes after that.
+import type {
+  AgentToCoordinator,
+  ComponentHealth,
+  CoordinatorToAgent,
+  HostMetrics,
+  ItemResult,
+  NodeDesired,
+  NodeStatus,
+} from "@vmmeet/shared";
+import type { Logger } from "pino";
+import type { CommandRunner } from "./actions/runner.js";
+import type { AccountResolver } from "./reconcile/accounts.js";
+import type { ApplyResult } from "./reconcile/apply.js";
+import { ApplyEngine } from "./reconcile/engine.js";
+import type { ServiceManager } from "./services/manager.js";
+import { fileStates, type ServiceHealthHint, serviceStates } from "./status.js";
+import type { BackoffOptions } from "./transport/backoff.js";
+import { AgentTransport, type TransportTls } from "./transport/client.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+/** Log-derived health of the node's components (health/monitor.ts). */
+export interface HealthSource {
+  configure(desired: NodeDesired | null): Promise<void>;
+  components(): ComponentHealth[];
+  /** Per service: ok/starting/backoff/failed as the healer sees it. */
+  serviceHint(name: string): ServiceHealthHint | undefined;
+  onChange(listener: () => void): void;
+  stop(): Promise<void>;
+}
+
+export interface MetricsSource {
+  start(): void;
+  stop(): Promise<void> | void;
+  latest(): HostMetrics | null;
+}
+
+export interface AgentDaemonOptions {
+  node: string;
+  coordinator: string | null;
+  stateDir: string;
+  root: string;
+  services: ServiceManager;
+  accounts: AccountResolver;
+  logger: Logger;
+  runner?: CommandRunner;
+  prosodyctl?: string;
+  health?: HealthSource;
+  metrics?: MetricsSource;
+  tls?: TransportTls;
+  backoff?: BackoffOptions;
+  headers?: () => Record<string, string>;
+}
+
+export class AgentDaemon {
+  readonly engine: ApplyEngine;
+  #transport: AgentTransport | null = null;
+  #generation = 0;
+  #desired: NodeDesired | null = null;
+  #applying: number | null = null;
+  #statusTimer: NodeJS.Timeout | null = null;
+  #started = false;
+  #stopping: Promise<void> | null = null;
+
+  constructor(private readonly o: AgentDaemonOptions) {
+    this.engine = new ApplyEngine({
+      stateDir: o.stateDir,
+      services: o.services,
+      root: o.root,
+      accounts: o.accounts,
+      log: o.logger.child({ part: "apply" }),
+      ...(o.runner ? { runner: o.runner } : {}),
+      ...(o.prosodyctl ? { prosodyctl: o.prosodyctl } : {}),
+    });
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get transport(): AgentTransport | null {
+    return this.#transport;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const log = this.o.logger;
+    // Enforce what we had before anything else: after a reboot, or with the coordinator gone, the node
+    // keeps its last applied state (and an apply a crash interrupted is finished).
+    const started = await this.engine.start();
+    const persisted = await this.engine.state.load().catch(() => null);
+    this.#generation = persisted?.generation ?? 0;
+    this.#desired = (persisted?.desired as NodeDesired | undefined) ?? null;
+    if (started.kind === "enforced") {
+      log.info(
+        { generation: this.#generation, outcome: started.result.outcome, changed: started.result.changed },
+        "enforced the persisted desired state",
+      );
+    } else if (started.kind === "pending-finished") {
+      log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
+    }
+    await this.o.health?.configure(this.#desired);
+    this.o.health?.onChange(() => this.#scheduleStatus());
+    this.o.metrics?.start();
+    if (this.o.coordinator) {
+      this.#transport = new AgentTransport({
+        url: this.o.coordinator,
+        node: this.o.node,
+        role: this.#desired?.role ?? null,
+        agentVersion: AGENT_VERSION,
+        generation: () => this.#generation,
+        onOpen: () => void this.#sendSnapshot(),
+        onFrame: (f) => void this.#onFrame(f),
+        logger: log.child({ part: "transport" }),
+        ...(this.o.tls ? { tls: this.o.tls } : {}),
+        ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
+        ...(this.o.headers ? { headers: this.o.headers } : {}),
+      });
+      this.#transport.start();
+    } else {
+      log.warn("no coordinator given: enforcing the persisted state only");
+    }
+  }
+
+  /** Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#statusTimer) clearTimeout(this.#statusTimer);
+      await this.#transport?.stop();
+      await this.o.metrics?.stop();
+      await this.o.health?.stop();
+    })();
+    return this.#stopping;
+  }
+
+  #send(frame: AgentToCoordinator): boolean {
+    return this.#transport?.send(frame) ?? false;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const [files, services] = await Promise.all([
+      fileStates(this.#desired, this.o.root, this.o.accounts),
+      serviceStates(this.#desired, this.o.services, (n) => this.o.health?.serviceHint(n)),
+    ]);
+    return {
+      generation: this.#generation,
+      applying: this.#applying,
+      files,
+      services,
+      health: this.o.health?.components() ?? [],
+      metrics: this.o.metrics?.latest() ?? null,
+    };
+  }
+
+  async #sendSnapshot(replyTo?: string): Promise<void> {
+    try {
+      const status = await this.status();
+      this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
+    }
+  }
+
+  /** Health changes come in bursts (a restart prints many lines): one status frame per 250 ms at most. */
+  #scheduleStatus(): void {
+    if (this.#statusTimer) return;
+    this.#statusTimer = setTimeout(() => {
+      this.#statusTimer = null;
+      this.#send({
+        type: "status",
+        status: {
+          health: this.o.health?.components() ?? [],
+          generation: this.#generation,
+          applying: this.#applying,
+        },
+      });
+    }, 250);
+  }
+
+  async #onFrame(frame: CoordinatorToAgent): Promise<void> {
+    switch (frame.type) {
+      case "desired":
+        await this.#apply(frame.id, frame.generation, frame.desired);
+        return;
+      case "snapshot-request":
+        await this.#sendSnapshot(frame.id);
+        return;
+      case "error":
+        this.o.logger.warn({ code: frame.code, problem: frame.message }, "coordinator reported an error");
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #apply(id: string, generation: number, desired: NodeDesired): Promise<void> {
+    const log = this.o.logger.child({ generation });
+    this.#applying = generation;
+    let res: ApplyResult;
+    try {
+      res = await this.engine.apply(desired, generation);
+    } catch (err) {
+      this.#applying = null;
+      log.error({ err: (err as Error).message }, "apply crashed");
+      this.#send({
+        type: "apply-result",
+        replyTo: id,
+        generation,
+        ok: false,
+        unchanged: false,
+        items: [],
+        error: (err as Error).message,
+      });
+      return;
+    }
+    this.#applying = null;
+    if (res.outcome === "applied" || res.outcome === "failed") {
+      this.#generation = generation;
+      this.#desired = desired;
+      await this.o.health?.configure(desired);
+    }
+    const items = itemResults(res);
+    const ok = res.outcome === "applied";
+    log.info(
+      {
+        outcome: res.outcome,
+        changed: res.changed,
+        failed: items.filter((i) => i.status === "failed" || i.status === "refused").length,
+      },
+      "apply finished",
+    );
+    const error =
+      res.outcome === "stale"
+        ? `stale generation ${generation}: this agent holds ${res.current ?? "a newer one"}`
+        : res.outcome === "refused"
+          ? `refused: ${res.refusals.map((r) => `${r.item}: ${r.reason}`).join("; ")}`
+          : res.outcome === "failed"
+            ? items
+                .filter((i) => i.status === "failed")
+                .map((i) => `${i.kind} ${i.target}${i.detail ? `: ${i.detail}` : ""}`)
+                .join("; ")
+            : undefined;
+    this.#send({
+      type: "apply-result",
+      replyTo: id,
+      generation,
+      ok,
+      unchanged: !res.changed,
+      items,
+      ...(error ? { error: error.slice(0, 2000) } : {}),
+    });
+    await this.#sendSnapshot();
+  }
+}
+
+/** The apply engine's result as the protocol's per-item results. */
+export function itemResults(res: ApplyResult): ItemResult[] {
+  const out: ItemResult[] = [];
+  const detail = (d?: string) => (d ? { detail: d.slice(0, 2000) } : {});
+  for (const r of res.refusals)
+    out.push({
+      kind: r.item.startsWith("service") ? "service" : r.item.startsWith("action") ? "action" : "file",
+      target: r.item,
+      status: "refused",
+      detail: r.reason.slice(0, 2000),
+    });
+  for (const f of res.files)
+    out.push({ kind: "file", target: f.path, status: f.status, ...detail(f.detail) });
+  for (const s of res.services) {
+    if (s.status === "unchanged") out.push({ kind: "service", target: s.name, status: "unchanged" });
+    for (const step of s.steps) out.push({ kind: "service", target: s.name, status: step });
+    if (s.status === "failed")
+      out.push({ kind: "service", target: s.name, status: "failed", ...detail(s.detail) });
+  }
+  for (const a of res.actions)
+    out.push({ kind: "action", target: `${a.action} ${a.target}`, status: a.status, ...detail(a.detail) });
+  return out;
+}

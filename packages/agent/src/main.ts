@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// vmmeet-agent: the process. Parses the command line, makes the one pino root logger, starts the daemon
+// and stops it on SIGTERM/SIGINT (rc.subr's stop) well inside daemon_timeout.
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { runClassify } from "./cli/classify.js";
+import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
+import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
+import { Rcctl } from "./services/rcctl.js";
+
+const USAGE = `vmmeet-agent ${AGENT_VERSION}: applies this VM's part of a vmmeet deployment and reports its health
+
+Usage:
+  vmmeet-agent --node NAME --coordinator URL [options]
+  vmmeet-agent classify --component prosody|jicofo|jvb|nginx [--release N] < LOG
+
+Options:
+  --node NAME           this node's name in the deployment spec (e.g. xmpp)
+  --coordinator URL     the coordinator's agent endpoint, e.g. ws://100.64.2.2:7443/agent; without it the
+                        agent only enforces its last applied state
+  --state-dir DIR       last applied state, backups, log offsets (default /var/db/vmmeet, created 0700)
+  --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
+  --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
+  --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default /usr/local/bin/prosodyctl)
+  --lenient-accounts    map OpenBSD accounts missing here (_prosody, _jicofo, ...) to the agent's own uid/gid;
+                        for test sandboxes only, never on a VM
+  --log-level LEVEL     pino level (default info); logs are JSON lines on stdout, secrets redacted
+  -h, --help            this text
+
+Exit status: 0 after a clean stop, 1 on a fatal error, 64 bad command line.`;
+
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "classify") return runClassify(argv.slice(1), process.stdin, process.stdout);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        node: { type: "string" },
+        coordinator: { type: "string" },
+        "state-dir": { type: "string" },
+        root: { type: "string" },
+        rcctl: { type: "string" },
+        prosodyctl: { type: "string" },
+        "lenient-accounts": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`vmmeet-agent: ${(err as Error).message}\n\n${USAGE}\n`);
+    return 64;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const node = values.node;
+  if (typeof node !== "string" || !/^[a-z][a-z0-9]{0,30}$/.test(node)) {
+    process.stderr.write(
+      `vmmeet-agent: --node NAME is required (a node name of the spec: lower-case letters and digits)\n`,
+    );
+    return 64;
+  }
+  const coordinator = typeof values.coordinator === "string" ? values.coordinator : null;
+  if (coordinator !== null && !/^wss?:\/\//.test(coordinator)) {
+    process.stderr.write(`vmmeet-agent: --coordinator must be a ws:// or wss:// URL\n`);
+    return 64;
+  }
+  const logger = pino({
+    level: typeof values["log-level"] === "string" ? values["log-level"] : "info",
+    base: { svc: "vmmeet-agent", node },
+    redact: {
+      paths: ["password", "*.password", "*.content", "secret", "*.secret", "token", "*.token"],
+      censor: "<redacted>",
+    },
+  });
+  const root = typeof values.root === "string" ? values.root : "/";
+  const accounts = values["lenient-accounts"]
+    ? lenientAccounts()
+    : systemAccounts(root === "/" ? "/etc" : `${root}/etc`);
+  const daemon = new AgentDaemon({
+    node,
+    coordinator,
+    stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
+    root,
+    services: new Rcctl({
+      path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
+      log: logger.child({ part: "rcctl" }),
+    }),
+    accounts,
+    logger,
+    ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
+  });
+  await daemon.start();
+  logger.info({ version: AGENT_VERSION, coordinator, root }, "agent started");
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "stopping");
+      // rc.subr sends SIGKILL after daemon_timeout (30 s in rc.d/vmmeet_agent); give up well before that.
+      setTimeout(() => {
+        logger.error("shutdown took too long; exiting");
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+      daemon.stop().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`vmmeet-agent: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,75 @@
+// What the agent reports about its node: the managed files as they are on disk (hash, mode, owner), the
+// services as rcctl(8) sees them. Raw log lines and file contents never leave the VM.
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
+import type { AccountResolver } from "./reconcile/accounts.js";
+import { resolveUnderRoot } from "./reconcile/paths.js";
+import type { ServiceManager } from "./services/manager.js";
+
+export async function fileStates(
+  desired: NodeDesired | null,
+  root: string,
+  accounts: AccountResolver,
+): Promise<NodeStatus["files"]> {
+  const out: NodeStatus["files"] = [];
+  for (const f of desired?.files ?? []) {
+    try {
+      const r = await resolveUnderRoot(root, f.path, false);
+      if (r.parent === null) throw new Error("missing");
+      const p = r.target;
+      const [st, data] = await Promise.all([stat(p), readFile(p)]);
+      out.push({
+        path: f.path,
+        sha256: createHash("sha256").update(data).digest("hex"),
+        mode: `0${(st.mode & 0o777).toString(8).padStart(3, "0")}`,
+        // Reported by name when the id is the desired account's (the resolver maps names to ids only).
+        owner: idIs(() => accounts.uid(f.owner), st.uid) ? f.owner : String(st.uid),
+        group: idIs(() => accounts.gid(f.group), st.gid) ? f.group : String(st.gid),
+      });
+    } catch {
+      out.push({ path: f.path, sha256: null, mode: null, owner: null, group: null });
+    }
+  }
+  return out;
+}
+
+export interface ServiceHealthHint {
+  state: NodeStatus["services"][number]["state"];
+  restarts: number;
+  detail?: string;
+}
+
+export async function serviceStates(
+  desired: NodeDesired | null,
+  services: ServiceManager,
+  hints: (name: string) => ServiceHealthHint | undefined,
+): Promise<NodeStatus["services"]> {
+  const out: NodeStatus["services"] = [];
+  for (const s of desired?.services ?? []) {
+    const [running, enabled, flags] = await Promise.all([
+      services.check(s.name).catch(() => false),
+      services.isEnabled(s.name).catch(() => false),
+      services.getFlags(s.name).catch(() => null),
+    ]);
+    const hint = hints(s.name);
+    out.push({
+      name: s.name,
+      enabled,
+      running,
+      flags,
+      state: hint?.state ?? (running ? "ok" : "stopped"),
+      restarts: hint?.restarts ?? 0,
+      ...(hint?.detail ? { detail: hint.detail } : {}),
+    });
+  }
+  return out;
+}
+
+function idIs(id: () => number, actual: number): boolean {
+  try {
+    return id() === actual;
+  } catch {
+    return false;
+  }
+}

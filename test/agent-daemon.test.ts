@@ -1,0 +1,259 @@
+// The real agent process (compiled dist/main.js) against a real ws server on port 0 playing the coordinator,
+// with the rcctl test double and real daemon processes: an apply writes the files with their modes, enables,
+// sets flags and starts the services; the same apply again changes nothing and restarts nothing; a stale
+// generation is refused; with the coordinator gone and the agent restarted, the persisted state is still
+// enforced.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import {
+  type AgentToCoordinator,
+  decodeAgentFrame,
+  type NodeDesired,
+  type NodeDesiredInput,
+  NodeDesired as NodeDesiredSchema,
+  PROTOCOL_VERSION,
+} from "@vmmeet/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { waitFor } from "./helpers/wait.js";
+import { repoRoot } from "./validators/paths.js";
+
+const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface FakeCoordinator {
+  url: string;
+  frames: AgentToCoordinator[];
+  socket: () => WebSocket | undefined;
+  close: () => Promise<void>;
+}
+
+async function fakeCoordinator(): Promise<FakeCoordinator> {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise((r) => wss.once("listening", r));
+  const frames: AgentToCoordinator[] = [];
+  let current: WebSocket | undefined;
+  wss.on("connection", (ws) => {
+    current = ws;
+    ws.on("message", (d) => {
+      const res = decodeAgentFrame(d.toString());
+      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
+      frames.push(res.frame);
+      if (res.frame.type === "hello") {
+        ws.send(
+          JSON.stringify({
+            type: "welcome",
+            protocol: PROTOCOL_VERSION,
+            coordinatorVersion: "test",
+            node: res.frame.node,
+            heartbeatMs: 60_000,
+          }),
+        );
+      }
+    });
+  });
+  const close = () =>
+    new Promise<void>((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => r());
+    });
+  cleanups.push(close);
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
+    frames,
+    socket: () => current,
+    close,
+  };
+}
+
+async function sandbox() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-agentd-"));
+  const root = path.join(dir, "root");
+  const state = path.join(dir, "state");
+  await mkdir(root, { recursive: true });
+  const rcctl = await makeRcctl(root);
+  cleanups.push(async () => {
+    await killDoubleProcesses(root);
+    await rm(dir, { recursive: true, force: true });
+  });
+  // jicofo stands in as a sleeper: the agent only needs a process rc.subr semantics can find.
+  const sleeper = path.join(dir, "sleeper.mjs");
+  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
+  await writeRcScript(root, "jicofo", {
+    daemon: `${process.execPath} ${sleeper} jicofo-sleeper`,
+    bg: true,
+    timeout: 5,
+  });
+  await writeRcScript(root, "syslogd", {
+    daemon: `${process.execPath} ${sleeper} syslogd-sleeper`,
+    bg: true,
+    timeout: 5,
+  });
+  return { dir, root, state, rcctl };
+}
+
+function startAgent(
+  s: { root: string; state: string; rcctl: string },
+  coordinator: string | null,
+): ChildProcess & { output: () => string } {
+  const args = [
+    AGENT,
+    "--node",
+    "jicofo",
+    "--state-dir",
+    s.state,
+    "--root",
+    s.root,
+    "--rcctl",
+    s.rcctl,
+    "--lenient-accounts",
+    "--log-level",
+    "debug",
+  ];
+  if (coordinator) args.push("--coordinator", coordinator);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        child.once("exit", () => r());
+        child.kill("SIGTERM");
+      }),
+  );
+  return Object.assign(child, { output: () => out });
+}
+
+function desired(version: string): NodeDesired {
+  const d: NodeDesiredInput = {
+    node: "jicofo",
+    role: "jicofo",
+    files: [
+      {
+        path: "/etc/jicofo/jicofo.conf",
+        content: `jicofo { xmpp { client { password = "SECRET-${version}" } } }\n`,
+        mode: "0640",
+        owner: "root",
+        group: "_jicofo",
+        secret: true,
+        notify: [{ service: "jicofo", action: "restart" }],
+      },
+      {
+        path: "/etc/jicofo/jicofo.in.sh",
+        content: "JICOFO_MAXMEM=3G\n",
+        mode: "0640",
+        owner: "root",
+        group: "_jicofo",
+        notify: [{ service: "jicofo", action: "restart" }],
+      },
+      {
+        path: "/etc/hosts",
+        content: "100.64.2.3 xmpp jts.fips.de\n",
+        mode: "0644",
+        owner: "root",
+        group: "wheel",
+      },
+    ],
+    services: [{ name: "jicofo", flags: "--host=jts.fips.de", order: 20 }],
+    actions: [],
+    health: { release: 9646 },
+  };
+  return NodeDesiredSchema.parse(d);
+}
+
+const applyResults = (c: FakeCoordinator) =>
+  c.frames.filter(
+    (f): f is Extract<AgentToCoordinator, { type: "apply-result" }> => f.type === "apply-result",
+  );
+const jicofoPids = (root: string) =>
+  doubleProcesses(root)
+    .filter((p) => p.kind === "daemon" && p.cmdline.includes("jicofo-sleeper"))
+    .map((p) => p.pid);
+
+describe("vmmeet-agent process", () => {
+  it("applies, is idempotent, refuses stale generations, and enforces its state with the coordinator gone", async () => {
+    const s = await sandbox();
+    const coord = await fakeCoordinator();
+    const agent = startAgent(s, coord.url);
+    await waitFor("hello and snapshot", () => coord.frames.some((f) => f.type === "snapshot"), {
+      timeoutMs: 20_000,
+    });
+    expect(coord.frames[0]).toMatchObject({ type: "hello", node: "jicofo", generation: 0 });
+
+    coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired: desired("A") }));
+    await waitFor("first apply", () => applyResults(coord).length === 1, { timeoutMs: 30_000 });
+    const first = applyResults(coord)[0]!;
+    if (!first.ok) throw new Error(`apply failed: ${first.error}\n${JSON.stringify(first.items)}`);
+    expect(first).toMatchObject({ replyTo: "d1", generation: 1, ok: true, unchanged: false });
+    expect(first.items).toContainEqual({
+      kind: "file",
+      target: "/etc/jicofo/jicofo.conf",
+      status: "written",
+    });
+    expect(first.items).toContainEqual({ kind: "service", target: "jicofo", status: "enabled" });
+    expect(first.items).toContainEqual({ kind: "service", target: "jicofo", status: "flags-set" });
+    expect(first.items).toContainEqual({ kind: "service", target: "jicofo", status: "started" });
+    const conf = path.join(s.root, "etc/jicofo/jicofo.conf");
+    expect(await readFile(conf, "utf8")).toContain("SECRET-A");
+    expect((await stat(conf)).mode & 0o777).toBe(0o640);
+    expect(await readFile(path.join(s.root, "etc/rc.conf.local"), "utf8")).toBe(
+      "jicofo_flags=--host=jts.fips.de\npkg_scripts=jicofo\n",
+    );
+    const pids = jicofoPids(s.root);
+    expect(pids).toHaveLength(1);
+    // The snapshot after the apply reports the file as the coordinator rendered it.
+    await waitFor("snapshot at generation 1", () =>
+      coord.frames.some((f) => f.type === "snapshot" && f.status.generation === 1),
+    );
+
+    coord.socket()!.send(JSON.stringify({ type: "desired", id: "d2", generation: 2, desired: desired("A") }));
+    await waitFor("second apply", () => applyResults(coord).length === 2, { timeoutMs: 30_000 });
+    expect(applyResults(coord)[1]).toMatchObject({ ok: true, unchanged: true });
+    expect(
+      applyResults(coord)[1]!.items.some((i) =>
+        ["written", "started", "restarted", "enabled", "flags-set"].includes(i.status),
+      ),
+    ).toBe(false);
+    expect(jicofoPids(s.root)).toEqual(pids);
+
+    coord
+      .socket()!
+      .send(JSON.stringify({ type: "desired", id: "d0", generation: 1, desired: desired("OLD") }));
+    await waitFor("stale answer", () => applyResults(coord).length === 3, { timeoutMs: 30_000 });
+    expect(applyResults(coord)[2]).toMatchObject({ replyTo: "d0", ok: false });
+    expect(applyResults(coord)[2]!.error).toMatch(/stale generation 1/);
+    expect(await readFile(conf, "utf8")).toContain("SECRET-A");
+
+    // Secrets never appear in the agent's log output.
+    expect(agent.output()).not.toContain("SECRET-A");
+
+    // Coordinator gone; the agent stops; someone deletes a managed file; the agent starts without a coordinator.
+    await coord.close();
+    agent.kill("SIGTERM");
+    await waitFor("agent exited", () => agent.exitCode !== null, { timeoutMs: 15_000 });
+    expect(agent.exitCode).toBe(0);
+    await unlink(conf);
+    await writeFile(path.join(s.root, "etc/hosts"), "tampered\n");
+    const again = startAgent(s, null);
+    await waitFor(
+      "file restored offline",
+      async () => (await readFile(conf, "utf8").catch(() => "")).includes("SECRET-A"),
+      { timeoutMs: 30_000 },
+    );
+    expect(await readFile(path.join(s.root, "etc/hosts"), "utf8")).toBe("100.64.2.3 xmpp jts.fips.de\n");
+    expect(again.output()).not.toContain("SECRET-A");
+  });
+});
