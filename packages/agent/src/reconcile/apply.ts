@@ -232,10 +232,13 @@ export async function applyDesired(
   }
   // New flags reach a running daemon only through a restart: rc.subr saves the start-time flags in
   // /var/run/rc.d/NAME (openbsd-services.md section 2). Read now so a crash after `set` still restarts.
+  const flagsSeen = new Map<string, string>();
   for (const s of desired.services) {
     if (s.flags === null) continue;
     try {
-      if (!sameFlags(await deps.services.getFlags(s.name), s.flags)) todo.set(s.name, "restart");
+      const cur = await deps.services.getFlags(s.name);
+      flagsSeen.set(s.name, cur);
+      if (!sameFlags(cur, s.flags)) todo.set(s.name, "restart");
     } catch {
       // An unknown service is reported by the services step.
     }
@@ -267,6 +270,9 @@ export async function applyDesired(
   for (const p of plans) {
     if (p.change === "unchanged") {
       fileItems.push({ kind: "file", path: p.entry.path, status: "unchanged" });
+      await deps.files.removeTemps(p.entry.path).catch((e: unknown) => {
+        log.warn({ path: p.entry.path, err: errText(e) }, "cannot remove stale temp files");
+      });
       continue;
     }
     try {
@@ -304,8 +310,12 @@ export async function applyDesired(
       if (!(await deps.services.isEnabled(s.name))) {
         await deps.services.enable(s.name);
         it.steps.push("enabled");
+        flagsSeen.delete(s.name); // enabling changes what `get flags` prints ("NO" before)
       }
-      if (s.flags !== null && !sameFlags(await deps.services.getFlags(s.name), s.flags)) {
+      // The agent is the only writer of rc.conf.local (its rcctl calls are serialized), so the value read
+      // while planning still holds unless `enable` ran; one rcctl call less per service and apply.
+      const cur = s.flags === null ? null : (flagsSeen.get(s.name) ?? (await deps.services.getFlags(s.name)));
+      if (s.flags !== null && cur !== null && !sameFlags(cur, s.flags)) {
         await deps.services.setFlags(s.name, s.flags);
         it.steps.push("flags-set");
         todo.set(s.name, "restart");
@@ -360,8 +370,7 @@ export async function applyDesired(
 
   if (needMark || leftover) await deps.state.clearPending();
   if (stateChanged || firstTime) {
-    const cur = await deps.state.load();
-    await deps.state.save({ generation, desired, complete: true, previous: cur?.previous ?? null });
+    await deps.state.markComplete(generation);
     await deps.files.pruneBackups(deps.keepBackups ?? DEFAULT_KEEP_BACKUPS);
   }
 

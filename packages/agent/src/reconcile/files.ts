@@ -123,6 +123,15 @@ export class FileWriter {
     await writeFileAtomic(target, plan.bytes, { mode: plan.mode, uid: plan.uid, gid: plan.gid });
   }
 
+  /**
+   * Removes temp files a crash left beside a managed file (between create and rename). Needed for files
+   * found unchanged too: the crash may have come after a successful rename of an earlier attempt.
+   */
+  async removeTemps(managed: string): Promise<void> {
+    const { parent, target } = await resolveUnderRoot(this.root, managed, false);
+    if (parent !== null) await removeStaleTemps(target);
+  }
+
   private genDir(generation: number): string {
     return path.join(this.backupDir, String(generation));
   }

@@ -77,11 +77,22 @@ export class StateStore {
       prev && typeof prev["generation"] === "number"
         ? { generation: prev["generation"], desired: parseDesired(prev["desired"], "previous.desired") }
         : null;
-    return { generation, desired, complete: r["complete"] === true, previous };
+    const applied = (await readJson(this.file("applied.json"))) as { generation?: unknown } | undefined;
+    return { generation, desired, complete: applied?.generation === generation, previous };
   }
 
+  /**
+   * state.json holds the desired states (large: file contents); whether the generation's apply finished is
+   * a separate small file, so marking it complete does not rewrite them.
+   */
   async save(state: AppliedState): Promise<void> {
-    await writeJsonAtomic(this.file("state.json"), state);
+    const { complete, ...rest } = state;
+    await writeJsonAtomic(this.file("state.json"), rest);
+    if (complete) await this.markComplete(state.generation);
+  }
+
+  async markComplete(generation: number): Promise<void> {
+    await writeJsonAtomic(this.file("applied.json"), { generation });
   }
 
   /** An apply of `generation` is allowed unless a newer one has been accepted already. */
