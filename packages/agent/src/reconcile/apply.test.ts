@@ -326,6 +326,18 @@ describe("applyDesired", () => {
     await expect(stat(path.join(stateDir, "pending.json"))).rejects.toThrow();
   });
 
+  it("treats a corrupt state file as absent: a new desired state still applies", async () => {
+    const svc = jicofoServices();
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(path.join(stateDir, "state.json"), "{ torn");
+    await writeFile(path.join(stateDir, "pending.json"), "[]");
+    expect((await engine(svc).start()).kind).toBe("empty");
+    const r = await engine(svc).apply(jicofoNode(), 1);
+    expect(r.outcome).toBe("applied");
+    expect(logLines.join("")).toContain("state unreadable");
+    await expect(stat(path.join(stateDir, "pending.json"))).rejects.toThrow();
+  });
+
   it("re-enforces the persisted state in a new engine (coordinator gone)", async () => {
     const svc = jicofoServices();
     await engine(svc).apply(jicofoNode(), 3);

@@ -19,7 +19,7 @@ import type { ProsodyActions } from "../actions/prosody.js";
 import { ensureLogfile, logfileRefusal } from "../actions/syslog.js";
 import { type ActionItem, actionTarget } from "../actions/types.js";
 import type { ServiceManager } from "../services/manager.js";
-import type { PendingAction, PendingMark, StateStore } from "../state/store.js";
+import { type PendingAction, type PendingMark, StateCorruptError, type StateStore } from "../state/store.js";
 import { type AccountResolver, UnknownAccountError } from "./accounts.js";
 import { type FileChange, type FilePlan, type FileWriter, notifyMap } from "./files.js";
 import { PathRefusedError } from "./paths.js";
@@ -185,7 +185,7 @@ export async function applyDesired(
   }
   const desired = v.desired;
 
-  const state = await deps.state.load();
+  const state = await loadState(deps, log);
   if (state && generation < state.generation) {
     log.info({ current: state.generation }, "stale generation ignored");
     return { ...emptyResult("stale", generation), current: state.generation };
@@ -195,6 +195,7 @@ export async function applyDesired(
   // found here, so the whole desired state is refused before anything is written.
   const refusals: Refusal[] = [];
   const plans: FilePlan[] = [];
+  const unreadable: FileItem[] = [];
   for (const entry of desired.files) {
     try {
       plans.push(await deps.files.plan(entry));
@@ -202,7 +203,7 @@ export async function applyDesired(
       if (e instanceof PathRefusedError) refusals.push({ item: `file ${entry.path}`, reason: e.reason });
       else if (e instanceof UnknownAccountError)
         refusals.push({ item: `file ${entry.path}`, reason: e.message });
-      else throw e;
+      else unreadable.push({ kind: "file", path: entry.path, status: "failed", detail: errText(e) });
     }
   }
   for (const a of desired.actions) {
@@ -222,6 +223,11 @@ export async function applyDesired(
       refusals,
       files: desired.files.map((f) => ({ kind: "file", path: f.path, status: "refused" })),
     };
+  }
+  if (unreadable.length > 0) {
+    // An I/O error while comparing (EACCES, EIO): write nothing rather than half a desired state.
+    log.error({ files: unreadable.map((f) => f.path) }, "cannot compare files; nothing applied");
+    return { ...emptyResult("failed", generation), files: unreadable };
   }
 
   const todo = new Map<string, PendingAction>();
@@ -243,7 +249,7 @@ export async function applyDesired(
       // An unknown service is reported by the services step.
     }
   }
-  const leftover = await deps.state.readPending();
+  const leftover = await readPendingSafe(deps, log);
   if (leftover) mergeInto(todo, leftover.services);
 
   const fileChanges = plans.some((p) => p.change !== "unchanged");
@@ -396,6 +402,28 @@ export async function applyDesired(
   return result;
 }
 
+/** A corrupt state file (it cannot be torn: it is written atomically) is logged and treated as absent. */
+async function loadState(deps: ApplyDeps, log: Logger) {
+  try {
+    return await deps.state.load();
+  } catch (e) {
+    if (!(e instanceof StateCorruptError)) throw e;
+    log.error({ err: e.message }, "state unreadable, ignored");
+    return null;
+  }
+}
+
+async function readPendingSafe(deps: ApplyDeps, log: Logger): Promise<PendingMark | null> {
+  try {
+    return await deps.state.readPending();
+  } catch (e) {
+    if (!(e instanceof StateCorruptError)) throw e;
+    log.error({ err: e.message }, "pending mark unreadable, removed");
+    await deps.state.clearPending();
+    return null;
+  }
+}
+
 function fail(it: ServiceItem, e: unknown) {
   it.status = "failed";
   it.detail = errText(e);
@@ -507,6 +535,14 @@ export async function rollback(generation: number, deps: ApplyDeps): Promise<Rol
   if (backups.length === 0) return { outcome: "nothing", generation, files: [], services: [] };
   const todo = new Map<string, PendingAction>();
   for (const b of backups) mergeInto(todo, b.services);
+  const state = await loadState(deps, log);
+  const undoesCurrent = state !== null && state.generation >= generation;
+  const target = undoesCurrent ? (state.previous?.desired ?? null) : null;
+  // The state first, then the pending mark, then the files: a crash in between makes start-up converge
+  // to the rolled-back state and finish the restarts, instead of re-applying what is being undone.
+  if (undoesCurrent) {
+    await deps.state.save({ generation: state.generation, desired: target, complete: true, previous: null });
+  }
   await deps.state.writePending({ generation, services: Object.fromEntries(todo) });
   const files: FileItem[] = [];
   for (const b of backups) {
@@ -522,8 +558,7 @@ export async function rollback(generation: number, deps: ApplyDeps): Promise<Rol
       files.push({ kind: "file", path: b.path, status: "failed", detail: errText(e) });
     }
   }
-  const state = await deps.state.load();
-  const desiredServices: ServiceEntry[] = state?.previous?.desired.services ?? state?.desired?.services ?? [];
+  const desiredServices: ServiceEntry[] = target?.services ?? state?.desired?.services ?? [];
   const orderOf = new Map(desiredServices.map((s) => [s.name, s.order]));
   const names = [...todo.keys()].sort((a, b) => (orderOf.get(a) ?? -1) - (orderOf.get(b) ?? -1));
   const services: ServiceItem[] = [];
@@ -533,14 +568,6 @@ export async function rollback(generation: number, deps: ApplyDeps): Promise<Rol
     services.push(it);
   }
   await deps.state.clearPending();
-  if (state && state.generation >= generation) {
-    await deps.state.save({
-      generation: state.generation,
-      desired: state.previous?.desired ?? null,
-      complete: true,
-      previous: null,
-    });
-  }
   const failed = files.some((f) => f.status === "failed") || services.some((s) => s.status === "failed");
   log.info({ failed }, "rollback finished");
   return { outcome: failed ? "failed" : "rolled-back", generation, files, services };
@@ -548,7 +575,7 @@ export async function rollback(generation: number, deps: ApplyDeps): Promise<Rol
 
 /** Finishes an interrupted job when there is no desired state to re-apply: the pending restarts only. */
 export async function finishPending(deps: ApplyDeps): Promise<ServiceItem[]> {
-  const pending = await deps.state.readPending();
+  const pending = await readPendingSafe(deps, deps.log);
   if (!pending) return [];
   const items: ServiceItem[] = [];
   for (const [name, act] of Object.entries(pending.services)) {
