@@ -72,6 +72,8 @@ async function setup(opts: { applyTimeoutMs?: number } = {}) {
       logger,
       heartbeatMs: 500,
       applyTimeoutMs: opts.applyTimeoutMs ?? 5000,
+      // Scripted agents speak plain ws:// on loopback; TLS and enrollment are tested in security*.test.ts.
+      insecure: true,
     });
     await d.start();
     cleanups.push(() => d.stop());

@@ -1,10 +1,17 @@
 // `vmmeet serve`: wires the core to its three doors: the agents' websocket endpoint, the root-only admin
 // socket, and (optionally) the Prometheus endpoint on loopback. start() in order, stop() in reverse.
-import http from "node:http";
+import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { CloseCode } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import {
+  type AgentListener,
+  createAgentListener,
+  enrollmentAdminHandlers,
+  enrollmentOf,
+  enrollmentOnlyRows,
+} from "../enroll/listener.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
 import { AdminError, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
@@ -22,12 +29,20 @@ export interface DaemonOptions {
   adminSocket?: string;
   now?: () => Date;
   applyTimeoutMs?: number;
+  /**
+   * Plain ws:// without TLS or agent authentication, for tests on loopback only (refused on any other
+   * address). The default is wss:// with mutual TLS and enrollment (enroll/).
+   */
+  insecure?: boolean;
+  /** Extra DNS names or addresses for the server certificate (`vmmeet serve --san`). */
+  san?: string[];
 }
 
 export class CoordinatorDaemon {
   readonly core: CoordinatorCore;
   readonly counters: Counters = newCounters();
-  #http: http.Server | null = null;
+  #http: AgentListener["server"] | null = null;
+  #listener: AgentListener | null = null;
   #agents: AgentServer | null = null;
   #admin: AdminServer | null = null;
   #metrics: http.Server | null = null;
@@ -67,22 +82,33 @@ export class CoordinatorDaemon {
   async start(): Promise<void> {
     const log = this.o.logger;
     await this.core.load();
-    this.#http = http.createServer((_req, res) =>
-      res.writeHead(426, { "content-type": "text/plain" }).end("vmmeet agents connect with a websocket\n"),
-    );
+    const audit = (e: Parameters<CoordinatorCore["store"]["audit"]>[0]) => this.core.store.audit(e);
+    this.#listener = await createAgentListener({
+      stateDir: this.o.stateDir,
+      host: this.o.listen.host,
+      logger: log.child({ part: "agents" }),
+      audit,
+      knowsNode: (node) => this.core.knowsNode(node),
+      ...(this.o.insecure ? { insecure: true } : {}),
+      ...(this.o.san ? { san: this.o.san } : {}),
+      ...(this.o.now ? { now: this.o.now } : {}),
+    });
+    this.#http = this.#listener.server;
     this.#agents = new AgentServer({
       server: this.#http,
       logger: log.child({ part: "agents" }),
       coordinatorVersion: COORDINATOR_VERSION,
       heartbeatMs: this.o.heartbeatMs ?? 15_000,
-      authorize: (hello) =>
-        this.core.knowsNode(hello.node)
-          ? { ok: true }
-          : {
-              ok: false,
-              close: CloseCode.unknownNode,
-              reason: `node "${hello.node}" is not in the deployment spec`,
-            },
+      authorize: (hello, req) =>
+        this.#listener?.enrollment
+          ? this.#listener.enrollment.authorize(hello, req)
+          : this.core.knowsNode(hello.node)
+            ? { ok: true }
+            : {
+                ok: false,
+                close: CloseCode.unknownNode,
+                reason: `node "${hello.node}" is not in the deployment spec`,
+              },
       onConnect: (conn, hello) => {
         this.core.fleet.attach(conn, hello.agentVersion);
         log.info({ node: conn.node, remote: conn.remote, generation: hello.generation }, "agent connected");
@@ -231,15 +257,31 @@ export class CoordinatorDaemon {
         }
       },
       status: async () => this.status(),
-      agents: async () =>
-        this.status().nodes.map((n) => ({
-          node: n.node,
-          role: n.role,
-          connected: n.connected,
-          lastSeen: n.lastSeen,
-          agentVersion: n.agentVersion,
-          applied: n.generation.applied,
-        })),
+      agents: async () => {
+        const nodes = this.status().nodes;
+        return [
+          ...nodes.map((n) => ({
+            node: n.node,
+            role: n.role,
+            connected: n.connected,
+            lastSeen: n.lastSeen,
+            agentVersion: n.agentVersion,
+            applied: n.generation.applied,
+            ...enrollmentOf(this.#listener, n.node),
+          })),
+          ...enrollmentOnlyRows(this.#listener, new Set(nodes.map((n) => n.node))),
+        ];
+      },
+      ...enrollmentAdminHandlers({
+        listener: () => this.#listener,
+        disconnect: (node, code, reason) => {
+          const conn = this.#agents?.connection(node);
+          conn?.close(code, reason);
+          return conn !== undefined;
+        },
+        knowsNode: (node) => this.core.knowsNode(node),
+        audit: (e) => this.core.store.audit(e),
+      }),
       events: async (
         req: { params: Record<string, unknown> },
         emit: (e: unknown) => void,

@@ -13,13 +13,19 @@ export function parseListen(value: string, what: string): { host: string; port: 
 export const serve: Command = {
   name: "serve",
   summary: "run the coordinator daemon (agents' endpoint, admin socket, metrics)",
-  usage: `vmmeet serve [SPEC] [--state DIR] [--listen ADDR:PORT] [--metrics PORT] [--heartbeat SECONDS]
+  usage: `vmmeet serve [SPEC] [--state DIR] [--listen ADDR:PORT] [--san NAME]... [--metrics PORT]
+                    [--heartbeat SECONDS] [--insecure]
 
 Runs the coordinator on the VMM host. It keeps in the state directory (default .vmmeet/ beside SPEC, mode
 0700) the generations and their history, the secrets and CA, what each node last reported and the append-only
 audit.log; it listens for agents on --listen (default 127.0.0.1:7443) and for the vmmeet CLI on the unix
 socket STATE/admin.sock (mode 0600: root only). With --metrics PORT it serves Prometheus metrics on
 127.0.0.1:PORT/metrics. Logs are JSON lines on stdout. SIGTERM or SIGINT stops it cleanly.
+
+Agents connect with wss:// and mutual TLS: the server certificate is issued by the deployment CA (run
+'vmmeet init' first) for the --listen address (every local address for 0.0.0.0) plus each --san NAME; an
+agent joins once with a token from 'vmmeet agents token NODE' and uses its client certificate from then on.
+--insecure serves plain ws:// without any authentication, on a loopback --listen only: for tests.
 
 Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
   async run(argv, io) {
@@ -28,6 +34,8 @@ Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
       listen: { type: "string" },
       metrics: { type: "string" },
       heartbeat: { type: "string" },
+      san: { type: "string", multiple: true },
+      insecure: { type: "boolean" },
     });
     const paths = specPaths(io.cwd, positionals[0], str(values.state));
     const listen = parseListen(str(values.listen) ?? "127.0.0.1:7443", "--listen");
@@ -38,7 +46,10 @@ Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
     if (hb !== undefined && !/^\d+(\.\d+)?$/.test(hb)) throw new UsageError("--heartbeat: must be seconds");
     const logger = pino({
       base: { svc: "vmmeet" },
-      redact: { paths: ["*.password", "*.secret", "*.specText", "*.content"], censor: "<redacted>" },
+      redact: {
+        paths: ["*.password", "*.secret", "*.specText", "*.content", "*.token", "*.keyPem"],
+        censor: "<redacted>",
+      },
     });
     const daemon = new CoordinatorDaemon({
       stateDir: paths.state,
@@ -46,10 +57,12 @@ Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
       logger,
       heartbeatMs: hb ? Math.round(Number(hb) * 1000) : 15_000,
       metrics: metricsArg ? { port: Number(metricsArg) } : null,
+      ...(values.insecure === true ? { insecure: true } : {}),
+      san: Array.isArray(values.san) ? values.san.filter((v): v is string => typeof v === "string") : [],
     });
     await daemon.start();
     io.err(
-      `vmmeet coordinator: agents on ${listen.host}:${daemon.port}, admin ${daemon.adminSocket}${metricsArg ? `, metrics 127.0.0.1:${daemon.metricsPort}/metrics` : ""}\n`,
+      `vmmeet coordinator: agents on ${values.insecure === true ? "ws" : "wss"}://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${daemon.port}/agent, admin ${daemon.adminSocket}${metricsArg ? `, metrics 127.0.0.1:${daemon.metricsPort}/metrics` : ""}\n`,
     );
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {

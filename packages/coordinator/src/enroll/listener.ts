@@ -1,0 +1,190 @@
+// The agents' door of the coordinator daemon: an HTTPS server (mutual TLS with the deployment CA) carrying
+// the enrollment endpoint and the agents' websocket, or - only when asked for and only on loopback - a plain
+// HTTP server for tests that need no PKI. Plus the admin commands that manage enrollment.
+import http from "node:http";
+import https from "node:https";
+import { isIP } from "node:net";
+import type { Logger } from "pino";
+import { StateDirError } from "../secrets/files.js";
+import { AdminError } from "../server/admin.js";
+import { type AuditInput, EnrollmentService } from "./service.js";
+import { DEFAULT_TOKEN_TTL_MS, EnrollmentStore, MAX_TOKEN_TTL_MS } from "./store.js";
+import { loadServerTls, type ServerTls, serverNames } from "./tls.js";
+
+export interface AgentListenerOptions {
+  stateDir: string;
+  host: string;
+  /** Extra names for the server certificate (DNS names or addresses agents use to reach the host). */
+  san?: readonly string[];
+  /** Plain ws:// without authentication: refused unless `host` is a loopback address. */
+  insecure?: boolean;
+  logger: Logger;
+  audit: (entry: AuditInput) => Promise<void>;
+  knowsNode: (node: string) => boolean;
+  now?: () => Date;
+}
+
+export interface AgentListener {
+  server: http.Server | https.Server;
+  /** null in insecure mode. */
+  enrollment: EnrollmentService | null;
+  store: EnrollmentStore | null;
+  tls: ServerTls | null;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
+
+const upgradeRequired = (_req: http.IncomingMessage, res: http.ServerResponse) =>
+  res.writeHead(426, { "content-type": "text/plain" }).end("vmmeet agents connect with a websocket\n");
+
+export async function createAgentListener(o: AgentListenerOptions): Promise<AgentListener> {
+  if (o.insecure) {
+    if (!isLoopback(o.host))
+      throw new Error(
+        `insecure mode (no TLS, no agent authentication) listens on loopback only, not on ${o.host}`,
+      );
+    o.logger.warn({ host: o.host }, "agents' endpoint without TLS or authentication (insecure mode)");
+    return { server: http.createServer(upgradeRequired), enrollment: null, store: null, tls: null };
+  }
+  const tls = await loadServerTls(
+    o.stateDir,
+    serverNames(o.host, o.san ?? []),
+    o.now ? { now: o.now } : {},
+  ).catch((err: unknown) => {
+    if (err instanceof StateDirError && /no deployment CA/.test(err.message))
+      throw new StateDirError(
+        `${err.message}: run 'vmmeet init' or 'vmmeet render SPEC' first; agents pin this CA when they join`,
+      );
+    throw err;
+  });
+  if (tls.issued)
+    o.logger.info({ names: tls.names, reason: tls.issued }, "issued the coordinator's server certificate");
+  const store = new EnrollmentStore(o.stateDir, o.now ? { now: o.now } : {});
+  await store.load();
+  const enrollment = new EnrollmentService({
+    store,
+    ca: tls.ca,
+    logger: o.logger,
+    audit: o.audit,
+    knowsNode: o.knowsNode,
+    ...(o.now ? { now: o.now } : {}),
+  });
+  const server = https.createServer(
+    {
+      key: tls.keyPem,
+      cert: tls.certPem,
+      ca: [tls.ca.certPem],
+      // Asked for but not required at the TLS layer: the enrollment request comes before the agent has a
+      // certificate. Every websocket hello is checked against the certificate (EnrollmentService.authorize).
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+    },
+    (req, res) => {
+      if (!enrollment.handle(req, res)) upgradeRequired(req, res);
+    },
+  );
+  return { server, enrollment, store, tls };
+}
+
+export interface EnrollmentAdminDeps {
+  listener: () => AgentListener | null;
+  /** Close the node's live connection, if any; true when there was one. */
+  disconnect: (node: string, code: number, reason: string) => boolean;
+  knowsNode: (node: string) => boolean;
+  audit: (entry: AuditInput) => Promise<void>;
+}
+
+/** Admin-socket methods: agent-token {node, ttlSeconds} and agent-revoke {node}. */
+export function enrollmentAdminHandlers(d: EnrollmentAdminDeps) {
+  const need = () => {
+    const l = d.listener();
+    if (!l?.store || !l.enrollment)
+      throw new AdminError("this coordinator runs in insecure mode (--insecure): agents do not enroll");
+    return { store: l.store, enrollment: l.enrollment };
+  };
+  const nodeParam = (p: Record<string, unknown>) => {
+    if (typeof p.node !== "string" || !/^[a-z][a-z0-9]{0,30}$/.test(p.node))
+      throw new AdminError("node must be a node name (lower-case letters and digits)");
+    return p.node;
+  };
+  return {
+    "agent-token": async (req: { params: Record<string, unknown>; user: string }) => {
+      const { store, enrollment } = need();
+      const node = nodeParam(req.params);
+      if (!d.knowsNode(node)) throw new AdminError(`node "${node}" is not in the deployment spec in force`);
+      const ttlSeconds =
+        typeof req.params.ttlSeconds === "number" ? req.params.ttlSeconds : DEFAULT_TOKEN_TTL_MS / 1000;
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds * 1000 > MAX_TOKEN_TTL_MS)
+        throw new AdminError(`the token lifetime must be 1 s to ${MAX_TOKEN_TTL_MS / 3_600_000} h`);
+      const t = await store.issueToken(node, ttlSeconds * 1000, req.user);
+      await d.audit({
+        kind: "token-issued",
+        by: req.user,
+        node,
+        message: `join token ${t.id} for ${node}, valid until ${t.expiresAt}`,
+      });
+      return {
+        node,
+        token: t.token,
+        tokenId: t.id,
+        expiresAt: t.expiresAt,
+        caHash: enrollment.caFingerprint,
+      };
+    },
+    "agent-revoke": async (req: { params: Record<string, unknown>; user: string }) => {
+      const { store } = need();
+      const node = nodeParam(req.params);
+      const { agent, tokens } = await store.revoke(node, req.user);
+      if (!agent && tokens === 0)
+        throw new AdminError(`node "${node}" has no certificate and no pending token`);
+      // 4004: the agent stops retrying and says it must enroll again.
+      const wasConnected = d.disconnect(node, 4004, "certificate revoked");
+      await d.audit({
+        kind: "agent-revoked",
+        by: req.user,
+        node,
+        message: `${agent ? `certificate ${agent.fingerprint} of ${node} revoked` : `${node} had no certificate`}${tokens ? `; ${tokens} pending join token(s) withdrawn` : ""}${wasConnected ? "; its connection was closed" : ""}`,
+      });
+      return { node, revoked: agent !== null, fingerprint: agent?.fingerprint ?? null, tokens, wasConnected };
+    },
+  };
+}
+
+/** The enrollment columns of `vmmeet agents list` for one node. */
+export function enrollmentOf(
+  l: AgentListener | null,
+  node: string,
+): { enrollment: "insecure" | "enrolled" | "revoked" | "pending" | "none"; certificateUntil: string | null } {
+  if (!l?.store) return { enrollment: "insecure", certificateUntil: null };
+  const rec = l.store.agent(node);
+  if (rec && rec.revokedAt === undefined) return { enrollment: "enrolled", certificateUntil: rec.notAfter };
+  if (l.store.pendingTokens().some((t) => t.node === node))
+    return { enrollment: "pending", certificateUntil: null };
+  return { enrollment: rec ? "revoked" : "none", certificateUntil: null };
+}
+
+/** Rows for `vmmeet agents list` of nodes that have a certificate or a token but no status yet. */
+export function enrollmentOnlyRows(l: AgentListener | null, listed: ReadonlySet<string>) {
+  if (!l?.store) return [];
+  const names = new Set([
+    ...l.store.agents().map((a) => a.node),
+    ...l.store.pendingTokens().map((t) => t.node),
+  ]);
+  return [...names]
+    .filter((n) => !listed.has(n))
+    .sort()
+    .map((node) => ({
+      node,
+      role: "-",
+      connected: false,
+      lastSeen: null,
+      agentVersion: null,
+      applied: 0,
+      ...enrollmentOf(l, node),
+    }));
+}
