@@ -207,60 +207,72 @@ describe("apply under SIGKILL", () => {
 
     const stats = { killed: 0, finished: 0, pendingLeft: 0, mixed: 0, tempLeft: 0, viaStart: 0 };
     let started = 0;
-    await Promise.all(
-      workers.map(async (w, wi) => {
-        let cur: Version = "A";
-        let generation = 10;
-        while (started < RUNS) {
-          const run = started++;
-          const to: Version = cur === "A" ? "B" : "A";
-          generation++;
-          const [pidBefore] = jicofoPids(w);
-          expect(pidBefore, "jicofo runs before the apply").toBeDefined();
-          // Half the kills aim at the file writes (a short phase, but the one atomicity is about), half
-          // anywhere in the apply.
-          const kill: Kill =
-            run % 2 === 0
-              ? { after: "first-write", ms: Math.random() * writesMs * 1.5 }
-              : { after: "ready", ms: Math.random() * applyMs * 1.1 };
-          const at = kill.ms;
-          const r = await runChild(w, to, generation, kill);
-          if (r.killed) stats.killed++;
-          else stats.finished++;
+    let stop = false;
+    // allSettled, and every worker stops after the first failure: no worker may still be starting
+    // daemons when afterAll kills them.
+    const settled = await Promise.allSettled(
+      workers
+        .map(async (w, wi) => {
+          let cur: Version = "A";
+          let generation = 10;
+          while (started < RUNS && !stop) {
+            const run = started++;
+            const to: Version = cur === "A" ? "B" : "A";
+            generation++;
+            const [pidBefore] = jicofoPids(w);
+            expect(pidBefore, "jicofo runs before the apply").toBeDefined();
+            // Half the kills aim at the file writes (a short phase, but the one atomicity is about), half
+            // anywhere in the apply.
+            const kill: Kill =
+              run % 2 === 0
+                ? { after: "first-write", ms: Math.random() * writesMs * 1.5 }
+                : { after: "ready", ms: Math.random() * applyMs * 1.1 };
+            const at = kill.ms;
+            const r = await runChild(w, to, generation, kill);
+            if (r.killed) stats.killed++;
+            else stats.finished++;
 
-          const after = await versions(w);
-          expect(
-            after.every((v) => v === "A" || v === "B"),
-            `worker ${wi}, run ${run}, kill ${at.toFixed(0)} ms after ${kill.after}: ${after.join(", ")}`,
-          ).toBe(true);
-          if (new Set(after).size > 1) stats.mixed++;
-          if (await pendingExists(w)) stats.pendingLeft++;
-          if ((await tempFiles(w)).length > 0) stats.tempLeft++;
+            const after = await versions(w);
+            expect(
+              after.every((v) => v === "A" || v === "B"),
+              `worker ${wi}, run ${run}, kill ${at.toFixed(0)} ms after ${kill.after}: ${after.join(", ")}`,
+            ).toBe(true);
+            if (new Set(after).size > 1) stats.mixed++;
+            if (await pendingExists(w)) stats.pendingLeft++;
+            if ((await tempFiles(w)).length > 0) stats.tempLeft++;
 
-          // The agent again (a new engine: nothing in memory survives a crash).
-          const e = engineFor(w);
-          if (run % START_EVERY === 0) {
-            stats.viaStart++;
-            await e.start();
-            expect((await versions(w)).every((v) => v === "A" || v === "B")).toBe(true);
+            // The agent again (a new engine: nothing in memory survives a crash).
+            const e = engineFor(w);
+            if (run % START_EVERY === 0) {
+              stats.viaStart++;
+              await e.start();
+              expect((await versions(w)).every((v) => v === "A" || v === "B")).toBe(true);
+            }
+            const res = await e.apply(crashDesired(to), generation);
+            expect(res.outcome, JSON.stringify(res)).toBe("applied");
+            expect(await versions(w)).toEqual(CRASH_FILES.map(() => to));
+            expect(await pendingExists(w)).toBe(false);
+            expect(await tempFiles(w), "temp files a kill left are removed").toEqual([]);
+            const pids = jicofoPids(w);
+            expect(pids, "exactly one jicofo runs after converging").toHaveLength(1);
+            // Every file jicofo is notified of differs between A and B: whenever the kill came, jicofo must
+            // have been restarted since (by the killed apply, or by the recovery).
+            expect(
+              pids[0],
+              `jicofo was not restarted after run ${run} (kill ${at.toFixed(0)} ms after ${kill.after})`,
+            ).not.toBe(pidBefore);
+            cur = to;
           }
-          const res = await e.apply(crashDesired(to), generation);
-          expect(res.outcome, JSON.stringify(res)).toBe("applied");
-          expect(await versions(w)).toEqual(CRASH_FILES.map(() => to));
-          expect(await pendingExists(w)).toBe(false);
-          expect(await tempFiles(w), "temp files a kill left are removed").toEqual([]);
-          const pids = jicofoPids(w);
-          expect(pids, "exactly one jicofo runs after converging").toHaveLength(1);
-          // Every file jicofo is notified of differs between A and B: whenever the kill came, jicofo must
-          // have been restarted since (by the killed apply, or by the recovery).
-          expect(
-            pids[0],
-            `jicofo was not restarted after run ${run} (kill ${at.toFixed(0)} ms after ${kill.after})`,
-          ).not.toBe(pidBefore);
-          cur = to;
-        }
-      }),
+        })
+        .map((p) =>
+          p.catch((e: unknown) => {
+            stop = true;
+            throw e;
+          }),
+        ),
     );
+    const failure = settled.find((x) => x.status === "rejected");
+    if (failure) throw failure.reason;
     console.log(`crash test: apply ${applyMs} ms, file writes span ${writesMs} ms; ${JSON.stringify(stats)}`);
     expect(stats.killed + stats.finished).toBe(RUNS);
     // The kills must really interrupt applies, and some must leave work pending.
