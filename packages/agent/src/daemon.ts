@@ -3,9 +3,11 @@
 // coordinator, applies what the coordinator sends, and reports a full snapshot after every (re)connect and
 // changes after that.
 import type {
+  AgentEvent,
   AgentToCoordinator,
   ComponentHealth,
   CoordinatorToAgent,
+  HealthSignal,
   HostMetrics,
   ItemResult,
   NodeDesired,
@@ -13,6 +15,8 @@ import type {
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { CommandRunner } from "./actions/runner.js";
+import { Healer, type HealerTuningInput } from "./heal/healer.js";
+import { EventOutbox } from "./heal/outbox.js";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
@@ -30,6 +34,8 @@ export interface HealthSource {
   /** Per service: ok/starting/backoff/failed as the healer sees it. */
   serviceHint(name: string): ServiceHealthHint | undefined;
   onChange(listener: () => void): void;
+  /** The agent (re)started a service: its component's grace period begins. */
+  serviceStarted?(service: string): void;
   stop(): Promise<void>;
 }
 
@@ -54,6 +60,8 @@ export interface AgentDaemonOptions {
   tls?: TransportTls;
   backoff?: BackoffOptions;
   headers?: () => Record<string, string>;
+  /** Self-healing tuning (heal/healer.ts); false turns the healer off. */
+  heal?: HealerTuningInput | false;
 }
 
 export class AgentDaemon {
@@ -65,6 +73,10 @@ export class AgentDaemon {
   #statusTimer: NodeJS.Timeout | null = null;
   #started = false;
   #stopping: Promise<void> | null = null;
+  #healer: Healer | null = null;
+  /** Repairs and other events not yet sent: kept while the coordinator is away. */
+  readonly #outbox = new EventOutbox();
+  #snapshotTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: AgentDaemonOptions) {
     this.engine = new ApplyEngine({
@@ -80,6 +92,15 @@ export class AgentDaemon {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  get healer(): Healer | null {
+    return this.#healer;
+  }
+
+  /** A classified log signal of this node: the healer may have a remedy for it. */
+  onSignal(signal: HealthSignal): void {
+    this.#healer?.onSignal(signal);
   }
 
   get transport(): AgentTransport | null {
@@ -107,6 +128,21 @@ export class AgentDaemon {
     await this.o.health?.configure(this.#desired);
     this.o.health?.onChange(() => this.#scheduleStatus());
     this.o.metrics?.start();
+    if (this.o.heal !== false) {
+      this.#healer = new Healer({
+        engine: this.engine,
+        services: this.o.services,
+        root: this.o.root,
+        accounts: this.o.accounts,
+        log: log.child({ part: "heal" }),
+        ...(this.o.heal ? { tuning: this.o.heal } : {}),
+        busy: () => this.#applying !== null,
+        onEvent: (e) => this.#event(e),
+        onChange: () => this.#scheduleSnapshot(),
+      });
+      this.#healer.configure(this.#desired);
+      this.#healer.start();
+    }
     if (this.o.coordinator) {
       this.#transport = new AgentTransport({
         url: this.o.coordinator,
@@ -114,7 +150,7 @@ export class AgentDaemon {
         role: this.#desired?.role ?? null,
         agentVersion: AGENT_VERSION,
         generation: () => this.#generation,
-        onOpen: () => void this.#sendSnapshot(),
+        onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
         onFrame: (f) => void this.#onFrame(f),
         logger: log.child({ part: "transport" }),
         ...(this.o.tls ? { tls: this.o.tls } : {}),
@@ -131,6 +167,8 @@ export class AgentDaemon {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       if (this.#statusTimer) clearTimeout(this.#statusTimer);
+      if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+      await this.#healer?.stop();
       await this.#transport?.stop();
       await this.o.metrics?.stop();
       await this.o.health?.stop();
@@ -145,7 +183,11 @@ export class AgentDaemon {
   async status(): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
       fileStates(this.#desired, this.o.root, this.o.accounts),
-      serviceStates(this.#desired, this.o.services, (n) => this.o.health?.serviceHint(n)),
+      serviceStates(
+        this.#desired,
+        this.o.services,
+        (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
+      ),
     ]);
     return {
       generation: this.#generation,
@@ -164,6 +206,25 @@ export class AgentDaemon {
     } catch (err) {
       this.o.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
     }
+  }
+
+  /** Every event goes through the outbox: sent now when the link is open, after the next connect otherwise. */
+  #event(event: AgentEvent): void {
+    this.#outbox.push(event);
+    this.#drainEvents();
+  }
+
+  #drainEvents(): void {
+    this.#outbox.drain((event) => this.#send({ type: "event", event }));
+  }
+
+  /** A service changed state (healer): one full snapshot per 250 ms at most. */
+  #scheduleSnapshot(): void {
+    if (this.#snapshotTimer || this.#stopping) return;
+    this.#snapshotTimer = setTimeout(() => {
+      this.#snapshotTimer = null;
+      void this.#sendSnapshot();
+    }, 250);
   }
 
   /** Health changes come in bursts (a restart prints many lines): one status frame per 250 ms at most. */
@@ -223,8 +284,12 @@ export class AgentDaemon {
       this.#generation = generation;
       this.#desired = desired;
       await this.o.health?.configure(desired);
+      this.#healer?.configure(desired);
     }
     const items = itemResults(res);
+    for (const i of items)
+      if (i.kind === "service" && (i.status === "started" || i.status === "restarted"))
+        this.o.health?.serviceStarted?.(i.target);
     const ok = res.outcome === "applied";
     log.info(
       {

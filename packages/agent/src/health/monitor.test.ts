@@ -1,0 +1,91 @@
+import { appendFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { NodeDesired } from "@vmmeet/shared";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../../../test/helpers/wait.js";
+import { FakeServiceManager } from "../services/fake.js";
+import { HealthMonitor } from "./monitor.js";
+
+const dirs: string[] = [];
+const monitors: HealthMonitor[] = [];
+afterEach(async () => {
+  for (const m of monitors.splice(0)) await m.stop();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+const jicofoDesired = NodeDesired.parse({
+  node: "jicofo",
+  role: "jicofo",
+  files: [],
+  services: [{ name: "jicofo", flags: "--host=jts.fips.de", order: 20, graceSeconds: 0 }],
+  actions: [],
+  health: {
+    release: 7648,
+    logs: [
+      { component: "jicofo", path: "/var/log/jicofo" },
+      { component: "jicofo", path: "/var/log/daemon", tag: "jicofo" },
+    ],
+    probes: [{ component: "jicofo", service: "jicofo", ports: [] }],
+  },
+});
+
+async function setup() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-"));
+  dirs.push(dir);
+  const root = path.join(dir, "root");
+  await mkdir(path.join(root, "var/log"), { recursive: true });
+  await appendFile(path.join(root, "var/log/jicofo"), "");
+  await appendFile(path.join(root, "var/log/daemon"), "");
+  const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
+  const m = new HealthMonitor({
+    root,
+    stateDir: path.join(dir, "state"),
+    services,
+    logger: pino({ level: "silent" }),
+    pollIntervalMs: 20,
+    probeIntervalMs: 50,
+  });
+  monitors.push(m);
+  let changes = 0;
+  m.onChange(() => {
+    changes += 1;
+  });
+  await m.configure(jicofoDesired);
+  return { root, m, changes: () => changes };
+}
+
+const added =
+  "Jicofo 2022-09-16 14:45:24.260 INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.addInstance#341: Added brewery instance: jvbbrewery@internal.auth.jts.fips.de/jvb";
+const removed =
+  "Jicofo 2022-09-16 14:50:24.260 INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.removeInstance#380: Removed brewery instance: jvbbrewery@internal.auth.jts.fips.de/jvb";
+
+describe("HealthMonitor", () => {
+  it("turns jicofo's log into the bridges of its brewery, and reports the change", async () => {
+    const t = await setup();
+    await appendFile(path.join(t.root, "var/log/jicofo"), `${added}\n`);
+    const report = await waitFor("bridge seen", () =>
+      t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+    );
+    expect(report.bridges?.join()).toMatch(/jvb/);
+    expect(t.changes()).toBeGreaterThan(0);
+    await appendFile(path.join(t.root, "var/log/jicofo"), `${removed}\n`);
+    await waitFor("bridge gone", () =>
+      t.m.components().find((c) => c.component === "jicofo" && c.bridges?.length === 0),
+    );
+  });
+
+  it("reads a shared syslog file only for the component's tag and never reports raw lines", async () => {
+    const t = await setup();
+    const other = `Sep 16 14:45:24 jicofo jvb[4242]: ${added}`;
+    await appendFile(path.join(t.root, "var/log/daemon"), `${other}\n`);
+    await t.m.probeNow();
+    expect(t.m.components()[0]?.bridges ?? []).toEqual([]);
+    await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:25 jicofo jicofo[4243]: ${added}\n`);
+    const report = await waitFor("tagged line used", () =>
+      t.m.components().find((c) => (c.bridges?.length ?? 0) > 0),
+    );
+    expect(JSON.stringify(report)).not.toContain("BaseBrewery.addInstance");
+  });
+});

@@ -1,0 +1,200 @@
+// The node's health, put together: a tailer per log source of the desired state (followed by name through
+// rotation), the classifier for its component, the per-component state machines, and periodic probes
+// (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
+import path from "node:path";
+import type { HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
+import type { Logger } from "pino";
+import type { HealthSource } from "../daemon.js";
+import type { ServiceManager } from "../services/manager.js";
+import type { ServiceHealthHint } from "../status.js";
+import { syslogTag } from "./joiner.js";
+import { JsonFileOffsetStore } from "./offsetStore.js";
+import { LogClassifier, toHealthSignal } from "./pipeline.js";
+import { type ProbeOptions, probeComponent } from "./probes.js";
+import { type ComponentTracker, trackersFor } from "./state.js";
+import { LogTailer } from "./tailer.js";
+
+export interface HealthMonitorOptions {
+  root: string;
+  stateDir: string;
+  services: ServiceManager;
+  logger: Logger;
+  /** How often rcctl check, the HTTP endpoint and the ports are probed. */
+  probeIntervalMs?: number;
+  pollIntervalMs?: number;
+  probe?: ProbeOptions;
+  now?: () => number;
+}
+
+interface Source {
+  tailer: LogTailer;
+  classifier: LogClassifier;
+}
+
+export class HealthMonitor implements HealthSource {
+  #trackers = new Map<LogComponent, ComponentTracker>();
+  #sources = new Map<string, Source>();
+  #configKey = "";
+  #sourcesKey = "";
+  #probeTimer: NodeJS.Timeout | null = null;
+  #probing = false;
+  #listeners: (() => void)[] = [];
+  #signalListeners: ((s: HealthSignal) => void)[] = [];
+  #lastStates = "";
+  #desired: NodeDesired | null = null;
+  readonly #offsets: JsonFileOffsetStore;
+  #stopped = false;
+
+  constructor(private readonly o: HealthMonitorOptions) {
+    this.#offsets = new JsonFileOffsetStore(path.join(o.stateDir, "log-offsets.json"));
+  }
+
+  async configure(desired: NodeDesired | null): Promise<void> {
+    if (this.#stopped) return;
+    this.#desired = desired;
+    const key = JSON.stringify({ health: desired?.health ?? null, services: desired?.services ?? [] });
+    if (key !== this.#configKey) {
+      this.#configKey = key;
+      this.#trackers = desired
+        ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
+        : new Map();
+    }
+    const logs = desired?.health.logs ?? [];
+    const sourcesKey = JSON.stringify({ logs, release: desired?.health.release });
+    if (sourcesKey !== this.#sourcesKey) {
+      this.#sourcesKey = sourcesKey;
+      await this.#stopSources();
+      // Each tailer's first poll fixes where it starts, so nothing written after configure() is missed.
+      await Promise.all(
+        logs.map((src) => this.#startSource(src.component, src.path, src.tag, desired?.health.release)),
+      );
+    }
+    if (!this.#probeTimer && desired) {
+      this.#probeTimer = setInterval(() => void this.probeNow(), this.o.probeIntervalMs ?? 15_000);
+      this.#probeTimer.unref();
+    }
+    void this.probeNow();
+    this.#changed();
+  }
+
+  async #startSource(
+    component: LogComponent,
+    file: string,
+    tag: string | undefined,
+    release: number | undefined,
+  ): Promise<void> {
+    const classifier = new LogClassifier({
+      component,
+      ...(release !== undefined ? { release } : {}),
+      onRecord: (result) => {
+        const signal = toHealthSignal(component, result, new Date(this.o.now?.() ?? Date.now()), file);
+        if (!signal) return;
+        this.#trackers.get(component)?.observe({ kind: "signal", signal });
+        for (const l of this.#signalListeners) l(signal);
+        this.#changed();
+      },
+    });
+    const tailer = new LogTailer({
+      path: path.join(this.o.root, file),
+      store: this.#offsets,
+      ...(this.o.pollIntervalMs ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
+      onLine: (line) => {
+        // Shared files (/var/log/daemon) hold every daemon's lines: keep this component's tag only.
+        if (tag !== undefined && syslogTag(line) !== tag) return;
+        classifier.push(line);
+      },
+      onError: (err) => this.o.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
+    });
+    tailer.start();
+    this.#sources.set(`${component}:${file}`, { tailer, classifier });
+    await tailer.poll();
+  }
+
+  async #stopSources(): Promise<void> {
+    const sources = [...this.#sources.values()];
+    this.#sources.clear();
+    await Promise.all(
+      sources.map(async (s) => {
+        await s.tailer.stop();
+        s.classifier.close();
+      }),
+    );
+  }
+
+  /** One round of probes for every component (skipped while the previous round still runs). */
+  async probeNow(): Promise<void> {
+    if (this.#probing || this.#stopped) return;
+    this.#probing = true;
+    try {
+      await Promise.all(
+        [...this.#trackers.values()].map(async (t) => {
+          const probe = this.#desired?.health.probes.find((p) => p.component === t.component);
+          const observations = await probeComponent(
+            {
+              service: t.config.service,
+              ports: probe?.ports ?? [],
+              ...(probe?.http ? { http: probe.http } : {}),
+            },
+            {
+              check: (s) => this.o.services.check(s),
+              ...(this.o.now ? { now: this.o.now } : {}),
+              ...(this.o.probe ?? {}),
+            },
+          );
+          for (const obs of observations) t.observe(obs);
+        }),
+      );
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, "health probe round failed");
+    } finally {
+      this.#probing = false;
+    }
+    this.#changed();
+  }
+
+  /** The agent (re)started a service: its component's grace period begins. */
+  serviceStarted(service: string): void {
+    for (const t of this.#trackers.values())
+      if (t.config.service === service) t.observe({ kind: "started", at: this.o.now?.() ?? Date.now() });
+    this.#changed();
+  }
+
+  components() {
+    return [...this.#trackers.values()].map((t) => {
+      const report = t.report();
+      // jicofo: the protocol carries the bridges by MUC nickname (the resource of the occupant JID), which
+      // is what the coordinator's brewery gate compares with the spec's jvb nicknames.
+      return t.component === "jicofo"
+        ? { ...report, bridges: t.bridges().map((jid) => jid.slice(jid.indexOf("/") + 1)) }
+        : report;
+    });
+  }
+
+  serviceHint(_name: string): ServiceHealthHint | undefined {
+    return undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  onSignal(listener: (s: HealthSignal) => void): void {
+    this.#signalListeners.push(listener);
+  }
+
+  #changed(): void {
+    const states = JSON.stringify(
+      this.components().map((c) => [c.component, c.state, c.explain, c.bridges, c.signals.length]),
+    );
+    if (states === this.#lastStates) return;
+    this.#lastStates = states;
+    for (const l of this.#listeners) l();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#probeTimer) clearInterval(this.#probeTimer);
+    this.#probeTimer = null;
+    await this.#stopSources();
+  }
+}
