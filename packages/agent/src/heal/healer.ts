@@ -80,6 +80,8 @@ export interface HealerOptions {
   onEvent?: (event: AgentEvent) => void;
   /** A service's state (ok/starting/backoff/failed) changed. */
   onChange?: () => void;
+  /** The healer (re)started a service (the health tracker starts its grace period). */
+  onServiceStarted?: (service: string) => void;
 }
 
 const HOUR_MS = 3_600_000;
@@ -361,6 +363,7 @@ export class Healer {
     try {
       const r = verb === "start" ? await this.o.services.start(name) : await this.o.services.restart(name);
       this.#startedAt.set(name, this.#clock.now());
+      this.o.onServiceStarted?.(name);
       if (!r.ok)
         return { ok: false, error: `rcctl ${verb}: ${r.outcome} ${r.output.trim()}`.trim().slice(0, 500) };
       if (!(await this.o.services.check(name)))
@@ -433,6 +436,7 @@ export class Healer {
       const acted = s.steps.filter((x) => x === "started" || x === "restarted" || x === "reloaded");
       if (acted.length > 0) {
         this.#startedAt.set(s.name, now);
+        this.o.onServiceStarted?.(s.name);
         out.restarted.push(s.name);
         this.#event("repair-service", "degraded", `${acted.join(", ")} ${s.name}${files}`, s.name);
       }
