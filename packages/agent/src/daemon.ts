@@ -34,6 +34,8 @@ export interface HealthSource {
   /** Per service: ok/starting/backoff/failed as the healer sees it. */
   serviceHint(name: string): ServiceHealthHint | undefined;
   onChange(listener: () => void): void;
+  /** The agent (re)started a service: its component's grace period begins. */
+  serviceStarted?(service: string): void;
   stop(): Promise<void>;
 }
 
@@ -285,6 +287,9 @@ export class AgentDaemon {
       this.#healer?.configure(desired);
     }
     const items = itemResults(res);
+    for (const i of items)
+      if (i.kind === "service" && (i.status === "started" || i.status === "restarted"))
+        this.o.health?.serviceStarted?.(i.target);
     const ok = res.outcome === "applied";
     log.info(
       {

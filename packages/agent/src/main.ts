@@ -5,7 +5,10 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
+import { secureStart } from "./enroll/startup.js";
 import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
+import { HealthMonitor } from "./health/monitor.js";
+import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { Rcctl } from "./services/rcctl.js";
 
@@ -17,8 +20,13 @@ Usage:
 
 Options:
   --node NAME           this node's name in the deployment spec (e.g. xmpp)
-  --coordinator URL     the coordinator's agent endpoint, e.g. ws://100.64.2.2:7443/agent; without it the
-                        agent only enforces its last applied state
+  --coordinator URL     the coordinator's agent endpoint, e.g. wss://100.64.2.2:7443/agent; without it the
+                        agent only enforces its last applied state. ws:// (no TLS, no authentication) is
+                        accepted for a loopback coordinator only, for tests
+  --join TOKEN          enroll first: a one-time join token from 'vmmeet agents token NODE' on the VMM host
+  --ca-hash sha256:HEX  with --join: the deployment CA's hash printed with the token; the agent trusts only
+                        that CA, and keeps its client certificate in STATE/enroll/ (files 0600)
+  --enroll-only         with --join: enroll, then exit (so the token never lands in rc.conf.local)
   --state-dir DIR       last applied state, backups, log offsets (default /var/db/vmmeet, created 0700)
   --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
   --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
@@ -48,6 +56,9 @@ async function main(argv: string[]): Promise<number> {
         prosodyctl: { type: "string" },
         "lenient-accounts": { type: "boolean" },
         "log-level": { type: "string" },
+        join: { type: "string" },
+        "ca-hash": { type: "string" },
+        "enroll-only": { type: "boolean" },
         ...HEAL_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -87,22 +98,49 @@ async function main(argv: string[]): Promise<number> {
       censor: "<redacted>",
     },
   });
+  const secure = await secureStart({
+    coordinator,
+    node,
+    stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
+    ...(typeof values.join === "string" ? { join: values.join } : {}),
+    ...(typeof values["ca-hash"] === "string" ? { caHash: values["ca-hash"] } : {}),
+    logger: logger.child({ part: "enroll" }),
+  });
+  if (!secure.ok) {
+    process.stderr.write(`vmmeet-agent: ${secure.message}\n`);
+    return secure.exit;
+  }
+  if (values["enroll-only"]) {
+    if (typeof values.join !== "string") {
+      process.stderr.write("vmmeet-agent: --enroll-only needs --join TOKEN --ca-hash sha256:HEX\n");
+      return 64;
+    }
+    process.stderr.write(`vmmeet-agent: enrolled as ${node}; start the agent without --join now\n`);
+    return 0;
+  }
   const root = typeof values.root === "string" ? values.root : "/";
   const accounts = values["lenient-accounts"]
     ? lenientAccounts()
     : systemAccounts(root === "/" ? "/etc" : `${root}/etc`);
+  const stateDir = typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet";
+  const services = new Rcctl({
+    path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
+    log: logger.child({ part: "rcctl" }),
+  });
   const daemon = new AgentDaemon({
     node,
     coordinator,
-    stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
+    stateDir,
     root,
-    services: new Rcctl({
-      path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
-      log: logger.child({ part: "rcctl" }),
-    }),
+    services,
     accounts,
     logger,
+    ...(secure.tls ? { tls: secure.tls } : {}),
     heal: heal.tuning,
+    health: new HealthMonitor({ root, stateDir, services, logger: logger.child({ part: "health" }) }),
+    metrics: new MetricsCollector({
+      onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
+    }),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
   });
   await daemon.start();
