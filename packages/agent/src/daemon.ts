@@ -36,6 +36,8 @@ export interface HealthSource {
   onChange(listener: () => void): void;
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted?(service: string): void;
+  /** Every classified log signal (the healer's remedies act on some). */
+  onSignal?(listener: (signal: HealthSignal) => void): void;
   stop(): Promise<void>;
 }
 
@@ -139,7 +141,9 @@ export class AgentDaemon {
         busy: () => this.#applying !== null,
         onEvent: (e) => this.#event(e),
         onChange: () => this.#scheduleSnapshot(),
+        onServiceStarted: (name) => this.o.health?.serviceStarted?.(name),
       });
+      this.o.health?.onSignal?.((s) => this.onSignal(s));
       this.#healer.configure(this.#desired);
       this.#healer.start();
     }
