@@ -6,9 +6,6 @@ import pino from "pino";
 import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
 import { secureStart } from "./enroll/startup.js";
-import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
-import { HealthMonitor } from "./health/monitor.js";
-import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { Rcctl } from "./services/rcctl.js";
 
@@ -33,7 +30,6 @@ Options:
   --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default /usr/local/bin/prosodyctl)
   --lenient-accounts    map OpenBSD accounts missing here (_prosody, _jicofo, ...) to the agent's own uid/gid;
                         for test sandboxes only, never on a VM
-${HEAL_USAGE}
   --log-level LEVEL     pino level (default info); logs are JSON lines on stdout, secrets redacted
   -h, --help            this text
 
@@ -59,7 +55,6 @@ async function main(argv: string[]): Promise<number> {
         join: { type: "string" },
         "ca-hash": { type: "string" },
         "enroll-only": { type: "boolean" },
-        ...HEAL_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -78,11 +73,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `vmmeet-agent: --node NAME is required (a node name of the spec: lower-case letters and digits)\n`,
     );
-    return 64;
-  }
-  const heal = healTuningFrom(values);
-  if (!heal.ok) {
-    process.stderr.write(`vmmeet-agent: ${heal.message}\n`);
     return 64;
   }
   const coordinator = typeof values.coordinator === "string" ? values.coordinator : null;
@@ -122,25 +112,18 @@ async function main(argv: string[]): Promise<number> {
   const accounts = values["lenient-accounts"]
     ? lenientAccounts()
     : systemAccounts(root === "/" ? "/etc" : `${root}/etc`);
-  const stateDir = typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet";
-  const services = new Rcctl({
-    path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
-    log: logger.child({ part: "rcctl" }),
-  });
   const daemon = new AgentDaemon({
     node,
     coordinator,
-    stateDir,
+    stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
     root,
-    services,
+    services: new Rcctl({
+      path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
+      log: logger.child({ part: "rcctl" }),
+    }),
     accounts,
     logger,
     ...(secure.tls ? { tls: secure.tls } : {}),
-    heal: heal.tuning,
-    health: new HealthMonitor({ root, stateDir, services, logger: logger.child({ part: "health" }) }),
-    metrics: new MetricsCollector({
-      onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
-    }),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
   });
   await daemon.start();

@@ -7,8 +7,13 @@
 // a welcome carrying its heartbeat interval. The coordinator pings; if nothing at all arrives for three
 // heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
 // After every (re)connect the daemon sends a full snapshot (onOpen), then only changes.
+//
+// Invalid frames from the coordinator are answered with an error frame and logged, at most
+// BAD_FRAME_REPLY_LIMIT per minute (more are dropped silently, so a broken or hostile peer cannot flood the
+// logs); past BAD_FRAME_CLOSE_LIMIT per minute the link is closed (4006) and reopened after the backoff.
 import {
   type AgentToCoordinator,
+  CloseCode,
   type CoordinatorToAgent,
   type Decoded,
   decodeCoordinatorFrame,
@@ -21,7 +26,11 @@ import {
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
+import { pinnedServerIdentity } from "../enroll/pin.js";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+
+export const BAD_FRAME_REPLY_LIMIT = 20;
+export const BAD_FRAME_CLOSE_LIMIT = 200;
 
 export type TransportState = "idle" | "connecting" | "open" | "closing";
 
@@ -30,6 +39,8 @@ export interface TransportTls {
   ca?: string;
   cert?: string;
   key?: string;
+  /** "sha256:HEX" of the CA pinned at enrollment: the server's verified chain must contain it. */
+  caHash?: string;
 }
 
 export interface TransportOptions {
@@ -65,7 +76,10 @@ export class AgentTransport {
   #welcomed = false;
   #stopped = true;
   #gaveUp: string | null = null;
+  #bad = { windowStart: 0, count: 0 };
   reconnects = 0;
+  /** Invalid frames received and dropped without an answer (over the per-minute reply limit). */
+  badFramesDropped = 0;
 
   constructor(private readonly o: TransportOptions) {
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
@@ -146,6 +160,7 @@ export class AgentTransport {
         headers: this.o.headers?.() ?? {},
         ...(tls?.ca ? { ca: tls.ca } : {}),
         ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+        ...(tls?.caHash ? { checkServerIdentity: pinnedServerIdentity(tls.caHash) } : {}),
       });
     } catch (err) {
       this.o.logger.error({ err: (err as Error).message, url: this.o.url }, "cannot create websocket");
@@ -153,6 +168,7 @@ export class AgentTransport {
       return;
     }
     this.#ws = ws;
+    this.#bad = { windowStart: Date.now(), count: 0 };
     ws.on("open", () => {
       this.#armHandshakeTimer(ws);
       ws.send(
@@ -231,6 +247,28 @@ export class AgentTransport {
         ? { ok: false, code: ErrorCode.badFrame, message: "binary frames are not used" }
         : decodeCoordinatorFrame(text);
     if (!decoded.ok) {
+      const now = Date.now();
+      if (now - this.#bad.windowStart > 60_000) this.#bad = { windowStart: now, count: 0 };
+      this.#bad.count += 1;
+      if (this.#bad.count > BAD_FRAME_CLOSE_LIMIT) {
+        if (ws.readyState === WebSocket.OPEN) {
+          this.o.logger.error(
+            { count: this.#bad.count, limit: BAD_FRAME_CLOSE_LIMIT },
+            "too many invalid frames from the coordinator; reconnecting",
+          );
+          ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
+        }
+        return;
+      }
+      if (this.#bad.count > BAD_FRAME_REPLY_LIMIT) {
+        if (this.#bad.count === BAD_FRAME_REPLY_LIMIT + 1)
+          this.o.logger.warn(
+            { limit: BAD_FRAME_REPLY_LIMIT },
+            "invalid frames from the coordinator: dropping further ones without answer this minute",
+          );
+        this.badFramesDropped += 1;
+        return;
+      }
       this.o.logger.warn({ code: decoded.code, problem: decoded.message }, "invalid frame from coordinator");
       if (ws.readyState === WebSocket.OPEN) {
         ws.send(

@@ -1,0 +1,128 @@
+// What main.ts does about security before the daemon starts: decide how the agent talks to its
+// coordinator, enrolling first when --join is given.
+//
+//   wss://  mutual TLS with the material in STATE/enroll/; with --join TOKEN --ca-hash HASH and no
+//           enrollment made with that token yet, enroll first (network failures are retried with a capped
+//           backoff for a while: the VMM host may still be booting; refusals are final).
+//   ws://   no TLS and no authentication: accepted for a loopback coordinator only (tests), never for an
+//           address another machine could answer on.
+import type { Logger } from "pino";
+import type { TransportTls } from "../transport/client.js";
+import { EnrollError, type Enrollment, enroll, joinTokenId, loadEnrollment } from "./enroll.js";
+import { parseCaHash } from "./pin.js";
+
+export interface SecureStartOptions {
+  coordinator: string | null;
+  node: string;
+  stateDir: string;
+  join?: string;
+  caHash?: string;
+  logger: Logger;
+  /** How long network failures of the enrollment are retried (default 10 minutes). */
+  enrollRetryMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type SecureStart =
+  | { ok: true; tls?: TransportTls; enrolled: Enrollment | null }
+  /** exit: 64 for a bad command line, 1 for a refusal or an unusable state directory. */
+  | { ok: false; exit: 1 | 64; message: string };
+
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const h = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  } catch {
+    return false;
+  }
+}
+
+export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
+  const joining = o.join !== undefined || o.caHash !== undefined;
+  if (joining && (o.join === undefined || o.caHash === undefined))
+    return { ok: false, exit: 64, message: "--join TOKEN and --ca-hash sha256:HEX go together" };
+  if (o.caHash !== undefined && parseCaHash(o.caHash) === null)
+    return { ok: false, exit: 64, message: "--ca-hash must be sha256: followed by 64 hex digits" };
+  if (o.join !== undefined && joinTokenId(o.join) === "")
+    return { ok: false, exit: 64, message: "--join: not a join token (vmmeet agents token NODE prints one)" };
+  if (o.coordinator === null) {
+    if (joining) return { ok: false, exit: 64, message: "--join needs --coordinator wss://HOST:PORT/agent" };
+    return { ok: true, enrolled: null };
+  }
+  let url: URL;
+  try {
+    url = new URL(o.coordinator);
+  } catch {
+    return { ok: false, exit: 64, message: "--coordinator is not a URL" };
+  }
+  if (url.protocol === "ws:") {
+    if (joining) return { ok: false, exit: 64, message: "--join needs a wss:// coordinator URL" };
+    if (!isLoopbackUrl(o.coordinator))
+      return {
+        ok: false,
+        exit: 64,
+        message:
+          "ws:// (no TLS, no authentication) is accepted for a loopback coordinator only; use wss:// and enroll with --join",
+      };
+    o.logger.warn({ coordinator: o.coordinator }, "insecure coordinator link (ws:// on loopback, for tests)");
+    return { ok: true, enrolled: null };
+  }
+  if (url.protocol !== "wss:")
+    return { ok: false, exit: 64, message: "--coordinator must be a wss:// (or, for tests, ws://) URL" };
+
+  let current: Enrollment | null;
+  try {
+    current = await loadEnrollment(o.stateDir);
+  } catch (err) {
+    return { ok: false, exit: 1, message: (err as Error).message };
+  }
+  const pin = o.caHash === undefined ? undefined : (parseCaHash(o.caHash) ?? undefined);
+  const sameJoin =
+    current !== null &&
+    o.join !== undefined &&
+    current.tokenId === joinTokenId(o.join) &&
+    current.caHash === pin &&
+    current.node === o.node;
+  if (o.join !== undefined && pin !== undefined && !sameJoin) {
+    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const deadline = Date.now() + (o.enrollRetryMs ?? 600_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        current = await enroll({
+          coordinatorUrl: o.coordinator,
+          node: o.node,
+          token: o.join,
+          caHash: pin,
+          stateDir: o.stateDir,
+          logger: o.logger,
+        });
+        break;
+      } catch (err) {
+        const retry = err instanceof EnrollError && err.retry && Date.now() < deadline;
+        o.logger.error({ err: (err as Error).message, retry }, "enrollment failed");
+        if (!retry) return { ok: false, exit: 1, message: `enrollment failed: ${(err as Error).message}` };
+        await sleep(Math.min(30_000, 1000 * 2 ** attempt));
+      }
+    }
+  } else if (sameJoin) {
+    o.logger.info({ tokenId: current?.tokenId }, "already enrolled with this join token; --join ignored");
+  }
+  if (current === null)
+    return {
+      ok: false,
+      exit: 1,
+      message:
+        "not enrolled: start the agent once with --join TOKEN --ca-hash sha256:HEX (from 'vmmeet agents token NODE' on the VMM host)",
+    };
+  if (current.node !== o.node)
+    return {
+      ok: false,
+      exit: 1,
+      message: `this state directory is enrolled as node "${current.node}", not "${o.node}"`,
+    };
+  return {
+    ok: true,
+    enrolled: current,
+    tls: { ca: current.ca, cert: current.cert, key: current.key, caHash: current.caHash },
+  };
+}
