@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { renderDeployment } from "../../render/index.js";
+import { checkInvariants, formatViolations } from "../../render/invariants.js";
 import { loadOrCreateMaterial } from "../../secrets/index.js";
 import { formatProblem, loadSpecFile } from "../../spec/load.js";
 import { parse, str } from "../args.js";
@@ -18,6 +19,8 @@ Validates SPEC (default ./vmmeet.yaml), loads or generates the secrets and CA in
   DIR/NODE/node.json         the node's services (name, flags, order), setup actions and files' owners
 Secret values in node.json are replaced by "<redacted>"; the rendered files themselves hold the secrets and are
 written with their rendered modes (0600/0640), DIR itself 0700. DIR is replaced if it holds an earlier render.
+The rendered files are then checked against the cross-file invariants (the same values in several files); each
+violation is printed on stderr as 'invariant: NAME: DETAIL' (the files stay written, for inspection).
 
 Exit status: 0 written, 1 invalid spec or error, 64 bad command line.`,
   async run(argv, io) {
@@ -63,6 +66,7 @@ Exit status: 0 written, 1 invalid spec or error, 64 bad command line.`,
       });
     }
     io.out(`rendered ${count} files for ${Object.keys(nodes).length} nodes into ${out}\n`);
+    for (const line of formatViolations(checkInvariants(res.spec, nodes))) io.err(`${line}\n`);
     return EXIT.ok;
   },
 };
