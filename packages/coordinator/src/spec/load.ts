@@ -49,13 +49,14 @@ export async function loadSpecFile(file: string): Promise<SpecResult> {
 
 export function parseSpecText(text: string, file: string): SpecResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       ok: false,
       problems: doc.errors.map((e) => ({
         path: "",
-        message: `YAML: ${e.message.split("\n")[0]}`,
+        // prettyErrors appends " at line L, column C:" and a code frame; the line goes in its own field.
+        message: `YAML: ${(e.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`,
         file,
         line: e.linePos?.[0]?.line,
       })),
@@ -122,7 +123,11 @@ function issueMessage(issue: z.core.$ZodIssue): string {
       return issue.values.length === 1 && issue.message.startsWith("Invalid input")
         ? `must be ${JSON.stringify(issue.values[0])}`
         : issue.message.startsWith("Invalid")
-          ? `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`
+          ? // Sorted: zod lists "13" before "0.11" (integer-like keys come first in a JS object).
+            `must be one of ${[...issue.values]
+              .map((v) => JSON.stringify(v))
+              .sort()
+              .join(", ")}`
           : issue.message;
     case "invalid_union":
       return issue.message.startsWith("Invalid") ? "does not match any allowed form" : issue.message;

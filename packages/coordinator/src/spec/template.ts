@@ -7,7 +7,8 @@ export interface TemplateOptions {
 }
 
 export function specTemplate(o: TemplateOptions): string {
-  return `# vmmeet deployment spec: one compartmentalized Jitsi Meet on one OpenBSD VMM host.
+  return `# yaml-language-server: $schema=./vmmeet.schema.json
+# vmmeet deployment spec: one compartmentalized Jitsi Meet on one OpenBSD VMM host.
 # Every VM's files (nginx.conf, config.js, prosody.cfg.lua, jicofo.conf, jvb.conf, *.in.sh, pf.conf,
 # /etc/hosts, syslog.conf, ...) and the host's vm.conf and pf.conf are rendered from this file.
 # Check it with 'vmmeet validate', see the files with 'vmmeet render --out DIR'.

@@ -2,6 +2,7 @@ import { access, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DomainName, Ipv4, RELEASES } from "@vmmeet/shared";
 import { loadOrCreateMaterial } from "../../secrets/index.js";
+import { specJsonSchema } from "../../spec/json-schema.js";
 import { parseSpecText } from "../../spec/load.js";
 import { specTemplate } from "../../spec/template.js";
 import { parse, str } from "../args.js";
@@ -63,7 +64,13 @@ Exit status: 0 written, 1 error, 64 bad command line.`,
     } else {
       await mkdir(dir, { recursive: true });
       await writeFile(file, text, { mode: 0o644 });
-      io.out(`wrote ${file}\n`);
+      // The spec's first line points editors (YAML language server) at this schema.
+      await writeFile(
+        path.join(dir, "vmmeet.schema.json"),
+        `${JSON.stringify(specJsonSchema(), null, 2)}\n`,
+        { mode: 0o644 },
+      );
+      io.out(`wrote ${file} and vmmeet.schema.json\n`);
     }
     const stateDir = path.join(dir, ".vmmeet");
     const material = await loadOrCreateMaterial(stateDir, checked.spec);
