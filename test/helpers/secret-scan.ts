@@ -4,6 +4,7 @@
 // and fails when any of them appears anywhere. Also the small process harness those tests share: a
 // live coordinator (`vmmeet serve`), live agents (`vmmeet-agent`), and the CLI.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { runCli } from "../../packages/coordinator/dist/index.js";
@@ -126,7 +127,19 @@ export async function startCoordinator(
   return Object.assign(p, { port, url: `${m[1]}://127.0.0.1:${port}/agent` });
 }
 
-/** A live agent process (`vmmeet-agent`), lenient accounts, sandbox root. */
+/** Whether the built agent has --pfctl (it checks and loads pf.conf with pfctl(8) when it does). */
+function agentHasPfctl(): boolean {
+  try {
+    return readFileSync(AGENT_CLI, "utf8").includes("--pfctl PATH");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A live agent process (`vmmeet-agent`), lenient accounts, sandbox root; rcctl and pfctl are /bin/false
+ * and /bin/true unless given (pf.conf then always parses and loads).
+ */
 export function startAgent(
   rec: OutputRecorder,
   o: {
@@ -154,6 +167,7 @@ export function startAgent(
     "--rcctl",
     o.rcctl ?? "/bin/false",
   ];
+  if (agentHasPfctl()) args.push("--pfctl", "/bin/true");
   if (o.url) args.push("--coordinator", o.url);
   if (o.join) args.push("--join", o.join.token, "--ca-hash", o.join.caHash);
   args.push(...(o.args ?? []));
