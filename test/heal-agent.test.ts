@@ -1,0 +1,390 @@
+// Self-healing of the real agent process (packages/agent/dist/main.js) with the rcctl test double and real
+// daemon processes, intervals shortened by flags: a managed file edited by hand is restored and its service
+// restarted once; a killed service is started again; one that always fails is retried with a growing
+// delay, then reported failed and left alone; with no coordinator at all the node still heals; what it did
+// while the coordinator was away reaches the coordinator after it connects.
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import {
+  type AgentEvent,
+  type AgentToCoordinator,
+  decodeAgentFrame,
+  type NodeDesired,
+  type NodeDesiredInput,
+  NodeDesired as NodeDesiredSchema,
+  PROTOCOL_VERSION,
+} from "@vmmeet/shared";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
+import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { waitFor } from "./helpers/wait.js";
+import { repoRoot } from "./validators/paths.js";
+
+const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const CONF = "/etc/jicofo/jicofo.conf";
+
+interface FakeCoordinator {
+  url: string;
+  frames: AgentToCoordinator[];
+  socket: () => WebSocket | undefined;
+}
+
+async function fakeCoordinator(port = 0): Promise<FakeCoordinator> {
+  const wss = new WebSocketServer({ port, host: "127.0.0.1" });
+  await new Promise((r) => wss.once("listening", r));
+  const frames: AgentToCoordinator[] = [];
+  let current: WebSocket | undefined;
+  wss.on("connection", (ws) => {
+    current = ws;
+    ws.on("message", (d) => {
+      const res = decodeAgentFrame(d.toString());
+      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
+      frames.push(res.frame);
+      if (res.frame.type === "hello")
+        ws.send(
+          JSON.stringify({
+            type: "welcome",
+            protocol: PROTOCOL_VERSION,
+            coordinatorVersion: "test",
+            node: res.frame.node,
+            heartbeatMs: 60_000,
+          }),
+        );
+    });
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
+  );
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
+    frames,
+    socket: () => current,
+  };
+}
+
+/** A loopback port nothing listens on (yet). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/**
+ * A fake VM root with the rcctl double. jicofo is a sleeper, or with `failing` a program that writes the
+ * time of every start to a file and exits at once (rc_bg=YES: rcctl says "(failed)").
+ */
+async function sandbox({ failing = false } = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-heal-"));
+  const root = path.join(dir, "root");
+  const state = path.join(dir, "state");
+  const starts = path.join(dir, "starts.log");
+  await mkdir(root, { recursive: true });
+  const rcctl = await makeRcctl(root);
+  cleanups.push(async () => {
+    await killDoubleProcesses(root);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const sleeper = path.join(dir, "sleeper.mjs");
+  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
+  const failer = path.join(dir, "failer.mjs");
+  await writeFile(
+    failer,
+    `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(starts)}, Date.now() + "\\n");\nprocess.exit(1);\n`,
+  );
+  await writeRcScript(root, "jicofo", {
+    daemon: failing
+      ? `${process.execPath} ${failer} jicofo-failer`
+      : `${process.execPath} ${sleeper} jicofo-sleeper`,
+    bg: true,
+    timeout: 5,
+  });
+  return { dir, root, state, rcctl, starts };
+}
+
+type Sandbox = Awaited<ReturnType<typeof sandbox>>;
+
+function startAgent(s: Sandbox, coordinator: string | null, flags: string[] = []) {
+  const args = [
+    AGENT,
+    "--node",
+    "jicofo",
+    "--state-dir",
+    s.state,
+    "--root",
+    s.root,
+    "--rcctl",
+    s.rcctl,
+    "--lenient-accounts",
+    "--log-level",
+    "debug",
+    "--heal-interval",
+    "0.3",
+    ...flags,
+  ];
+  if (coordinator) args.push("--coordinator", coordinator);
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null || child.signalCode !== null) return r();
+        child.once("exit", () => r());
+        child.kill("SIGTERM");
+      }),
+  );
+  return Object.assign(child, {
+    output: () => out,
+    /** Completed heal passes so far (the healer's debug line), to wait for passes instead of sleeping. */
+    passes: () => (out.match(/"msg":"heal pass"/g) ?? []).length,
+  });
+}
+
+function desired(): NodeDesired {
+  const d: NodeDesiredInput = {
+    node: "jicofo",
+    role: "jicofo",
+    files: [
+      {
+        path: CONF,
+        content: 'jicofo { xmpp { client { password = "SECRET-A" } } }\n',
+        mode: "0640",
+        owner: "root",
+        group: "_jicofo",
+        secret: true,
+        notify: [{ service: "jicofo", action: "restart" }],
+      },
+      {
+        path: "/etc/hosts",
+        content: "100.64.2.3 xmpp jts.fips.de\n",
+        mode: "0644",
+        owner: "root",
+        group: "wheel",
+      },
+    ],
+    services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 1 }],
+    actions: [],
+    health: { release: 9646 },
+  };
+  return NodeDesiredSchema.parse(d);
+}
+
+const events = (c: FakeCoordinator): AgentEvent[] =>
+  c.frames.flatMap((f) => (f.type === "event" ? [f.event] : []));
+const jicofoPids = (root: string) =>
+  doubleProcesses(root)
+    .filter((p) => p.kind === "daemon" && p.cmdline.includes("jicofo-sleeper"))
+    .map((p) => p.pid);
+const confText = (s: Sandbox) => readFile(path.join(s.root, CONF), "utf8").catch(() => "");
+
+async function applyVia(coord: FakeCoordinator, generation: number) {
+  await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    timeoutMs: 20_000,
+  });
+  coord
+    .socket()!
+    .send(JSON.stringify({ type: "desired", id: `d${generation}`, generation, desired: desired() }));
+  return waitFor(
+    "apply result",
+    () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === `d${generation}`),
+    { timeoutMs: 30_000 },
+  );
+}
+
+/** Applies the desired state with the agent's own engine in this process: no coordinator involved at all. */
+async function seed(s: Sandbox) {
+  const engine = new ApplyEngine({
+    root: s.root,
+    stateDir: s.state,
+    services: new Rcctl({ path: s.rcctl }),
+    accounts: lenientAccounts(),
+    log: pino({ level: "silent" }),
+  });
+  const res = await engine.apply(desired(), 1);
+  expect(res.outcome).toBe("applied");
+}
+
+describe("vmmeet-agent self-healing", () => {
+  it("restores a hand-edited file with one restart, and starts a killed service again", async () => {
+    const s = await sandbox();
+    const coord = await fakeCoordinator();
+    const agent = startAgent(s, coord.url);
+    const res = await applyVia(coord, 1);
+    expect(res).toMatchObject({ type: "apply-result", ok: true });
+    const [pid] = jicofoPids(s.root);
+    expect(pid).toBeDefined();
+
+    // Hand edit: restored long before the next pass would have to (the watch), jicofo restarted once.
+    await writeFile(path.join(s.root, CONF), 'jicofo { xmpp { client { password = "typo" } } }\n');
+    await waitFor("file restored", async () => (await confText(s)).includes("SECRET-A"), { timeoutMs: 5000 });
+    await waitFor("repair events", () => events(coord).some((e) => e.kind === "repair-service"));
+    expect(events(coord).map((e) => `${e.kind} ${e.target}`)).toEqual([
+      `repair-file ${CONF}`,
+      "repair-service jicofo",
+    ]);
+    expect(events(coord)[1]!.message).toBe(`restarted jicofo after restoring ${CONF}`);
+    const passes = agent.passes();
+    await waitFor("two more passes", () => agent.passes() >= passes + 2);
+    const after = jicofoPids(s.root);
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(pid);
+    expect(events(coord)).toHaveLength(2);
+
+    // Killed: found by the next pass and started again, at once (first attempt).
+    process.kill(after[0]!, "SIGKILL");
+    await waitFor("jicofo running again", () => {
+      const p = jicofoPids(s.root);
+      return p.length === 1 && p[0] !== after[0];
+    });
+    await waitFor("restart event", () => events(coord).length === 3);
+    expect(events(coord)[2]).toMatchObject({
+      kind: "repair-service",
+      label: "degraded",
+      target: "jicofo",
+      message: "jicofo was not running: started it (attempt 1 of 6)",
+    });
+    await waitFor("status counts the restart", () =>
+      coord.frames.some(
+        (f) =>
+          f.type === "snapshot" && f.status.services.some((x) => x.name === "jicofo" && x.restarts === 1),
+      ),
+    );
+    // Neither the events nor the log carry the file's secret.
+    expect(JSON.stringify(coord.frames)).not.toContain("SECRET-A");
+    expect(agent.output()).not.toContain("SECRET-A");
+  });
+
+  it("backs off a service that always fails, then reports it failed and stops trying", async () => {
+    const s = await sandbox({ failing: true });
+    const coord = await fakeCoordinator();
+    const agent = startAgent(s, coord.url, [
+      "--restart-backoff",
+      "0.4",
+      "--restart-backoff-max",
+      "1.6",
+      "--restart-attempts",
+      "4",
+    ]);
+    const res = await applyVia(coord, 1);
+    expect(res).toMatchObject({ type: "apply-result", ok: false });
+    await waitFor("given up", () => events(coord).some((e) => e.kind === "service-failed"), {
+      timeoutMs: 30_000,
+    });
+    const startTimes = async () =>
+      (await readFile(s.starts, "utf8").catch(() => ""))
+        .split("\n")
+        .filter((l) => l !== "")
+        .map(Number);
+    const times = await startTimes();
+    // The apply's own start, then the healer's 4 attempts.
+    expect(times).toHaveLength(5);
+    const gaps = times.slice(2).map((t, i) => t - times[i + 1]!);
+    // 0.4 s, 0.8 s, 1.6 s after each attempt at the earliest (each attempt itself takes a few rcctl calls).
+    expect(gaps[0]).toBeGreaterThanOrEqual(400);
+    expect(gaps[1]).toBeGreaterThanOrEqual(800);
+    expect(gaps[2]).toBeGreaterThanOrEqual(1600);
+    const repairs = events(coord).filter((e) => e.kind === "repair-service");
+    expect(repairs.map((e) => e.label)).toEqual(["failed", "failed", "failed", "failed"]);
+    expect(repairs[0]!.message).toMatch(
+      /^jicofo was not running and did not start \(attempt 1 of 4\): rcctl start: failed/,
+    );
+    expect(events(coord).find((e) => e.kind === "service-failed")!.message).toMatch(
+      /^gave up on jicofo after 4 starts that did not last/,
+    );
+    await waitFor("status says failed", () =>
+      coord.frames.some(
+        (f) =>
+          f.type === "snapshot" &&
+          f.status.services.some(
+            (x) => x.name === "jicofo" && x.state === "failed" && /gave up/.test(x.detail ?? ""),
+          ),
+      ),
+    );
+    // No tight loop: several more passes, no more starts.
+    const passes = agent.passes();
+    await waitFor("five more passes", () => agent.passes() >= passes + 5);
+    expect(await startTimes()).toHaveLength(5);
+    expect(events(coord).filter((e) => e.kind === "service-failed")).toHaveLength(1);
+
+    // Fixed by hand (here: the program now stays up) and started: the healer takes it back.
+    await writeRcScript(s.root, "jicofo", {
+      daemon: `${process.execPath} ${path.join(s.dir, "sleeper.mjs")} jicofo-sleeper`,
+      bg: true,
+      timeout: 5,
+    });
+    const { runRcctl } = await import("./doubles/rcctl/index.js");
+    expect((await runRcctl(s.rcctl, ["start", "jicofo"])).code).toBe(0);
+    await waitFor("recovered", () => events(coord).some((e) => e.kind === "service-recovered"));
+  });
+
+  it("heals with the coordinator down for the whole test", async () => {
+    const s = await sandbox();
+    await seed(s);
+    const [pid] = jicofoPids(s.root);
+    expect(pid).toBeDefined();
+    const agent = startAgent(s, null);
+    await waitFor("first pass", () => agent.passes() >= 1, { timeoutMs: 20_000 });
+    expect(jicofoPids(s.root)).toEqual([pid]);
+
+    await appendFile(path.join(s.root, "etc/hosts"), "6.6.6.6 xmpp\n");
+    await waitFor(
+      "hosts restored",
+      async () =>
+        (await readFile(path.join(s.root, "etc/hosts"), "utf8")) === "100.64.2.3 xmpp jts.fips.de\n",
+      { timeoutMs: 5000 },
+    );
+    await waitFor("repair reported", () => /"kind":"repair-file"/.test(agent.output()));
+    // /etc/hosts notifies nothing: jicofo keeps running.
+    expect(jicofoPids(s.root)).toEqual([pid]);
+
+    process.kill(pid!, "SIGKILL");
+    await waitFor("jicofo started again", () => {
+      const p = jicofoPids(s.root);
+      return p.length === 1 && p[0] !== pid;
+    });
+    await waitFor("restart reported", () => /jicofo was not running: started it/.test(agent.output()));
+  });
+
+  it("keeps what it repaired while the coordinator is away and sends it after connecting", async () => {
+    const s = await sandbox();
+    await seed(s);
+    const port = await freePort();
+    const agent = startAgent(s, `ws://127.0.0.1:${port}/agent`);
+    await waitFor("first pass", () => agent.passes() >= 1, { timeoutMs: 20_000 });
+    await writeFile(path.join(s.root, CONF), "edited while nobody watched\n");
+    await waitFor("restored", async () => (await confText(s)).includes("SECRET-A"), { timeoutMs: 5000 });
+    expect(agent.output()).toMatch(/coordinator link/);
+
+    const coord = await fakeCoordinator(port);
+    await waitFor("queued events delivered", () => events(coord).length >= 2, { timeoutMs: 40_000 });
+    expect(events(coord).map((e) => `${e.kind} ${e.target}`)).toEqual([
+      `repair-file ${CONF}`,
+      "repair-service jicofo",
+    ]);
+    // After the snapshot of the (re)connect, as the daemon sends them.
+    const first = coord.frames.findIndex((f) => f.type === "snapshot");
+    expect(coord.frames.findIndex((f) => f.type === "event")).toBeGreaterThan(first);
+  });
+});
