@@ -17,6 +17,8 @@ import type { Logger } from "pino";
 import type { CommandRunner } from "./actions/runner.js";
 import { Healer, type HealerTuningInput } from "./heal/healer.js";
 import { EventOutbox } from "./heal/outbox.js";
+import { HostManager } from "./host/vmm.js";
+import { PfManager } from "./pf/manager.js";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
@@ -64,6 +66,12 @@ export interface AgentDaemonOptions {
   headers?: () => Record<string, string>;
   /** Self-healing tuning (heal/healer.ts); false turns the healer off. */
   heal?: HealerTuningInput | false;
+  /** pfctl(8) (default /sbin/pfctl): pf.conf is checked, loaded and commit-confirmed (pf/manager.ts). */
+  pfctl?: string;
+  /** The VMM host's programs (defaults /usr/sbin/vmctl, /usr/sbin/vmd, /sbin/sysctl); used on the host only. */
+  vmctl?: string;
+  vmd?: string;
+  sysctl?: string;
 }
 
 export class AgentDaemon {
@@ -79,9 +87,37 @@ export class AgentDaemon {
   /** Repairs and other events not yet sent: kept while the coordinator is away. */
   readonly #outbox = new EventOutbox();
   #snapshotTimer: NodeJS.Timeout | null = null;
+  readonly #pf: PfManager;
+  readonly #host: HostManager;
+  /** When the coordinator link last changed state, for the pf revert event. */
+  #link = { state: "idle", since: new Date().toISOString() };
 
   constructor(private readonly o: AgentDaemonOptions) {
+    this.#pf = new PfManager({
+      root: o.root,
+      stateDir: o.stateDir,
+      log: o.logger.child({ part: "pf" }),
+      confirmable: o.coordinator !== null,
+      ...(o.pfctl ? { pfctl: o.pfctl } : {}),
+      ...(o.runner ? { runner: o.runner } : {}),
+      onEvent: (e) => this.#event(e),
+      onExpired: () => void this.#pfExpired(),
+      describeLink: () =>
+        this.#link.state === "open"
+          ? "the coordinator link is up, but no confirmation came"
+          : `the coordinator link is ${this.#link.state === "idle" ? "down" : this.#link.state} since ${this.#link.since}`,
+    });
+    this.#host = new HostManager({
+      stateDir: o.stateDir,
+      log: o.logger.child({ part: "host" }),
+      ...(o.vmctl ? { vmctl: o.vmctl } : {}),
+      ...(o.vmd ? { vmd: o.vmd } : {}),
+      ...(o.sysctl ? { sysctl: o.sysctl } : {}),
+      ...(o.runner ? { runner: o.runner } : {}),
+    });
     this.engine = new ApplyEngine({
+      pf: this.#pf,
+      host: this.#host,
       stateDir: o.stateDir,
       services: o.services,
       root: o.root,
@@ -147,6 +183,9 @@ export class AgentDaemon {
       this.#healer.configure(this.#desired);
       this.#healer.start();
     }
+    // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
+    // at once when it ran out meanwhile).
+    await this.#pf.start();
     if (this.o.coordinator) {
       this.#transport = new AgentTransport({
         url: this.o.coordinator,
@@ -156,6 +195,9 @@ export class AgentDaemon {
         generation: () => this.#generation,
         onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
         onFrame: (f) => void this.#onFrame(f),
+        onStateChange: (state) => {
+          this.#link = { state, since: new Date().toISOString() };
+        },
         logger: log.child({ part: "transport" }),
         ...(this.o.tls ? { tls: this.o.tls } : {}),
         ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
@@ -172,6 +214,7 @@ export class AgentDaemon {
     this.#stopping ??= (async () => {
       if (this.#statusTimer) clearTimeout(this.#statusTimer);
       if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+      this.#pf.stop();
       await this.#healer?.stop();
       await this.#transport?.stop();
       await this.o.metrics?.stop();
@@ -200,7 +243,34 @@ export class AgentDaemon {
       services,
       health: this.o.health?.components() ?? [],
       metrics: this.o.metrics?.latest() ?? null,
+      ...(this.#desired?.role === "host" ? { vms: await this.#vms() } : {}),
     };
+  }
+
+  /** The host's VMs as vmctl reports them; a VM of the spec vmd does not know is listed too. */
+  async #vms(): Promise<NonNullable<NodeStatus["vms"]>> {
+    const st = await this.#host.status(this.#desired?.vms ?? []);
+    if (st.ok) return st.vms;
+    this.o.logger.warn({ problem: st.detail }, "cannot read the VMs' state");
+    return (this.#desired?.vms ?? []).map((v) => ({
+      name: v.name,
+      state: "unknown",
+      id: null,
+      wanted: v.enable,
+    }));
+  }
+
+  /** pf's confirm window ran out: the engine puts the rules of before back and keeps them. */
+  async #pfExpired(): Promise<void> {
+    try {
+      const desired = await this.engine.revertPf();
+      if (!desired) return;
+      this.#desired = desired;
+      this.#healer?.configure(desired);
+      this.#scheduleSnapshot();
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message }, "pf revert failed");
+    }
   }
 
   async #sendSnapshot(replyTo?: string): Promise<void> {
@@ -254,6 +324,10 @@ export class AgentDaemon {
         return;
       case "snapshot-request":
         await this.#sendSnapshot(frame.id);
+        return;
+      case "confirm":
+        // The coordinator got this generation's apply result over a live link: the new pf rules let it through.
+        await this.#pf.confirm(frame.generation);
         return;
       case "error":
         this.o.logger.warn({ code: frame.code, problem: frame.message }, "coordinator reported an error");

@@ -28,6 +28,11 @@ Options:
   --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
   --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
   --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default /usr/local/bin/prosodyctl)
+  --pfctl PATH          pfctl(8): pf.conf is checked (-nf), loaded (-f) and reverted unless the coordinator
+                        confirms it in time (default /sbin/pfctl)
+  --vmctl PATH          the VMM host: vmctl(8) (default /usr/sbin/vmctl)
+  --vmd PATH            the VMM host: vmd(8), for its -n config test of vm.conf (default /usr/sbin/vmd)
+  --sysctl PATH         the VMM host: sysctl(8), to set sysctl.conf's values (default /sbin/sysctl)
   --lenient-accounts    map OpenBSD accounts missing here (_prosody, _jicofo, ...) to the agent's own uid/gid;
                         for test sandboxes only, never on a VM
   --log-level LEVEL     pino level (default info); logs are JSON lines on stdout, secrets redacted
@@ -50,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
         root: { type: "string" },
         rcctl: { type: "string" },
         prosodyctl: { type: "string" },
+        pfctl: { type: "string" },
+        vmctl: { type: "string" },
+        vmd: { type: "string" },
+        sysctl: { type: "string" },
         "lenient-accounts": { type: "boolean" },
         "log-level": { type: "string" },
         join: { type: "string" },
@@ -125,6 +134,10 @@ async function main(argv: string[]): Promise<number> {
     logger,
     ...(secure.tls ? { tls: secure.tls } : {}),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
+    ...(typeof values.pfctl === "string" ? { pfctl: values.pfctl } : {}),
+    ...(typeof values.vmctl === "string" ? { vmctl: values.vmctl } : {}),
+    ...(typeof values.vmd === "string" ? { vmd: values.vmd } : {}),
+    ...(typeof values.sysctl === "string" ? { sysctl: values.sysctl } : {}),
   });
   await daemon.start();
   logger.info({ version: AGENT_VERSION, coordinator, root }, "agent started");

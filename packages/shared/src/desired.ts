@@ -2,7 +2,7 @@
 // enforces. The same shapes travel in the protocol's desired-state frame, are written by `vmmeet render`
 // as NODE/node.json, and are kept by the agent as its last applied state.
 import { z } from "zod";
-import { AbsPath, HOST_ROLE, ROLES } from "./spec.js";
+import { AbsPath, HOST_ROLE, NodeName, ROLES } from "./spec.js";
 
 /** Unix file mode as four octal digits ("0640"): readable in JSON, YAML and diffs. */
 export const FileMode = z.string().regex(/^0[0-7]{3}$/, "must be an octal mode like 0644");
@@ -115,6 +115,17 @@ export const HealthSpec = z
 
 export const NodeRoleSchema = z.enum([...ROLES, HOST_ROLE]);
 
+/**
+ * pf(4) commit-confirm: a changed pf.conf is loaded, then reverted unless the coordinator confirms within
+ * this many seconds over the link the apply result went out on (the spec's operations.pfConfirmSeconds).
+ */
+export const PfSettings = z.object({ confirmSeconds: z.number().int().min(1).max(3600) }).strict();
+export type PfSettings = z.infer<typeof PfSettings>;
+
+/** A VM of the VMM host (vm.conf's names): the host's agent starts the enabled ones vmd does not run. */
+export const VmEntry = z.object({ name: NodeName, enable: z.boolean() }).strict();
+export type VmEntry = z.infer<typeof VmEntry>;
+
 export const NodeDesired = z
   .object({
     node: z.string(),
@@ -123,6 +134,10 @@ export const NodeDesired = z
     services: z.array(ServiceEntry),
     actions: z.array(SetupAction),
     health: HealthSpec,
+    /** Absent: the agent's default confirm window (60 s). */
+    pf: PfSettings.optional(),
+    /** The host only: the deployment's VMs, as vm.conf defines them. */
+    vms: z.array(VmEntry).optional(),
   })
   .strict();
 export type NodeDesired = z.infer<typeof NodeDesired>;

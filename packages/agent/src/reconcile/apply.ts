@@ -6,6 +6,7 @@
 //   -> start/restart/reload once per service (+ check) -> prosody actions after prosody runs
 //   -> clear the pending mark -> mark the generation complete.
 import {
+  type FileEntry,
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
   type NodeRole,
@@ -18,7 +19,7 @@ import type { Logger } from "pino";
 import type { ProsodyActions } from "../actions/prosody.js";
 import { ensureLogfile, logfileRefusal } from "../actions/syslog.js";
 import { type ActionItem, actionTarget } from "../actions/types.js";
-import type { ServiceManager } from "../services/manager.js";
+import type { ServiceActionResult, ServiceManager } from "../services/manager.js";
 import { type PendingAction, type PendingMark, StateCorruptError, type StateStore } from "../state/store.js";
 import { type AccountResolver, UnknownAccountError } from "./accounts.js";
 import { type FileChange, type FilePlan, type FileWriter, notifyMap } from "./files.js";
@@ -37,6 +38,44 @@ export interface ApplyDeps {
   role?: NodeRole;
   /** Generations whose backups are kept for rollback. */
   keepBackups?: number;
+  /** pf, vmd's VMs and sysctl: configs made effective by their own programs (pf/hooks.ts). */
+  hooks?: ApplyHooks;
+}
+
+/** A step of a hook reported like a setup action: a sysctl value set, a VM started. */
+export interface HookItem {
+  kind: "action";
+  action: "sysctl" | "vm-start";
+  target: string;
+  status: ActionItem["status"];
+  detail?: string;
+}
+
+export interface HookContext {
+  generation: number;
+  desired: NodeDesired | null;
+}
+
+/**
+ * Configs that take effect through another program than rcctl: pf.conf through pfctl (commit-confirmed),
+ * vm.conf through vmctl, sysctl.conf through sysctl. Each file is first checked by its program (pfctl -nf,
+ * vmd -n) before anything is written. Built by the engine from the agent's pf/ and host/ modules.
+ */
+export interface ApplyHooks {
+  /** A changed file's new bytes, before anything is written: null when fine, else why (all is refused). */
+  check(entry: FileEntry, bytes: Buffer): Promise<string | null>;
+  /** A changed file is about to be replaced (pf: remember the rules to go back to). */
+  beforeWrite(entry: FileEntry): Promise<void>;
+  /** Takes over a notified service that is no rc.d daemon (pf); null: rcctl does it. */
+  notify(
+    service: string,
+    action: PendingAction,
+    ctx: HookContext,
+  ): Promise<{ ok: boolean; step: ServiceStep | null; detail?: string }> | null;
+  /** Reloads a running rc.d daemon with its own tool (vmd: vmctl reload); null: rcctl reload. */
+  reload(service: string): Promise<ServiceActionResult> | null;
+  /** After the services: what else the node needs (sysctl values set, VMs started). */
+  finish(desired: NodeDesired, ctx: HookContext): Promise<HookItem[]>;
 }
 
 export interface FileItem {
@@ -75,7 +114,7 @@ export interface ApplyResult {
   changed: boolean;
   files: FileItem[];
   services: ServiceItem[];
-  actions: ActionItem[];
+  actions: (ActionItem | HookItem)[];
   refusals: Refusal[];
   /** For stale: the generation the agent holds. */
   current?: number;
@@ -216,6 +255,15 @@ export async function applyDesired(
       refusals.push({ item: `action syslog-logfile ${a.path}`, reason: e.message });
     }
   }
+  if (deps.hooks && refusals.length === 0 && unreadable.length === 0) {
+    // pf.conf and vm.conf are checked by pfctl -nf and vmd -n before anything is written: a file they refuse
+    // never reaches /etc (a reboot would load it) and the running rules and VMs stay as they are.
+    for (const p of plans) {
+      if (p.change !== "created" && p.change !== "content") continue;
+      const why = await deps.hooks.check(p.entry, p.bytes);
+      if (why) refusals.push({ item: `file ${p.entry.path}`, reason: why });
+    }
+  }
   if (refusals.length > 0) {
     log.warn({ refusals }, "desired state refused");
     return {
@@ -282,6 +330,7 @@ export async function applyDesired(
       continue;
     }
     try {
+      if (p.change === "created" || p.change === "content") await deps.hooks?.beforeWrite(p.entry);
       await deps.files.write(p, firstTime ? generation : null);
       fileItems.push({ kind: "file", path: p.entry.path, status: "written", change: p.change });
       log.info({ path: p.entry.path, change: p.change }, "file written");
@@ -332,7 +381,7 @@ export async function applyDesired(
   }
 
   // Setup actions that do not need a running daemon, after the files and before the (re)starts.
-  const actionItems: ActionItem[] = [];
+  const actionItems: (ActionItem | HookItem)[] = [];
   for (const a of desired.actions) {
     if (a.kind !== "syslog-logfile") continue;
     try {
@@ -359,20 +408,35 @@ export async function applyDesired(
     actionItems.push(...(await runProsodyActions(prosodyActions, prosodyRunning, deps)));
   };
 
-  // Services only notified (syslogd for syslog.conf, a base daemon), first: they serve the others.
+  // Services only notified (syslogd for syslog.conf, a base daemon, pf), first: they serve the others.
+  const ctx: HookContext = { generation, desired };
   const managed = new Set(ordered.map((s) => s.name));
   for (const [name, act] of [...todo]
     .filter(([n]) => !managed.has(n))
     .sort(([a], [b]) => a.localeCompare(b))) {
-    await bounce(name, act, item(name), deps, log, false);
+    await bounce(name, act, item(name), deps, log, false, ctx);
   }
   for (const s of ordered) {
     const it = item(s.name);
-    if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true);
+    if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true, ctx);
     // prosodyctl register and mod_roster_command need prosody up (the paper: rcctl start prosody first).
     if (s.name === "prosody" && !prosodyDone) await runProsody(it.status !== "failed");
   }
   if (!prosodyDone) await runProsody(true);
+  if (deps.hooks) {
+    try {
+      actionItems.push(...(await deps.hooks.finish(desired, ctx)));
+    } catch (e) {
+      log.error({ err: errText(e) }, "host steps failed");
+      actionItems.push({
+        kind: "action",
+        action: "vm-start",
+        target: "*",
+        status: "failed",
+        detail: errText(e),
+      });
+    }
+  }
 
   if (needMark || leftover) await deps.state.clearPending();
   if (stateChanged || firstTime) {
@@ -442,8 +506,21 @@ async function bounce(
   deps: ApplyDeps,
   log: Logger,
   startIfStopped: boolean,
+  ctx: HookContext,
 ): Promise<void> {
   try {
+    const hooked = act !== undefined ? deps.hooks?.notify(name, act, ctx) : null;
+    if (hooked) {
+      // pf is no rc.d daemon: pfctl loads its rules (rcctl knows it only as the special variable pf=YES).
+      const r = await hooked;
+      if (r.step) it.steps.push(r.step);
+      if (!r.ok) {
+        it.status = "failed";
+        it.detail = r.detail ?? "failed";
+        log.error({ service: name, detail: r.detail }, "service action failed");
+      } else log.info({ service: name, step: r.step, detail: r.detail }, "service");
+      return;
+    }
     const running = await deps.services.check(name);
     let step: ServiceStep | null = null;
     let r: Awaited<ReturnType<ServiceManager["start"]>> | null = null;
@@ -454,7 +531,7 @@ async function bounce(
       r = await deps.services.restart(name);
       step = running ? "restarted" : "started";
     } else if (act === "reload") {
-      r = await deps.services.reload(name);
+      r = (await deps.hooks?.reload(name)) ?? (await deps.services.reload(name));
       step = "reloaded";
       if (r.outcome === "unsupported") {
         // rc_reload=NO (jicofo, jvb): the only way to make them re-read their config is a restart.
@@ -564,7 +641,10 @@ export async function rollback(generation: number, deps: ApplyDeps): Promise<Rol
   const services: ServiceItem[] = [];
   for (const name of names) {
     const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
-    await bounce(name, todo.get(name), it, deps, log, orderOf.has(name));
+    await bounce(name, todo.get(name), it, deps, log, orderOf.has(name), {
+      generation: state?.generation ?? generation,
+      desired: target,
+    });
     services.push(it);
   }
   await deps.state.clearPending();
@@ -580,7 +660,7 @@ export async function finishPending(deps: ApplyDeps): Promise<ServiceItem[]> {
   const items: ServiceItem[] = [];
   for (const [name, act] of Object.entries(pending.services)) {
     const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
-    await bounce(name, act, it, deps, deps.log, false);
+    await bounce(name, act, it, deps, deps.log, false, { generation: pending.generation, desired: null });
     items.push(it);
   }
   await deps.state.clearPending();

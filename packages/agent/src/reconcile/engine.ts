@@ -1,9 +1,12 @@
 // The apply engine as the daemon uses it: one object owning the state directory, the file writer, the
 // service manager and the setup actions, running one apply (or rollback) at a time.
-import type { NodeRole } from "@vmmeet/shared";
+import type { NodeDesired, NodeRole } from "@vmmeet/shared";
 import pino, { type Logger } from "pino";
 import { ProsodyActions } from "../actions/prosody.js";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
+import type { HostManager } from "../host/vmm.js";
+import { systemHooks } from "../pf/hooks.js";
+import type { PfManager } from "../pf/manager.js";
 import type { ServiceManager } from "../services/manager.js";
 import { Serial } from "../services/serial.js";
 import { StateCorruptError, StateStore } from "../state/store.js";
@@ -36,6 +39,10 @@ export interface ApplyEngineOptions {
   role?: NodeRole;
   log?: Logger;
   keepBackups?: number;
+  /** pf.conf checked with pfctl -nf and loaded commit-confirmed; without it, notify "pf" goes to rcctl. */
+  pf?: PfManager;
+  /** The VMM host: vm.conf (vmd -n, vmctl reload), its VMs started, sysctl.conf values set. */
+  host?: HostManager;
 }
 
 export type StartResult =
@@ -69,8 +76,14 @@ export class ApplyEngine {
       }),
       ...(opts.role ? { role: opts.role } : {}),
       ...(opts.keepBackups ? { keepBackups: opts.keepBackups } : {}),
+      ...(opts.pf || opts.host
+        ? { hooks: systemHooks({ pf: opts.pf ?? null, host: opts.host ?? null }) }
+        : {}),
     };
+    this.pf = opts.pf ?? null;
   }
+
+  readonly pf: PfManager | null;
 
   private exclusive<T>(job: () => Promise<T>): Promise<T> {
     return this.serial.run(async () => {
@@ -113,6 +126,39 @@ export class ApplyEngine {
         return { kind: "enforced", result: await applyDesired(st.desired, st.generation, this.deps) };
       const services = await finishPending(this.deps);
       return services.length > 0 ? { kind: "pending-finished", services } : { kind: "empty" };
+    });
+  }
+
+  /**
+   * pf's confirm window ran out: the rules of before go back on disk and into pf, and the persisted desired
+   * state keeps them (its pf.conf entry becomes that content, or goes when there was none), so enforcement
+   * and the healer do not load the unconfirmed rules again; a new generation tries anew. Returns the
+   * desired state now in force, or null when nothing was reverted (confirmed meanwhile).
+   */
+  revertPf(): Promise<NodeDesired | null> {
+    return this.exclusive(async () => {
+      const r = await this.pf?.revertIfExpired();
+      if (!r) return null;
+      const st = await this.state.load().catch(() => null);
+      if (!st?.desired) return null;
+      const files =
+        r.content === null
+          ? st.desired.files.filter((f) => f.path !== r.path)
+          : st.desired.files.map((f) => {
+              if (f.path !== r.path) return f;
+              const text = (r.content as Buffer).toString("utf8");
+              const utf8 = Buffer.from(text, "utf8").equals(r.content as Buffer);
+              return {
+                ...f,
+                content: utf8 ? text : (r.content as Buffer).toString("base64"),
+                encoding: utf8 ? ("utf8" as const) : ("base64" as const),
+                mode: `0${((r.mode ?? 0o600) & 0o777).toString(8).padStart(3, "0")}`,
+              };
+            });
+      const desired: NodeDesired = { ...st.desired, files };
+      await this.state.save({ ...st, desired });
+      this.deps.log.warn({ generation: st.generation, path: r.path }, "keeping the previous pf.conf");
+      return desired;
     });
   }
 

@@ -13,6 +13,8 @@ export interface NodeReport {
   services: NodeStatus["services"];
   health: (NodeStatus["health"][number] & { ageSeconds: number })[];
   metrics: NodeStatus["metrics"];
+  /** The VMM host: its VMs as vmctl reports them. */
+  vms?: NonNullable<NodeStatus["vms"]>;
   events: NodeLive["events"];
 }
 
@@ -58,6 +60,7 @@ export function buildStatus(
           ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(h.since)) / 1000)),
         })),
         metrics: st?.metrics ?? null,
+        ...(st?.vms ? { vms: st.vms } : {}),
         events: live?.events.slice(-20) ?? [],
       };
     }),

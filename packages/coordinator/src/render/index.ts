@@ -28,12 +28,21 @@ const COMPONENT: Record<Role, ComponentRenderer> = {
 
 export function renderNode(input: RenderInput, node: NodeSpec): NodeDesired {
   const component = COMPONENT[node.role](input, node);
-  const system = renderSystem(input, node, component.programLogs, { coordinatorPort: input.spec.host.coordinatorPort });
+  const system = renderSystem(input, node, component.programLogs, {
+    coordinatorPort: input.spec.host.coordinatorPort,
+  });
   return assemble(input, node.name, node.role, [component, system]);
 }
 
 export function renderHostNode(input: RenderInput): NodeDesired {
-  return assemble(input, input.spec.host.name, "host", [renderHost(input, { coordinatorPort: input.spec.host.coordinatorPort })]);
+  return assemble(
+    input,
+    input.spec.host.name,
+    "host",
+    [renderHost(input, { coordinatorPort: input.spec.host.coordinatorPort })],
+    // The host's agent starts the enabled VMs vmd does not run (vm.conf's names are the node names).
+    input.spec.nodes.map((n) => ({ name: n.name, enable: n.vm.enable })),
+  );
 }
 
 /** Every node's desired state, the VMM host first, then the VMs in spec order. */
@@ -48,6 +57,7 @@ function assemble(
   name: string,
   role: NodeDesired["role"],
   parts: ComponentRender[],
+  vms?: NodeDesired["vms"],
 ): NodeDesired {
   const files = parts.flatMap((p) => p.files);
   const seen = new Set<string>();
@@ -78,5 +88,8 @@ function assemble(
       logs: parts.flatMap((p) => p.logs),
       probes: parts.flatMap((p) => p.probes.map((probe) => ({ ...probe, ports: probe.ports ?? [] }))),
     },
+    // Every node has a pf.conf: its agent reverts a new one unless this coordinator confirms it in time.
+    pf: { confirmSeconds: input.spec.operations.pfConfirmSeconds },
+    ...(vms ? { vms } : {}),
   });
 }

@@ -47,6 +47,7 @@ export class CoordinatorDaemon {
   #admin: AdminServer | null = null;
   #metrics: http.Server | null = null;
   #stopping: Promise<void> | null = null;
+  #confirms = 0;
 
   constructor(private readonly o: DaemonOptions) {
     this.core = new CoordinatorCore({
@@ -116,6 +117,12 @@ export class CoordinatorDaemon {
       },
       onFrame: (conn, frame) => {
         this.core.fleet.receive(conn.node, frame);
+        if (frame.type === "apply-result") {
+          // Commit-confirm of pf (agent pf/manager.ts): this apply result came over this very link, so the
+          // node's new rules still let it reach us; the confirm goes back over the same link. A push, a
+          // rollback and the catch-up of a reconnecting node all answer here.
+          conn.send({ type: "confirm", id: `pf${++this.#confirms}`, generation: frame.generation });
+        }
         if (frame.type === "event") {
           this.core.recordAgentEvent(conn.node, frame.event);
           if (frame.event.kind.startsWith("repair")) {

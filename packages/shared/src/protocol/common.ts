@@ -123,6 +123,22 @@ export const AgentEvent = z
   .strict();
 export type AgentEvent = z.infer<typeof AgentEvent>;
 
+/** A VM as `vmctl status` reports it on the VMM host. */
+export const VmState = z
+  .object({
+    name: z.string().max(64),
+    /** vmctl's STATE column: running, stopped, paused, ... */
+    state: z.string().max(32),
+    /** vmd's id of a VM that runs, null when stopped. */
+    id: z.number().int().nullable(),
+    /** vmctl's MAXMEM column as printed (e.g. "2.0G"). */
+    memory: z.string().max(16).optional(),
+    /** Whether the host's desired state lists it (and wants it started). */
+    wanted: z.boolean().optional(),
+  })
+  .strict();
+export type VmState = z.infer<typeof VmState>;
+
 export const NodeStatus = z
   .object({
     /** Generation the agent last applied successfully (0: none yet). */
@@ -132,6 +148,8 @@ export const NodeStatus = z
     services: z.array(ServiceState),
     health: z.array(ComponentHealth),
     metrics: HostMetrics.nullable(),
+    /** The VMM host only: its VMs (vmctl status). */
+    vms: z.array(VmState).optional(),
   })
   .strict();
 export type NodeStatus = z.infer<typeof NodeStatus>;

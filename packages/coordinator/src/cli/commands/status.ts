@@ -46,6 +46,11 @@ export function formatStatus(r: StatusReport & { verdict?: { verdict: string; re
         );
       }
     }
+    for (const v of n.vms ?? []) {
+      lines.push(
+        `  vm ${v.name.padEnd(13)} ${v.state}${v.id !== null ? ` (id ${v.id}${v.memory ? `, ${v.memory}` : ""})` : ""}${v.wanted === false ? " - not in the spec (or disabled)" : ""}`,
+      );
+    }
     if (n.metrics) {
       const m = n.metrics;
       lines.push(

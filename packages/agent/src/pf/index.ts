@@ -1,0 +1,10 @@
+export { type SystemHooksOptions, systemHooks } from "./hooks.js";
+export {
+  DEFAULT_CONFIRM_SECONDS,
+  DEFAULT_PFCTL,
+  PF_CONF,
+  type PfLoadResult,
+  PfManager,
+  type PfManagerOptions,
+  type PfRevert,
+} from "./manager.js";
