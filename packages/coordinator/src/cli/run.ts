@@ -10,6 +10,7 @@ import { schema } from "./commands/schema.js";
 import { serve } from "./commands/serve.js";
 import { status } from "./commands/status.js";
 import { validate } from "./commands/validate.js";
+import { vm } from "./commands/vm.js";
 import { type Command, EXIT, type Io, UsageError } from "./io.js";
 
 export const COMMANDS: Command[] = [
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   status,
   agents,
   events,
+  vm,
   schema,
 ];
 
