@@ -12,6 +12,13 @@ import {
   enrollmentOf,
   enrollmentOnlyRows,
 } from "../enroll/listener.js";
+import {
+  type HealEvent,
+  HealScheduler,
+  type HealTuning,
+  type RemoteRestart,
+  type VerdictFn,
+} from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
 import { AdminError, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
@@ -36,6 +43,11 @@ export interface DaemonOptions {
   insecure?: boolean;
   /** Extra DNS names or addresses for the server certificate (`vmmeet serve --san`). */
   san?: string[];
+  /**
+   * Self-healing on a cron schedule (fleet/heal.ts): overrides of spec.operations.heal, the verdict behind
+   * the deployment alarm, a restart of a service on another node; false turns it off.
+   */
+  heal?: (Partial<HealTuning> & { verdict?: VerdictFn; restart?: RemoteRestart }) | false;
 }
 
 export class CoordinatorDaemon {
@@ -47,6 +59,7 @@ export class CoordinatorDaemon {
   #admin: AdminServer | null = null;
   #metrics: http.Server | null = null;
   #stopping: Promise<void> | null = null;
+  #heal: HealScheduler | null = null;
   #confirms = 0;
 
   constructor(private readonly o: DaemonOptions) {
@@ -56,6 +69,10 @@ export class CoordinatorDaemon {
       ...(o.now ? { now: o.now } : {}),
       ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
     });
+  }
+
+  get heal(): HealScheduler | null {
+    return this.#heal;
   }
 
   get adminSocket(): string {
@@ -125,7 +142,8 @@ export class CoordinatorDaemon {
         }
         if (frame.type === "event") {
           this.core.recordAgentEvent(conn.node, frame.event);
-          if (frame.event.kind.startsWith("repair")) {
+          // Agents report repairs as repair-* and signal remedies as remedy-* (agent heal/).
+          if (/^(repair|remedy)-/.test(frame.event.kind)) {
             const key = `${conn.node}\u0000${frame.event.kind}`;
             this.counters.repairs.set(key, (this.counters.repairs.get(key) ?? 0) + 1);
           }
@@ -153,6 +171,21 @@ export class CoordinatorDaemon {
         this.#metrics!.listen(this.o.metrics!.port, "127.0.0.1", () => resolve());
       });
     }
+    if (this.o.heal !== false) {
+      const { verdict, restart, ...tuning } = this.o.heal ?? {};
+      this.#heal = new HealScheduler({
+        core: this.core,
+        logger: log.child({ part: "heal" }),
+        tuning,
+        ...(verdict ? { verdict } : {}),
+        ...(restart ? { restart } : {}),
+      });
+      // A push may change spec.operations.heal.schedule.
+      this.core.on("push", (e) => {
+        if (e.kind === "done") this.#heal?.reconfigure();
+      });
+      this.#heal.start();
+    }
     log.info(
       {
         listen: `${this.o.listen.host}:${this.port}`,
@@ -165,6 +198,7 @@ export class CoordinatorDaemon {
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      await this.#heal?.stop();
       await this.#admin?.stop();
       if (this.#metrics) await new Promise<void>((r) => this.#metrics!.close(() => r()));
       await this.#agents?.stop();
@@ -311,10 +345,13 @@ export class CoordinatorDaemon {
               generation: e.generation,
               message: e.message,
             });
+          const onHeal = (e: HealEvent) => emit(e);
           this.core.fleet.on("event", onEvent);
+          this.#heal?.on("event", onHeal);
           this.core.on("push", onPush);
           signal.addEventListener("abort", () => {
             this.core.fleet.off("event", onEvent);
+            this.#heal?.off("event", onHeal);
             this.core.off("push", onPush);
             resolve();
           });
