@@ -32,9 +32,14 @@ export function sha256(content: string, encoding: "utf8" | "base64"): string {
     .digest("hex");
 }
 
-/** Replaces every secret value by a placeholder, longest first so a secret containing another is masked whole. */
+const PRIVATE_KEY_BLOCK = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g;
+
+/**
+ * Replaces every secret value by a placeholder, longest first so a secret containing another is masked
+ * whole, and every PEM private key block (prosody's auth.DOMAIN key is not one of the generated passwords).
+ */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
+  let out = text.replace(PRIVATE_KEY_BLOCK, "<private key>");
   for (const s of [...secrets].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length))
     out = out.split(s).join("<secret>");
   return out;
@@ -132,13 +137,13 @@ function planFile(
   }
   if (previous && sha256(previous.content, previous.encoding) === onNode) {
     const oldText = text(previous);
+    if (oldText === null || newText === null)
+      return { ...base, change: "modify", diff: "(binary content changed)\n" };
+    // Only masked parts changed (a rotated password, a renewed key): say so rather than show an empty diff.
     return {
       ...base,
       change: "modify",
-      diff:
-        oldText === null || newText === null
-          ? "(binary content changed)\n"
-          : patch(oldText, newText, "on node"),
+      diff: oldText === newText ? "(secret content changed)\n" : patch(oldText, newText, "on node"),
     };
   }
   return {
