@@ -11,6 +11,7 @@ import type {
   HostMetrics,
   ItemResult,
   NodeDesired,
+  NodeRole,
   NodeStatus,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
@@ -64,6 +65,11 @@ export interface AgentDaemonOptions {
   tls?: TransportTls;
   backoff?: BackoffOptions;
   headers?: () => Record<string, string>;
+  /**
+   * The role this node is pinned to (enroll/startup.ts: --role, the enrollment, or the first applied
+   * state): a desired state for another role is refused, whoever sends it (shared/allowlist.ts).
+   */
+  role?: NodeRole;
   /** Self-healing tuning (heal/healer.ts); false turns the healer off. */
   heal?: HealerTuningInput | false;
   /** pfctl(8) (default /sbin/pfctl): pf.conf is checked, loaded and commit-confirmed (pf/manager.ts). */
@@ -125,6 +131,7 @@ export class AgentDaemon {
       log: o.logger.child({ part: "apply" }),
       ...(o.runner ? { runner: o.runner } : {}),
       ...(o.prosodyctl ? { prosodyctl: o.prosodyctl } : {}),
+      ...(o.role ? { role: o.role } : {}),
     });
   }
 
@@ -190,7 +197,7 @@ export class AgentDaemon {
       this.#transport = new AgentTransport({
         url: this.o.coordinator,
         node: this.o.node,
-        role: this.#desired?.role ?? null,
+        role: this.o.role ?? this.#desired?.role ?? null,
         agentVersion: AGENT_VERSION,
         generation: () => this.#generation,
         onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),

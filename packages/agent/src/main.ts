@@ -24,6 +24,8 @@ Options:
   --ca-hash sha256:HEX  with --join: the deployment CA's hash printed with the token; the agent trusts only
                         that CA, and keeps its client certificate in STATE/enroll/ (files 0600)
   --enroll-only         with --join: enroll, then exit (so the token never lands in rc.conf.local)
+  --role ROLE           this node's role (web, xmpp, jicofo, jvb, turn, host); without it, the role given at
+                        enrollment or the last applied one. Desired states for another role are refused
   --state-dir DIR       last applied state, backups, log offsets (default /var/db/vmmeet, created 0700)
   --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
   --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
@@ -64,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
         join: { type: "string" },
         "ca-hash": { type: "string" },
         "enroll-only": { type: "boolean" },
+        role: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -103,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
     ...(typeof values.join === "string" ? { join: values.join } : {}),
     ...(typeof values["ca-hash"] === "string" ? { caHash: values["ca-hash"] } : {}),
+    ...(typeof values.role === "string" ? { role: values.role } : {}),
     logger: logger.child({ part: "enroll" }),
   });
   if (!secure.ok) {
@@ -133,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
     accounts,
     logger,
     ...(secure.tls ? { tls: secure.tls } : {}),
+    ...(secure.role ? { role: secure.role } : {}),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
     ...(typeof values.pfctl === "string" ? { pfctl: values.pfctl } : {}),
     ...(typeof values.vmctl === "string" ? { vmctl: values.vmctl } : {}),

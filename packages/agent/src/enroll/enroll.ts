@@ -13,6 +13,7 @@ import { constants } from "node:fs";
 import { chmod, lstat, mkdir, open } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
+import { HOST_ROLE, type NodeRole, ROLES } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../state/atomic.js";
 import { parseCaHash, pemFingerprint, pinnedServerIdentity } from "./pin.js";
@@ -35,8 +36,15 @@ function challenge(node: string, id: string): string {
   return `vmmeet-enroll:v1:${node}:${id}`;
 }
 
+/** A role name of the spec ("web", ..., "host"), or null. */
+export function asRole(v: unknown): NodeRole | null {
+  return typeof v === "string" && ([...ROLES, HOST_ROLE] as string[]).includes(v) ? (v as NodeRole) : null;
+}
+
 export interface Enrollment {
   node: string;
+  /** The node's role as the coordinator's spec had it at enrollment (null: no spec in force yet). */
+  role: NodeRole | null;
   caHash: string;
   tokenId: string;
   enrolledAt: string;
@@ -121,7 +129,7 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
     body: JSON.stringify({ node: o.node, token: o.token, publicKeyPem: publicKey, signature }),
     timeoutMs,
   });
-  let answer: { certPem?: unknown; error?: unknown } = {};
+  let answer: { certPem?: unknown; error?: unknown; role?: unknown } = {};
   try {
     answer = JSON.parse(res.body) as typeof answer;
   } catch {
@@ -153,6 +161,7 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
   // 3. Keep it.
   const enrollment: Enrollment = {
     node: o.node,
+    role: asRole(answer.role),
     caHash: pin,
     tokenId: id,
     enrolledAt: new Date().toISOString(),
@@ -162,7 +171,13 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
   };
   await saveEnrollment(o.stateDir, enrollment);
   o.logger.info(
-    { tokenId: id, caHash: pin, certificate: pemFingerprint(certPem), until: cert.validTo },
+    {
+      tokenId: id,
+      role: enrollment.role,
+      caHash: pin,
+      certificate: pemFingerprint(certPem),
+      until: cert.validTo,
+    },
     "enrolled with the coordinator",
   );
   return enrollment;
@@ -182,7 +197,7 @@ export async function saveEnrollment(stateDir: string, e: Enrollment): Promise<v
   await writeFileAtomic(path.join(dir, ENROLL_FILES.key), e.key, { mode: 0o600 });
   await writeFileAtomic(path.join(dir, ENROLL_FILES.cert), e.cert, { mode: 0o600 });
   await writeFileAtomic(path.join(dir, ENROLL_FILES.ca), e.ca, { mode: 0o600 });
-  const meta = { node: e.node, caHash: e.caHash, tokenId: e.tokenId, enrolledAt: e.enrolledAt };
+  const meta = { node: e.node, role: e.role, caHash: e.caHash, tokenId: e.tokenId, enrolledAt: e.enrolledAt };
   await writeFileAtomic(path.join(dir, ENROLL_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`, {
     mode: 0o600,
   });
@@ -233,7 +248,16 @@ export async function loadEnrollment(stateDir: string): Promise<Enrollment | nul
       `${path.join(dir, ENROLL_FILES.ca)} no longer has the pinned hash ${m.caHash}`,
       false,
     );
-  return { node: m.node, caHash: m.caHash, tokenId: m.tokenId, enrolledAt: m.enrolledAt, ca, cert, key };
+  return {
+    node: m.node,
+    role: asRole(m.role),
+    caHash: m.caHash,
+    tokenId: m.tokenId,
+    enrolledAt: m.enrolledAt,
+    ca,
+    cert,
+    key,
+  };
 }
 
 async function readPrivate(file: string): Promise<string | null> {

@@ -6,9 +6,11 @@
 //           backoff for a while: the VMM host may still be booting; refusals are final).
 //   ws://   no TLS and no authentication: accepted for a loopback coordinator only (tests), never for an
 //           address another machine could answer on.
+import type { NodeRole } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import { StateStore } from "../state/store.js";
 import type { TransportTls } from "../transport/client.js";
-import { EnrollError, type Enrollment, enroll, joinTokenId, loadEnrollment } from "./enroll.js";
+import { asRole, EnrollError, type Enrollment, enroll, joinTokenId, loadEnrollment } from "./enroll.js";
 import { parseCaHash } from "./pin.js";
 
 export interface SecureStartOptions {
@@ -17,6 +19,8 @@ export interface SecureStartOptions {
   stateDir: string;
   join?: string;
   caHash?: string;
+  /** --role: the node's role as the operator states it. */
+  role?: string;
   logger: Logger;
   /** How long network failures of the enrollment are retried (default 10 minutes). */
   enrollRetryMs?: number;
@@ -24,7 +28,7 @@ export interface SecureStartOptions {
 }
 
 export type SecureStart =
-  | { ok: true; tls?: TransportTls; enrolled: Enrollment | null }
+  | { ok: true; tls?: TransportTls; enrolled: Enrollment | null; role: NodeRole | null }
   /** exit: 64 for a bad command line, 1 for a refusal or an unusable state directory. */
   | { ok: false; exit: 1 | 64; message: string };
 
@@ -37,7 +41,43 @@ export function isLoopbackUrl(url: string): boolean {
   }
 }
 
+/**
+ * How the agent connects (see the top of this file) and which role it is pinned to. The role comes from
+ * --role, the enrollment (the coordinator's spec at join time) or the last applied state, whichever are
+ * known, and they must agree: from then on a desired state for another role is refused, so nobody who
+ * controls the link can make a jicofo VM write prosody's or the host's files.
+ */
 export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
+  if (o.role !== undefined && asRole(o.role) === null)
+    return { ok: false, exit: 64, message: `--role must be one of web, xmpp, jicofo, jvb, turn, host` };
+  const link = await connectStart(o);
+  if (!link.ok) return link;
+  const persisted = await new StateStore(o.stateDir)
+    .load()
+    .then((s) => asRole(s?.desired?.role))
+    .catch(() => null);
+  const sources: [string, NodeRole | null][] = [
+    ["--role", o.role === undefined ? null : asRole(o.role)],
+    ["the enrollment", link.enrolled?.role ?? null],
+    ["the last applied state", persisted],
+  ];
+  const known = sources.filter((s): s is [string, NodeRole] => s[1] !== null);
+  const first = known[0];
+  const conflict = known.find((s) => s[1] !== first?.[1]);
+  if (first && conflict)
+    return {
+      ok: false,
+      exit: 1,
+      message: `${first[0]} makes this node a ${first[1]} node, ${conflict[0]} a ${conflict[1]} node: a node does not change its role (enroll a fresh state directory)`,
+    };
+  if (!first)
+    o.logger.warn(
+      "no role known yet (no --role, none at enrollment, nothing applied): any role is accepted until a restart after the first apply pins it",
+    );
+  return { ...link, role: first?.[1] ?? null };
+}
+
+async function connectStart(o: SecureStartOptions): Promise<SecureStart> {
   const joining = o.join !== undefined || o.caHash !== undefined;
   if (joining && (o.join === undefined || o.caHash === undefined))
     return { ok: false, exit: 64, message: "--join TOKEN and --ca-hash sha256:HEX go together" };
@@ -47,7 +87,7 @@ export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
     return { ok: false, exit: 64, message: "--join: not a join token (vmmeet agents token NODE prints one)" };
   if (o.coordinator === null) {
     if (joining) return { ok: false, exit: 64, message: "--join needs --coordinator wss://HOST:PORT/agent" };
-    return { ok: true, enrolled: null };
+    return { ok: true, enrolled: null, role: null };
   }
   let url: URL;
   try {
@@ -65,7 +105,7 @@ export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
           "ws:// (no TLS, no authentication) is accepted for a loopback coordinator only; use wss:// and enroll with --join",
       };
     o.logger.warn({ coordinator: o.coordinator }, "insecure coordinator link (ws:// on loopback, for tests)");
-    return { ok: true, enrolled: null };
+    return { ok: true, enrolled: null, role: null };
   }
   if (url.protocol !== "wss:")
     return { ok: false, exit: 64, message: "--coordinator must be a wss:// (or, for tests, ws://) URL" };
@@ -123,6 +163,7 @@ export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
   return {
     ok: true,
     enrolled: current,
+    role: null,
     tls: { ca: current.ca, cert: current.cert, key: current.key, caHash: current.caHash },
   };
 }

@@ -20,6 +20,7 @@ import {
   describeClose,
   ErrorCode,
   encodeFrame,
+  FrameId,
   MAX_FRAME_BYTES,
   type NodeDesired,
   PROTOCOL_VERSION,
@@ -275,8 +276,10 @@ export class AgentTransport {
           encodeFrame({
             type: "error",
             code: decoded.code,
-            message: decoded.message,
-            ...(decoded.id ? { replyTo: decoded.id } : {}),
+            message: decoded.message.slice(0, 2000),
+            // The id is echoed only when it is a valid frame id: a malformed one would make our own
+            // error frame invalid (and reflect whatever the peer put there).
+            ...(decoded.id && FrameId.safeParse(decoded.id).success ? { replyTo: decoded.id } : {}),
           }),
         );
       }

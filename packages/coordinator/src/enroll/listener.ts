@@ -21,7 +21,19 @@ export interface AgentListenerOptions {
   logger: Logger;
   audit: (entry: AuditInput) => Promise<void>;
   knowsNode: (node: string) => boolean;
+  /** The node's role in the spec in force (null when none is in force or it lists no such node). */
+  roleOf?: (node: string) => string | null;
   now?: () => Date;
+}
+
+/** A node's role in `spec`: "host" for the VMM host, its nodes[].role otherwise, null when absent. */
+export function roleInSpec(
+  spec: { host: { name: string }; nodes: { name: string; role: string }[] } | null | undefined,
+  node: string,
+): string | null {
+  if (!spec) return null;
+  if (spec.host.name === node) return "host";
+  return spec.nodes.find((n) => n.name === node)?.role ?? null;
 }
 
 export interface AgentListener {
@@ -69,6 +81,7 @@ export async function createAgentListener(o: AgentListenerOptions): Promise<Agen
     logger: o.logger,
     audit: o.audit,
     knowsNode: o.knowsNode,
+    ...(o.roleOf ? { roleOf: o.roleOf } : {}),
     ...(o.now ? { now: o.now } : {}),
   });
   const server = https.createServer(
@@ -96,6 +109,7 @@ export interface EnrollmentAdminDeps {
   /** Close the node's live connection, if any; true when there was one. */
   disconnect: (node: string, code: number, reason: string) => boolean;
   knowsNode: (node: string) => boolean;
+  roleOf?: (node: string) => string | null;
   audit: (entry: AuditInput) => Promise<void>;
 }
 
@@ -134,6 +148,7 @@ export function enrollmentAdminHandlers(d: EnrollmentAdminDeps) {
         tokenId: t.id,
         expiresAt: t.expiresAt,
         caHash: enrollment.caFingerprint,
+        role: d.roleOf?.(node) ?? null,
       };
     },
     "agent-revoke": async (req: { params: Record<string, unknown>; user: string }) => {

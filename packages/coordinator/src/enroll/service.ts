@@ -92,6 +92,8 @@ export interface EnrollmentServiceOptions {
   audit: (entry: AuditInput) => Promise<void>;
   /** False for a node the spec in force does not list (enrollment and hello are refused). */
   knowsNode: (node: string) => boolean;
+  /** The node's role in the spec in force, sent to the agent at enrollment (it pins it), or null. */
+  roleOf?: (node: string) => string | null;
   now?: () => Date;
   certDays?: number;
 }
@@ -214,7 +216,7 @@ export class EnrollmentService {
         result: "ok",
         message: `node ${node} enrolled from ${remote} with join token ${rec.tokenId}; client certificate ${rec.fingerprint} valid until ${rec.notAfter}`,
       });
-      reply(res, 200, { certPem, caPem: this.o.ca.certPem });
+      reply(res, 200, { certPem, caPem: this.o.ca.certPem, role: this.o.roleOf?.(node) ?? null });
     } catch (err) {
       if (err instanceof TokenRefused) return refuse(err.kind, 403, err.message);
       throw err;

@@ -12,6 +12,7 @@ import {
   decodeAgentFrame,
   ErrorCode,
   encodeFrame,
+  FrameId,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
 } from "@vmmeet/shared";
@@ -112,7 +113,13 @@ export class AgentServer {
     };
     const badFrame = (code: ErrorCode, message: string, id?: string) => {
       log.warn({ node: conn?.node, code, problem: message }, "invalid frame from agent");
-      reply({ type: "error", code, message, ...(id ? { replyTo: id } : {}) });
+      // The id is echoed only when it is a valid frame id (a malformed one would make this frame invalid).
+      reply({
+        type: "error",
+        code,
+        message: message.slice(0, 2000),
+        ...(id && FrameId.safeParse(id).success ? { replyTo: id } : {}),
+      });
       const now = Date.now();
       if (now - badWindowStart > 60_000) {
         badWindowStart = now;

@@ -11,6 +11,7 @@ import {
   enrollmentAdminHandlers,
   enrollmentOf,
   enrollmentOnlyRows,
+  roleInSpec,
 } from "../enroll/listener.js";
 import {
   type HealEvent,
@@ -107,6 +108,7 @@ export class CoordinatorDaemon {
       logger: log.child({ part: "agents" }),
       audit,
       knowsNode: (node) => this.core.knowsNode(node),
+      roleOf: (node) => roleInSpec(this.core.current?.spec, node),
       ...(this.o.insecure ? { insecure: true } : {}),
       ...(this.o.san ? { san: this.o.san } : {}),
       ...(this.o.now ? { now: this.o.now } : {}),
@@ -321,6 +323,7 @@ export class CoordinatorDaemon {
           return conn !== undefined;
         },
         knowsNode: (node) => this.core.knowsNode(node),
+        roleOf: (node) => roleInSpec(this.core.current?.spec, node),
         audit: (e) => this.core.store.audit(e),
       }),
       events: async (

@@ -59,6 +59,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
           tokenId: string;
           expiresAt: string;
           caHash: string;
+          role?: string | null;
         };
         if (values.json) {
           io.out(`${JSON.stringify(t, null, 2)}\n`);
@@ -69,7 +70,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
             `  ${t.token}\n` +
             `CA hash:\n  ${t.caHash}\n\n` +
             `On the ${t.node} VM, start the agent once with:\n` +
-            `  vmmeet-agent --node ${t.node} --coordinator wss://COORDINATOR:PORT/agent --join ${t.token} --ca-hash ${t.caHash} --enroll-only\n`,
+            `  vmmeet-agent --node ${t.node} --coordinator wss://COORDINATOR:PORT/agent --join ${t.token} --ca-hash ${t.caHash}${t.role ? ` --role ${t.role}` : ""} --enroll-only\n`,
         );
         return EXIT.ok;
       }
