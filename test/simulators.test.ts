@@ -14,8 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
 import { execRunner } from "../packages/agent/src/actions/runner.js";
 import { classify } from "../packages/agent/src/health/classify.js";
+import { SessionCorrelator } from "../packages/agent/src/health/correlator.js";
+import { probeComponent } from "../packages/agent/src/health/probes.js";
+import { trackersFor } from "../packages/agent/src/health/state.js";
 import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
 import { createCa, loadOrCreateMaterial, trustStoreP12 } from "../packages/coordinator/dist/secrets/index.js";
+import { deploymentVerdict, type NodeHealth } from "../packages/shared/src/verdict.js";
 import { killDoubleProcesses, runRcctl } from "./doubles/rcctl/index.js";
 import { loadSpec } from "./fixtures/material.js";
 import { waitFor } from "./helpers/wait.js";
@@ -97,6 +101,67 @@ function sessions(lines: string[]): Map<string, string[]> {
   }
   return out;
 }
+
+/**
+ * What an agent on each simulated VM would report: its desired state's log files classified line by line
+ * (with prosody's session correlator), its probes run against the simulated network, fed to the health
+ * state machine; then the coordinator's verdict over all nodes.
+ */
+async function verdictNow(since: Map<string, number>) {
+  const out: NodeHealth[] = [];
+  for (const role of ROLES) {
+    const vm = vms[role];
+    const desired = nodes[role] as NodeDesired;
+    const trackers = trackersFor(desired);
+    let at = Date.now() - 60_000;
+    for (const source of desired.health.logs) {
+      const correlator = new SessionCorrelator();
+      const file = path.join(vm.root, source.path);
+      for (const line of read(file)
+        .slice(since.get(file) ?? 0)
+        .split("\n")) {
+        if (line === "" || (source.tag !== undefined && !line.includes(` ${source.tag}[`))) continue;
+        let r = classify(source.component, line, desired.health.release);
+        if (source.component === "prosody") r = correlator.refine(line, r);
+        if (r.signal === null) continue;
+        trackers.get(source.component)?.observe({
+          kind: "signal",
+          signal: {
+            component: source.component,
+            signal: r.signal,
+            label: r.label,
+            explain: r.explain,
+            ...(r.fix === undefined ? {} : { fix: r.fix }),
+            ...(r.detail === undefined ? {} : { detail: r.detail }),
+            at: new Date(at++).toISOString(),
+          },
+        });
+      }
+    }
+    for (const probe of desired.health.probes) {
+      const obs = await probeComponent(probe, {
+        check: async (service) => (await runRcctl(vm.rcctl, ["check", service])).code === 0,
+        mapPort: (port) => simulatedPort(netDir, ADDR[role], port),
+      });
+      for (const o of obs) trackers.get(probe.component)?.observe(o);
+    }
+    out.push({ node: role, role, health: [...trackers.values()].map((t) => t.report()) });
+  }
+  return deploymentVerdict(out);
+}
+
+/** Where each watched log ends now: an agent that starts watching here reads only what follows. */
+function logEnds(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const role of ROLES) {
+    for (const l of (nodes[role] as NodeDesired).health.logs) {
+      const file = path.join(vms[role].root, l.path);
+      out.set(file, read(file).length);
+    }
+  }
+  return out;
+}
+let watchFrom: Map<string, number>;
 
 beforeAll(async () => {
   base = await mkdtemp(path.join(tmpdir(), "vmmeet-sim-"));
@@ -225,11 +290,22 @@ describe("jitsi simulators on rendered files", () => {
     expect(
       classify("prosody", lines.find((l) => l.includes("Activated service 'c2s'")) as string).signal,
     ).toBe("c2s-port-activated");
+    // jvb's lines reach its log through the logger process: wait for them rather than assume
+    const joined = await waitFor("jvb's Joined MUC", () =>
+      logOf
+        .jvb()
+        .split("\n")
+        .find((l) => l.includes("Joined MUC")),
+    );
     const jvbLog = logOf.jvb();
     expect(jvbLog.split("\n")[0]).toContain("jvb-simulator");
-    const joined = jvbLog.split("\n").find((l) => l.includes("Joined MUC")) as string;
     expect(classify("jvb", joined)).toMatchObject({ signal: "brewery-muc-joined", detail: BREWERY });
-    const srtp = jvbLog.split("\n").find((l) => l.includes("jitsisrtp")) as string;
+    const srtp = await waitFor("jvb's srtp line", () =>
+      logOf
+        .jvb()
+        .split("\n")
+        .find((l) => l.includes("jitsisrtp")),
+    );
     expect(classify("jvb", srtp).signal).toBe("srtp-native-loaded");
     // prosody's MUC registry knows the bridge
     const registry = JSON.parse(read(path.join(vms.xmpp.root, "var/prosody/simulator-muc.json")));
@@ -261,6 +337,7 @@ describe("jitsi simulators on rendered files", () => {
   });
 
   it("a restarted prosody gets its clients back (reconnect with backoff)", async () => {
+    watchFrom = logEnds();
     const jicofo = mark("jicofo");
     await rcctl("xmpp", "start", "prosody");
     const line = await waitFor("the bridge back", () =>
@@ -268,6 +345,12 @@ describe("jitsi simulators on rendered files", () => {
     );
     expect(line).toContain(`${BREWERY}/jvb`);
     expect(await health("jicofo")).toBe(200);
+  });
+
+  it("the health state machine and the verdict see a conference-ready deployment", async () => {
+    const v = await verdictNow(watchFrom);
+    expect(v, v.reasons.join("\n")).toMatchObject({ verdict: "conference-ready" });
+    expect(v.reasons).toContain("jicofo on jicofo has 1 bridge in the brewery");
   });
 
   it("stopping jvb removes the bridge from the brewery", async () => {
@@ -282,6 +365,10 @@ describe("jitsi simulators on rendered files", () => {
       detail: `${BREWERY}/jvb`,
     });
     await waitFor("jicofo unhealthy", async () => (await health("jicofo")) === 500);
+    const v = await verdictNow(watchFrom);
+    expect(v.verdict).toBe("down");
+    expect(v.reasons[0]).toBe("jicofo on jicofo has no bridge in the brewery");
+    expect(v.reasons).toContain("jvb on jvb is failed: jvb is not running (rcctl check jvb fails)");
   });
 
   it("a wrong jvb password: prosody logs the paper's failure pair and jicofo never adds the bridge", async () => {
@@ -313,7 +400,11 @@ describe("jitsi simulators on rendered files", () => {
     const disconnect = prosody().find((l) => l.endsWith("Client disconnected: connection closed")) as string;
     expect(classify("prosody", disconnect).signal).toBe("c2s-auth-failed-disconnect");
     // jvb's record (message line + exception line) classifies as a SASL failure
-    const lines = jvb();
+    const lines = await waitFor("jvb's login failure record", () => {
+      const l = jvb();
+      const k = l.findIndex((x) => x.includes("error connecting"));
+      return k >= 0 && k + 1 < l.length && l;
+    });
     const i = lines.findIndex((l) => l.includes("error connecting"));
     expect(classify("jvb", `${lines[i]}\n${lines[i + 1]}`)).toMatchObject({
       signal: "xmpp-auth-failed",

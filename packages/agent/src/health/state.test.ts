@@ -159,6 +159,18 @@ describe("ComponentTracker", () => {
     expect(t.report().state).toBe("healthy");
   });
 
+  it("nginx's upstream errors count for a minute: a persisting problem is logged again by the next request", () => {
+    const { t, clock, feed } = tracker({ component: "nginx" });
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(
+      '2024/05/01 12:00:00 [error] 123#0: *5 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: x, request: "POST /http-bind HTTP/1.1", upstream: "http://100.64.2.3:5280/http-bind", host: "x"',
+    );
+    expect(t.report()).toMatchObject({ state: "failed", explain: expect.stringContaining("BOSH") });
+    clock.advance(60_000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    expect(t.report().state).toBe("healthy");
+  });
+
   it("a closed probe port fails the component; stale probe results are ignored", () => {
     const { t, clock } = tracker({ component: "nginx", ports: [80, 443], probeStaleMs: 30_000 });
     t.observe({ kind: "check", at: clock.now(), running: true });

@@ -30,6 +30,18 @@ export type HealthObservation =
 
 /** How long a failed or degraded signal counts after it was seen (default for every signal). */
 export const DEFAULT_SIGNAL_WINDOW_MS = 10 * 60_000;
+/**
+ * Shorter windows. nginx logs an upstream error per proxied request and never logs a success to cure it;
+ * browsers poll BOSH continuously, so an upstream that is still down is logged again within seconds.
+ */
+export const DEFAULT_WINDOWS_MS: Readonly<Record<string, number>> = Object.fromEntries(
+  ["bosh", "websocket", "colibri-ws"].flatMap((p) =>
+    ["upstream-connect-failed", "upstream-timeout", "upstream-error", "http-5xx"].map((s) => [
+      `${p}-${s}`,
+      60_000,
+    ]),
+  ),
+);
 /** Probe results older than this are ignored (the prober is expected to run every few seconds). */
 export const DEFAULT_PROBE_STALE_MS = 5 * 60_000;
 
@@ -110,7 +122,7 @@ export interface ComponentConfig {
   http?: string;
   /** The probe's TCP ports. */
   ports?: readonly number[];
-  /** Per-signal windows overriding DEFAULT_SIGNAL_WINDOW_MS. */
+  /** Per-signal windows overriding DEFAULT_WINDOWS_MS and DEFAULT_SIGNAL_WINDOW_MS. */
   windowsMs?: Readonly<Record<string, number>>;
   defaultWindowMs?: number;
   probeStaleMs?: number;
@@ -141,7 +153,8 @@ function activeProblems(cfg: ComponentConfig, snap: ComponentSnapshot, now: numb
   const out: { at: number; signal: HealthSignal }[] = [];
   for (const [name, e] of snap.signals) {
     if (e.signal.label !== label || name === BREWERY_SIGNAL) continue;
-    const window = cfg.windowsMs?.[name] ?? cfg.defaultWindowMs ?? DEFAULT_SIGNAL_WINDOW_MS;
+    const window =
+      cfg.windowsMs?.[name] ?? DEFAULT_WINDOWS_MS[name] ?? cfg.defaultWindowMs ?? DEFAULT_SIGNAL_WINDOW_MS;
     if (now - e.at >= window) continue;
     const cured = (cures.get(name) ?? []).some((c) => {
       const later = snap.signals.get(c);
