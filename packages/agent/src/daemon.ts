@@ -187,7 +187,14 @@ export class AgentDaemon {
         onServiceStarted: (name) => this.o.health?.serviceStarted?.(name),
       });
       this.o.health?.onSignal?.((s) => this.onSignal(s));
-      this.#healer.configure(this.#desired);
+      this.#healer.configure(
+        this.#desired,
+        started.kind === "enforced"
+          ? startedServices(started.result.services)
+          : started.kind === "pending-finished"
+            ? startedServices(started.services)
+            : [],
+      );
       this.#healer.start();
     }
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
@@ -369,7 +376,7 @@ export class AgentDaemon {
       this.#generation = generation;
       this.#desired = desired;
       await this.o.health?.configure(desired);
-      this.#healer?.configure(desired);
+      this.#healer?.configure(desired, startedServices(res.services));
     }
     const items = itemResults(res);
     for (const i of items)
@@ -406,6 +413,11 @@ export class AgentDaemon {
     });
     await this.#sendSnapshot();
   }
+}
+
+/** Services an apply (re)started: the healer gives them their grace period. */
+function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
+  return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
 }
 
 /** The apply engine's result as the protocol's per-item results. */

@@ -97,7 +97,7 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
       changes += 1;
     },
   });
-  healer.configure(d);
+  healer.configure(d, ["jicofo"]);
   cleanups.push(() => healer.stop());
   return { engine, fake, clock, events, healer, changes: () => changes };
 }

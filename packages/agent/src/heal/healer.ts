@@ -147,10 +147,10 @@ export class Healer {
 
   /**
    * The desired state in force, after the daemon's start and after every apply. A new desired state may
-   * fix what failed, so every service's attempt count and give-up are reset, and every service gets its
-   * grace period (the apply may just have restarted it).
+   * fix what failed, so every service's attempt count and give-up are reset; the services the apply
+   * (re)started get their grace period (failures logged while a JVM comes up are expected).
    */
-  configure(desired: NodeDesired | null): void {
+  configure(desired: NodeDesired | null, restarted: readonly string[] = []): void {
     this.#desired = desired;
     const now = this.#clock.now();
     const names = new Set((desired?.services ?? []).map((s) => s.name));
@@ -158,8 +158,8 @@ export class Healer {
     for (const name of names) {
       const old = this.#records.get(name);
       this.#records.set(name, { ...newRecord(), restarts: old?.restarts ?? 0 });
-      this.#startedAt.set(name, now);
     }
+    for (const name of restarted) if (names.has(name)) this.#startedAt.set(name, now);
     this.#watcher?.watch((desired?.files ?? []).map((f) => f.path));
   }
 
