@@ -464,4 +464,29 @@ describe("jitsi simulators on rendered files", () => {
     await rcctl("jvb", "stop", "jvb");
     await writeFile(jvbConfPath(), good);
   });
+  it("the paper's name pitfalls: an unknown XMPP host name and a domain prosody has no VirtualHost for", async () => {
+    const confPath = path.join(vms.jicofo.root, "etc/jicofo/jicofo.conf");
+    const good = await readFile(confPath, "utf8");
+    const cases = [
+      {
+        edit: good.replace('hostname = "100.64.2.3"', 'hostname = "xmpp.nowhere"'),
+        want: "xmpp-dns-unknown-host",
+      },
+      {
+        edit: good.replace(`domain = "${AUTH}"`, 'domain = "auth.example.invalid"'),
+        want: "xmpp-domain-unknown",
+      },
+    ];
+    for (const c of cases) {
+      expect(c.edit).not.toBe(good);
+      await rcctl("jicofo", "stop", "jicofo");
+      await writeFile(confPath, c.edit);
+      const jicofo = mark("jicofo");
+      await rcctl("jicofo", "start", "jicofo");
+      const line = await waitFor(c.want, () => jicofo().find((l) => l.includes("Failed to connect/login")));
+      expect(classify("jicofo", line).signal).toBe(c.want);
+    }
+    await rcctl("jicofo", "stop", "jicofo");
+    await writeFile(confPath, good);
+  });
 });
