@@ -3,3 +3,4 @@ export * from "./desired.js";
 export * from "./health.js";
 export * from "./protocol/index.js";
 export * from "./spec.js";
+export * from "./verdict.js";

@@ -1,6 +1,12 @@
 // The status report behind `vmmeet status`: per node what the coordinator knows, and the deployment verdict.
 // Pure: built from the fleet's records and the generation in force.
-import type { NodeStatus, Spec } from "@vmmeet/shared";
+import {
+  deploymentVerdict,
+  type NodeRole,
+  type NodeStatus,
+  type Spec,
+  type VerdictResult,
+} from "@vmmeet/shared";
 import type { NodeLive } from "./fleet.js";
 
 export interface NodeReport {
@@ -20,6 +26,10 @@ export interface NodeReport {
 
 export interface StatusReport {
   at: string;
+  /** conference-ready, degraded or down, with the reasons (packages/shared/src/verdict.ts). */
+  verdict: VerdictResult;
+  /** Raised by the heal schedule when the verdict has been down for longer than operations.heal.alarmAfterSeconds. */
+  alarm: { since: string; reasons: string[] } | null;
   desiredGeneration: number;
   pushRunning: { generation: number; by: string; since: string } | null;
   nodes: NodeReport[];
@@ -31,6 +41,7 @@ export function buildStatus(
   nodes: Map<string, NodeLive>,
   now: Date,
   pushRunning: StatusReport["pushRunning"],
+  alarm: StatusReport["alarm"] = null,
 ): StatusReport {
   const order: { name: string; role: string }[] = spec
     ? [
@@ -40,29 +51,31 @@ export function buildStatus(
     : [...nodes.keys()].map((name) => ({ name, role: nodes.get(name)?.status ? "?" : "?" }));
   for (const name of nodes.keys())
     if (!order.some((o) => o.name === name)) order.push({ name, role: "unknown (not in the spec)" });
-  return {
-    at: now.toISOString(),
-    desiredGeneration,
-    pushRunning,
-    nodes: order.map(({ name, role }) => {
-      const live = nodes.get(name);
-      const st = live?.status ?? null;
-      return {
-        node: name,
-        role,
-        connected: live?.connected ?? false,
-        lastSeen: live?.lastSeen ?? null,
-        agentVersion: live?.agentVersion ?? null,
-        generation: { applied: st?.generation ?? 0, desired: desiredGeneration },
-        services: st?.services ?? [],
-        health: (st?.health ?? []).map((h) => ({
-          ...h,
-          ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(h.since)) / 1000)),
-        })),
-        metrics: st?.metrics ?? null,
-        ...(st?.vms ? { vms: st.vms } : {}),
-        events: live?.events.slice(-20) ?? [],
-      };
-    }),
-  };
+  const reports = order.map(({ name, role }) => {
+    const live = nodes.get(name);
+    const st = live?.status ?? null;
+    return {
+      node: name,
+      role,
+      connected: live?.connected ?? false,
+      lastSeen: live?.lastSeen ?? null,
+      agentVersion: live?.agentVersion ?? null,
+      generation: { applied: st?.generation ?? 0, desired: desiredGeneration },
+      services: st?.services ?? [],
+      health: (st?.health ?? []).map((h) => ({
+        ...h,
+        ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(h.since)) / 1000)),
+      })),
+      metrics: st?.metrics ?? null,
+      ...(st?.vms ? { vms: st.vms } : {}),
+      events: live?.events.slice(-20) ?? [],
+    };
+  });
+  const roles = new Set(["web", "xmpp", "jicofo", "jvb", "turn", "host"]);
+  const verdict = deploymentVerdict(
+    reports
+      .filter((r) => roles.has(r.role))
+      .map((r) => ({ node: r.node, role: r.role as NodeRole, health: r.health })),
+  );
+  return { at: now.toISOString(), verdict, alarm, desiredGeneration, pushRunning, nodes: reports };
 }

@@ -3,7 +3,7 @@
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { CloseCode } from "@vmmeet/shared";
+import { CloseCode, deploymentVerdict } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import {
   type AgentListener,
@@ -95,6 +95,7 @@ export class CoordinatorDaemon {
       this.core.fleet.nodes,
       this.core.now,
       this.core.pushRunning,
+      this.#heal?.alarm ?? null,
     );
   }
 
@@ -179,7 +180,7 @@ export class CoordinatorDaemon {
         core: this.core,
         logger: log.child({ part: "heal" }),
         tuning,
-        ...(verdict ? { verdict } : {}),
+        verdict: verdict ?? deploymentVerdict,
         ...(restart ? { restart } : {}),
       });
       // A push may change spec.operations.heal.schedule.
