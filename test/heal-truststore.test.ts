@@ -1,0 +1,246 @@
+// The truststore remedy end to end, with the jitsi simulators (test/simulators) on files rendered from the
+// paper's spec with real material: a jicofo whose JVM holds a bad truststore logs "PKIX path building
+// failed"; the agent's health pipeline classifies it as truststore-rejected, the healer's remedy re-enforces
+// the desired state and restarts jicofo, and jicofo logs in to prosody again.
+//
+// How jicofo gets there without the drift repair fixing it first: with the agent stopped, the truststore
+// is corrupted, jicofo restarted (it loads the bad store, as a JVM does only at start), and the file put
+// back by hand. The file then equals the desired one (nothing for the drift repair to do) while jicofo
+// keeps failing: only the signal tells.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  type AgentEvent,
+  type AgentToCoordinator,
+  decodeAgentFrame,
+  type NodeDesired,
+  PROTOCOL_VERSION,
+} from "@vmmeet/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
+import { execRunner } from "../packages/agent/src/actions/runner.js";
+import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { loadOrCreateMaterial } from "../packages/coordinator/dist/secrets/index.js";
+import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { loadSpec } from "./fixtures/material.js";
+import { waitFor } from "./helpers/wait.js";
+import {
+  installSimulatedVm,
+  type SimulatedVm,
+  simulatedPort,
+  startService,
+  writeRenderedFiles,
+} from "./simulators/index.js";
+import { repoRoot } from "./validators/paths.js";
+
+const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
+const STORE = "/etc/ssl/jicofo-key.store";
+
+let base: string;
+let netDir: string;
+let nodes: Record<string, NodeDesired>;
+let xmpp: SimulatedVm;
+let jicofo: SimulatedVm;
+const stops: (() => Promise<unknown> | unknown)[] = [];
+
+const read = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "");
+const jicofoLog = () => read(path.join(jicofo.root, "var/log/jicofo"));
+
+interface Coordinator {
+  url: string;
+  frames: AgentToCoordinator[];
+  socket: () => WebSocket | undefined;
+}
+
+async function fakeCoordinator(): Promise<Coordinator> {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise((r) => wss.once("listening", r));
+  const frames: AgentToCoordinator[] = [];
+  let current: WebSocket | undefined;
+  wss.on("connection", (ws) => {
+    current = ws;
+    ws.on("message", (d) => {
+      const res = decodeAgentFrame(d.toString());
+      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
+      frames.push(res.frame);
+      if (res.frame.type === "hello")
+        ws.send(
+          JSON.stringify({
+            type: "welcome",
+            protocol: PROTOCOL_VERSION,
+            coordinatorVersion: "test",
+            node: res.frame.node,
+            heartbeatMs: 60_000,
+          }),
+        );
+    });
+  });
+  stops.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
+  );
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
+    frames,
+    socket: () => current,
+  };
+}
+
+function startAgent(coordinator: string): ChildProcess & { output: () => string } {
+  const child = spawn(
+    process.execPath,
+    [
+      AGENT,
+      "--node",
+      "jicofo",
+      "--state-dir",
+      path.join(base, "jicofo-state"),
+      "--root",
+      jicofo.root,
+      "--rcctl",
+      jicofo.rcctl,
+      "--lenient-accounts",
+      "--log-level",
+      "debug",
+      "--heal-interval",
+      "0.5",
+      "--coordinator",
+      coordinator,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  stops.push(() => stopAgent(child));
+  return Object.assign(child, { output: () => out });
+}
+
+function stopAgent(child: ChildProcess): Promise<void> {
+  return new Promise<void>((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    child.once("exit", () => r());
+    child.kill("SIGTERM");
+  });
+}
+
+beforeAll(async () => {
+  base = await mkdtemp(path.join(tmpdir(), "vmmeet-heal-trust-"));
+  netDir = path.join(base, "net");
+  const spec = loadSpec("paper-7648.yaml", (raw) => {
+    (raw.jitsi as { release: number }).release = 9646;
+  });
+  const material = await loadOrCreateMaterial(path.join(base, "state"), spec);
+  nodes = renderDeployment({ spec, secrets: material.secrets, pki: material.pki });
+
+  // The xmpp VM as simulators.test.ts sets it up: rendered files, both accounts registered, prosody started.
+  const xmppNode = nodes.xmpp as NodeDesired;
+  await writeRenderedFiles(path.join(base, "xmpp"), xmppNode);
+  xmpp = await installSimulatedVm(path.join(base, "xmpp"), "xmpp", { netDir, backoffMaxMs: 500 });
+  const actions = new ProsodyActions({
+    prosodyctl: xmpp.prosodyctl as string,
+    root: xmpp.root,
+    runner: execRunner(),
+  });
+  const state = { users: {}, roster: {} };
+  for (const a of xmppNode.actions)
+    if (a.kind === "prosody-user") await actions.ensureUser(a, state, Buffer.from("salt"));
+  await startService(xmpp, xmppNode.services.find((s) => s.name === "prosody")?.flags);
+  await waitFor("prosody's c2s port", () => simulatedPort(netDir, "100.64.2.3", 5222));
+
+  // The jicofo VM: only the rc.d scripts; the agent writes the files and starts jicofo.
+  const root = path.join(base, "jicofo");
+  await mkdir(root, { recursive: true });
+  const rcctl = await makeRcctl(root);
+  jicofo = await installSimulatedVm(root, "jicofo", { netDir, rcctl, backoffMaxMs: 500 });
+  const sleeper = path.join(base, "sleeper.mjs");
+  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
+  await writeRcScript(root, "syslogd", {
+    daemon: `${process.execPath} ${sleeper} syslogd-sleeper`,
+    timeout: 5,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const s of stops.splice(0).reverse()) await s();
+  for (const vm of [xmpp, jicofo]) if (vm) await killDoubleProcesses(vm.root);
+  if (base && !process.env.KEEP_SIM) await rm(base, { recursive: true, force: true });
+});
+
+describe("truststore remedy with the simulators", () => {
+  it("truststore rejected -> signal -> remedy (re-enforce, restart jicofo) -> logged in again", async () => {
+    const coord = await fakeCoordinator();
+    const rendered = nodes.jicofo as NodeDesired;
+    // pf.conf goes through pfctl's commit-confirm (pf-agent.test.ts); not this test's subject.
+    const desired = { ...rendered, files: rendered.files.filter((f) => f.path !== "/etc/pf.conf") };
+    const first = startAgent(coord.url);
+    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+      timeoutMs: 20_000,
+    });
+    coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired }));
+    const res = await waitFor(
+      "apply result",
+      () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === "d1"),
+      { timeoutMs: 30_000 },
+    );
+    if (res.type !== "apply-result" || !res.ok) throw new Error(`apply failed: ${JSON.stringify(res)}`);
+    await waitFor("jicofo logged in", () => jicofoLog().includes("Joined the room."), { timeoutMs: 20_000 });
+
+    // Agent away: the JVM gets a bad truststore, then the file is put back by hand without a restart.
+    await stopAgent(first);
+    const storeFile = path.join(jicofo.root, STORE);
+    const good = readFileSync(storeFile);
+    await writeFile(storeFile, "not a PKCS#12 file");
+    const before = jicofoLog().length;
+    expect((await runRcctl(jicofo.rcctl, ["restart", "jicofo"])).code).toBe(0);
+    await waitFor("PKIX failures", () => jicofoLog().slice(before).includes("PKIX path building failed"));
+    await writeFile(storeFile, good);
+
+    const events = () => coord.frames.flatMap((f): AgentEvent[] => (f.type === "event" ? [f.event] : []));
+    const restartMark = jicofoLog().length;
+    startAgent(coord.url);
+    const remedy = await waitFor(
+      "truststore remedy",
+      () => events().find((e) => e.kind === "remedy-truststore"),
+      { timeoutMs: 30_000 },
+    );
+    expect(remedy).toMatchObject({
+      label: "degraded",
+      target: "jicofo",
+      message: "jicofo logged truststore-rejected: files already as desired; restarted jicofo",
+    });
+    // No drift repair was involved: the file was as desired.
+    expect(events().filter((e) => e.kind === "repair-file")).toEqual([]);
+    await waitFor(
+      "jicofo logged in again",
+      () => jicofoLog().slice(restartMark).includes("Joined the room."),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    // The agent's health sees the cure: jicofo in its brewery room after the restart.
+    await waitFor("cure reported", () =>
+      coord.frames.some(
+        (f) =>
+          (f.type === "snapshot" || f.type === "status") &&
+          (f.status.health ?? []).some(
+            (h) => h.component === "jicofo" && h.signals.some((s) => s.signal === "brewery-room-joined"),
+          ),
+      ),
+    );
+    // Bounded: one remedy, even though jicofo logged the failure many times.
+    expect(events().filter((e) => e.kind === "remedy-truststore")).toHaveLength(1);
+  });
+});
