@@ -13,13 +13,13 @@ function age(iso: string | null, now: number): string {
 const bytes = (n: number) =>
   n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)}G` : `${Math.round(n / (1 << 20))}M`;
 
-export function formatStatus(r: StatusReport & { verdict?: { verdict: string; reasons: string[] } }): string {
+export function formatStatus(r: StatusReport): string {
   const now = Date.parse(r.at);
   const lines: string[] = [];
-  if (r.verdict)
-    lines.push(
-      `deployment: ${r.verdict.verdict}${r.verdict.reasons.length ? ` (${r.verdict.reasons.join("; ")})` : ""}`,
-    );
+  lines.push(
+    `deployment: ${r.verdict.verdict}${r.verdict.reasons.length ? ` (${r.verdict.reasons.join("; ")})` : ""}`,
+  );
+  if (r.alarm) lines.push(`ALARM: down since ${r.alarm.since}: ${r.alarm.reasons.join("; ")}`);
   lines.push(
     `desired generation ${r.desiredGeneration}${r.pushRunning ? `, push of ${r.pushRunning.generation} by ${r.pushRunning.by} running` : ""}`,
   );
