@@ -1,6 +1,13 @@
 // The apply engine's hooks (reconcile/apply.ts ApplyHooks): which file each program checks, which notify
 // it takes over from rcctl, and what the VMM host does after its services. pf.conf is on every node;
 // vm.conf and sysctl.conf only on the host (shared/allowlist.ts), so one set of hooks serves every role.
+//
+// /etc/hosts and /etc/myname need none: the resolver reads /etc/hosts at every lookup, and /etc/myname is
+// read by /etc/rc at boot only. The agent writes /etc/myname and deliberately does not run hostname(1) at
+// apply: syslogd and smtpd take the host name once at start, so a live rename would leave their lines and
+// mail with the old name until each restarts (a half-renamed node), while nothing vmmeet runs depends on
+// the kernel's host name (the services use the names of their configs and /etc/hosts). A VM copied from
+// the template therefore carries the template's name until its next boot, which its first setup includes.
 
 import { type HostManager, SYSCTL_CONF, VM_CONF } from "../host/vmm.js";
 import type { ApplyHooks, HookItem } from "../reconcile/apply.js";
