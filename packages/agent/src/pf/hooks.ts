@@ -7,7 +7,7 @@
 // apply: syslogd and smtpd take the host name once at start, so a live rename would leave their lines and
 // mail with the old name until each restarts (a half-renamed node), while nothing vmmeet runs depends on
 // the kernel's host name (the services use the names of their configs and /etc/hosts). A VM copied from
-// the template therefore carries the template's name until its next boot, which its first setup includes.
+// the template therefore carries the template's name in its kernel until its next boot.
 
 import { type HostManager, SYSCTL_CONF, VM_CONF } from "../host/vmm.js";
 import type { ApplyHooks, HookItem } from "../reconcile/apply.js";
