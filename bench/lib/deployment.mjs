@@ -1,0 +1,206 @@
+// A deployment on one machine for the benchmarks: the coordinator daemon (in this process, wss:// with the
+// deployment CA and enrolled agents, as shipped) and real agent processes (the bundled vmmeet-agent.mjs),
+// one per node, each on its own fake VM root managed by the rcctl(8) test double (test/doubles/rcctl) whose
+// services are sleepers (lib/sleeper.mjs).
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { tsImport } from "tsx/esm/api";
+import { onInterrupt, startProcess, waitFor } from "./proc.mjs";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** What ships to the VMs: the self-contained bundle, not dist/main.js with node_modules beside it. */
+export const AGENT_BUNDLE = path.join(REPO, "packages/agent/dist/vmmeet-agent.mjs");
+export const SLEEPER = path.join(REPO, "bench/lib/sleeper.mjs");
+const TOOL_STUB = path.join(REPO, "bench/lib/tool-stub.sh");
+const PROSODYCTL_SIMULATOR = path.join(REPO, "test/simulators/prosodyctl-simulator.mjs");
+export const PAPER_SPEC = path.join(REPO, "test/fixtures/paper-7648.yaml");
+
+export const coordinatorLib = () => import(path.join(REPO, "packages/coordinator/dist/index.js"));
+/** The rcctl test double's helpers (TypeScript, loaded through tsx). */
+export const rcctlDouble = () => tsImport(path.join(REPO, "test/doubles/rcctl/index.ts"), import.meta.url);
+
+/** The services of each role, with the loopback ports their health probes need (render/*.ts probes). */
+const SERVICES = {
+  host: [{ name: "vmd" }],
+  web: [{ name: "nginx", ports: [80, 443] }, { name: "syslogd" }],
+  xmpp: [{ name: "prosody", ports: [5222, 5280] }, { name: "syslogd" }],
+  // net/jitsi's rc.d scripts for jicofo and jvb have rc_reload=NO.
+  jicofo: [{ name: "jicofo", http: 8888, reload: false }, { name: "syslogd" }],
+  // No listener for jvb: two bridges on one loopback would fight over 8080, and the rollout gates jvb
+  // nodes on their services running, not on jvb's probe.
+  jvb: [{ name: "jvb", reload: false }, { name: "syslogd" }],
+};
+
+/** The paper's spec plus a second bridge: the push benchmark's topology. */
+export async function paperSpecText({
+  extraJvbs = 1,
+  jvbMaxMemory = "3G",
+  jicofoMaxMemory = "3G",
+  prejoin = true,
+} = {}) {
+  let text = await readFile(PAPER_SPEC, "utf8");
+  text = text.replace(
+    "  - { name: jicofo, role: jicofo, address: 100.64.3.3 }",
+    `  - { name: jicofo, role: jicofo, address: 100.64.3.3, jicofo: { maxMemory: ${jicofoMaxMemory} } }`,
+  );
+  for (let i = 0; i < extraJvbs; i++)
+    text += `  - { name: jvb${i + 2}, role: jvb, address: 100.64.${5 + i}.3, jvb: { udpPort: ${10001 + i}, maxMemory: ${jvbMaxMemory} } }\n`;
+  text = text.replace(
+    "  - { name: jvb, role: jvb, address: 100.64.4.3 }",
+    `  - { name: jvb, role: jvb, address: 100.64.4.3, jvb: { maxMemory: ${jvbMaxMemory} } }`,
+  );
+  if (!prejoin) text += "web:\n  prejoin: false\n";
+  return text;
+}
+
+/**
+ * Copies lib/tool-stub.sh as ROOT/bench-bin/NAME for each name (rcctl, pfctl, vmctl, vmd, sysctl) and
+ * returns {name: path}.
+ */
+export async function installStubs(root, names) {
+  const bin = path.join(root, "bench-bin");
+  await mkdir(bin, { recursive: true });
+  const out = {};
+  for (const n of names) {
+    out[n] = path.join(bin, n);
+    await copyFile(TOOL_STUB, out[n]);
+  }
+  return out;
+}
+
+/** The programs besides rcctl the agent runs on each node: pf everywhere, vmd/vmctl/sysctl on the host. */
+export const stubsFor = (role) => (role === "host" ? ["pfctl", "vmctl", "vmd", "sysctl"] : ["pfctl"]);
+
+/**
+ * A fake VM root with the rcctl test double, rc.d scripts of the role's services (sleepers), prosodyctl
+ * (the simulator) for xmpp, and tool-stub.sh for pfctl (and vmctl, vmd, sysctl on the host).
+ */
+export async function prepareNode(dir, name, role) {
+  const { makeRcctl, writeRcScript } = await rcctlDouble();
+  const base = path.join(dir, name);
+  const root = path.join(base, "root");
+  const state = path.join(base, "state");
+  await mkdir(root, { recursive: true });
+  const rcctl = await makeRcctl(root);
+  // Sleepers run in sessions of their own: an interrupted benchmark must still remove them.
+  const { killDoubleProcesses } = await rcctlDouble();
+  onInterrupt(() => killDoubleProcesses(root).catch(() => undefined));
+  const tools = await installStubs(root, stubsFor(role));
+  for (const s of SERVICES[role] ?? []) {
+    const args = [process.execPath, SLEEPER, `${name}-${s.name}`];
+    if (s.ports) args.push("--ports", s.ports.join(","));
+    if (s.http) args.push("--http", String(s.http));
+    await writeRcScript(root, s.name, { daemon: args.join(" "), timeout: 5, reload: s.reload ?? true });
+  }
+  const node = { name, role, base, root, state, rcctl, tools, log: path.join(base, "agent.log") };
+  if (role === "xmpp") {
+    node.prosodyctl = path.join(root, "usr/local/bin/prosodyctl");
+    await mkdir(path.dirname(node.prosodyctl), { recursive: true });
+    await writeFile(
+      node.prosodyctl,
+      `#!/bin/sh\nexec '${process.execPath}' '${PROSODYCTL_SIMULATOR}' --root '${root}' "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  return node;
+}
+
+export const silentLogger = () => pino({ level: "silent" });
+
+/** The coordinator daemon in this process: wss:// on 127.0.0.1 (TLS and enrollment, not --insecure). */
+export async function startCoordinator({ stateDir, port = 0, heartbeatMs, insecure = false }) {
+  const { CoordinatorDaemon } = await coordinatorLib();
+  const daemon = new CoordinatorDaemon({
+    stateDir,
+    listen: { host: "127.0.0.1", port },
+    logger: silentLogger(),
+    ...(heartbeatMs ? { heartbeatMs } : {}),
+    ...(insecure ? { insecure: true } : {}),
+  });
+  await daemon.start();
+  return daemon;
+}
+
+/** Creates the deployment's secrets and CA in the coordinator's state directory (vmmeet init/render does). */
+export async function createMaterial(stateDir, specText) {
+  const { parseSpecText, loadOrCreateMaterial } = await coordinatorLib();
+  const parsed = parseSpecText(specText, "bench.yaml");
+  if (!parsed.ok) throw new Error(`bench spec invalid: ${JSON.stringify(parsed.problems)}`);
+  await loadOrCreateMaterial(stateDir, parsed.spec, { logger: silentLogger() });
+}
+
+/** Every node's desired state for a spec, with the secrets and PKI of the coordinator's state directory. */
+export async function renderSpec(stateDir, specText) {
+  const { parseSpecText, loadOrCreateMaterial, renderDeployment } = await coordinatorLib();
+  const parsed = parseSpecText(specText, "bench.yaml");
+  if (!parsed.ok) throw new Error(`bench spec invalid: ${JSON.stringify(parsed.problems)}`);
+  const m = await loadOrCreateMaterial(stateDir, parsed.spec, { logger: silentLogger() });
+  return renderDeployment({ spec: parsed.spec, secrets: m.secrets, pki: m.pki });
+}
+
+export const agentUrl = (daemon) => `wss://127.0.0.1:${daemon.port}/agent`;
+
+/** `vmmeet agents token NODE`, then `vmmeet-agent --join ... --enroll-only`, as an operator would. */
+export async function enrollAgent(daemon, node) {
+  const { adminCall } = await coordinatorLib();
+  const t = await adminCall(daemon.adminSocket, "agent-token", { node: node.name }, "bench");
+  const p = startProcess(
+    process.execPath,
+    [
+      AGENT_BUNDLE,
+      "--node",
+      node.name,
+      "--coordinator",
+      agentUrl(daemon),
+      "--state-dir",
+      node.state,
+      "--join",
+      t.token,
+      "--ca-hash",
+      t.caHash,
+      "--enroll-only",
+    ],
+    { logFile: node.log },
+  );
+  const { code } = await p.exited;
+  if (code !== 0) throw new Error(`enrollment of ${node.name} failed (exit ${code}); see ${node.log}`);
+}
+
+/** The shipped agent on a fake VM root, connected to the coordinator. */
+export function startAgent(daemon, node, extra = []) {
+  const args = [
+    AGENT_BUNDLE,
+    "--node",
+    node.name,
+    "--coordinator",
+    agentUrl(daemon),
+    "--state-dir",
+    node.state,
+    "--root",
+    node.root,
+    "--rcctl",
+    node.rcctl,
+    "--lenient-accounts",
+    ...(node.prosodyctl ? ["--prosodyctl", node.prosodyctl] : []),
+    ...Object.entries(node.tools ?? {}).flatMap(([tool, file]) => [`--${tool}`, file]),
+    ...extra,
+  ];
+  return startProcess(process.execPath, args, { logFile: node.log });
+}
+
+export async function waitConnected(daemon, names, timeoutMs = 60_000) {
+  await waitFor(
+    `agents ${names.join(", ")} connected`,
+    () => names.every((n) => daemon.core.fleet.connected(n)),
+    { timeoutMs },
+  );
+}
+
+/** Stops agents, then every process the rcctl double started for their roots. */
+export async function stopNodes(nodes, agents) {
+  const { killDoubleProcesses } = await rcctlDouble();
+  await Promise.all(agents.map((a) => a.stop()));
+  for (const n of nodes) await killDoubleProcesses(n.root).catch(() => undefined);
+}

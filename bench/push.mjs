@@ -1,0 +1,262 @@
+// Push latency: the coordinator daemon (in this process, wss:// with enrolled agents) and one real agent
+// process (the bundle) per node of the paper's topology plus a second bridge: vmm (the VMM host), web,
+// xmpp, jicofo, jvb, jvb2. Every VM root is run by the rcctl test double (test/doubles/rcctl) with sleepers
+// as services (lib/sleeper.mjs: they start at once and hold the ports the health probes check); pfctl (and
+// vmctl, vmd, sysctl on the host) are lib/tool-stub.sh.
+//
+// One push = `vmmeet push` through the admin socket until its outcome: render, store, then the staged
+// rollout (host, xmpp, jicofo + bridges, web), each stage applied by its agents and waiting for its health
+// gate. The pushes alternate two specs (the bridges' maxMemory and the web's prejoin), so every push
+// rewrites jvb.in.sh on both bridges (a jvb restart each) and config.js on web. Sleepers write no logs, so
+// when jicofo's gate waits for its brewery this benchmark appends jicofo's "Added brewery instance" lines
+// for every bridge to /var/log/jicofo, as jicofo does once the bridges join.
+//
+// Reference: the round trip of a no-op admin call (status). Also measured, to explain the figure: the
+// rollout's apply phase (stage start -> last apply result of the stage, summed), its gate waits, and the
+// time spent inside rcctl calls (the double is a Node program: each call starts a process).
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import {
+  coordinatorLib,
+  createMaterial,
+  enrollAgent,
+  paperSpecText,
+  prepareNode,
+  rcctlDouble,
+  startAgent,
+  startCoordinator,
+  stopNodes,
+  waitConnected,
+} from "./lib/deployment.mjs";
+import { figure } from "./lib/figure.mjs";
+import { percentile, round, summary } from "./lib/stats.mjs";
+
+const TOPOLOGY = [
+  ["vmm", "host"],
+  ["web", "web"],
+  ["xmpp", "xmpp"],
+  ["jicofo", "jicofo"],
+  ["jvb", "jvb"],
+  ["jvb2", "jvb"],
+];
+const BRIDGES = ["jvb", "jvb2"];
+
+/** Wraps the rcctl double's wrapper to log each call's start and end (ns) for the attribution figures. */
+async function timedRcctl(node) {
+  const file = path.join(node.base, "rcctl-times.log");
+  const wrapper = path.join(node.root, "bench-bin/rcctl-timed");
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\ns=$(date +%s%N)\n'${node.rcctl}' "$@"\nrc=$?\necho "$s $(date +%s%N)" >>'${file}'\nexit $rc\n`,
+    { mode: 0o755 },
+  );
+  return { ...node, rcctl: wrapper, rcctlTimes: file };
+}
+
+/** rcctl calls per node as [start, end] in ms since the epoch. */
+async function rcctlTimes(nodes) {
+  const out = new Map();
+  for (const n of nodes) {
+    const text = await readFile(n.rcctlTimes, "utf8").catch(() => "");
+    const calls = [];
+    for (const line of text.split("\n")) {
+      const [s, e] = line.split(" ").map((x) => Number(x) / 1e6);
+      if (Number.isFinite(s) && Number.isFinite(e)) calls.push([s, e]);
+    }
+    out.set(n.name, calls);
+  }
+  return out;
+}
+
+/** Time inside rcctl calls of one node within [from, to] (its calls are serialized by the agent). */
+function rcctlWithin(calls, from, to) {
+  let ms = 0;
+  let count = 0;
+  for (const [s, e] of calls ?? []) {
+    const a = Math.max(s, from);
+    const b = Math.min(e, to);
+    if (b > a) {
+      ms += b - a;
+      count++;
+    }
+  }
+  return { ms, count };
+}
+
+/** Jicofo's log lines when a bridge joins its brewery (corpus.jsonl, release 7648 and later layout). */
+function breweryLines(domain) {
+  const ts = new Date().toISOString().replace("T", " ").replace("Z", "");
+  return BRIDGES.flatMap((b) => [
+    `Jicofo ${ts} INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.addInstance#341: Added brewery instance: jvbbrewery@internal.auth.${domain}/${b}`,
+    `Jicofo ${ts} INFO: [35] BridgeSelector.addJvbAddress#99: Added new videobridge: Bridge[jid=jvbbrewery@internal.auth.${domain}/${b}, version=2.3.160, relayId=null, region=null, correctedStress=0.0]`,
+    `Jicofo ${ts} INFO: [36] JvbDoctor.bridgeAdded#134: Scheduled health-check task for: Bridge[jid=jvbbrewery@internal.auth.${domain}/${b}, version=2.3.160, relayId=null, region=null, correctedStress=0.0]`,
+  ]).join("\n");
+}
+
+export async function run({ pushes = 50, log = () => {}, keep = false }) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-bench-push-"));
+  const state = path.join(dir, "coordinator");
+  let daemon = null;
+  const nodes = [];
+  const agents = [];
+  try {
+    const specs = [
+      await paperSpecText({ jvbMaxMemory: "3G", prejoin: true }),
+      await paperSpecText({ jvbMaxMemory: "2G", prejoin: false }),
+    ];
+    await createMaterial(state, specs[0]);
+    daemon = await startCoordinator({ stateDir: state });
+    const { adminCall } = await coordinatorLib();
+    log("push: enrolling and starting 6 agents");
+    for (const [name, role] of TOPOLOGY) nodes.push(await timedRcctl(await prepareNode(dir, name, role)));
+    await Promise.all(nodes.map((n) => enrollAgent(daemon, n)));
+    for (const n of nodes) agents.push(startAgent(daemon, n));
+    await waitConnected(
+      daemon,
+      TOPOLOGY.map(([n]) => n),
+    );
+
+    const jicofo = nodes.find((n) => n.name === "jicofo");
+    let events = [];
+    const now = () => performance.timeOrigin + performance.now();
+    daemon.core.on("push", (e) => {
+      events.push({ ...e, t: now() });
+      if (e.kind === "node" && e.node === "jicofo" && /bridges in jicofo's brewery/.test(e.message))
+        appendFile(path.join(jicofo.root, "var/log/jicofo"), `${breweryLines("jts.fips.de")}\n`).catch(
+          () => {},
+        );
+    });
+    const push = (text, timeoutMs = 60_000) =>
+      adminCall(daemon.adminSocket, "push", { specText: text, file: "bench.yaml", timeoutMs }, "bench");
+
+    // The first push starts every service, registers prosody's users and writes every file: run it until
+    // it succeeds, outside the measurement. The measured pushes then alternate, starting with the other spec.
+    log("push: first rollout (not measured)");
+    const warm = [];
+    for (;;) {
+      const r = await push(specs[0], 180_000);
+      warm.push(r.ok ? "ok" : r.message.slice(0, 200));
+      if (r.ok) break;
+      if (warm.length >= 5) throw new Error(`the first rollout keeps failing: ${warm.join(" | ")}`);
+    }
+
+    log("push: references");
+    const noop = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      await adminCall(daemon.adminSocket, "status", {}, "bench");
+      noop.push(performance.now() - t);
+    }
+    const vmm = nodes[0];
+    const { runRcctl } = await rcctlDouble();
+    const checks = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await runRcctl(vmm.rcctl, ["check", "vmd"]);
+      checks.push(performance.now() - t);
+    }
+
+    log(`push: ${pushes} pushes`);
+    const runs = [];
+    for (let i = 0; i < pushes; i++) {
+      events = [];
+      const t0 = now();
+      const r = await push(specs[(i + 1) % 2]);
+      const t1 = now();
+      const times = await rcctlTimes(nodes);
+      // Per stage: from its start to the last of its nodes' first event after "applying" (the apply
+      // phase), and the longest time one of its nodes spent inside rcctl meanwhile (the critical path).
+      const stages = [];
+      let stage = null;
+      for (const e of events) {
+        if (e.kind === "stage") {
+          stage = { start: e.t, end: null, end2: e.t, nodes: new Set(), applying: new Set() };
+          stages.push(stage);
+        } else if (stage && e.kind === "node") {
+          stage.end2 = e.t;
+          if (e.phase === "applying") {
+            stage.nodes.add(e.node);
+            stage.applying.add(e.node);
+          } else if (stage.applying.delete(e.node)) stage.end = Math.max(stage.end ?? e.t, e.t);
+        }
+      }
+      let applyMs = 0;
+      let rcctlPathMs = 0;
+      let rcctlCount = 0;
+      let rcctlSumMs = 0;
+      for (const [i2, st] of stages.entries()) {
+        const until = stages[i2 + 1]?.start ?? t1;
+        if (st.end !== null) applyMs += st.end - st.start;
+        let longest = 0;
+        for (const n of st.nodes) {
+          const w = rcctlWithin(times.get(n), st.start, until);
+          longest = Math.max(longest, w.ms);
+        }
+        rcctlPathMs += longest;
+      }
+      for (const calls of times.values()) {
+        const w = rcctlWithin(calls, t0, t1);
+        rcctlCount += w.count;
+        rcctlSumMs += w.ms;
+      }
+      runs.push({
+        ok: r.ok,
+        ms: t1 - t0,
+        applyMs,
+        rcctlPathMs,
+        rcctlCount,
+        rcctlSumMs,
+        message: r.message,
+      });
+    }
+    const ok = runs.filter((x) => x.ok);
+    const ms = ok.map((x) => x.ms);
+    const failed = runs.filter((x) => !x.ok);
+    const noopP50 = percentile(noop, 50);
+    const details = {
+      agents: TOPOLOGY.map(([n]) => n),
+      pushes,
+      failed: failed.length,
+      ...(failed.length ? { failures: failed.slice(0, 3).map((f) => f.message) } : {}),
+      pushMs: summary(ms.map((x) => round(x, 1))),
+      applyPhaseMs: summary(ok.map((x) => round(x.applyMs, 1))),
+      gateAndRestMs: summary(ok.map((x) => round(x.ms - x.applyMs, 1))),
+      rcctlCallsPerPush: round(ok.reduce((a, x) => a + x.rcctlCount, 0) / Math.max(1, ok.length), 1),
+      rcctlMsPerPushAllNodes: round(ok.reduce((a, x) => a + x.rcctlSumMs, 0) / Math.max(1, ok.length), 0),
+      rcctlMsOnCriticalPath: summary(ok.map((x) => round(x.rcctlPathMs, 1))),
+      pushWithoutRcctlMs: summary(ok.map((x) => round(x.ms - x.rcctlPathMs, 1))),
+      rcctlDoubleCheckMs: summary(checks.map((x) => round(x, 1))),
+      change: "A/B: jvb maxMemory 3G/2G (jvb.in.sh, jvb restarts on both bridges), web prejoin (config.js)",
+      warmup: warm,
+    };
+    const all = failed.length === 0;
+    return {
+      figures: [
+        figure({
+          id: "push.p50",
+          name: `push to 6 agents until all applied and gated: p50 of ${pushes}`,
+          value: all ? percentile(ms, 50) : Number.POSITIVE_INFINITY,
+          unit: "ms",
+          reference: { name: "no-op admin call round trip (p50)", value: noopP50, unit: "ms" },
+          details,
+        }),
+        figure({
+          id: "push.p99",
+          name: `push to 6 agents until all applied and gated: p99 of ${pushes}`,
+          value: all ? percentile(ms, 99) : Number.POSITIVE_INFINITY,
+          unit: "ms",
+          reference: { name: "no-op admin call round trip (p50)", value: noopP50, unit: "ms" },
+          target: { op: "<=", limit: 250, text: "p99 at most 250 ms" },
+        }),
+      ],
+      notes: [
+        "push: the host node (vmm) has an agent too (the rollout's first stage), so 6 agent processes run",
+      ],
+    };
+  } finally {
+    await stopNodes(nodes, agents).catch(() => undefined);
+    await daemon?.stop();
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+}
