@@ -125,7 +125,10 @@ export class AgentDaemon {
       pf: this.#pf,
       host: this.#host,
       stateDir: o.stateDir,
-      services: o.services,
+      // The health monitor must learn of a (re)start when it happens, not when the apply returns: a JVM
+      // that logs "Added brewery instance" while the apply finishes its other services would otherwise have
+      // that line discarded as its predecessor's.
+      services: announcingStarts(o.services, (name) => this.o.health?.serviceStarted?.(name)),
       root: o.root,
       accounts: o.accounts,
       log: o.logger.child({ part: "apply" }),
@@ -356,6 +359,9 @@ export class AgentDaemon {
     this.#applying = generation;
     let res: ApplyResult;
     try {
+      // Follow the new log sources before any service (re)starts, so no line of the new process is missed
+      // (a log file that appears later is read from its start).
+      await this.o.health?.configure(desired);
       res = await this.engine.apply(desired, generation);
     } catch (err) {
       this.#applying = null;
@@ -372,16 +378,14 @@ export class AgentDaemon {
       return;
     }
     this.#applying = null;
+    // A refused or stale desired state changed nothing: follow the logs of the state in force again.
+    if (res.outcome === "refused" || res.outcome === "stale") await this.o.health?.configure(this.#desired);
     if (res.outcome === "applied" || res.outcome === "failed") {
       this.#generation = generation;
       this.#desired = desired;
-      await this.o.health?.configure(desired);
       this.#healer?.configure(desired, startedServices(res.services));
     }
     const items = itemResults(res);
-    for (const i of items)
-      if (i.kind === "service" && (i.status === "started" || i.status === "restarted"))
-        this.o.health?.serviceStarted?.(i.target);
     const ok = res.outcome === "applied";
     log.info(
       {
@@ -442,4 +446,25 @@ export function itemResults(res: ApplyResult): ItemResult[] {
   for (const a of res.actions)
     out.push({ kind: "action", target: `${a.action} ${a.target}`, status: a.status, ...detail(a.detail) });
   return out;
+}
+
+/** The service manager with a callback just before every start and restart (reload keeps the process). */
+export function announcingStarts(services: ServiceManager, onStart: (name: string) => void): ServiceManager {
+  return {
+    isEnabled: (name) => services.isEnabled(name),
+    enable: (name) => services.enable(name),
+    getFlags: (name) => services.getFlags(name),
+    setFlags: (name, flags) => services.setFlags(name, flags),
+    check: (name) => services.check(name),
+    start: (name) => {
+      onStart(name);
+      return services.start(name);
+    },
+    stop: (name) => services.stop(name),
+    restart: (name) => {
+      onStart(name);
+      return services.restart(name);
+    },
+    reload: (name) => services.reload(name),
+  };
 }

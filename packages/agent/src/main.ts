@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // vmmeet-agent: the process. Parses the command line, makes the one pino root logger, starts the daemon
 // and stops it on SIGTERM/SIGINT (rc.subr's stop) well inside daemon_timeout.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
 import { secureStart } from "./enroll/startup.js";
+import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
+import { HealthMonitor } from "./health/monitor.js";
+import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { Rcctl } from "./services/rcctl.js";
 
@@ -37,6 +42,9 @@ Options:
   --sysctl PATH         the VMM host: sysctl(8), to set sysctl.conf's values (default /sbin/sysctl)
   --lenient-accounts    map OpenBSD accounts missing here (_prosody, _jicofo, ...) to the agent's own uid/gid;
                         for test sandboxes only, never on a VM
+  --port-map-dir DIR    health probes of loopback port P go to the port named in DIR/P (simulated VMs that
+                        share one machine's loopback); for test sandboxes only
+${HEAL_USAGE}
   --log-level LEVEL     pino level (default info); logs are JSON lines on stdout, secrets redacted
   -h, --help            this text
 
@@ -62,11 +70,13 @@ async function main(argv: string[]): Promise<number> {
         vmd: { type: "string" },
         sysctl: { type: "string" },
         "lenient-accounts": { type: "boolean" },
+        "port-map-dir": { type: "string" },
         "log-level": { type: "string" },
         join: { type: "string" },
         "ca-hash": { type: "string" },
         "enroll-only": { type: "boolean" },
         role: { type: "string" },
+        ...HEAL_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -85,6 +95,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `vmmeet-agent: --node NAME is required (a node name of the spec: lower-case letters and digits)\n`,
     );
+    return 64;
+  }
+  const heal = healTuningFrom(values);
+  if (!heal.ok) {
+    process.stderr.write(`vmmeet-agent: ${heal.message}\n`);
     return 64;
   }
   const coordinator = typeof values.coordinator === "string" ? values.coordinator : null;
@@ -125,19 +140,34 @@ async function main(argv: string[]): Promise<number> {
   const accounts = values["lenient-accounts"]
     ? lenientAccounts()
     : systemAccounts(root === "/" ? "/etc" : `${root}/etc`);
+  const stateDir = typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet";
+  const services = new Rcctl({
+    path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
+    log: logger.child({ part: "rcctl" }),
+  });
   const daemon = new AgentDaemon({
     node,
     coordinator,
-    stateDir: typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet",
+    stateDir,
     root,
-    services: new Rcctl({
-      path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
-      log: logger.child({ part: "rcctl" }),
-    }),
+    services,
     accounts,
     logger,
     ...(secure.tls ? { tls: secure.tls } : {}),
     ...(secure.role ? { role: secure.role } : {}),
+    heal: heal.tuning,
+    health: new HealthMonitor({
+      root,
+      stateDir,
+      services,
+      logger: logger.child({ part: "health" }),
+      ...(typeof values["port-map-dir"] === "string"
+        ? { probe: { mapPort: portMap(values["port-map-dir"]) } }
+        : {}),
+    }),
+    metrics: new MetricsCollector({
+      onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
+    }),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
     ...(typeof values.pfctl === "string" ? { pfctl: values.pfctl } : {}),
     ...(typeof values.vmctl === "string" ? { vmctl: values.vmctl } : {}),
@@ -171,3 +201,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** --port-map-dir: DIR/P holds the loopback port that stands for port P (the simulators' NETDIR/<address>). */
+function portMap(dir: string): (port: number) => Promise<number | undefined> {
+  return async (port) => {
+    const text = await readFile(path.join(dir, String(port)), "utf8").catch(() => "");
+    const n = Number(text.trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  };
+}

@@ -1,0 +1,336 @@
+// A whole vmmeet deployment in a local sandbox: the coordinator (`vmmeet serve`, TLS) and one real agent
+// process per node of the spec, each VM a temporary root with the rcctl, pfctl (and for the VMM host vmctl,
+// vmd, sysctl) test doubles and the jicofo/jvb/prosody/nginx SIMULATORS as its services. Agents enroll with
+// join tokens, as on OpenBSD. Used by the end-to-end tests and by `npm run demo`.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { StatusReport } from "../../packages/coordinator/dist/index.js";
+import { adminCall } from "../../packages/coordinator/dist/index.js";
+import { makePfctl } from "../doubles/pfctl/index.js";
+import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "../doubles/rcctl/index.js";
+import { makeSysctl } from "../doubles/sysctl/index.js";
+import { makeVmctl } from "../doubles/vmctl/index.js";
+import { makeVmd, writeVmdRcScript } from "../doubles/vmd/index.js";
+import { waitFor } from "../helpers/wait.js";
+import { installSimulatedVm, type SimRole } from "../simulators/index.js";
+import { repoRoot } from "../validators/paths.js";
+
+const run = promisify(execFile);
+export const VMMEET = path.join(repoRoot(), "packages/coordinator/dist/cli/main.js");
+export const AGENT = path.join(repoRoot(), "packages/agent/dist/vmmeet-agent.mjs");
+
+export interface DeploymentOptions {
+  /** Where the sandbox lives (default: a new directory under the system's temp dir). */
+  dir?: string;
+  /** Edits of the spec `vmmeet init` writes (the paper's topology) before anything starts. */
+  editSpec?: (text: string) => string;
+  /** Extra agent arguments (e.g. shorter heal intervals). */
+  agentArgs?: string[];
+  /** Extra `vmmeet serve` arguments. */
+  serveArgs?: string[];
+  /** Receives every output line of every process, prefixed by its name. */
+  onOutput?: (line: string) => void;
+}
+
+export interface NodeSandbox {
+  name: string;
+  role: SimRole | "host" | "turn";
+  root: string;
+  state: string;
+  rcctl: string;
+  address: string | null;
+  agent: ChildProcess | null;
+  output: string[];
+  /** The agent's arguments besides the common ones (kept to restart it). */
+  args: string[];
+}
+
+export class Deployment {
+  readonly nodes = new Map<string, NodeSandbox>();
+  coordinator: ChildProcess | null = null;
+  coordinatorUrl = "";
+  readonly coordinatorOutput: string[] = [];
+  readonly netDir: string;
+  readonly specFile: string;
+  readonly stateDir: string;
+  #stopped = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly o: DeploymentOptions,
+  ) {
+    this.netDir = path.join(dir, "net");
+    this.specFile = path.join(dir, "vmmeet.yaml");
+    this.stateDir = path.join(dir, ".vmmeet");
+  }
+
+  /** Init, serve, enroll and start one agent per node; does not push. */
+  static async start(o: DeploymentOptions = {}): Promise<Deployment> {
+    const dir = o.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-sandbox-")));
+    const d = new Deployment(dir, o);
+    try {
+      await d.#init();
+      await d.#serve();
+      await d.#startAgents();
+    } catch (err) {
+      await d.stop();
+      throw err;
+    }
+    return d;
+  }
+
+  async vmmeet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return run(process.execPath, [VMMEET, ...args], { cwd: this.dir, maxBuffer: 16 << 20 }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+  }
+
+  async #init(): Promise<void> {
+    await mkdir(this.netDir, { recursive: true });
+    const init = await this.vmmeet("init", "--dir", this.dir);
+    if (init.code !== 0) throw new Error(`vmmeet init failed: ${init.stderr}`);
+    // The sandbox has no acme-client: the site certificate is given as files (placeholders on the web VM).
+    let spec = (await readFile(this.specFile, "utf8")).replace(
+      /^tls:\n {2}mode: acme\n/m,
+      "tls:\n  mode: files\n  certificate: /etc/ssl/jitsi.fullchain.pem\n  key: /etc/ssl/private/jitsi.key\n",
+    );
+    if (this.o.editSpec) spec = this.o.editSpec(spec);
+    await writeFile(this.specFile, spec);
+    const valid = await this.vmmeet("validate");
+    if (valid.code !== 0) throw new Error(`the sandbox spec is invalid:\n${valid.stderr}`);
+  }
+
+  #pipe(proc: ChildProcess, name: string, sink: string[]): void {
+    let rest = "";
+    const onData = (chunk: Buffer) => {
+      rest += chunk.toString();
+      const lines = rest.split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        sink.push(line);
+        if (sink.length > 5000) sink.splice(0, sink.length - 5000);
+        this.o.onOutput?.(`${name}: ${line}`);
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+  }
+
+  async #serve(): Promise<void> {
+    const proc = spawn(
+      process.execPath,
+      [
+        VMMEET,
+        "serve",
+        "--state",
+        this.stateDir,
+        "--listen",
+        "127.0.0.1:0",
+        "--heartbeat",
+        "2",
+        ...(this.o.serveArgs ?? []),
+      ],
+      {
+        cwd: this.dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    this.coordinator = proc;
+    this.#pipe(proc, "coordinator", this.coordinatorOutput);
+    const m = await waitFor(
+      "the coordinator listening",
+      () => {
+        if (proc.exitCode !== null)
+          throw new Error(`vmmeet serve exited: ${this.coordinatorOutput.join("\n")}`);
+        return /agents on (wss?):\/\/127\.0\.0\.1:(\d+)\/agent/.exec(this.coordinatorOutput.join("\n"));
+      },
+      { timeoutMs: 30_000 },
+    );
+    this.coordinatorUrl = `${m[1]}://127.0.0.1:${m[2]}/agent`;
+  }
+
+  /** Nodes in the spec order of the rendered deployment: the host first, then the VMs. */
+  async #specNodes(): Promise<{ name: string; role: NodeSandbox["role"]; address: string | null }[]> {
+    const { parse } = await import("yaml");
+    const spec = parse(await readFile(this.specFile, "utf8")) as {
+      host?: { name?: string };
+      nodes: { name: string; role: string; address: string }[];
+    };
+    return [
+      { name: spec.host?.name ?? "vmm", role: "host", address: null },
+      ...spec.nodes.map((n) => ({ name: n.name, role: n.role as NodeSandbox["role"], address: n.address })),
+    ];
+  }
+
+  async #startAgents(): Promise<void> {
+    for (const n of await this.#specNodes()) {
+      const root = path.join(this.dir, "vms", n.name);
+      await mkdir(root, { recursive: true });
+      const rcctl = await makeRcctl(root);
+      // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
+      await writeRcScript(root, "syslogd", {
+        daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,
+        timeout: 5,
+      });
+      const sandbox: NodeSandbox = {
+        name: n.name,
+        role: n.role,
+        root,
+        state: path.join(this.dir, "agents", n.name),
+        rcctl,
+        address: n.address,
+        agent: null,
+        output: [],
+        args: [],
+      };
+      const extra: string[] = ["--pfctl", await makePfctl(root)];
+      if (n.role === "host") {
+        const vmctl = await makeVmctl(root);
+        extra.push("--vmctl", vmctl, "--vmd", await makeVmd(root), "--sysctl", await makeSysctl(root));
+        // The paper's VM setup, done before vmmeet drives the host: disk images (the template's, then copies),
+        // and vmd running with an empty vm.conf (rcctl enable vmd; rcctl start vmd).
+        for (const vm of (await this.#specNodes()).filter((x) => x.role !== "host")) {
+          const made = await this.vmmeet("vm", "create", vm.name, "--vmctl", vmctl, "--root", root);
+          if (made.code !== 0) throw new Error(`vmmeet vm create ${vm.name}: ${made.stderr}`);
+        }
+        await mkdir(path.join(root, "etc"), { recursive: true });
+        await writeFile(path.join(root, "etc/vm.conf"), "# vm.conf before vmmeet's first push\n");
+        await writeVmdRcScript(root);
+        for (const args of [
+          ["enable", "vmd"],
+          ["start", "vmd"],
+        ]) {
+          const r = await runRcctl(rcctl, args);
+          if (r.code !== 0) throw new Error(`rcctl ${args.join(" ")} on the host: ${r.stdout}${r.stderr}`);
+        }
+      } else if (n.role !== "turn") {
+        if (n.role === "web") {
+          // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
+          for (const [file, what] of [
+            ["etc/ssl/jitsi.fullchain.pem", "certificate"],
+            ["etc/ssl/private/jitsi.key", "key"],
+          ] as const) {
+            await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+            await writeFile(
+              path.join(root, file),
+              `placeholder ${what} of the sandbox (the nginx simulator does no TLS)\n`,
+            );
+          }
+        }
+        const vm = await installSimulatedVm(root, n.role, {
+          netDir: this.netDir,
+          rcctl,
+          backoffMaxMs: 500,
+          addresses: n.address ? [n.address] : [],
+        });
+        if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
+        if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
+      }
+      const token = await this.vmmeet("agents", "token", n.name, "--json");
+      if (token.code !== 0) throw new Error(`vmmeet agents token ${n.name}: ${token.stderr}`);
+      const t = JSON.parse(token.stdout) as { token: string; caHash: string };
+      this.nodes.set(n.name, sandbox);
+      sandbox.args = extra;
+      this.#startAgent(sandbox, ["--join", t.token, "--ca-hash", t.caHash, ...extra]);
+    }
+    await waitFor(
+      "every agent connected",
+      async () => (await this.status()).nodes.every((n) => n.connected),
+      { timeoutMs: 60_000 },
+    );
+  }
+
+  #startAgent(n: NodeSandbox, args: string[]): void {
+    const proc = spawn(
+      process.execPath,
+      [
+        AGENT,
+        "--node",
+        n.name,
+        "--coordinator",
+        this.coordinatorUrl,
+        "--state-dir",
+        n.state,
+        "--root",
+        n.root,
+        "--rcctl",
+        n.rcctl,
+        "--lenient-accounts",
+        ...args,
+        ...(this.o.agentArgs ?? []),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    n.agent = proc;
+    this.#pipe(proc, n.name, n.output);
+  }
+
+  /** Restarts a node's agent (after enrollment: no token needed any more). */
+  async restartAgent(name: string): Promise<void> {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    await stopProcess(n.agent);
+    this.#startAgent(n, n.args);
+  }
+
+  async status(): Promise<StatusReport> {
+    return (await adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "sandbox")) as StatusReport;
+  }
+
+  async push(timeoutS = 120): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.vmmeet("push", "--timeout", String(timeoutS));
+  }
+
+  async waitVerdict(
+    verdict: "conference-ready" | "degraded" | "down",
+    timeoutMs = 60_000,
+  ): Promise<StatusReport> {
+    return waitFor(
+      `verdict ${verdict}`,
+      async () => {
+        const s = await this.status();
+        return s.verdict.verdict === verdict ? s : undefined;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  rcctl(node: string, ...args: string[]) {
+    const n = this.nodes.get(node);
+    if (!n) throw new Error(`no node ${node}`);
+    return runRcctl(n.rcctl, args);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await Promise.all([...this.nodes.values()].map((n) => stopProcess(n.agent)));
+    await stopProcess(this.coordinator);
+    for (const n of this.nodes.values()) await killDoubleProcesses(n.root);
+  }
+
+  async remove(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function stopProcess(p: ChildProcess | null): Promise<void> {
+  return new Promise((resolve) => {
+    if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+    const t = setTimeout(() => p.kill("SIGKILL"), 15_000);
+    p.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    p.kill("SIGTERM");
+  });
+}
