@@ -80,7 +80,7 @@ export interface HealerOptions {
   onEvent?: (event: AgentEvent) => void;
   /** A service's state (ok/starting/backoff/failed) changed. */
   onChange?: () => void;
-  /** The healer (re)started a service (the health tracker starts its grace period). */
+  /** The healer is about to (re)start a service (the health tracker starts its grace period). */
   onServiceStarted?: (service: string) => void;
 }
 
@@ -361,9 +361,11 @@ export class Healer {
     verb: "start" | "restart",
   ): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
+      // Announced before the start: the health monitor discards what the old process logged, and a JVM may
+      // log its first lines before rcctl returns.
+      this.o.onServiceStarted?.(name);
       const r = verb === "start" ? await this.o.services.start(name) : await this.o.services.restart(name);
       this.#startedAt.set(name, this.#clock.now());
-      this.o.onServiceStarted?.(name);
       if (!r.ok)
         return { ok: false, error: `rcctl ${verb}: ${r.outcome} ${r.output.trim()}`.trim().slice(0, 500) };
       if (!(await this.o.services.check(name)))
@@ -435,8 +437,8 @@ export class Healer {
     for (const s of res.services) {
       const acted = s.steps.filter((x) => x === "started" || x === "restarted" || x === "reloaded");
       if (acted.length > 0) {
+        // (The engine's service manager announced the start to the health monitor as it happened.)
         this.#startedAt.set(s.name, now);
-        this.o.onServiceStarted?.(s.name);
         out.restarted.push(s.name);
         this.#event("repair-service", "degraded", `${acted.join(", ")} ${s.name}${files}`, s.name);
       }

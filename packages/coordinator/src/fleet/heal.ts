@@ -60,7 +60,10 @@ export type VerdictFn = (nodes: readonly NodeHealthView[]) => {
   reasons: string[];
 };
 
-/** Restart a service on another node (needs a protocol frame the agent answers; see the report in heal.test). */
+/**
+ * Restarts a service on another node. The protocol has no frame for it yet (coordinatorToAgent.ts); the
+ * agent side is Healer.restartService. Without one, a due repair is recorded as "heal-repair-needed".
+ */
 export type RemoteRestart = (node: string, service: string, reason: string) => Promise<boolean>;
 
 export interface HealEvent {
