@@ -293,14 +293,29 @@ export class Deployment {
     verdict: "conference-ready" | "degraded" | "down",
     timeoutMs = 60_000,
   ): Promise<StatusReport> {
-    return waitFor(
-      `verdict ${verdict}`,
-      async () => {
-        const s = await this.status();
-        return s.verdict.verdict === verdict ? s : undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+    let last: StatusReport | null = null;
+    try {
+      return await waitFor(
+        `verdict ${verdict}`,
+        async () => {
+          last = await this.status();
+          return last.verdict.verdict === verdict ? last : undefined;
+        },
+        { timeoutMs, intervalMs: 200 },
+      );
+    } catch (err) {
+      // Say where it stands: the verdict's reasons and each component's state.
+      const s = last as StatusReport | null;
+      const where = s
+        ? `${s.verdict.verdict}: ${s.verdict.reasons.join("; ")}\n${s.nodes
+            .map(
+              (n) =>
+                `  ${n.node} gen ${n.generation.applied}/${n.generation.desired} ${n.health.map((h) => `${h.component}=${h.state} (${h.explain})`).join(", ")}`,
+            )
+            .join("\n")}`
+        : "no status";
+      throw new Error(`${(err as Error).message}\n${where}`);
+    }
   }
 
   rcctl(node: string, ...args: string[]) {

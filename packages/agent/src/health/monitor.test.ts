@@ -31,12 +31,12 @@ const jicofoDesired = NodeDesired.parse({
   },
 });
 
-async function setup() {
+async function setup(o: { ownLog?: boolean } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-"));
   dirs.push(dir);
   const root = path.join(dir, "root");
   await mkdir(path.join(root, "var/log"), { recursive: true });
-  await appendFile(path.join(root, "var/log/jicofo"), "");
+  if (o.ownLog ?? true) await appendFile(path.join(root, "var/log/jicofo"), "");
   await appendFile(path.join(root, "var/log/daemon"), "");
   const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
   const m = new HealthMonitor({
@@ -46,6 +46,7 @@ async function setup() {
     logger: pino({ level: "silent" }),
     pollIntervalMs: 20,
     probeIntervalMs: 50,
+    ownLogCacheMs: 0,
   });
   monitors.push(m);
   let changes = 0;
@@ -77,7 +78,8 @@ describe("HealthMonitor", () => {
   });
 
   it("reads a shared syslog file only for the component's tag and never reports raw lines", async () => {
-    const t = await setup();
+    // No /var/log/jicofo (no syslog program block yet): /var/log/daemon is where jicofo's lines are.
+    const t = await setup({ ownLog: false });
     const other = `Sep 16 14:45:24 jicofo jvb[4242]: ${added}`;
     await appendFile(path.join(t.root, "var/log/daemon"), `${other}\n`);
     await t.m.probeNow();
@@ -87,5 +89,22 @@ describe("HealthMonitor", () => {
       t.m.components().find((c) => (c.bridges?.length ?? 0) > 0),
     );
     expect(JSON.stringify(report)).not.toContain("BaseBrewery.addInstance");
+  });
+});
+
+describe("HealthMonitor fallback log", () => {
+  it("ignores /var/log/daemon while the component's own log exists (syslogd writes both)", async () => {
+    const t = await setup();
+    const { rm: remove } = await import("node:fs/promises");
+    // With /var/log/jicofo present, a tagged line in /var/log/daemon is a duplicate: not counted.
+    await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:25 jicofo jicofo[4243]: ${added}\n`);
+    await t.m.probeNow();
+    // A negative: give the 20 ms tailers a few polls to (not) deliver it.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.m.components()[0]?.bridges ?? []).toEqual([]);
+    // Without it (no program block yet), /var/log/daemon is where jicofo's lines are.
+    await remove(path.join(t.root, "var/log/jicofo"));
+    await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:26 jicofo jicofo[4243]: ${added}\n`);
+    await waitFor("fallback used", () => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0));
   });
 });

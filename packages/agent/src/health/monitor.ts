@@ -1,6 +1,7 @@
 // The node's health, put together: a tailer per log source of the desired state (followed by name through
 // rotation), the classifier for its component, the per-component state machines, and periodic probes
 // (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
@@ -24,6 +25,8 @@ export interface HealthMonitorOptions {
   pollIntervalMs?: number;
   probe?: ProbeOptions;
   now?: () => number;
+  /** How long "does the component's own log file exist" is cached (default 1000 ms). */
+  ownLogCacheMs?: number;
 }
 
 interface Source {
@@ -87,7 +90,11 @@ export class HealthMonitor implements HealthSource {
       component,
       ...(release !== undefined ? { release } : {}),
       onRecord: (result) => {
-        const signal = toHealthSignal(component, result, new Date(this.o.now?.() ?? Date.now()), file);
+        // Lines read in one poll arrive in the same millisecond; strictly increasing times keep their order, so
+        // that a later "Joined MUC" cures an earlier login failure of the same burst.
+        const at = Math.max(this.o.now?.() ?? Date.now(), this.#lastSignalAt + 1);
+        this.#lastSignalAt = at;
+        const signal = toHealthSignal(component, result, new Date(at), file);
         if (!signal) return;
         this.#trackers.get(component)?.observe({ kind: "signal", signal });
         for (const l of this.#signalListeners) l(signal);
@@ -99,8 +106,10 @@ export class HealthMonitor implements HealthSource {
       store: this.#offsets,
       ...(this.o.pollIntervalMs ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
       onLine: (line) => {
-        // Shared files (/var/log/daemon) hold every daemon's lines: keep this component's tag only.
-        if (tag !== undefined && syslogTag(line) !== tag) return;
+        // Shared files (/var/log/daemon) hold every daemon's lines: keep this component's tag only. And
+        // they are the fallback: syslogd copies a program's lines to /var/log/daemon as well as to its
+        // `!program` file, so while that file exists the same lines would count twice, in arbitrary order.
+        if (tag !== undefined && (syslogTag(line) !== tag || this.#hasOwnLog(component))) return;
         classifier.push(line);
       },
       onError: (err) => this.o.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
@@ -108,6 +117,22 @@ export class HealthMonitor implements HealthSource {
     tailer.start();
     this.#sources.set(`${component}:${file}`, { tailer, classifier });
     await tailer.poll();
+  }
+
+  #ownLog = new Map<LogComponent, { at: number; exists: boolean }>();
+  #lastSignalAt = 0;
+
+  /** Whether one of the component's own (untagged) log files exists; looked up at most once a second. */
+  #hasOwnLog(component: LogComponent): boolean {
+    const now = Date.now();
+    const cached = this.#ownLog.get(component);
+    if (cached && now - cached.at < (this.o.ownLogCacheMs ?? 1000)) return cached.exists;
+    const own = (this.#desired?.health.logs ?? []).filter(
+      (l) => l.component === component && l.tag === undefined,
+    );
+    const exists = own.some((l) => existsSync(path.join(this.o.root, l.path)));
+    this.#ownLog.set(component, { at: now, exists });
+    return exists;
   }
 
   async #stopSources(): Promise<void> {
@@ -164,9 +189,12 @@ export class HealthMonitor implements HealthSource {
       const report = t.report();
       // jicofo: the protocol carries the bridges by MUC nickname (the resource of the occupant JID), which
       // is what the coordinator's brewery gate compares with the spec's jvb nicknames.
-      return t.component === "jicofo"
-        ? { ...report, bridges: t.bridges().map((jid) => jid.slice(jid.indexOf("/") + 1)) }
-        : report;
+      if (t.component !== "jicofo") return report;
+      const nick = (jid: string) => jid.slice(jid.indexOf("/") + 1);
+      const since = Object.fromEntries(
+        [...t.bridgeTimes()].map(([jid, at]) => [nick(jid), new Date(at).toISOString()]),
+      );
+      return { ...report, bridges: t.bridges().map(nick), bridgesSince: since };
     });
   }
 
@@ -184,7 +212,13 @@ export class HealthMonitor implements HealthSource {
 
   #changed(): void {
     const states = JSON.stringify(
-      this.components().map((c) => [c.component, c.state, c.explain, c.bridges, c.signals.length]),
+      this.components().map((c) => [
+        c.component,
+        c.state,
+        c.explain,
+        c.bridgesSince ?? c.bridges,
+        c.signals.length,
+      ]),
     );
     if (states === this.#lastStates) return;
     this.#lastStates = states;

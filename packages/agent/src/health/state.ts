@@ -299,7 +299,8 @@ export class ComponentTracker {
   private http: ComponentSnapshot["http"];
   private readonly ports = new Map<number, { at: number; ok: boolean; error?: string }>();
   private readonly signals = new Map<string, { at: number; signal: HealthSignal }>();
-  private readonly bridgeSet = new Set<string>();
+  /** Bridge MUC JID -> when jicofo last logged it joining the brewery. */
+  private readonly bridgeSet = new Map<string, number>();
   /** When the bridge set last changed (for the synthetic brewery signal). */
   private bridgesAt: number | undefined;
   private state: ComponentState = "unknown";
@@ -317,7 +318,12 @@ export class ComponentTracker {
 
   /** jicofo: the bridges currently in the brewery (full MUC JIDs, e.g. jvbbrewery@internal.auth.x/jvb). */
   bridges(): string[] {
-    return [...this.bridgeSet].sort();
+    return [...this.bridgeSet.keys()].sort();
+  }
+
+  /** jicofo: when each bridge last joined (ms). A push's gate needs a bridge the push restarted to rejoin. */
+  bridgeTimes(): ReadonlyMap<string, number> {
+    return this.bridgeSet;
   }
 
   observe(o: HealthObservation): void {
@@ -366,9 +372,10 @@ export class ComponentTracker {
     // rules.ts puts the bridge's MUC JID (ROOM/NICK) into the detail of both brewery signals.
     if (this.config.component === "jicofo" && signal.detail !== undefined) {
       const jid = signal.detail.toLowerCase();
-      if (signal.signal === "brewery-instance-added" && !this.bridgeSet.has(jid)) {
-        this.bridgeSet.add(jid);
-        this.bridgesAt = at;
+      if (signal.signal === "brewery-instance-added") {
+        // A bridge that restarts quickly may be added again without a removal jicofo logged: keep the latest.
+        if (!this.bridgeSet.has(jid)) this.bridgesAt = at;
+        this.bridgeSet.set(jid, at);
       } else if (signal.signal === "brewery-instance-removed" && this.bridgeSet.delete(jid)) {
         this.bridgesAt = at;
       }
@@ -386,7 +393,7 @@ export class ComponentTracker {
       ...(this.http === undefined ? {} : { http: this.http }),
       ports: new Map(this.ports),
       signals: new Map(this.signals),
-      ...(this.config.component === "jicofo" ? { bridges: new Set(this.bridgeSet) } : {}),
+      ...(this.config.component === "jicofo" ? { bridges: new Set(this.bridgeSet.keys()) } : {}),
     };
   }
 

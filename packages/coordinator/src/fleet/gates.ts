@@ -15,11 +15,16 @@ function component(status: NodeStatus | null, name: string) {
   return status?.health.find((h) => h.component === name);
 }
 
+/**
+ * restartedSince: nodes whose services this push (re)started, with when their apply began (ms). A bridge
+ * on such a node counts for the brewery only once jicofo logged it joining after that moment.
+ */
 export function evaluateGate(
   gate: Gate,
   spec: Spec,
   status: (node: string) => NodeStatus | null,
   node: string,
+  restartedSince: ReadonlyMap<string, number> = new Map(),
 ): GateResult {
   const st = status(node);
   switch (gate) {
@@ -35,9 +40,21 @@ export function evaluateGate(
       const role = spec.nodes.find((n) => n.name === node)?.role;
       if (role === "jvb") return serviceGate(st);
       const jicofo = component(st, "jicofo");
-      const want = spec.nodes.filter((n) => n.role === "jvb").map((n) => jvbNickname(n).toLowerCase());
+      const since = new Map(
+        Object.entries(jicofo?.bridgesSince ?? {}).map(([k, v]) => [k.toLowerCase(), Date.parse(v)]),
+      );
       const have = new Set((jicofo?.bridges ?? []).map((b) => b.toLowerCase()));
-      const missing = want.filter((w) => !have.has(w));
+      const missing = spec.nodes
+        .filter((n) => n.role === "jvb")
+        .filter((n) => {
+          const nick = jvbNickname(n).toLowerCase();
+          if (!have.has(nick)) return true;
+          const restarted = restartedSince.get(n.name);
+          // Times of different machines are compared: this assumes the VMs' and the host's clocks agree
+          // (ntpd, or vmd's guests syncing from the host). A bridge that joined before the push began is stale.
+          return restarted !== undefined && (since.get(nick) ?? 0) < restarted;
+        })
+        .map((n) => jvbNickname(n).toLowerCase());
       if (jicofo?.state === "failed")
         return { passed: false, waitingFor: "jicofo", failed: `jicofo failed: ${jicofo.explain}` };
       if (missing.length === 0 && jicofo && jicofo.state !== "unknown")

@@ -228,6 +228,10 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     };
     const deadline = Date.now() + opts.timeoutMs;
     const changed: string[] = [];
+    // When each node that this push (re)started a service on was sent its desired state: a bridge restarted
+    // by the push counts only once jicofo logs it joining again after that (otherwise jicofo's stale
+    // "1 bridge" from before the restart would pass the gate for a bridge that cannot log in any more).
+    const restartedSince = new Map<string, number>();
     let failure: string | null = null;
     for (const stage of stages) {
       if (stage.nodes.length === 0) continue;
@@ -241,6 +245,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
               error: `${node} is not connected (last seen ${this.fleet.nodes.get(node)?.lastSeen ?? "never"})`,
             };
           setPhase(node, "applying", `applying generation ${generation}`);
+          const sentAt = Date.now();
           try {
             const res = await this.#apply(
               node,
@@ -256,6 +261,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
               return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
             }
             const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
+            if (restarted) restartedSince.set(node, sentAt);
             if (restarted) setPhase(node, "restarting", "applied; services restarted");
             else if (res.unchanged) setPhase(node, "unchanged", "nothing to change");
             return { node, error: null };
@@ -271,8 +277,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         break;
       }
       for (const node of stage.nodes) setPhase(node, "gating", `waiting for ${stage.gate}`);
-      const gateError = await this.#waitGate(stage.gate, spec, stage.nodes, deadline, (node, msg) =>
-        emit({ kind: "node", node, phase: "gating", message: msg }),
+      const gateError = await this.#waitGate(
+        stage.gate,
+        spec,
+        stage.nodes,
+        deadline,
+        restartedSince,
+        (node, msg) => emit({ kind: "node", node, phase: "gating", message: msg }),
       );
       if (gateError) {
         setPhase(gateError.node, "failed", gateError.message);
@@ -405,13 +416,20 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     spec: Spec,
     nodes: string[],
     deadline: number,
+    restartedSince: ReadonlyMap<string, number>,
     progress: (node: string, message: string) => void,
   ): Promise<{ node: string; message: string } | null> {
     const last = new Map<string, string>();
     let result: { node: string; message: string } | null = null;
     const check = () => {
       for (const node of nodes) {
-        const r = evaluateGate(gate, spec, (n) => this.fleet.nodes.get(n)?.status ?? null, node);
+        const r = evaluateGate(
+          gate,
+          spec,
+          (n) => this.fleet.nodes.get(n)?.status ?? null,
+          node,
+          restartedSince,
+        );
         if (r.failed) {
           result = { node, message: r.failed };
           return true;
@@ -431,7 +449,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     if (ok) return null;
     const stuck =
       nodes.find(
-        (n) => !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n).passed,
+        (n) =>
+          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, restartedSince).passed,
       ) ?? nodes[0]!;
     return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
   }

@@ -92,6 +92,8 @@ export const ComponentHealth = z
     signals: z.array(HealthSignalSchema).max(200),
     /** jicofo only: the bridges (MUC nicknames) currently in the brewery, from its log. */
     bridges: z.array(z.string().max(128)).max(1000).optional(),
+    /** jicofo only: when each bridge (by nickname) last joined the brewery, as jicofo logged it. */
+    bridgesSince: z.record(z.string().max(128), z.iso.datetime()).optional(),
   })
   .strict();
 export type ComponentHealth = z.infer<typeof ComponentHealth>;
