@@ -20,6 +20,7 @@ import { toEre } from "./lib/ere.mjs";
 import { figure } from "./lib/figure.mjs";
 import { forkChild } from "./lib/ipc.mjs";
 import { CORPUS, lineSource, linesText } from "./lib/logs.mjs";
+import { pkg } from "./lib/packages.mjs";
 import { CLK_TCK, cpuOf, cpuPercent, startBareNode, waitFor } from "./lib/proc.mjs";
 import { round } from "./lib/stats.mjs";
 
@@ -181,7 +182,7 @@ export async function run({
 }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-bench-logs-"));
   try {
-    const { compileRules } = await import(path.join(REPO, "packages/agent/dist/health/classify.js"));
+    const { compileRules } = await import(pkg("agent/dist/health/classify.js"));
     log(`logrules: generating ${lines} mixed log lines (cached after the first run)`);
     const file = await mixedLog(lines);
     const disagree = await checkTranslation(compileRules, dir);

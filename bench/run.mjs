@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { failedFigure } from "./lib/figure.mjs";
 import { machine } from "./lib/machine.mjs";
+import { snapshotPackages } from "./lib/packages.mjs";
 import { interruptCleanups } from "./lib/proc.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -54,7 +55,7 @@ function settings(values) {
     fleet: { agents: num("agents", 1000, 200), processes: 4, fanouts: quick ? 1 : 3 },
     logrules: {
       lines: num("lines", 1_000_000, 100_000),
-      repeats: quick ? 1 : 3,
+      repeats: quick ? 2 : 3,
       tailSeconds: quick ? 5 : 30,
     },
   };
@@ -140,9 +141,28 @@ async function main() {
     `vmmeet benchmarks (${s.quick ? "quick" : "full"}) on ${host.cpuModel}, ${host.cores} cores, node ${host.node}`,
   );
 
+  // Every process of the run loads this copy of the build (lib/packages.mjs says why).
+  const snapshot = await snapshotPackages();
+  process.env.VMMEET_BENCH_PACKAGES = snapshot.packages;
+  interruptCleanups.add(snapshot.remove);
+
   const figures = [];
   const notes = [];
-  for (const name of ALL.filter((b) => only.includes(b))) {
+  const selected = ALL.filter((b) => only.includes(b));
+  const results = () => ({
+    version: 1,
+    mode: s.quick ? "quick" : "full",
+    complete: done.length === selected.length,
+    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    machine: host,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    settings: Object.fromEntries(selected.map((b) => [b, s[b]])),
+    figures,
+    missed: figures.filter((f) => f.pass === false).map((f) => f.id),
+    notes,
+  });
+  const done = [];
+  for (const name of selected) {
     const t = Date.now();
     try {
       const mod = await import(path.join(HERE, `${name}.mjs`));
@@ -154,24 +174,19 @@ async function main() {
       figures.push({ benchmark: name, ...failedFigure(`${name}.run`, `${name} benchmark`, err) });
     }
     log(`${name}: done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    done.push(name);
+    // Written after each benchmark, so that a run stopped half-way keeps what it measured.
+    await writeFile(out, `${JSON.stringify(results(), null, 2)}\n`);
   }
+  if (values.keep) log(`kept the build copy in ${snapshot.packages}`);
+  else await snapshot.remove();
 
   const missed = figures.filter((f) => f.pass === false);
-  const results = {
-    version: 1,
-    mode: s.quick ? "quick" : "full",
-    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
-    machine: host,
-    durationSeconds: Math.round((Date.now() - started) / 1000),
-    settings: Object.fromEntries(ALL.filter((b) => only.includes(b)).map((b) => [b, s[b]])),
-    figures,
-    missed: missed.map((f) => f.id),
-    notes,
-  };
-  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  const final = results();
+  await writeFile(out, `${JSON.stringify(final, null, 2)}\n`);
   console.log(`\n${table(figures)}\n`);
   for (const n of notes) console.log(`note: ${n}`);
-  console.log(`results: ${path.relative(process.cwd(), out)} (${results.durationSeconds} s)`);
+  console.log(`results: ${path.relative(process.cwd(), out)} (${final.durationSeconds} s)`);
   if (missed.length > 0) {
     console.log(`\nMISSED ${missed.length} target(s):`);
     for (const f of missed)

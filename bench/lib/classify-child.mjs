@@ -8,11 +8,9 @@
 // the file as its input, and prints one JSON line: {cpuMs, wallMs, records, signalRecords}. Node's start
 // and module loading are outside the timed part.
 import { createReadStream } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { pkg } from "./packages.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const { runClassify } = await import(path.join(REPO, "packages/agent/dist/cli/classify.js"));
+const { runClassify } = await import(pkg("agent/dist/cli/classify.js"));
 const [file, component, release] = process.argv.slice(2);
 
 let output = "";

@@ -9,12 +9,10 @@
 //   {cmd: "fanout", nodes, generation, desired, timeoutMs}
 //        -> {ms: [per node: ms until its apply-result, or null], errors: [first few], totalMs}
 // through the core's fleet.request, the path every rollout stage takes to send a desired state.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
+import { pkg } from "./packages.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const { CoordinatorDaemon } = await import(path.join(REPO, "packages/coordinator/dist/index.js"));
+const { CoordinatorDaemon } = await import(pkg("coordinator/dist/index.js"));
 
 const [stateDir, portText, ...rest] = process.argv.slice(2);
 const daemon = new CoordinatorDaemon({

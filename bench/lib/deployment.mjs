@@ -4,20 +4,20 @@
 // services are sleepers (lib/sleeper.mjs).
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { tsImport } from "tsx/esm/api";
+import { pkg, REPO } from "./packages.mjs";
 import { onInterrupt, startProcess, waitFor } from "./proc.mjs";
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { REPO };
 /** What ships to the VMs: the self-contained bundle, not dist/main.js with node_modules beside it. */
-export const AGENT_BUNDLE = path.join(REPO, "packages/agent/dist/vmmeet-agent.mjs");
+export const agentBundle = () => pkg("agent/dist/vmmeet-agent.mjs");
 export const SLEEPER = path.join(REPO, "bench/lib/sleeper.mjs");
 const TOOL_STUB = path.join(REPO, "bench/lib/tool-stub.sh");
 const PROSODYCTL_SIMULATOR = path.join(REPO, "test/simulators/prosodyctl-simulator.mjs");
 export const PAPER_SPEC = path.join(REPO, "test/fixtures/paper-7648.yaml");
 
-export const coordinatorLib = () => import(path.join(REPO, "packages/coordinator/dist/index.js"));
+export const coordinatorLib = () => import(pkg("coordinator/dist/index.js"));
 /** The rcctl test double's helpers (TypeScript, loaded through tsx). */
 export const rcctlDouble = () => tsImport(path.join(REPO, "test/doubles/rcctl/index.ts"), import.meta.url);
 
@@ -149,7 +149,7 @@ export async function enrollAgent(daemon, node) {
   const p = startProcess(
     process.execPath,
     [
-      AGENT_BUNDLE,
+      agentBundle(),
       "--node",
       node.name,
       "--coordinator",
@@ -171,7 +171,7 @@ export async function enrollAgent(daemon, node) {
 /** The shipped agent on a fake VM root, connected to the coordinator. */
 export function startAgent(daemon, node, extra = []) {
   const args = [
-    AGENT_BUNDLE,
+    agentBundle(),
     "--node",
     node.name,
     "--coordinator",

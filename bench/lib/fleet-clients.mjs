@@ -15,15 +15,11 @@
 //   {cmd: "stop"}                      -> {stopped: n}
 import { createHash, generateKeyPair, sign, X509Certificate } from "node:crypto";
 import https from "node:https";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
+import { pkg } from "./packages.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const { AgentTransport } = await import(path.join(REPO, "packages/agent/dist/transport/client.js"));
-const { pinnedServerIdentity, pemFingerprint } = await import(
-  path.join(REPO, "packages/agent/dist/enroll/pin.js")
-);
+const { AgentTransport } = await import(pkg("agent/dist/transport/client.js"));
+const { pinnedServerIdentity, pemFingerprint } = await import(pkg("agent/dist/enroll/pin.js"));
 
 const logger = pino({ level: "silent" });
 const agents = new Map();

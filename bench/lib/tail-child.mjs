@@ -6,10 +6,9 @@
 //
 // IPC: {cmd: "count"} -> {lines, records, signals}.
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { pkg } from "./packages.mjs";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const dist = (p) => import(path.join(REPO, "packages/agent/dist/health", p));
+const dist = (p) => import(pkg(`agent/dist/health/${p}`));
 const { LogTailer } = await dist("tailer.js");
 const { JsonFileOffsetStore } = await dist("offsetStore.js");
 const { LogClassifier } = await dist("pipeline.js");
