@@ -163,9 +163,13 @@ describe("coordinator daemon", () => {
     expect(res.generation).toBe(2);
     expect(res.rolledBackTo).toBe(1);
     expect(res.message).toMatch(/jicofo failed: prosody rejected the focus login/);
-    // web was never reached; the changed nodes got generation 3 = the content of generation 1.
-    expect(t.agents.get("web")!.generation).toBe(1);
-    for (const n of ["vmm", "xmpp", "jicofo", "jvb"]) expect(t.agents.get(n)!.generation).toBe(3);
+    // web was never given generation 2; every node ends at generation 3 = the content of generation 1 (web's
+    // as a no-op, so that no node reports itself behind the generation in force).
+    const webGens = t.agents
+      .get("web")!
+      .received.flatMap((f) => (f.type === "desired" ? [f.generation] : []));
+    expect(webGens).toEqual([1, 3]);
+    for (const n of ["vmm", "xmpp", "jicofo", "jvb", "web"]) expect(t.agents.get(n)!.generation).toBe(3);
     const gen1 = JSON.parse(await readFile(path.join(t.state, "generations", "00000001.json"), "utf8")) as {
       nodes: Record<string, NodeDesired>;
     };

@@ -124,7 +124,7 @@ export class Deployment {
     proc.stderr?.on("data", onData);
   }
 
-  async #serve(): Promise<void> {
+  async #serve(port = 0): Promise<void> {
     const proc = spawn(
       process.execPath,
       [
@@ -133,7 +133,7 @@ export class Deployment {
         "--state",
         this.stateDir,
         "--listen",
-        "127.0.0.1:0",
+        `127.0.0.1:${port}`,
         "--heartbeat",
         "2",
         ...(this.o.serveArgs ?? []),
@@ -271,6 +271,22 @@ export class Deployment {
     );
     n.agent = proc;
     this.#pipe(proc, n.name, n.output);
+  }
+
+  /**
+   * Stops the coordinator (SIGKILL: no chance to save anything) and starts it again on the same port, so the
+   * agents' --coordinator URL stays right.
+   */
+  async restartCoordinator(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const port = Number(new URL(this.coordinatorUrl.replace(/^wss?:/, "http:")).port);
+    const old = this.coordinator;
+    await new Promise<void>((resolve) => {
+      if (!old || old.exitCode !== null || old.signalCode !== null) return resolve();
+      old.once("exit", () => resolve());
+      old.kill(signal);
+    });
+    this.coordinatorOutput.splice(0);
+    await this.#serve(port);
   }
 
   /** Restarts a node's agent (after enrollment: no token needed any more). */

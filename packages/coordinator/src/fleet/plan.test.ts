@@ -95,4 +95,15 @@ describe("planNode", () => {
     drifted.files[0] = { ...drifted.files[0]!, sha256: "0".repeat(64) };
     expect(planNode(d, { desired: d, status: drifted }, []).files[0]?.change).toBe("drift");
   });
+
+  it("masks a rotated secret that is no longer among the current ones (secret files)", () => {
+    const oldPw = "Ab3dEfGh1jKlMn0pQrStUvWxYz0123456789abcd";
+    const before = desired(`password = "${oldPw}"\n`, "K");
+    const after = desired('password = "NEW-is-in-the-list-0123"\n', "K");
+    const plan = planNode(after, { desired: before, status: reported(before) }, ["NEW-is-in-the-list-0123"]);
+    const cfg = plan.files.find((f) => f.path.endsWith(".lua"))!;
+    expect(cfg.change).toBe("modify");
+    expect(cfg.diff).not.toContain(oldPw);
+    expect(cfg.diff).toBe("(secret content changed)\n");
+  });
 });

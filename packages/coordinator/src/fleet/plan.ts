@@ -32,6 +32,14 @@ export function sha256(content: string, encoding: "utf8" | "base64"): string {
     .digest("hex");
 }
 
+/**
+ * In files marked secret, every run of 32+ letters and digits is masked too: the node's old content may hold
+ * a secret that has since been rotated, which masking by the current values cannot know (generated secrets
+ * are 40 of these characters).
+ */
+const GENERATED_SECRET = /\b[A-Za-z0-9]{32,}\b/g;
+const NOTHING = /(?!)/g;
+
 const PRIVATE_KEY_BLOCK = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g;
 
 /**
@@ -102,7 +110,10 @@ function planFile(
 ): FilePlan {
   const want = sha256(f.content, f.encoding);
   const base = { path: f.path, secret: f.secret };
-  const text = (e: FileEntry) => (e.encoding === "base64" ? null : maskSecrets(e.content, secrets));
+  const text = (e: FileEntry) =>
+    e.encoding === "base64"
+      ? null
+      : maskSecrets(e.content, secrets).replace(f.secret ? GENERATED_SECRET : NOTHING, "<secret>");
   const patch = (oldText: string, newText: string, oldLabel: string) =>
     createTwoFilesPatch(
       `${f.path} (${oldLabel})`,

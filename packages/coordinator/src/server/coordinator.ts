@@ -361,7 +361,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     });
     const problems: string[] = [];
     for (const stage of rolloutStages(record.spec)) {
-      for (const node of stage.nodes.filter((n) => changed.includes(n))) {
+      for (const node of stage.nodes) {
+        // The nodes the failed push changed get the good content back; the others get the same generation
+        // number as a no-op apply, so that every node reports the generation in force (none "behind").
+        const restore = changed.includes(node);
+        if (!restore && !this.fleet.connected(node)) continue;
         try {
           const res = await this.#apply(
             node,
@@ -369,10 +373,10 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
             record.nodes[node]!,
             this.o.applyTimeoutMs ?? 120_000,
           );
-          if (res.ok) setPhase(node, "rolled-back", `restored generation ${good}`);
-          else problems.push(`${node}: ${res.error ?? "apply failed"}`);
+          if (!res.ok) problems.push(`${node}: ${res.error ?? "apply failed"}`);
+          else if (restore) setPhase(node, "rolled-back", `restored generation ${good}`);
         } catch (err) {
-          problems.push(`${node}: ${(err as Error).message}`);
+          if (restore) problems.push(`${node}: ${(err as Error).message}`);
         }
       }
     }
