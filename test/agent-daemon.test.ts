@@ -249,8 +249,11 @@ describe("vmmeet-agent process", () => {
     await writeFile(path.join(s.root, "etc/hosts"), "tampered\n");
     const again = startAgent(s, null);
     await waitFor(
-      "file restored offline",
-      async () => (await readFile(conf, "utf8").catch(() => "")).includes("SECRET-A"),
+      "both files restored offline",
+      async () =>
+        (await readFile(conf, "utf8").catch(() => "")).includes("SECRET-A") &&
+        (await readFile(path.join(s.root, "etc/hosts"), "utf8").catch(() => "")) ===
+          "100.64.2.3 xmpp jts.fips.de\n",
       { timeoutMs: 30_000 },
     );
     expect(await readFile(path.join(s.root, "etc/hosts"), "utf8")).toBe("100.64.2.3 xmpp jts.fips.de\n");
