@@ -19,7 +19,9 @@ await build({
   // ws loads these native accelerators only if present; the agent runs without them.
   external: ["bufferutil", "utf-8-validate"],
   // CommonJS dependencies (pino, ws, systeminformation) call require() for Node built-ins.
-  banner: { js: "import { createRequire as __vmmeetRequire } from 'node:module'; const require = __vmmeetRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __vmmeetRequire } from 'node:module'; const require = __vmmeetRequire(import.meta.url);",
+  },
   legalComments: "none",
   logLevel: "warning",
 });

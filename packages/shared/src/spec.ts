@@ -205,7 +205,9 @@ export const SpecSchema = z
           .min(1)
           .max(65535)
           .default(7443)
-          .describe("TCP port of the coordinator on the VMM host: the VMs' pf.conf lets their agent reach it"),
+          .describe(
+            "TCP port of the coordinator on the VMM host: the VMs' pf.conf lets their agent reach it",
+          ),
       })
       .strict()
       .default({
