@@ -4,7 +4,7 @@
 // Reference: a bare `node -e 'setInterval(()=>{},1e3)'` measured over the same window.
 //
 //   1. idle: after the first apply and a short settle, `idleMinutes` of nothing but heartbeats, probes and
-//      metrics; CPU (utime+stime from /proc/PID/stat) over the window and VmRSS at its end.
+//      metrics; CPU (utime+stime from /proc/PID/stat) over the window, VmRSS (median of its last minute).
 //   2. growth: `applies` desired states sent through the coordinator's fleet.request (alternating two
 //      renderings, so each apply rewrites jicofo.in.sh and restarts jicofo), then `lines` log lines appended
 //      in chunks to /var/log/jicofo as fast as the agent reads them; RSS growth over the idle RSS, after a
@@ -106,8 +106,14 @@ export async function run({
     const b1 = cpuOf(bare.pid);
     const idleA = samplerA.stop();
     const idleB = samplerB.stop();
-    const agentRss = memoryOf(agent.pid).rss;
-    const bareRss = memoryOf(bare.pid).rss;
+    // The agent's RSS moves with its garbage collections (several MB within a minute): the median of the
+    // last minute's samples (one per second), not whichever sample the window happened to end on.
+    const lastMinute = (samples) => {
+      const end = samples.at(-1)?.at ?? Date.now();
+      return median(samples.filter((x) => x.at >= end - 60_000).map((x) => x.rss));
+    };
+    const agentRss = lastMinute(idleA);
+    const bareRss = lastMinute(idleB);
     const idleCpu = cpuPercent(a0, a1, seconds);
     const idleChildrenCpu = cpuPercent(a0, a1, seconds, "children");
     const bareCpu = cpuPercent(b0, b1, seconds);
@@ -174,7 +180,7 @@ export async function run({
       figures: [
         figure({
           id: "footprint.idle-rss",
-          name: `agent RSS after ${idleMinutes} min connected and idle`,
+          name: `agent RSS after ${idleMinutes} min connected and idle (median of the last minute)`,
           value: agentRss / MB,
           unit: "MB",
           reference: { name: "bare node RSS", value: bareRss / MB, unit: "MB" },
