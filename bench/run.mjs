@@ -32,7 +32,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ${ALL.join(",")}] [--
   --log-lines     footprint: log lines for the growth figure (default 1000000, quick 50000)
   --pushes        push: measured pushes (default 50, quick 3)
   --agents        fleet: agents (default 1000, quick 200)
-  --lines         logrules: lines of the generated log (default 1000000, quick 100000)`;
+  --lines         logrules: lines of the generated log (default 1000000, quick 300000)`;
 
 function settings(values) {
   const quick = values.quick === true;
@@ -54,9 +54,9 @@ function settings(values) {
     push: { pushes: num("pushes", 50, 3) },
     fleet: { agents: num("agents", 1000, 200), processes: 4, fanouts: quick ? 1 : 3 },
     logrules: {
-      lines: num("lines", 1_000_000, 100_000),
+      lines: num("lines", 1_000_000, 300_000),
       repeats: quick ? 2 : 3,
-      tailSeconds: quick ? 5 : 30,
+      tailSeconds: quick ? 10 : 30,
     },
   };
 }
