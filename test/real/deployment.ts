@@ -107,8 +107,8 @@ export class RealDeployment {
   static async start(o: RealDeploymentOptions = {}): Promise<RealDeployment> {
     requireRealPrograms();
     const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-real-"));
-    // Processes of the VMs that run as _prosody or nobody read files below it (e.g. prosody's config
-    // through /etc/prosody, which is a bind mount, but also symlinks): traversable, not listable.
+    // A VM's /etc/hosts is a symlink into it (vm.ts), read also by daemons that dropped root (prosody as
+    // _prosody): traversable, not listable.
     await chmod(dir, 0o711);
     const d = new RealDeployment(dir, o);
     try {

@@ -3,7 +3,9 @@
 // section VI: VM N is 100.64.N.3, the host side 100.64.N.2; the VMs reach each other through the host,
 // which forwards). Everything is created inside namespaces this module makes: the test machine's own
 // interfaces, addresses and routes are never touched. The host side of each pair is made inside the host
-// namespace and its peer is moved straight into the VM's, so no interface ever appears outside.
+// namespace and its peer is moved straight into the VM's, so no interface ever appears outside. (The one
+// trace ip-netns(8) leaves is its own: the first `ip netns add` on a machine bind-mounts /run/netns onto
+// itself to share the namespace files, and that stays, as it does for every user of ip netns.)
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { waitFor } from "../helpers/wait.js";
