@@ -162,10 +162,14 @@ describe("coordinator heal schedule", () => {
     expect((await heal.tick()).repushed).toEqual([]);
     expect(jvb.generation).toBe(0);
     await running;
-    // Once the push is over the tick catches jvb up (the failed push rolled nothing back on it).
+    // Once the push is over: the failed push's rollback gave every node that answered the generation in
+    // force (a no-op for jvb, which caught it up), so the tick re-pushes only xmpp, which did not answer.
+    const desired = t.daemon.core.current!.generation;
+    expect(jvb.generation).toBe(desired);
     t.agents.get("xmpp")!.script = { health: goodHealth };
     const report = await heal.tick();
-    expect(report.repushed).toContainEqual({ node: "jvb", why: "lagging", ok: true });
+    expect(report.repushed).toEqual([{ node: "xmpp", why: "lagging", ok: true }]);
+    expect(t.agents.get("xmpp")!.generation).toBe(desired);
   });
 
   it("orders cross-node restarts prosody -> jicofo -> jvb, and says what is needed without a way to restart", async () => {

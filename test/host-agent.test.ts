@@ -75,17 +75,31 @@ function spawnAgent(args: string[]): ChildProcess & { output: () => string } {
   return Object.assign(child, { output: () => out });
 }
 
-/** The bridges in the brewery as jicofo's log tells it (added minus removed), like the agent's tracker. */
-function brewery(log: string): string[] {
+/**
+ * The bridges in the brewery as jicofo's log tells it (added minus removed), like the agent's tracker, with
+ * when each was first seen joining (the coordinator's gate wants a bridge a push restarted to join again).
+ */
+const joinedSeen = new Map<string, number>();
+function brewery(log: string): { bridges: string[]; bridgesSince: Record<string, string> } {
   const in_ = new Set<string>();
+  let n = 0;
   for (const line of log.split("\n")) {
     const m = / (Added|Removed) brewery instance: (\S+)$/.exec(line);
+    n += 1;
     if (!m?.[2]?.startsWith(`${BREWERY}/`)) continue;
     const nick = m[2].slice(BREWERY.length + 1);
-    if (m[1] === "Added") in_.add(nick);
-    else in_.delete(nick);
+    if (m[1] === "Added") {
+      in_.add(nick);
+      if (!joinedSeen.has(`${n}:${nick}`)) joinedSeen.set(`${n}:${nick}`, Date.now());
+    } else in_.delete(nick);
   }
-  return [...in_].sort();
+  const since: Record<string, string> = {};
+  for (const [key, at] of joinedSeen) {
+    const nick = key.slice(key.indexOf(":") + 1);
+    if (in_.has(nick) && at > Date.parse(since[nick] ?? "1970-01-01T00:00:00Z"))
+      since[nick] = new Date(at).toISOString();
+  }
+  return { bridges: [...in_].sort(), bridgesSince: since };
 }
 
 describe("the VMM host's agent", () => {
@@ -166,7 +180,9 @@ describe("the VMM host's agent", () => {
       const f = path.join(vms.jicofo.root, "var/log/jicofo");
       return existsSync(f) ? readFileSync(f, "utf8") : "";
     };
-    await waitFor("jvb in the brewery", () => brewery(jicofoLog()).includes("jvb"), { timeoutMs: 30_000 });
+    await waitFor("jvb in the brewery", () => brewery(jicofoLog()).bridges.includes("jvb"), {
+      timeoutMs: 30_000,
+    });
 
     // The coordinator, the host's agent, scripted agents for the VMs.
     const daemon = new CoordinatorDaemon({
@@ -188,7 +204,7 @@ describe("the VMM host's agent", () => {
     ]);
     const health = (d: NodeDesired): ComponentHealth[] =>
       d.role === "jicofo"
-        ? [healthy("jicofo", { bridges: brewery(jicofoLog()) })]
+        ? [healthy("jicofo", brewery(jicofoLog()))]
         : d.role === "xmpp"
           ? [healthy("prosody")]
           : d.role === "web"
@@ -300,7 +316,7 @@ describe("the VMM host's agent", () => {
     ).toBe(true);
     // The new bridge is in the simulated brewery: jicofo's simulator logged it joining.
     expect(jicofoLog()).toContain(`Added brewery instance: ${BREWERY}/jvb2`);
-    expect(brewery(jicofoLog())).toEqual(["jvb", "jvb2"]);
+    expect(brewery(jicofoLog()).bridges).toEqual(["jvb", "jvb2"]);
     // The host: its pf.conf gained jvb2's rdr-to and UDP port (and its NAT), vm.conf the VM.
     const rules2 = await loadedRules(host);
     expect(rules2).toMatch(/^pass in on egress proto udp to any port 10001 rdr-to \$jvb2$/m);

@@ -57,7 +57,8 @@ function goodHealth(desired: NodeDesired): ComponentHealth[] {
     case "web":
       return [healthy("nginx")];
     case "jicofo":
-      return [healthy("jicofo", { bridges: ["jvb"] })];
+      // A scripted jicofo that sees the bridge join at every report (a real one logs the join after a restart).
+      return [healthy("jicofo", { bridges: ["jvb"], bridgesSince: { jvb: new Date().toISOString() } })];
     default:
       return [];
   }
