@@ -217,7 +217,8 @@ export class HealthMonitor implements HealthSource {
         c.state,
         c.explain,
         c.bridgesSince ?? c.bridges,
-        c.signals.length,
+        // A signal seen again (a new login) is news too: its time is part of the key.
+        c.signals.map((x) => x.at),
       ]),
     );
     if (states === this.#lastStates) return;
