@@ -1,77 +1,24 @@
-// The real agent process (compiled dist/main.js) against a real ws server on port 0 playing the coordinator,
-// with the rcctl test double and real daemon processes: an apply writes the files with their modes, enables,
-// sets flags and starts the services; the same apply again changes nothing and restarts nothing; a stale
-// generation is refused; with the coordinator gone and the agent restarted, the persisted state is still
-// enforced.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
   type AgentToCoordinator,
-  decodeAgentFrame,
   type NodeDesired,
   type NodeDesiredInput,
   NodeDesired as NodeDesiredSchema,
-  PROTOCOL_VERSION,
 } from "@vmmeet/shared";
 import { afterEach, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface FakeCoordinator {
-  url: string;
-  frames: AgentToCoordinator[];
-  socket: () => WebSocket | undefined;
-  close: () => Promise<void>;
-}
-
-async function fakeCoordinator(): Promise<FakeCoordinator> {
-  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  await new Promise((r) => wss.once("listening", r));
-  const frames: AgentToCoordinator[] = [];
-  let current: WebSocket | undefined;
-  wss.on("connection", (ws) => {
-    current = ws;
-    ws.on("message", (d) => {
-      const res = decodeAgentFrame(d.toString());
-      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
-      frames.push(res.frame);
-      if (res.frame.type === "hello") {
-        ws.send(
-          JSON.stringify({
-            type: "welcome",
-            protocol: PROTOCOL_VERSION,
-            coordinatorVersion: "test",
-            node: res.frame.node,
-            heartbeatMs: 60_000,
-          }),
-        );
-      }
-    });
-  });
-  const close = () =>
-    new Promise<void>((r) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => r());
-    });
-  cleanups.push(close);
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
-    frames,
-    socket: () => current,
-    close,
-  };
-}
+const coordinator = () => fakeCoordinator({ cleanups });
 
 async function sandbox() {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-agentd-"));
@@ -102,9 +49,8 @@ async function sandbox() {
 function startAgent(
   s: { root: string; state: string; rcctl: string },
   coordinator: string | null,
-): ChildProcess & { output: () => string } {
+): CapturedChild {
   const args = [
-    AGENT,
     "--node",
     "jicofo",
     "--state-dir",
@@ -118,23 +64,7 @@ function startAgent(
     "debug",
   ];
   if (coordinator) args.push("--coordinator", coordinator);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", () => r());
-        child.kill("SIGTERM");
-      }),
-  );
-  return Object.assign(child, { output: () => out });
+  return spawnAgent(args, { cleanups });
 }
 
 function desired(version: string): NodeDesired {
@@ -186,7 +116,7 @@ const jicofoPids = (root: string) =>
 describe("vmmeet-agent process", () => {
   it("applies, is idempotent, refuses stale generations, and enforces its state with the coordinator gone", async () => {
     const s = await sandbox();
-    const coord = await fakeCoordinator();
+    const coord = await coordinator();
     const agent = startAgent(s, coord.url);
     await waitFor("hello and snapshot", () => coord.frames.some((f) => f.type === "snapshot"), {
       timeoutMs: 20_000,
