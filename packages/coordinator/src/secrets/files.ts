@@ -1,8 +1,9 @@
 // File plumbing for the state directory: private modes checked like ssh(1) checks ~/.ssh, writes that are
 // atomic and durable, and a lock so that the CLI and the daemon never generate two CAs at once.
 import { constants, type Stats } from "node:fs";
-import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
+import { type ReplaceOptions, replaceFileAtomic } from "../state/atomic.js";
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PUBLIC_FILE_MODE = 0o644;
@@ -77,51 +78,11 @@ export async function readStateFile(
   }
 }
 
-export interface WriteOptions {
-  mode: number;
-  /** Create only: fail with EEXIST when the file exists (link(2) instead of rename(2)). */
-  exclusive?: boolean;
-}
+export type WriteOptions = ReplaceOptions;
 
-/**
- * Write `name` in `dir` atomically and durably: a temporary file in the same directory, fsync, rename (or
- * link for an exclusive create), then fsync of the directory so the new name survives a crash.
- */
+/** Write `name` in `dir` atomically and durably (see replaceFileAtomic); `dir` must exist. */
 export async function writeStateFile(dir: string, name: string, data: string | Buffer, opts: WriteOptions) {
-  const tmp = path.join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fh = await open(tmp, "wx", opts.mode);
-  try {
-    try {
-      await fh.chmod(opts.mode);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    const target = path.join(dir, name);
-    if (opts.exclusive) {
-      await link(tmp, target);
-      await unlink(tmp);
-    } else {
-      await rename(tmp, target);
-    }
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await syncDir(dir);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await dh.sync();
-  } catch (err) {
-    // Some file systems refuse fsync(2) on a directory (EINVAL); the rename itself has happened.
-    if (errno(err) !== "EINVAL") throw err;
-  } finally {
-    await dh.close();
-  }
+  await replaceFileAtomic(path.join(dir, name), data, opts);
 }
 
 const LOCK_NAME = ".lock";
