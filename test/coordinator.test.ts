@@ -60,7 +60,7 @@ function goodHealth(desired: NodeDesired): ComponentHealth[] {
   }
 }
 
-async function setup(opts: { applyTimeoutMs?: number } = {}) {
+async function setup(opts: { applyTimeoutMs?: number; metrics?: boolean } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-coord-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await cp(path.join(template, "state"), path.join(dir, "state"), { recursive: true });
@@ -72,6 +72,7 @@ async function setup(opts: { applyTimeoutMs?: number } = {}) {
       logger,
       heartbeatMs: 500,
       applyTimeoutMs: opts.applyTimeoutMs ?? 5000,
+      ...(opts.metrics ? { metrics: { port: 0 } } : {}),
       // Scripted agents speak plain ws:// on loopback; TLS and enrollment are tested in security*.test.ts.
       insecure: true,
     });
@@ -303,5 +304,25 @@ describe("coordinator daemon", () => {
       "jvb2",
     ]);
     expect(await t.pushText(text)).toMatchObject({ ok: true });
+  });
+
+  it("serves Prometheus metrics on loopback: up, generation lag, component health, pushes, reconnects", async () => {
+    const t = await setup({ metrics: true });
+    await t.connectAll();
+    expect(await t.pushText(specText())).toMatchObject({ ok: true });
+    t.agents.get("jvb")!.close();
+    await waitFor("jvb down", () => !t.daemon.core.fleet.connected("jvb"));
+    const res = await fetch(`http://127.0.0.1:${t.daemon.metricsPort}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toMatch(/^# TYPE vmmeet_node_up gauge$/m);
+    expect(text).toMatch(/^vmmeet_node_up\{node="xmpp"\} 1$/m);
+    expect(text).toMatch(/^vmmeet_node_up\{node="jvb"\} 0$/m);
+    expect(text).toMatch(/^vmmeet_node_generation_lag\{node="web"\} 0$/m);
+    expect(text).toMatch(/^vmmeet_component_health\{node="xmpp",component="prosody",state="healthy"\} 1$/m);
+    expect(text).toMatch(/^vmmeet_pushes_total\{result="ok"\} 1$/m);
+    expect(text).toMatch(/^vmmeet_push_last_duration_seconds \d/m);
+    // Loopback only: the listening address is 127.0.0.1.
+    expect((await fetch(`http://127.0.0.1:${t.daemon.metricsPort}/other`)).status).toBe(404);
   });
 });
