@@ -342,6 +342,28 @@ export class AgentDaemon {
       case "snapshot-request":
         await this.#sendSnapshot(frame.id);
         return;
+      case "repair": {
+        // Only a service of this node's desired state; the role's allow-list already bounded that list.
+        const managed = this.#desired?.services.some((s) => s.name === frame.service) ?? false;
+        const ok =
+          managed && this.#healer ? await this.#healer.restartService(frame.service, frame.reason) : false;
+        this.#send({
+          type: "apply-result",
+          replyTo: frame.id,
+          generation: this.#generation,
+          ok,
+          unchanged: !ok,
+          items: [
+            {
+              kind: "service",
+              target: frame.service,
+              status: ok ? "restarted" : managed ? "failed" : "refused",
+              ...(managed ? {} : { detail: "not a service of this node's desired state" }),
+            },
+          ],
+        });
+        return;
+      }
       case "confirm":
         // The coordinator got this generation's apply result over a live link: the new pf rules let it through.
         await this.#pf.confirm(frame.generation);

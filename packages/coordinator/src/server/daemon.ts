@@ -181,7 +181,17 @@ export class CoordinatorDaemon {
         logger: log.child({ part: "heal" }),
         tuning,
         verdict: verdict ?? deploymentVerdict,
-        ...(restart ? { restart } : {}),
+        restart:
+          restart ??
+          // A cross-node repair: the node's agent restarts the service and answers with its outcome.
+          (async (node, service, reason) => {
+            const reply = await this.core.fleet.request(
+              node,
+              (id) => ({ type: "repair", id, service, action: "restart", reason }),
+              120_000,
+            );
+            return reply.type === "apply-result" && reply.ok;
+          }),
       });
       // A push may change spec.operations.heal.schedule.
       this.core.on("push", (e) => {

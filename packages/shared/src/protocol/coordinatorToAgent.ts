@@ -33,6 +33,20 @@ export const ConfirmFrame = z
   .object({ type: z.literal("confirm"), id: FrameId, generation: Generation })
   .strict();
 
+/**
+ * A cross-node repair the coordinator orders (prosody before jicofo before jvb): restart one managed service.
+ * Answered with an apply-result for the agent's current generation whose one item says how it went.
+ */
+export const RepairFrame = z
+  .object({
+    type: z.literal("repair"),
+    id: FrameId,
+    service: z.string().regex(/^[_A-Za-z][_A-Za-z0-9]*$/),
+    action: z.literal("restart"),
+    reason: z.string().max(500),
+  })
+  .strict();
+
 /** Ask for a full status snapshot now. */
 export const SnapshotRequestFrame = z.object({ type: z.literal("snapshot-request"), id: FrameId }).strict();
 
@@ -41,6 +55,7 @@ export const CoordinatorToAgent = z.discriminatedUnion("type", [
   DesiredFrame,
   RollbackFrame,
   ConfirmFrame,
+  RepairFrame,
   SnapshotRequestFrame,
   PingFrame,
   PongFrame,
