@@ -23,6 +23,7 @@ import {
   HOSTS,
   hostsFile,
   MYNAME,
+  networkMacros,
   nodeMacros,
   PF_CONF,
   pfList,
@@ -160,11 +161,8 @@ function hostPfConf(spec: Spec, options: SystemOptions): string {
     )}`,
     `vm_net = "${bare(spec.host.vmNetwork, "pf.conf vm_net (host.vmNetwork)")}"`,
     `dns_resolver = "${bare(spec.host.resolver, "pf.conf dns_resolver (host.resolver)")}"`,
+    ...networkMacros(spec),
   ];
-  if (admin.length > 0)
-    lines.push(`admin_nets = ${pfList(admin, "pf.conf admin_nets (host.adminNetworks)")}`);
-  if (monitor.length > 0)
-    lines.push(`monitor_nets = ${pfList(monitor, "pf.conf monitor_nets (host.monitorNetworks)")}`);
 
   lines.push(
     "",

@@ -5,6 +5,7 @@
 // adjusted by release as jitsi-configs.md sections 4 and 5 describe. Deliberate differences from the
 // paper are listed in test/render-jicofo-jvb.test.ts with their reasons.
 import { breweryJid, type NodeSpec, nodeByRole, RELEASES, type Spec } from "@vmmeet/shared";
+import { javaDaemonLogsAndProbe } from "./daemon.js";
 import { hocon, sh } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
 import { GENERATED } from "./web.js";
@@ -62,29 +63,7 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
     ],
     actions: [],
     // The paper's syslog.conf block `!jicofo` / `*.* /var/log/jicofo` (section X.B).
-    programLogs: [
-      {
-        program: "jicofo",
-        path: "/var/log/jicofo",
-        owner: "root",
-        group: "wheel",
-        mode: "0640",
-        keep: 7,
-        sizeKb: 1024,
-      },
-    ],
-    logs: [
-      { component: "jicofo", path: "/var/log/jicofo" },
-      { component: "jicofo", path: "/var/log/daemon", tag: "jicofo" },
-    ],
-    probes: [
-      {
-        component: "jicofo",
-        service: "jicofo",
-        http: `http://127.0.0.1:${JICOFO_REST_PORT}/about/health`,
-        ports: [JICOFO_REST_PORT],
-      },
-    ],
+    ...javaDaemonLogsAndProbe("jicofo", JICOFO_REST_PORT),
   };
 };
 

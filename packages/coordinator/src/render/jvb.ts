@@ -5,6 +5,7 @@
 // section (shared/samples/asiabsdcon-jts.fips.de), adjusted by release as jitsi-configs.md sections 6-8
 // describe. Deliberate differences from the paper are listed in test/render-jicofo-jvb.test.ts.
 import { breweryJid, jvbNickname, jvbUdpPort, type NodeSpec, nodeByRole, RELEASES } from "@vmmeet/shared";
+import { javaDaemonLogsAndProbe } from "./daemon.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop, sh } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
@@ -78,29 +79,7 @@ export const renderJvb: ComponentRenderer = (input, node) => {
     services: [{ name: "jvb", flags: null, order: 20, graceSeconds: JVB_GRACE_SECONDS }],
     actions: [],
     // The paper's syslog.conf block `!jvb` / `*.* /var/log/jvb` (section XI.B).
-    programLogs: [
-      {
-        program: "jvb",
-        path: "/var/log/jvb",
-        owner: "root",
-        group: "wheel",
-        mode: "0640",
-        keep: 7,
-        sizeKb: 1024,
-      },
-    ],
-    logs: [
-      { component: "jvb", path: "/var/log/jvb" },
-      { component: "jvb", path: "/var/log/daemon", tag: "jvb" },
-    ],
-    probes: [
-      {
-        component: "jvb",
-        service: "jvb",
-        http: `http://127.0.0.1:${JVB_PRIVATE_HTTP_PORT}/about/health`,
-        ports: [JVB_PRIVATE_HTTP_PORT],
-      },
-    ],
+    ...javaDaemonLogsAndProbe("jvb", JVB_PRIVATE_HTTP_PORT),
   };
 };
 

@@ -76,6 +76,17 @@ export function pfList(values: readonly string[], where: string): string {
   return `"{ ${values.map((v) => bare(v, where)).join(" ")} }"`;
 }
 
+/** `admin_nets` and `monitor_nets` macros, each only when the spec lists such networks. */
+export function networkMacros(spec: Spec): string[] {
+  const { adminNetworks: admin, monitorNetworks: monitor } = spec.host;
+  const lines: string[] = [];
+  if (admin.length > 0)
+    lines.push(`admin_nets = ${pfList(admin, "pf.conf admin_nets (host.adminNetworks)")}`);
+  if (monitor.length > 0)
+    lines.push(`monitor_nets = ${pfList(monitor, "pf.conf monitor_nets (host.monitorNetworks)")}`);
+  return lines;
+}
+
 /** `$a` for one node, `{ $a $b }` for several. */
 export function refs(spec: Spec, nodes: readonly NodeSpec[]): string {
   const names = nodes.map((n) => `$${pfMacro(spec, n)}`);
@@ -159,7 +170,6 @@ export function renderSystem(
 
 function vmPfConf(spec: Spec, node: NodeSpec, options: SystemOptions): string {
   const admin = spec.host.adminNetworks;
-  const monitor = spec.host.monitorNetworks;
   const lines: string[] = [
     HEADER,
     `# pf.conf(5) of the ${node.role} VM "${node.name}": the rules of the paper's section VII for its role.`,
@@ -167,11 +177,8 @@ function vmPfConf(spec: Spec, node: NodeSpec, options: SystemOptions): string {
     "# The deployment's VMs (the names of /etc/hosts) and the VMM host's end of this VM's local interface.",
     ...nodeMacros(spec),
     `vmm_host = "${gatewayOf(node.address)}"`,
+    ...networkMacros(spec),
   ];
-  if (admin.length > 0)
-    lines.push(`admin_nets = ${pfList(admin, "pf.conf admin_nets (host.adminNetworks)")}`);
-  if (monitor.length > 0)
-    lines.push(`monitor_nets = ${pfList(monitor, "pf.conf monitor_nets (host.monitorNetworks)")}`);
   lines.push(
     "",
     "set skip on lo",
