@@ -1,3 +1,8 @@
+// The real agent process (compiled dist/main.js) against a real ws server on port 0 playing the coordinator,
+// with the rcctl test double and real daemon processes: an apply writes the files with their modes, enables,
+// sets flags and starts the services; the same apply again changes nothing and restarts nothing; a stale
+// generation is refused; with the coordinator gone and the agent restarted, the persisted state is still
+// enforced.
 import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +14,7 @@ import {
 } from "@vmmeet/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
-import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 

@@ -3,7 +3,6 @@
 // restarted once; a killed service is started again; one that always fails is retried with a growing
 // delay, then reported failed and left alone; with no coordinator at all the node still heals; what it did
 // while the coordinator was away reaches the coordinator after it connects.
-import { type ChildProcess, spawn } from "node:child_process";
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
@@ -11,71 +10,26 @@ import os from "node:os";
 import path from "node:path";
 import {
   type AgentEvent,
-  type AgentToCoordinator,
-  decodeAgentFrame,
   type NodeDesired,
   type NodeDesiredInput,
   NodeDesired as NodeDesiredSchema,
-  PROTOCOL_VERSION,
 } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
 import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const CONF = "/etc/jicofo/jicofo.conf";
 
-interface FakeCoordinator {
-  url: string;
-  frames: AgentToCoordinator[];
-  socket: () => WebSocket | undefined;
-}
-
-async function fakeCoordinator(port = 0): Promise<FakeCoordinator> {
-  const wss = new WebSocketServer({ port, host: "127.0.0.1" });
-  await new Promise((r) => wss.once("listening", r));
-  const frames: AgentToCoordinator[] = [];
-  let current: WebSocket | undefined;
-  wss.on("connection", (ws) => {
-    current = ws;
-    ws.on("message", (d) => {
-      const res = decodeAgentFrame(d.toString());
-      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
-      frames.push(res.frame);
-      if (res.frame.type === "hello")
-        ws.send(
-          JSON.stringify({
-            type: "welcome",
-            protocol: PROTOCOL_VERSION,
-            coordinatorVersion: "test",
-            node: res.frame.node,
-            heartbeatMs: 60_000,
-          }),
-        );
-    });
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => r());
-      }),
-  );
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
-    frames,
-    socket: () => current,
-  };
-}
+const coordinator = (port = 0) => fakeCoordinator({ port, cleanups });
 
 /** A loopback port nothing listens on (yet). */
 async function freePort(): Promise<number> {
@@ -122,7 +76,6 @@ type Sandbox = Awaited<ReturnType<typeof sandbox>>;
 
 function startAgent(s: Sandbox, coordinator: string | null, flags: string[] = []) {
   const args = [
-    AGENT,
     "--node",
     "jicofo",
     "--state-dir",
@@ -139,26 +92,10 @@ function startAgent(s: Sandbox, coordinator: string | null, flags: string[] = []
     ...flags,
   ];
   if (coordinator) args.push("--coordinator", coordinator);
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", () => r());
-        child.kill("SIGTERM");
-      }),
-  );
+  const child = spawnAgent(args, { cleanups });
   return Object.assign(child, {
-    output: () => out,
     /** Completed heal passes so far (the healer's debug line), to wait for passes instead of sleeping. */
-    passes: () => (out.match(/"msg":"heal pass"/g) ?? []).length,
+    passes: () => (child.output().match(/"msg":"heal pass"/g) ?? []).length,
   });
 }
 
@@ -229,7 +166,7 @@ async function seed(s: Sandbox) {
 describe("vmmeet-agent self-healing", () => {
   it("restores a hand-edited file with one restart, and starts a killed service again", async () => {
     const s = await sandbox();
-    const coord = await fakeCoordinator();
+    const coord = await coordinator();
     const agent = startAgent(s, coord.url);
     const res = await applyVia(coord, 1);
     expect(res).toMatchObject({ type: "apply-result", ok: true });
@@ -278,7 +215,7 @@ describe("vmmeet-agent self-healing", () => {
 
   it("backs off a service that always fails, then reports it failed and stops trying", async () => {
     const s = await sandbox({ failing: true });
-    const coord = await fakeCoordinator();
+    const coord = await coordinator();
     const agent = startAgent(s, coord.url, [
       "--restart-backoff",
       "0.4",
@@ -377,7 +314,7 @@ describe("vmmeet-agent self-healing", () => {
     await waitFor("restored", async () => (await confText(s)).includes("SECRET-A"), { timeoutMs: 5000 });
     expect(agent.output()).toMatch(/coordinator link/);
 
-    const coord = await fakeCoordinator(port);
+    const coord = await coordinator(port);
     await waitFor("queued events delivered", () => events(coord).length >= 2, { timeoutMs: 40_000 });
     expect(events(coord).map((e) => `${e.kind} ${e.target}`)).toEqual([
       `repair-file ${CONF}`,

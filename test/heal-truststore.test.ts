@@ -7,27 +7,20 @@
 // is corrupted, jicofo restarted (it loads the bad store, as a JVM does only at start), and the file put
 // back by hand. The file then equals the desired one (nothing for the drift repair to do) while jicofo
 // keeps failing: only the signal tells.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  decodeAgentFrame,
-  type NodeDesired,
-  PROTOCOL_VERSION,
-} from "@vmmeet/shared";
+import type { AgentEvent, NodeDesired } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
 import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
 import { execRunner } from "../packages/agent/src/actions/runner.js";
 import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
 import { loadOrCreateMaterial } from "../packages/coordinator/dist/secrets/index.js";
 import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { loadSpec } from "./fixtures/material.js";
+import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 import {
   installSimulatedVm,
@@ -36,9 +29,7 @@ import {
   startService,
   writeRenderedFiles,
 } from "./simulators/index.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
 const STORE = "/etc/ssl/jicofo-key.store";
 
 let base: string;
@@ -46,59 +37,14 @@ let netDir: string;
 let nodes: Record<string, NodeDesired>;
 let xmpp: SimulatedVm;
 let jicofo: SimulatedVm;
-const stops: (() => Promise<unknown> | unknown)[] = [];
+const stops: Cleanups = [];
 
 const read = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "");
 const jicofoLog = () => read(path.join(jicofo.root, "var/log/jicofo"));
 
-interface Coordinator {
-  url: string;
-  frames: AgentToCoordinator[];
-  socket: () => WebSocket | undefined;
-}
-
-async function fakeCoordinator(): Promise<Coordinator> {
-  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  await new Promise((r) => wss.once("listening", r));
-  const frames: AgentToCoordinator[] = [];
-  let current: WebSocket | undefined;
-  wss.on("connection", (ws) => {
-    current = ws;
-    ws.on("message", (d) => {
-      const res = decodeAgentFrame(d.toString());
-      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
-      frames.push(res.frame);
-      if (res.frame.type === "hello")
-        ws.send(
-          JSON.stringify({
-            type: "welcome",
-            protocol: PROTOCOL_VERSION,
-            coordinatorVersion: "test",
-            node: res.frame.node,
-            heartbeatMs: 60_000,
-          }),
-        );
-    });
-  });
-  stops.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => r());
-      }),
-  );
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
-    frames,
-    socket: () => current,
-  };
-}
-
-function startAgent(coordinator: string): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
+function startAgent(coordinator: string): CapturedChild {
+  return spawnAgent(
     [
-      AGENT,
       "--node",
       "jicofo",
       "--state-dir",
@@ -115,25 +61,8 @@ function startAgent(coordinator: string): ChildProcess & { output: () => string 
       "--coordinator",
       coordinator,
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { cleanups: stops },
   );
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  stops.push(() => stopAgent(child));
-  return Object.assign(child, { output: () => out });
-}
-
-function stopAgent(child: ChildProcess): Promise<void> {
-  return new Promise<void>((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    child.once("exit", () => r());
-    child.kill("SIGTERM");
-  });
 }
 
 beforeAll(async () => {
@@ -181,7 +110,7 @@ afterAll(async () => {
 
 describe("truststore remedy with the simulators", () => {
   it("truststore rejected -> signal -> remedy (re-enforce, restart jicofo) -> logged in again", async () => {
-    const coord = await fakeCoordinator();
+    const coord = await fakeCoordinator({ cleanups: stops });
     const rendered = nodes.jicofo as NodeDesired;
     // pf.conf goes through pfctl's commit-confirm (pf-agent.test.ts); not this test's subject.
     const desired = { ...rendered, files: rendered.files.filter((f) => f.path !== "/etc/pf.conf") };
@@ -199,7 +128,7 @@ describe("truststore remedy with the simulators", () => {
     await waitFor("jicofo logged in", () => jicofoLog().includes("Joined the room."), { timeoutMs: 20_000 });
 
     // Agent away: the JVM gets a bad truststore, then the file is put back by hand without a restart.
-    await stopAgent(first);
+    await first.stop();
     const storeFile = path.join(jicofo.root, STORE);
     const good = readFileSync(storeFile);
     await writeFile(storeFile, "not a PKCS#12 file");

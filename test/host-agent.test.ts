@@ -8,7 +8,6 @@
 // gains the bridge's rdr-to and UDP port, vm.conf gains the VM, the host's agent starts it (vmctl double),
 // the VM "boots" (its own real agent, started here once vmd runs it), gets its desired state from the
 // coordinator, starts its jvb, and the new bridge joins jicofo's brewery; only then does the push pass.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -33,6 +32,7 @@ import { makeSysctl, sysctlHistory, sysctlValues } from "./doubles/sysctl/index.
 import { makeVmctl, vmmState } from "./doubles/vmctl/index.js";
 import { makeVmd, writeVmdRcScript } from "./doubles/vmd/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 import {
@@ -42,37 +42,17 @@ import {
   startService,
   writeRenderedFiles,
 } from "./simulators/index.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
 const BREWERY = "jvbbrewery@internal.auth.jts.fips.de";
 const JVB2 = "  - { name: jvb2, role: jvb, address: 100.64.5.3, jvb: { udpPort: 10001 } }\n";
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: Cleanups = [];
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function spawnAgent(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [AGENT, ...args, "--lenient-accounts", "--log-level", "debug"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", () => r());
-        child.kill("SIGTERM");
-      }),
-  );
-  return Object.assign(child, { output: () => out });
+function startAgent(args: string[]): CapturedChild {
+  return spawnAgent([...args, "--lenient-accounts", "--log-level", "debug"], { cleanups });
 }
 
 /**
@@ -197,7 +177,7 @@ describe("the VMM host's agent", () => {
     cleanups.push(() => daemon.stop());
     const url = `ws://127.0.0.1:${daemon.port}/agent`;
     const hostState = path.join(base, "vmm-state");
-    const hostAgent = spawnAgent([
+    const hostAgent = startAgent([
       ...["--node", "vmm", "--coordinator", url, "--state-dir", hostState, "--root", host],
       ...["--rcctl", tools.rcctl, "--pfctl", tools.pfctl, "--vmctl", tools.vmctl, "--vmd", tools.vmd],
       ...["--sysctl", tools.sysctl],
@@ -304,7 +284,7 @@ describe("the VMM host's agent", () => {
       daemon: `${process.execPath} ${sleeper} syslogd`,
       timeout: 5,
     });
-    const jvb2Agent = spawnAgent([
+    const jvb2Agent = startAgent([
       ...["--node", "jvb2", "--coordinator", url, "--state-dir", path.join(base, "jvb2-state")],
       ...["--root", jvb2Root, "--rcctl", jvb2.rcctl, "--pfctl", await makePfctl(jvb2Root)],
     ]);

@@ -3,28 +3,19 @@
 // state. A pf.conf pfctl -nf refuses is refused as a whole; a confirmed change stays; a change after which
 // the link dies (the server drops the agent while the new rules are loaded, as those rules would) is
 // reverted after the window, kept reverted, and the revert is reported once the link is back.
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import {
-  type AgentToCoordinator,
-  decodeAgentFrame,
-  type NodeDesired,
-  NodeDesired as NodeDesiredSchema,
-  PROTOCOL_VERSION,
-} from "@vmmeet/shared";
+import { type AgentToCoordinator, type NodeDesired, NodeDesired as NodeDesiredSchema } from "@vmmeet/shared";
 import { afterEach, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
 import { loadedRules, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -39,64 +30,25 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 type Frame<T extends AgentToCoordinator["type"]> = Extract<AgentToCoordinator, { type: T }>;
 
-interface Coordinator {
-  url: string;
-  frames: AgentToCoordinator[];
+type Coordinator = FakeCoordinator & {
   /** Confirm every apply result over the link it came on (what the real coordinator does). */
   confirm: boolean;
   /** While true, every connection is dropped at once (the agent's rules shut it out). */
   blocked: () => boolean;
-  socket: () => WebSocket | undefined;
-  send: (frame: unknown) => void;
-}
+};
 
 async function coordinator(): Promise<Coordinator> {
-  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  await new Promise((r) => wss.once("listening", r));
-  let current: WebSocket | undefined;
-  const c: Coordinator = {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
-    frames: [],
-    confirm: true,
-    blocked: () => false,
-    socket: () => current,
-    send: (frame) => current?.send(JSON.stringify(frame)),
-  };
   let seq = 0;
-  wss.on("connection", (ws) => {
-    if (c.blocked()) {
-      ws.terminate();
-      return;
-    }
-    current = ws;
-    ws.on("message", (d) => {
-      if (c.blocked()) {
-        ws.terminate();
-        return;
-      }
-      const res = decodeAgentFrame(d.toString());
-      if (!res.ok) throw new Error(`agent sent an invalid frame: ${res.message}`);
-      c.frames.push(res.frame);
-      if (res.frame.type === "hello")
-        ws.send(
-          JSON.stringify({
-            type: "welcome",
-            protocol: PROTOCOL_VERSION,
-            coordinatorVersion: "test",
-            node: res.frame.node,
-            heartbeatMs: 60_000,
-          }),
-        );
-      if (res.frame.type === "apply-result" && c.confirm)
-        ws.send(JSON.stringify({ type: "confirm", id: `k${++seq}`, generation: res.frame.generation }));
-    });
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const x of wss.clients) x.terminate();
-        wss.close(() => r());
-      }),
+  const c: Coordinator = Object.assign(
+    await fakeCoordinator({
+      cleanups,
+      drop: () => c.blocked(),
+      onFrame: (frame, ws) => {
+        if (frame.type === "apply-result" && c.confirm)
+          ws.send(JSON.stringify({ type: "confirm", id: `k${++seq}`, generation: frame.generation }));
+      },
+    }),
+    { confirm: true, blocked: () => false },
   );
   return c;
 }
@@ -121,35 +73,14 @@ async function sandbox() {
   return { root, state, rcctl, pfctl };
 }
 
-function startAgent(
-  s: Awaited<ReturnType<typeof sandbox>>,
-  url: string,
-): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
+function startAgent(s: Awaited<ReturnType<typeof sandbox>>, url: string): CapturedChild {
+  return spawnAgent(
     [
-      AGENT,
       ...["--node", "jicofo", "--coordinator", url, "--state-dir", s.state, "--root", s.root],
       ...["--rcctl", s.rcctl, "--pfctl", s.pfctl, "--lenient-accounts", "--log-level", "debug"],
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { cleanups },
   );
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", () => r());
-        child.kill("SIGTERM");
-      }),
-  );
-  return Object.assign(child, { output: () => out });
 }
 
 function desired(pf: string, hosts: string): NodeDesired {

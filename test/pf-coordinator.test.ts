@@ -5,7 +5,6 @@
 // (without moving the coordinator) therefore shuts the VM out: the push fails, the agent reverts after the
 // spec's window (operations.pfConfirmSeconds, 5 s), comes back, catches up, and both the confirmation of the
 // first push and the revert are events in `vmmeet status` and `vmmeet events`.
-import { type ChildProcess, spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
@@ -24,11 +23,10 @@ import {
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
-import { repoRoot } from "./validators/paths.js";
 
-const AGENT = path.join(repoRoot(), "packages/agent/dist/main.js");
 const logger = pino({ level: "silent" });
 let template: string;
 let specA = "";
@@ -45,7 +43,7 @@ afterAll(async () => {
   await rm(template, { recursive: true, force: true });
 });
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -117,35 +115,14 @@ async function jvbVm(dir: string) {
   return { root, state, rcctl, pfctl };
 }
 
-function startAgent(
-  vm: Awaited<ReturnType<typeof jvbVm>>,
-  url: string,
-): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
+function startAgent(vm: Awaited<ReturnType<typeof jvbVm>>, url: string): CapturedChild {
+  return spawnAgent(
     [
-      AGENT,
       ...["--node", "jvb", "--coordinator", url, "--state-dir", vm.state, "--root", vm.root],
       ...["--rcctl", vm.rcctl, "--pfctl", vm.pfctl, "--lenient-accounts", "--log-level", "debug"],
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { cleanups },
   );
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", () => r());
-        child.kill("SIGTERM");
-      }),
-  );
-  return Object.assign(child, { output: () => out });
 }
 
 describe("pf commit-confirm with the coordinator", () => {

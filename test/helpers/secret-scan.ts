@@ -3,16 +3,17 @@
 // end the test collects every secret the deployment generated (secrets.json, private keys, join tokens)
 // and fails when any of them appears anywhere. Also the small process harness those tests share: a
 // live coordinator (`vmmeet serve`), live agents (`vmmeet-agent`), and the CLI.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { runCli } from "../../packages/coordinator/dist/index.js";
 import { repoRoot } from "../validators/paths.js";
+import { AGENT_MAIN, spawnNode } from "./processes.js";
 import { waitFor } from "./wait.js";
 
 export const COORDINATOR_CLI = path.join(repoRoot(), "packages/coordinator/dist/cli/main.js");
-export const AGENT_CLI = path.join(repoRoot(), "packages/agent/dist/main.js");
+export const AGENT_CLI = AGENT_MAIN;
 
 export interface Secret {
   /** What it is, e.g. "secrets.json focusPassword" or "agent.key line 3": never the value. */
@@ -48,36 +49,15 @@ export class OutputRecorder {
     args: string[],
     opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ): CapturedProcess {
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      env: { ...process.env, ...(opts.env ?? {}) },
-    });
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-    });
-    child.stderr?.on("data", (d) => {
-      out += d;
-    });
-    const exit = new Promise<number | string>((resolve) =>
-      child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
-    );
-    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    const child = spawnNode(args, opts);
     const p: CapturedProcess = {
       child,
-      output: () => out,
-      exited,
-      exit,
-      stop: async () => {
-        if (exited()) return;
-        child.kill("SIGTERM");
-        const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-        await exit;
-        clearTimeout(killer);
-      },
+      output: child.output,
+      exited: child.exited,
+      exit: child.exit,
+      stop: child.stop,
     };
-    this.outputs.push({ label, text: () => out });
+    this.outputs.push({ label, text: child.output });
     this.#procs.push(p);
     return p;
   }

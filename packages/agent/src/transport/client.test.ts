@@ -1,61 +1,25 @@
 import type { AddressInfo } from "node:net";
-import { CloseCode, type CoordinatorToAgent, decodeAgentFrame, PROTOCOL_VERSION } from "@vmmeet/shared";
+import { CloseCode, type CoordinatorToAgent, PROTOCOL_VERSION } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
+import { type FakeCoordinator, fakeCoordinator } from "../../../../test/helpers/fake-coordinator.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { backoffDelay } from "./backoff.js";
 import { AgentTransport } from "./client.js";
 
 const logger = pino({ level: "silent" });
 
-interface Harness {
-  wss: WebSocketServer;
-  url: string;
-  sockets: WebSocket[];
-  received: unknown[];
-}
-
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
   for (const o of open.splice(0)) await o.close();
 });
 
-/** A real ws server on port 0 that welcomes each hello unless told to misbehave. */
-async function server(behaviour: { welcome?: boolean; heartbeatMs?: number } = {}): Promise<Harness> {
-  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-  await new Promise((r) => wss.once("listening", r));
-  const h: Harness = {
-    wss,
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    sockets: [],
-    received: [],
-  };
-  wss.on("connection", (ws) => {
-    h.sockets.push(ws);
-    ws.on("message", (data) => {
-      const res = decodeAgentFrame(data.toString());
-      h.received.push(res.ok ? res.frame : { invalid: res.message });
-      if (res.ok && res.frame.type === "hello" && behaviour.welcome !== false) {
-        ws.send(
-          JSON.stringify({
-            type: "welcome",
-            protocol: PROTOCOL_VERSION,
-            coordinatorVersion: "test",
-            node: res.frame.node,
-            heartbeatMs: behaviour.heartbeatMs ?? 60_000,
-          }),
-        );
-      }
-    });
-  });
-  open.push({
-    close: () =>
-      new Promise((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(r);
-      }),
-  });
+/** A real ws server on port 0 that welcomes each hello unless told to misbehave; keeps invalid frames. */
+async function server(
+  behaviour: { welcome?: boolean; heartbeatMs?: number; port?: number } = {},
+): Promise<FakeCoordinator> {
+  const h = await fakeCoordinator({ ...behaviour, path: "", keepInvalid: true });
+  open.push(h);
   return h;
 }
 
@@ -96,7 +60,7 @@ describe("AgentTransport against a real ws server", () => {
     t.start();
     await waitFor("open", () => t.state === "open");
     expect(opens()).toBe(1);
-    expect(h.received[0]).toEqual({
+    expect(h.frames[0]).toEqual({
       type: "hello",
       protocol: PROTOCOL_VERSION,
       node: "jicofo",
@@ -105,7 +69,7 @@ describe("AgentTransport against a real ws server", () => {
       generation: 7,
     });
     h.sockets[0]!.send(JSON.stringify({ type: "ping", id: "p1", sentAt: 1 }));
-    await waitFor("pong", () => h.received.find((f) => (f as { type?: string }).type === "pong"));
+    await waitFor("pong", () => h.frames.find((f) => (f as { type?: string }).type === "pong"));
     h.sockets[0]!.send(JSON.stringify({ type: "snapshot-request", id: "s1" }));
     await waitFor("frame delivered", () => frames.length === 1);
     expect(frames[0]).toEqual({ type: "snapshot-request", id: "s1" });
@@ -118,7 +82,7 @@ describe("AgentTransport against a real ws server", () => {
     await waitFor("first open", () => opens() === 1);
     h.sockets[0]!.terminate();
     await waitFor("second open", () => opens() === 2);
-    expect(h.received.filter((f) => (f as { type?: string }).type === "hello")).toHaveLength(2);
+    expect(h.frames.filter((f) => (f as { type?: string }).type === "hello")).toHaveLength(2);
     expect(t.reconnects).toBeGreaterThanOrEqual(1);
   });
 
@@ -140,29 +104,7 @@ describe("AgentTransport against a real ws server", () => {
     t.start();
     await waitFor("a few failed attempts", () => t.reconnects >= 3);
     expect(t.state).toBe("connecting");
-    const again = new WebSocketServer({ port, host: "127.0.0.1" });
-    open.push({
-      close: () =>
-        new Promise((r) => {
-          for (const c of again.clients) c.terminate();
-          again.close(r);
-        }),
-    });
-    again.on("connection", (ws) =>
-      ws.on("message", (d) => {
-        const res = decodeAgentFrame(d.toString());
-        if (res.ok && res.frame.type === "hello")
-          ws.send(
-            JSON.stringify({
-              type: "welcome",
-              protocol: 1,
-              coordinatorVersion: "t",
-              node: "jicofo",
-              heartbeatMs: 60000,
-            }),
-          );
-      }),
-    );
+    await server({ port });
     await waitFor("open after the coordinator came back", () => opens() === 1);
   });
 
@@ -175,9 +117,9 @@ describe("AgentTransport against a real ws server", () => {
     h.sockets[0]!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired: { node: "x" } }));
     await waitFor(
       "two errors",
-      () => h.received.filter((f) => (f as { type?: string }).type === "error").length === 2,
+      () => h.frames.filter((f) => (f as { type?: string }).type === "error").length === 2,
     );
-    const errs = h.received.filter((f) => (f as { type?: string }).type === "error") as {
+    const errs = h.frames.filter((f) => (f as { type?: string }).type === "error") as {
       code: string;
       replyTo?: string;
     }[];
