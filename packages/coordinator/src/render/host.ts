@@ -15,7 +15,7 @@
 import { jvbUdpPort, type NodeSpec, type Spec, vmMemory } from "@vmmeet/shared";
 import { parseSize } from "./grammar/vmconf.js";
 import { JICOFO_REST_PORT } from "./jicofo.js";
-import { JVB_PRIVATE_HTTP_PORT, JVB_PUBLIC_HTTP_PORT } from "./jvb.js";
+import { JVB_PRIVATE_HTTP_PORT } from "./jvb.js";
 import { bare } from "./quote.js";
 import {
   byRole,
@@ -34,6 +34,7 @@ import {
   VM_EGRESS_PORTS,
 } from "./system.js";
 import type { ComponentRender, RenderInput } from "./types.js";
+import { JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
 export const VM_CONF = "/etc/vm.conf";
 export const SYSCTL_CONF = "/etc/sysctl.conf";

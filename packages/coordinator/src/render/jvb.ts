@@ -9,7 +9,7 @@ import { javaDaemonLogsAndProbe } from "./daemon.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop, sh } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED } from "./web.js";
+import { GENERATED, JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
 const HEADER = `# ${GENERATED}`;
 
@@ -19,8 +19,6 @@ export const JVB_PROPERTIES = "/etc/jvb/sip-communicator.properties";
 export const JVB_TRUSTSTORE = "/etc/ssl/jvb-key.store";
 /** jvb's private HTTP server (colibri REST, /about/health): videobridge.http-servers.private.port default. */
 export const JVB_PRIVATE_HTTP_PORT = 8080;
-/** jvb's public HTTP server, which serves colibri websockets to nginx's /colibri-ws/. */
-export const JVB_PUBLIC_HTTP_PORT = 9090;
 /** The MUC client id under videobridge.apis.xmpp-client.configs, as in the paper and the OpenBSD port. */
 export const JVB_MUC_CONFIG_ID = "ourprosody";
 const JVB_GRACE_SECONDS = 90;

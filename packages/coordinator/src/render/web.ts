@@ -27,7 +27,10 @@ export const WEB_PATHS = {
 
 /** prosody's HTTP port (BOSH and XMPP websocket), `http_ports` in prosody.cfg.lua. */
 export const PROSODY_HTTP_PORT = 5280;
-/** jvb's public HTTP server (videobridge.http-servers.public.port) serving /colibri-ws/. */
+/**
+ * jvb's public HTTP server (videobridge.http-servers.public.port in jvb.conf) serving /colibri-ws/ to
+ * nginx. Defined here rather than in jvb.ts because jvb.ts already imports from this module (GENERATED).
+ */
 export const JVB_PUBLIC_HTTP_PORT = 9090;
 
 /** The URL path prefix nginx routes to one bridge: jvb.conf's websockets.server-id must be this id. */
