@@ -17,11 +17,11 @@
 import {
   byLine,
   type CheckResult,
-  expandMacros,
+  checkResult,
   type LexOptions,
+  lexAndExpand,
   type Problem,
   type Token,
-  tokenize,
 } from "./tokenize.js";
 
 export type { CheckResult, Problem } from "./tokenize.js";
@@ -226,16 +226,9 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0
 
 /** Parse a pf.conf; `errors` is empty when pfctl -n would (as far as this subset goes) accept it. */
 export function parsePfConf(text: string): { conf: PfConf; errors: Problem[] } {
-  const lexed = tokenize(text, LEX);
-  const expanded = expandMacros(lexed.tokens, LEX, (w) => PF_KEYWORDS.has(w));
-  const errors: Problem[] = [...lexed.errors, ...expanded.errors];
-  const conf: PfConf = {
-    macros: Object.fromEntries(expanded.macros.map((m) => [m.name, m.value])),
-    skip: [],
-    options: {},
-    rules: [],
-  };
-  for (const statement of statements(expanded.tokens, errors)) {
+  const { tokens, macros, errors } = lexAndExpand(text, LEX, (w) => PF_KEYWORDS.has(w));
+  const conf: PfConf = { macros, skip: [], options: {}, rules: [] };
+  for (const statement of statements(tokens, errors)) {
     const first = statement[0]!;
     const p = new Cursor(statement);
     try {
@@ -256,8 +249,7 @@ export function parsePfConf(text: string): { conf: PfConf; errors: Problem[] } {
 }
 
 export function checkPfConf(text: string): CheckResult {
-  const { errors } = parsePfConf(text);
-  return { ok: errors.length === 0, errors };
+  return checkResult(parsePfConf(text).errors);
 }
 
 // Statements: tokens up to a newline outside braces. Unbalanced braces are reported where they occur.

@@ -235,6 +235,29 @@ export function expandMacros(
   return { tokens: out, macros: [...macros.values()], errors };
 }
 
+/**
+ * The first step of both checkers: lex `text`, expand its macros, and collect the problems of both
+ * (the parser appends its own to `errors`). `macros` maps each defined name to its value.
+ */
+export function lexAndExpand(
+  text: string,
+  lex: LexOptions,
+  isKeyword: (word: string) => boolean,
+): { tokens: Token[]; macros: Record<string, string>; errors: Problem[] } {
+  const lexed = tokenize(text, lex);
+  const expanded = expandMacros(lexed.tokens, lex, isKeyword);
+  return {
+    tokens: expanded.tokens,
+    macros: Object.fromEntries(expanded.macros.map((m) => [m.name, m.value])),
+    errors: [...lexed.errors, ...expanded.errors],
+  };
+}
+
+/** A parser's problems as a CheckResult: ok when there are none. */
+export function checkResult(errors: Problem[]): CheckResult {
+  return { ok: errors.length === 0, errors };
+}
+
 /** Sort problems by line (stable) so that reports read top to bottom. */
 export function byLine(problems: Problem[]): Problem[] {
   return problems

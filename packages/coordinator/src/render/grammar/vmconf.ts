@@ -23,11 +23,11 @@
 import {
   byLine,
   type CheckResult,
-  expandMacros,
+  checkResult,
   type LexOptions,
+  lexAndExpand,
   type Problem,
   type Token,
-  tokenize,
 } from "./tokenize.js";
 
 export type { CheckResult, Problem } from "./tokenize.js";
@@ -129,11 +129,9 @@ export function parseSize(text: string): number | undefined {
 }
 
 export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
-  const lexed = tokenize(text, LEX);
-  const expanded = expandMacros(lexed.tokens, LEX, (w) => VMCONF_KEYWORDS.has(w));
-  const errors: Problem[] = [...lexed.errors, ...expanded.errors];
-  const conf: VmConf = { macros: Object.fromEntries(expanded.macros.map((m) => [m.name, m.value])), vms: [] };
-  const p = new Cursor(expanded.tokens);
+  const { tokens, macros, errors } = lexAndExpand(text, LEX, (w) => VMCONF_KEYWORDS.has(w));
+  const conf: VmConf = { macros, vms: [] };
+  const p = new Cursor(tokens);
   while (!p.done()) {
     if (p.skipNl()) continue;
     const start = p.i;
@@ -152,8 +150,7 @@ export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
 }
 
 export function checkVmConf(text: string): CheckResult {
-  const { errors } = parseVmConf(text);
-  return { ok: errors.length === 0, errors };
+  return checkResult(parseVmConf(text).errors);
 }
 
 class SyntaxFailure extends Error {
