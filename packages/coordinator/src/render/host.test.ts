@@ -1,24 +1,13 @@
 import { FileEntry, pathRefusal, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { fakeInput } from "../../../../test/fixtures/material.js";
+import { paperInput, type Raw, withHost } from "../../../../test/helpers/render.js";
 import { formatPfRule, parsePfConf } from "./grammar/pf.js";
 import { parseVmConf } from "./grammar/vmconf.js";
 import { renderHost } from "./host.js";
 import { HEADER, hostsFile } from "./system.js";
 import type { ComponentRender, RenderInput } from "./types.js";
 
-type Raw = Record<string, unknown>;
-
-function input(more?: (raw: Raw) => void): RenderInput {
-  return fakeInput("paper-7648.yaml", more);
-}
-
-function withHost(host: Raw, more?: (raw: Raw) => void): RenderInput {
-  return input((raw) => {
-    raw.host = { ...(raw.host as Raw), ...host };
-    more?.(raw);
-  });
-}
+const input = paperInput;
 
 const colibri = (raw: Raw) => {
   raw.bridgeChannel = "colibri-websocket";

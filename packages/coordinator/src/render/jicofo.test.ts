@@ -1,6 +1,7 @@
 import { FileEntry, pathRefusal, RELEASES, ServiceEntry, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { fakeInput, fakeSecrets } from "../../../../test/fixtures/material.js";
+import { expectJavaLogsAndProbe } from "../../../../test/helpers/render.js";
 import { JICOFO_CONF, JICOFO_ENV, JICOFO_TRUSTSTORE, jicofoLogConfig, renderJicofo } from "./jicofo.js";
 import type { RenderInput } from "./types.js";
 
@@ -151,24 +152,7 @@ describe("renderJicofo", () => {
       ServiceEntry.parse(s);
       expect(serviceRefusal("jicofo", s.name)).toBeNull();
     }
-    expect(r.programLogs).toEqual([
-      {
-        program: "jicofo",
-        path: "/var/log/jicofo",
-        owner: "root",
-        group: "wheel",
-        mode: "0640",
-        keep: 7,
-        sizeKb: 1024,
-      },
-    ]);
-    expect(r.logs).toEqual([
-      { component: "jicofo", path: "/var/log/jicofo" },
-      { component: "jicofo", path: "/var/log/daemon", tag: "jicofo" },
-    ]);
-    expect(r.probes).toEqual([
-      { component: "jicofo", service: "jicofo", http: "http://127.0.0.1:8888/about/health", ports: [8888] },
-    ]);
+    expectJavaLogsAndProbe(r, "jicofo", 8888);
   });
 
   it("puts each secret only where it belongs and marks those files secret", () => {

@@ -1,6 +1,7 @@
 import { breweryJid, FileEntry, pathRefusal, RELEASES, ServiceEntry, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { fakeInput, fakeSecrets } from "../../../../test/fixtures/material.js";
+import { expectJavaLogsAndProbe } from "../../../../test/helpers/render.js";
 import {
   JVB_CONF,
   JVB_ENV,
@@ -247,24 +248,7 @@ describe("renderJvb", () => {
       expect(ServiceEntry.parse(s)).toEqual({ name: "jvb", flags: null, order: 20, graceSeconds: 90 });
       expect(serviceRefusal("jvb", s.name)).toBeNull();
     }
-    expect(r.programLogs).toEqual([
-      {
-        program: "jvb",
-        path: "/var/log/jvb",
-        owner: "root",
-        group: "wheel",
-        mode: "0640",
-        keep: 7,
-        sizeKb: 1024,
-      },
-    ]);
-    expect(r.logs).toEqual([
-      { component: "jvb", path: "/var/log/jvb" },
-      { component: "jvb", path: "/var/log/daemon", tag: "jvb" },
-    ]);
-    expect(r.probes).toEqual([
-      { component: "jvb", service: "jvb", http: "http://127.0.0.1:8080/about/health", ports: [8080] },
-    ]);
+    expectJavaLogsAndProbe(r, "jvb", 8080);
   });
 
   it("is deterministic", () => {

@@ -1,22 +1,11 @@
 import { FileEntry, type NodeSpec, pathRefusal, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { fakeInput } from "../../../../test/fixtures/material.js";
+import { paperInput, type Raw, withHost } from "../../../../test/helpers/render.js";
 import { formatPfRule, parsePfConf } from "./grammar/pf.js";
 import { gatewayOf, HEADER, hostsFile, renderSystem } from "./system.js";
 import type { ComponentRender, ProgramLog, RenderInput } from "./types.js";
 
-type Raw = Record<string, unknown>;
-
-function input(more?: (raw: Raw) => void): RenderInput {
-  return fakeInput("paper-7648.yaml", more);
-}
-
-function withHost(host: Raw, more?: (raw: Raw) => void): RenderInput {
-  return input((raw) => {
-    raw.host = { ...(raw.host as Raw), ...host };
-    more?.(raw);
-  });
-}
+const input = paperInput;
 
 function node(i: RenderInput, name: string): NodeSpec {
   const n = i.spec.nodes.find((x) => x.name === name);
