@@ -9,14 +9,7 @@
 
 import { isIP } from "node:net";
 import os from "node:os";
-import {
-  type CaMaterial,
-  certFingerprint,
-  certInfo,
-  isSignedBy,
-  issueServerCert,
-  keyMatchesCert,
-} from "../secrets/ca.js";
+import { type CaMaterial, certFingerprint, issueServerCert, storedCertProblem } from "../secrets/ca.js";
 import {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
@@ -73,17 +66,12 @@ export function serverCertProblem(
   ca: CaMaterial,
   now: Date,
 ): string | null {
-  if (certPem === undefined || keyPem === undefined) return "missing";
-  let info: ReturnType<typeof certInfo>;
-  try {
-    info = certInfo(certPem);
-  } catch {
-    return "unreadable";
-  }
-  const have = new Set([...info.dnsNames, ...info.ipAddresses]);
-  if (have.size !== names.length || names.some((n) => !have.has(n))) return "names changed";
-  if (!keyMatchesCert(certPem, keyPem)) return "key does not match";
-  if (!isSignedBy(certPem, ca.certPem)) return "not issued by the current CA";
+  const stored = storedCertProblem(certPem, keyPem, ca.certPem, ({ dnsNames, ipAddresses }) => {
+    const have = new Set([...dnsNames, ...ipAddresses]);
+    return have.size !== names.length || names.some((n) => !have.has(n)) ? "names changed" : undefined;
+  });
+  if ("problem" in stored) return stored.problem;
+  const { info } = stored;
   if (info.notAfter.getTime() - now.getTime() < RENEW_BEFORE_MS) return "expires within 30 days";
   return null;
 }

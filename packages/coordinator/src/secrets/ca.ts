@@ -193,6 +193,32 @@ export function keyMatchesCert(certPem: string, keyPem: string): boolean {
   }
 }
 
+/**
+ * The checks a stored leaf certificate and key pass before they are served again (the coordinator's
+ * server certificate, prosody's auth.DOMAIN certificate): present, readable, the names `namesProblem`
+ * accepts, the matching key, issued by the current CA. Returns the certificate's facts for the caller's
+ * own validity checks, or the reason the first failing check gives.
+ */
+export function storedCertProblem(
+  certPem: string | undefined,
+  keyPem: string | undefined,
+  caCertPem: string,
+  namesProblem: (info: CertInfo) => string | undefined,
+): { problem: string } | { info: CertInfo } {
+  if (certPem === undefined || keyPem === undefined) return { problem: "missing" };
+  let info: CertInfo;
+  try {
+    info = certInfo(certPem);
+  } catch {
+    return { problem: "unreadable" };
+  }
+  const names = namesProblem(info);
+  if (names !== undefined) return { problem: names };
+  if (!keyMatchesCert(certPem, keyPem)) return { problem: "key does not match the certificate" };
+  if (!isSignedBy(certPem, caCertPem)) return { problem: "not issued by the current CA" };
+  return { info };
+}
+
 // What forge's cert.sign does, with the RSA signature made by node:crypto (OpenSSL) instead of forge's
 // JavaScript big integers: about 100 times faster with a 3072-bit key, and the CA key is never parsed by forge.
 function signTbs(cert: forge.pki.Certificate, signerKeyPem: string): void {

@@ -20,9 +20,9 @@ import {
   certFingerprint,
   certInfo,
   createCa,
-  isSignedBy,
   issueServerCert,
   keyMatchesCert,
+  storedCertProblem,
 } from "./ca.js";
 import {
   ensureStateDir,
@@ -365,18 +365,13 @@ export function authCertProblem(
   ca: CaMaterial,
   now: Date,
 ): string | undefined {
-  if (certPem === undefined || keyPem === undefined) return "missing";
-  let info: ReturnType<typeof certInfo>;
-  try {
-    info = certInfo(certPem);
-  } catch {
-    return "unreadable";
-  }
-  if (info.dnsNames.length !== 1 || info.dnsNames[0] !== name) {
-    return `names ${info.dnsNames.join(",") || "(none)"} instead of ${name}`;
-  }
-  if (!keyMatchesCert(certPem, keyPem)) return "key does not match the certificate";
-  if (!isSignedBy(certPem, ca.certPem)) return "not issued by the current CA";
+  const stored = storedCertProblem(certPem, keyPem, ca.certPem, ({ dnsNames }) =>
+    dnsNames.length !== 1 || dnsNames[0] !== name
+      ? `names ${dnsNames.join(",") || "(none)"} instead of ${name}`
+      : undefined,
+  );
+  if ("problem" in stored) return stored.problem;
+  const { info } = stored;
   if (info.notBefore > now) return `not valid before ${info.notBefore.toISOString()}`;
   if (info.notAfter.getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) {
     return `expires on ${info.notAfter.toISOString()}, within ${RENEW_BEFORE_DAYS} days`;
