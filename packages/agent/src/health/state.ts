@@ -165,8 +165,23 @@ function activeProblems(cfg: ComponentConfig, snap: ComponentSnapshot, now: numb
   return out.sort((a, b) => b.at - a.at);
 }
 
-function withOthers(explain: string, others: number): string {
-  return others > 0 ? `${explain} (and ${others} other problem${others > 1 ? "s" : ""})` : explain;
+/**
+ * The verdict `state` from the newest of `problems` (activeProblems sorts newest first), saying how many
+ * others there are; undefined when there are none.
+ */
+function newestProblem(
+  state: "failed" | "degraded",
+  problems: readonly { signal: HealthSignal }[],
+): Assessment | undefined {
+  const first = problems[0];
+  if (!first) return undefined;
+  const others = problems.length - 1;
+  const explain = first.signal.explain;
+  return {
+    state,
+    explain: others > 0 ? `${explain} (and ${others} other problem${others > 1 ? "s" : ""})` : explain,
+    ...(first.signal.fix === undefined ? {} : { fix: first.signal.fix }),
+  };
 }
 
 /** The state before the grace period is applied. */
@@ -201,15 +216,8 @@ function judge(cfg: ComponentConfig, snap: ComponentSnapshot, now: number): Asse
       fix: `Check that ${svc} finished starting (the JVM is slow: be patient) and its log; rcctl restart ${svc}.`,
     };
   }
-  const failed = activeProblems(cfg, snap, now, "failed");
-  const first = failed[0];
-  if (first) {
-    return {
-      state: "failed",
-      explain: withOthers(first.signal.explain, failed.length - 1),
-      ...(first.signal.fix === undefined ? {} : { fix: first.signal.fix }),
-    };
-  }
+  const failed = newestProblem("failed", activeProblems(cfg, snap, now, "failed"));
+  if (failed) return failed;
   const bridges = snap.bridges;
   if (cfg.component === "jicofo" && bridges !== undefined && bridges.size === 0 && !(http?.ok ?? false)) {
     return { state: "failed", explain: NO_BRIDGE_EXPLAIN, fix: NO_BRIDGE_FIX };
@@ -221,15 +229,8 @@ function judge(cfg: ComponentConfig, snap: ComponentSnapshot, now: number): Asse
       fix: `Read ${svc}'s log around its health check failure for the cause.`,
     };
   }
-  const degraded = activeProblems(cfg, snap, now, "degraded");
-  const worst = degraded[0];
-  if (worst) {
-    return {
-      state: "degraded",
-      explain: withOthers(worst.signal.explain, degraded.length - 1),
-      ...(worst.signal.fix === undefined ? {} : { fix: worst.signal.fix }),
-    };
-  }
+  const degraded = newestProblem("degraded", activeProblems(cfg, snap, now, "degraded"));
+  if (degraded) return degraded;
   const proofs: string[] = [];
   if (check?.running) proofs.push(`${svc} is running`);
   const openPorts = (cfg.ports ?? []).filter((p) => fresh(snap.ports.get(p))?.ok);
