@@ -1142,26 +1142,54 @@ export interface ProsodySection {
   settings: Record<string, LuaValue>;
 }
 
+/** Comment syntax for skipBlank: a line comment's opener, and a block comment's opener and closer. */
+interface CommentSyntax {
+  line: string;
+  block?: readonly [string, string];
+}
+
+const LUA_COMMENTS: CommentSyntax = { line: "--", block: ["--[[", "]]"] };
+
+/**
+ * Past the white space (counting newlines) and comments at `i`: where the next token of the Lua or
+ * nginx tokenizer starts, and on which line. A block comment is tried before the line comment, whose
+ * opener it may start with.
+ */
+function skipBlank(
+  text: string,
+  i: number,
+  line: number,
+  comments: CommentSyntax,
+): { i: number; line: number } {
+  for (;;) {
+    const ch = text[i];
+    if (ch === undefined) return { i, line };
+    if (ch === "\n") {
+      line += 1;
+      i += 1;
+    } else if (/\s/.test(ch)) i += 1;
+    else if (comments.block && text.startsWith(comments.block[0], i)) {
+      const end = text.indexOf(comments.block[1], i);
+      if (end < 0) throw new Error(`line ${line}: unterminated comment`);
+      line += text.slice(i, end).split("\n").length - 1;
+      i = end + comments.block[1].length;
+    } else if (text.startsWith(comments.line, i)) {
+      while (i < text.length && text[i] !== "\n") i += 1;
+    } else return { i, line };
+  }
+}
+
 type LTok = { t: "name" | "str" | "num" | "p"; v: string; line: number };
 
 function luaTokens(text: string): LTok[] {
   const out: LTok[] = [];
   let i = 0;
   let line = 1;
-  while (i < text.length) {
+  for (;;) {
+    ({ i, line } = skipBlank(text, i, line, LUA_COMMENTS));
+    if (i >= text.length) break;
     const ch = text[i]!;
-    if (ch === "\n") {
-      line += 1;
-      i += 1;
-    } else if (/\s/.test(ch)) i += 1;
-    else if (text.startsWith("--[[", i)) {
-      const end = text.indexOf("]]", i);
-      if (end < 0) throw new Error(`line ${line}: unterminated comment`);
-      line += text.slice(i, end).split("\n").length - 1;
-      i = end + 2;
-    } else if (text.startsWith("--", i)) {
-      while (i < text.length && text[i] !== "\n") i += 1;
-    } else if (ch === '"' || ch === "'") {
+    if (ch === '"' || ch === "'") {
       let j = i + 1;
       let v = "";
       while (j < text.length && text[j] !== ch) {
@@ -1268,15 +1296,11 @@ export function parseNginxConf(text: string): NginxDirective[] {
   const toks: { v: string; word: boolean; line: number }[] = [];
   let i = 0;
   let line = 1;
-  while (i < text.length) {
+  for (;;) {
+    ({ i, line } = skipBlank(text, i, line, { line: "#" }));
+    if (i >= text.length) break;
     const ch = text[i]!;
-    if (ch === "\n") {
-      line += 1;
-      i += 1;
-    } else if (/\s/.test(ch)) i += 1;
-    else if (ch === "#") {
-      while (i < text.length && text[i] !== "\n") i += 1;
-    } else if (ch === "{" || ch === "}" || ch === ";") {
+    if (ch === "{" || ch === "}" || ch === ";") {
       toks.push({ v: ch, word: false, line });
       i += 1;
     } else if (ch === '"' || ch === "'") {
