@@ -82,46 +82,17 @@ export class Deployment {
     return d;
   }
 
-  async vmmeet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return run(process.execPath, [VMMEET, ...args], { cwd: this.dir, maxBuffer: 16 << 20 }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+  vmmeet(...args: string[]): Promise<VmmeetResult> {
+    return runVmmeet(this.dir, args);
   }
 
   async #init(): Promise<void> {
     await mkdir(this.netDir, { recursive: true });
-    const init = await this.vmmeet("init", "--dir", this.dir);
-    if (init.code !== 0) throw new Error(`vmmeet init failed: ${init.stderr}`);
-    // The sandbox has no acme-client: the site certificate is given as files (placeholders on the web VM).
-    let spec = (await readFile(this.specFile, "utf8")).replace(
-      /^tls:\n {2}mode: acme\n/m,
-      "tls:\n  mode: files\n  certificate: /etc/ssl/jitsi.fullchain.pem\n  key: /etc/ssl/private/jitsi.key\n",
-    );
-    if (this.o.editSpec) spec = this.o.editSpec(spec);
-    await writeFile(this.specFile, spec);
-    const valid = await this.vmmeet("validate");
-    if (valid.code !== 0) throw new Error(`the sandbox spec is invalid:\n${valid.stderr}`);
+    await initSpec(this.dir, this.o.editSpec);
   }
 
   #pipe(proc: ChildProcess, name: string, sink: string[]): void {
-    let rest = "";
-    const onData = (chunk: Buffer) => {
-      rest += chunk.toString();
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) {
-        sink.push(line);
-        if (sink.length > 5000) sink.splice(0, sink.length - 5000);
-        this.o.onOutput?.(`${name}: ${line}`);
-      }
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
+    pipeLines(proc, name, sink, this.o.onOutput);
   }
 
   async #serve(port = 0): Promise<void> {
@@ -158,28 +129,13 @@ export class Deployment {
   }
 
   /** Nodes in the spec order of the rendered deployment: the host first, then the VMs. */
-  async #specNodes(): Promise<{ name: string; role: NodeSandbox["role"]; address: string | null }[]> {
-    const { parse } = await import("yaml");
-    const spec = parse(await readFile(this.specFile, "utf8")) as {
-      host?: { name?: string };
-      nodes: { name: string; role: string; address: string }[];
-    };
-    return [
-      { name: spec.host?.name ?? "vmm", role: "host", address: null },
-      ...spec.nodes.map((n) => ({ name: n.name, role: n.role as NodeSandbox["role"], address: n.address })),
-    ];
+  async #specNodes(): Promise<SpecNode<NodeSandbox["role"]>[]> {
+    return (await readSpecNodes<NodeSandbox["role"]>(this.specFile)).nodes;
   }
 
   async #startAgents(): Promise<void> {
     for (const n of await this.#specNodes()) {
-      const root = path.join(this.dir, "vms", n.name);
-      await mkdir(root, { recursive: true });
-      const rcctl = await makeRcctl(root);
-      // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
-      await writeRcScript(root, "syslogd", {
-        daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,
-        timeout: 5,
-      });
+      const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
       const sandbox: NodeSandbox = {
         name: n.name,
         role: n.role,
@@ -193,24 +149,8 @@ export class Deployment {
       };
       const extra: string[] = ["--pfctl", await makePfctl(root)];
       if (n.role === "host") {
-        const vmctl = await makeVmctl(root);
-        extra.push("--vmctl", vmctl, "--vmd", await makeVmd(root), "--sysctl", await makeSysctl(root));
-        // The paper's VM setup, done before vmmeet drives the host: disk images (the template's, then copies),
-        // and vmd running with an empty vm.conf (rcctl enable vmd; rcctl start vmd).
-        for (const vm of (await this.#specNodes()).filter((x) => x.role !== "host")) {
-          const made = await this.vmmeet("vm", "create", vm.name, "--vmctl", vmctl, "--root", root);
-          if (made.code !== 0) throw new Error(`vmmeet vm create ${vm.name}: ${made.stderr}`);
-        }
-        await mkdir(path.join(root, "etc"), { recursive: true });
-        await writeFile(path.join(root, "etc/vm.conf"), "# vm.conf before vmmeet's first push\n");
-        await writeVmdRcScript(root);
-        for (const args of [
-          ["enable", "vmd"],
-          ["start", "vmd"],
-        ]) {
-          const r = await runRcctl(rcctl, args);
-          if (r.code !== 0) throw new Error(`rcctl ${args.join(" ")} on the host: ${r.stdout}${r.stderr}`);
-        }
+        const vms = (await this.#specNodes()).filter((x) => x.role !== "host").map((x) => x.name);
+        extra.push(...(await prepareHost(this.dir, root, rcctl, vms)));
       } else if (n.role !== "turn") {
         if (n.role === "web") {
           // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
@@ -234,12 +174,10 @@ export class Deployment {
         if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
         if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
       }
-      const token = await this.vmmeet("agents", "token", n.name, "--json");
-      if (token.code !== 0) throw new Error(`vmmeet agents token ${n.name}: ${token.stderr}`);
-      const t = JSON.parse(token.stdout) as { token: string; caHash: string };
+      const join = await joinArgs(this.dir, n.name);
       this.nodes.set(n.name, sandbox);
       sandbox.args = extra;
-      this.#startAgent(sandbox, ["--join", t.token, "--ca-hash", t.caHash, ...extra]);
+      this.#startAgent(sandbox, [...join, ...extra]);
     }
     await waitFor(
       "every agent connected",
@@ -305,33 +243,8 @@ export class Deployment {
     return this.vmmeet("push", "--timeout", String(timeoutS));
   }
 
-  async waitVerdict(
-    verdict: "conference-ready" | "degraded" | "down",
-    timeoutMs = 60_000,
-  ): Promise<StatusReport> {
-    let last: StatusReport | null = null;
-    try {
-      return await waitFor(
-        `verdict ${verdict}`,
-        async () => {
-          last = await this.status();
-          return last.verdict.verdict === verdict ? last : undefined;
-        },
-        { timeoutMs, intervalMs: 200 },
-      );
-    } catch (err) {
-      // Say where it stands: the verdict's reasons and each component's state.
-      const s = last as StatusReport | null;
-      const where = s
-        ? `${s.verdict.verdict}: ${s.verdict.reasons.join("; ")}\n${s.nodes
-            .map(
-              (n) =>
-                `  ${n.node} gen ${n.generation.applied}/${n.generation.desired} ${n.health.map((h) => `${h.component}=${h.state} (${h.explain})`).join(", ")}`,
-            )
-            .join("\n")}`
-        : "no status";
-      throw new Error(`${(err as Error).message}\n${where}`);
-    }
+  waitVerdict(verdict: Verdict, timeoutMs = 60_000): Promise<StatusReport> {
+    return waitForVerdict(() => this.status(), verdict, timeoutMs);
   }
 
   rcctl(node: string, ...args: string[]) {
@@ -364,4 +277,175 @@ export function stopProcess(p: ChildProcess | null): Promise<void> {
     });
     p.kill("SIGTERM");
   });
+}
+
+export interface VmmeetResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `vmmeet ARGS` run in `dir`; a failure is a result with its exit code, not an exception. */
+export function runVmmeet(dir: string, args: string[]): Promise<VmmeetResult> {
+  return run(process.execPath, [VMMEET, ...args], { cwd: dir, maxBuffer: 16 << 20 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+/**
+ * `vmmeet init` in `dir` (the paper's topology), the site certificate given as files (no acme-client here:
+ * the web VM gets placeholders or a throw-away pair), `edit` applied, and the result validated.
+ */
+export async function initSpec(dir: string, edit?: (spec: string) => string): Promise<void> {
+  const init = await runVmmeet(dir, ["init", "--dir", dir]);
+  if (init.code !== 0) throw new Error(`vmmeet init failed: ${init.stderr}`);
+  const specFile = path.join(dir, "vmmeet.yaml");
+  let spec = (await readFile(specFile, "utf8")).replace(
+    /^tls:\n {2}mode: acme\n/m,
+    "tls:\n  mode: files\n  certificate: /etc/ssl/jitsi.fullchain.pem\n  key: /etc/ssl/private/jitsi.key\n",
+  );
+  if (edit) spec = edit(spec);
+  await writeFile(specFile, spec);
+  const valid = await runVmmeet(dir, ["validate"]);
+  if (valid.code !== 0) throw new Error(`the spec is invalid:\n${valid.stderr}`);
+}
+
+/** Splits a process's output into lines: the last 5000 kept in `sink`, each passed on prefixed by `name`. */
+export function pipeLines(
+  proc: ChildProcess,
+  name: string,
+  sink: string[],
+  onOutput?: (line: string) => void,
+): void {
+  let rest = "";
+  const onData = (chunk: Buffer) => {
+    rest += chunk.toString();
+    const lines = rest.split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      sink.push(line);
+      if (sink.length > 5000) sink.splice(0, sink.length - 5000);
+      onOutput?.(`${name}: ${line}`);
+    }
+  };
+  proc.stdout?.on("data", onData);
+  proc.stderr?.on("data", onData);
+}
+
+export interface SpecNode<R extends string = string> {
+  name: string;
+  role: R;
+  /** null for the host. */
+  address: string | null;
+}
+
+/** The spec's domain and its nodes: the host first, then the VMs in spec order. */
+export async function readSpecNodes<R extends string = string>(
+  specFile: string,
+): Promise<{ domain: string; nodes: SpecNode<R>[] }> {
+  const { parse } = await import("yaml");
+  const spec = parse(await readFile(specFile, "utf8")) as {
+    domain: string;
+    host?: { name?: string };
+    nodes: { name: string; role: string; address: string }[];
+  };
+  return {
+    domain: spec.domain,
+    nodes: [
+      { name: spec.host?.name ?? "vmm", role: "host" as R, address: null },
+      ...spec.nodes.map((n) => ({ name: n.name, role: n.role as R, address: n.address })),
+    ],
+  };
+}
+
+/** A node's root (DIR/vms/NAME) with the rcctl double and an idle syslogd. */
+export async function makeNodeRoot(dir: string, name: string): Promise<{ root: string; rcctl: string }> {
+  const root = path.join(dir, "vms", name);
+  await mkdir(root, { recursive: true });
+  const rcctl = await makeRcctl(root);
+  // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
+  await writeRcScript(root, "syslogd", {
+    daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,
+    timeout: 5,
+  });
+  return { root, rcctl };
+}
+
+/**
+ * The VMM host's vmctl, vmd and sysctl doubles and the paper's VM setup, done before vmmeet drives the host:
+ * disk images (the template's, then copies) and vmd running with an empty vm.conf (rcctl enable vmd; rcctl
+ * start vmd). Returns the agent arguments naming the doubles.
+ */
+export async function prepareHost(
+  dir: string,
+  root: string,
+  rcctl: string,
+  vms: string[],
+): Promise<string[]> {
+  const vmctl = await makeVmctl(root);
+  const args = ["--vmctl", vmctl, "--vmd", await makeVmd(root), "--sysctl", await makeSysctl(root)];
+  for (const vm of vms) {
+    const made = await runVmmeet(dir, ["vm", "create", vm, "--vmctl", vmctl, "--root", root]);
+    if (made.code !== 0) throw new Error(`vmmeet vm create ${vm}: ${made.stderr}`);
+  }
+  await mkdir(path.join(root, "etc"), { recursive: true });
+  await writeFile(path.join(root, "etc/vm.conf"), "# vm.conf before vmmeet's first push\n");
+  await writeVmdRcScript(root);
+  for (const args of [
+    ["enable", "vmd"],
+    ["start", "vmd"],
+  ]) {
+    const r = await runRcctl(rcctl, args);
+    if (r.code !== 0) throw new Error(`rcctl ${args.join(" ")} on the host: ${r.stdout}${r.stderr}`);
+  }
+  return args;
+}
+
+/** A fresh join token for `name`: the agent arguments that enroll it. */
+export async function joinArgs(dir: string, name: string): Promise<string[]> {
+  const token = await runVmmeet(dir, ["agents", "token", name, "--json"]);
+  if (token.code !== 0) throw new Error(`vmmeet agents token ${name}: ${token.stderr}`);
+  const t = JSON.parse(token.stdout) as { token: string; caHash: string };
+  return ["--join", t.token, "--ca-hash", t.caHash];
+}
+
+export type Verdict = "conference-ready" | "degraded" | "down";
+
+/** Waits for a verdict; on timeout says where the deployment stands (reasons, each component). */
+export async function waitForVerdict(
+  status: () => Promise<StatusReport>,
+  verdict: Verdict,
+  timeoutMs: number,
+): Promise<StatusReport> {
+  let last: StatusReport | null = null;
+  try {
+    return await waitFor(
+      `verdict ${verdict}`,
+      async () => {
+        last = await status();
+        return last.verdict.verdict === verdict ? last : undefined;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${describeStatus(last)}`);
+  }
+}
+
+/** One line per node: generation and each component's state with its explanation. */
+export function describeStatus(s: StatusReport | null): string {
+  if (!s) return "no status";
+  return `${s.verdict.verdict}: ${s.verdict.reasons.join("; ")}\n${s.nodes
+    .map(
+      (n) =>
+        `  ${n.node} gen ${n.generation.applied}/${n.generation.desired} ${n.health
+          .map((h) => `${h.component}=${h.state} (${h.explain})`)
+          .join(", ")}`,
+    )
+    .join("\n")}`;
 }

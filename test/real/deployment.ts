@@ -14,24 +14,33 @@
 // to the coordinator through its admin socket (a file: namespaces do not matter) and runs its own
 // clients in the host's namespace (runOnHost).
 //
-// This composes the harness's pieces instead of extending Deployment, whose steps are private; the
-// simulated sandbox (Deployment) is unchanged.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+// This composes the harness's steps (test/harness/deployment.ts: init, node roots, the host's VM setup,
+// enrollment, output lines, verdicts) with its own network, coordinator and agent command lines.
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { StatusReport } from "../../packages/coordinator/dist/index.js";
 import { adminCall } from "../../packages/coordinator/dist/index.js";
 import { makePfctl } from "../doubles/pfctl/index.js";
-import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "../doubles/rcctl/index.js";
-import { makeSysctl } from "../doubles/sysctl/index.js";
-import { makeVmctl } from "../doubles/vmctl/index.js";
-import { makeVmd, writeVmdRcScript } from "../doubles/vmd/index.js";
-import { AGENT, stopProcess, VMMEET } from "../harness/deployment.js";
+import { killDoubleProcesses, runRcctl } from "../doubles/rcctl/index.js";
+import {
+  AGENT,
+  initSpec,
+  joinArgs,
+  makeNodeRoot,
+  pipeLines,
+  prepareHost,
+  readSpecNodes,
+  runVmmeet,
+  type SpecNode,
+  stopProcess,
+  type Verdict,
+  VMMEET,
+  waitForVerdict,
+} from "../harness/deployment.js";
 import { waitFor } from "../helpers/wait.js";
-import { repoRoot } from "../validators/paths.js";
 import { inNs, Topology } from "./netns.js";
 import {
   installJitsiStandIn,
@@ -46,7 +55,7 @@ import {
   writeEnterScript,
 } from "./vm.js";
 
-const run = promisify(execFile);
+export { describeStatus } from "../harness/deployment.js";
 
 /** host.coordinatorPort of the spec `vmmeet init` writes: where the VMs reach `vmmeet serve`. */
 const COORDINATOR_PORT = 7443;
@@ -123,48 +132,26 @@ export class RealDeployment {
     return d;
   }
 
-  async vmmeet(...args: string[]): Promise<RunResult> {
-    return run(process.execPath, [VMMEET, ...args], { cwd: this.dir, maxBuffer: 16 << 20 }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
+  vmmeet(...args: string[]): Promise<RunResult> {
+    return runVmmeet(this.dir, args);
   }
 
   async #init(): Promise<void> {
-    const init = await this.vmmeet("init", "--dir", this.dir);
-    if (init.code !== 0) throw new Error(`vmmeet init failed: ${init.stderr}`);
-    // No acme-client here: the site certificate is given as files (a throw-away pair on the web VM).
-    const spec = (await readFile(this.specFile, "utf8")).replace(
-      /^tls:\n {2}mode: acme\n/m,
-      "tls:\n  mode: files\n  certificate: /etc/ssl/jitsi.fullchain.pem\n  key: /etc/ssl/private/jitsi.key\n",
-    );
-    if (!/^ {2}coordinatorPort: 7443\b/m.test(spec))
-      throw new Error("the spec's host.coordinatorPort is not 7443");
-    await writeFile(this.specFile, spec);
-    const valid = await this.vmmeet("validate");
-    if (valid.code !== 0) throw new Error(`the spec is invalid:\n${valid.stderr}`);
+    await initSpec(this.dir, (spec) => {
+      if (!/^ {2}coordinatorPort: 7443\b/m.test(spec))
+        throw new Error("the spec's host.coordinatorPort is not 7443");
+      return spec;
+    });
   }
 
-  async #specNodes(): Promise<{ name: string; role: RealNode["role"]; address: string | null }[]> {
-    const { parse } = await import("yaml");
-    const spec = parse(await readFile(this.specFile, "utf8")) as {
-      domain: string;
-      host?: { name?: string };
-      nodes: { name: string; role: string; address: string }[];
-    };
-    this.domain = spec.domain;
-    for (const n of spec.nodes) {
-      if (!["web", "xmpp", "jicofo", "jvb"].includes(n.role))
+  async #specNodes(): Promise<SpecNode<RealNode["role"]>[]> {
+    const { domain, nodes } = await readSpecNodes<RealNode["role"]>(this.specFile);
+    this.domain = domain;
+    for (const n of nodes) {
+      if (!["host", "web", "xmpp", "jicofo", "jvb"].includes(n.role))
         throw new Error(`role ${n.role} is not supported here`);
     }
-    return [
-      { name: spec.host?.name ?? "vmm", role: "host", address: null },
-      ...spec.nodes.map((n) => ({ name: n.name, role: n.role as VmRole, address: n.address })),
-    ];
+    return nodes;
   }
 
   async #network(): Promise<void> {
@@ -175,26 +162,10 @@ export class RealDeployment {
     this.topology = await Topology.create(`vmt-${randomBytes(3).toString("hex")}`, vms);
   }
 
-  #pipe(proc: ChildProcess, name: string, sink: string[]): void {
-    let rest = "";
-    const onData = (chunk: Buffer) => {
-      rest += chunk.toString();
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) {
-        sink.push(line);
-        if (sink.length > 5000) sink.splice(0, sink.length - 5000);
-        this.o.onOutput?.(`${name}: ${line}`);
-      }
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-  }
-
   #spawn(argv: string[], name: string, sink: string[]): ChildProcess {
     const [cmd, ...args] = argv;
     const proc = spawn(cmd as string, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"] });
-    this.#pipe(proc, name, sink);
+    pipeLines(proc, name, sink, this.o.onOutput);
     return proc;
   }
 
@@ -232,14 +203,7 @@ export class RealDeployment {
     const topo = this.topology as Topology;
     const specNodes = await this.#specNodes();
     for (const n of specNodes) {
-      const root = path.join(this.dir, "vms", n.name);
-      await mkdir(root, { recursive: true });
-      const rcctl = await makeRcctl(root);
-      // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
-      await writeRcScript(root, "syslogd", {
-        daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,
-        timeout: 5,
-      });
+      const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
       const node: RealNode = {
         name: n.name,
         role: n.role,
@@ -257,23 +221,14 @@ export class RealDeployment {
       const extra = ["--pfctl", await makePfctl(root)];
       let argv: string[];
       if (n.role === "host") {
-        const vmctl = await makeVmctl(root);
-        extra.push("--vmctl", vmctl, "--vmd", await makeVmd(root), "--sysctl", await makeSysctl(root));
-        // The paper's VM setup before vmmeet drives the host: disk images, vmd running with an empty vm.conf.
-        for (const vm of specNodes.filter((x) => x.role !== "host")) {
-          const made = await this.vmmeet("vm", "create", vm.name, "--vmctl", vmctl, "--root", root);
-          if (made.code !== 0) throw new Error(`vmmeet vm create ${vm.name}: ${made.stderr}`);
-        }
-        await mkdir(path.join(root, "etc"), { recursive: true });
-        await writeFile(path.join(root, "etc/vm.conf"), "# vm.conf before vmmeet's first push\n");
-        await writeVmdRcScript(root);
-        for (const args of [
-          ["enable", "vmd"],
-          ["start", "vmd"],
-        ]) {
-          const r = await runRcctl(rcctl, args);
-          if (r.code !== 0) throw new Error(`rcctl ${args.join(" ")} on the host: ${r.stdout}${r.stderr}`);
-        }
+        extra.push(
+          ...(await prepareHost(
+            this.dir,
+            root,
+            rcctl,
+            specNodes.filter((x) => x.role !== "host").map((x) => x.name),
+          )),
+        );
         // No real program reads the host's files: OpenBSD's accounts map to root (as in the sandbox).
         argv = inNs(topo.hostNs, [
           process.execPath,
@@ -298,12 +253,10 @@ export class RealDeployment {
           `wss://${topo.vm(n.name).gateway}:${COORDINATOR_PORT}/agent`,
         ]);
       }
-      const token = await this.vmmeet("agents", "token", n.name, "--json");
-      if (token.code !== 0) throw new Error(`vmmeet agents token ${n.name}: ${token.stderr}`);
-      const t = JSON.parse(token.stdout) as { token: string; caHash: string };
+      const join = await joinArgs(this.dir, n.name);
       node.argv = [...argv, ...extra, ...(this.o.agentArgs ?? [])];
       this.nodes.set(n.name, node);
-      node.agent = this.#spawn([...node.argv, "--join", t.token, "--ca-hash", t.caHash], n.name, node.output);
+      node.agent = this.#spawn([...node.argv, ...join], n.name, node.output);
     }
     await waitFor(
       "every agent connected",
@@ -384,23 +337,8 @@ export class RealDeployment {
   }
 
   /** Waits for a verdict; on timeout says where the deployment stands (reasons, each component). */
-  async waitVerdict(
-    verdict: "conference-ready" | "degraded" | "down",
-    timeoutMs = 60_000,
-  ): Promise<StatusReport> {
-    let last: StatusReport | null = null;
-    try {
-      return await waitFor(
-        `verdict ${verdict}`,
-        async () => {
-          last = await this.status();
-          return last.verdict.verdict === verdict ? last : undefined;
-        },
-        { timeoutMs, intervalMs: 200 },
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${describeStatus(last)}`);
-    }
+  waitVerdict(verdict: Verdict, timeoutMs = 60_000): Promise<StatusReport> {
+    return waitForVerdict(() => this.status(), verdict, timeoutMs);
   }
 
   rcctl(node: string, ...args: string[]) {
@@ -422,17 +360,4 @@ export class RealDeployment {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
-}
-
-/** One line per node: generation and each component's state with its explanation. */
-export function describeStatus(s: StatusReport | null): string {
-  if (!s) return "no status";
-  return `${s.verdict.verdict}: ${s.verdict.reasons.join("; ")}\n${s.nodes
-    .map(
-      (n) =>
-        `  ${n.node} gen ${n.generation.applied}/${n.generation.desired} ${n.health
-          .map((h) => `${h.component}=${h.state} (${h.explain})`)
-          .join(", ")}`,
-    )
-    .join("\n")}`;
 }
