@@ -5,8 +5,8 @@
 // adjusted by release as jitsi-configs.md sections 4 and 5 describe. Deliberate differences from the
 // paper are listed in test/render-jicofo-jvb.test.ts with their reasons.
 import { breweryJid, type NodeSpec, nodeByRole, RELEASES, type Spec } from "@vmmeet/shared";
-import { javaDaemonLogsAndProbe } from "./daemon.js";
-import { hocon, sh } from "./quote.js";
+import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { hocon } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
 import { GENERATED } from "./web.js";
 
@@ -156,15 +156,14 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
 function jicofoEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
   const lines = [
     HEADER,
-    `JICOFO_CONF=${sh(JICOFO_CONF)}`,
-    `JICOFO_LOG_CONFIG=${sh(jicofoLogConfig(spec.jitsi.release))}`,
-    `JICOFO_TRUSTSTORE=${sh(JICOFO_TRUSTSTORE)}`,
-    `JICOFO_TRUSTSTORE_PASSWORD=${sh(secrets.truststorePassword)}`,
-    `JICOFO_MAXMEM=${sh(node.jicofo?.maxMemory ?? "3G")}`,
-    "JICOFO_DHKEYSIZE=2048",
-    // No javax.net.ssl.trustStoreType: the truststore is PKCS#12, the default keystore type since Java 9
-    // (JEP 229), and the ports run Java 11 (MODJAVA_VER=11).
-    'JAVA_SYS_PROPS=""',
+    ...javaLauncherVars("JICOFO", {
+      conf: JICOFO_CONF,
+      logConfig: jicofoLogConfig(spec.jitsi.release),
+      truststore: JICOFO_TRUSTSTORE,
+      truststorePassword: secrets.truststorePassword,
+      maxMemory: node.jicofo?.maxMemory ?? "3G",
+    }),
+    NO_JAVA_SYS_PROPS,
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -5,9 +5,9 @@
 // section (shared/samples/asiabsdcon-jts.fips.de), adjusted by release as jitsi-configs.md sections 6-8
 // describe. Deliberate differences from the paper are listed in test/render-jicofo-jvb.test.ts.
 import { breweryJid, jvbNickname, jvbUdpPort, type NodeSpec, nodeByRole, RELEASES } from "@vmmeet/shared";
-import { javaDaemonLogsAndProbe } from "./daemon.js";
+import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
 import { requireRole } from "./jicofo.js";
-import { hocon, prop, sh } from "./quote.js";
+import { hocon, prop } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
 import { GENERATED, JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
@@ -177,19 +177,18 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
 function jvbEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
   const lines = [
     HEADER,
-    `JVB_CONF=${sh(JVB_CONF)}`,
-    `JVB_LOG_CONFIG=${sh(jvbLogConfig(spec.jitsi.release))}`,
-    `JVB_TRUSTSTORE=${sh(JVB_TRUSTSTORE)}`,
-    `JVB_TRUSTSTORE_PASSWORD=${sh(secrets.truststorePassword)}`,
-    `JVB_MAXMEM=${sh(node.jvb?.maxMemory ?? "3G")}`,
-    "JVB_DHKEYSIZE=2048",
+    ...javaLauncherVars("JVB", {
+      conf: JVB_CONF,
+      logConfig: jvbLogConfig(spec.jitsi.release),
+      truststore: JVB_TRUSTSTORE,
+      truststorePassword: secrets.truststorePassword,
+      maxMemory: node.jvb?.maxMemory ?? "3G",
+    }),
     "JVB_GC_TYPE=G1GC",
     // Where jvb reads sip-communicator.properties: /etc/jvb (the launcher's SC_HOME_DIR_* properties).
     "JVB_SC_HOME_LOCATION=/etc",
     "JVB_SC_HOME_NAME=jvb",
-    // No javax.net.ssl.trustStoreType: the truststore is PKCS#12, the default keystore type since Java 9
-    // (JEP 229), and the ports run Java 11.
-    'JAVA_SYS_PROPS=""',
+    NO_JAVA_SYS_PROPS,
   ];
   return `${lines.join("\n")}\n`;
 }
