@@ -200,7 +200,13 @@ export async function run({ pushes = 50, log = () => {}, keep = false }) {
         rcctlCount += w.count;
         rcctlSumMs += w.ms;
       }
+      const restarted = events
+        .filter((e) => e.kind === "node" && e.phase === "restarting")
+        .map((e) => e.node)
+        .sort()
+        .join(",");
       runs.push({
+        restarted,
         ok: r.ok,
         ms: t1 - t0,
         applyMs,
@@ -227,6 +233,12 @@ export async function run({ pushes = 50, log = () => {}, keep = false }) {
       rcctlMsOnCriticalPath: summary(ok.map((x) => round(x.rcctlPathMs, 1))),
       pushWithoutRcctlMs: summary(ok.map((x) => round(x.ms - x.rcctlPathMs, 1))),
       rcctlDoubleCheckMs: summary(checks.map((x) => round(x, 1))),
+      // Each push must change something: the bridges restart every time.
+      restartedPerPush: (() => {
+        const m = new Map();
+        for (const x of runs) m.set(x.restarted || "(none)", (m.get(x.restarted || "(none)") ?? 0) + 1);
+        return [...m].map(([nodes, n]) => `${nodes}: ${n} pushes`);
+      })(),
       change: "A/B: jvb maxMemory 3G/2G (jvb.in.sh, jvb restarts on both bridges), web prejoin (config.js)",
       warmup: warm,
     };

@@ -41,16 +41,21 @@ export async function paperSpecText({
   prejoin = true,
 } = {}) {
   let text = await readFile(PAPER_SPEC, "utf8");
-  text = text.replace(
+  // The edits must land: a spec that silently stays the same would make every push a no-op.
+  const edit = (line, replacement) => {
+    if (!text.includes(line)) throw new Error(`${PAPER_SPEC} no longer has the line ${JSON.stringify(line)}`);
+    text = text.replace(line, replacement);
+  };
+  edit(
     "  - { name: jicofo, role: jicofo, address: 100.64.3.3 }",
     `  - { name: jicofo, role: jicofo, address: 100.64.3.3, jicofo: { maxMemory: ${jicofoMaxMemory} } }`,
   );
-  for (let i = 0; i < extraJvbs; i++)
-    text += `  - { name: jvb${i + 2}, role: jvb, address: 100.64.${5 + i}.3, jvb: { udpPort: ${10001 + i}, maxMemory: ${jvbMaxMemory} } }\n`;
-  text = text.replace(
+  edit(
     "  - { name: jvb, role: jvb, address: 100.64.4.3 }",
     `  - { name: jvb, role: jvb, address: 100.64.4.3, jvb: { maxMemory: ${jvbMaxMemory} } }`,
   );
+  for (let i = 0; i < extraJvbs; i++)
+    text += `  - { name: jvb${i + 2}, role: jvb, address: 100.64.${5 + i}.3, jvb: { udpPort: ${10001 + i}, maxMemory: ${jvbMaxMemory} } }\n`;
   if (!prejoin) text += "web:\n  prejoin: false\n";
   return text;
 }
