@@ -7,14 +7,9 @@ import path from "node:path";
 import { CloseCode, type ComponentHealth, jvbNickname, type NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  adminCall,
-  CoordinatorDaemon,
-  loadOrCreateMaterial,
-  parseSpecText,
-  runCli,
-} from "../packages/coordinator/dist/index.js";
+import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { materialTemplate } from "./helpers/material-template.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -25,11 +20,7 @@ const specText = (patch = (t: string) => t) => patch(paperText);
 
 beforeAll(async () => {
   paperText = await readFile(path.join(fixturesDir, "paper-7648.yaml"), "utf8");
-  // Generating the CA and keys takes seconds: do it once, copy the state directory per test.
-  template = await mkdtemp(path.join(os.tmpdir(), "vmmeet-coord-template-"));
-  const parsed = parseSpecText(paperText, "paper.yaml");
-  if (!parsed.ok) throw new Error("fixture spec invalid");
-  await loadOrCreateMaterial(path.join(template, "state"), parsed.spec);
+  template = await materialTemplate(paperText, "vmmeet-coord-template-");
 });
 afterAll(async () => {
   await rm(template, { recursive: true, force: true });

@@ -10,13 +10,9 @@ import path from "node:path";
 import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  adminCall,
-  CoordinatorDaemon,
-  loadOrCreateMaterial,
-  parseSpecText,
-} from "../packages/coordinator/dist/index.js";
+import { adminCall, CoordinatorDaemon } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { materialTemplate } from "./helpers/material-template.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 import { repoRoot } from "./validators/paths.js";
@@ -29,10 +25,7 @@ let paperText = "";
 
 beforeAll(async () => {
   paperText = await readFile(path.join(fixturesDir, "paper-7648.yaml"), "utf8");
-  template = await mkdtemp(path.join(os.tmpdir(), "vmmeet-heal-template-"));
-  const parsed = parseSpecText(paperText, "paper.yaml");
-  if (!parsed.ok) throw new Error("fixture spec invalid");
-  await loadOrCreateMaterial(path.join(template, "state"), parsed.spec);
+  template = await materialTemplate(paperText, "vmmeet-heal-template-");
 });
 afterAll(async () => {
   await rm(template, { recursive: true, force: true });

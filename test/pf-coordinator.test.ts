@@ -15,14 +15,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   adminCall,
   CoordinatorDaemon,
-  loadOrCreateMaterial,
-  parseSpecText,
   runCli,
   type StatusReport,
 } from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { materialTemplate } from "./helpers/material-template.js";
 import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
@@ -34,10 +33,7 @@ let specA = "";
 beforeAll(async () => {
   const paper = await readFile(path.join(fixturesDir, "paper-7648.yaml"), "utf8");
   specA = `${paper}operations:\n  pfConfirmSeconds: 5\n`;
-  template = await mkdtemp(path.join(os.tmpdir(), "vmmeet-pfc-template-"));
-  const parsed = parseSpecText(specA, "paper.yaml");
-  if (!parsed.ok) throw new Error("fixture spec invalid");
-  await loadOrCreateMaterial(path.join(template, "state"), parsed.spec);
+  template = await materialTemplate(specA, "vmmeet-pfc-template-");
 });
 afterAll(async () => {
   await rm(template, { recursive: true, force: true });
