@@ -11,16 +11,13 @@ import path from "node:path";
 import {
   getPath,
   healthServer,
-  inRoot,
   jitsiLogger,
   keepLoggedIn,
+  loadJitsiConfig,
+  loadJitsiTruststore,
   ownAddresses,
-  parseArgs,
-  parseHocon,
-  parseKshEnv,
-  readIfExists,
-  readTruststore,
   resolveHost,
+  simulatorArgs,
   xmppLogin,
 } from "./lib.mjs";
 
@@ -34,15 +31,7 @@ usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--backoff-max-
   --host=HOST       required, like the OpenBSD port's launcher (rcctl set jicofo flags --host=DOMAIN)
 `;
 
-const args = parseArgs(process.argv.slice(2), { multi: ["address"] });
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (!args.root || !args.net) {
-  process.stderr.write(HELP);
-  process.exit(64);
-}
+const args = simulatorArgs(HELP);
 // The port's jicofo.sh exits with a usage text without --host (openbsd-services.md section 3).
 if (!args.host || args.host === "true") {
   process.stdout.write("usage: jicofo --host=HOST (must match virtualhost) [jicofo-simulator]\n");
@@ -58,31 +47,14 @@ log.info(
   `Starting Jicofo 1.0-9646 (jicofo-simulator: a test double) for ${args.host}`,
 );
 
-const env = parseKshEnv(readIfExists(inRoot(ROOT, "/etc/jicofo/jicofo.in.sh")) ?? "");
-const confPath = env.JICOFO_CONF || "/etc/jicofo/jicofo.conf";
-let conf;
-try {
-  conf = parseHocon(readIfExists(inRoot(ROOT, confPath)) ?? "");
-} catch (e) {
-  log.severe(1, "JicofoKt.main#60", "Failed to load the configuration:", undefined, [
-    `com.typesafe.config.ConfigException$Parse: ${confPath}: ${e.message}`,
-  ]);
-  process.exit(1);
-}
+const { env, conf } = loadJitsiConfig(ROOT, log, {
+  inSh: "/etc/jicofo/jicofo.in.sh",
+  prefix: "JICOFO",
+  defaultConf: "/etc/jicofo/jicofo.conf",
+  where: "JicofoKt.main#60",
+});
 
-let cas = [];
-const storePath = env.JICOFO_TRUSTSTORE || "/etc/ssl/jitsi.store";
-try {
-  cas = await readTruststore(inRoot(ROOT, storePath), env.JICOFO_TRUSTSTORE_PASSWORD ?? "");
-} catch (e) {
-  const text =
-    e.code === "ENOENT"
-      ? `java.io.FileNotFoundException: ${storePath} (No such file or directory)`
-      : e.code === "BADPASS"
-        ? "java.io.IOException: keystore password was incorrect"
-        : `java.io.IOException: ${e.message}`;
-  log.severe(1, "JicofoKt.main#70", `Failed to load the truststore ${storePath}:`, undefined, [text]);
-}
+const cas = await loadJitsiTruststore(ROOT, log, env, { prefix: "JICOFO", where: "JicofoKt.main#70" });
 
 const client = getPath(conf, "jicofo.xmpp.client") ?? {};
 const brewery = String(getPath(conf, "jicofo.bridge.brewery-jid") ?? "").toLowerCase();

@@ -14,13 +14,12 @@ import {
   inRoot,
   jitsiLogger,
   keepLoggedIn,
+  loadJitsiConfig,
+  loadJitsiTruststore,
   ownAddresses,
-  parseArgs,
-  parseHocon,
-  parseKshEnv,
   readIfExists,
-  readTruststore,
   resolveHost,
+  simulatorArgs,
   xmppLogin,
 } from "./lib.mjs";
 
@@ -33,32 +32,19 @@ usage: jvb-simulator.mjs --root DIR --net DIR [--http-port N] [--backoff-max-ms 
   --backoff-max-ms  longest wait between login attempts (default 5000)
 `;
 
-const args = parseArgs(process.argv.slice(2), { multi: ["address"] });
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (!args.root || !args.net) {
-  process.stderr.write(HELP);
-  process.exit(64);
-}
+const args = simulatorArgs(HELP);
 const ROOT = path.resolve(args.root);
 const NET = path.resolve(args.net);
 const log = jitsiLogger("JVB");
 
 log.info(1, "MainKt.main#75", "Starting jitsi-videobridge version 2.0.9646 (jvb-simulator: a test double)");
 
-const env = parseKshEnv(readIfExists(inRoot(ROOT, "/etc/jvb/jvb.in.sh")) ?? "");
-const confPath = env.JVB_CONF || "/etc/jvb/jvb.conf";
-let conf;
-try {
-  conf = parseHocon(readIfExists(inRoot(ROOT, confPath)) ?? "");
-} catch (e) {
-  log.severe(1, "MainKt.main#80", "Failed to load the configuration:", undefined, [
-    `com.typesafe.config.ConfigException$Parse: ${confPath}: ${e.message}`,
-  ]);
-  process.exit(1);
-}
+const { env, conf } = loadJitsiConfig(ROOT, log, {
+  inSh: "/etc/jvb/jvb.in.sh",
+  prefix: "JVB",
+  defaultConf: "/etc/jvb/jvb.conf",
+  where: "MainKt.main#80",
+});
 
 if (env.JVB_SC_HOME_LOCATION && env.JVB_SC_HOME_NAME) {
   const props = path.posix.join(
@@ -81,19 +67,7 @@ if (env.JVB_SC_HOME_LOCATION && env.JVB_SC_HOME_NAME) {
 }
 
 // The JVM loads javax.net.ssl.trustStore once at start (jvb.sh passes JVB_TRUSTSTORE).
-let cas = [];
-const storePath = env.JVB_TRUSTSTORE || "/etc/ssl/jitsi.store";
-try {
-  cas = await readTruststore(inRoot(ROOT, storePath), env.JVB_TRUSTSTORE_PASSWORD ?? "");
-} catch (e) {
-  const text =
-    e.code === "ENOENT"
-      ? `java.io.FileNotFoundException: ${storePath} (No such file or directory)`
-      : e.code === "BADPASS"
-        ? "java.io.IOException: keystore password was incorrect"
-        : `java.io.IOException: ${e.message}`;
-  log.severe(1, "MainKt.main#90", `Failed to load the truststore ${storePath}:`, undefined, [text]);
-}
+const cas = await loadJitsiTruststore(ROOT, log, env, { prefix: "JVB", where: "MainKt.main#90" });
 
 const addresses = ownAddresses(ROOT, args.address);
 const local = addresses[0] ?? "127.0.0.1";

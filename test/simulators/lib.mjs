@@ -67,6 +67,23 @@ export function parseArgs(argv, { multi = [] } = {}) {
   return out;
 }
 
+/**
+ * A simulator's command line: `--help` prints `help` and exits 0; without --root and --net it prints `help`
+ * to stderr and exits 64 (EX_USAGE). --address may repeat.
+ */
+export function simulatorArgs(help, argv = process.argv.slice(2)) {
+  const args = parseArgs(argv, { multi: ["address"] });
+  if (args.help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  if (!args.root || !args.net) {
+    process.stderr.write(help);
+    process.exit(64);
+  }
+  return args;
+}
+
 /** A path of the simulated VM ("/etc/jvb/jvb.conf") inside its root. */
 export function inRoot(root, p) {
   return path.join(root, p);
@@ -488,6 +505,45 @@ export function lookup(netDir, address, port) {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const two = (n) => String(n).padStart(2, "0");
+
+/**
+ * A Jitsi component's rendered env file (jicofo.in.sh, jvb.in.sh) and the HOCON config it names
+ * (PREFIX_CONF, else `defaultConf`). A config that does not parse ends the process with the JVM's
+ * ConfigException, logged from `where` (exit 1).
+ */
+export function loadJitsiConfig(root, log, { inSh, prefix, defaultConf, where }) {
+  const env = parseKshEnv(readIfExists(inRoot(root, inSh)) ?? "");
+  const confPath = env[`${prefix}_CONF`] || defaultConf;
+  try {
+    return { env, conf: parseHocon(readIfExists(inRoot(root, confPath)) ?? "") };
+  } catch (e) {
+    log.severe(1, where, "Failed to load the configuration:", undefined, [
+      `com.typesafe.config.ConfigException$Parse: ${confPath}: ${e.message}`,
+    ]);
+    process.exit(1);
+  }
+}
+
+/**
+ * The CA certificates of the truststore the env file names (PREFIX_TRUSTSTORE, PREFIX_TRUSTSTORE_PASSWORD),
+ * loaded once at start as the JVM does; one it cannot read is logged from `where` as Java words it and
+ * leaves nothing trusted (every TLS login then fails).
+ */
+export async function loadJitsiTruststore(root, log, env, { prefix, where }) {
+  const storePath = env[`${prefix}_TRUSTSTORE`] || "/etc/ssl/jitsi.store";
+  try {
+    return await readTruststore(inRoot(root, storePath), env[`${prefix}_TRUSTSTORE_PASSWORD`] ?? "");
+  } catch (e) {
+    const text =
+      e.code === "ENOENT"
+        ? `java.io.FileNotFoundException: ${storePath} (No such file or directory)`
+        : e.code === "BADPASS"
+          ? "java.io.IOException: keystore password was incorrect"
+          : `java.io.IOException: ${e.message}`;
+    log.severe(1, where, `Failed to load the truststore ${storePath}:`, undefined, [text]);
+    return [];
+  }
+}
 
 /** Jitsi's own layout (logging.properties of the jitsi packages): `Jicofo 2022-09-16 14:45:24.260 INFO: [35] ...`. */
 export function jitsiLine(prefix, level, thread, where, msg, context) {

@@ -15,9 +15,9 @@ import {
   nginxLine,
   onStop,
   ownAddresses,
-  parseArgs,
   publish,
   readIfExists,
+  simulatorArgs,
   unpublish,
 } from "./lib.mjs";
 
@@ -25,15 +25,7 @@ const HELP = `nginx-simulator: a test double of nginx (not nginx; plain HTTP onl
 usage: nginx-simulator.mjs --root DIR --net DIR [--config /etc/nginx/nginx.conf] [--address A]...
 `;
 
-const args = parseArgs(process.argv.slice(2), { multi: ["address"] });
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (!args.root || !args.net) {
-  process.stderr.write(HELP);
-  process.exit(64);
-}
+const args = simulatorArgs(HELP);
 const ROOT = path.resolve(args.root);
 const NET = path.resolve(args.net);
 const CONFIG = args.config ?? "/etc/nginx/nginx.conf";

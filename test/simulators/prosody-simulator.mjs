@@ -18,7 +18,6 @@ import {
   onLines,
   onStop,
   ownAddresses,
-  parseArgs,
   parseLuaReturn,
   parseProsodyConfig,
   pemToDer,
@@ -28,6 +27,7 @@ import {
   SCRAM_ITERATIONS,
   scramVerify,
   send,
+  simulatorArgs,
   unpublish,
 } from "./lib.mjs";
 
@@ -38,15 +38,7 @@ usage: prosody-simulator.mjs --root DIR --net DIR [--config /etc/prosody/prosody
   --address  this VM's address (default: ROOT/etc/myname looked up in ROOT/etc/hosts)
 `;
 
-const args = parseArgs(process.argv.slice(2), { multi: ["address"] });
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (!args.root || !args.net) {
-  process.stderr.write(HELP);
-  process.exit(64);
-}
+const args = simulatorArgs(HELP);
 const ROOT = path.resolve(args.root);
 const NET = path.resolve(args.net);
 const CONFIG = args.config ?? "/etc/prosody/prosody.cfg.lua";
