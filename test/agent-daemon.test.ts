@@ -12,16 +12,13 @@ import {
   type NodeDesiredInput,
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
+import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 
-const cleanups: Cleanups = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 const coordinator = () => fakeCoordinator({ cleanups });
 

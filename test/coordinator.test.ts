@@ -6,10 +6,11 @@ import os from "node:os";
 import path from "node:path";
 import { CloseCode, type ComponentHealth, jvbNickname, type NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
+import { useCleanups } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -26,10 +27,7 @@ afterAll(async () => {
   await rm(template, { recursive: true, force: true });
 });
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 /** Health as a well-behaved deployment reports it: jicofo sees every bridge of the spec. */
 function goodHealth(desired: NodeDesired): ComponentHealth[] {

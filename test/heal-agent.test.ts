@@ -15,17 +15,14 @@ import {
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { type Cleanups, spawnAgent } from "./helpers/processes.js";
+import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 
-const cleanups: Cleanups = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 const CONF = "/etc/jicofo/jicofo.conf";
 

@@ -9,10 +9,11 @@ import os from "node:os";
 import path from "node:path";
 import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, CoordinatorDaemon } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
+import { useCleanups } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 import { repoRoot } from "./validators/paths.js";
@@ -31,10 +32,7 @@ afterAll(async () => {
   await rm(template, { recursive: true, force: true });
 });
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function goodHealth(desired: NodeDesired): ComponentHealth[] {
   switch (desired.role) {

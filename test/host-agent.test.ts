@@ -32,7 +32,7 @@ import { makeSysctl, sysctlHistory, sysctlValues } from "./doubles/sysctl/index.
 import { makeVmctl, vmmState } from "./doubles/vmctl/index.js";
 import { makeVmd, writeVmdRcScript } from "./doubles/vmd/index.js";
 import { fixturesDir } from "./fixtures/material.js";
-import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
+import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 import {
@@ -46,10 +46,7 @@ import {
 const BREWERY = "jvbbrewery@internal.auth.jts.fips.de";
 const JVB2 = "  - { name: jvb2, role: jvb, address: 100.64.5.3, jvb: { udpPort: 10001 } }\n";
 
-const cleanups: Cleanups = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups(afterAll);
 
 function startAgent(args: string[]): CapturedChild {
   return spawnAgent([...args, "--lenient-accounts", "--log-level", "debug"], { cleanups });

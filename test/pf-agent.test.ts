@@ -8,17 +8,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type AgentToCoordinator, type NodeDesired, NodeDesired as NodeDesiredSchema } from "@vmmeet/shared";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadedRules, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
+import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 
-const cleanups: Cleanups = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 const RULES = {
   A: "set skip on lo\nblock return log\npass out quick on egress proto tcp to any port { 53 80 443 7443 }\n",

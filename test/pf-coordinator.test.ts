@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   adminCall,
   CoordinatorDaemon,
@@ -22,7 +22,7 @@ import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
-import { type CapturedChild, type Cleanups, spawnAgent } from "./helpers/processes.js";
+import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -39,10 +39,7 @@ afterAll(async () => {
   await rm(template, { recursive: true, force: true });
 });
 
-const cleanups: Cleanups = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function goodHealth(desired: NodeDesired): ComponentHealth[] {
   switch (desired.role) {

@@ -3,6 +3,7 @@
 // the same way and waits on their output instead of sleeping.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { repoRoot } from "../validators/paths.js";
 
 /** The compiled agent (`npm run build` first). */
@@ -10,6 +11,15 @@ export const AGENT_MAIN = path.join(repoRoot(), "packages/agent/dist/main.js");
 
 /** What a test runs in afterEach/afterAll, last registered first. */
 export type Cleanups = (() => Promise<unknown> | unknown)[];
+
+/** A cleanup list that `after` (afterEach, or afterAll for one setup per file) runs, last registered first. */
+export function useCleanups(after: (fn: () => Promise<void>) => void = afterEach): Cleanups {
+  const cleanups: Cleanups = [];
+  after(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return cleanups;
+}
 
 export type CapturedChild = ChildProcess & {
   /** stdout and stderr so far, interleaved as they arrived. */
