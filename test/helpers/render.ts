@@ -44,3 +44,52 @@ export function expectJavaLogsAndProbe(r: ComponentRender, component: "jicofo" |
     { component, service: component, http: `http://127.0.0.1:${port}/about/health`, ports: [port] },
   ]);
 }
+
+/** The paper's spec with jitsi.release set to `release`, then `more`. */
+export function withRelease(release: number, more?: (raw: Raw) => void): RenderInput {
+  return paperInput((raw) => {
+    (raw.jitsi as Raw).release = release;
+    more?.(raw);
+  });
+}
+
+/**
+ * A flat view of the HOCON subset the renderers write (`key {`, `key = JSON value`, `}`; a multi-line list
+ * such as static-mappings is kept as its raw text): enough to read values back in unit tests. The real
+ * Typesafe Config parse is in test/render-jicofo-jvb.test.ts.
+ */
+export function flatHocon(text: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const stack: string[] = [];
+  let list: { key: string; lines: string[] } | undefined;
+  for (const raw of text.split("\n")) {
+    const l = raw.trim();
+    if (list) {
+      if (l === "]") {
+        out.set(list.key, list.lines.join("\n"));
+        list = undefined;
+      } else list.lines.push(l);
+      continue;
+    }
+    if (l === "" || l.startsWith("#")) continue;
+    const open = /^([\w-]+) \{$/.exec(l);
+    const kv = /^([\w-]+) = (.*)$/.exec(l);
+    if (open) stack.push(open[1]!);
+    else if (l === "}") stack.pop();
+    else if (kv && kv[2] === "[") list = { key: [...stack, kv[1]].join("."), lines: [] };
+    else if (kv) out.set([...stack, kv[1]].join("."), JSON.parse(kv[2]!));
+    else throw new Error(`unexpected line ${JSON.stringify(l)}`);
+  }
+  expect(stack).toEqual([]);
+  return out;
+}
+
+/** The NAME=value lines of a rendered ksh env file (jicofo.in.sh, jvb.in.sh); `""` is the empty string. */
+export function envFile(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of text.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(l);
+    if (m) out.set(m[1]!, m[2] === '""' ? "" : m[2]!);
+  }
+  return out;
+}
