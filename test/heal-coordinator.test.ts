@@ -210,7 +210,7 @@ describe("coordinator heal schedule", () => {
     ]);
   });
 
-  it("without a remote restart, records the repair as needed, once", async () => {
+  it("carries a cross-node repair to the node as a repair frame, and records it", async () => {
     const t = await setup(MANUAL);
     expect(await t.push()).toMatchObject({ ok: true, generation: 1 });
     const longAgo = new Date(Date.now() - 600_000).toISOString();
@@ -236,13 +236,14 @@ describe("coordinator heal schedule", () => {
       t.daemon.status().nodes.some((n) => n.node === "jicofo" && n.health[0]?.state === "failed"),
     );
     await t.daemon.heal!.tick();
-    await t.daemon.heal!.tick();
-    const needed = (await t.audit()).filter((e) => e.kind === "heal-repair-needed");
-    expect(needed).toHaveLength(1);
-    expect(needed[0]).toMatchObject({ node: "jicofo", result: "pending" });
-    expect(needed[0]!.message).toMatch(/^restart jicofo: jicofo on jicofo has not reconnected to prosody/);
+    // The default restart goes over the protocol: jicofo's agent got a repair frame for its service.
+    const repairs = jicofo.received.filter((f) => f.type === "repair");
+    expect(repairs).toHaveLength(1);
+    expect(repairs[0]).toMatchObject({ service: "jicofo", action: "restart" });
+    const done = (await t.audit()).filter((e) => e.kind === "heal-repair");
+    expect(done[0]).toMatchObject({ node: "jicofo" });
+    expect(done[0]!.message).toMatch(/jicofo/);
   });
-
   it("raises the deployment alarm after the verdict stayed down, clears it after, and streams both", async () => {
     let verdict: "down" | "conference-ready" = "conference-ready";
     const t = await setup({

@@ -122,6 +122,20 @@ export class ScriptedAgent {
             );
           }
           ws.send(JSON.stringify({ type: "snapshot", status: this.status() }));
+        } else if (f.type === "repair") {
+          // A cross-node repair: a scripted agent says it restarted the service (unless told to be silent).
+          if (this.script.silent) return;
+          const managed = this.desired?.services.some((s) => s.name === f.service) ?? false;
+          ws.send(
+            JSON.stringify({
+              type: "apply-result",
+              replyTo: f.id,
+              generation: this.generation,
+              ok: managed,
+              unchanged: !managed,
+              items: [{ kind: "service", target: f.service, status: managed ? "restarted" : "refused" }],
+            }),
+          );
         } else if (f.type === "ping") {
           ws.send(JSON.stringify({ type: "pong", replyTo: f.id, sentAt: f.sentAt }));
         }
