@@ -4,14 +4,14 @@
 import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { CloseCode, type ComponentHealth, jvbNickname, type NodeDesired } from "@vmmeet/shared";
+import { CloseCode, jvbNickname, type NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";
-import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
+import { goodHealth, healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 
 const logger = pino({ level: "silent" });
@@ -28,26 +28,6 @@ afterAll(async () => {
 });
 
 const cleanups = useCleanups();
-
-/** Health as a well-behaved deployment reports it: jicofo sees every bridge of the spec. */
-function goodHealth(desired: NodeDesired): ComponentHealth[] {
-  switch (desired.role) {
-    case "xmpp":
-      return [healthy("prosody")];
-    case "web":
-      return [healthy("nginx")];
-    case "jicofo": {
-      const jvbs = (desired.files.find((f) => f.path === "/etc/hosts")?.content ?? "").includes("jvb2")
-        ? ["jvb", "jvb2"]
-        : ["jvb"];
-      return [healthy("jicofo", { bridges: jvbs })];
-    }
-    case "jvb":
-      return [healthy("jvb")];
-    default:
-      return [];
-  }
-}
 
 async function setup(opts: { applyTimeoutMs?: number; metrics?: boolean } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-coord-"));

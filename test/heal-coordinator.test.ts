@@ -7,14 +7,14 @@ import { spawn } from "node:child_process";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
+import type { ComponentHealth } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, CoordinatorDaemon } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";
-import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
+import { goodHealth, healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 import { repoRoot } from "./validators/paths.js";
 
@@ -33,21 +33,6 @@ afterAll(async () => {
 });
 
 const cleanups = useCleanups();
-
-function goodHealth(desired: NodeDesired): ComponentHealth[] {
-  switch (desired.role) {
-    case "xmpp":
-      return [healthy("prosody")];
-    case "web":
-      return [healthy("nginx")];
-    case "jicofo":
-      return [healthy("jicofo", { bridges: ["jvb"] })];
-    case "jvb":
-      return [healthy("jvb")];
-    default:
-      return [];
-  }
-}
 
 type HealOptions = NonNullable<ConstructorParameters<typeof CoordinatorDaemon>[0]["heal"]>;
 

@@ -9,7 +9,6 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -23,7 +22,7 @@ import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/i
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
-import { healthy, ScriptedAgent } from "./helpers/scripted-agent.js";
+import { goodHealth, ScriptedAgent } from "./helpers/scripted-agent.js";
 import { waitFor } from "./helpers/wait.js";
 
 const logger = pino({ level: "silent" });
@@ -40,20 +39,6 @@ afterAll(async () => {
 });
 
 const cleanups = useCleanups();
-
-function goodHealth(desired: NodeDesired): ComponentHealth[] {
-  switch (desired.role) {
-    case "xmpp":
-      return [healthy("prosody")];
-    case "web":
-      return [healthy("nginx")];
-    case "jicofo":
-      // A scripted jicofo that sees the bridge join at every report (a real one logs the join after a restart).
-      return [healthy("jicofo", { bridges: ["jvb"], bridgesSince: { jvb: new Date().toISOString() } })];
-    default:
-      return [];
-  }
-}
 
 /** The VM's network as its pf rules shape it: connections die while `open()` says no. */
 async function vmNetwork(target: number, open: () => boolean): Promise<number> {

@@ -166,3 +166,31 @@ export function healthy(
     ...extra,
   };
 }
+
+/** The bridges of a deployment as the jicofo node's rendered /etc/hosts names them (jvb, jvb2, ...). */
+function bridgesIn(desired: NodeDesired): string[] {
+  const hosts = desired.files.find((f) => f.path === "/etc/hosts")?.content ?? "";
+  return [...hosts.matchAll(/^\S+\s+(jvb\d*)\b/gm)].map((m) => m[1]!).sort();
+}
+
+/**
+ * Health as a well-behaved deployment reports it: every component healthy, and jicofo seeing every bridge of
+ * the spec, joined at the moment of the report (a real jicofo logs the join after a bridge's restart).
+ */
+export function goodHealth(desired: NodeDesired): ComponentHealth[] {
+  switch (desired.role) {
+    case "xmpp":
+      return [healthy("prosody")];
+    case "web":
+      return [healthy("nginx")];
+    case "jicofo": {
+      const bridges = bridgesIn(desired);
+      const now = new Date().toISOString();
+      return [healthy("jicofo", { bridges, bridgesSince: Object.fromEntries(bridges.map((b) => [b, now])) })];
+    }
+    case "jvb":
+      return [healthy("jvb")];
+    default:
+      return [];
+  }
+}
