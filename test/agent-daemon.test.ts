@@ -3,8 +3,7 @@
 // sets flags and starts the services; the same apply again changes nothing and restarts nothing; a stale
 // generation is refused; with the coordinator gone and the agent restarted, the persisted state is still
 // enforced.
-import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type AgentToCoordinator,
@@ -13,7 +12,8 @@ import {
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { doubleProcesses } from "./doubles/rcctl/index.js";
+import { type AgentSandbox, agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
@@ -23,48 +23,12 @@ const cleanups = useCleanups();
 const coordinator = () => fakeCoordinator({ cleanups });
 
 async function sandbox() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-agentd-"));
-  const root = path.join(dir, "root");
-  const state = path.join(dir, "state");
-  await mkdir(root, { recursive: true });
-  const rcctl = await makeRcctl(root);
-  cleanups.push(async () => {
-    await killDoubleProcesses(root);
-    await rm(dir, { recursive: true, force: true });
-  });
   // jicofo stands in as a sleeper: the agent only needs a process rc.subr semantics can find.
-  const sleeper = path.join(dir, "sleeper.mjs");
-  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
-  await writeRcScript(root, "jicofo", {
-    daemon: `${process.execPath} ${sleeper} jicofo-sleeper`,
-    bg: true,
-    timeout: 5,
-  });
-  await writeRcScript(root, "syslogd", {
-    daemon: `${process.execPath} ${sleeper} syslogd-sleeper`,
-    bg: true,
-    timeout: 5,
-  });
-  return { dir, root, state, rcctl };
+  return agentSandbox("vmmeet-agentd-", cleanups, ["jicofo", "syslogd"]);
 }
 
-function startAgent(
-  s: { root: string; state: string; rcctl: string },
-  coordinator: string | null,
-): CapturedChild {
-  const args = [
-    "--node",
-    "jicofo",
-    "--state-dir",
-    s.state,
-    "--root",
-    s.root,
-    "--rcctl",
-    s.rcctl,
-    "--lenient-accounts",
-    "--log-level",
-    "debug",
-  ];
+function startAgent(s: AgentSandbox, coordinator: string | null): CapturedChild {
+  const args = [...sandboxAgentArgs(s), "--log-level", "debug"];
   if (coordinator) args.push("--coordinator", coordinator);
   return spawnAgent(args, { cleanups });
 }

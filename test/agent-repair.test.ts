@@ -1,12 +1,10 @@
 // The coordinator's cross-node repair (heal schedule: prosody before jicofo before jvb) reaches a real agent
 // process as a `repair` frame: the agent restarts the service through rcctl (the test double, real
 // processes) and answers with the outcome; a service that is not in its desired state is refused.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { type AgentToCoordinator, NodeDesired } from "@vmmeet/shared";
 import { afterEach, describe, expect, it } from "vitest";
-import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { doubleProcesses } from "./doubles/rcctl/index.js";
+import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { type Cleanups, spawnAgent } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
@@ -21,39 +19,10 @@ const results = (frames: AgentToCoordinator[]) =>
 
 describe("repair frames", () => {
   it("restart a managed service on the coordinator's order, and refuse any other", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-repair-"));
-    const root = path.join(dir, "root");
-    await mkdir(root, { recursive: true });
-    cleanups.push(async () => {
-      await killDoubleProcesses(root);
-      await rm(dir, { recursive: true, force: true });
-    });
-    const rcctl = await makeRcctl(root);
-    const sleeper = path.join(dir, "sleeper.mjs");
-    await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
-    await writeRcScript(root, "jicofo", {
-      daemon: `${process.execPath} ${sleeper} jicofo-sleeper`,
-      timeout: 5,
-    });
+    const s = await agentSandbox("vmmeet-repair-", cleanups, ["jicofo"]);
+    const root = s.root;
     const coord = await fakeCoordinator({ cleanups });
-    spawnAgent(
-      [
-        "--node",
-        "jicofo",
-        "--coordinator",
-        coord.url,
-        "--state-dir",
-        path.join(dir, "state"),
-        "--root",
-        root,
-        "--rcctl",
-        rcctl,
-        "--lenient-accounts",
-        "--pfctl",
-        "/bin/true",
-      ],
-      { cleanups },
-    );
+    spawnAgent([...sandboxAgentArgs(s), "--coordinator", coord.url, "--pfctl", "/bin/true"], { cleanups });
     await waitFor("snapshot", () => coord.frames.some((f) => f.type === "snapshot"), { timeoutMs: 20_000 });
     const desired = NodeDesired.parse({
       node: "jicofo",

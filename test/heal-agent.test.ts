@@ -3,10 +3,9 @@
 // restarted once; a killed service is started again; one that always fails is retried with a growing
 // delay, then reported failed and left alone; with no coordinator at all the node still heals; what it did
 // while the coordinator was away reaches the coordinator after it connects.
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import {
   type AgentEvent,
@@ -17,7 +16,8 @@ import {
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
-import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { doubleProcesses, writeRcScript } from "./doubles/rcctl/index.js";
+import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
@@ -42,52 +42,27 @@ async function freePort(): Promise<number> {
  * time of every start to a file and exits at once (rc_bg=YES: rcctl says "(failed)").
  */
 async function sandbox({ failing = false } = {}) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-heal-"));
-  const root = path.join(dir, "root");
-  const state = path.join(dir, "state");
-  const starts = path.join(dir, "starts.log");
-  await mkdir(root, { recursive: true });
-  const rcctl = await makeRcctl(root);
-  cleanups.push(async () => {
-    await killDoubleProcesses(root);
-    await rm(dir, { recursive: true, force: true });
-  });
-  const sleeper = path.join(dir, "sleeper.mjs");
-  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
-  const failer = path.join(dir, "failer.mjs");
-  await writeFile(
-    failer,
-    `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(starts)}, Date.now() + "\\n");\nprocess.exit(1);\n`,
-  );
-  await writeRcScript(root, "jicofo", {
-    daemon: failing
-      ? `${process.execPath} ${failer} jicofo-failer`
-      : `${process.execPath} ${sleeper} jicofo-sleeper`,
-    bg: true,
-    timeout: 5,
-  });
-  return { dir, root, state, rcctl, starts };
+  const s = await agentSandbox("vmmeet-heal-", cleanups, failing ? [] : ["jicofo"]);
+  const starts = path.join(s.dir, "starts.log");
+  if (failing) {
+    const failer = path.join(s.dir, "failer.mjs");
+    await writeFile(
+      failer,
+      `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(starts)}, Date.now() + "\\n");\nprocess.exit(1);\n`,
+    );
+    await writeRcScript(s.root, "jicofo", {
+      daemon: `${process.execPath} ${failer} jicofo-failer`,
+      bg: true,
+      timeout: 5,
+    });
+  }
+  return { ...s, starts };
 }
 
 type Sandbox = Awaited<ReturnType<typeof sandbox>>;
 
 function startAgent(s: Sandbox, coordinator: string | null, flags: string[] = []) {
-  const args = [
-    "--node",
-    "jicofo",
-    "--state-dir",
-    s.state,
-    "--root",
-    s.root,
-    "--rcctl",
-    s.rcctl,
-    "--lenient-accounts",
-    "--log-level",
-    "debug",
-    "--heal-interval",
-    "0.3",
-    ...flags,
-  ];
+  const args = [...sandboxAgentArgs(s), "--log-level", "debug", "--heal-interval", "0.3", ...flags];
   if (coordinator) args.push("--coordinator", coordinator);
   const child = spawnAgent(args, { cleanups });
   return Object.assign(child, {

@@ -4,13 +4,12 @@
 // the link dies (the server drops the agent while the new rules are loaded, as those rules would) is
 // reverted after the window, kept reverted, and the revert is reported once the link is back.
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { type AgentToCoordinator, type NodeDesired, NodeDesired as NodeDesiredSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { loadedRules, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
-import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
+import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
@@ -51,31 +50,13 @@ async function coordinator(): Promise<Coordinator> {
 }
 
 async function sandbox() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-pfagent-"));
-  const root = path.join(dir, "root");
-  const state = path.join(dir, "state");
-  await mkdir(path.join(root, "etc"), { recursive: true });
-  const rcctl = await makeRcctl(root);
-  const pfctl = await makePfctl(root);
-  cleanups.push(async () => {
-    await killDoubleProcesses(root);
-    await rm(dir, { recursive: true, force: true });
-  });
-  const sleeper = path.join(dir, "sleeper.mjs");
-  await writeFile(sleeper, "setInterval(() => {}, 1000);\n");
-  await writeRcScript(root, "jicofo", {
-    daemon: `${process.execPath} ${sleeper} jicofo-sleeper`,
-    timeout: 5,
-  });
-  return { root, state, rcctl, pfctl };
+  const s = await agentSandbox("vmmeet-pfagent-", cleanups, ["jicofo"]);
+  return { ...s, pfctl: await makePfctl(s.root) };
 }
 
 function startAgent(s: Awaited<ReturnType<typeof sandbox>>, url: string): CapturedChild {
   return spawnAgent(
-    [
-      ...["--node", "jicofo", "--coordinator", url, "--state-dir", s.state, "--root", s.root],
-      ...["--rcctl", s.rcctl, "--pfctl", s.pfctl, "--lenient-accounts", "--log-level", "debug"],
-    ],
+    [...sandboxAgentArgs(s), ...["--coordinator", url, "--pfctl", s.pfctl, "--log-level", "debug"]],
     { cleanups },
   );
 }
