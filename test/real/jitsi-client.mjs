@@ -15,6 +15,7 @@ import {
   getPath,
   healthServer,
   inRoot,
+  jicofoBrewery,
   jitsiLogger,
   keepLoggedIn,
   parseArgs,
@@ -107,28 +108,15 @@ const stops = [];
 
 if (role === "jicofo") {
   const client = getPath(conf, "jicofo.xmpp.client") ?? {};
-  const brewery = String(getPath(conf, "jicofo.bridge.brewery-jid") ?? "").toLowerCase();
-  const breweryCtx = `[type=bridge brewery=${brewery.split("@")[0] || "jvbbrewery"}]`;
+  const jb = jicofoBrewery(log, conf);
+  const brewery = jb.brewery;
   const restPort = Number(getPath(conf, "jicofo.rest.port") ?? 8888);
   const username = String(client.username ?? "focus");
   const ctx = "[xmpp_connection=client]";
-  /** Bridges in the brewery: "room/nick". */
-  const bridges = new Set();
-  let healthWasOk = true;
   const health = await healthServer({
     port: restPort,
-    healthy: () =>
-      bridges.size > 0
-        ? { ok: true }
-        : { ok: false, reason: `No operational bridges available (total bridge count: ${bridges.size})` },
-    onRequest: (r) => {
-      if (!r.ok && healthWasOk) {
-        log.severe(30, "JicofoHealthChecker.check#101", "Health check failed in PT0.001S:", undefined, [
-          `java.lang.RuntimeException: ${r.reason}`,
-        ]);
-      }
-      healthWasOk = r.ok;
-    },
+    healthy: jb.healthy,
+    onRequest: jb.onHealthRequest,
     publishAs: restPort,
     netDir: ROOT,
     addresses: [],
@@ -139,11 +127,6 @@ if (role === "jicofo") {
     "io.ktor.server.engine.EmbeddedServer$start$3.invokeSuspend",
     `Responding at http://0.0.0.0:${restPort}`,
   );
-  const removeBridge = (jid) => {
-    if (!bridges.delete(jid)) return;
-    log.info(35, "BaseBrewery.removeInstance#366", `Removed brewery instance: ${jid}`, breweryCtx);
-    log.info(35, "BridgeSelector.removeJvbAddress#112", `Removing videobridge: Bridge[jid=${jid}]`);
-  };
   if (client.enabled !== false) {
     const session = keepClient({
       hostname: String(client.hostname ?? "localhost"),
@@ -155,39 +138,12 @@ if (role === "jicofo") {
       onSession: async (s) => {
         log.info(25, "XmppProvider$connectionListener$1.authenticated#140", `Registered as ${s.jid}`, ctx);
         s.on("presence", (room, nick, available) => {
-          if (room !== brewery || nick === username) return;
-          const jid = `${room}/${nick}`;
-          if (!available) return removeBridge(jid);
-          if (bridges.has(jid)) return;
-          bridges.add(jid);
-          log.info(35, "BaseBrewery.addInstance#341", `Added brewery instance: ${jid}`, breweryCtx);
-          log.info(
-            35,
-            "BridgeSelector.addJvbAddress#99",
-            `Added new videobridge: Bridge[jid=${jid}, version=2.0.9646, relayId=null, region=null, correctedStress=0.00]`,
-          );
+          if (nick !== username) jb.presence(room, nick, available);
         });
         if (brewery === "") return;
-        const r = await s.join(brewery, username);
-        if (r.ok) log.info(32, "ChatRoomImpl.joinAs#311", "Joined the room.", `[room=${brewery}]`);
-        else
-          log.severe(
-            32,
-            "BaseBrewery.start#120",
-            `Failed to create room: ${brewery} (${r.condition})`,
-            breweryCtx,
-          );
+        jb.joined(await s.join(brewery, username));
       },
-      onClosed: () => {
-        for (const jid of [...bridges]) removeBridge(jid);
-        log.warn(
-          25,
-          "XmppProvider$connectionListener$1.connectionClosedOnError#160",
-          "XMPP connection closed on error:",
-          ctx,
-          ["java.net.SocketException: Connection reset"],
-        );
-      },
+      onClosed: () => jb.closed(ctx),
     });
     stops.push(() => session.stop());
   }

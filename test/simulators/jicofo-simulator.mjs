@@ -11,6 +11,7 @@ import path from "node:path";
 import {
   getPath,
   healthServer,
+  jicofoBrewery,
   jitsiLogger,
   keepLoggedIn,
   loadJitsiConfig,
@@ -57,30 +58,14 @@ const { env, conf } = loadJitsiConfig(ROOT, log, {
 const cas = await loadJitsiTruststore(ROOT, log, env, { prefix: "JICOFO", where: "JicofoKt.main#70" });
 
 const client = getPath(conf, "jicofo.xmpp.client") ?? {};
-const brewery = String(getPath(conf, "jicofo.bridge.brewery-jid") ?? "").toLowerCase();
-const breweryName = brewery.split("@")[0] || "jvbbrewery";
-const breweryCtx = `[type=bridge brewery=${breweryName}]`;
+const jb = jicofoBrewery(log, conf);
+const brewery = jb.brewery;
 const restPort = getPath(conf, "jicofo.rest.port") ?? 8888;
-
-/** Bridges in the brewery: "room/nick". */
-const bridges = new Set();
-let healthWasOk = true;
 
 const health = await healthServer({
   port: Number(args["http-port"] ?? 0),
-  healthy: () =>
-    bridges.size > 0
-      ? { ok: true }
-      : { ok: false, reason: `No operational bridges available (total bridge count: ${bridges.size})` },
-  // jicofo's health checker logs a failed check; the simulator logs when the result turns bad.
-  onRequest: (r) => {
-    if (!r.ok && healthWasOk) {
-      log.severe(30, "JicofoHealthChecker.check#101", "Health check failed in PT0.001S:", undefined, [
-        `java.lang.RuntimeException: ${r.reason}`,
-      ]);
-    }
-    healthWasOk = r.ok;
-  },
+  healthy: jb.healthy,
+  onRequest: jb.onHealthRequest,
   publishAs: restPort,
   netDir: NET,
   addresses: ownAddresses(ROOT, args.address),
@@ -90,24 +75,6 @@ log.info(
   "io.ktor.server.engine.EmbeddedServer$start$3.invokeSuspend",
   `Responding at http://0.0.0.0:${restPort}`,
 );
-
-function addBridge(room, nick) {
-  const jid = `${room}/${nick}`;
-  if (bridges.has(jid)) return;
-  bridges.add(jid);
-  log.info(35, "BaseBrewery.addInstance#341", `Added brewery instance: ${jid}`, breweryCtx);
-  log.info(
-    35,
-    "BridgeSelector.addJvbAddress#99",
-    `Added new videobridge: Bridge[jid=${jid}, version=2.0.9646, relayId=null, region=null, correctedStress=0.00]`,
-  );
-}
-
-function removeBridge(jid) {
-  if (!bridges.delete(jid)) return;
-  log.info(35, "BaseBrewery.removeInstance#366", `Removed brewery instance: ${jid}`, breweryCtx);
-  log.info(35, "BridgeSelector.removeJvbAddress#112", `Removing videobridge: Bridge[jid=${jid}]`);
-}
 
 const hostname = String(client.hostname ?? "localhost");
 const port = Number(client.port ?? 5222);
@@ -157,32 +124,12 @@ const session =
         onSession: async (s) => {
           log.info(25, "XmppProvider$connectionListener$1.authenticated#140", `Registered as ${s.jid}`, ctx);
           s.on("presence", (room, nick, available) => {
-            if (room !== brewery || nick === username) return;
-            if (available) addBridge(room, nick);
-            else removeBridge(`${room}/${nick}`);
+            if (nick !== username) jb.presence(room, nick, available);
           });
           if (brewery === "") return;
-          const r = await s.join(brewery, username);
-          if (r.ok) log.info(32, "ChatRoomImpl.joinAs#311", "Joined the room.", `[room=${brewery}]`);
-          else
-            log.severe(
-              32,
-              "BaseBrewery.start#120",
-              `Failed to create room: ${brewery} (${r.condition})`,
-              breweryCtx,
-            );
+          jb.joined(await s.join(brewery, username));
         },
-        onClosed: () => {
-          // Losing the XMPP connection means leaving the brewery: every bridge is gone for jicofo.
-          for (const jid of [...bridges]) removeBridge(jid);
-          log.warn(
-            25,
-            "XmppProvider$connectionListener$1.connectionClosedOnError#160",
-            "XMPP connection closed on error:",
-            ctx,
-            ["java.net.SocketException: Connection reset"],
-          );
-        },
+        onClosed: () => jb.closed(ctx),
       });
 
 for (const s of ["SIGTERM", "SIGINT"]) {
