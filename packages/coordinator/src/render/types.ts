@@ -60,7 +60,3 @@ export interface ComponentRender {
 }
 
 export type ComponentRenderer = (input: RenderInput, node: NodeSpec) => ComponentRender;
-
-export function emptyRender(): ComponentRender {
-  return { files: [], services: [], actions: [], programLogs: [], logs: [], probes: [] };
-}

@@ -23,11 +23,6 @@ export const DesiredFrame = z
   })
   .strict();
 
-/** Ask the agent to restore the files of an earlier generation that it keeps (push rollback). */
-export const RollbackFrame = z
-  .object({ type: z.literal("rollback"), id: FrameId, toGeneration: Generation, fromGeneration: Generation })
-  .strict();
-
 /** Confirms a pf.conf load within its confirm window (commit-confirmed); see the agent's pf step. */
 export const ConfirmFrame = z
   .object({ type: z.literal("confirm"), id: FrameId, generation: Generation })
@@ -53,7 +48,6 @@ export const SnapshotRequestFrame = z.object({ type: z.literal("snapshot-request
 export const CoordinatorToAgent = z.discriminatedUnion("type", [
   WelcomeFrame,
   DesiredFrame,
-  RollbackFrame,
   ConfirmFrame,
   RepairFrame,
   SnapshotRequestFrame,
