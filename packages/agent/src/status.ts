@@ -47,11 +47,13 @@ export async function serviceStates(
 ): Promise<NodeStatus["services"]> {
   const out: NodeStatus["services"] = [];
   for (const s of desired?.services ?? []) {
-    const [running, enabled, flags] = await Promise.all([
+    const [running, flags] = await Promise.all([
       services.check(s.name).catch(() => false),
-      services.isEnabled(s.name).catch(() => false),
       services.getFlags(s.name).catch(() => null),
     ]);
+    // `rcctl get NAME flags` prints NO exactly when NAME is disabled (rcctl refuses to set flags NO), so a
+    // second rcctl call for the status would only repeat what this one said.
+    const enabled = flags !== null && flags !== "NO";
     const hint = hints(s.name);
     out.push({
       name: s.name,
