@@ -32,6 +32,22 @@ describe("serviceStates", () => {
     ]);
   });
 
+  it("asks rcctl only what the apply that just ended did not see", async () => {
+    const services = new FakeServiceManager({
+      jicofo: { enabled: true, running: true, flags: "--host=example.org" },
+      syslogd: { enabled: false, running: false },
+    });
+    const states = await serviceStates(desired, services, () => undefined, {
+      jicofo: { running: true, flags: "--host=example.org" },
+      syslogd: { running: false },
+    });
+    expect(services.calls).toEqual(["get syslogd flags"]);
+    expect(states.map((s) => [s.name, s.enabled, s.running, s.flags])).toEqual([
+      ["jicofo", true, true, "--host=example.org"],
+      ["syslogd", false, false, "NO"],
+    ]);
+  });
+
   it("an unknown service is neither enabled nor running", async () => {
     const states = await serviceStates(
       desired,

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
 import type { AccountResolver } from "./reconcile/accounts.js";
+import type { ObservedService } from "./reconcile/apply.js";
 import { resolveUnderRoot } from "./reconcile/paths.js";
 import type { ServiceManager } from "./services/manager.js";
 
@@ -40,16 +41,21 @@ export interface ServiceHealthHint {
   detail?: string;
 }
 
+/**
+ * `known`: what rcctl said moments ago (the apply that just ended); only what is missing is asked again.
+ */
 export async function serviceStates(
   desired: NodeDesired | null,
   services: ServiceManager,
   hints: (name: string) => ServiceHealthHint | undefined,
+  known: Readonly<Record<string, ObservedService>> = {},
 ): Promise<NodeStatus["services"]> {
   const out: NodeStatus["services"] = [];
   for (const s of desired?.services ?? []) {
+    const k = Object.hasOwn(known, s.name) ? known[s.name] : undefined;
     const [running, flags] = await Promise.all([
-      services.check(s.name).catch(() => false),
-      services.getFlags(s.name).catch(() => null),
+      k?.running ?? services.check(s.name).catch(() => false),
+      k?.flags ?? services.getFlags(s.name).catch(() => null),
     ]);
     // `rcctl get NAME flags` prints NO exactly when NAME is disabled (rcctl refuses to set flags NO), so a
     // second rcctl call for the status would only repeat what this one said.

@@ -170,6 +170,52 @@ describe("applyDesired", () => {
     expect(svc.actions).toEqual([]);
   });
 
+  it("asks rcctl once for flags and once whether it runs; the result carries what it said", async () => {
+    const svc = jicofoServices();
+    const e = engine(svc);
+    await e.apply(jicofoNode(), 1);
+    svc.calls.length = 0;
+    const r = await e.apply(jicofoNode(), 2);
+    // `get flags` printing the flags (not NO) already says jicofo is enabled: no `get jicofo status`
+    expect(svc.calls).toEqual(["get jicofo flags", "check jicofo"]);
+    expect(r.observed).toEqual({ jicofo: { flags: "--host=xmpp.example.org", running: true } });
+
+    svc.calls.length = 0;
+    const d = jicofoNode("jicofo { xmpp { a = 1 } }\n");
+    const r2 = await e.apply(d, 3);
+    expect(svc.calls).toEqual(["get jicofo flags", "check jicofo", "restart jicofo", "check jicofo"]);
+    expect(r2.observed).toEqual({ jicofo: { flags: "--host=xmpp.example.org", running: true } });
+  });
+
+  it("observes nothing it did not see: new flags and a failed start are asked again by the status", async () => {
+    const svc = new FakeServiceManager({
+      jicofo: { enabled: true, running: true, flags: "--old", reloadUnsupported: true },
+      syslogd: { enabled: true, running: true },
+    });
+    const e = engine(svc);
+    const r = await e.apply(jicofoNode(), 1);
+    expect(r.services.find((s) => s.name === "jicofo")?.steps).toContain("flags-set");
+    expect(r.observed?.["jicofo"]).toEqual({ running: true }); // flags not recorded after `set`
+
+    const failing = new FakeServiceManager({
+      jicofo: { enabled: true, running: false, flags: "--host=xmpp.example.org", startFails: true },
+      syslogd: { enabled: true, running: true },
+    });
+    const r2 = await engine(failing).apply(jicofoNode(), 1);
+    expect(r2.outcome).toBe("failed");
+    expect(r2.observed?.["jicofo"]).toEqual({ flags: "--host=xmpp.example.org" });
+  });
+
+  it("enables a service whose `get flags` prints NO, without asking `get status`", async () => {
+    const svc = new FakeServiceManager({
+      jicofo: { enabled: false, running: false, reloadUnsupported: true },
+      syslogd: { enabled: true, running: true },
+    });
+    await engine(svc).apply(jicofoNode(), 1);
+    expect(svc.calls).not.toContain("get jicofo status");
+    expect(svc.actions.slice(0, 2)).toEqual(["enable jicofo", "set jicofo flags --host=xmpp.example.org"]);
+  });
+
   it("restarts only the service of a changed file, once, even when it could only be reloaded", async () => {
     const svc = jicofoServices();
     const e = engine(svc);

@@ -118,6 +118,17 @@ export interface ApplyResult {
   refusals: Refusal[];
   /** For stale: the generation the agent holds. */
   current?: number;
+  /**
+   * What this apply's own rcctl calls found, per service, at its end: whether `rcctl check` matched and
+   * what `rcctl get NAME flags` prints. The status snapshot sent right after the apply uses them instead of
+   * asking rcctl the same questions again a few milliseconds later. A field is absent when not observed.
+   */
+  observed?: Record<string, ObservedService>;
+}
+
+export interface ObservedService {
+  running?: boolean;
+  flags?: string;
 }
 
 export interface RollbackResult {
@@ -347,6 +358,8 @@ export async function applyDesired(
   }
 
   const ordered = [...desired.services].sort((a, b) => a.order - b.order);
+  const observed = new Map<string, ObservedService>();
+  const observe = (name: string, o: ObservedService) => observed.set(name, { ...observed.get(name), ...o });
   const serviceItems = new Map<string, ServiceItem>();
   const item = (name: string) => {
     let it = serviceItems.get(name);
@@ -362,7 +375,11 @@ export async function applyDesired(
   for (const s of ordered) {
     const it = item(s.name);
     try {
-      if (!(await deps.services.isEnabled(s.name))) {
+      // `rcctl get NAME flags` prints NO exactly when NAME is disabled (rcctl refuses `set NAME flags NO`;
+      // openbsd-services.md section 1), so the flags read while planning also say whether to enable.
+      const seen = flagsSeen.get(s.name);
+      const enabled = seen !== undefined ? seen !== "NO" : await deps.services.isEnabled(s.name);
+      if (!enabled) {
         await deps.services.enable(s.name);
         it.steps.push("enabled");
         flagsSeen.delete(s.name); // enabling changes what `get flags` prints ("NO" before)
@@ -374,7 +391,8 @@ export async function applyDesired(
         await deps.services.setFlags(s.name, s.flags);
         it.steps.push("flags-set");
         todo.set(s.name, "restart");
-      }
+        observed.delete(s.name); // what `get flags` prints now is rcctl's business (quoting): ask again
+      } else if (cur !== null) observe(s.name, { flags: cur });
     } catch (e) {
       fail(it, e);
     }
@@ -414,11 +432,11 @@ export async function applyDesired(
   for (const [name, act] of [...todo]
     .filter(([n]) => !managed.has(n))
     .sort(([a], [b]) => a.localeCompare(b))) {
-    await bounce(name, act, item(name), deps, log, false, ctx);
+    await bounce(name, act, item(name), deps, log, false, ctx, observe);
   }
   for (const s of ordered) {
     const it = item(s.name);
-    if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true, ctx);
+    if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true, ctx, observe);
     // prosodyctl register and mod_roster_command need prosody up (the paper: rcctl start prosody first).
     if (s.name === "prosody" && !prosodyDone) await runProsody(it.status !== "failed");
   }
@@ -461,6 +479,7 @@ export async function applyDesired(
     services,
     actions: actionItems,
     refusals: [],
+    observed: Object.fromEntries(observed),
   };
   log.info({ outcome: result.outcome, changed }, "apply finished");
   return result;
@@ -507,6 +526,7 @@ async function bounce(
   log: Logger,
   startIfStopped: boolean,
   ctx: HookContext,
+  observe: (name: string, o: ObservedService) => void = () => {},
 ): Promise<void> {
   try {
     const hooked = act !== undefined ? deps.hooks?.notify(name, act, ctx) : null;
@@ -539,7 +559,11 @@ async function bounce(
         step = "restarted";
       }
     }
-    if (!step || !r) return;
+    if (!step || !r) {
+      observe(name, { running });
+      return;
+    }
+    // After a failed action nothing is known of the process: the snapshot asks rcctl again.
     if (!r.ok) {
       it.status = "failed";
       it.detail =
@@ -548,7 +572,9 @@ async function bounce(
       return;
     }
     it.steps.push(step);
-    if (!(await deps.services.check(name))) {
+    const after = await deps.services.check(name);
+    observe(name, { running: after });
+    if (!after) {
       it.status = "failed";
       it.detail = `${step}, but rcctl check finds no process (it exited, or its pexp never matches)`;
       log.error({ service: name, step }, "service not running after action");
