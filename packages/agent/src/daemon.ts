@@ -25,8 +25,12 @@ import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, type ServiceHealthHint, serviceStates } from "./status.js";
+import { Throttle } from "./throttle.js";
 import type { BackoffOptions } from "./transport/backoff.js";
 import { AgentTransport, type TransportTls } from "./transport/client.js";
+
+/** At most one health status frame, and one snapshot for the healer's changes, per this many ms. */
+const STATUS_INTERVAL_MS = 250;
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -86,13 +90,15 @@ export class AgentDaemon {
   #generation = 0;
   #desired: NodeDesired | null = null;
   #applying: number | null = null;
-  #statusTimer: NodeJS.Timeout | null = null;
+  /** Health changes come in bursts (a restart prints many lines): see Throttle. */
+  readonly #status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS);
   #started = false;
   #stopping: Promise<void> | null = null;
   #healer: Healer | null = null;
   /** Repairs and other events not yet sent: kept while the coordinator is away. */
   readonly #outbox = new EventOutbox();
-  #snapshotTimer: NodeJS.Timeout | null = null;
+  /** A service changed state (healer): a full snapshot, throttled like the status. */
+  readonly #snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS);
   readonly #pf: PfManager;
   readonly #host: HostManager;
   /** When the coordinator link last changed state, for the pf revert event. */
@@ -174,7 +180,7 @@ export class AgentDaemon {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
     await this.o.health?.configure(this.#desired);
-    this.o.health?.onChange(() => this.#scheduleStatus());
+    this.o.health?.onChange(() => this.#status.request());
     this.o.metrics?.start();
     if (this.o.heal !== false) {
       this.#healer = new Healer({
@@ -186,7 +192,7 @@ export class AgentDaemon {
         ...(this.o.heal ? { tuning: this.o.heal } : {}),
         busy: () => this.#applying !== null,
         onEvent: (e) => this.#event(e),
-        onChange: () => this.#scheduleSnapshot(),
+        onChange: () => this.#snapshot.request(),
         onServiceStarted: (name) => this.o.health?.serviceStarted?.(name),
       });
       this.o.health?.onSignal?.((s) => this.onSignal(s));
@@ -229,8 +235,8 @@ export class AgentDaemon {
   /** Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      if (this.#statusTimer) clearTimeout(this.#statusTimer);
-      if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+      this.#status.cancel();
+      this.#snapshot.cancel();
       this.#pf.stop();
       await this.#healer?.stop();
       await this.#transport?.stop();
@@ -244,13 +250,15 @@ export class AgentDaemon {
     return this.#transport?.send(frame) ?? false;
   }
 
-  async status(): Promise<NodeStatus> {
+  /** `known`: services as the apply that just ended found them (see ApplyResult.observed). */
+  async status(known?: ApplyResult["observed"]): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
       fileStates(this.#desired, this.o.root, this.o.accounts),
       serviceStates(
         this.#desired,
         this.o.services,
         (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
+        known,
       ),
     ]);
     return {
@@ -284,15 +292,15 @@ export class AgentDaemon {
       if (!desired) return;
       this.#desired = desired;
       this.#healer?.configure(desired);
-      this.#scheduleSnapshot();
+      this.#snapshot.request();
     } catch (err) {
       this.o.logger.error({ err: (err as Error).message }, "pf revert failed");
     }
   }
 
-  async #sendSnapshot(replyTo?: string): Promise<void> {
+  async #sendSnapshot(replyTo?: string, known?: ApplyResult["observed"]): Promise<void> {
     try {
-      const status = await this.status();
+      const status = await this.status(known);
       this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
     } catch (err) {
       this.o.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
@@ -309,29 +317,15 @@ export class AgentDaemon {
     this.#outbox.drain((event) => this.#send({ type: "event", event }));
   }
 
-  /** A service changed state (healer): one full snapshot per 250 ms at most. */
-  #scheduleSnapshot(): void {
-    if (this.#snapshotTimer || this.#stopping) return;
-    this.#snapshotTimer = setTimeout(() => {
-      this.#snapshotTimer = null;
-      void this.#sendSnapshot();
-    }, 250);
-  }
-
-  /** Health changes come in bursts (a restart prints many lines): one status frame per 250 ms at most. */
-  #scheduleStatus(): void {
-    if (this.#statusTimer) return;
-    this.#statusTimer = setTimeout(() => {
-      this.#statusTimer = null;
-      this.#send({
-        type: "status",
-        status: {
-          health: this.o.health?.components() ?? [],
-          generation: this.#generation,
-          applying: this.#applying,
-        },
-      });
-    }, 250);
+  #sendStatus(): void {
+    this.#send({
+      type: "status",
+      status: {
+        health: this.o.health?.components() ?? [],
+        generation: this.#generation,
+        applying: this.#applying,
+      },
+    });
   }
 
   async #onFrame(frame: CoordinatorToAgent): Promise<void> {
@@ -437,7 +431,7 @@ export class AgentDaemon {
       items,
       ...(error ? { error: error.slice(0, 2000) } : {}),
     });
-    await this.#sendSnapshot();
+    await this.#sendSnapshot(undefined, res.observed);
   }
 }
 
