@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The agent's log pipeline for one file, as the health monitor builds it: a LogTailer (default poll
-// interval, offsets committed to a JsonFileOffsetStore) feeding jicofo's LogClassifier.
+// interval, woken by writes as the monitor's are, offsets committed to a JsonFileOffsetStore) feeding
+// jicofo's LogClassifier.
 //
 //   tail-child.mjs FILE STATE_DIR RELEASE
 //
@@ -31,6 +32,7 @@ const tailer = new LogTailer({
     classifier.push(line);
   },
   onError: (err) => process.stderr.write(`tailer: ${err.message}\n`),
+  wakeOnWrite: true,
 });
 tailer.start();
 await tailer.poll();

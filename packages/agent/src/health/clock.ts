@@ -48,6 +48,13 @@ export class ManualClock implements Clock {
     return this.timers.size;
   }
 
+  /** When the earliest armed timer is due (undefined: none armed). */
+  get nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.timers.values()) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
+
   advance(ms: number): void {
     const end = this.t + ms;
     for (;;) {

@@ -105,6 +105,8 @@ export class HealthMonitor implements HealthSource {
       path: path.join(this.o.root, file),
       store: this.#offsets,
       ...(this.o.pollIntervalMs ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
+      // A signal reaches the status within milliseconds of its line (rollout gates wait on them).
+      wakeOnWrite: true,
       onLine: (line) => {
         // Shared files (/var/log/daemon) hold every daemon's lines: keep this component's tag only. And
         // they are the fallback: syslogd copies a program's lines to /var/log/daemon as well as to its

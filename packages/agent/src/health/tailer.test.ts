@@ -116,6 +116,45 @@ describe("LogTailer, timer-driven", () => {
   });
 });
 
+describe("LogTailer, woken by writes (wakeOnWrite)", () => {
+  it("reads a new line long before its next poll is due", async () => {
+    writeFileSync(log, "");
+    const h = manual(new MemoryOffsetStore(), { pollIntervalMs: 600_000, wakeOnWrite: true });
+    h.tailer.start();
+    await h.tailer.poll();
+    appendFileSync(log, text(["Added brewery instance: jvbbrewery@internal.auth.example.org/jvb1"]));
+    await waitFor(() => h.lines.length === 1, "the line, read on the write (the interval is 10 minutes)");
+    appendFileSync(log, text(["second"]));
+    await waitFor(() => h.lines.length === 2, "the next line");
+    expect(h.errors).toEqual([]);
+  });
+
+  it("brings the next poll forward on a write, but never closer than wakeGapMs to the last one", async () => {
+    writeFileSync(log, "x\n");
+    const clock = new ManualClock(0);
+    const h = manual(new MemoryOffsetStore(), {
+      clock,
+      pollIntervalMs: 1000,
+      wakeOnWrite: true,
+      wakeGapMs: 250,
+    });
+    h.tailer.start();
+    clock.advance(0); // the first poll
+    await waitFor(() => clock.nextAt === 1000, "the first poll done, the next one armed");
+    clock.advance(100);
+    appendFileSync(log, "y\n");
+    await waitFor(() => clock.nextAt === 250, "the write moving the next poll to the gap's end");
+    clock.advance(150);
+    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1250, "the woken poll");
+    appendFileSync(log, "z\n");
+    await waitFor(() => clock.nextAt === 500, "the next write: one gap after the last poll");
+    expect(clock.pending).toBe(1);
+    clock.advance(250);
+    await waitFor(() => h.lines.length === 3, "the third line");
+    expect(h.lines).toEqual(["x", "y", "z"]);
+  });
+});
+
 describe("LogTailer, step by step", () => {
   it("starts at the end of an existing file unless told otherwise", async () => {
     writeFileSync(log, text(["history"]));

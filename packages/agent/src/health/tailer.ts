@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Stats } from "node:fs";
+import { type FSWatcher, type Stats, watch } from "node:fs";
 import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Clock, systemClock } from "./clock.js";
@@ -37,6 +37,15 @@ export interface LogTailerOptions {
    * grows (syslogd writes to the old file until newsyslog's SIGHUP). Default 5.
    */
   rotationGracePolls?: number;
+  /**
+   * Also poll as soon as the file is written (fs.watch: inotify on Linux, kqueue on OpenBSD), at most
+   * once per `wakeGapMs`, so that a line is read within milliseconds rather than up to a poll interval
+   * later (a rollout's health gate waits on such a line). The interval's polls go on regardless: they
+   * are what notices rotations and what works where fs.watch does not. Default false.
+   */
+  wakeOnWrite?: boolean;
+  /** Default 250 ms: a busy log is read 4 times a second, not once per write. */
+  wakeGapMs?: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -119,6 +128,15 @@ export class LogTailer {
   private started = false;
   private stopping: Promise<void> | undefined;
   private backlog = false;
+  private readonly wakeOnWrite: boolean;
+  private readonly wakeGapMs: number;
+  /** Watches the inode being read (cur); replaced when the tailer moves to another file. */
+  private watcher: { ino: number; w: FSWatcher } | undefined;
+  /** When the timer set by schedule() fires, and when the last poll began (clock ms). */
+  private timerDue = Number.POSITIVE_INFINITY;
+  private lastPollAt = Number.NEGATIVE_INFINITY;
+  /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
+  private wokeDuringPoll = false;
 
   constructor(opts: LogTailerOptions) {
     this.file = opts.path;
@@ -132,6 +150,8 @@ export class LogTailer {
     this.startAt = opts.startAt ?? "end";
     this.maxBytesPerPoll = opts.maxBytesPerPoll ?? 8 * 1024 * 1024;
     this.rotationGracePolls = opts.rotationGracePolls ?? 5;
+    this.wakeOnWrite = opts.wakeOnWrite ?? false;
+    this.wakeGapMs = opts.wakeGapMs ?? 250;
   }
 
   /** Starts polling (the first poll runs at once). Calling it again does nothing. */
@@ -149,6 +169,7 @@ export class LogTailer {
         this.timer = undefined;
       }
       await this.inFlight;
+      this.unwatch();
       try {
         await this.commit();
       } catch (err) {
@@ -173,12 +194,67 @@ export class LogTailer {
   }
 
   private schedule(ms: number): void {
+    this.timerDue = this.clock.now() + ms;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
+      this.timerDue = Number.POSITIVE_INFINITY;
+      this.lastPollAt = this.clock.now();
+      this.wokeDuringPoll = false;
       void this.poll().then(() => {
-        if (this.stopping === undefined) this.schedule(this.backlog ? 0 : this.pollIntervalMs);
+        if (this.stopping !== undefined) return;
+        this.watchCurrent();
+        if (this.backlog) this.schedule(0);
+        else if (this.wokeDuringPoll) this.schedule(this.wakeGapMs);
+        else this.schedule(this.pollIntervalMs);
       });
     }, ms);
+  }
+
+  /** The file was written: bring the next poll forward (not closer than wakeGapMs to the last). */
+  private wake(): void {
+    if (this.stopping !== undefined || this.timer === undefined) {
+      // No timer: a poll is in flight (it reschedules when done).
+      if (this.stopping === undefined) this.wokeDuringPoll = true;
+      return;
+    }
+    const now = this.clock.now();
+    const due = Math.max(now, this.lastPollAt + this.wakeGapMs);
+    if (due >= this.timerDue) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(due - now);
+  }
+
+  /**
+   * Keeps one fs.watch on the inode being read, set up as the file is opened (before it is read: a write
+   * in between would otherwise wake nobody); a failing fs.watch leaves the interval's polls.
+   */
+  private watchCurrent(): void {
+    if (!this.wakeOnWrite || this.stopping !== undefined) return;
+    const cur = this.cur;
+    if (cur === undefined) {
+      this.unwatch();
+      return;
+    }
+    if (this.watcher?.ino === cur.ino) return;
+    this.unwatch();
+    try {
+      // The name may already point at another file than cur (rotated): then the old one is drained by
+      // the interval's polls, and the new one gets its watcher once the tailer moves to it.
+      const w = watch(this.file, { persistent: false }, () => this.wake());
+      w.on("error", () => {
+        w.close();
+        if (this.watcher?.w === w) this.watcher = undefined;
+      });
+      this.watcher = { ino: cur.ino, w };
+    } catch {
+      // ENOENT between the poll and here, or no fs.watch on this platform: polling only.
+    }
+  }
+
+  private unwatch(): void {
+    this.watcher?.w.close();
+    this.watcher = undefined;
   }
 
   private async pollOnce(): Promise<void> {
@@ -244,6 +320,7 @@ export class LogTailer {
         (await hashPrefix(fh, state.fpLen)) === state.fpHash;
       if (same) {
         this.cur = { fh, ino, pos: state.offset, fpLen: state.fpLen, fpHash: state.fpHash, lastSize: -1 };
+        this.watchCurrent();
         this.skipping = state.skipping;
         await this.extendFingerprint(this.cur, size);
         return;
@@ -283,6 +360,7 @@ export class LogTailer {
     this.skipping = false;
     const fpLen = Math.min(size, this.fingerprintBytes);
     this.cur = { fh, ino, pos, fpLen, fpHash: await hashPrefix(fh, fpLen), lastSize: size };
+    this.watchCurrent();
   }
 
   /** Same inode: detect copy-truncate and in-place rewrites, keep the fingerprint growing. */
