@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import type { CommandRunner } from "./actions/runner.js";
 import { Healer, type HealerTuningInput } from "./heal/healer.js";
 import { EventOutbox } from "./heal/outbox.js";
+import type { Clock } from "./health/clock.js";
 import { HostManager } from "./host/vmm.js";
 import { PfManager } from "./pf/manager.js";
 import type { AccountResolver } from "./reconcile/accounts.js";
@@ -82,6 +83,8 @@ export interface AgentDaemonOptions {
   vmctl?: string;
   vmd?: string;
   sysctl?: string;
+  /** Times the status and snapshot throttles (tests drive it by hand). */
+  clock?: Clock;
 }
 
 export class AgentDaemon {
@@ -91,20 +94,24 @@ export class AgentDaemon {
   #desired: NodeDesired | null = null;
   #applying: number | null = null;
   /** Health changes come in bursts (a restart prints many lines): see Throttle. */
-  readonly #status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS);
+  readonly #status: Throttle;
+  /** gateKey() of the health last sent. */
+  #sentGateKey = "";
   #started = false;
   #stopping: Promise<void> | null = null;
   #healer: Healer | null = null;
   /** Repairs and other events not yet sent: kept while the coordinator is away. */
   readonly #outbox = new EventOutbox();
   /** A service changed state (healer): a full snapshot, throttled like the status. */
-  readonly #snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS);
+  readonly #snapshot: Throttle;
   readonly #pf: PfManager;
   readonly #host: HostManager;
   /** When the coordinator link last changed state, for the pf revert event. */
   #link = { state: "idle", since: new Date().toISOString() };
 
   constructor(private readonly o: AgentDaemonOptions) {
+    this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
+    this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
     this.#pf = new PfManager({
       root: o.root,
       stateDir: o.stateDir,
@@ -180,7 +187,12 @@ export class AgentDaemon {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
     await this.o.health?.configure(this.#desired);
-    this.o.health?.onChange(() => this.#status.request());
+    this.o.health?.onChange(() => {
+      // What a rollout gate reads (a component's state, jicofo's bridges) goes out at once; the rest of a
+      // burst (explanations, signal times) is throttled.
+      if (gateKey(this.o.health?.components() ?? []) !== this.#sentGateKey) this.#status.now();
+      else this.#status.request();
+    });
     this.o.metrics?.start();
     if (this.o.heal !== false) {
       this.#healer = new Healer({
@@ -318,10 +330,12 @@ export class AgentDaemon {
   }
 
   #sendStatus(): void {
+    const health = this.o.health?.components() ?? [];
+    this.#sentGateKey = gateKey(health);
     this.#send({
       type: "status",
       status: {
-        health: this.o.health?.components() ?? [],
+        health,
         generation: this.#generation,
         applying: this.#applying,
       },
@@ -433,6 +447,11 @@ export class AgentDaemon {
     });
     await this.#sendSnapshot(undefined, res.observed);
   }
+}
+
+/** The part of the health the coordinator's rollout gates read (fleet/gates.ts). */
+function gateKey(health: readonly ComponentHealth[]): string {
+  return JSON.stringify(health.map((c) => [c.component, c.state, c.bridges, c.bridgesSince]));
 }
 
 /** Services an apply (re)started: the healer gives them their grace period. */

@@ -39,6 +39,19 @@ describe("Throttle", () => {
     expect(runs).toEqual([1_000, 1_600]);
   });
 
+  it("now() runs at once and takes the place of a pending run", () => {
+    const { clock, runs, t } = setup();
+    t.request();
+    clock.advance(10);
+    t.request();
+    t.now();
+    expect(runs).toEqual([1_000, 1_010]);
+    clock.advance(1_000);
+    expect(runs).toEqual([1_000, 1_010]);
+    t.request(); // the interval counts from the last run, whichever way it came
+    expect(runs).toEqual([1_000, 1_010, 2_010]);
+  });
+
   it("drops what is pending when cancelled, and runs nothing after", () => {
     const { clock, runs, t } = setup();
     t.request();

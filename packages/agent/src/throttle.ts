@@ -30,6 +30,14 @@ export class Throttle {
     }, wait);
   }
 
+  /** Runs now whatever the interval says (a change that must not wait); a pending run is folded in. */
+  now(): void {
+    if (this.#cancelled) return;
+    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#run();
+  }
+
   /** No run after this one: pending requests are dropped (the agent is stopping). */
   cancel(): void {
     this.#cancelled = true;

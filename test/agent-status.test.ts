@@ -1,0 +1,124 @@
+// How the agent reports health over a real ws link: what a rollout gate reads (a component's state,
+// jicofo's bridges) goes out at once, the rest of a burst waits for the 250 ms throttle. The daemon runs in
+// this process with a hand-driven clock for its throttles and a scripted health source, so "at once" means
+// "without the clock moving", not a timed assertion.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { AgentToCoordinator, ComponentHealth } from "@vmmeet/shared";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { AgentDaemon, type HealthSource } from "../packages/agent/src/daemon.js";
+import { ManualClock } from "../packages/agent/src/health/clock.js";
+import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
+import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
+import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import type { Cleanups } from "./helpers/processes.js";
+import { waitFor } from "./helpers/wait.js";
+
+const cleanups: Cleanups = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A health source the test sets by hand; change() is what the monitor does after a signal. */
+class ScriptedHealth implements HealthSource {
+  current: ComponentHealth[] = [];
+  #listeners: (() => void)[] = [];
+  async configure(): Promise<void> {}
+  components(): ComponentHealth[] {
+    return this.current;
+  }
+  serviceHint() {
+    return undefined;
+  }
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+  async stop(): Promise<void> {}
+  set(c: Partial<ComponentHealth>): void {
+    this.current = [
+      {
+        component: "jicofo",
+        state: "starting",
+        explain: "",
+        since: "2026-11-21T08:00:00.000Z",
+        signals: [],
+        ...c,
+      },
+    ];
+    for (const l of this.#listeners) l();
+  }
+}
+
+type StatusFrame = Extract<AgentToCoordinator, { type: "status" }>;
+const statuses = (frames: AgentToCoordinator[]) =>
+  frames.filter((f): f is StatusFrame => f.type === "status");
+
+describe("agent status frames", () => {
+  it("send gate changes at once and throttle the rest of a burst", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "vmmeet-status-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const coord = await fakeCoordinator({ cleanups });
+    const clock = new ManualClock(0);
+    const health = new ScriptedHealth();
+    const agent = new AgentDaemon({
+      node: "jicofo",
+      coordinator: coord.url,
+      stateDir: path.join(dir, "state"),
+      root: path.join(dir, "root"),
+      services: new FakeServiceManager(),
+      accounts: lenientAccounts(),
+      logger: pino({ level: "silent" }),
+      health,
+      heal: false,
+      clock,
+    });
+    await agent.start();
+    cleanups.push(() => agent.stop());
+    await waitFor("the first snapshot", () => coord.frames.some((f) => f.type === "snapshot"));
+    let syncs = 0;
+    /** Everything the agent sent before a snapshot it sends on request has arrived (one ordered link). */
+    const sync = async () => {
+      const id = `sync-${++syncs}`;
+      coord.send({ type: "snapshot-request", id });
+      await waitFor(id, () => coord.frames.some((f) => f.type === "snapshot" && f.replyTo === id));
+    };
+
+    health.set({ state: "starting", explain: "jicofo is starting" });
+    await waitFor("the first change, at once", () => statuses(coord.frames).length === 1);
+
+    // Only the explanation changes: held until the throttle's 250 ms have passed.
+    health.set({ state: "starting", explain: "jicofo is starting (still)" });
+    await sync();
+    expect(statuses(coord.frames)).toHaveLength(1);
+
+    // A bridge joins jicofo's brewery: the brewery gate reads that, so it is sent without the clock moving,
+    // carrying the held explanation with it.
+    health.set({
+      state: "healthy",
+      explain: "1 bridge",
+      bridges: ["jvb1"],
+      bridgesSince: { jvb1: "2026-11-21T08:00:01.000Z" },
+    });
+    await waitFor("the gate change, at once", () => statuses(coord.frames).length === 2);
+    const second = statuses(coord.frames)[1]!.status.health?.[0];
+    expect(second).toMatchObject({ state: "healthy", bridges: ["jvb1"] });
+
+    // The held frame was folded into that one: nothing more when the interval ends.
+    clock.advance(1_000);
+    await sync();
+    expect(statuses(coord.frames)).toHaveLength(2);
+
+    // After the interval, a cosmetic change goes out at once again (leading edge), the next one is held
+    // until the clock reaches the end of the interval.
+    health.set({ state: "healthy", explain: "1 bridge, 0 conferences" });
+    await waitFor("a change after a quiet spell", () => statuses(coord.frames).length === 3);
+    health.set({ state: "healthy", explain: "1 bridge, 1 conference" });
+    await sync();
+    expect(statuses(coord.frames)).toHaveLength(3);
+    clock.advance(250);
+    await waitFor("the held change at the interval's end", () => statuses(coord.frames).length === 4);
+    expect(statuses(coord.frames)[3]!.status.health?.[0]?.explain).toBe("1 bridge, 1 conference");
+  });
+});
