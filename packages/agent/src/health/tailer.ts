@@ -44,7 +44,7 @@ export interface LogTailerOptions {
    * are what notices rotations and what works where fs.watch does not. Default false.
    */
   wakeOnWrite?: boolean;
-  /** Default 250 ms: a busy log is read 4 times a second, not once per write. */
+  /** Default 250 ms: a busy log is read 4 times a second (plus the interval's polls), not once per write. */
   wakeGapMs?: number;
 }
 
@@ -132,9 +132,9 @@ export class LogTailer {
   private readonly wakeGapMs: number;
   /** Watches the inode being read (cur); replaced when the tailer moves to another file. */
   private watcher: { ino: number; w: FSWatcher } | undefined;
-  /** When the timer set by schedule() fires, and when the last poll began (clock ms). */
+  /** When the timer set by schedule() fires, and when the last poll a write brought forward began. */
   private timerDue = Number.POSITIVE_INFINITY;
-  private lastPollAt = Number.NEGATIVE_INFINITY;
+  private lastWokenPollAt = Number.NEGATIVE_INFINITY;
   /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
   private wokeDuringPoll = false;
 
@@ -193,36 +193,46 @@ export class LogTailer {
     return this.inFlight;
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, woken = false): void {
     this.timerDue = this.clock.now() + ms;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.timerDue = Number.POSITIVE_INFINITY;
-      this.lastPollAt = this.clock.now();
+      if (woken) this.lastWokenPollAt = this.clock.now();
       this.wokeDuringPoll = false;
       void this.poll().then(() => {
         if (this.stopping !== undefined) return;
         this.watchCurrent();
         if (this.backlog) this.schedule(0);
-        else if (this.wokeDuringPoll) this.schedule(this.wakeGapMs);
+        else if (this.wokeDuringPoll) this.wakeAfterPoll();
         else this.schedule(this.pollIntervalMs);
       });
     }, ms);
   }
 
-  /** The file was written: bring the next poll forward (not closer than wakeGapMs to the last). */
+  /**
+   * The file was written: bring the next poll forward. The first write after a quiet spell is read at
+   * once; while writes keep coming, woken polls are at least wakeGapMs apart.
+   */
   private wake(): void {
-    if (this.stopping !== undefined || this.timer === undefined) {
-      // No timer: a poll is in flight (it reschedules when done).
-      if (this.stopping === undefined) this.wokeDuringPoll = true;
+    if (this.stopping !== undefined) return;
+    if (this.timer === undefined) {
+      // A poll is in flight: it reschedules when done.
+      this.wokeDuringPoll = true;
       return;
     }
     const now = this.clock.now();
-    const due = Math.max(now, this.lastPollAt + this.wakeGapMs);
+    const due = Math.max(now, this.lastWokenPollAt + this.wakeGapMs);
     if (due >= this.timerDue) return;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.schedule(due - now);
+    this.schedule(due - now, true);
+  }
+
+  private wakeAfterPoll(): void {
+    const now = this.clock.now();
+    const due = Math.max(now, this.lastWokenPollAt + this.wakeGapMs);
+    this.schedule(Math.min(due - now, this.pollIntervalMs), true);
   }
 
   /**
