@@ -1,7 +1,7 @@
 // A deployment on one machine for the benchmarks: the coordinator daemon (in this process, wss:// with the
 // deployment CA and enrolled agents, as shipped) and real agent processes (the bundled vmmeet-agent.mjs),
-// one per node, each on its own fake VM root managed by the rcctl(8) test double (test/doubles/rcctl) whose
-// services are sleepers (lib/sleeper.mjs).
+// one per node, each on its own fake VM root whose services are sleepers (lib/sleeper.mjs), managed by the
+// rcctl(8) test double (test/doubles/rcctl) or by lib/tool-stub.sh (see prepareNode).
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
@@ -79,27 +79,38 @@ export async function installStubs(root, names) {
 export const stubsFor = (role) => (role === "host" ? ["pfctl", "vmctl", "vmd", "sysctl"] : ["pfctl"]);
 
 /**
- * A fake VM root with the rcctl test double, rc.d scripts of the role's services (sleepers), prosodyctl
- * (the simulator) for xmpp, and tool-stub.sh for pfctl (and vmctl, vmd, sysctl on the host).
+ * A fake VM root for one node: prosodyctl (the simulator) for xmpp, tool-stub.sh for pfctl (and vmctl, vmd,
+ * sysctl on the host), and its role's services (sleepers), managed by one of:
+ *   rcctl: "double"  the rcctl test double (test/doubles/rcctl): rc.d scripts, real starts and stops, its
+ *                    rc.subr emulation; a Node program, so every call costs a Node start-up (70-100 ms here)
+ *   rcctl: "stub"    tool-stub.sh as rcctl (about 2 ms a call, like the ksh original is cheap): the sleepers
+ *                    are started here once and run throughout; "restart" and "check" succeed at once, so a
+ *                    service starts in no time (what the push benchmark's target asks for)
  */
-export async function prepareNode(dir, name, role) {
-  const { makeRcctl, writeRcScript } = await rcctlDouble();
+export async function prepareNode(dir, name, role, { rcctl: mode = "double" } = {}) {
   const base = path.join(dir, name);
   const root = path.join(base, "root");
   const state = path.join(base, "state");
   await mkdir(root, { recursive: true });
-  const rcctl = await makeRcctl(root);
-  // Sleepers run in sessions of their own: an interrupted benchmark must still remove them.
-  const { killDoubleProcesses } = await rcctlDouble();
-  onInterrupt(() => killDoubleProcesses(root).catch(() => undefined));
   const tools = await installStubs(root, stubsFor(role));
-  for (const s of SERVICES[role] ?? []) {
-    const args = [process.execPath, SLEEPER, `${name}-${s.name}`];
-    if (s.ports) args.push("--ports", s.ports.join(","));
-    if (s.http) args.push("--http", String(s.http));
-    await writeRcScript(root, s.name, { daemon: args.join(" "), timeout: 5, reload: s.reload ?? true });
+  const node = { name, role, base, root, state, tools, log: path.join(base, "agent.log"), sleepers: [] };
+  if (mode === "stub") {
+    node.rcctl = (await installStubs(root, ["rcctl"])).rcctl;
+    for (const s of SERVICES[role] ?? []) {
+      node.sleepers.push(
+        startProcess(process.execPath, sleeperArgs(name, s), { logFile: path.join(base, `${s.name}.log`) }),
+      );
+    }
+  } else {
+    const { makeRcctl, writeRcScript, killDoubleProcesses } = await rcctlDouble();
+    node.rcctl = await makeRcctl(root);
+    // Sleepers run in sessions of their own: an interrupted benchmark must still remove them.
+    onInterrupt(() => killDoubleProcesses(root).catch(() => undefined));
+    for (const s of SERVICES[role] ?? []) {
+      const daemon = [process.execPath, ...sleeperArgs(name, s)].join(" ");
+      await writeRcScript(root, s.name, { daemon, timeout: 5, reload: s.reload ?? true });
+    }
   }
-  const node = { name, role, base, root, state, rcctl, tools, log: path.join(base, "agent.log") };
   if (role === "xmpp") {
     node.prosodyctl = path.join(root, "usr/local/bin/prosodyctl");
     await mkdir(path.dirname(node.prosodyctl), { recursive: true });
@@ -110,6 +121,13 @@ export async function prepareNode(dir, name, role) {
     );
   }
   return node;
+}
+
+function sleeperArgs(node, s) {
+  const args = [SLEEPER, `${node}-${s.name}`];
+  if (s.ports) args.push("--ports", s.ports.join(","));
+  if (s.http) args.push("--http", String(s.http));
+  return args;
 }
 
 export const silentLogger = () => pino({ level: "silent" });
@@ -203,9 +221,12 @@ export async function waitConnected(daemon, names, timeoutMs = 60_000) {
   );
 }
 
-/** Stops agents, then every process the rcctl double started for their roots. */
+/** Stops agents, then the services: those the rcctl double started for their roots, or the stub's sleepers. */
 export async function stopNodes(nodes, agents) {
   const { killDoubleProcesses } = await rcctlDouble();
   await Promise.all(agents.map((a) => a.stop()));
-  for (const n of nodes) await killDoubleProcesses(n.root).catch(() => undefined);
+  for (const n of nodes) {
+    await Promise.all((n.sleepers ?? []).map((p) => p.stop()));
+    await killDoubleProcesses(n.root).catch(() => undefined);
+  }
 }

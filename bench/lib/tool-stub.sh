@@ -10,17 +10,25 @@
 #   vmd     -n: configuration OK
 #   vmctl   start NAME records NAME; status lists the recorded VMs as running; reload succeeds
 #   sysctl  -n NAME prints the value last set (0 before); NAME=VALUE sets it
-dir="$(dirname "$0")/../var/run/tool-stub"
-mkdir -p "$dir"
-case "$(basename "$0")" in
+# Parameter expansion, not dirname/basename, and mkdir only before a write: a call is one shell start.
+dir="${0%/*}/../var/run/tool-stub"
+keep() { [ -d "$dir" ] || mkdir -p "$dir"; }
+case "${0##*/}" in
   rcctl)
     case "$1" in
       check | start | restart | reload | stop) echo "$2(ok)" ;;
-      get) if [ "$3" = flags ]; then cat "$dir/$2.flags" 2>/dev/null || echo; fi ;;
+      get)
+        if [ "$3" = flags ]; then
+          f=""
+          [ -f "$dir/$2.flags" ] && IFS= read -r f <"$dir/$2.flags"
+          printf '%s\n' "$f"
+        fi
+        ;;
       set)
         if [ "$3" = flags ]; then
           name="$2"
           shift 3
+          keep
           printf '%s\n' "$*" >"$dir/$name.flags.tmp" && mv "$dir/$name.flags.tmp" "$dir/$name.flags"
         fi
         ;;
@@ -30,7 +38,7 @@ case "$(basename "$0")" in
   vmd) echo "configuration OK" ;;
   vmctl)
     case "$1" in
-      start) touch "$dir/vm.$2" ;;
+      start) keep && touch "$dir/vm.$2" ;;
       status)
         echo "   ID   PID VCPUS  MAXMEM  CURMEM     TTY        OWNER    STATE   NAME"
         i=1
@@ -47,11 +55,12 @@ case "$(basename "$0")" in
       cat "$dir/sysctl.$2" 2>/dev/null || echo 0
     else
       name="${1%%=*}"
+      keep
       old="$(cat "$dir/sysctl.$name" 2>/dev/null || echo 0)"
       printf '%s\n' "${1#*=}" >"$dir/sysctl.$name"
       echo "$name: $old -> ${1#*=}"
     fi
     ;;
-  *) echo "tool-stub: called as $(basename "$0")" >&2 && exit 1 ;;
+  *) echo "tool-stub: called as ${0##*/}" >&2 && exit 1 ;;
 esac
 exit 0
