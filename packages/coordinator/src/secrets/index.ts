@@ -15,6 +15,7 @@ export {
   type SignRequest,
   signCertificate,
 } from "./ca.js";
+export { MaterialCache, type MaterialCacheOptions } from "./cache.js";
 export {
   type MacHash,
   readTrustStore,

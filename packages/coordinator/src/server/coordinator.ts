@@ -10,7 +10,7 @@ import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
 import { rolloutStages } from "../fleet/stages.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
-import { loadOrCreateMaterial } from "../secrets/index.js";
+import { MaterialCache } from "../secrets/index.js";
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
@@ -70,10 +70,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   #running: { generation: number; by: string; since: string } | null = null;
   #secrets: Secrets | null = null;
   #persistTimer: NodeJS.Timeout | null = null;
+  /** Secrets and PKI, loaded again only when their files change (every push and plan needs them). */
+  readonly #material: MaterialCache;
 
   constructor(private readonly o: CoordinatorCoreOptions) {
     super();
     this.store = new StateStore(o.stateDir);
+    this.#material = new MaterialCache(o.stateDir, { logger: o.logger });
     this.fleet = new Fleet(o.now);
     this.fleet.on("change", () => this.#schedulePersist());
   }
@@ -140,7 +143,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   ): Promise<{ spec: Spec; nodes: Record<string, NodeDesired>; secrets: Secrets }> {
     const res = parseSpecText(specText, file);
     if (!res.ok) throw new SpecInvalidError(res.problems.map(formatProblem));
-    const material = await loadOrCreateMaterial(this.o.stateDir, res.spec, { logger: this.o.logger });
+    const material = await this.#material.get(res.spec);
     this.#secrets = material.secrets;
     return {
       spec: res.spec,

@@ -1,0 +1,68 @@
+import { chmod, cp, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MaterialCache } from "./cache.js";
+import { loadOrCreateMaterial, rotateSecret } from "./store.js";
+
+const spec = { domain: "meet.example.org" };
+let template: string;
+beforeAll(async () => {
+  template = path.join(await mkdtemp(path.join(os.tmpdir(), "vmmeet-cache-template-")), "state");
+  await loadOrCreateMaterial(template, spec);
+});
+afterAll(async () => {
+  await rm(path.dirname(template), { recursive: true, force: true });
+});
+
+async function stateDir(): Promise<string> {
+  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "vmmeet-cache-")), "state");
+  await cp(template, dir, { recursive: true });
+  await chmod(dir, 0o700);
+  return dir;
+}
+
+describe("MaterialCache", () => {
+  it("keeps what it loaded while the state files stay the same", async () => {
+    const cache = new MaterialCache(await stateDir());
+    const a = await cache.get(spec);
+    const b = await cache.get(spec);
+    expect(b.pki).toBe(a.pki); // the same object: nothing was read or verified again
+    expect(b.secrets).toEqual(a.secrets);
+    expect(b.created).toEqual([]);
+  });
+
+  it("loads again when a state file changed (a rotated secret), or the domain", async () => {
+    const dir = await stateDir();
+    const cache = new MaterialCache(dir);
+    const a = await cache.get(spec);
+    await rotateSecret(dir, "jvbPassword");
+    const b = await cache.get(spec);
+    expect(b.secrets.jvbPassword).not.toBe(a.secrets.jvbPassword);
+    expect(b.secrets.focusPassword).toBe(a.secrets.focusPassword);
+    const c = await cache.get({ domain: "other.example.org" });
+    expect(c.pki.authCertPem).not.toBe(b.pki.authCertPem); // auth.other.example.org is issued
+  });
+
+  it("loads again after maxAgeMs, so renewals and expiry warnings still come", async () => {
+    let t = Date.parse("2026-11-21T00:00:00Z");
+    const cache = new MaterialCache(await stateDir(), { now: () => new Date(t), maxAgeMs: 60_000 });
+    const a = await cache.get(spec);
+    t += 59_000;
+    expect((await cache.get(spec)).pki).toBe(a.pki);
+    t += 2_000;
+    expect((await cache.get(spec)).pki).not.toBe(a.pki);
+  });
+
+  it("keeps nothing while a file is missing, and after clear()", async () => {
+    const dir = await stateDir();
+    const cache = new MaterialCache(dir);
+    const a = await cache.get(spec);
+    cache.clear();
+    expect((await cache.get(spec)).pki).not.toBe(a.pki);
+    await rm(path.join(dir, "truststore.p12"));
+    const b = await cache.get(spec); // re-created by the load
+    expect(b.created).toEqual(["truststore.p12"]);
+    expect((await cache.get(spec)).pki).toBe(b.pki);
+  });
+});
