@@ -93,6 +93,42 @@ describe("coordinator daemon", () => {
       if (typeof v === "string" && v.length > 8) expect(audit).not.toContain(v);
   });
 
+  it("applies a node that already holds the pushed state aside: later stages go on, the push waits for it", async () => {
+    const t = await setup();
+    await t.connectAll();
+    expect(await t.pushText(specText())).toMatchObject({ ok: true, generation: 1 });
+    // Generation 2 changes the bridge only. xmpp (stage 2) holds generation 1's state, which generation 2
+    // keeps, and answers late: the bridge (stage 3) must not wait for that no-op.
+    const xmpp = t.agents.get("xmpp")!;
+    xmpp.script = { health: goodHealth, silent: true };
+    const edited = specText((s) =>
+      s.replace(
+        "  - { name: jvb, role: jvb, address: 100.64.4.3 }",
+        "  - { name: jvb, role: jvb, address: 100.64.4.3, jvb: { maxMemory: 2G } }",
+      ),
+    );
+    const events: { kind: string; node?: string; phase?: string }[] = [];
+    let done = false;
+    const push = t.pushText(edited, events, 20_000).finally(() => {
+      done = true;
+    });
+    await waitFor(
+      "the bridge applied while xmpp has not answered",
+      () => t.agents.get("jvb")!.generation === 2,
+    );
+    expect(xmpp.generation).toBe(1);
+    expect(done).toBe(false); // the push waits for xmpp's apply
+    xmpp.script = { health: goodHealth };
+    const last = [...xmpp.received].reverse().find((f) => f.type === "desired");
+    expect(last).toMatchObject({ type: "desired", generation: 2 });
+    xmpp.answer(last!);
+    expect(await push).toMatchObject({ ok: true, generation: 2 });
+    for (const a of t.agents.values()) expect(a.generation).toBe(2);
+    // The stage order still holds for what changed, and xmpp's gate was still passed in its stage.
+    const gated = events.filter((e) => e.kind === "node" && e.phase === "healthy").map((e) => e.node);
+    expect(gated.indexOf("xmpp")).toBeLessThan(gated.indexOf("jvb"));
+  });
+
   it("waits at the brewery gate until jicofo sees every bridge", async () => {
     const t = await setup();
     await t.connectAll();

@@ -93,35 +93,7 @@ export class ScriptedAgent {
           ws.send(JSON.stringify({ type: "snapshot", status: this.status() }));
           resolve();
         } else if (f.type === "desired" && !this.script.silent) {
-          const fail = this.script.failApply?.(f.generation) ?? null;
-          if (!fail) {
-            const unchanged = JSON.stringify(this.desired) === JSON.stringify(f.desired);
-            this.desired = f.desired;
-            this.generation = f.generation;
-            ws.send(
-              JSON.stringify({
-                type: "apply-result",
-                replyTo: f.id,
-                generation: f.generation,
-                ok: true,
-                unchanged,
-                items: [],
-              }),
-            );
-          } else {
-            ws.send(
-              JSON.stringify({
-                type: "apply-result",
-                replyTo: f.id,
-                generation: f.generation,
-                ok: false,
-                unchanged: false,
-                items: [{ kind: "service", target: "x", status: "failed", detail: fail }],
-                error: fail,
-              }),
-            );
-          }
-          ws.send(JSON.stringify({ type: "snapshot", status: this.status() }));
+          this.answer(f);
         } else if (f.type === "repair") {
           // A cross-node repair: a scripted agent says it restarted the service (unless told to be silent).
           if (this.script.silent) return;
@@ -141,6 +113,39 @@ export class ScriptedAgent {
         }
       });
     });
+  }
+
+  /** Applies a desired frame as the script says and answers it (also one held back while silent). */
+  answer(f: Extract<CoordinatorToAgent, { type: "desired" }>): void {
+    const fail = this.script.failApply?.(f.generation) ?? null;
+    if (!fail) {
+      const unchanged = JSON.stringify(this.desired) === JSON.stringify(f.desired);
+      this.desired = f.desired;
+      this.generation = f.generation;
+      this.ws?.send(
+        JSON.stringify({
+          type: "apply-result",
+          replyTo: f.id,
+          generation: f.generation,
+          ok: true,
+          unchanged,
+          items: [],
+        }),
+      );
+    } else {
+      this.ws?.send(
+        JSON.stringify({
+          type: "apply-result",
+          replyTo: f.id,
+          generation: f.generation,
+          ok: false,
+          unchanged: false,
+          items: [{ kind: "service", target: "x", status: "failed", detail: fail }],
+          error: fail,
+        }),
+      );
+    }
+    this.ws?.send(JSON.stringify({ type: "snapshot", status: this.status() }));
   }
 
   /** Re-sends the status (after a test changed the script). */

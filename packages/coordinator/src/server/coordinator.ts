@@ -2,6 +2,7 @@
 // the admin commands (plan, push, status, agents, events). Transport-agnostic: the agent endpoint and the
 // admin socket call into it.
 import { EventEmitter } from "node:events";
+import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
@@ -195,6 +196,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       await this.store.saveGeneration(record);
       const pointer = await this.store.current();
       await this.store.setCurrent({ desired: generation, good: pointer.good });
+      const previous = this.#current;
       this.#current = record;
       await this.store.audit({
         kind: "push-accepted",
@@ -208,7 +210,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         this.emit("push", ev);
       };
       emit({ kind: "accepted", message: `generation ${generation} accepted` });
-      const outcome = await this.#rollout(record, pointer.good, opts, emit);
+      const outcome = await this.#rollout(record, pointer.good, opts, emit, previous);
       return outcome;
     } finally {
       this.#running = null;
@@ -220,6 +222,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     good: number,
     opts: PushOptions,
     emit: (e: Omit<PushEvent, "at" | "generation">) => void,
+    previous: GenerationRecord | null = null,
   ): Promise<PushOutcome> {
     const { generation, spec } = record;
     const phases: Record<string, NodePhase> = {};
@@ -235,43 +238,60 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     // by the push counts only once jicofo logs it joining again after that (otherwise jicofo's stale
     // "1 bridge" from before the restart would pass the gate for a bridge that cannot log in any more).
     const restartedSince = new Map<string, number>();
+    const applyNode = async (
+      node: string,
+      aside = false,
+    ): Promise<{ node: string; error: string | null }> => {
+      // An apply run aside reports its phase only until its stage takes over (gating, healthy).
+      const mark = (phase: NodePhase, message: string) => {
+        if (!aside || phases[node] === "waiting" || phases[node] === "applying")
+          setPhase(node, phase, message);
+      };
+      const connected = await this.#waitConnected(node, deadline);
+      if (!connected)
+        return {
+          node,
+          error: `${node} is not connected (last seen ${this.fleet.nodes.get(node)?.lastSeen ?? "never"})`,
+        };
+      mark("applying", `applying generation ${generation}`);
+      const sentAt = Date.now();
+      try {
+        const res = await this.#apply(
+          node,
+          generation,
+          record.nodes[node]!,
+          Math.max(1000, Math.min(deadline - Date.now(), this.o.applyTimeoutMs ?? 120_000)),
+        );
+        if (!res.unchanged) changed.push(node);
+        if (!res.ok) {
+          const bad = res.items
+            .filter((i) => i.status === "failed" || i.status === "refused")
+            .map((i) => `${i.kind} ${i.target}: ${i.status}${i.detail ? ` (${i.detail})` : ""}`);
+          return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
+        }
+        const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
+        if (restarted) restartedSince.set(node, sentAt);
+        if (restarted) mark("restarting", "applied; services restarted");
+        else if (res.unchanged) mark("unchanged", "nothing to change");
+        return { node, error: null };
+      } catch (err) {
+        return { node, error: (err as Error).message };
+      }
+    };
+    // A node whose desired state is the one it already applied (the last good generation's, which it
+    // reports) has nothing to change: its apply only moves its generation number, so it runs beside the
+    // rollout instead of holding up its stage. The stage still waits for its health gate, and the push
+    // for the apply's result.
+    const unchanged = new Set(
+      stages.flatMap((s) => s.nodes).filter((n) => this.#hasApplied(n, previous, good, record.nodes[n])),
+    );
+    const aside = [...unchanged].map((n) => applyNode(n, true));
     let failure: string | null = null;
     for (const stage of stages) {
       if (stage.nodes.length === 0) continue;
       emit({ kind: "stage", stage: stage.name, message: `stage ${stage.name}: ${stage.nodes.join(", ")}` });
       const results = await Promise.all(
-        stage.nodes.map(async (node) => {
-          const connected = await this.#waitConnected(node, deadline);
-          if (!connected)
-            return {
-              node,
-              error: `${node} is not connected (last seen ${this.fleet.nodes.get(node)?.lastSeen ?? "never"})`,
-            };
-          setPhase(node, "applying", `applying generation ${generation}`);
-          const sentAt = Date.now();
-          try {
-            const res = await this.#apply(
-              node,
-              generation,
-              record.nodes[node]!,
-              Math.max(1000, Math.min(deadline - Date.now(), this.o.applyTimeoutMs ?? 120_000)),
-            );
-            if (!res.unchanged) changed.push(node);
-            if (!res.ok) {
-              const bad = res.items
-                .filter((i) => i.status === "failed" || i.status === "refused")
-                .map((i) => `${i.kind} ${i.target}: ${i.status}${i.detail ? ` (${i.detail})` : ""}`);
-              return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
-            }
-            const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
-            if (restarted) restartedSince.set(node, sentAt);
-            if (restarted) setPhase(node, "restarting", "applied; services restarted");
-            else if (res.unchanged) setPhase(node, "unchanged", "nothing to change");
-            return { node, error: null };
-          } catch (err) {
-            return { node, error: (err as Error).message };
-          }
-        }),
+        stage.nodes.filter((n) => !unchanged.has(n)).map((node) => applyNode(node)),
       );
       const failedApply = results.find((r) => r.error);
       if (failedApply) {
@@ -294,6 +314,12 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         break;
       }
       for (const node of stage.nodes) setPhase(node, "healthy", "passed its gate");
+    }
+    // The applies run aside are part of the push: it succeeds only once each of them did.
+    const asideFailed = (await Promise.all(aside)).find((r) => r.error);
+    if (!failure && asideFailed) {
+      setPhase(asideFailed.node, "failed", asideFailed.error!);
+      failure = `${asideFailed.node}: ${asideFailed.error}`;
     }
     if (!failure) {
       await this.store.setCurrent({ desired: generation, good: generation });
@@ -395,6 +421,19 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       message,
     });
     return { to: good, message };
+  }
+
+  /** The node reports the last good generation, and this desired state is that generation's, unchanged. */
+  #hasApplied(
+    node: string,
+    previous: GenerationRecord | null,
+    good: number,
+    desired: NodeDesired | undefined,
+  ): boolean {
+    if (!previous || previous.generation !== good || desired === undefined) return false;
+    const before = previous.nodes[node];
+    if (!before || this.fleet.nodes.get(node)?.status?.generation !== good) return false;
+    return isDeepStrictEqual(before, desired);
   }
 
   async #apply(
