@@ -156,6 +156,38 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
   });
 });
 
+describe("LogTailer, offsets of woken polls", () => {
+  it("polls brought forward by writes save the offset at most once per poll interval", async () => {
+    writeFileSync(log, "a\n");
+    const clock = new ManualClock(0);
+    const saved: number[] = [];
+    const store = new MemoryOffsetStore();
+    const counting: OffsetStore = {
+      load: (f) => store.load(f),
+      save: async (f, st) => {
+        saved.push(st.offset);
+        await store.save(f, st);
+      },
+    };
+    const h = manual(counting, { clock, pollIntervalMs: 1000, wakeOnWrite: true, wakeGapMs: 200 });
+    h.tailer.start();
+    clock.advance(0); // the first poll, a timer's: saves
+    await waitFor(() => clock.nextAt === 1000, "the first poll done");
+    expect(saved).toEqual([2]);
+    clock.advance(100);
+    appendFileSync(log, "b\n");
+    await waitFor(() => clock.nextAt === 100, "the write bringing the poll forward");
+    clock.advance(0);
+    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1100, "the woken poll");
+    expect(saved).toEqual([2]); // read, not saved: the last save is less than an interval old
+    clock.advance(1000); // the interval's poll saves
+    await waitFor(() => saved.length === 2, "the interval's save");
+    expect(saved).toEqual([2, 4]);
+    await h.tailer.stop();
+    expect(saved.at(-1)).toBe(4);
+  });
+});
+
 describe("LogTailer, step by step", () => {
   it("starts at the end of an existing file unless told otherwise", async () => {
     writeFileSync(log, text(["history"]));
