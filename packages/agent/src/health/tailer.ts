@@ -93,8 +93,9 @@ interface Current {
  * file is read from 0. A size below the offset means copy-truncate: the copy (a sibling such as
  * log.0 with the same leading bytes) is read from the offset first. Offsets (inode, offset and a
  * hash of the first bytes) are committed to the store only up to the last complete line delivered,
- * so after a restart no line is read twice or missed, including a rotation that happened while
- * the agent was down (the renamed file is found by its fingerprint).
+ * so after a stop and start no line is read twice or missed, including a rotation that happened
+ * while the agent was down (the renamed file is found by its fingerprint). After a crash, lines read
+ * since the last save (at most one poll interval of them, see #poll) are read again.
  */
 export class LogTailer {
   private readonly file: string;
