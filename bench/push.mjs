@@ -1,19 +1,24 @@
 // Push latency: the coordinator daemon (in this process, wss:// with enrolled agents) and one real agent
 // process (the bundle) per node of the paper's topology plus a second bridge: vmm (the VMM host), web,
-// xmpp, jicofo, jvb, jvb2. Every VM root is run by the rcctl test double (test/doubles/rcctl) with sleepers
-// as services (lib/sleeper.mjs: they start at once and hold the ports the health probes check); pfctl (and
-// vmctl, vmd, sysctl on the host) are lib/tool-stub.sh.
+// xmpp, jicofo, jvb, jvb2. Services are sleepers (lib/sleeper.mjs: they start at once and hold the ports
+// the health probes check); pfctl (and vmctl, vmd, sysctl on the host) are lib/tool-stub.sh. Two runs:
+//   rcctl stub    rcctl is lib/tool-stub.sh (1 ms a call) and the sleepers run throughout: no service start
+//                 time, what the issue's target asks for. The push.p50/p99 figures.
+//   rcctl double  every VM root is run by the rcctl test double (test/doubles/rcctl), which really stops and
+//                 starts the sleepers; it is a Node program, so each of its calls costs a Node start-up.
+//                 The push.double.* figures, with the time spent inside rcctl calls.
 //
 // One push = `vmmeet push` through the admin socket until its outcome: render, store, then the staged
 // rollout (host, xmpp, jicofo + bridges, web), each stage applied by its agents and waiting for its health
-// gate. The pushes alternate two specs (the bridges' maxMemory and the web's prejoin), so every push
-// rewrites jvb.in.sh on both bridges (a jvb restart each) and config.js on web. Sleepers write no logs, so
-// when jicofo's gate waits for its brewery this benchmark appends jicofo's "Added brewery instance" lines
-// for every bridge to /var/log/jicofo, as jicofo does once the bridges join.
+// gate (nodes whose state does not change are applied aside). The pushes alternate two specs (the bridges'
+// maxMemory and the web's prejoin), so every push rewrites jvb.in.sh on both bridges (a jvb restart each)
+// and config.js on web. Sleepers write no logs, so when jicofo's gate waits for its brewery this benchmark
+// appends jicofo's "Added brewery instance" lines for every bridge to /var/log/jicofo, as jicofo does once
+// the bridges join.
 //
-// Reference: the round trip of a no-op admin call (status). Also measured, to explain the figure: the
-// rollout's apply phase (stage start -> last apply result of the stage, summed), its gate waits, and the
-// time spent inside rcctl calls (the double is a Node program: each call starts a process).
+// Reference: the round trip of a no-op admin call (status). Also measured, to explain the figure: the time
+// before the first stage, each stage's apply and gate (medians), and with the double the rcctl time on the
+// critical path.
 import { execFile } from "node:child_process";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
