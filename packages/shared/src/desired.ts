@@ -1,7 +1,7 @@
 // A node's desired state: what the renderers produce for one VM (or the VMM host) and what the agent
 // enforces. The same shapes travel in the protocol's desired-state frame, are written by `vmmeet render`
 // as NODE/node.json, and are kept by the agent as its last applied state.
-import { z } from "zod";
+import * as z from "zod";
 import { AbsPath, HOST_ROLE, NodeName, ROLES } from "./spec.js";
 
 /** Unix file mode as four octal digits ("0640"): readable in JSON, YAML and diffs. */

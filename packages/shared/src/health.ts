@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Log-derived health: what an agent reports after classifying a line (or a multi-line

@@ -6,7 +6,7 @@
 // break out of its context (Lua string, HOCON string, nginx directive, pf macro, ksh assignment, vm.conf
 // quoted string). The renderers may therefore interpolate spec values without escaping; the escaping
 // functions they use anyway are a second line of defence.
-import { z } from "zod";
+import * as z from "zod";
 
 export const SPEC_VERSION = 1;
 

@@ -6,7 +6,7 @@
 //   down              a component a conference needs (nginx, prosody, jicofo) is failed, not yet up or not
 //                     reporting, or jicofo has no bridge
 //   degraded          everything else: conferences work, something needs attention
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ComponentHealth } from "./protocol/common.js";
 import type { NodeRole } from "./spec.js";
 

@@ -1,5 +1,5 @@
 // Every frame an agent sends to the coordinator.
-import { z } from "zod";
+import * as z from "zod";
 import { NodeRoleSchema } from "../desired.js";
 import { HealthSignalSchema } from "../health.js";
 import {

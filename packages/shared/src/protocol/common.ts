@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { HealthLabelSchema, HealthSignalSchema, LogComponentSchema } from "../health.js";
 import { ErrorCode } from "./codes.js";
 

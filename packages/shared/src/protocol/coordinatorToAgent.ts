@@ -1,5 +1,5 @@
 // Every frame the coordinator sends to an agent.
-import { z } from "zod";
+import * as z from "zod";
 import { NodeDesired } from "../desired.js";
 import { ErrorFrame, FrameId, Generation, PingFrame, PongFrame } from "./common.js";
 

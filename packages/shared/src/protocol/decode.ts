@@ -2,7 +2,7 @@
 // a description of what is wrong with it (with the field path), never an exception. The socket adapters turn
 // binary data into text and enforce MAX_FRAME_BYTES as ws's maxPayload; the length check here is the same
 // limit for callers that bypass them (shared has no Node APIs, so no Buffer here).
-import type { z } from "zod";
+import type * as z from "zod";
 import { AgentToCoordinator } from "./agentToCoordinator.js";
 import { ErrorCode, MAX_FRAME_BYTES } from "./codes.js";
 import { CoordinatorToAgent } from "./coordinatorToAgent.js";
