@@ -1,6 +1,6 @@
 // Builds the self-contained agent: one JavaScript file that runs on a VM with only `pkg_add node`
 // (no node_modules there). Input is tsc's output, so what is bundled is what was type-checked.
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -23,7 +23,22 @@ await build({
     js: "import { createRequire as __vmmeetRequire } from 'node:module'; const require = __vmmeetRequire(import.meta.url);",
   },
   legalComments: "none",
+  // V8 keeps the whole source of the bundle in the heap for as long as the agent runs (lazy compilation
+  // and Function.prototype.toString need it). Without whitespace and comments it is about 1 MB instead
+  // of 2 MB, and free of the few comments with characters above U+00FF (an em dash in zod's sources):
+  // one of those makes V8 hold the entire source as a two-byte string, twice the size. Identifiers are
+  // not minified, so stack traces and logs keep every function's name.
+  minifyWhitespace: true,
   logLevel: "warning",
 });
+// The source must stay one-byte (see above): esbuild escapes such characters in strings (charset ascii),
+// but a regular expression or template literal can still carry one.
+const source = await readFile(outfile, "utf8");
+for (let i = 0; i < source.length; i++) {
+  if (source.charCodeAt(i) > 0xff)
+    throw new Error(
+      `${outfile}: a character above U+00FF makes V8 keep the source two-byte: ${JSON.stringify(source.slice(i - 40, i + 40))}`,
+    );
+}
 const { size } = await stat(outfile);
 process.stdout.write(`bundled ${path.relative(process.cwd(), outfile)} (${Math.round(size / 1024)} KiB)\n`);
