@@ -2,9 +2,17 @@
 // points) and the network error counters, sampled at a low rate (default once a minute: the coordinator
 // shows trends, not spikes, and `df` on a loaded VM is not free). systeminformation does the reading; each
 // part that fails falls back or is left out, so one broken reading never loses the others.
+//
+// Only the three systeminformation modules that hold mem(), fsSize() and networkStats() are imported, not
+// the package's index: the index loads all of its 20 modules (cpu, graphics, docker, wifi, bluetooth
+// vendor tables...), which cost the bundled agent about 1.2 MB of heap and 450 KiB of source it never
+// runs (measured with bench/footprint.mjs's setup; the package has no "exports" map, so these paths are
+// public). The types are in systeminformation.d.ts.
 import os from "node:os";
 import type { HostMetrics } from "@vmmeet/shared";
-import si from "systeminformation";
+import filesystem from "systeminformation/lib/filesystem.js";
+import memory from "systeminformation/lib/memory.js";
+import network from "systeminformation/lib/network.js";
 import { type Clock, systemClock } from "../health/clock.js";
 
 /** The HostMetrics object of the protocol (packages/shared/src/protocol/common.ts). */
@@ -29,9 +37,9 @@ export function systemSource(): MetricsSource {
     // getloadavg(3) through Node: the same number on OpenBSD and Linux, with no subprocess
     // (systeminformation's currentLoad().avgLoad is this value divided by the CPU count).
     load1: () => os.loadavg()[0] ?? 0,
-    mem: () => si.mem(),
-    fsSize: () => si.fsSize(),
-    networkStats: () => si.networkStats("*"),
+    mem: () => memory.mem(),
+    fsSize: () => filesystem.fsSize(),
+    networkStats: () => network.networkStats("*"),
   };
 }
 
