@@ -330,4 +330,27 @@ describe("coordinator daemon", () => {
     // Loopback only: the listening address is 127.0.0.1.
     expect((await fetch(`http://127.0.0.1:${t.daemon.metricsPort}/other`)).status).toBe(404);
   });
+
+  it("stops while an `events --follow` is open: the follower gets its answer, the daemon ends", async () => {
+    const t = await setup();
+    await t.connectAll();
+    expect(await t.pushText(specText())).toMatchObject({ ok: true });
+    const seen: unknown[] = [];
+    let answered = false;
+    const follow = adminCall(t.socket, "events", { follow: true }, "tester", (e) => seen.push(e)).then(
+      (r) => {
+        answered = true;
+        return r;
+      },
+    );
+    await waitFor("the audit log's events", () => seen.length > 0);
+    let stopped = false;
+    const stopping = t.daemon.stop().then(() => {
+      stopped = true;
+    });
+    await waitFor("the daemon stopped with a follower connected", () => stopped, { timeoutMs: 20_000 });
+    await stopping;
+    await follow;
+    expect(answered).toBe(true);
+  });
 });

@@ -30,6 +30,8 @@ export class AdminError extends Error {
 
 export class AdminServer {
   #server: net.Server | null = null;
+  /** Aborted by stop(): requests that only wait (events --follow) end, so the server can close. */
+  readonly #stopping = new AbortController();
 
   constructor(
     private readonly socketPath: string,
@@ -62,7 +64,11 @@ export class AdminServer {
     const s = this.#server;
     this.#server = null;
     if (!s) return;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    // close() waits for every connection to end: a follower ends its request (answered like any other,
+    // so its client exits), a running request (a push) is answered when it finishes.
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    this.#stopping.abort();
+    await closed;
     await rm(this.socketPath, { force: true });
   }
 
@@ -82,7 +88,7 @@ export class AdminServer {
       while (nl >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        void this.#handle(line, sock, abort.signal);
+        void this.#handle(line, sock, AbortSignal.any([abort.signal, this.#stopping.signal]));
         nl = buf.indexOf("\n");
       }
     });
