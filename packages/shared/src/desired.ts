@@ -76,6 +76,29 @@ export const SetupAction = z.discriminatedUnion("kind", [
       group: Account,
     })
     .strict(),
+  z
+    .object({
+      kind: z.literal("acme-certificate"),
+      /**
+       * acme-client.conf's `domain` block, run as `acme-client -v DOMAIN` (acme-client(1)). A DNS name that
+       * cannot start with '-', so it is never read as an option.
+       */
+      domain: z
+        .string()
+        .regex(
+          /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/,
+          "must be a lower-case DNS name",
+        ),
+      /** `domain full chain certificate` of acme-client.conf: what nginx's ssl_certificate reads. */
+      certificate: AbsPath,
+      /** `domain key` of acme-client.conf: nginx's ssl_certificate_key. */
+      key: AbsPath,
+      /** acme-client.conf's `challengedir`, served by nginx on port 80 for the http-01 challenge. */
+      challengeDir: AbsPath,
+      /** Renewal starts when the certificate expires within this many days (Let's Encrypt issues 90). */
+      renewBeforeDays: z.number().int().min(1).max(60),
+    })
+    .strict(),
 ]);
 export type SetupAction = z.infer<typeof SetupAction>;
 

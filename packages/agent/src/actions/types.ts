@@ -8,6 +8,12 @@ export interface ActionItem {
   target: string;
   status: "done" | "skipped" | "failed" | "refused";
   detail?: string;
+  /**
+   * It could not act now for a reason outside this node (acme-client could not get a certificate: DNS not
+   * pointing here yet, a rate limit) and will be tried again later. Reported as skipped, so it does not fail
+   * the apply (which would roll the whole push back); the healer retries it sooner than its usual period.
+   */
+  deferred?: true;
 }
 
 /** Human-readable identity of an action, free of secrets. */
@@ -19,5 +25,7 @@ export function actionTarget(a: SetupAction): string {
       return `${a.proxy} ${a.jid}`;
     case "syslog-logfile":
       return a.path;
+    case "acme-certificate":
+      return a.domain;
   }
 }

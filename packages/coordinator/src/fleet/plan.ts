@@ -61,6 +61,8 @@ export function actionLabel(a: SetupAction): string {
       return `prosody-roster-subscribe ${a.proxy} ${a.jid}`;
     case "syslog-logfile":
       return `syslog-logfile ${a.path}`;
+    case "acme-certificate":
+      return `acme-certificate ${a.domain}`;
   }
 }
 
