@@ -1,10 +1,10 @@
 import vm from "node:vm";
-import { pathRefusal, serviceRefusal } from "@vmmeet/shared";
+import { actionRefusal, NodeDesired, pathRefusal, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { fakeInput } from "../../../../test/fixtures/material.js";
 import { type NginxDirective, parseNginx } from "../../../../test/validators/nginx.js";
 import type { RenderInput } from "./types.js";
-import { colibriWsPath, renderWeb, WEB_PATHS } from "./web.js";
+import { ACME_RENEW_BEFORE_DAYS, colibriWsPath, renderWeb, WEB_PATHS } from "./web.js";
 
 type Patch = (raw: Record<string, unknown>) => void;
 type Raw = Record<string, unknown>;
@@ -206,6 +206,63 @@ describe("renderWeb: drift", () => {
     expect(acme).not.toContain("contact");
   });
 
+  it("acme: the agent obtains and renews the certificate, with acme-client.conf's paths", () => {
+    const r = render((raw) => {
+      raw["tls"] = { mode: "acme" };
+    });
+    expect(r.out.actions).toEqual([
+      {
+        kind: "acme-certificate",
+        domain: "jts.fips.de",
+        certificate: "/etc/ssl/jts.fips.de.fullchain.pem",
+        key: "/etc/ssl/private/jts.fips.de.key",
+        challengeDir: "/var/www/acme",
+        renewBeforeDays: ACME_RENEW_BEFORE_DAYS,
+      },
+    ]);
+    // The same files acme-client writes and nginx reads.
+    const acme = r.text(WEB_PATHS.acmeConf);
+    const action = r.out.actions[0]!;
+    if (action.kind !== "acme-certificate") throw new Error("not an acme-certificate action");
+    expect(acme).toContain(`domain ${action.domain} {\n`);
+    expect(acme).toContain(`\tdomain key "${action.key}"\n`);
+    expect(acme).toContain(`\tdomain full chain certificate "${action.certificate}"\n`);
+    expect(acme).toContain(`\tchallengedir "${action.challengeDir}"\n`);
+    expect(directive(tlsServer(r.text(WEB_PATHS.nginxConf)), "ssl_certificate")).toEqual([
+      [action.certificate],
+    ]);
+    expect(actionRefusal("web", action)).toBeNull();
+    // A valid part of the web node's desired state (the agent parses it with this schema).
+    expect(
+      NodeDesired.safeParse({
+        node: "web",
+        role: "web",
+        files: r.out.files,
+        services: r.out.services,
+        actions: r.out.actions,
+        health: { release: 7648 },
+      }).success,
+    ).toBe(true);
+  });
+
+  it("acme: paths the agent would refuse to write are a render error naming the spec field", () => {
+    expect(() =>
+      render((raw) => {
+        raw["tls"] = { mode: "acme", certificate: "/etc/nginx/site.pem" };
+      }),
+    ).toThrow(/^tls\.certificate: must be a file directly in \/etc\/ssl/);
+    expect(() =>
+      render((raw) => {
+        raw["tls"] = { mode: "acme", key: "/etc/ssl/site.key" };
+      }),
+    ).toThrow(/^tls\.key: must be a file directly in \/etc\/ssl\/private/);
+    // with tls.mode files the agent writes nothing: any path goes
+    const files = render((raw) => {
+      raw["tls"] = { mode: "files", certificate: "/etc/nginx/site.pem", key: "/etc/nginx/site.key" };
+    });
+    expect(files.out.actions).toEqual([]);
+  });
+
   it("acme: staging authority, contact and custom paths", () => {
     const r = render((raw) => {
       raw["tls"] = {
@@ -228,6 +285,9 @@ describe("renderWeb: drift", () => {
     ]);
     // only one authority block: the one the domain is signed with
     expect(acme.match(/^authority /gm)).toHaveLength(1);
+    expect(r.out.actions).toMatchObject([
+      { kind: "acme-certificate", certificate: "/etc/ssl/meet.pem", key: "/etc/ssl/private/meet.key" },
+    ]);
   });
 
   it("xmppWebsocket: proxies /xmpp-websocket to prosody with the upgrade handshake and sets config.websocket", () => {

@@ -6,7 +6,15 @@
 // /etc/nginx/nginx.conf, prefix and chroot /var/www, logs /var/www/logs; net/jitsi/meet: /var/www/jitsi-meet).
 // Where this file departs from the paper, the comment next to the setting says why; the list of
 // deliberate differences is in test/render-web-xmpp.test.ts.
-import { jvbNickname, type NodeSpec, nodeByRole, type Spec, tlsPaths } from "@vmmeet/shared";
+import {
+  actionRefusal,
+  jvbNickname,
+  type NodeSpec,
+  nodeByRole,
+  type SetupAction,
+  type Spec,
+  tlsPaths,
+} from "@vmmeet/shared";
 import { bare, js } from "./quote.js";
 import type { ComponentRender, ComponentRenderer, RenderInput } from "./types.js";
 
@@ -24,6 +32,13 @@ export const WEB_PATHS = {
   errorLog: "/var/www/logs/error.log",
   accessLog: "/var/www/logs/access.log",
 } as const;
+
+/**
+ * The agent runs acme-client for a certificate that expires within this many days. acme-client(1) itself
+ * renews only inside the last 30 days of a certificate (before that it exits 2, "nothing to do"), so a
+ * wider window would only run it for nothing.
+ */
+export const ACME_RENEW_BEFORE_DAYS = 30;
 
 /** prosody's HTTP port (BOSH and XMPP websocket), `http_ports` in prosody.cfg.lua. */
 export const PROSODY_HTTP_PORT = 5280;
@@ -64,6 +79,7 @@ export const renderWeb: ComponentRenderer = (input: RenderInput, node: NodeSpec)
       notify: [],
     },
   ];
+  const actions: SetupAction[] = [];
   if (spec.tls.mode === "acme") {
     files.push({
       path: WEB_PATHS.acmeConf,
@@ -73,11 +89,12 @@ export const renderWeb: ComponentRenderer = (input: RenderInput, node: NodeSpec)
       group: "wheel",
       notify: [],
     });
+    actions.push(acmeAction(spec));
   }
   return {
     files,
     services: [{ name: "nginx", flags: null, order: 10, graceSeconds: 10 }],
-    actions: [],
+    actions,
     programLogs: [],
     logs: [{ component: "nginx", path: WEB_PATHS.errorLog }],
     probes: [{ component: "nginx", service: "nginx", ports: [80, 443] }],
@@ -298,6 +315,29 @@ function configJs(spec: Spec): string {
 }
 
 // ----------------------------------------------------------------------------------------- acme-client.conf
+
+/**
+ * The certificate's first start and renewal, done by the agent: nginx cannot start without the files of
+ * ssl_certificate, and acme-client needs nginx running to answer the http-01 challenge. The agent writes a
+ * self-signed placeholder before nginx starts, then runs acme-client and reloads nginx (agent
+ * actions/acme.ts). Same paths as acme-client.conf below.
+ */
+function acmeAction(spec: Spec): SetupAction {
+  const tls = tlsPaths(spec);
+  const action: SetupAction = {
+    kind: "acme-certificate",
+    domain: spec.domain,
+    certificate: tls.certificate,
+    key: tls.key,
+    challengeDir: WEB_PATHS.acmeChallengeDir,
+    renewBeforeDays: ACME_RENEW_BEFORE_DAYS,
+  };
+  // The agent refuses the action with any other paths (it writes these files as root): say so now, at
+  // render time, naming the spec field, rather than at push time.
+  const why = actionRefusal("web", action);
+  if (why) throw new Error(`tls.${why}`);
+  return action;
+}
 
 function acmeClientConf(spec: Spec): string {
   if (spec.tls.mode !== "acme") throw new Error("tls.mode: acme-client.conf is only rendered for mode acme");
