@@ -10,6 +10,10 @@
 //   runs again or a new desired state arrives.
 // - Signals: the daemon passes every classified log signal to onSignal(); remedies.ts says what to do, this
 //   runs it within an hourly budget per remedy.
+// - Certificate: on a node with an acme-certificate action (the web node, tls.mode acme), the desired state
+//   is re-applied every `certificateIntervalMs` (with jitter), which runs acme-client when the certificate
+//   is the agent's placeholder or due for renewal (actions/acme.ts); after acme-client could not get one,
+//   again after `certificateRetryMs`.
 //
 // One timer owns the periodic pass (STYLE.md 7); all repairs run one at a time through one queue, so the
 // healer never races itself, and it stands aside while the daemon applies a desired state (`busy`).
@@ -50,6 +54,13 @@ export interface HealerTuning {
   graceMs: number | null;
   /** Watch managed files (event-driven drift detection) besides the periodic compare. */
   watch: boolean;
+  /** How often the ACME certificate is checked for renewal (Let's Encrypt's are valid 90 days). */
+  certificateIntervalMs: number;
+  /**
+   * After acme-client failed: the next try. An hour keeps a node whose DNS is not ready within Let's
+   * Encrypt's limit of 5 failed validations per hostname and hour.
+   */
+  certificateRetryMs: number;
 }
 
 export const DEFAULT_HEALER_TUNING: HealerTuning = {
@@ -60,6 +71,8 @@ export const DEFAULT_HEALER_TUNING: HealerTuning = {
   driftRepairsPerHour: 30,
   graceMs: null,
   watch: true,
+  certificateIntervalMs: 12 * 3_600_000,
+  certificateRetryMs: 3_600_000,
 };
 
 export type HealerTuningInput = Partial<Omit<HealerTuning, "restart">> & { restart?: Partial<RestartPolicy> };
@@ -103,6 +116,8 @@ interface EnforceOutcome {
   written: string[];
   restarted: string[];
   failed: string[];
+  /** The apply's setup-action items (the certificate check reads its own). */
+  actions: ApplyResult["actions"];
 }
 
 export class Healer {
@@ -118,6 +133,9 @@ export class Healer {
   readonly #phases = new Map<string, ServicePhase>();
   #timer: unknown = null;
   #debounce: unknown = null;
+  #certTimer: unknown = null;
+  /** Certificate checks run (tests wait on it instead of sleeping). */
+  #certChecks = 0;
   #watcher: DriftWatcher | null = null;
   readonly #driftRuns: number[] = [];
   readonly #remedyRuns = new Map<string, number[]>();
@@ -145,6 +163,11 @@ export class Healer {
     return this.#passes;
   }
 
+  /** Completed certificate checks. */
+  get certificateChecks(): number {
+    return this.#certChecks;
+  }
+
   /**
    * The desired state in force, after the daemon's start and after every apply. A new desired state may
    * fix what failed, so every service's attempt count and give-up are reset; the services the apply
@@ -161,6 +184,9 @@ export class Healer {
     }
     for (const name of restarted) if (names.has(name)) this.#startedAt.set(name, now);
     this.#watcher?.watch((desired?.files ?? []).map((f) => f.path));
+    // The apply that brought this state ran the certificate check itself; should acme-client have failed
+    // there, the retry delay is the sooner time to look again.
+    if (this.#started) this.#armCertificate(true);
   }
 
   start(): void {
@@ -175,6 +201,7 @@ export class Healer {
       this.#watcher.watch((this.#desired?.files ?? []).map((f) => f.path));
     }
     this.#arm();
+    this.#armCertificate(true);
   }
 
   /** Idempotent. Waits (briefly) for the repair in progress; an await for a reconnect is abandoned. */
@@ -183,6 +210,7 @@ export class Healer {
     this.#stopped = true;
     this.#clearTimer("timer");
     this.#clearTimer("debounce");
+    this.#clearTimer("cert");
     this.#watcher?.close();
     for (const a of [...this.#awaits]) a.settle(false);
     let bound: NodeJS.Timeout | undefined;
@@ -377,6 +405,65 @@ export class Healer {
     }
   }
 
+  // --- certificate -----------------------------------------------------------------------------------
+
+  #hasCertificate(): boolean {
+    return this.#desired?.actions.some((a) => a.kind === "acme-certificate") ?? false;
+  }
+
+  /**
+   * One timer for the certificate check, armed only while the desired state has an acme-certificate.
+   * `soon`: after certificateRetryMs (acme-client failed, or an apply ran whose outcome the healer does not
+   * see), else after certificateIntervalMs.
+   */
+  #armCertificate(soon: boolean): void {
+    this.#clearTimer("cert");
+    if (this.#stopped || !this.#hasCertificate()) return;
+    const { certificateIntervalMs, certificateRetryMs, jitter } = this.tuning;
+    const base = soon ? certificateRetryMs : certificateIntervalMs;
+    const delay = Math.max(20, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
+    this.#certTimer = this.#clock.setTimeout(() => {
+      this.#certTimer = null;
+      this.#work
+        .run(() => this.#checkCertificate())
+        .catch((err: unknown) => {
+          this.o.log.error({ err: (err as Error).message }, "certificate check failed");
+          return true;
+        })
+        .then((retry) => {
+          this.#certChecks += 1;
+          if (!this.#stopped && this.#certTimer === null) this.#armCertificate(retry);
+        });
+    }, delay);
+  }
+
+  /**
+   * Re-applies the desired state, whose acme-certificate action runs acme-client only when the
+   * certificate is the placeholder or due; reports what it did. True: try again after certificateRetryMs.
+   */
+  async #checkCertificate(): Promise<boolean> {
+    // An apply in progress runs the same check.
+    if (this.#stopped || !this.#hasCertificate() || this.o.busy?.()) return false;
+    const r = await this.#enforce(new Map());
+    let retry = r.failed.includes("enforce");
+    for (const a of r.actions) {
+      if (a.action !== "acme-certificate") continue;
+      const deferred = "deferred" in a && a.deferred === true;
+      if (a.status === "done") {
+        this.#event("certificate-renewed", "healthy", `${a.target}: ${a.detail ?? "renewed"}`, a.target);
+      } else if (deferred || a.status === "failed") {
+        retry = true;
+        this.#event(
+          "certificate-pending",
+          a.status === "failed" ? "failed" : "degraded",
+          `${a.target}: ${a.detail ?? a.status}`,
+          a.target,
+        );
+      }
+    }
+    return retry;
+  }
+
   // --- drift -----------------------------------------------------------------------------------------
 
   #onWatch(managed: string | null): void {
@@ -408,7 +495,7 @@ export class Healer {
 
   /** ApplyEngine.enforce with every file written and service (re)started reported. */
   async #enforce(why: ReadonlyMap<string, string>): Promise<EnforceOutcome> {
-    const out: EnforceOutcome = { written: [], restarted: [], failed: [] };
+    const out: EnforceOutcome = { written: [], restarted: [], failed: [], actions: [] };
     let res: ApplyResult | null;
     try {
       res = await this.o.engine.enforce();
@@ -418,6 +505,7 @@ export class Healer {
       return out;
     }
     if (!res) return out;
+    out.actions = res.actions;
     const now = this.#clock.now();
     for (const f of res.files) {
       if (f.status === "written") {
@@ -589,10 +677,11 @@ export class Healer {
     this.o.onEvent?.(event);
   }
 
-  #clearTimer(which: "timer" | "debounce"): void {
-    const t = which === "timer" ? this.#timer : this.#debounce;
+  #clearTimer(which: "timer" | "debounce" | "cert"): void {
+    const t = which === "timer" ? this.#timer : which === "debounce" ? this.#debounce : this.#certTimer;
     if (t !== null) this.#clock.clearTimeout(t);
     if (which === "timer") this.#timer = null;
-    else this.#debounce = null;
+    else if (which === "debounce") this.#debounce = null;
+    else this.#certTimer = null;
   }
 }

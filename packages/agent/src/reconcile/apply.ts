@@ -2,10 +2,11 @@
 //
 // Order of one apply (each step's reason in its comment below):
 //   validate (allow-list, schema) -> stale check -> plan (read only: compare files, read flags)
-//   -> persist the desired state -> pending mark -> files -> enable/flags -> setup actions
-//   -> start/restart/reload once per service (+ check) -> prosody actions after prosody runs
-//   -> clear the pending mark -> mark the generation complete.
+//   -> persist the desired state -> pending mark -> files -> enable/flags -> setup actions (log files, the
+//   ACME placeholder certificate) -> start/restart/reload once per service (+ check) -> prosody actions
+//   after prosody runs, acme-client after nginx runs -> clear the pending mark -> mark the generation complete.
 import {
+  actionRefusal,
   type FileEntry,
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
@@ -16,6 +17,7 @@ import {
   serviceRefusal,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import type { AcmeAction, AcmeActions } from "../actions/acme.js";
 import type { ProsodyActions } from "../actions/prosody.js";
 import { ensureLogfile, logfileRefusal } from "../actions/syslog.js";
 import { type ActionItem, actionTarget } from "../actions/types.js";
@@ -23,13 +25,15 @@ import type { ServiceActionResult, ServiceManager } from "../services/manager.js
 import { type PendingAction, type PendingMark, StateCorruptError, type StateStore } from "../state/store.js";
 import { type AccountResolver, UnknownAccountError } from "./accounts.js";
 import { type FileChange, type FilePlan, type FileWriter, notifyMap } from "./files.js";
-import { PathRefusedError } from "./paths.js";
+import { PathRefusedError, resolveUnderRoot } from "./paths.js";
 
 export interface ApplyDeps {
   files: FileWriter;
   services: ServiceManager;
   state: StateStore;
   prosody: ProsodyActions;
+  /** The web node's Let's Encrypt certificate (tls.mode acme). */
+  acme: AcmeActions;
   accounts: AccountResolver;
   /** Prefix of managed paths ("/" on the VM). */
   root: string;
@@ -195,6 +199,13 @@ export function validateDesired(
       refusals.push({ item: issue.path.join(".") || "(desired state)", reason: issue.message });
     }
   }
+  if (parsed.success && knownRole) {
+    // Kinds bound to a role (acme-certificate: web only) and the paths an action may write.
+    for (const a of parsed.data.actions) {
+      const why = actionRefusal(effRole, a);
+      if (why) refusals.push({ item: `action ${a.kind} ${actionTarget(a)}`, reason: why });
+    }
+  }
   if (refusals.length > 0 || !parsed.success) return { desired: null, refusals };
   return { desired: parsed.data, refusals: [] };
 }
@@ -257,6 +268,17 @@ export async function applyDesired(
     }
   }
   for (const a of desired.actions) {
+    if (a.kind === "acme-certificate") {
+      // Its files must not lead out of the root through a link, like managed files.
+      for (const p of [a.certificate, a.key]) {
+        try {
+          await resolveUnderRoot(deps.root, p, false);
+        } catch (e) {
+          if (!(e instanceof PathRefusedError)) throw e;
+          refusals.push({ item: `action acme-certificate ${a.domain}`, reason: e.reason });
+        }
+      }
+    }
     if (a.kind !== "syslog-logfile") continue;
     try {
       deps.accounts.uid(a.owner);
@@ -419,11 +441,47 @@ export async function applyDesired(
     }
   }
 
-  const prosodyActions = desired.actions.filter((a) => a.kind !== "syslog-logfile");
+  // nginx cannot start without its certificate: a placeholder until acme-client has written the real one.
+  const acmeActions = desired.actions.filter((a): a is AcmeAction => a.kind === "acme-certificate");
+  for (const a of acmeActions) {
+    try {
+      const it = await deps.acme.ensurePlaceholder(a);
+      if (it) actionItems.push(it);
+    } catch (e) {
+      actionItems.push({
+        kind: "action",
+        action: a.kind,
+        target: a.domain,
+        status: "failed",
+        detail: errText(e),
+      });
+    }
+  }
+
+  const prosodyActions = desired.actions.filter(
+    (a) => a.kind === "prosody-user" || a.kind === "prosody-roster-subscribe",
+  );
   let prosodyDone = prosodyActions.length === 0;
   const runProsody = async (prosodyRunning: boolean) => {
     prosodyDone = true;
     actionItems.push(...(await runProsodyActions(prosodyActions, prosodyRunning, deps)));
+  };
+  let acmeDone = acmeActions.length === 0;
+  const runAcme = async (nginxRunning: boolean) => {
+    acmeDone = true;
+    for (const a of acmeActions) {
+      try {
+        actionItems.push(await deps.acme.ensureCertificate(a, nginxRunning, deps.services));
+      } catch (e) {
+        actionItems.push({
+          kind: "action",
+          action: a.kind,
+          target: a.domain,
+          status: "failed",
+          detail: errText(e),
+        });
+      }
+    }
   };
 
   // Services only notified (syslogd for syslog.conf, a base daemon, pf), first: they serve the others.
@@ -439,8 +497,11 @@ export async function applyDesired(
     if (it.status !== "failed") await bounce(s.name, todo.get(s.name), it, deps, log, true, ctx, observe);
     // prosodyctl register and mod_roster_command need prosody up (the paper: rcctl start prosody first).
     if (s.name === "prosody" && !prosodyDone) await runProsody(it.status !== "failed");
+    // acme-client's http-01 challenge is answered by nginx on port 80.
+    if (s.name === "nginx" && !acmeDone) await runAcme(it.status !== "failed");
   }
   if (!prosodyDone) await runProsody(true);
+  if (!acmeDone) await runAcme(true);
   if (deps.hooks) {
     try {
       actionItems.push(...(await deps.hooks.finish(desired, ctx)));

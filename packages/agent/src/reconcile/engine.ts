@@ -2,6 +2,7 @@
 // service manager and the setup actions, running one apply (or rollback) at a time.
 import type { NodeDesired, NodeRole } from "@vmmeet/shared";
 import pino, { type Logger } from "pino";
+import { AcmeActions } from "../actions/acme.js";
 import { ProsodyActions } from "../actions/prosody.js";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
 import type { HostManager } from "../host/vmm.js";
@@ -30,9 +31,12 @@ export interface ApplyEngineOptions {
   root?: string;
   /** Owner/group names to ids; systemAccounts() (refuses unknown names) by default. */
   accounts?: AccountResolver;
-  /** Runs prosodyctl; execFile without a shell by default. */
+  /** Runs prosodyctl, openssl and acme-client; execFile without a shell by default. */
   runner?: CommandRunner;
   prosodyctl?: string;
+  /** The web node's certificate (tls.mode acme): openssl(1) and acme-client(1), OpenBSD base by default. */
+  openssl?: string;
+  acmeClient?: string;
   /** prosody's data_path as a managed path (default /var/prosody, the OpenBSD package's). */
   prosodyDataDir?: string;
   /** Refuse desired states for another role. */
@@ -60,6 +64,7 @@ export class ApplyEngine {
     const root = opts.root ?? "/";
     const log = opts.log ?? pino({ enabled: false });
     const accounts = opts.accounts ?? systemAccounts();
+    const runner = opts.runner ?? execRunner(log);
     this.state = new StateStore(opts.stateDir);
     this.deps = {
       root,
@@ -70,9 +75,18 @@ export class ApplyEngine {
       files: new FileWriter({ root, backupDir: this.state.backupDir, accounts }),
       prosody: new ProsodyActions({
         root,
-        runner: opts.runner ?? execRunner(log),
+        runner,
         ...(opts.prosodyctl ? { prosodyctl: opts.prosodyctl } : {}),
         ...(opts.prosodyDataDir ? { dataDir: opts.prosodyDataDir } : {}),
+      }),
+      acme: new AcmeActions({
+        root,
+        stateDir: this.state.dir,
+        runner,
+        accounts,
+        log: log.child({ part: "acme" }),
+        ...(opts.openssl ? { openssl: opts.openssl } : {}),
+        ...(opts.acmeClient ? { acmeClient: opts.acmeClient } : {}),
       }),
       ...(opts.role ? { role: opts.role } : {}),
       ...(opts.keepBackups ? { keepBackups: opts.keepBackups } : {}),
