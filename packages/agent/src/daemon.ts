@@ -65,6 +65,9 @@ export interface AgentDaemonOptions {
   logger: Logger;
   runner?: CommandRunner;
   prosodyctl?: string;
+  /** The web node's certificate (tls.mode acme): openssl(1) and acme-client(1), OpenBSD base by default. */
+  openssl?: string;
+  acmeClient?: string;
   health?: HealthSource;
   metrics?: MetricsSource;
   tls?: TransportTls;
@@ -147,6 +150,8 @@ export class AgentDaemon {
       log: o.logger.child({ part: "apply" }),
       ...(o.runner ? { runner: o.runner } : {}),
       ...(o.prosodyctl ? { prosodyctl: o.prosodyctl } : {}),
+      ...(o.openssl ? { openssl: o.openssl } : {}),
+      ...(o.acmeClient ? { acmeClient: o.acmeClient } : {}),
       ...(o.role ? { role: o.role } : {}),
     });
   }

@@ -35,6 +35,10 @@ Options:
   --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
   --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
   --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default /usr/local/bin/prosodyctl)
+  --openssl PATH        the web node with tls.mode acme: openssl(1) for the placeholder certificate nginx
+                        starts with (default /usr/bin/openssl)
+  --acme-client PATH    the web node with tls.mode acme: acme-client(1), which gets and renews the
+                        Let's Encrypt certificate (default /usr/sbin/acme-client)
   --pfctl PATH          pfctl(8): pf.conf is checked (-nf), loaded (-f) and reverted unless the coordinator
                         confirms it in time (default /sbin/pfctl)
   --vmctl PATH          the VMM host: vmctl(8) (default /usr/sbin/vmctl)
@@ -65,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
         root: { type: "string" },
         rcctl: { type: "string" },
         prosodyctl: { type: "string" },
+        openssl: { type: "string" },
+        "acme-client": { type: "string" },
         pfctl: { type: "string" },
         vmctl: { type: "string" },
         vmd: { type: "string" },
@@ -169,6 +175,8 @@ async function main(argv: string[]): Promise<number> {
       onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
     }),
     ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
+    ...(typeof values.openssl === "string" ? { openssl: values.openssl } : {}),
+    ...(typeof values["acme-client"] === "string" ? { acmeClient: values["acme-client"] } : {}),
     ...(typeof values.pfctl === "string" ? { pfctl: values.pfctl } : {}),
     ...(typeof values.vmctl === "string" ? { vmctl: values.vmctl } : {}),
     ...(typeof values.vmd === "string" ? { vmd: values.vmd } : {}),
