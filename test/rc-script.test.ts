@@ -12,6 +12,7 @@ import { repoRoot } from "./validators/paths.js";
 
 const script = path.join(repoRoot(), "rc.d/vmmeet_agent");
 const bundle = path.join(repoRoot(), "packages/agent/dist/vmmeet-agent.mjs");
+const NODE_FLAGS = "--max-semi-space-size=1 --optimize-for-size --max-opt=1";
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -51,7 +52,9 @@ describe("rc.d/vmmeet_agent", () => {
       stdout: "vmmeet_agent(ok)\n",
     });
     const agent = doubleProcesses(root).find((p) => p.kind === "daemon");
-    expect(agent?.cmdline).toBe(`${process.execPath} ${bundle} ${flags}`);
+    // The agent runs with the script's node flags (V8 heap and compiler settings, see the script), which
+    // node must accept: it would exit at once on an unknown one.
+    expect(agent?.cmdline).toBe(`${process.execPath} ${NODE_FLAGS} ${bundle} ${flags}`);
     const t0 = Date.now();
     const stop = await runRcctl(rcctl, ["stop", "vmmeet_agent"]);
     expect(stop).toMatchObject({ code: 0, stdout: "vmmeet_agent(ok)\n" });

@@ -2,6 +2,7 @@
 // deployment CA and enrolled agents, as shipped) and real agent processes (the bundled vmmeet-agent.mjs),
 // one per node, each on its own fake VM root whose services are sleepers (lib/sleeper.mjs), managed by the
 // rcctl(8) test double (test/doubles/rcctl) or by lib/tool-stub.sh (see prepareNode).
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
@@ -191,9 +192,22 @@ export async function enrollAgent(daemon, node) {
   if (code !== 0) throw new Error(`enrollment of ${node.name} failed (exit ${code}); see ${node.log}`);
 }
 
-/** The shipped agent on a fake VM root, connected to the coordinator. */
+const RC_SCRIPT = path.join(REPO, "rc.d/vmmeet_agent");
+
+/**
+ * The node flags of rc.d/vmmeet_agent's daemon= line (V8 heap and compiler settings): the agent's memory
+ * depends on them, so the benchmarks start it with exactly these.
+ */
+export function agentNodeFlags() {
+  const m = /^daemon="\S+\/node((?: --\S+)*) \S+\/vmmeet-agent\.mjs"$/m.exec(readFileSync(RC_SCRIPT, "utf8"));
+  if (!m) throw new Error(`${RC_SCRIPT}: no daemon="/.../node [--FLAG ...] /.../vmmeet-agent.mjs" line`);
+  return m[1].split(" ").filter(Boolean);
+}
+
+/** The shipped agent on a fake VM root, connected to the coordinator, started as rc.d/vmmeet_agent does. */
 export function startAgent(daemon, node, extra = []) {
   const args = [
+    ...agentNodeFlags(),
     agentBundle(),
     "--node",
     node.name,
