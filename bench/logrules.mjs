@@ -8,6 +8,7 @@
 //     be shared: grep's is read from its parent shell's cutime/cstime. Best of `repeats` runs each.
 //   - tailer: CPU share of a process running a real LogTailer + jicofo LogClassifier (lib/tail-child.mjs)
 //     while a writer appends 1,000 lines/s to the file it follows; reference: bare node in the same window.
+// Both children run with the node flags of rc.d/vmmeet_agent (V8 heap and compiler settings), as the agent does.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync } from "node:fs";
@@ -15,7 +16,7 @@ import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { REPO } from "./lib/deployment.mjs";
+import { agentNodeFlags, REPO } from "./lib/deployment.mjs";
 import { toEre } from "./lib/ere.mjs";
 import { figure } from "./lib/figure.mjs";
 import { forkChild } from "./lib/ipc.mjs";
@@ -88,7 +89,7 @@ async function grepCount(patterns, file) {
 async function classifyOnce(file, component) {
   const r = await runCapture(
     process.execPath,
-    [CLASSIFY_CHILD, file, component, String(RELEASE)],
+    [...agentNodeFlags(), CLASSIFY_CHILD, file, component, String(RELEASE)],
     process.env,
   );
   if (r.code !== 0) throw new Error(`classify child failed: ${r.err.trim()}`);
@@ -123,7 +124,7 @@ async function tailerCpu({ seconds, dir }) {
   await writeFile(file, "");
   const state = path.join(dir, "tail-state");
   await mkdir(state, { recursive: true });
-  const child = forkChild(TAIL_CHILD, [file, state, String(RELEASE)]);
+  const child = forkChild(TAIL_CHILD, [file, state, String(RELEASE)], { execArgv: agentNodeFlags() });
   const bare = startBareNode();
   try {
     await child.once("ready");
