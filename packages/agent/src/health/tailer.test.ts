@@ -5,6 +5,7 @@ import {
   renameSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -153,6 +154,34 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
     clock.advance(200);
     await waitFor(() => h.lines.length === 3, "the third line");
     expect(h.lines).toEqual(["x", "y", "z"]);
+  });
+});
+
+describe("LogTailer, a woken poll that finds nothing", () => {
+  it("does not delay the next line by a gap", async () => {
+    writeFileSync(log, "a\n");
+    const clock = new ManualClock(0);
+    const h = manual(new MemoryOffsetStore(), {
+      clock,
+      pollIntervalMs: 1000,
+      wakeOnWrite: true,
+      wakeGapMs: 200,
+    });
+    h.tailer.start();
+    clock.advance(0);
+    await waitFor(() => clock.nextAt === 1000, "the first poll done");
+    clock.advance(100);
+    utimesSync(log, new Date(), new Date()); // an event without new lines (as the second event of one write)
+    await waitFor(() => clock.nextAt === 100, "the event bringing a poll forward");
+    clock.advance(0);
+    await waitFor(() => clock.nextAt === 1100, "the woken poll, which found nothing");
+    expect(h.lines).toEqual(["a"]);
+    clock.advance(50);
+    appendFileSync(log, "b\n");
+    await waitFor(() => clock.nextAt === 150, "the next line read at once, no gap after an empty poll");
+    clock.advance(0);
+    await waitFor(() => h.lines.length === 2, "the line");
+    expect(h.lines).toEqual(["a", "b"]);
   });
 });
 

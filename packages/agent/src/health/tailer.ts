@@ -139,6 +139,8 @@ export class LogTailer {
   /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
   private wokeDuringPoll = false;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
+  /** Lines delivered so far (whether a poll found any). */
+  private linesRead = 0;
 
   constructor(opts: LogTailerOptions) {
     this.file = opts.path;
@@ -210,10 +212,13 @@ export class LogTailer {
       this.timer = undefined;
       this.timerDue = Number.POSITIVE_INFINITY;
       const now = this.clock.now();
-      if (woken) this.lastWokenPollAt = now;
+      const before = this.linesRead;
       this.wokeDuringPoll = false;
       const commit = !woken || now - this.lastCommitAt >= this.pollIntervalMs;
       void this.#poll(commit).then(() => {
+        // Only a woken poll that found lines starts a gap: the poll a write event during the previous one
+        // asked for often finds nothing (that poll had read it), and must not delay the next single line.
+        if (woken && this.linesRead !== before) this.lastWokenPollAt = now;
         if (this.stopping !== undefined) return;
         this.watchCurrent();
         if (this.backlog) this.schedule(0);
@@ -537,6 +542,7 @@ export class LogTailer {
 
   private emit(bytes: Buffer, truncated: boolean): void {
     try {
+      this.linesRead++;
       this.onLine(decodeLine(bytes), { truncated });
     } catch (err) {
       this.onError(err);
