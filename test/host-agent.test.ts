@@ -311,7 +311,12 @@ describe("the VMM host's agent", () => {
     expect(hostAgent.output()).toMatch(/"vm":"jvb2".*"msg":"VM started"/);
     // jvb2's own files came from the coordinator through its agent: its pf.conf is loaded and confirmed.
     expect(await readFile(path.join(jvb2Root, "etc/myname"), "utf8")).toBe("jvb2\n");
-    const st = await status();
+    // The coordinator confirms pf after the apply result, so the agent's pf-confirmed event can trail the
+    // push's outcome (the web stage no longer gives it time: jvb2 may be the last node applied).
+    const st = await waitFor("jvb2's pf confirmed", async () => {
+      const s = await status();
+      return s.nodes.find((n) => n.node === "jvb2")?.events.some((e) => e.kind === "pf-confirmed") ? s : null;
+    });
     expect(st.nodes.find((n) => n.node === "jvb2")?.events.map((e) => e.kind)).toContain("pf-confirmed");
     const vmm2 = st.nodes.find((n) => n.node === "vmm");
     expect(vmm2?.vms?.find((v) => v.name === "jvb2")).toMatchObject({ state: "running", wanted: true });
