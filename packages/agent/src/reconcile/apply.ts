@@ -424,39 +424,19 @@ export async function applyDesired(
   const actionItems: (ActionItem | HookItem)[] = [];
   for (const a of desired.actions) {
     if (a.kind !== "syslog-logfile") continue;
-    try {
+    await actionStep(actionItems, a.kind, a.path, async () => {
       const r = await ensureLogfile(a, deps.root, deps.accounts);
-      actionItems.push(r.item);
       // One reload for all new log files and a changed syslog.conf together: syslogd re-reads its config
       // and opens the files on SIGHUP, which rc.d's reload sends.
       if (r.created && !todo.has("syslogd")) todo.set("syslogd", "reload");
-    } catch (e) {
-      actionItems.push({
-        kind: "action",
-        action: a.kind,
-        target: a.path,
-        status: "failed",
-        detail: errText(e),
-      });
-    }
+      return r.item;
+    });
   }
 
   // nginx cannot start without its certificate: a placeholder until acme-client has written the real one.
   const acmeActions = desired.actions.filter((a): a is AcmeAction => a.kind === "acme-certificate");
-  for (const a of acmeActions) {
-    try {
-      const it = await deps.acme.ensurePlaceholder(a);
-      if (it) actionItems.push(it);
-    } catch (e) {
-      actionItems.push({
-        kind: "action",
-        action: a.kind,
-        target: a.domain,
-        status: "failed",
-        detail: errText(e),
-      });
-    }
-  }
+  for (const a of acmeActions)
+    await actionStep(actionItems, a.kind, a.domain, () => deps.acme.ensurePlaceholder(a));
 
   const prosodyActions = desired.actions.filter(
     (a) => a.kind === "prosody-user" || a.kind === "prosody-roster-subscribe",
@@ -469,19 +449,10 @@ export async function applyDesired(
   let acmeDone = acmeActions.length === 0;
   const runAcme = async (nginxRunning: boolean) => {
     acmeDone = true;
-    for (const a of acmeActions) {
-      try {
-        actionItems.push(await deps.acme.ensureCertificate(a, nginxRunning, deps.services));
-      } catch (e) {
-        actionItems.push({
-          kind: "action",
-          action: a.kind,
-          target: a.domain,
-          status: "failed",
-          detail: errText(e),
-        });
-      }
-    }
+    for (const a of acmeActions)
+      await actionStep(actionItems, a.kind, a.domain, () =>
+        deps.acme.ensureCertificate(a, nginxRunning, deps.services),
+      );
   };
 
   // Services only notified (syslogd for syslog.conf, a base daemon, pf), first: they serve the others.
@@ -567,6 +538,24 @@ async function readPendingSafe(deps: ApplyDeps, log: Logger): Promise<PendingMar
     log.error({ err: e.message }, "pending mark unreadable, removed");
     await deps.state.clearPending();
     return null;
+  }
+}
+
+/**
+ * One setup action's step: its item (none when it had nothing to do) is added; an exception becomes the
+ * action's failed item, and the other actions still run.
+ */
+async function actionStep(
+  items: (ActionItem | HookItem)[],
+  action: ActionItem["action"],
+  target: string,
+  step: () => Promise<ActionItem | null>,
+): Promise<void> {
+  try {
+    const it = await step();
+    if (it) items.push(it);
+  } catch (e) {
+    items.push({ kind: "action", action, target, status: "failed", detail: errText(e) });
   }
 }
 
