@@ -24,7 +24,7 @@ import { resolveUnderRoot } from "../reconcile/paths.js";
 import type { ServiceManager } from "../services/manager.js";
 import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import { isNotFound } from "../state/store.js";
-import type { CommandRunner } from "./runner.js";
+import { type CommandRunner, lastLines } from "./runner.js";
 import type { ActionItem } from "./types.js";
 
 export type AcmeAction = Extract<SetupAction, { kind: "acme-certificate" }>;
@@ -120,7 +120,11 @@ export class AcmeActions {
         ]);
       }
       if (r.code !== 0)
-        return { ...item, status: "failed", detail: `openssl req exited ${r.code}: ${lastLines(r.stderr)}` };
+        return {
+          ...item,
+          status: "failed",
+          detail: `openssl req exited ${r.code}: ${lastLines(r.stderr, 500)}`,
+        };
       const pem = await readFile(tmpCert);
       const info = certInfo(pem);
       const ids = { uid: this.#o.accounts.uid("root"), gid: this.#o.accounts.gid("wheel") };
@@ -199,7 +203,7 @@ export class AcmeActions {
       };
     }
     if (r.code !== 0) {
-      const why = lastLines(r.stderr) || lastLines(r.stdout) || "no output";
+      const why = lastLines(r.stderr, 500) || lastLines(r.stdout, 500) || "no output";
       return deferred(`acme-client exited ${r.code}: ${why}; ${serves}`);
     }
     const after = await readCertificate(target);
@@ -302,11 +306,6 @@ async function isFile(p: string): Promise<boolean> {
     if (isNotFound(e)) return false;
     throw e;
   }
-}
-
-/** The last lines a program printed, on one line, short: what a person needs to see why it failed. */
-function lastLines(text: string): string {
-  return text.trim().split("\n").slice(-3).join(" | ").slice(-500);
 }
 
 function iso(t: number): string {

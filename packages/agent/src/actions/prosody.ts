@@ -21,7 +21,7 @@ import path from "node:path";
 import type { SetupAction } from "@vmmeet/shared";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import { type ActionsState, isNotFound } from "../state/store.js";
-import { type CommandRunner, redact } from "./runner.js";
+import { type CommandRunner, lastLines, redact } from "./runner.js";
 import type { ActionItem } from "./types.js";
 
 type UserAction = Extract<SetupAction, { kind: "prosody-user" }>;
@@ -98,7 +98,10 @@ export class ProsodyActions {
       return {
         ...item,
         status: "failed",
-        detail: redact(`prosodyctl register exited ${r.code}: ${tail(r)}`, secrets),
+        detail: redact(
+          `prosodyctl register exited ${r.code}: ${lastLines(`${r.stdout}${r.stderr}`)}`,
+          secrets,
+        ),
       };
     }
     if (!(await this.accountExists(a.host, a.user))) {
@@ -128,14 +131,10 @@ export class ProsodyActions {
       return {
         ...item,
         status: "failed",
-        detail: `prosodyctl mod_roster_command exited ${r.code}: ${tail(r)}`,
+        detail: `prosodyctl mod_roster_command exited ${r.code}: ${lastLines(`${r.stdout}${r.stderr}`)}`,
       };
     }
     state.roster[key] = { userEpoch };
     return { ...item, status: "done" };
   }
-}
-
-function tail(r: { stdout: string; stderr: string }): string {
-  return `${r.stdout}${r.stderr}`.trim().split("\n").slice(-3).join(" | ");
 }

@@ -24,6 +24,14 @@ export interface CommandRunner {
 
 export const REDACTED = "<redacted>";
 
+/**
+ * The last three lines a program printed, on one line, at most `max` characters (its end): what a person
+ * needs to see why it failed.
+ */
+export function lastLines(text: string, max = Number.POSITIVE_INFINITY): string {
+  return text.trim().split("\n").slice(-3).join(" | ").slice(-max);
+}
+
 export function redact(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const s of secrets) if (s !== "") out = out.split(s).join(REDACTED);
