@@ -23,7 +23,7 @@ import type { AccountResolver } from "../reconcile/accounts.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import type { ServiceManager } from "../services/manager.js";
 import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
-import { isNotFound } from "../state/store.js";
+import { isNotFound, readJson } from "../state/store.js";
 import { type CommandRunner, lastLines } from "./runner.js";
 import type { ActionItem } from "./types.js";
 
@@ -224,12 +224,12 @@ export class AcmeActions {
   /** STATE/acme.json; an unreadable one counts as empty (at worst acme-client runs once more). */
   async readState(): Promise<Record<string, AcmeRecord>> {
     try {
-      const raw = JSON.parse(await readFile(this.#stateFile(), "utf8")) as unknown;
+      const raw = await readJson(this.#stateFile());
       return typeof raw === "object" && raw !== null && !Array.isArray(raw)
         ? (raw as Record<string, AcmeRecord>)
         : {};
     } catch (e) {
-      if (!isNotFound(e)) this.#o.log?.warn({ err: (e as Error).message }, "acme.json unreadable, ignored");
+      this.#o.log?.warn({ err: (e as Error).message }, "acme.json unreadable, ignored");
       return {};
     }
   }

@@ -150,7 +150,8 @@ function parseDesired(v: unknown, where: string): NodeDesired {
   return r.data;
 }
 
-async function readJson(p: string): Promise<unknown> {
+/** A JSON file's value; undefined when it does not exist; StateCorruptError when it is not JSON. */
+export async function readJson(p: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(p, "utf8");
