@@ -54,12 +54,10 @@ describe("MaterialCache", () => {
     expect((await cache.get(spec)).pki).not.toBe(a.pki);
   });
 
-  it("keeps nothing while a file is missing, and after clear()", async () => {
+  it("loads again when a file went missing, and keeps what that load re-created", async () => {
     const dir = await stateDir();
     const cache = new MaterialCache(dir);
-    const a = await cache.get(spec);
-    cache.clear();
-    expect((await cache.get(spec)).pki).not.toBe(a.pki);
+    await cache.get(spec);
     await rm(path.join(dir, "truststore.p12"));
     const b = await cache.get(spec); // re-created by the load
     expect(b.created).toEqual(["truststore.p12"]);

@@ -31,17 +31,11 @@ export class MaterialCache {
       // created/warnings describe one load: a kept result created nothing and has already warned.
       if (key !== null && key === kept.key) return { ...kept.material, created: [], warnings: [] };
     }
-    const { maxAgeMs: _, ...opts } = this.opts;
-    const material = await loadOrCreateMaterial(this.stateDir, spec, opts);
+    const material = await loadOrCreateMaterial(this.stateDir, spec, this.opts);
     // Taken after the load: what it created or renewed is part of what is kept.
     const key = await this.#key(spec.domain);
     this.#kept = key === null ? null : { key, at: now, material };
     return material;
-  }
-
-  /** Forgets the kept result (after vmmeet itself changed a state file). */
-  clear(): void {
-    this.#kept = null;
   }
 
   async #key(domain: string): Promise<string | null> {
