@@ -222,7 +222,7 @@ export class LogTailer {
         if (this.stopping !== undefined) return;
         this.watchCurrent();
         if (this.backlog) this.schedule(0);
-        else if (this.wokeDuringPoll) this.wakeAfterPoll();
+        else if (this.wokeDuringPoll) this.schedule(Math.min(this.wakeDelay(), this.pollIntervalMs), true);
         else this.schedule(this.pollIntervalMs);
       });
     }, ms);
@@ -239,18 +239,16 @@ export class LogTailer {
       this.wokeDuringPoll = true;
       return;
     }
-    const now = this.clock.now();
-    const due = Math.max(now, this.lastWokenPollAt + this.wakeGapMs);
-    if (due >= this.timerDue) return;
+    const delay = this.wakeDelay();
+    if (this.clock.now() + delay >= this.timerDue) return;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.schedule(due - now, true);
+    this.schedule(delay, true);
   }
 
-  private wakeAfterPoll(): void {
-    const now = this.clock.now();
-    const due = Math.max(now, this.lastWokenPollAt + this.wakeGapMs);
-    this.schedule(Math.min(due - now, this.pollIntervalMs), true);
+  /** How long a poll brought forward by a write waits: until wakeGapMs after the last one that found lines. */
+  private wakeDelay(): number {
+    return Math.max(0, this.lastWokenPollAt + this.wakeGapMs - this.clock.now());
   }
 
   /**
