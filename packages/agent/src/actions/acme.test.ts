@@ -7,7 +7,6 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import {
   type AgentEvent,
   type NodeDesired,
@@ -16,6 +15,7 @@ import {
 } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { Healer } from "../heal/healer.js";
 import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
@@ -110,15 +110,7 @@ class WebServices extends FakeServiceManager {
   }
 }
 
-function logger() {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
-  return pino({ level: "debug" }, sink);
-}
+const logger = () => capturingLogger(logLines);
 
 function engine(services: FakeServiceManager) {
   return new ApplyEngine({

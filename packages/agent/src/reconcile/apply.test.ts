@@ -1,10 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import type { NodeDesiredInput } from "@vmmeet/shared";
-import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { accountFile } from "../actions/prosody.js";
 import type { CommandRunner } from "../actions/runner.js";
 import { FakeServiceManager } from "../services/fake.js";
@@ -29,15 +28,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function logger() {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
-  return pino({ level: "debug" }, sink);
-}
+const logger = () => capturingLogger(logLines);
 
 /** prosodyctl stand-in: register creates the account file as prosody's internal storage would. */
 function fakeProsodyctl(calls: string[][]): CommandRunner {
