@@ -21,6 +21,21 @@ describe("prefixes", () => {
     ["Jicofo 2022-09-16 14:45:24.260 INFO: [35] x", "Jicofo 2022-09-16 14:45:24.260 INFO: [35] x", undefined],
     ["INFO: Joined the room.", "INFO: Joined the room.", undefined],
     ["Mar 19, 2021 6:15:08 PM org.jitsi.Foo log", "Mar 19, 2021 6:15:08 PM org.jitsi.Foo log", undefined],
+    // The edges of each part.
+    ["jvb_1 | Sep 16 14:45:24 host jvb[2]: x", "x", "jvb"],
+    [`${"a".repeat(64)} | x`, "x", undefined],
+    [`${"a".repeat(65)} | x`, `${"a".repeat(65)} | x`, undefined],
+    ["2022-09-16T 1:45Z x", "1:45Z x", undefined],
+    [`2022-09-16T14:45:24.${"1".repeat(19)}Z x`, "x", undefined],
+    [`2022-09-16T14:45:24.${"1".repeat(20)}Z x`, `2022-09-16T14:45:24.${"1".repeat(20)}Z x`, undefined],
+    ["2022-09-16T14:45:24Z Sep 16 14:45:24 jicofo[1]: x", "x", "jicofo"],
+    ["Sep 16 14:45:24 jicofo: x", "Sep 16 14:45:24 jicofo: x", undefined],
+    ["Sep 16 14:45:24 host: x", "Sep 16 14:45:24 host: x", undefined],
+    ["Sep 16 14:45:24 host prosody[x]: x", "Sep 16 14:45:24 host prosody[x]: x", undefined],
+    ["Sep 16 14:45:24 hôst jvb-ä[77]: x", "x", "jvb-ä"],
+    ["jicofo: INFO: x", "jicofo: INFO: x", undefined],
+    ["jicofo[]: x", "jicofo[]: x", undefined],
+    ["Sep 1614:45:24 host jvb[2]: x", "Sep 1614:45:24 host jvb[2]: x", undefined],
   ])("%s", (line, message, tag) => {
     expect(line.slice(prefixLength(line))).toBe(message);
     expect(syslogTag(line)).toBe(tag);

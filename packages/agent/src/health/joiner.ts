@@ -5,117 +5,63 @@ import { type Clock, systemClock } from "./clock.js";
  * jvb's output through `logger -isp daemon.info -t NAME`, so every line of a JVM record becomes a
  * syslog line `Mmm dd hh:mm:ss host tag[pid]: text` (openbsd-services.md §2, §3 "Logs of
  * jicofo/jvb"); journald's short format looks the same, docker compose prepends `service_1  | `,
- * `docker logs -t` an RFC 3339 time stamp.
- */
-// Hand-written instead of one regex: this runs on every line of a 1,000,000-line log and the
-// regex cost about as much as classifying the line.
-let scratchTagStart = -1;
-let scratchTagEnd = -1;
-
-function isWordish(c: number): boolean {
-  // [A-Za-z0-9_.-]
-  return (
-    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 45
-  );
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-function isTagChar(c: number): boolean {
-  // printable, not space, ':', '[', ']' or '|'
-  return c > 32 && c !== 58 && c !== 91 && c !== 93 && c !== 124 && c !== 127;
-}
-
-/** "Mmm dd hh:mm:ss " at p (syslog, journald short format). */
-function isSyslogStamp(line: string, p: number): boolean {
-  const c0 = line.charCodeAt(p);
-  return (
-    c0 >= 65 &&
-    c0 <= 90 &&
-    line.charCodeAt(p + 3) === 32 &&
-    (line.charCodeAt(p + 4) === 32 || isDigit(line.charCodeAt(p + 4))) &&
-    isDigit(line.charCodeAt(p + 5)) &&
-    line.charCodeAt(p + 6) === 32 &&
-    line.charCodeAt(p + 9) === 58 &&
-    line.charCodeAt(p + 12) === 58 &&
-    line.charCodeAt(p + 15) === 32 &&
-    isDigit(line.charCodeAt(p + 7)) &&
-    isDigit(line.charCodeAt(p + 14))
-  );
-}
-
-let scratchHasPid = false;
-
-/** `tag[pid]: ` or `tag: ` at p: returns the offset after it, or -1. */
-function matchTag(line: string, p: number): number {
-  let e = p;
-  while (isTagChar(line.charCodeAt(e))) e++;
-  if (e === p) return -1;
-  let q = e;
-  scratchHasPid = false;
-  if (line.charCodeAt(q) === 91) {
-    q++;
-    const d = q;
-    while (isDigit(line.charCodeAt(q))) q++;
-    if (q === d || line.charCodeAt(q) !== 93) return -1;
-    q++;
-    scratchHasPid = true;
-  }
-  if (line.charCodeAt(q) !== 58 || line.charCodeAt(q + 1) !== 32) return -1;
-  scratchTagStart = p;
-  scratchTagEnd = e;
-  return q + 2;
-}
-
-/*
- * Transport prefixes in front of a program's own text. On OpenBSD, rc.subr pipes jicofo's and
- * jvb's output through `logger -isp daemon.info -t NAME`, so every line of a JVM record becomes a
- * syslog line `Mmm dd hh:mm:ss host tag[pid]: text` (openbsd-services.md §2, §3 "Logs of
- * jicofo/jvb"); journald's short format looks the same, docker compose prepends `service_1  | `,
  * `docker logs -t` an RFC 3339 time stamp. Accepted: [compose] [rfc3339] then either
  * `stamp [host] tag[pid]: `, `stamp host tag: ` or `tag[pid]: `.
+ *
+ * Sticky regexes, tested at an offset: this runs on every line, and the daemon runs without V8's
+ * optimizing compiler (rc.d/vmmeet_agent), where irregexp's native code is several times faster
+ * than a JavaScript loop over the characters.
  */
+/** `service_1  | ` (docker compose): up to 64 of [A-Za-z0-9_.-], blanks, "| ". */
+const COMPOSE = /[\w.-]{1,64} *\| /y;
+/** `2024-01-02T03:04:05.678Z ` (docker logs -t): the first blank after the "T" ends it, within 40. */
+const RFC3339 = /\d[\s\S]{3}-[\s\S]{2}-[\s\S]{2}T(?=[\s\S]{2}:)[^ ]{0,29} /y;
+/** `Mmm dd hh:mm:ss ` (syslog, journald short format). */
+const STAMP = /[A-Z][\s\S]{2} [ \d]\d \d[\s\S]:[\s\S]{2}:[\s\S]\d /y;
+/** A syslog tag or host: printable, not blank, ":", "[", "]" or "|". */
+const NAME = /[^\0- :[\]|\x7f]+/y;
+const TAG_WITH_PID = /[^\0- :[\]|\x7f]+\[\d+\]: /y;
+const TAG = /[^\0- :[\]|\x7f]+(?:\[\d+\])?: /y;
+const HOST = /[^\0- :[\]|\x7f]+ /y;
+/**
+ * What every accepted prefix starts with: a compose name and "|", a digit (RFC 3339), a stamp's
+ * month, or a tag with its pid. One test turns away the lines without a prefix (Jitsi's own
+ * layout: "Jicofo 2024-...", "JVB 2024-...") instead of four.
+ */
+const PREFIX_START = /[\w.-]{1,64} *\| |\d|[A-Z][\s\S]{2} [ \d]\d |[^\0- :[\]|\x7f]+\[\d+\]: /y;
+/** Length of a syslog stamp. */
+const STAMP_LENGTH = 16;
+
+function at(re: RegExp, line: string, offset: number): boolean {
+  re.lastIndex = offset;
+  return re.test(line);
+}
+
+/** Where the tag of the last parsePrefix() starts (-1: the line has none). */
+let scratchTagStart = -1;
+
 function parsePrefix(line: string): number {
   scratchTagStart = -1;
-  scratchTagEnd = -1;
-  let off = 0;
-  let i = 0;
-  while (i < 64 && isWordish(line.charCodeAt(i))) i++;
-  if (i > 0) {
-    let j = i;
-    while (line.charCodeAt(j) === 32) j++;
-    if (line.charCodeAt(j) === 124 && line.charCodeAt(j + 1) === 32) off = j + 2;
-  }
-  if (
-    isDigit(line.charCodeAt(off)) &&
-    line.charCodeAt(off + 4) === 45 &&
-    line.charCodeAt(off + 7) === 45 &&
-    line.charCodeAt(off + 10) === 84 &&
-    line.charCodeAt(off + 13) === 58
-  ) {
-    const sp = line.indexOf(" ", off + 10);
-    if (sp !== -1 && sp - off <= 40) off = sp + 1;
-  }
-  if (isSyslogStamp(line, off)) {
-    const p = off + 16;
-    const direct = matchTag(line, p);
-    if (direct !== -1 && scratchHasPid) return direct;
-    let h = p;
-    while (isTagChar(line.charCodeAt(h))) h++;
-    if (h > p && line.charCodeAt(h) === 32) {
-      const after = matchTag(line, h + 1);
-      if (after !== -1) return after;
+  if (!at(PREFIX_START, line, 0)) return 0;
+  let off = at(COMPOSE, line, 0) ? COMPOSE.lastIndex : 0;
+  if (at(RFC3339, line, off)) off = RFC3339.lastIndex;
+  if (at(STAMP, line, off)) {
+    const p = off + STAMP_LENGTH;
+    if (at(TAG_WITH_PID, line, p)) {
+      scratchTagStart = p;
+      return TAG_WITH_PID.lastIndex;
     }
-    scratchTagStart = -1;
-    scratchTagEnd = -1;
+    // `stamp host tag[pid]: ` or `stamp host tag: `
+    if (at(HOST, line, p) && at(TAG, line, HOST.lastIndex)) {
+      scratchTagStart = HOST.lastIndex;
+      return TAG.lastIndex;
+    }
     return off;
   }
-  const bare = matchTag(line, off);
-  if (bare !== -1 && scratchHasPid) return bare;
-  scratchTagStart = -1;
-  scratchTagEnd = -1;
+  if (at(TAG_WITH_PID, line, off)) {
+    scratchTagStart = off;
+    return TAG_WITH_PID.lastIndex;
+  }
   return off;
 }
 
@@ -130,7 +76,9 @@ export function prefixLength(line: string): number {
  */
 export function syslogTag(line: string): string | undefined {
   parsePrefix(line);
-  return scratchTagStart === -1 ? undefined : line.slice(scratchTagStart, scratchTagEnd);
+  if (scratchTagStart === -1) return undefined;
+  at(NAME, line, scratchTagStart);
+  return line.slice(scratchTagStart, NAME.lastIndex);
 }
 
 // Continuation lines of a java.util.logging record: stack frames (a tab may arrive as "^I" after
@@ -146,11 +94,6 @@ const JUL_HEADER =
   /[^\s\d,]{2,12} \d{1,2}, \d{4} \d{1,2}:\d\d:\d\d(?: [^\s\d]\S{0,11})? [\w$.]+(?: [\w$<>]+)?\s*$/y;
 // Second line of that record: a (possibly localized) level name, a colon, the message.
 const JUL_LEVEL = /[^\s:]{2,30}: /y;
-
-function at(re: RegExp, line: string, offset: number): boolean {
-  re.lastIndex = offset;
-  return re.test(line);
-}
 
 export function isContinuation(line: string, offset = parsePrefix(line)): boolean {
   const c = line.charCodeAt(offset);
