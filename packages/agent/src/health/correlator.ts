@@ -96,10 +96,19 @@ export class SessionCorrelator {
 
   private set(id: string, state: SessionState): void {
     this.sessions.delete(id);
-    this.sessions.set(id, state);
+    this.sessions.set(detached(id), state);
     if (this.sessions.size > this.maxSessions) {
       const oldest = this.sessions.keys().next();
       if (oldest.done !== true) this.sessions.delete(oldest.value);
     }
   }
+}
+
+/**
+ * A copy that shares no memory with the string it was cut from. V8 keeps a slice of 13 or more
+ * characters as a view into its parent, so a remembered session id would keep its whole line alive,
+ * or in `vmmeet-agent classify` a whole 64 KB read chunk: up to maxSessions of them.
+ */
+function detached(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }
