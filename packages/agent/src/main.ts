@@ -10,6 +10,7 @@ import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
 import { secureStart } from "./enroll/startup.js";
 import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
 import { HealthMonitor } from "./health/monitor.js";
+import { exposedGc, HeapTrimmer } from "./heap.js";
 import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { Rcctl } from "./services/rcctl.js";
@@ -183,6 +184,17 @@ async function main(argv: string[]): Promise<number> {
     ...(typeof values.sysctl === "string" ? { sysctl: values.sysctl } : {}),
   });
   await daemon.start();
+  // rc.d/vmmeet_agent runs node with --expose-gc for this (heap.ts says why).
+  const gc = exposedGc();
+  const trimmer =
+    gc === undefined
+      ? undefined
+      : new HeapTrimmer({
+          gc,
+          onTrim: (before, after) =>
+            logger.debug({ oldGenerationBytes: { before, after } }, "quiet after a burst: garbage collected"),
+        });
+  trimmer?.start();
   logger.info({ version: AGENT_VERSION, coordinator, root }, "agent started");
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -192,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
         logger.error("shutdown took too long; exiting");
         process.exit(1);
       }, SHUTDOWN_DEADLINE_MS).unref();
+      trimmer?.stop();
       daemon.stop().then(resolve, resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
