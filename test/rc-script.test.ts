@@ -12,7 +12,8 @@ import { repoRoot } from "./validators/paths.js";
 
 const script = path.join(repoRoot(), "rc.d/vmmeet_agent");
 const bundle = path.join(repoRoot(), "packages/agent/dist/vmmeet-agent.mjs");
-const NODE_FLAGS = "--max-semi-space-size=1 --optimize-for-size --single-threaded --interrupt-budget=6758400";
+const NODE_FLAGS =
+  "--max-semi-space-size=1 --optimize-for-size --single-threaded --max-opt=1 --expose-gc --compact-on-every-full-gc";
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
