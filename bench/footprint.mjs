@@ -113,6 +113,7 @@ export async function run({
       return median(samples.filter((x) => x.at >= end - 60_000).map((x) => x.rss));
     };
     const agentRss = lastMinute(idleA);
+    const idleSplit = memoryOf(agent.pid);
     const bareRss = lastMinute(idleB);
     const idleCpu = cpuPercent(a0, a1, seconds);
     const idleChildrenCpu = cpuPercent(a0, a1, seconds, "children");
@@ -172,7 +173,7 @@ export async function run({
     const samples = sampler.stop();
     const lastFive = samples.filter((s) => s.at >= Date.now() - 5000).map((s) => s.rss);
     const afterRss = median(lastFive.length > 0 ? lastFive : [memoryOf(agent.pid).rss]);
-    const hwm = memoryOf(agent.pid).hwm;
+    const { hwm, ...afterSplit } = memoryOf(agent.pid);
     const growth = (afterRss - agentRss) / MB;
 
     const mb = (x) => round(x / MB, 1);
@@ -229,6 +230,10 @@ export async function run({
             linesPerSecond: Math.round(lines / linesSeconds),
             settleSeconds: settle,
             rssCurveMB: curve,
+            // Where RSS is: anonymous memory (V8's heap, malloc, JIT code) against mapped files (node's
+            // own text, which grows when a code path runs for the first time).
+            anonMB: { idle: mb(idleSplit.anon), after: mb(afterSplit.anon) },
+            fileMB: { idle: mb(idleSplit.file), after: mb(afterSplit.file) },
             // From 30% of the applies on: a leak keeps climbing after the heap has grown to its working
             // size, V8's heap sizing does not.
             growthAfterWarmupMB: curve.length > 2 ? round(afterRss / MB - curve[2][1], 1) : null,

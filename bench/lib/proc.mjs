@@ -23,7 +23,10 @@ export function onInterrupt(fn) {
   return () => interruptCleanups.delete(fn);
 }
 
-/** VmRSS and VmHWM (peak) in bytes, or null when the process is gone. */
+/**
+ * VmRSS and VmHWM (peak) in bytes, with RSS split into RssAnon (heap, stacks, JIT code) and RssFile
+ * (mapped files: node's own text and data), or null when the process is gone.
+ */
 export function memoryOf(pid) {
   let text;
   try {
@@ -35,7 +38,7 @@ export function memoryOf(pid) {
     const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text);
     return m ? Number(m[1]) * 1024 : 0;
   };
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
 }
 
 export function rssOf(pid) {
