@@ -73,7 +73,6 @@ export class HeapTrimmer {
   /** Old generation in use after the last full collection, or the least seen since. */
   #base: number;
   #timer: unknown;
-  #collections = 0;
 
   constructor(opts: HeapTrimmerOptions) {
     this.#gc = opts.gc;
@@ -85,11 +84,6 @@ export class HeapTrimmer {
     this.#quietUtilization = opts.quietUtilization ?? 0.05;
     this.#onTrim = opts.onTrim;
     this.#base = this.#used();
-  }
-
-  /** Full collections run so far. */
-  get collections(): number {
-    return this.#collections;
   }
 
   start(): void {
@@ -116,7 +110,6 @@ export class HeapTrimmer {
     if (used < this.#base) this.#base = used;
     if (!quiet || used - this.#base < this.#garbage) return false;
     this.#gc();
-    this.#collections++;
     const after = this.#used();
     this.#base = after;
     this.#onTrim?.(used, after);
@@ -127,5 +120,5 @@ export class HeapTrimmer {
 /** V8's gc() when the process runs with --expose-gc, else undefined. */
 export function exposedGc(): (() => void) | undefined {
   const gc = (globalThis as { gc?: unknown }).gc;
-  return typeof gc === "function" ? () => (gc as () => void)() : undefined;
+  return typeof gc === "function" ? (gc as () => void) : undefined;
 }
