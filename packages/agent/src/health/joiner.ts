@@ -19,16 +19,17 @@ const RFC3339 = /\d[\s\S]{3}-[\s\S]{2}-[\s\S]{2}T(?=[\s\S]{2}:)[^ ]{0,29} /y;
 /** `Mmm dd hh:mm:ss ` (syslog, journald short format). */
 const STAMP = /[A-Z][\s\S]{2} [ \d]\d \d[\s\S]:[\s\S]{2}:[\s\S]\d /y;
 /** A syslog tag or host: printable, not blank, ":", "[", "]" or "|". */
-const NAME = /[^\0- :[\]|\x7f]+/y;
-const TAG_WITH_PID = /[^\0- :[\]|\x7f]+\[\d+\]: /y;
-const TAG = /[^\0- :[\]|\x7f]+(?:\[\d+\])?: /y;
-const HOST = /[^\0- :[\]|\x7f]+ /y;
+const NAME_SOURCE = String.raw`[^\0- :[\]|\x7f]+`;
+const NAME = new RegExp(NAME_SOURCE, "y");
+const TAG_WITH_PID = new RegExp(String.raw`${NAME_SOURCE}\[\d+\]: `, "y");
+const TAG = new RegExp(String.raw`${NAME_SOURCE}(?:\[\d+\])?: `, "y");
+const HOST = new RegExp(`${NAME_SOURCE} `, "y");
 /**
- * What every accepted prefix starts with: a compose name and "|", a digit (RFC 3339), a stamp's
- * month, or a tag with its pid. One test turns away the lines without a prefix (Jitsi's own
+ * One of the parts parsePrefix() tries at the start of a line: a compose name, an RFC 3339 stamp, a
+ * syslog stamp, a tag with its pid. One test turns away the lines without a prefix (Jitsi's own
  * layout: "Jicofo 2024-...", "JVB 2024-...") instead of four.
  */
-const PREFIX_START = /[\w.-]{1,64} *\| |\d|[A-Z][\s\S]{2} [ \d]\d |[^\0- :[\]|\x7f]+\[\d+\]: /y;
+const PREFIX_START = new RegExp([COMPOSE, RFC3339, STAMP, TAG_WITH_PID].map((r) => r.source).join("|"), "y");
 /** Length of a syslog stamp. */
 const STAMP_LENGTH = 16;
 
