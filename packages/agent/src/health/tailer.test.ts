@@ -68,6 +68,24 @@ function manual(store: OffsetStore, opts: Partial<LogTailerOptions> = {}): Harne
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const text = (ls: string[]) => ls.map((l) => `${l}\n`).join("");
 
+/**
+ * A tailer woken by writes on a manual clock (poll interval 1 s) over a file holding `first`, after its
+ * first poll (a timer's): the next one is armed for t = 1000.
+ */
+async function wokenAfterFirstPoll(
+  first: string,
+  wakeGapMs: number,
+  store: OffsetStore = new MemoryOffsetStore(),
+) {
+  writeFileSync(log, first);
+  const clock = new ManualClock(0);
+  const h = manual(store, { clock, pollIntervalMs: 1000, wakeOnWrite: true, wakeGapMs });
+  h.tailer.start();
+  clock.advance(0);
+  await waitFor(() => clock.nextAt === 1000, "the first poll done, the next one armed");
+  return { clock, h };
+}
+
 describe("LogTailer, timer-driven", () => {
   it("follows a file through a newsyslog rotation (rename, new file, late writes to the old one)", async () => {
     writeFileSync(log, text(lines("old", 3)));
@@ -131,17 +149,7 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
   });
 
   it("a write after a quiet spell is read at once; then woken polls are wakeGapMs apart", async () => {
-    writeFileSync(log, "x\n");
-    const clock = new ManualClock(0);
-    const h = manual(new MemoryOffsetStore(), {
-      clock,
-      pollIntervalMs: 1000,
-      wakeOnWrite: true,
-      wakeGapMs: 250,
-    });
-    h.tailer.start();
-    clock.advance(0); // the first poll
-    await waitFor(() => clock.nextAt === 1000, "the first poll done, the next one armed");
+    const { clock, h } = await wokenAfterFirstPoll("x\n", 250);
     clock.advance(100);
     appendFileSync(log, "y\n");
     await waitFor(() => clock.nextAt === 100, "the write bringing the next poll forward to now");
@@ -159,17 +167,7 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
 
 describe("LogTailer, a woken poll that finds nothing", () => {
   it("does not delay the next line by a gap", async () => {
-    writeFileSync(log, "a\n");
-    const clock = new ManualClock(0);
-    const h = manual(new MemoryOffsetStore(), {
-      clock,
-      pollIntervalMs: 1000,
-      wakeOnWrite: true,
-      wakeGapMs: 200,
-    });
-    h.tailer.start();
-    clock.advance(0);
-    await waitFor(() => clock.nextAt === 1000, "the first poll done");
+    const { clock, h } = await wokenAfterFirstPoll("a\n", 200);
     clock.advance(100);
     utimesSync(log, new Date(), new Date()); // an event without new lines (as the second event of one write)
     await waitFor(() => clock.nextAt === 100, "the event bringing a poll forward");
@@ -187,8 +185,6 @@ describe("LogTailer, a woken poll that finds nothing", () => {
 
 describe("LogTailer, offsets of woken polls", () => {
   it("polls brought forward by writes save the offset at most once per poll interval", async () => {
-    writeFileSync(log, "a\n");
-    const clock = new ManualClock(0);
     const saved: number[] = [];
     const store = new MemoryOffsetStore();
     const counting: OffsetStore = {
@@ -198,11 +194,8 @@ describe("LogTailer, offsets of woken polls", () => {
         await store.save(f, st);
       },
     };
-    const h = manual(counting, { clock, pollIntervalMs: 1000, wakeOnWrite: true, wakeGapMs: 200 });
-    h.tailer.start();
-    clock.advance(0); // the first poll, a timer's: saves
-    await waitFor(() => clock.nextAt === 1000, "the first poll done");
-    expect(saved).toEqual([2]);
+    const { clock, h } = await wokenAfterFirstPoll("a\n", 200, counting);
+    expect(saved).toEqual([2]); // the first poll, a timer's, saves
     clock.advance(100);
     appendFileSync(log, "b\n");
     await waitFor(() => clock.nextAt === 100, "the write bringing the poll forward");
