@@ -46,12 +46,21 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Every entry under `d` (files and directories), with its mode. */
+/**
+ * Every entry under `d` (files and directories), with its mode. The agents still run: an entry an apply
+ * removes meanwhile (pending.json, a pruned backup generation) is gone, so it cannot be readable by
+ * others; skipped.
+ */
 async function walk(d: string): Promise<{ file: string; mode: number; dir: boolean }[]> {
   const out: { file: string; mode: number; dir: boolean }[] = [];
-  for (const e of await readdir(d, { withFileTypes: true })) {
+  const gone = (err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return null;
+    throw err;
+  };
+  for (const e of (await readdir(d, { withFileTypes: true }).catch(gone)) ?? []) {
     const file = path.join(d, e.name);
-    const st = await stat(file);
+    const st = await stat(file).catch(gone);
+    if (!st) continue;
     out.push({ file, mode: st.mode & 0o777, dir: e.isDirectory() });
     if (e.isDirectory()) out.push(...(await walk(file)));
   }
