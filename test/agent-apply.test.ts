@@ -29,6 +29,8 @@ import {
   writeRcScript,
 } from "./doubles/rcctl/index.js";
 
+import { jicofoConf } from "./helpers/jicofo-desired.js";
+
 let base: string;
 let root: string;
 let stateDir: string;
@@ -85,15 +87,7 @@ function jicofoNode(
     node: "jicofo",
     role: "jicofo",
     files: [
-      {
-        path: "/etc/jicofo/jicofo.conf",
-        content: conf,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        secret: true,
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+      { ...jicofoConf(conf), secret: true },
       {
         path: "/etc/jicofo/jicofo.in.sh",
         content: "JICOFO_MAXMEM=3G\n",

@@ -2,17 +2,24 @@
 // jicofo's bridges) goes out at once, the rest of a burst waits for the 250 ms throttle. The daemon runs in
 // this process with a hand-driven clock for its throttles and a scripted health source, so "at once" means
 // "without the clock moving", not a timed assertion.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { AgentToCoordinator, ComponentHealth } from "@vmmeet/shared";
+import {
+  type AgentToCoordinator,
+  type ComponentHealth,
+  NodeDesired,
+  type NodeDesiredInput,
+} from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { AgentDaemon, type HealthSource } from "../packages/agent/src/daemon.js";
 import { ManualClock } from "../packages/agent/src/health/clock.js";
 import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
 import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
+import { fileStates } from "../packages/agent/src/status.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { jicofoConf } from "./helpers/jicofo-desired.js";
 import type { Cleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -24,7 +31,11 @@ afterEach(async () => {
 /** A health source the test sets by hand; change() is what the monitor does after a signal. */
 class ScriptedHealth implements HealthSource {
   current: ComponentHealth[] = [];
+  probes = 0;
   #listeners: (() => void)[] = [];
+  async probeNow(): Promise<void> {
+    this.probes += 1;
+  }
   async configure(): Promise<void> {}
   components(): ComponentHealth[] {
     return this.current;
@@ -120,5 +131,72 @@ describe("agent status frames", () => {
     clock.advance(250);
     await waitFor("the held change at the interval's end", () => statuses(coord.frames).length === 4);
     expect(statuses(coord.frames)[3]!.status.health?.[0]?.explain).toBe("1 bridge, 1 conference");
+  });
+});
+
+describe("after an apply", () => {
+  const desired = (conf: string): NodeDesiredInput => ({
+    node: "jicofo",
+    role: "jicofo",
+    files: [jicofoConf(conf)],
+    services: [{ name: "jicofo", flags: null, order: 20 }],
+    actions: [],
+    health: { release: 9646 },
+  });
+
+  it("snapshots what the apply left without asking again, and probes only after a (re)start", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "vmmeet-status-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const coord = await fakeCoordinator({ cleanups });
+    const health = new ScriptedHealth();
+    const services = new FakeServiceManager({ jicofo: { enabled: true, running: false } });
+    const root = path.join(dir, "root");
+    await mkdir(root);
+    const agent = new AgentDaemon({
+      node: "jicofo",
+      coordinator: coord.url,
+      stateDir: path.join(dir, "state"),
+      root,
+      services,
+      accounts: lenientAccounts(),
+      logger: pino({ level: "silent" }),
+      health,
+      heal: false,
+      clock: new ManualClock(0),
+    });
+    await agent.start();
+    cleanups.push(() => agent.stop());
+    await waitFor("the first snapshot", () => coord.frames.some((f) => f.type === "snapshot"));
+    const apply = async (generation: number, conf: string) => {
+      services.calls.length = 0;
+      coord.send({ type: "desired", id: `d${generation}`, generation, desired: desired(conf) });
+      // The apply's result, then the snapshot the daemon sends after it.
+      const after = () => {
+        const i = coord.frames.findIndex((f) => f.type === "apply-result" && f.replyTo === `d${generation}`);
+        return i < 0 ? undefined : coord.frames.slice(i + 1).find((f) => f.type === "snapshot");
+      };
+      const snap = await waitFor(`the snapshot after generation ${generation}`, after);
+      return (snap as Extract<AgentToCoordinator, { type: "snapshot" }>).status;
+    };
+
+    // jicofo was stopped: started, then probed at once.
+    const first = await apply(1, "jicofo {}\n");
+    expect(services.actions).toEqual(["start jicofo"]);
+    expect(health.probes).toBe(1);
+    // Every rcctl call came from the apply itself (get flags, check, start, check): none for the snapshot.
+    expect(services.calls).toEqual(["get jicofo flags", "check jicofo", "start jicofo", "check jicofo"]);
+    const d1 = NodeDesired.parse(desired("jicofo {}\n"));
+    expect(first.files).toEqual(await fileStates(d1, root, lenientAccounts()));
+    expect(first.services).toMatchObject([{ name: "jicofo", enabled: true, running: true, flags: "" }]);
+
+    // The same state again: nothing (re)started, nothing probed.
+    await apply(2, "jicofo {}\n");
+    expect(services.actions).toEqual([]);
+    expect(health.probes).toBe(1);
+
+    // A changed file restarts jicofo: probed again.
+    await apply(3, "jicofo { xmpp {} }\n");
+    expect(services.actions).toEqual(["restart jicofo"]);
+    expect(health.probes).toBe(2);
   });
 });

@@ -44,6 +44,8 @@ export interface HealthSource {
   onChange(listener: () => void): void;
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted?(service: string): void;
+  /** Probes every component now (rcctl check, HTTP endpoint, ports) instead of at the next interval. */
+  probeNow?(): Promise<void>;
   /** Every classified log signal (the healer's remedies act on some). */
   onSignal?(listener: (signal: HealthSignal) => void): void;
   stop(): Promise<void>;
@@ -267,15 +269,18 @@ export class AgentDaemon {
     return this.#transport?.send(frame) ?? false;
   }
 
-  /** `known`: services as the apply that just ended found them (see ApplyResult.observed). */
-  async status(known?: ApplyResult["observed"]): Promise<NodeStatus> {
+  /**
+   * `known`: the apply that just ended, whose result says how it left the services and files
+   * (ApplyResult.observed and observedFiles); only what it does not say is asked of rcctl and the disk.
+   */
+  async status(known?: Pick<ApplyResult, "observed" | "observedFiles">): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
-      fileStates(this.#desired, this.o.root, this.o.accounts),
+      fileStates(this.#desired, this.o.root, this.o.accounts, known?.observedFiles),
       serviceStates(
         this.#desired,
         this.o.services,
         (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
-        known,
+        known?.observed,
       ),
     ]);
     return {
@@ -315,7 +320,10 @@ export class AgentDaemon {
     }
   }
 
-  async #sendSnapshot(replyTo?: string, known?: ApplyResult["observed"]): Promise<void> {
+  async #sendSnapshot(
+    replyTo?: string,
+    known?: Pick<ApplyResult, "observed" | "observedFiles">,
+  ): Promise<void> {
     try {
       const status = await this.status(known);
       this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
@@ -450,7 +458,11 @@ export class AgentDaemon {
       items,
       ...(error ? { error: error.slice(0, 2000) } : {}),
     });
-    await this.#sendSnapshot(undefined, res.observed);
+    await this.#sendSnapshot(undefined, res);
+    // A (re)started or reloaded daemon is probed at once, not up to a probe interval later: its
+    // component's gate may be waiting for it.
+    if (res.services.some((s) => s.steps.some((st) => st !== "enabled" && st !== "flags-set")))
+      void this.o.health?.probeNow?.();
   }
 }
 

@@ -1,7 +1,12 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
+import { lenientAccounts } from "./reconcile/accounts.js";
+import { sha256 } from "./reconcile/files.js";
 import { FakeServiceManager } from "./services/fake.js";
-import { serviceStates } from "./status.js";
+import { fileStates, serviceStates } from "./status.js";
 
 const desired = NodeDesired.parse({
   node: "jicofo",
@@ -55,5 +60,42 @@ describe("serviceStates", () => {
       () => undefined,
     );
     expect(states[1]).toMatchObject({ name: "syslogd", enabled: false, running: false, flags: null });
+  });
+});
+
+describe("fileStates", () => {
+  it("reads only the files the apply that just ended did not report", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), "vmmeet-status-"));
+    try {
+      await mkdir(path.join(root, "etc/jicofo"), { recursive: true });
+      await writeFile(path.join(root, "etc/jicofo/a.conf"), "on disk\n", { mode: 0o600 });
+      await writeFile(path.join(root, "etc/jicofo/b.conf"), "b\n", { mode: 0o600 });
+      const withFiles = NodeDesired.parse({
+        ...desired,
+        files: ["a", "b"].map((n) => ({
+          path: `/etc/jicofo/${n}.conf`,
+          content: `${n}\n`,
+          mode: "0600",
+          owner: "root",
+          group: "wheel",
+        })),
+      });
+      const known = {
+        "/etc/jicofo/a.conf": {
+          path: "/etc/jicofo/a.conf",
+          sha256: "a".repeat(64),
+          mode: "0600",
+          owner: "root",
+          group: "wheel",
+        },
+      };
+      const states = await fileStates(withFiles, root, lenientAccounts(), known);
+      // a.conf as reported (its bytes on disk are not even hashed), b.conf from disk
+      expect(states[0]).toEqual(known["/etc/jicofo/a.conf"]);
+      expect(states[1]).toMatchObject({ path: "/etc/jicofo/b.conf", sha256: sha256(Buffer.from("b\n")) });
+      expect(states[1]?.mode).toBe("0600");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,20 +1,27 @@
 // What the agent reports about its node: the managed files as they are on disk (hash, mode, owner), the
 // services as rcctl(8) sees them. Raw log lines and file contents never leave the VM.
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
 import type { AccountResolver } from "./reconcile/accounts.js";
-import type { ObservedService } from "./reconcile/apply.js";
+import { modeText, type ObservedService } from "./reconcile/apply.js";
+import { sha256 } from "./reconcile/files.js";
 import { resolveUnderRoot } from "./reconcile/paths.js";
 import type { ServiceManager } from "./services/manager.js";
 
+/** `known`: files as the apply that just ended left them (see ApplyResult.observedFiles); not read again. */
 export async function fileStates(
   desired: NodeDesired | null,
   root: string,
   accounts: AccountResolver,
+  known: Readonly<Record<string, NodeStatus["files"][number]>> = {},
 ): Promise<NodeStatus["files"]> {
   const out: NodeStatus["files"] = [];
   for (const f of desired?.files ?? []) {
+    const k = Object.hasOwn(known, f.path) ? known[f.path] : undefined;
+    if (k) {
+      out.push(k);
+      continue;
+    }
     try {
       const r = await resolveUnderRoot(root, f.path, false);
       if (r.parent === null) throw new Error("missing");
@@ -22,8 +29,8 @@ export async function fileStates(
       const [st, data] = await Promise.all([stat(p), readFile(p)]);
       out.push({
         path: f.path,
-        sha256: createHash("sha256").update(data).digest("hex"),
-        mode: `0${(st.mode & 0o777).toString(8).padStart(3, "0")}`,
+        sha256: sha256(data),
+        mode: modeText(st.mode),
         // Reported by name when the id is the desired account's (the resolver maps names to ids only).
         owner: idIs(() => accounts.uid(f.owner), st.uid) ? f.owner : String(st.uid),
         group: idIs(() => accounts.gid(f.group), st.gid) ? f.group : String(st.gid),

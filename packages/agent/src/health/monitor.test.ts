@@ -31,7 +31,7 @@ const jicofoDesired = NodeDesired.parse({
   },
 });
 
-async function setup(o: { ownLog?: boolean } = {}) {
+async function setup(o: { ownLog?: boolean; probeIntervalMs?: number } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-"));
   dirs.push(dir);
   const root = path.join(dir, "root");
@@ -45,7 +45,7 @@ async function setup(o: { ownLog?: boolean } = {}) {
     services,
     logger: pino({ level: "silent" }),
     pollIntervalMs: 20,
-    probeIntervalMs: 50,
+    probeIntervalMs: o.probeIntervalMs ?? 50,
     ownLogCacheMs: 0,
   });
   monitors.push(m);
@@ -54,7 +54,7 @@ async function setup(o: { ownLog?: boolean } = {}) {
     changes += 1;
   });
   await m.configure(jicofoDesired);
-  return { root, m, changes: () => changes };
+  return { root, m, services, changes: () => changes };
 }
 
 const added =
@@ -93,6 +93,28 @@ describe("HealthMonitor", () => {
 });
 
 describe("HealthMonitor fallback log", () => {
+  it("probes when its configuration is new, not when a push brings the same one again", async () => {
+    // No interval probe during the test: every `rcctl check` here comes from configure().
+    const t = await setup({ probeIntervalMs: 3_600_000 });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor("the first probe", () => checks() === 1);
+    // It has no ports to try: it is over right after its check (one still running would absorb the next).
+    await new Promise((r) => setTimeout(r, 100));
+    await t.m.configure(jicofoDesired);
+    // A negative: a probe started by configure() runs at once; give it time to (not) happen.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(checks()).toBe(1);
+    const changed = NodeDesired.parse({
+      ...jicofoDesired,
+      health: {
+        ...jicofoDesired.health,
+        probes: [{ component: "jicofo", service: "jicofo", ports: [8888] }],
+      },
+    });
+    await t.m.configure(changed);
+    await waitFor("a probe of the new configuration", () => checks() === 2);
+  });
+
   it("ignores /var/log/daemon while the component's own log exists (syslogd writes both)", async () => {
     const t = await setup();
     const { rm: remove } = await import("node:fs/promises");

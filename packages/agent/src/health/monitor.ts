@@ -56,7 +56,8 @@ export class HealthMonitor implements HealthSource {
     if (this.#stopped) return;
     this.#desired = desired;
     const key = JSON.stringify({ health: desired?.health ?? null, services: desired?.services ?? [] });
-    if (key !== this.#configKey) {
+    const rebuilt = key !== this.#configKey;
+    if (rebuilt) {
       this.#configKey = key;
       this.#trackers = desired
         ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
@@ -76,7 +77,10 @@ export class HealthMonitor implements HealthSource {
       this.#probeTimer = setInterval(() => void this.probeNow(), this.o.probeIntervalMs ?? 15_000);
       this.#probeTimer.unref();
     }
-    void this.probeNow();
+    // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
+    // what was observed: a probe now would run before the apply's restarts, whose "started" discards it; the
+    // daemon probes after an apply that (re)started or reloaded a service instead.
+    if (rebuilt) void this.probeNow();
     this.#changed();
   }
 

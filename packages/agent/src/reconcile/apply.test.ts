@@ -1,12 +1,14 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { NodeDesiredInput } from "@vmmeet/shared";
+import { NodeDesired, type NodeDesiredInput } from "@vmmeet/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
+import { jicofoConf } from "../../../../test/helpers/jicofo-desired.js";
 import { accountFile } from "../actions/prosody.js";
 import type { CommandRunner } from "../actions/runner.js";
 import { FakeServiceManager } from "../services/fake.js";
+import { fileStates } from "../status.js";
 import { lenientAccounts, UnknownAccountError } from "./accounts.js";
 import { ApplyEngine } from "./engine.js";
 
@@ -68,14 +70,7 @@ function jicofoNode(
     node: "jicofo",
     role: "jicofo",
     files: [
-      {
-        path: "/etc/jicofo/jicofo.conf",
-        content: conf,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+      jicofoConf(conf),
       {
         path: "/etc/jicofo/jicofo.in.sh",
         content: "JICOFO_MAXMEM=3G\n",
@@ -176,6 +171,31 @@ describe("applyDesired", () => {
     const r2 = await e.apply(d, 3);
     expect(svc.calls).toEqual(["get jicofo flags", "check jicofo", "restart jicofo", "check jicofo"]);
     expect(r2.observed).toEqual({ jicofo: { flags: "--host=xmpp.example.org", running: true } });
+  });
+
+  it("reads the flags of a service whose flags it does not manage, instead of `get status`", async () => {
+    const svc = jicofoServices();
+    const e = engine(svc);
+    await e.apply(jicofoNode(undefined, null), 1);
+    svc.calls.length = 0;
+    const r = await e.apply(jicofoNode(undefined, null), 2);
+    // one call says both whether it is enabled and what the status reports as its flags
+    expect(svc.calls).toEqual(["get jicofo flags", "check jicofo"]);
+    expect(r.observed).toEqual({ jicofo: { flags: "", running: true } }); // never set: the script's default
+    expect(svc.actions).toEqual([]);
+  });
+
+  it("reports each file it wrote or found as desired as the status would read it from disk", async () => {
+    const svc = jicofoServices();
+    const e = engine(svc);
+    const first = await e.apply(jicofoNode(), 1);
+    const d = NodeDesired.parse(jicofoNode("jicofo { xmpp { a = 1 } }\n"));
+    const r = await e.apply(d, 2);
+    expect(r.files.map((f) => f.status)).toEqual(["written", "unchanged", "unchanged"]);
+    const onDisk = await fileStates(d, root, lenientAccounts());
+    expect(onDisk.every((f) => f.sha256 !== null)).toBe(true);
+    expect(Object.values(r.observedFiles ?? {})).toEqual(onDisk);
+    expect(Object.values(first.observedFiles ?? {})).toHaveLength(3);
   });
 
   it("observes nothing it did not see: new flags and a failed start are asked again by the status", async () => {

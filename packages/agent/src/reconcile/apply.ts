@@ -11,6 +11,7 @@ import {
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
   type NodeRole,
+  type NodeStatus,
   pathRefusal,
   type ServiceEntry,
   type SetupAction,
@@ -128,11 +129,22 @@ export interface ApplyResult {
    * asking rcctl the same questions again a few milliseconds later. A field is absent when not observed.
    */
   observed?: Record<string, ObservedService>;
+  /**
+   * The managed files this apply wrote or found as desired, by path, as the status reports them (the
+   * desired bytes' hash, mode and owner): the snapshot right after the apply does not read and hash them
+   * again. A file that failed or was refused is absent.
+   */
+  observedFiles?: Record<string, NodeStatus["files"][number]>;
 }
 
 export interface ObservedService {
   running?: boolean;
   flags?: string;
+}
+
+/** A file mode as the status reports it: "0644". */
+export function modeText(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
 }
 
 export interface RollbackResult {
@@ -319,13 +331,14 @@ export async function applyDesired(
   }
   // New flags reach a running daemon only through a restart: rc.subr saves the start-time flags in
   // /var/run/rc.d/NAME (openbsd-services.md section 2). Read now so a crash after `set` still restarts.
+  // Read for a service whose flags are not managed too: what it prints says whether it is enabled (below)
+  // and goes into the status snapshot, one rcctl call instead of `get NAME status` plus `get NAME flags`.
   const flagsSeen = new Map<string, string>();
   for (const s of desired.services) {
-    if (s.flags === null) continue;
     try {
       const cur = await deps.services.getFlags(s.name);
       flagsSeen.set(s.name, cur);
-      if (!sameFlags(cur, s.flags)) todo.set(s.name, "restart");
+      if (s.flags !== null && !sameFlags(cur, s.flags)) todo.set(s.name, "restart");
     } catch {
       // An unknown service is reported by the services step.
     }
@@ -354,9 +367,15 @@ export async function applyDesired(
   if (needMark) await deps.state.writePending(pending);
 
   const fileItems: FileItem[] = [];
+  const observedFiles: Record<string, NodeStatus["files"][number]> = {};
+  // The file as the status reports it, once it is as desired (written, or found so).
+  const observeFile = ({ entry: { path: managed, owner, group }, digest, mode }: FilePlan) => {
+    observedFiles[managed] = { path: managed, sha256: digest, mode: modeText(mode), owner, group };
+  };
   for (const p of plans) {
     if (p.change === "unchanged") {
       fileItems.push({ kind: "file", path: p.entry.path, status: "unchanged" });
+      observeFile(p);
       await deps.files.removeTemps(p.entry.path).catch((e: unknown) => {
         log.warn({ path: p.entry.path, err: errText(e) }, "cannot remove stale temp files");
       });
@@ -366,6 +385,7 @@ export async function applyDesired(
       if (p.change === "created" || p.change === "content") await deps.hooks?.beforeWrite(p.entry);
       await deps.files.write(p, firstTime ? generation : null);
       fileItems.push({ kind: "file", path: p.entry.path, status: "written", change: p.change });
+      observeFile(p);
       log.info({ path: p.entry.path, change: p.change }, "file written");
     } catch (e) {
       const refused = e instanceof PathRefusedError;
@@ -408,13 +428,18 @@ export async function applyDesired(
       }
       // The agent is the only writer of rc.conf.local (its rcctl calls are serialized), so the value read
       // while planning still holds unless `enable` ran; one rcctl call less per service and apply.
-      const cur = s.flags === null ? null : (flagsSeen.get(s.name) ?? (await deps.services.getFlags(s.name)));
-      if (s.flags !== null && cur !== null && !sameFlags(cur, s.flags)) {
+      if (s.flags === null) {
+        const cur = flagsSeen.get(s.name);
+        if (cur !== undefined) observe(s.name, { flags: cur });
+        continue;
+      }
+      const cur = flagsSeen.get(s.name) ?? (await deps.services.getFlags(s.name));
+      if (!sameFlags(cur, s.flags)) {
         await deps.services.setFlags(s.name, s.flags);
         it.steps.push("flags-set");
         todo.set(s.name, "restart");
         observed.delete(s.name); // what `get flags` prints now is rcctl's business (quoting): ask again
-      } else if (cur !== null) observe(s.name, { flags: cur });
+      } else observe(s.name, { flags: cur });
     } catch (e) {
       fail(it, e);
     }
@@ -514,6 +539,7 @@ export async function applyDesired(
     actions: actionItems,
     refusals: [],
     observed: Object.fromEntries(observed),
+    observedFiles,
   };
   log.info({ outcome: result.outcome, changed }, "apply finished");
   return result;

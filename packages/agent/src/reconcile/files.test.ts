@@ -4,7 +4,7 @@ import path from "node:path";
 import { FileEntry, type FileEntryInput } from "@vmmeet/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lenientAccounts, systemAccounts, UnknownAccountError } from "./accounts.js";
-import { FileWriter } from "./files.js";
+import { FileWriter, sha256 } from "./files.js";
 import { PathRefusedError } from "./paths.js";
 
 let dir: string;
@@ -129,6 +129,7 @@ describe("FileWriter", () => {
       uid: 0,
       gid: 0,
       bytes: Buffer.from("x"),
+      digest: sha256(Buffer.from("x")),
     };
   }
 });

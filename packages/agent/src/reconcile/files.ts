@@ -9,7 +9,7 @@
 //   oldest generations are pruned as a whole;
 // - one JSON file per (generation, path), written atomically, needs no manifest to update.
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { FileEntry } from "@vmmeet/shared";
@@ -28,6 +28,8 @@ export interface FilePlan {
   uid: number;
   gid: number;
   bytes: Buffer;
+  /** sha256 (hex) of `bytes`: what the file holds once the plan is carried out. */
+  digest: string;
 }
 
 export interface BackupEntry {
@@ -91,12 +93,13 @@ export class FileWriter {
     const bytes = entryBytes(entry);
     const { target } = await resolveUnderRoot(this.root, entry.path, false);
     const cur = await readCurrent(target);
+    const digest = sha256(bytes);
     let change: FileChange;
     if (!cur) change = "created";
-    else if (sha256(cur.content) !== sha256(bytes)) change = "content";
+    else if (sha256(cur.content) !== digest) change = "content";
     else if (cur.mode !== mode || cur.uid !== uid || cur.gid !== gid) change = "metadata";
     else change = "unchanged";
-    return { entry, change, mode, uid, gid, bytes };
+    return { entry, change, mode, uid, gid, bytes, digest };
   }
 
   /**
@@ -214,10 +217,14 @@ interface Current {
   gid: number;
 }
 
+/**
+ * The file as it is, without following a link. Synchronous like resolveUnderRoot (paths.ts), for the same
+ * reason: four thread-pool round trips per managed file and apply, for a file of a few kilobytes.
+ */
 async function readCurrent(target: string): Promise<Current | null> {
-  let fd: Awaited<ReturnType<typeof open>>;
+  let fd: number;
   try {
-    fd = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     if (isNotFound(e)) return null;
     if ((e as NodeJS.ErrnoException).code === "ELOOP") {
@@ -226,11 +233,11 @@ async function readCurrent(target: string): Promise<Current | null> {
     throw e;
   }
   try {
-    const st = await fd.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new PathRefusedError(target, "exists and is not a regular file");
-    return { content: await fd.readFile(), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    return { content: readFileSync(fd), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } finally {
-    await fd.close();
+    closeSync(fd);
   }
 }
 
