@@ -32,9 +32,11 @@ afterEach(async () => {
 class ScriptedHealth implements HealthSource {
   current: ComponentHealth[] = [];
   probes = 0;
+  probedWith: Readonly<Record<string, boolean>>[] = [];
   #listeners: (() => void)[] = [];
-  async probeNow(): Promise<void> {
+  async probeNow(running: Readonly<Record<string, boolean>> = {}): Promise<void> {
     this.probes += 1;
+    this.probedWith.push(running);
   }
   async configure(): Promise<void> {}
   components(): ComponentHealth[] {
@@ -183,6 +185,8 @@ describe("after an apply", () => {
     const first = await apply(1, "jicofo {}\n");
     expect(services.actions).toEqual(["start jicofo"]);
     expect(health.probes).toBe(1);
+    // with what the apply's check after the start found: the probe need not ask rcctl again
+    expect(health.probedWith).toEqual([{ jicofo: true }]);
     // Every rcctl call came from the apply itself (get flags, check, start, check): none for the snapshot.
     expect(services.calls).toEqual(["get jicofo flags", "check jicofo", "start jicofo", "check jicofo"]);
     const d1 = NodeDesired.parse(desired("jicofo {}\n"));

@@ -44,8 +44,11 @@ export interface HealthSource {
   onChange(listener: () => void): void;
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted?(service: string): void;
-  /** Probes every component now (rcctl check, HTTP endpoint, ports) instead of at the next interval. */
-  probeNow?(): Promise<void>;
+  /**
+   * Probes every component now (rcctl check, HTTP endpoint, ports) instead of at the next interval;
+   * `running`: what rcctl check just said per service, not asked again.
+   */
+  probeNow?(running?: Readonly<Record<string, boolean>>): Promise<void>;
   /** Every classified log signal (the healer's remedies act on some). */
   onSignal?(listener: (signal: HealthSignal) => void): void;
   stop(): Promise<void>;
@@ -460,9 +463,13 @@ export class AgentDaemon {
     });
     await this.#sendSnapshot(undefined, res);
     // A (re)started or reloaded daemon is probed at once, not up to a probe interval later: its
-    // component's gate may be waiting for it.
-    if (res.services.some((s) => s.steps.some((st) => st !== "enabled" && st !== "flags-set")))
-      void this.o.health?.probeNow?.();
+    // component's gate may be waiting for it. The apply's own `rcctl check` after the restart is its check.
+    if (res.services.some((s) => s.steps.some((st) => st !== "enabled" && st !== "flags-set"))) {
+      const running = Object.entries(res.observed ?? {}).flatMap(([name, o]) =>
+        o.running === undefined ? [] : [[name, o.running] as const],
+      );
+      void this.o.health?.probeNow?.(Object.fromEntries(running));
+    }
   }
 }
 

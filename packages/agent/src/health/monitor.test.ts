@@ -115,6 +115,20 @@ describe("HealthMonitor fallback log", () => {
     await waitFor("a probe of the new configuration", () => checks() === 2);
   });
 
+  it("takes a check it is given instead of asking rcctl, and runs a round asked for during one after it", async () => {
+    const t = await setup({ probeIntervalMs: 3_600_000 });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor("the first probe", () => checks() === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await t.m.probeNow({ jicofo: true });
+    expect(checks()).toBe(1);
+    // Asked twice at once: the second comes while the first round waits for rcctl; it runs after it.
+    const first = t.m.probeNow();
+    await t.m.probeNow();
+    await first;
+    expect(checks()).toBe(3);
+  });
+
   it("ignores /var/log/daemon while the component's own log exists (syslogd writes both)", async () => {
     const t = await setup();
     const { rm: remove } = await import("node:fs/promises");

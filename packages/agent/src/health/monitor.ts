@@ -41,6 +41,7 @@ export class HealthMonitor implements HealthSource {
   #sourcesKey = "";
   #probeTimer: NodeJS.Timeout | null = null;
   #probing = false;
+  #probeAgain = false;
   #listeners: (() => void)[] = [];
   #signalListeners: ((s: HealthSignal) => void)[] = [];
   #lastStates = "";
@@ -152,9 +153,17 @@ export class HealthMonitor implements HealthSource {
     );
   }
 
-  /** One round of probes for every component (skipped while the previous round still runs). */
-  async probeNow(): Promise<void> {
-    if (this.#probing || this.#stopped) return;
+  /**
+   * One round of probes for every component. Asked while a round runs, it runs once more after that one
+   * (whose observations may predate what the caller just did, a restart). `running`: what `rcctl check`
+   * said moments ago (the apply that just ended, after its restarts), taken instead of asking again.
+   */
+  async probeNow(running: Readonly<Record<string, boolean>> = {}): Promise<void> {
+    if (this.#stopped) return;
+    if (this.#probing) {
+      this.#probeAgain = true;
+      return;
+    }
     this.#probing = true;
     try {
       await Promise.all(
@@ -167,7 +176,8 @@ export class HealthMonitor implements HealthSource {
               ...(probe?.http ? { http: probe.http } : {}),
             },
             {
-              check: (s) => this.o.services.check(s),
+              check: (s) =>
+                Object.hasOwn(running, s) ? Promise.resolve(running[s] === true) : this.o.services.check(s),
               ...(this.o.now ? { now: this.o.now } : {}),
               ...(this.o.probe ?? {}),
             },
@@ -181,6 +191,10 @@ export class HealthMonitor implements HealthSource {
       this.#probing = false;
     }
     this.#changed();
+    if (this.#probeAgain) {
+      this.#probeAgain = false;
+      await this.probeNow();
+    }
   }
 
   /** The agent (re)started a service: its component's grace period begins. */

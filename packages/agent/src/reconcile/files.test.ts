@@ -121,6 +121,27 @@ describe("FileWriter", () => {
     expect((await readdir(path.join(dir, "backup"))).sort()).toEqual(["3", "4"]);
   });
 
+  it("sweeps a file's directory of crash leftovers once per process, not on every apply", async () => {
+    await mkdir(path.join(root, "etc/jicofo"), { recursive: true });
+    const leftover = path.join(root, "etc/jicofo/.jicofo.conf.vmmeet-tmp-abc");
+    await writeFile(leftover, "partial");
+    await writer.write(await writer.plan(entry({ content: "1\n" })), 1);
+    expect(await readdir(path.join(root, "etc/jicofo"))).toEqual(["jicofo.conf"]);
+    // Only a crash leaves a temp file, and this process has not crashed: the next writes and compares of
+    // the same file do not list its directory again (this one stands for what a crash would have left).
+    await writeFile(leftover, "partial");
+    await writer.write(await writer.plan(entry({ content: "2\n" })), 2);
+    await writer.removeTemps("/etc/jicofo/jicofo.conf");
+    expect((await readdir(path.join(root, "etc/jicofo"))).sort()).toEqual([
+      ".jicofo.conf.vmmeet-tmp-abc",
+      "jicofo.conf",
+    ]);
+    // A new process (the agent after the crash) sweeps again.
+    const after = new FileWriter({ root, backupDir: path.join(dir, "backup"), accounts: lenientAccounts() });
+    await after.removeTemps("/etc/jicofo/jicofo.conf");
+    expect(await readdir(path.join(root, "etc/jicofo"))).toEqual(["jicofo.conf"]);
+  });
+
   async function plannedElsewhere() {
     return {
       entry: entry(),

@@ -75,6 +75,12 @@ export class FileWriter {
   readonly root: string;
   private readonly backupDir: string;
   private readonly accounts: AccountResolver;
+  /**
+   * Files whose directory this process has already swept of stale temp files. Only a crash leaves one
+   * (writeFileAtomic removes its temp file when it fails), so once per file and process is enough, and an
+   * apply no longer lists a directory such as /etc for every file it finds unchanged.
+   */
+  private readonly swept = new Set<string>();
 
   constructor(opts: FileWriterOptions) {
     this.root = path.resolve(opts.root ?? "/");
@@ -109,7 +115,7 @@ export class FileWriter {
   async write(plan: FilePlan, backupGeneration: number | null): Promise<void> {
     if (plan.change === "unchanged") return;
     const { target } = await resolveUnderRoot(this.root, plan.entry.path, true);
-    await removeStaleTemps(target);
+    await this.sweep(target);
     if (backupGeneration !== null) await this.backup(backupGeneration, plan.entry, target);
     if (plan.change === "metadata") {
       // Same bytes: fix owner and mode in place through a descriptor that cannot follow a link.
@@ -132,7 +138,13 @@ export class FileWriter {
    */
   async removeTemps(managed: string): Promise<void> {
     const { parent, target } = await resolveUnderRoot(this.root, managed, false);
-    if (parent !== null) await removeStaleTemps(target);
+    if (parent !== null) await this.sweep(target);
+  }
+
+  private async sweep(target: string): Promise<void> {
+    if (this.swept.has(target)) return;
+    await removeStaleTemps(target);
+    this.swept.add(target);
   }
 
   private genDir(generation: number): string {
@@ -185,7 +197,7 @@ export class FileWriter {
       });
       return;
     }
-    await removeStaleTemps(target);
+    await this.sweep(target);
     await writeFileAtomic(target, Buffer.from(b.content ?? "", "base64"), {
       mode: b.mode ?? 0o644,
       uid: b.uid ?? 0,
