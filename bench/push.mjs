@@ -17,8 +17,8 @@
 // the bridges join.
 //
 // Reference: the round trip of a no-op admin call (status). Also measured, to explain the figure: the time
-// before the first stage, each stage's apply and gate (medians), and with the double the rcctl time on the
-// critical path.
+// before the first stage, each stage's apply and gate (medians), the CPU each agent and this process spent
+// per push, and with the double the rcctl time on the critical path.
 import { execFile } from "node:child_process";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -35,6 +35,7 @@ import {
   waitConnected,
 } from "./lib/deployment.mjs";
 import { figure } from "./lib/figure.mjs";
+import { cpuOf } from "./lib/proc.mjs";
 import { percentile, round, summary } from "./lib/stats.mjs";
 
 const TOPOLOGY = [
@@ -169,6 +170,11 @@ async function measure({ mode, pushes, log, keep }) {
     }
 
     log(`push (rcctl ${mode}): ${pushes} pushes`);
+    // CPU of each agent (and of what it ran: rcctl, pfctl...) and of this process (the coordinator and the
+    // benchmark's driver) over the measured pushes: on a 2-core machine a push cannot be faster than the
+    // CPU it takes, spread over both cores.
+    const cpuBefore = agents.map((a) => cpuOf(a.pid));
+    const ownBefore = process.cpuUsage();
     const runs = [];
     for (let i = 0; i < pushes; i++) {
       events = [];
@@ -233,6 +239,16 @@ async function measure({ mode, pushes, log, keep }) {
         message: r.message,
       });
     }
+    const perPush = (seconds) => round((seconds * 1000) / pushes, 1);
+    const agentCpuMsPerPush = Object.fromEntries(
+      agents.map((a, i) => {
+        const [b, e] = [cpuBefore[i], cpuOf(a.pid)];
+        const cpu =
+          b && e ? { self: perPush(e.self - b.self), children: perPush(e.children - b.children) } : null;
+        return [nodes[i].name, cpu];
+      }),
+    );
+    const own = process.cpuUsage(ownBefore);
     const ok = runs.filter((x) => x.ok);
     const failed = runs.filter((x) => !x.ok);
     const details = {
@@ -285,6 +301,10 @@ async function measure({ mode, pushes, log, keep }) {
           }
         : {}),
       rcctlCheckMs: summary(checks.map((x) => round(x, 1))),
+      // ms of CPU per push: each agent itself and its children (rcctl and the other tools it ran), and
+      // this process (the coordinator daemon and the benchmark's driver).
+      agentCpuMsPerPush,
+      coordinatorAndDriverCpuMsPerPush: perPush((own.user + own.system) / 1e6),
       // Each push must change something: the bridges restart every time.
       restartedPerPush: (() => {
         const m = new Map();
