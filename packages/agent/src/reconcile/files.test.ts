@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { FileEntry, type FileEntryInput } from "@vmmeet/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lenientAccounts, systemAccounts, UnknownAccountError } from "./accounts.js";
@@ -153,6 +156,32 @@ describe("FileWriter", () => {
       digest: sha256(Buffer.from("x")),
     };
   }
+});
+
+describe("readCurrent", () => {
+  // A FIFO where a managed file was (put there after resolveUnderRoot's lstat): a blocking open(2) would
+  // wait for a writer, and since the read is synchronous, hang the whole agent. Run in a child (the dist
+  // module) so that a hang shows as the child's timeout, not as a stuck test worker.
+  it("refuses a FIFO without waiting for a writer", async () => {
+    const fifo = path.join(dir, "jicofo.conf");
+    await promisify(execFile)("mkfifo", [fifo]);
+    const filesJs = path.resolve(
+      path.dirname(fileURLToPath(import.meta.url)),
+      "../../dist/reconcile/files.js",
+    );
+    const child = `
+      const { readCurrent } = await import(${JSON.stringify(filesJs)});
+      try { await readCurrent(${JSON.stringify(fifo)}); process.stdout.write("read"); }
+      catch (e) { process.stdout.write(e.name + ": " + e.message); }
+    `;
+    const r = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", child], {
+      timeout: 10_000,
+    }).catch((e: { killed?: boolean; stdout?: string }) => e);
+    expect(r).not.toHaveProperty("killed", true);
+    expect((r as { stdout: string }).stdout).toBe(
+      `PathRefusedError: ${fifo}: exists and is not a regular file`,
+    );
+  });
 });
 
 describe("accounts", () => {

@@ -222,7 +222,7 @@ export class FileWriter {
   }
 }
 
-interface Current {
+export interface Current {
   content: Buffer;
   mode: number;
   uid: number;
@@ -232,11 +232,13 @@ interface Current {
 /**
  * The file as it is, without following a link. Synchronous like resolveUnderRoot (paths.ts), for the same
  * reason: four thread-pool round trips per managed file and apply, for a file of a few kilobytes.
+ * O_NONBLOCK: a FIFO put there after resolveUnderRoot's check must not hang the agent in open(2); fstat
+ * then refuses it (the flag means nothing for a regular file).
  */
-async function readCurrent(target: string): Promise<Current | null> {
+export async function readCurrent(target: string): Promise<Current | null> {
   let fd: number;
   try {
-    fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     if (isNotFound(e)) return null;
     if ((e as NodeJS.ErrnoException).code === "ELOOP") {
