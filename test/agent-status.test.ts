@@ -146,12 +146,15 @@ describe("after an apply", () => {
     health: { release: 9646 },
   });
 
-  it("snapshots what the apply left without asking again, and probes only after a (re)start", async () => {
+  /** A connected daemon on a temp root with the scripted health source, after its first snapshot. */
+  async function connected(
+    services: FakeServiceManager,
+    heal: ConstructorParameters<typeof AgentDaemon>[0]["heal"],
+  ) {
     const dir = await mkdtemp(path.join(tmpdir(), "vmmeet-status-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const coord = await fakeCoordinator({ cleanups });
     const health = new ScriptedHealth();
-    const services = new FakeServiceManager({ jicofo: { enabled: true, running: false } });
     const root = path.join(dir, "root");
     await mkdir(root);
     const agent = new AgentDaemon({
@@ -163,12 +166,18 @@ describe("after an apply", () => {
       accounts: lenientAccounts(),
       logger: pino({ level: "silent" }),
       health,
-      heal: false,
+      heal,
       clock: new ManualClock(0),
     });
     await agent.start();
     cleanups.push(() => agent.stop());
     await waitFor("the first snapshot", () => coord.frames.some((f) => f.type === "snapshot"));
+    return { coord, health, root };
+  }
+
+  it("snapshots what the apply left without asking again, and probes only after a (re)start", async () => {
+    const services = new FakeServiceManager({ jicofo: { enabled: true, running: false } });
+    const { coord, health, root } = await connected(services, false);
     const apply = async (generation: number, conf: string) => {
       services.calls.length = 0;
       coord.send({ type: "desired", id: `d${generation}`, generation, desired: desired(conf) });
@@ -202,5 +211,19 @@ describe("after an apply", () => {
     await apply(3, "jicofo { xmpp {} }\n");
     expect(services.actions).toEqual(["restart jicofo"]);
     expect(health.probes).toBe(2);
+  });
+
+  it("probes a service the healer started again, with the healer's check", async () => {
+    const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
+    // A heal pass every 50 ms (real time): the killed service is noticed at once.
+    const { coord, health } = await connected(services, { intervalMs: 50, jitter: 0, watch: false });
+    coord.send({ type: "desired", id: "d1", generation: 1, desired: desired("jicofo {}\n") });
+    await waitFor("the apply's result", () => coord.frames.some((f) => f.type === "apply-result"));
+    const before = health.probes;
+    // jicofo dies: the healer starts it again, and its component is probed right after.
+    services.services.get("jicofo")!.running = false;
+    await waitFor("the healer's start", () => services.actions.includes("start jicofo"));
+    await waitFor("the probe after it", () => health.probes > before);
+    expect(health.probedWith.at(-1)).toEqual({ jicofo: true });
   });
 });

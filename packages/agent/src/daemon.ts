@@ -216,6 +216,7 @@ export class AgentDaemon {
         onEvent: (e) => this.#event(e),
         onChange: () => this.#snapshot.request(),
         onServiceStarted: (name) => this.o.health?.serviceStarted?.(name),
+        onServiceRunning: (name) => void this.o.health?.probeNow?.({ [name]: true }),
       });
       this.o.health?.onSignal?.((s) => this.onSignal(s));
       this.#healer.configure(

@@ -83,6 +83,7 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
   const clock = new ManualClock(Date.parse("2024-05-01T12:00:00Z"));
   const events: AgentEvent[] = [];
   let changes = 0;
+  const running: string[] = [];
   const healer = new Healer({
     engine,
     services: fake,
@@ -96,10 +97,11 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
     onChange: () => {
       changes += 1;
     },
+    onServiceRunning: (name) => running.push(name),
   });
   healer.configure(d, ["jicofo"]);
   cleanups.push(() => healer.stop());
-  return { engine, fake, clock, events, healer, changes: () => changes };
+  return { engine, fake, clock, events, healer, changes: () => changes, running };
 }
 
 const signal = (
@@ -164,6 +166,7 @@ describe("healer", () => {
     }
     // Attempts at 0, +1 s, +2 s, +4 s (capped at 4 s); then the last delay, then it gives up.
     expect(timeline).toEqual(["0s", "1s", "3s", "7s"]);
+    expect(t.running).toEqual([]); // none of those starts ran
     expect(t.events.filter((e) => e.kind === "service-failed")).toHaveLength(1);
     expect(t.events.find((e) => e.kind === "service-failed")!.message).toMatch(
       /^gave up on jicofo after 4 starts that did not last \(last: rcctl start: failed jicofo\(failed\)\)/,
@@ -193,6 +196,8 @@ describe("healer", () => {
     t.fake.services.get("jicofo")!.running = false;
     await t.healer.pass();
     expect(t.fake.actions).toEqual(["start jicofo"]);
+    // Once its check after the start matched: the daemon probes jicofo's component now.
+    expect(t.running).toEqual(["jicofo"]);
     expect(t.healer.serviceHint("jicofo")).toEqual({ state: "starting", restarts: 1 });
     expect(t.events.map((e) => e.message)).toEqual(["jicofo was not running: started it (attempt 1 of 6)"]);
     t.clock.advance(5000);

@@ -95,6 +95,11 @@ export interface HealerOptions {
   onChange?: () => void;
   /** The healer is about to (re)start a service (the health tracker starts its grace period). */
   onServiceStarted?: (service: string) => void;
+  /**
+   * A service the healer (re)started runs (`rcctl check` after the start matched): the daemon probes its
+   * component at once, as after an apply's restart, instead of at the next probe interval.
+   */
+  onServiceRunning?: (service: string) => void;
 }
 
 const HOUR_MS = 3_600_000;
@@ -399,6 +404,7 @@ export class Healer {
       if (!(await this.o.services.check(name)))
         return { ok: false, error: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process` };
       this.#running.set(name, true);
+      this.o.onServiceRunning?.(name);
       return { ok: true };
     } catch (err) {
       return { ok: false, error: (err as Error).message.slice(0, 500) };
