@@ -7,9 +7,11 @@ import { type Clock, systemClock } from "./health/clock.js";
  *
  * A push (an apply, its rcctl calls, its status reports) or a busy log leaves a few MB of dead objects in
  * V8's old generation. V8 collects them when the old generation next reaches its limit, which an idle
- * agent never does, and its memory reducer (the idle-time collector) only starts after the old
- * generation grew by 10 MB or more: the agent's is about 7 MB in all. So after a burst the agent would
- * sit on its garbage, some 5 to 9 MB of RSS, until the next one.
+ * agent never does. Its memory reducer (the idle-time collector) does not reliably step in: it is meant
+ * for heaps that grew by 10 MB or more, the agent's is about 7 MB in all, and in bench/footprint.mjs's
+ * runs it did not run after the burst (the agent sat on 5 to 9 MB of garbage until the next one). It
+ * does sometimes: after 200 back-to-back applies of a small desired state, --trace-gc showed a
+ * "Mark-Compact (reduce)" 5 s later, and the trimmer then found nothing left to do.
  *
  * HeapTrimmer does what the memory reducer would: every `checkMs` it looks at the old generation's used
  * size and at how busy the event loop was since the previous look. When the old generation holds at
