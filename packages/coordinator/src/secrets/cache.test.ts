@@ -7,16 +7,21 @@ import { loadOrCreateMaterial, rotateSecret } from "./store.js";
 
 const spec = { domain: "meet.example.org" };
 let template: string;
+/** Every temp directory made here: they hold generated keys and secrets, so none is left behind. */
+const made: string[] = [];
 beforeAll(async () => {
   template = path.join(await mkdtemp(path.join(os.tmpdir(), "vmmeet-cache-template-")), "state");
+  made.push(path.dirname(template));
   await loadOrCreateMaterial(template, spec);
 });
 afterAll(async () => {
-  await rm(path.dirname(template), { recursive: true, force: true });
+  for (const d of made.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
 async function stateDir(): Promise<string> {
-  const dir = path.join(await mkdtemp(path.join(os.tmpdir(), "vmmeet-cache-")), "state");
+  const top = await mkdtemp(path.join(os.tmpdir(), "vmmeet-cache-"));
+  made.push(top);
+  const dir = path.join(top, "state");
   await cp(template, dir, { recursive: true });
   await chmod(dir, 0o700);
   return dir;
