@@ -30,8 +30,6 @@ const HOST = new RegExp(`${NAME_SOURCE} `, "y");
  * layout: "Jicofo 2024-...", "JVB 2024-...") instead of four.
  */
 const PREFIX_START = new RegExp([COMPOSE, RFC3339, STAMP, TAG_WITH_PID].map((r) => r.source).join("|"), "y");
-/** Length of a syslog stamp. */
-const STAMP_LENGTH = 16;
 
 function at(re: RegExp, line: string, offset: number): boolean {
   re.lastIndex = offset;
@@ -47,7 +45,7 @@ function parsePrefix(line: string): number {
   let off = at(COMPOSE, line, 0) ? COMPOSE.lastIndex : 0;
   if (at(RFC3339, line, off)) off = RFC3339.lastIndex;
   if (at(STAMP, line, off)) {
-    const p = off + STAMP_LENGTH;
+    const p = STAMP.lastIndex;
     if (at(TAG_WITH_PID, line, p)) {
       scratchTagStart = p;
       return TAG_WITH_PID.lastIndex;
