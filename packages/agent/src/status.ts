@@ -1,21 +1,26 @@
 // What the agent reports about its node: the managed files as they are on disk (hash, mode, owner), the
 // services as rcctl(8) sees them. Raw log lines and file contents never leave the VM.
-import { readFile, stat } from "node:fs/promises";
 import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import { modeText, type ObservedService } from "./reconcile/apply.js";
-import { sha256 } from "./reconcile/files.js";
+import { readCurrent, sha256 } from "./reconcile/files.js";
 import { resolveUnderRoot } from "./reconcile/paths.js";
 import type { ServiceManager } from "./services/manager.js";
 
-/** `known`: files as the apply that just ended left them (see ApplyResult.observedFiles); not read again. */
+/** One managed file as the status reports it (all null when it is missing or unreadable). */
+export type FileState = NodeStatus["files"][number];
+
+/**
+ * `known`: files as the apply that just ended left them (see ApplyResult.observedFiles); not read again.
+ * The others are read as the apply reads them (FileWriter's readCurrent: no link followed).
+ */
 export async function fileStates(
   desired: NodeDesired | null,
   root: string,
   accounts: AccountResolver,
-  known: Readonly<Record<string, NodeStatus["files"][number]>> = {},
-): Promise<NodeStatus["files"]> {
-  const out: NodeStatus["files"] = [];
+  known: Readonly<Record<string, FileState>> = {},
+): Promise<FileState[]> {
+  const out: FileState[] = [];
   for (const f of desired?.files ?? []) {
     const k = Object.hasOwn(known, f.path) ? known[f.path] : undefined;
     if (k) {
@@ -24,16 +29,15 @@ export async function fileStates(
     }
     try {
       const r = await resolveUnderRoot(root, f.path, false);
-      if (r.parent === null) throw new Error("missing");
-      const p = r.target;
-      const [st, data] = await Promise.all([stat(p), readFile(p)]);
+      const cur = r.parent === null ? null : await readCurrent(r.target);
+      if (cur === null) throw new Error("missing");
       out.push({
         path: f.path,
-        sha256: sha256(data),
-        mode: modeText(st.mode),
+        sha256: sha256(cur.content),
+        mode: modeText(cur.mode),
         // Reported by name when the id is the desired account's (the resolver maps names to ids only).
-        owner: idIs(() => accounts.uid(f.owner), st.uid) ? f.owner : String(st.uid),
-        group: idIs(() => accounts.gid(f.group), st.gid) ? f.group : String(st.gid),
+        owner: idIs(() => accounts.uid(f.owner), cur.uid) ? f.owner : String(cur.uid),
+        group: idIs(() => accounts.gid(f.group), cur.gid) ? f.group : String(cur.gid),
       });
     } catch {
       out.push({ path: f.path, sha256: null, mode: null, owner: null, group: null });

@@ -11,7 +11,6 @@ import {
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
   type NodeRole,
-  type NodeStatus,
   pathRefusal,
   type ServiceEntry,
   type SetupAction,
@@ -24,6 +23,7 @@ import { ensureLogfile, logfileRefusal } from "../actions/syslog.js";
 import { type ActionItem, actionTarget } from "../actions/types.js";
 import type { ServiceActionResult, ServiceManager } from "../services/manager.js";
 import { type PendingAction, type PendingMark, StateCorruptError, type StateStore } from "../state/store.js";
+import type { FileState } from "../status.js";
 import { type AccountResolver, UnknownAccountError } from "./accounts.js";
 import { type FileChange, type FilePlan, type FileWriter, notifyMap } from "./files.js";
 import { PathRefusedError, resolveUnderRoot } from "./paths.js";
@@ -134,7 +134,7 @@ export interface ApplyResult {
    * desired bytes' hash, mode and owner): the snapshot right after the apply does not read and hash them
    * again. A file that failed or was refused is absent.
    */
-  observedFiles?: Record<string, NodeStatus["files"][number]>;
+  observedFiles?: Record<string, FileState>;
 }
 
 export interface ObservedService {
@@ -367,7 +367,7 @@ export async function applyDesired(
   if (needMark) await deps.state.writePending(pending);
 
   const fileItems: FileItem[] = [];
-  const observedFiles: Record<string, NodeStatus["files"][number]> = {};
+  const observedFiles: Record<string, FileState> = {};
   // The file as the status reports it, once it is as desired (written, or found so).
   const observeFile = ({ entry: { path: managed, owner, group }, digest, mode }: FilePlan) => {
     observedFiles[managed] = { path: managed, sha256: digest, mode: modeText(mode), owner, group };
