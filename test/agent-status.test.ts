@@ -2,7 +2,7 @@
 // jicofo's bridges) goes out at once, the rest of a burst waits for the 250 ms throttle. The daemon runs in
 // this process with a hand-driven clock for its throttles and a scripted health source, so "at once" means
 // "without the clock moving", not a timed assertion.
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -16,9 +16,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AgentDaemon, type HealthSource } from "../packages/agent/src/daemon.js";
 import { ManualClock } from "../packages/agent/src/health/clock.js";
 import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
+import { sha256 } from "../packages/agent/src/reconcile/files.js";
 import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
 import { fileStates } from "../packages/agent/src/status.js";
-import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { jicofoConf } from "./helpers/jicofo-desired.js";
 import type { Cleanups } from "./helpers/processes.js";
 import { waitFor } from "./helpers/wait.js";
@@ -175,19 +176,23 @@ describe("after an apply", () => {
     return { coord, health, root };
   }
 
+  /** Sends a desired state; returns the status of the snapshot the daemon sends after the apply's result. */
+  async function applied(coord: FakeCoordinator, generation: number, d: NodeDesiredInput) {
+    coord.send({ type: "desired", id: `d${generation}`, generation, desired: d });
+    const after = () => {
+      const i = coord.frames.findIndex((f) => f.type === "apply-result" && f.replyTo === `d${generation}`);
+      return i < 0 ? undefined : coord.frames.slice(i + 1).find((f) => f.type === "snapshot");
+    };
+    const snap = await waitFor(`the snapshot after generation ${generation}`, after);
+    return (snap as Extract<AgentToCoordinator, { type: "snapshot" }>).status;
+  }
+
   it("snapshots what the apply left without asking again, and probes only after a (re)start", async () => {
     const services = new FakeServiceManager({ jicofo: { enabled: true, running: false } });
     const { coord, health, root } = await connected(services, false);
     const apply = async (generation: number, conf: string) => {
       services.calls.length = 0;
-      coord.send({ type: "desired", id: `d${generation}`, generation, desired: desired(conf) });
-      // The apply's result, then the snapshot the daemon sends after it.
-      const after = () => {
-        const i = coord.frames.findIndex((f) => f.type === "apply-result" && f.replyTo === `d${generation}`);
-        return i < 0 ? undefined : coord.frames.slice(i + 1).find((f) => f.type === "snapshot");
-      };
-      const snap = await waitFor(`the snapshot after generation ${generation}`, after);
-      return (snap as Extract<AgentToCoordinator, { type: "snapshot" }>).status;
+      return applied(coord, generation, desired(conf));
     };
 
     // jicofo was stopped: started, then probed at once.
@@ -211,6 +216,34 @@ describe("after an apply", () => {
     await apply(3, "jicofo { xmpp {} }\n");
     expect(services.actions).toEqual(["restart jicofo"]);
     expect(health.probes).toBe(2);
+  });
+
+  it("reports the files after an apply as the apply left them, without reading them again", async () => {
+    // This jicofo rewrites its config when it starts: the file differs from what the apply wrote by the
+    // time the daemon builds the snapshot. The snapshot after the apply still reports what the apply
+    // wrote, so it did not read the file again; a snapshot asked for later reads the disk.
+    class Rewriting extends FakeServiceManager {
+      file = "";
+      override async start(name: string) {
+        const r = await super.start(name);
+        await writeFile(this.file, "rewritten by jicofo\n");
+        return r;
+      }
+    }
+    const services = new Rewriting({ jicofo: { enabled: true, running: false } });
+    const { coord, root } = await connected(services, false);
+    services.file = path.join(root, "etc/jicofo/jicofo.conf");
+    const after = await applied(coord, 1, desired("jicofo {}\n"));
+    expect(services.actions).toEqual(["start jicofo"]);
+    expect(after.files[0]?.sha256).toBe(sha256(Buffer.from("jicofo {}\n")));
+    coord.send({ type: "snapshot-request", id: "later" });
+    const later = await waitFor("the snapshot asked for", () =>
+      coord.frames.find(
+        (f): f is Extract<AgentToCoordinator, { type: "snapshot" }> =>
+          f.type === "snapshot" && f.replyTo === "later",
+      ),
+    );
+    expect(later.status.files[0]?.sha256).toBe(sha256(Buffer.from("rewritten by jicofo\n")));
   });
 
   it("probes a service the healer started again, with the healer's check", async () => {
