@@ -103,10 +103,7 @@ describe("HeapTrimmer", () => {
 });
 
 describe("HeapTrimmer on V8 (a node child with rc.d/vmmeet_agent's GC flags)", () => {
-  const heapJs = path.resolve(
-    path.dirname(fileURLToPath(import.meta.url)),
-    "../../../packages/agent/dist/heap.js",
-  );
+  const heapJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/heap.js");
 
   // Fills the old generation with objects that survive young collections, drops them, then looks once
   // with a quiet loop. Prints what the look did and the old generation's used size around it.
