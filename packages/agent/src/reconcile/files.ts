@@ -76,9 +76,10 @@ export class FileWriter {
   private readonly backupDir: string;
   private readonly accounts: AccountResolver;
   /**
-   * Files whose directory this process has already swept of stale temp files. Only a crash leaves one
-   * (writeFileAtomic removes its temp file when it fails), so once per file and process is enough, and an
-   * apply no longer lists a directory such as /etc for every file it finds unchanged.
+   * Managed paths whose directory this process has already swept of stale temp files. Only a crash leaves
+   * one (writeFileAtomic removes its temp file when it fails), so once per file and process is enough, and
+   * an apply neither lists a directory such as /etc nor resolves the path again for every file it finds
+   * unchanged.
    */
   private readonly swept = new Set<string>();
 
@@ -115,7 +116,7 @@ export class FileWriter {
   async write(plan: FilePlan, backupGeneration: number | null): Promise<void> {
     if (plan.change === "unchanged") return;
     const { target } = await resolveUnderRoot(this.root, plan.entry.path, true);
-    await this.sweep(target);
+    await this.sweep(plan.entry.path, target);
     if (backupGeneration !== null) await this.backup(backupGeneration, plan.entry, target);
     if (plan.change === "metadata") {
       // Same bytes: fix owner and mode in place through a descriptor that cannot follow a link.
@@ -137,14 +138,15 @@ export class FileWriter {
    * found unchanged too: the crash may have come after a successful rename of an earlier attempt.
    */
   async removeTemps(managed: string): Promise<void> {
+    if (this.swept.has(managed)) return;
     const { parent, target } = await resolveUnderRoot(this.root, managed, false);
-    if (parent !== null) await this.sweep(target);
+    if (parent !== null) await this.sweep(managed, target);
   }
 
-  private async sweep(target: string): Promise<void> {
-    if (this.swept.has(target)) return;
+  private async sweep(managed: string, target: string): Promise<void> {
+    if (this.swept.has(managed)) return;
     await removeStaleTemps(target);
-    this.swept.add(target);
+    this.swept.add(managed);
   }
 
   private genDir(generation: number): string {
@@ -197,7 +199,7 @@ export class FileWriter {
       });
       return;
     }
-    await this.sweep(target);
+    await this.sweep(b.path, target);
     await writeFileAtomic(target, Buffer.from(b.content ?? "", "base64"), {
       mode: b.mode ?? 0o644,
       uid: b.uid ?? 0,
