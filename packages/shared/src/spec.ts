@@ -7,22 +7,42 @@
 // quoted string). The renderers may therefore interpolate spec values without escaping; the escaping
 // functions they use anyway are a second line of defence.
 import * as z from "zod";
+import {
+  CHANGES,
+  componentReleases,
+  JAVA_VERSIONS,
+  type JitsiComponent,
+  jitsiRelease,
+  KNOWN_RELEASES,
+  PORTS_RELEASE,
+  PROSODY_VERSIONS,
+} from "./releases.js";
 
 export const SPEC_VERSION = 1;
 
-/** Jitsi releases (the jitsi-meet stable tag number) with behaviour changes that a renderer handles. */
+/**
+ * Jitsi releases with behaviour changes that a renderer handles (the table of supported releases and every
+ * change with its source: releases.ts).
+ */
 export const RELEASES = {
   /** The paper's packages (OpenBSD 7.2, net/jitsi 2.0.7648). */
   paper: 7648,
   /** jicofo ignores command-line XMPP args; jicofo.xmpp.client.xmpp-domain required (jicofo 2943c21f). */
-  jicofoXmppDomain: 8044,
+  jicofoXmppDomain: CHANGES.jicofoXmppDomain.since,
   /** jvb websockets.domains (list) joins websockets.domain (jvb e3a2ae20). */
-  jvbWebsocketDomains: 8319,
-  /** Current OpenBSD packages; jvb ICE/TCP removed (jvb 89dde6ea). */
-  current: 9646,
-  /** jicofo as an XMPP client with prosody's client_proxy (jicofo 945dcc93): the oldest release vmmeet renders. */
-  oldest: 5765,
+  jvbWebsocketDomains: CHANGES.jvbWebsocketDomains.since,
+  /** Current OpenBSD packages of jicofo and jvb; jvb ICE/TCP removed (jvb 89dde6ea). */
+  current: PORTS_RELEASE.jicofo,
 } as const;
+
+/** A release number of the table (releases.ts); anything else is refused with the list of known ones. */
+const ReleaseNumber = z
+  .number()
+  .int()
+  .refine((r) => KNOWN_RELEASES.includes(r), {
+    error: (issue) =>
+      `unknown release ${String(issue.input)}: vmmeet renders ${KNOWN_RELEASES.join(", ")}`,
+  });
 
 const dnsLabel = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 const DOMAIN_RE = new RegExp(`^(?=.{1,200}$)${dnsLabel}(\\.${dnsLabel})+$`);
@@ -75,7 +95,7 @@ export const Role = z.enum(ROLES);
 export const HOST_ROLE = "host" as const;
 export type NodeRole = (typeof ROLES)[number] | typeof HOST_ROLE;
 
-export const PROSODY_VERSIONS = ["0.11", "0.12", "13"] as const;
+
 
 const Vm = z
   .object({
@@ -157,17 +177,25 @@ export const SpecSchema = z
     jitsi: z
       .object({
         release: z
-          .number()
-          .int()
-          .min(
-            RELEASES.oldest,
-            `vmmeet renders releases from ${RELEASES.oldest} on (jicofo as a client_proxy user)`,
+          .union(
+            [
+              ReleaseNumber,
+              z
+                .object({ jicofo: ReleaseNumber, jvb: ReleaseNumber, web: ReleaseNumber, plugins: ReleaseNumber })
+                .strict(),
+            ],
+            {
+              error: `must be a release number (${KNOWN_RELEASES.join(", ")}) or a mapping of jicofo, jvb, web and plugins release numbers`,
+            },
           )
-          .max(99999)
           .describe(
-            "Jitsi release installed on the VMs: 7648 = the paper's OpenBSD 7.2 packages, 9646 = current OpenBSD packages",
+            "Jitsi release on the VMs: 7648 = the paper's OpenBSD 7.2 packages, 11146 = the newest stable; or per component, e.g. OpenBSD's ports: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }",
           ),
         prosody: z.enum(PROSODY_VERSIONS).default("0.12").describe("Prosody major version on the xmpp VM"),
+        java: z
+          .union(JAVA_VERSIONS.map((v) => z.literal(v)))
+          .default(11)
+          .describe("Java major version of the jicofo and jvb VMs (the ports build with MODJAVA_VER=11)"),
       })
       .strict(),
     publicAddress: Ipv4.describe(
@@ -193,7 +221,7 @@ export const SpecSchema = z
         monitorNetworks: z
           .array(Cidr)
           .default([])
-          .describe("Networks allowed to scrape jicofo (8080/8888) and jvb (8080)"),
+          .describe("Networks allowed to scrape jicofo (8888) and jvb (8080); their REST servers then listen on every address"),
         imageDir: AbsPath.default("/home/vmm").describe("Directory of the VM disk images"),
         debugBosh: z
           .boolean()
@@ -419,9 +447,30 @@ function crossFieldRules(value: unknown, ctx: z.RefinementCtx): void {
   for (const [, i] of turns.slice(1)) issue(["nodes", i, "role"], "only one turn node is supported");
   if (turn.port !== undefined && turn.port === turn.tlsPort)
     issue(["turn", "tlsPort"], "must differ from turn.port");
+  javaRule(asRecord(s.jitsi), issue);
   const auth = asRecord(s.auth);
   if (auth.mode !== "internal" && auth.guests === false) {
     issue(["auth", "guests"], "guests: false needs auth.mode: internal (an anonymous site has only guests)");
+  }
+}
+
+/** A jicofo or jvb release that needs a newer JDK than the spec's cannot start: an error, not a warning. */
+function javaRule(jitsi: Record<string, unknown>, issue: (path: (string | number)[], message: string) => void) {
+  const java = typeof jitsi.java === "number" ? jitsi.java : 11;
+  const raw = jitsi.release;
+  const perComponent = typeof raw === "object" && raw !== null;
+  const releases =
+    typeof raw === "number" ? componentReleases(raw) : perComponent ? asRecord(raw) : undefined;
+  if (!releases) return;
+  for (const component of ["jicofo", "jvb"] as const) {
+    const r = releases[component];
+    const row = typeof r === "number" ? jitsiRelease(r) : undefined;
+    if (!row || java >= Math.min(...row.java)) continue;
+    issue(
+      ["jitsi", "java"],
+      `${component} of release ${row.release} needs Java ${row.java.join(" or ")} (${row.note}); the VMs have ${java}`,
+    );
+    return;
   }
 }
 
@@ -439,6 +488,11 @@ export function vmMemory(node: NodeSpec): string {
 /** The brewery MUC JID: one value for jicofo's bridge.brewery-jid and every jvb's muc_jids. */
 export function breweryJid(spec: Spec): string {
   return `${spec.brewery}@internal.auth.${spec.domain}`;
+}
+
+/** The release of one component: renderers use their own component's, never another's. */
+export function releaseOf(spec: Spec, component: JitsiComponent): number {
+  return componentReleases(spec.jitsi.release)[component];
 }
 
 export function jvbNickname(node: NodeSpec): string {

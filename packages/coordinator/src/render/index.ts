@@ -6,6 +6,7 @@ import {
   NodeDesired as NodeDesiredSchema,
   type NodeSpec,
   pathRefusal,
+  releaseOf,
   type Role,
   serviceRefusal,
 } from "@vmmeet/shared";
@@ -84,7 +85,8 @@ function assemble(
     services,
     actions: parts.flatMap((p) => p.actions),
     health: {
-      release: input.spec.jitsi.release,
+      // The log rules of the component this node runs follow that component's release.
+      release: releaseOf(input.spec, role === "jvb" ? "jvb" : role === "xmpp" ? "plugins" : role === "web" ? "web" : "jicofo"),
       logs: parts.flatMap((p) => p.logs),
       probes: parts.flatMap((p) => p.probes.map((probe) => ({ ...probe, ports: probe.ports ?? [] }))),
     },

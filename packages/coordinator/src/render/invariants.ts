@@ -14,7 +14,7 @@
 // unreadable rather than guessed at. Nothing is evaluated. Pure: no filesystem, no clock.
 //
 // Secret values (passwords, the TURN secret) are compared but never put into a detail: it says "differs".
-import type { FileEntry, NodeDesired, SetupAction, Spec } from "@vmmeet/shared";
+import { type FileEntry, type NodeDesired, releaseOf, type SetupAction, type Spec } from "@vmmeet/shared";
 import { type PfPort, type PfRule, parsePfConf } from "./grammar/index.js";
 import { JICOFO_CONF, JICOFO_ENV } from "./jicofo.js";
 import { JVB_CONF, JVB_ENV, JVB_PROPERTIES } from "./jvb.js";
@@ -164,6 +164,7 @@ class Checker {
 class View {
   private readonly cache = new Map<string, unknown>();
   readonly domain: string;
+  /** jicofo's release: every release-dependent check here concerns jicofo. */
   readonly release: number;
 
   constructor(
@@ -171,7 +172,7 @@ class View {
     readonly nodes: Record<string, NodeDesired>,
   ) {
     this.domain = spec.domain;
-    this.release = spec.jitsi.release;
+    this.release = releaseOf(spec, "jicofo");
   }
 
   all(role: NodeDesired["role"]): NodeDesired[] {

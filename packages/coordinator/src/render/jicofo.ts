@@ -4,7 +4,15 @@
 // Model: the paper's testing-config/jicofo.conf and jicofo.in.sh (shared/samples/asiabsdcon-jts.fips.de),
 // adjusted by release as jitsi-configs.md sections 4 and 5 describe. Deliberate differences from the
 // paper are listed in test/render-jicofo-jvb.test.ts with their reasons.
-import { breweryJid, type NodeSpec, nodeByRole, RELEASES, type Spec } from "@vmmeet/shared";
+import {
+  breweryJid,
+  hasChange,
+  JICOFO,
+  type NodeSpec,
+  nodeByRole,
+  releaseOf,
+  type Spec,
+} from "@vmmeet/shared";
 import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
 import { hocon } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
@@ -12,9 +20,9 @@ import { GENERATED } from "./web.js";
 
 const HEADER = `# ${GENERATED}`;
 
-export const JICOFO_CONF = "/etc/jicofo/jicofo.conf";
-export const JICOFO_ENV = "/etc/jicofo/jicofo.in.sh";
-export const JICOFO_TRUSTSTORE = "/etc/ssl/jicofo-key.store";
+export const JICOFO_CONF = JICOFO.config.value;
+export const JICOFO_ENV = JICOFO.env.value;
+export const JICOFO_TRUSTSTORE = JICOFO.truststore.value;
 /** jicofo's REST API (health, stats): jicofo.rest.port. */
 export const JICOFO_REST_PORT = 8888;
 /** The JVM takes well over the default 10 s to log in and join the brewery (the paper: "be really patient"). */
@@ -22,19 +30,28 @@ const JICOFO_GRACE_SECONDS = 90;
 
 /** The directory of logging.properties moved in the OpenBSD port (jitsi-configs.md section 5). */
 export function jicofoLogConfig(release: number): string {
-  // ports 3063ccbe (the paper's 2.0.7648) installs it under share/jicofo/lib; 38864379 (2.0.9646) under
-  // /etc/jicofo. OpenBSD packaged no release in between, so everything before 9646 gets the old layout.
-  return release >= RELEASES.current
-    ? "/etc/jicofo/logging.properties"
-    : "/usr/local/share/jicofo/lib/logging.properties";
+  // The paper's 2.0.7648 port installs it under share/jicofo/lib, the 2.0.9646 port under /etc/jicofo.
+  // OpenBSD packaged no release in between, so everything before 9646 gets the old layout.
+  return hasChange("portEtcLayout", release) ? JICOFO.logConfig.value : JICOFO.logConfigBefore9646.value;
+}
+
+/**
+ * Where jicofo's REST server (health, metrics, conference requests) listens: every address when the spec
+ * lets monitoring networks in (pf opens 8888 on the jicofo VM to them), loopback otherwise. Not the VM's
+ * address alone: the agent's health probe asks on 127.0.0.1. Until 10314 jicofo's own default was every
+ * address, from then on 127.0.0.1 (jicofo 486d8387a): rendered for every release, so pf and the listener
+ * agree whatever the release's default.
+ */
+export function jicofoRestHost(spec: Spec): string {
+  return spec.host.monitorNetworks.length > 0 ? "0.0.0.0" : "127.0.0.1";
 }
 
 export const renderJicofo: ComponentRenderer = (input, node) => {
   const { spec } = input;
   requireRole(spec, node, "jicofo");
-  const owner = { owner: "root", group: "_jicofo" } as const;
+  const owner = { owner: "root", group: JICOFO.group.value } as const;
   // rc_reload=NO in the port's rc script (openbsd-services.md section 3): every change needs a restart.
-  const notify = [{ service: "jicofo", action: "restart" as const }];
+  const notify = [{ service: JICOFO.service.value, action: "restart" as const }];
   return {
     files: [
       { path: JICOFO_CONF, content: jicofoConf(input), mode: "0640", ...owner, secret: true, notify },
@@ -52,7 +69,7 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
     ],
     services: [
       {
-        name: "jicofo",
+        name: JICOFO.service.value,
         // Up to 7648 --host sets the XMPP domain and the connect host (it wins over jicofo.xmpp.client.hostname);
         // from 8044 on jicofo ignores its arguments, but the port's /usr/local/bin/jicofo still exits with a
         // usage text when given none (openbsd-services.md section 3), so the flag stays for every release.
@@ -70,7 +87,7 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
 function jicofoConf({ spec, secrets }: RenderInput): string {
   const d = spec.domain;
   const xmpp = nodeByRole(spec, "xmpp");
-  const release = spec.jitsi.release;
+  const release = releaseOf(spec, "jicofo");
   const q = hocon;
   const auth =
     spec.auth.mode === "internal"
@@ -85,7 +102,7 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
   // Keys jicofo reads from jicofo.conf only from 8044 on (jicofo 2943c21f); before, --host supplied the
   // domain and the conference MUC was derived from it.
   const newXmpp =
-    release >= RELEASES.jicofoXmppDomain
+    hasChange("jicofoXmppDomain", release)
       ? [
           `      xmpp-domain = ${q(d)}`,
           `      conference-muc-jid = ${q(`conference.${d}`)}`,
@@ -118,6 +135,7 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
     "  }",
     "  rest {",
     `    port = ${JICOFO_REST_PORT}`,
+    `    host = ${q(jicofoRestHost(spec))}`,
     "    prometheus {",
     "      enabled = true",
     "    }",
@@ -158,7 +176,7 @@ function jicofoEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
     HEADER,
     ...javaLauncherVars("JICOFO", {
       conf: JICOFO_CONF,
-      logConfig: jicofoLogConfig(spec.jitsi.release),
+      logConfig: jicofoLogConfig(releaseOf(spec, "jicofo")),
       truststore: JICOFO_TRUSTSTORE,
       truststorePassword: secrets.truststorePassword,
       maxMemory: node.jicofo?.maxMemory ?? "3G",

@@ -4,7 +4,18 @@
 // Model: the paper's testing-config/jvb.conf, jvb.in.sh and the three properties of its "videobridge"
 // section (shared/samples/asiabsdcon-jts.fips.de), adjusted by release as jitsi-configs.md sections 6-8
 // describe. Deliberate differences from the paper are listed in test/render-jicofo-jvb.test.ts.
-import { breweryJid, jvbNickname, jvbUdpPort, type NodeSpec, nodeByRole, RELEASES } from "@vmmeet/shared";
+import {
+  breweryJid,
+  hasChange,
+  JVB,
+  jvbNickname,
+  jvbUdpPort,
+  type NodeSpec,
+  nodeByRole,
+  RELEASES,
+  releaseOf,
+  type Spec,
+} from "@vmmeet/shared";
 import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop } from "./quote.js";
@@ -13,9 +24,9 @@ import { GENERATED, JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
 const HEADER = `# ${GENERATED}`;
 
-export const JVB_CONF = "/etc/jvb/jvb.conf";
-export const JVB_ENV = "/etc/jvb/jvb.in.sh";
-export const JVB_PROPERTIES = "/etc/jvb/sip-communicator.properties";
+export const JVB_CONF = JVB.config.value;
+export const JVB_ENV = JVB.env.value;
+export const JVB_PROPERTIES = JVB.properties.value;
 export const JVB_TRUSTSTORE = "/etc/ssl/jvb-key.store";
 /** jvb's private HTTP server (colibri REST, /about/health): videobridge.http-servers.private.port default. */
 export const JVB_PRIVATE_HTTP_PORT = 8080;
@@ -40,16 +51,25 @@ export function natInJvbConf(release: number): boolean {
 
 /** The directory of logging.properties moved in the OpenBSD port (jitsi-configs.md sections 5 and 8). */
 export function jvbLogConfig(release: number): string {
-  return release >= RELEASES.current
-    ? "/etc/jvb/logging.properties"
-    : "/usr/local/share/jvb/lib/logging.properties";
+  return hasChange("portEtcLayout", release) ? JVB.logConfig.value : JVB.logConfigBefore9646.value;
+}
+
+/**
+ * Where jvb's private HTTP server (colibri REST, /about/health, /metrics on 8080) listens. Its default is
+ * 127.0.0.1 in every release OpenBSD packaged (jitsi-videobridge 01bde0705, jicoco's http-servers
+ * defaults), so the pf rule that lets the monitoring networks reach 8080 opened a port nothing listened
+ * on: with monitorNetworks it listens on every address (pf lets only those networks in; the VM's address
+ * alone would break the agent's health probe on 127.0.0.1), otherwise on loopback, said explicitly.
+ */
+export function jvbPrivateHost(spec: Spec): string {
+  return spec.host.monitorNetworks.length > 0 ? "0.0.0.0" : "127.0.0.1";
 }
 
 export const renderJvb: ComponentRenderer = (input, node) => {
   requireRole(input.spec, node, "jvb");
-  const owner = { owner: "root", group: "_jvb" } as const;
+  const owner = { owner: "root", group: JVB.group.value } as const;
   // rc_reload=NO in the port's rc script (openbsd-services.md section 3).
-  const notify = [{ service: "jvb", action: "restart" as const }];
+  const notify = [{ service: JVB.service.value, action: "restart" as const }];
   return {
     files: [
       { path: JVB_CONF, content: jvbConf(input, node), mode: "0640", ...owner, secret: true, notify },
@@ -74,7 +94,7 @@ export const renderJvb: ComponentRenderer = (input, node) => {
       },
     ],
     // jvb needs no flags (openbsd-services.md section 3).
-    services: [{ name: "jvb", flags: null, order: 20, graceSeconds: JVB_GRACE_SECONDS }],
+    services: [{ name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS }],
     actions: [],
     // The paper's syslog.conf block `!jvb` / `*.* /var/log/jvb` (section XI.B).
     ...javaDaemonLogsAndProbe("jvb", JVB_PRIVATE_HTTP_PORT),
@@ -84,7 +104,7 @@ export const renderJvb: ComponentRenderer = (input, node) => {
 function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
   const d = spec.domain;
   const q = hocon;
-  const release = spec.jitsi.release;
+  const release = releaseOf(spec, "jvb");
   const xmpp = nodeByRole(spec, "xmpp");
   const nickname = jvbNickname(node);
   const mapping = natInJvbConf(release)
@@ -106,7 +126,7 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
     : [];
   // videobridge.ice.tcp was removed in 9646 (jvb 89dde6ea); earlier bridges default it to enabled on 443.
   const iceTcp =
-    release < RELEASES.current ? ["    tcp {", "      enabled = false", "      port = 443", "    }"] : [];
+    !hasChange("jvbNoIceTcp", release) ? ["    tcp {", "      enabled = false", "      port = 443", "    }"] : [];
   const websockets =
     spec.bridgeChannel === "colibri-websocket"
       ? [
@@ -115,17 +135,22 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
           "  websockets {",
           "    enabled = true",
           // websockets.domains (a list) exists from 8319 (jvb e3a2ae20); before, only the string `domain`.
-          release >= RELEASES.jvbWebsocketDomains ? `    domains = [ ${q(d)} ]` : `    domain = ${q(d)}`,
+          hasChange("jvbWebsocketDomains", release) ? `    domains = [ ${q(d)} ]` : `    domain = ${q(d)}`,
           "    tls = true",
           `    server-id = ${q(nickname)}`,
           "  }",
-          "  http-servers {",
-          "    public {",
-          `      port = ${JVB_PUBLIC_HTTP_PORT}`,
-          "    }",
-          "  }",
         ]
       : [];
+  const httpServers = [
+    "  http-servers {",
+    "    private {",
+    `      host = ${q(jvbPrivateHost(spec))}`,
+    "    }",
+    ...(spec.bridgeChannel === "colibri-websocket"
+      ? ["    public {", `      port = ${JVB_PUBLIC_HTTP_PORT}`, "    }"]
+      : []),
+    "  }",
+  ];
   const lines = [
     HEADER,
     "ice4j {",
@@ -169,6 +194,7 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
     "    }",
     "  }",
     ...websockets,
+    ...httpServers,
     "}",
   ];
   return `${lines.join("\n")}\n`;
@@ -179,15 +205,15 @@ function jvbEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
     HEADER,
     ...javaLauncherVars("JVB", {
       conf: JVB_CONF,
-      logConfig: jvbLogConfig(spec.jitsi.release),
+      logConfig: jvbLogConfig(releaseOf(spec, "jvb")),
       truststore: JVB_TRUSTSTORE,
       truststorePassword: secrets.truststorePassword,
       maxMemory: node.jvb?.maxMemory ?? "3G",
     }),
     "JVB_GC_TYPE=G1GC",
     // Where jvb reads sip-communicator.properties: /etc/jvb (the launcher's SC_HOME_DIR_* properties).
-    "JVB_SC_HOME_LOCATION=/etc",
-    "JVB_SC_HOME_NAME=jvb",
+    `JVB_SC_HOME_LOCATION=${JVB.scHomeLocation.value}`,
+    `JVB_SC_HOME_NAME=${JVB.scHomeName.value}`,
     NO_JAVA_SYS_PROPS,
   ];
   return `${lines.join("\n")}\n`;
@@ -199,7 +225,7 @@ function jvbEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
 // take precedence over jvb.conf (jitsi-configs.md section 6, jitsi-videobridge#1142).
 function jvbProperties({ spec }: RenderInput, node: NodeSpec): string {
   const lines = [HEADER];
-  if (natInJvbConf(spec.jitsi.release)) {
+  if (natInJvbConf(releaseOf(spec, "jvb"))) {
     lines.push("# NAT mapping and AWS harvester: ice4j.harvest.mapping in jvb.conf");
   } else {
     // One property per line, no continuation and no trailing blank (Properties.load keeps "true ").

@@ -1,4 +1,4 @@
-import type { Spec } from "@vmmeet/shared";
+import { componentReleases, type Spec } from "@vmmeet/shared";
 import { renderDeployment } from "../../render/index.js";
 import { checkInvariants, formatViolations } from "../../render/invariants.js";
 import type { Pki, Secrets } from "../../render/types.js";
@@ -41,7 +41,7 @@ Exit status: 0 valid, 1 invalid or an invariant violated, 64 bad command line.`,
       io.err(`${file}: the rendered files break ${violations.length} cross-file invariant(s)\n`);
       return EXIT.error;
     }
-    io.out(`${file}: valid (${res.spec.nodes.length} VMs, release ${res.spec.jitsi.release})\n`);
+    io.out(`${file}: valid (${res.spec.nodes.length} VMs, ${releaseText(res.spec)})\n`);
     return EXIT.ok;
   },
 };
@@ -71,4 +71,14 @@ function renderViolations(spec: Spec): string[] {
     // Render-time problems the schema cannot catch name their spec path (renderer contract).
     return [`render: ${(e as Error).message}`];
   }
+}
+
+/** `release 9646`, or each component's release when they differ. */
+function releaseText(spec: Spec): string {
+  const r = componentReleases(spec.jitsi.release);
+  const values = new Set(Object.values(r));
+  if (values.size === 1) return `release ${r.jicofo}`;
+  return `releases ${Object.entries(r)
+    .map(([c, v]) => `${c} ${v}`)
+    .join(", ")}`;
 }
