@@ -4,6 +4,7 @@
 // deployment.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { PROSODY } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rotateSecret } from "../packages/coordinator/dist/secrets/index.js";
 import { Deployment } from "./harness/deployment.js";
@@ -139,7 +140,7 @@ describe("a sandbox deployment of the paper's topology", () => {
   it("a push with a jvb password prosody does not have: the failure and its fix in the push, then rollback", async () => {
     // prosodyctl on the xmpp VM stops registering users (it exits 0 and does nothing), then the jvb password
     // is rotated: jvb.conf gets the new one, prosody keeps the old one.
-    const prosodyctl = path.join(node("xmpp").root, "usr/local/bin/prosodyctl");
+    const prosodyctl = path.join(node("xmpp").root, PROSODY.prosodyctl.value);
     const real = await readFile(prosodyctl, "utf8");
     await writeFile(
       prosodyctl,

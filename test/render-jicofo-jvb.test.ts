@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type NodeSpec, RELEASES } from "@vmmeet/shared";
+import { type NodeSpec, RELEASES, releaseOf } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { JICOFO_CONF, JICOFO_ENV, renderJicofo } from "../packages/coordinator/src/render/jicofo.js";
 import { JVB_CONF, JVB_ENV, JVB_PROPERTIES, renderJvb } from "../packages/coordinator/src/render/jvb.js";
@@ -234,7 +234,7 @@ function addBridges(raw: Record<string, unknown>): void {
 }
 
 describe.each(scenarios)("rendered files pass the real parsers: $title", ({ input }) => {
-  const release = input.spec.jitsi.release;
+  const release = releaseOf(input.spec, "jicofo");
   const jicofo = renderJicofo(input, nodesOf(input, "jicofo")[0]!);
   const bridges = nodesOf(input, "jvb").map((node) => ({ node, r: renderJvb(input, node) }));
 

@@ -42,10 +42,10 @@ const cases: { name: string; change: (s: string) => string; problems: string[] }
     ],
   },
   {
-    name: "release too old and an unknown prosody",
-    change: (s) => edit("release: 7648", "release: 5000")(edit('prosody: "0.12"', 'prosody: "0.9"')(s)),
+    name: "a release not in the table and an unknown prosody",
+    change: (s) => edit("release: 7648", "release: 9999")(edit('prosody: "0.12"', 'prosody: "0.9"')(s)),
     problems: [
-      "jitsi.release: vmmeet renders releases from 5765 on (jicofo as a client_proxy user) (x.yaml:5)",
+      "jitsi.release: unknown release 9999: vmmeet renders 7648, 8044, 8319, 9646, 10133, 10184, 10314, 10590, 11031, 11146 (x.yaml:5)",
       'jitsi.prosody: must be one of "0.11", "0.12", "13" (x.yaml:6)',
     ],
   },
@@ -122,6 +122,21 @@ const cases: { name: string; change: (s: string) => string; problems: string[] }
     ],
   },
   {
+    name: "the newest release on the ports' JDK 11",
+    change: edit("release: 7648", "release: 11146"),
+    problems: [
+      "jitsi.java: jicofo of release 11146 needs Java 17 or 21 (Java 17 bytecode from 11031: jitsi/jicofo a09594418, jitsi/jitsi-videobridge 5bf62d636); the VMs have 11: install that JDK and set jitsi.java (x.yaml:5)",
+    ],
+  },
+  {
+    name: "a per-component release with an unknown plugins release and an unknown component",
+    change: edit("release: 7648", "release: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 8529, meet: 1 }"),
+    problems: [
+      "jitsi.release.plugins: unknown release 8529: vmmeet renders 7648, 8044, 8319, 9646, 10133, 10184, 10314, 10590, 11031, 11146 (x.yaml:5)",
+      'jitsi.release: unknown key "meet" (check the spelling; see the spec reference in README.md) (x.yaml:5)',
+    ],
+  },
+  {
     name: "not YAML",
     change: () => "nodes: [\n",
     problems: [
@@ -157,6 +172,52 @@ describe("bad specs and the exact problems reported", () => {
     expect(text).toContain(`nodes[3].name: duplicate node name "jicofo" (also nodes[2]) (${file}:18)`);
     expect(text).toContain(`nodes[4].address: duplicate address 100.64.2.3 (also nodes[1]) (${file}:19)`);
     expect(text).toContain(`${file}: 4 problems`);
+  });
+
+  it("unusual pairings are warnings (path: warning: ...), and validate still exits 0", async () => {
+    const warnings = (text: string) => {
+      const res = parseSpecText(text, "x.yaml");
+      if (!res.ok) throw new Error(JSON.stringify(res.problems));
+      return res.warnings.filter((w) => w.path.startsWith("jitsi")).map((w) => `${w.path}: ${w.message}`);
+    };
+    const release = (r: string) => edit("release: 7648", `release: ${r}`)(paper);
+    // prosody 13 with 9646: docker-jitsi-meet ran 9646 with 0.12 only.
+    expect(warnings(edit('prosody: "0.12"', 'prosody: "13"')(release("9646")))).toEqual([
+      "jitsi.prosody: prosody 13 with the prosody plugins of release 9646 is an untested pairing: that release is known to work with prosody 0.12; prosody 13 with releases 10133, 10184, 10314, 10590, 11031, 11146",
+    ]);
+    // Java 21 with 9646 (built for 11 or 17), and jicofo and jvb of different releases.
+    expect(
+      warnings(
+        `${release("{ jicofo: 9646, jvb: 10133, web: 10133, plugins: 10133 }")}`.replace(
+          'prosody: "0.12"',
+          'prosody: "0.12"\n  java: 21',
+        ),
+      ),
+    ).toEqual([
+      "jitsi.java: jicofo of release 9646 was built for Java 11 or 17, not 21",
+      "jitsi.release.jvb: jicofo 9646 with jvb 10133: jicofo and the bridges of one release are what upstream tests together",
+    ]);
+    // The ports tree's mixed set with its prosody 0.12: nothing to say.
+    expect(warnings(release("{ jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }"))).toEqual([]);
+
+    const file = path.join(dir, "pairing.yaml");
+    await writeFile(file, edit('prosody: "0.12"', 'prosody: "13"')(release("9646")));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(["validate", file], {
+      out: (x: string) => out.push(x),
+      err: (x: string) => err.push(x),
+      cwd: dir,
+      env: {},
+    });
+    expect(code).toBe(0);
+    const line = err
+      .join("")
+      .split("\n")
+      .find((l) => l.startsWith("jitsi.prosody: "));
+    expect(line).toMatch(/^jitsi\.prosody: warning: prosody 13 with the prosody plugins of release 9646 /);
+    expect(line?.endsWith(`(${file}:6)`)).toBe(true);
+    expect(out.join("")).toContain("valid (4 VMs, release 9646)");
   });
 
   it("the fixture itself is valid", () => {

@@ -19,6 +19,7 @@ import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { PROSODY } from "@vmmeet/shared";
 import { writeRcScript } from "../doubles/rcctl/index.js";
 import { repoRoot } from "../validators/paths.js";
 import { whichTool } from "../validators/run.js";
@@ -236,7 +237,8 @@ export function prosodyctlWrapper({ faulty = false } = {}): string {
   ].join("\n");
 }
 
-export const PROSODYCTL_PATH = "usr/local/bin/prosodyctl";
+/** Where net/prosody installs prosodyctl, relative to the VM root. */
+export const PROSODYCTL_PATH = PROSODY.prosodyctl.value.slice(1);
 
 /** The xmpp VM: the prosody rc.d script (real prosody) and the prosodyctl wrapper; returns the wrapper. */
 export async function installRealProsody(root: string, ids: AccountIds): Promise<string> {

@@ -8,7 +8,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { NodeDesired } from "@vmmeet/shared";
+import { type NodeDesired, PROSODY } from "@vmmeet/shared";
 import { makeRcctl, runRcctl, writeRcScript } from "../doubles/rcctl/index.js";
 
 export const SIMULATORS_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -67,7 +67,7 @@ function checkWord(what: string, s: string): string {
 
 /**
  * Write ROOT/etc/rc.d/<service> running the role's simulator with --root ROOT --net NETDIR (and for
- * xmpp ROOT/usr/local/bin/prosodyctl running the prosodyctl simulator). The rendered files must be under
+ * xmpp ROOT/usr/local/sbin/prosodyctl, where net/prosody installs it, running the prosodyctl simulator). The rendered files must be under
  * ROOT already (writeRenderedFiles) or be written by an agent before the service starts.
  */
 export async function installSimulatedVm(
@@ -96,7 +96,7 @@ export async function installSimulatedVm(
         user: "_prosody",
         timeout: 10,
       });
-      const wrapper = path.join(root, "usr/local/bin/prosodyctl");
+      const wrapper = path.join(root, PROSODY.prosodyctl.value);
       await mkdir(path.dirname(wrapper), { recursive: true });
       await writeFile(
         wrapper,

@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { PROSODY } from "@vmmeet/shared";
 import pino from "pino";
 import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
@@ -33,9 +34,11 @@ Options:
   --role ROLE           this node's role (web, xmpp, jicofo, jvb, turn, host); without it, the role given at
                         enrollment or the last applied one. Desired states for another role are refused
   --state-dir DIR       last applied state, backups, log offsets (default /var/db/vmmeet, created 0700)
-  --root DIR            prefix of every managed path (default /; a sandbox directory in tests)
+  --root DIR            prefix of every managed path and of the programs' defaults below (default /; a
+                        sandbox directory in tests, where test doubles stand at the programs' paths)
   --rcctl PATH          the rcctl(8) executable (default /usr/sbin/rcctl)
-  --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default /usr/local/bin/prosodyctl)
+  --prosodyctl PATH     prosodyctl for the xmpp node's setup actions (default ${PROSODY.prosodyctl.value},
+                        where net/prosody installs it)
   --openssl PATH        the web node with tls.mode acme: openssl(1) for the placeholder certificate nginx
                         starts with (default /usr/bin/openssl)
   --acme-client PATH    the web node with tls.mode acme: acme-client(1), which gets and renews the
@@ -148,8 +151,14 @@ async function main(argv: string[]): Promise<number> {
     ? lenientAccounts()
     : systemAccounts(root === "/" ? "/etc" : `${root}/etc`);
   const stateDir = typeof values["state-dir"] === "string" ? values["state-dir"] : "/var/db/vmmeet";
+  // A program's flag, or its OpenBSD path under --root: on a VM the root is /, in a sandbox the test
+  // doubles stand at the real paths.
+  const program = (flag: string, openbsd: string): string => {
+    const given = values[flag];
+    return typeof given === "string" ? given : path.join(root, openbsd);
+  };
   const services = new Rcctl({
-    path: typeof values.rcctl === "string" ? values.rcctl : "/usr/sbin/rcctl",
+    path: program("rcctl", "/usr/sbin/rcctl"),
     log: logger.child({ part: "rcctl" }),
   });
   const daemon = new AgentDaemon({
@@ -175,13 +184,13 @@ async function main(argv: string[]): Promise<number> {
     metrics: new MetricsCollector({
       onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
     }),
-    ...(typeof values.prosodyctl === "string" ? { prosodyctl: values.prosodyctl } : {}),
-    ...(typeof values.openssl === "string" ? { openssl: values.openssl } : {}),
-    ...(typeof values["acme-client"] === "string" ? { acmeClient: values["acme-client"] } : {}),
-    ...(typeof values.pfctl === "string" ? { pfctl: values.pfctl } : {}),
-    ...(typeof values.vmctl === "string" ? { vmctl: values.vmctl } : {}),
-    ...(typeof values.vmd === "string" ? { vmd: values.vmd } : {}),
-    ...(typeof values.sysctl === "string" ? { sysctl: values.sysctl } : {}),
+    prosodyctl: program("prosodyctl", PROSODY.prosodyctl.value),
+    openssl: program("openssl", "/usr/bin/openssl"),
+    acmeClient: program("acme-client", "/usr/sbin/acme-client"),
+    pfctl: program("pfctl", "/sbin/pfctl"),
+    vmctl: program("vmctl", "/usr/sbin/vmctl"),
+    vmd: program("vmd", "/usr/sbin/vmd"),
+    sysctl: program("sysctl", "/sbin/sysctl"),
   });
   await daemon.start();
   // rc.d/vmmeet_agent runs node with --expose-gc for this (heap.ts says why).

@@ -56,6 +56,8 @@ export const SetupAction = z.discriminatedUnion("kind", [
       user: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/),
       /** Secret: redacted everywhere but the prosodyctl invocation on the VM. */
       password: z.string().min(1),
+      /** "13": made with `prosodyctl shell` (a running prosody 13); absent: `prosodyctl register`. */
+      prosody: z.literal("13").optional(),
     })
     .strict(),
   z
@@ -64,6 +66,8 @@ export const SetupAction = z.discriminatedUnion("kind", [
       /** `prosodyctl mod_roster_command subscribe PROXY JID` (the paper, section VIII.A). */
       proxy: z.string().regex(/^[a-z0-9.-]+$/),
       jid: z.string().regex(/^[a-z0-9_-]+@[a-z0-9.-]+$/),
+      /** "13": `prosodyctl shell roster subscribe_both JID PROXY`; absent: mod_roster_command. */
+      prosody: z.literal("13").optional(),
     })
     .strict(),
   z

@@ -48,6 +48,8 @@ export const PROSODY = {
   /** All binaries in sbin: the port patches the Makefile to `BIN = $(PREFIX)/sbin`. */
   prosodyctl: fact("/usr/local/sbin/prosodyctl", PROSODY_PLIST),
   daemon: fact("/usr/local/sbin/prosody", PROSODY_RC),
+  /** prosody's own modules (Lua under /usr/local/lib/prosody/): mod_smacks, mod_external_services, ... */
+  modulesDir: fact("/usr/local/lib/prosody/modules", PROSODY_PLIST),
   /** @sample share/examples/prosody/prosody.cfg.lua. */
   config: fact("/etc/prosody/prosody.cfg.lua", PROSODY_PLIST),
   /** data_path (mode 770 _prosody:_prosody): accounts, rosters, pid and logs. */

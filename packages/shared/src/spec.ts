@@ -40,8 +40,7 @@ const ReleaseNumber = z
   .number()
   .int()
   .refine((r) => KNOWN_RELEASES.includes(r), {
-    error: (issue) =>
-      `unknown release ${String(issue.input)}: vmmeet renders ${KNOWN_RELEASES.join(", ")}`,
+    error: (issue) => `unknown release ${String(issue.input)}: vmmeet renders ${KNOWN_RELEASES.join(", ")}`,
   });
 
 const dnsLabel = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
@@ -94,8 +93,6 @@ export const Role = z.enum(ROLES);
 /** The VMM host is a node too (it runs an agent that applies vm.conf, pf.conf, sysctl.conf), named by host.name. */
 export const HOST_ROLE = "host" as const;
 export type NodeRole = (typeof ROLES)[number] | typeof HOST_ROLE;
-
-
 
 const Vm = z
   .object({
@@ -181,7 +178,12 @@ export const SpecSchema = z
             [
               ReleaseNumber,
               z
-                .object({ jicofo: ReleaseNumber, jvb: ReleaseNumber, web: ReleaseNumber, plugins: ReleaseNumber })
+                .object({
+                  jicofo: ReleaseNumber,
+                  jvb: ReleaseNumber,
+                  web: ReleaseNumber,
+                  plugins: ReleaseNumber,
+                })
                 .strict(),
             ],
             {
@@ -221,7 +223,9 @@ export const SpecSchema = z
         monitorNetworks: z
           .array(Cidr)
           .default([])
-          .describe("Networks allowed to scrape jicofo (8888) and jvb (8080); their REST servers then listen on every address"),
+          .describe(
+            "Networks allowed to scrape jicofo (8888) and jvb (8080); their REST servers then listen on every address",
+          ),
         imageDir: AbsPath.default("/home/vmm").describe("Directory of the VM disk images"),
         debugBosh: z
           .boolean()
@@ -455,7 +459,10 @@ function crossFieldRules(value: unknown, ctx: z.RefinementCtx): void {
 }
 
 /** A jicofo or jvb release that needs a newer JDK than the spec's cannot start: an error, not a warning. */
-function javaRule(jitsi: Record<string, unknown>, issue: (path: (string | number)[], message: string) => void) {
+function javaRule(
+  jitsi: Record<string, unknown>,
+  issue: (path: (string | number)[], message: string) => void,
+) {
   const java = typeof jitsi.java === "number" ? jitsi.java : 11;
   const raw = jitsi.release;
   const perComponent = typeof raw === "object" && raw !== null;
@@ -468,7 +475,7 @@ function javaRule(jitsi: Record<string, unknown>, issue: (path: (string | number
     if (!row || java >= Math.min(...row.java)) continue;
     issue(
       ["jitsi", "java"],
-      `${component} of release ${row.release} needs Java ${row.java.join(" or ")} (${row.note}); the VMs have ${java}`,
+      `${component} of release ${row.release} needs Java ${row.java.join(" or ")} (${CHANGES.java17.what} from ${CHANGES.java17.since}: ${CHANGES.java17.source}); the VMs have ${java}: install that JDK and set jitsi.java`,
     );
     return;
   }

@@ -15,10 +15,17 @@
 // salted sha256 in STATE tells that without reading prosody's data). The password is in prosodyctl's argv
 // for the duration of the call (visible to local `ps` on the single-purpose xmpp VM); it never reaches a
 // log, a result or an error (the runner redacts it).
+//
+// prosody 13 (an action with `prosody: "13"`) does it its own way, as jitsi-meet's setup does for it
+// (docker-jitsi-meet eab4bff7): through the running server's admin shell (mod_admin_shell, which the
+// rendered config loads), `prosodyctl shell user create JID PASSWORD` for a new account and `prosodyctl
+// shell user password JID PASSWORD` for a changed password; the roster subscription with `prosodyctl shell
+// roster subscribe_both JID PROXY`, then `prosodyctl shell module reload client_proxy PROXY` so that the
+// proxy sees its new roster (mod_roster_command is a community module built for the 0.x server API).
 import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
 import path from "node:path";
-import type { SetupAction } from "@vmmeet/shared";
+import { PROSODY, type SetupAction } from "@vmmeet/shared";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import { type ActionsState, isNotFound } from "../state/store.js";
 import { type CommandRunner, lastLines, redact } from "./runner.js";
@@ -47,7 +54,7 @@ export function passwordHash(salt: Uint8Array, jid: string, password: string): s
 }
 
 export interface ProsodyOptions {
-  /** prosodyctl executable. */
+  /** prosodyctl executable (default net/prosody's /usr/local/sbin/prosodyctl). */
   prosodyctl?: string;
   /** prosody's data_path as a managed path (under root). */
   dataDir?: string;
@@ -64,8 +71,8 @@ export class ProsodyActions {
   private readonly timeoutMs: number;
 
   constructor(opts: ProsodyOptions) {
-    this.prosodyctl = opts.prosodyctl ?? "/usr/local/bin/prosodyctl";
-    this.dataDir = opts.dataDir ?? "/var/prosody";
+    this.prosodyctl = opts.prosodyctl ?? PROSODY.prosodyctl.value;
+    this.dataDir = opts.dataDir ?? PROSODY.dataDir.value;
     this.root = opts.root;
     this.runner = opts.runner;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
@@ -83,6 +90,7 @@ export class ProsodyActions {
 
   /** Creates the account, or resets its password when it changed; `state` is updated in place. */
   async ensureUser(a: UserAction, state: ActionsState, salt: Uint8Array): Promise<ActionItem> {
+    if (a.prosody === "13") return this.ensureUser13(a, state, salt);
     const jid = `${a.user}@${a.host}`;
     const item = { kind: "action", action: a.kind, target: jid } as const;
     const hash = passwordHash(salt, jid, a.password);
@@ -120,6 +128,7 @@ export class ProsodyActions {
 
   /** `mod_roster_command subscribe PROXY JID`, once per (proxy, jid) and account epoch. */
   async ensureRoster(a: RosterAction, state: ActionsState): Promise<ActionItem> {
+    if (a.prosody === "13") return this.ensureRoster13(a, state);
     const key = `${a.proxy} ${a.jid}`;
     const item = { kind: "action", action: a.kind, target: key } as const;
     const userEpoch = state.users[a.jid]?.epoch ?? 0;
@@ -136,5 +145,54 @@ export class ProsodyActions {
     }
     state.roster[key] = { userEpoch };
     return { ...item, status: "done" };
+  }
+
+  /** prosody 13: `prosodyctl shell user create` (new account) or `user password` (changed password). */
+  private async ensureUser13(a: UserAction, state: ActionsState, salt: Uint8Array): Promise<ActionItem> {
+    const jid = `${a.user}@${a.host}`;
+    const item = { kind: "action", action: a.kind, target: jid } as const;
+    const hash = passwordHash(salt, jid, a.password);
+    const rec = state.users[jid];
+    const existed = await this.accountExists(a.host, a.user);
+    if (existed && rec?.hash === hash) return { ...item, status: "skipped" };
+    const verb = existed ? "password" : "create";
+    const secrets = [a.password];
+    const failed = await this.shell(["user", verb, jid, a.password], secrets);
+    if (failed) return { ...item, status: "failed", detail: failed };
+    if (!(await this.accountExists(a.host, a.user))) {
+      return {
+        ...item,
+        status: "failed",
+        detail: `prosodyctl shell user ${verb} succeeded but ${accountFile(this.dataDir, a.host, a.user)} does not exist (storage not "internal", or another data_path?)`,
+      };
+    }
+    const epoch = existed ? (rec?.epoch ?? 1) : (rec?.epoch ?? 0) + 1;
+    state.users[jid] = { hash, epoch };
+    return { ...item, status: "done", detail: existed ? "password changed" : "created" };
+  }
+
+  /** prosody 13: `shell roster subscribe_both JID PROXY`, then the proxy reloads its roster. */
+  private async ensureRoster13(a: RosterAction, state: ActionsState): Promise<ActionItem> {
+    const key = `${a.proxy} ${a.jid}`;
+    const item = { kind: "action", action: a.kind, target: key } as const;
+    const userEpoch = state.users[a.jid]?.epoch ?? 0;
+    if (state.roster[key]?.userEpoch === userEpoch) return { ...item, status: "skipped" };
+    const failed =
+      (await this.shell(["roster", "subscribe_both", a.jid, a.proxy], [])) ??
+      (await this.shell(["module", "reload", "client_proxy", a.proxy], []));
+    if (failed) return { ...item, status: "failed", detail: failed };
+    state.roster[key] = { userEpoch };
+    return { ...item, status: "done" };
+  }
+
+  /** `prosodyctl shell ARGS`: undefined when it succeeded, else what went wrong, secrets redacted. */
+  private async shell(args: string[], secrets: string[]): Promise<string | undefined> {
+    const r = await this.runner.run(this.prosodyctl, ["shell", ...args], {
+      secrets,
+      timeoutMs: this.timeoutMs,
+    });
+    if (r.code === 0) return undefined;
+    const what = `prosodyctl shell ${args.slice(0, 2).join(" ")}`;
+    return redact(`${what} exited ${r.code}: ${lastLines(`${r.stdout}${r.stderr}`)}`, secrets);
   }
 }

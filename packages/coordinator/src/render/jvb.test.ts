@@ -85,7 +85,7 @@ describe("renderJvb", () => {
       "org.ice4j.ice.harvest.DISABLE_AWS_HARVESTER": "true",
     });
     expect(content(old, JVB_CONF)).not.toMatch(/mapping|static-mappings|aws/);
-    for (const release of [RELEASES.paper + 1, RELEASES.jicofoXmppDomain, RELEASES.current]) {
+    for (const release of [RELEASES.jicofoXmppDomain, RELEASES.jvbWebsocketDomains, RELEASES.current]) {
       const r = renderFirst(spec(release));
       expect(properties(content(r, JVB_PROPERTIES)).size).toBe(0);
       const conf = flat(content(r, JVB_CONF));
@@ -98,7 +98,7 @@ describe("renderJvb", () => {
   });
 
   it("renders ice.tcp only before 9646", () => {
-    expect(content(renderFirst(spec(RELEASES.current - 1)), JVB_CONF)).toMatch(/^\s+tcp \{$/m);
+    expect(content(renderFirst(spec(RELEASES.jvbWebsocketDomains)), JVB_CONF)).toMatch(/^\s+tcp \{$/m);
     const conf = flat(content(renderFirst(spec(RELEASES.current)), JVB_CONF));
     expect([...conf.keys()].filter((k) => k.startsWith("videobridge.ice.tcp"))).toEqual([]);
     expect(conf.get("videobridge.ice.udp.port")).toBe(10000);
@@ -116,7 +116,7 @@ describe("renderJvb", () => {
           JVB_CONF,
         ),
       );
-    const before = ws(RELEASES.jvbWebsocketDomains - 1);
+    const before = ws(RELEASES.jicofoXmppDomain);
     expect(before.get("videobridge.websockets.domain")).toBe("jts.fips.de");
     expect(before.has("videobridge.websockets.domains")).toBe(false);
     const after = ws(RELEASES.jvbWebsocketDomains);
@@ -129,7 +129,35 @@ describe("renderJvb", () => {
       expect(c.get("videobridge.http-servers.public.port")).toBe(9090);
     }
     const none = flat(content(renderFirst(spec(RELEASES.current)), JVB_CONF));
-    expect([...none.keys()].filter((k) => /websockets|http-servers/.test(k))).toEqual([]);
+    // Without colibri websockets only the private server's (loopback) host is rendered.
+    expect([...none.keys()].filter((k) => /websockets|http-servers/.test(k))).toEqual([
+      "videobridge.http-servers.private.host",
+    ]);
+  });
+
+  it("listens for monitoring on every address exactly when monitorNetworks lets a network in", () => {
+    for (const release of [RELEASES.paper, RELEASES.current, 11146]) {
+      // (11146 needs Java 17: the spec says so)
+      const java17 = (raw: Record<string, unknown>) => {
+        (raw.jitsi as Record<string, unknown>).java = 17;
+      };
+      const plain = flat(content(renderFirst(spec(release, java17)), JVB_CONF));
+      expect(plain.get("videobridge.http-servers.private.host")).toBe("127.0.0.1");
+      const monitored = flat(
+        content(
+          renderFirst(
+            spec(release, (raw) => {
+              java17(raw);
+              raw.host = { ...(raw.host as Record<string, unknown>), monitorNetworks: ["198.51.100.0/24"] };
+            }),
+          ),
+          JVB_CONF,
+        ),
+      );
+      expect(monitored.get("videobridge.http-servers.private.host")).toBe("0.0.0.0");
+      // The port stays jicoco's default, the one pf opens (JVB_PRIVATE_HTTP_PORT).
+      expect(monitored.has("videobridge.http-servers.private.port")).toBe(false);
+    }
   });
 
   it("gives three bridges distinct nicknames, ports and NAT addresses and one brewery", () => {

@@ -62,7 +62,12 @@ describe("renderXmpp: the paper's topology (prosody 0.12)", () => {
     expect(opt(g, "pidfile")).toBe('"/var/prosody/prosody.pid"');
     expect(opt(g, "http_ports")).toBe("{ 5280 }");
     expect(list(g, "http_interfaces")).toEqual(["*", "::"]);
-    expect(list(g, "plugin_paths")).toEqual(["/usr/local/share/jitsi-prosody-plugins"]);
+    // prosody's own modules first, so that the plugins' copies of mod_smacks and mod_external_services
+    // do not shadow them.
+    expect(list(g, "plugin_paths")).toEqual([
+      "/usr/local/lib/prosody/modules",
+      "/usr/local/share/jitsi-prosody-plugins",
+    ]);
     expect(opt(g, "\\s*info")).toBe('"/var/prosody/prosody.log"');
     expect(opt(g, "\\s*error")).toBe('"/var/prosody/prosody.err"');
     expect(list(g, "modules_enabled")).toEqual([
@@ -295,13 +300,22 @@ describe("renderXmpp: drift", () => {
     );
   });
 
-  it("release 7648 and 9646 render the same prosody files (no prosody-side drift between them)", () => {
+  it("7648 keeps the paper's bare conference MUC; 9646 follows jitsi-meet's template; same files and actions", () => {
     const a = render();
     const b = render((raw) => {
       (raw["jitsi"] as Raw)["release"] = 9646;
     });
     expect(b.input.spec.jitsi.release).toBe(9646);
-    expect(b.out).toEqual(a.out);
+    const conference = 'Component "conference.jts.fips.de" "muc"';
+    expect(a.sections.get(conference)).toBe("");
+    expect(list(b.sections.get(conference), "modules_enabled")).toEqual(["muc_meeting_id", "polls"]);
+    expect(opt(a.sections.get('VirtualHost "jts.fips.de"'), "authentication")).toBe('"anonymous"');
+    expect(opt(b.sections.get('VirtualHost "jts.fips.de"'), "authentication")).toBe('"jitsi-anonymous"');
+    expect(b.sections.has('Component "lobby.jts.fips.de" "muc"')).toBe(true);
+    expect(a.sections.has('Component "lobby.jts.fips.de" "muc"')).toBe(false);
+    expect(b.out.files.map((f) => f.path)).toEqual(a.out.files.map((f) => f.path));
+    expect(b.out.actions).toEqual(a.out.actions);
+    expect(b.out.services).toEqual(a.out.services);
   });
 
   it("a different domain lands in every host, component, JID and path", () => {

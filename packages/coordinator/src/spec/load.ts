@@ -1,7 +1,14 @@
 // Reading a spec file: YAML -> migrations -> zod schema with its cross-field rules. Every problem comes back
 // at once, each with its spec path and, when the YAML has that node, the file and line.
 import { readFile } from "node:fs/promises";
-import { SPEC_VERSION, type Spec, SpecSchema } from "@vmmeet/shared";
+import {
+  componentReleases,
+  JITSI_RELEASES,
+  jitsiRelease,
+  SPEC_VERSION,
+  type Spec,
+  SpecSchema,
+} from "@vmmeet/shared";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 
@@ -33,6 +40,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
 export function formatProblem(p: SpecProblem): string {
   const where = p.line !== undefined ? ` (${p.file}:${p.line})` : "";
   return `${p.path === "" ? "(spec)" : p.path}: ${p.message}${where}`;
+}
+
+/** `path: warning: message (file:line)`: a warning, in the same shape as a problem. */
+export function formatWarning(p: SpecProblem): string {
+  return formatProblem({ ...p, message: `warning: ${p.message}` });
 }
 
 export async function loadSpecFile(file: string): Promise<SpecResult> {
@@ -159,9 +171,52 @@ function migrate(raw: Record<string, unknown>): { raw: Record<string, unknown> }
   return { raw: doc };
 }
 
+type Warning = Omit<SpecProblem, "file" | "line"> & { pathParts: PropertyKey[] };
+
+/**
+ * Pairings the release table does not know to work: prosody with the plugins release (the prosody
+ * versions docker-jitsi-meet ran it with), a JDK newer than a jicofo or jvb release was built for, and
+ * components of different releases. (A JDK too old to start them is an error: the schema's rule.)
+ */
+export function releaseWarnings(spec: Spec): Warning[] {
+  const out: Warning[] = [];
+  const r = componentReleases(spec.jitsi.release);
+  const perComponent = typeof spec.jitsi.release === "object";
+  const at = (component: string): PropertyKey[] =>
+    perComponent ? ["jitsi", "release", component] : ["jitsi", "release"];
+  const plugins = jitsiRelease(r.plugins);
+  if (plugins && !plugins.prosody.includes(spec.jitsi.prosody)) {
+    const known = JITSI_RELEASES.filter((x) => x.prosody.includes(spec.jitsi.prosody)).map((x) => x.release);
+    out.push({
+      path: "jitsi.prosody",
+      pathParts: ["jitsi", "prosody"],
+      message: `prosody ${spec.jitsi.prosody} with the prosody plugins of release ${r.plugins} is an untested pairing: that release is known to work with prosody ${plugins.prosody.join(", ")}${known.length > 0 ? `; prosody ${spec.jitsi.prosody} with releases ${known.join(", ")}` : ""}`,
+    });
+  }
+  for (const component of ["jicofo", "jvb"] as const) {
+    const row = jitsiRelease(r[component]);
+    if (row && spec.jitsi.java > Math.max(...row.java)) {
+      out.push({
+        path: "jitsi.java",
+        pathParts: ["jitsi", "java"],
+        message: `${component} of release ${row.release} was built for Java ${row.java.join(" or ")}, not ${spec.jitsi.java}`,
+      });
+      break;
+    }
+  }
+  if (perComponent && r.jicofo !== r.jvb) {
+    out.push({
+      path: "jitsi.release.jvb",
+      pathParts: at("jvb"),
+      message: `jicofo ${r.jicofo} with jvb ${r.jvb}: jicofo and the bridges of one release are what upstream tests together`,
+    });
+  }
+  return out;
+}
+
 /** Legal but worth a word: printed by validate, never fatal. */
-function specWarnings(spec: Spec): (Omit<SpecProblem, "file" | "line"> & { pathParts: PropertyKey[] })[] {
-  const out: (Omit<SpecProblem, "file" | "line"> & { pathParts: PropertyKey[] })[] = [];
+function specWarnings(spec: Spec): Warning[] {
+  const out: Warning[] = [...releaseWarnings(spec)];
   if (spec.bridgeChannel === "none") {
     out.push({
       path: "bridgeChannel",

@@ -2,7 +2,7 @@ import { componentReleases, type Spec } from "@vmmeet/shared";
 import { renderDeployment } from "../../render/index.js";
 import { checkInvariants, formatViolations } from "../../render/invariants.js";
 import type { Pki, Secrets } from "../../render/types.js";
-import { formatProblem, loadSpecFile } from "../../spec/load.js";
+import { formatProblem, formatWarning, loadSpecFile } from "../../spec/load.js";
 import { parse, str } from "../args.js";
 import { type Command, EXIT } from "../io.js";
 import { specPaths } from "../paths.js";
@@ -13,7 +13,8 @@ export const validate: Command = {
   usage: `vmmeet validate [SPEC] [--state DIR] [--json]
 
 Reads SPEC (default ./vmmeet.yaml), checks it against the spec schema and its cross-field rules and prints
-every problem at once, one 'path: message (file:line)' line each. Warnings do not fail the check.
+every problem at once, one 'path: message (file:line)' line each. Warnings ('path: warning: message') do
+not fail the check: a pairing of versions the release table does not know to work, for instance.
 A valid spec is then rendered (with stand-in secrets: validate neither reads nor creates the state directory)
 and the rendered files are checked against the cross-file invariants; each violation is printed as
 'invariant: NAME: DETAIL'.
@@ -35,7 +36,7 @@ Exit status: 0 valid, 1 invalid or an invariant violated, 64 bad command line.`,
       io.err(`${file}: ${res.problems.length} problem${res.problems.length === 1 ? "" : "s"}\n`);
       return EXIT.error;
     }
-    for (const w of res.warnings) io.err(`warning: ${formatProblem(w)}\n`);
+    for (const w of res.warnings) io.err(`${formatWarning(w)}\n`);
     if (violations.length > 0) {
       for (const v of violations) io.err(`${v}\n`);
       io.err(`${file}: the rendered files break ${violations.length} cross-file invariant(s)\n`);
