@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { NodeDesired } from "@vmmeet/shared";
+import { JITSI_RELEASES, type NodeDesired, PORTS_RELEASE } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { render as renderCommand } from "../packages/coordinator/src/cli/commands/render.js";
 import { validate as validateCommand } from "../packages/coordinator/src/cli/commands/validate.js";
@@ -85,6 +85,17 @@ const xmppWebsocket: Patch = (raw) => {
 const prosody13: Patch = (raw) => {
   (raw.jitsi as Raw).prosody = "13";
 };
+const monitored: Patch = (raw) => {
+  raw.host = { ...(raw.host as Raw), monitorNetworks: ["198.51.100.0/24"] };
+};
+/** A release of the table with the Java and the prosody it is known to work with. */
+const tableRelease =
+  (r: (typeof JITSI_RELEASES)[number]): Patch =>
+  (raw) => {
+    (raw.jitsi as Raw).release = r.release;
+    (raw.jitsi as Raw).java = r.java[0];
+    (raw.jitsi as Raw).prosody = r.prosody.includes("0.12") ? "0.12" : r.prosody[0];
+  };
 const all =
   (...patches: Patch[]): Patch =>
   (raw) => {
@@ -164,6 +175,25 @@ describe("the invariants hold", () => {
   it.each(cases)("%s", (_, patch) => {
     const { spec, nodes } = deployment(patch);
     const results = checkInvariants(spec, nodes);
+    expect(failed(results)).toEqual([]);
+  });
+
+  describe.each(JITSI_RELEASES)("every release of the table: $release", (row) => {
+    it("the paper's topology, and with monitoring networks", () => {
+      expect(failed(check(tableRelease(row)))).toEqual([]);
+      expect(failed(check(all(tableRelease(row), monitored)))).toEqual([]);
+    });
+    it("everything on: three bridges, colibri, TURN, internal auth, XMPP websocket, monitoring", () => {
+      expect(failed(check(all(FULL, tableRelease(row), monitored)))).toEqual([]);
+    });
+  });
+
+  it("the ports' mixed set: jicofo and jvb 9646, plugins and web 10133", () => {
+    const results = check(
+      all(FULL, monitored, (raw) => {
+        (raw.jitsi as Raw).release = { ...PORTS_RELEASE };
+      }),
+    );
     expect(failed(results)).toEqual([]);
   });
 
@@ -423,6 +453,26 @@ describe("one edited file breaks exactly its invariant", () => {
     );
   });
 
+  it("monitoring: pf lets the monitors in to a loopback listener, or a listener pf keeps closed", () => {
+    const loopback = onlyFails(
+      all(release(9646), monitored),
+      (n) => edit(n, "jvb", JVB, 'host = "0.0.0.0"', 'host = "127.0.0.1"'),
+      "monitoring",
+    );
+    expect(loopback).toMatch(
+      /^jvb:\/etc\/pf\.conf line \d+ lets port 8080 in, but jvb:\/etc\/jvb\/jvb\.conf videobridge\.http-servers\.private\.host "127\.0\.0\.1" listens on loopback only$/,
+    );
+    // jicofo before 10314 listened on every address by default: a removed host is no longer loopback.
+    const open = onlyFails(
+      release(9646),
+      (n) => edit(n, "jicofo", JICOFO, /\n\s*host = "127\.0\.0\.1"/, ""),
+      "monitoring",
+    );
+    expect(open).toBe(
+      "jicofo:/etc/jicofo/jicofo.conf jicofo.rest.host (unset: 0.0.0.0) listens beyond loopback, but jicofo:/etc/pf.conf lets nobody reach port 8888",
+    );
+  });
+
   it("turn: the shared secret, without printing it, and the advertised ports", () => {
     const secret = onlyFails(
       FULL,
@@ -590,6 +640,7 @@ describe("one edited file breaks exactly its invariant", () => {
       "sctp",
       "nat",
       "colibri-websockets",
+      "monitoring",
     ]);
     for (const r of bad) expect(r.detail).toBe("jvb2:/etc/jvb/jvb.conf cannot be read: '{' is not closed");
   });

@@ -112,6 +112,13 @@ const JICOFO_DIFFERENCES: Record<string, Difference> = {
     reason:
       "jicofo serves REST over TLS only with a key store, which neither the paper nor vmmeet configures",
   },
+  "jicofo.rest.host": {
+    paper: ABSENT,
+    rendered: "127.0.0.1",
+    reason:
+      "the paper's pf opens no monitoring port to jicofo: loopback, said explicitly (jicofo's own default " +
+      "was every address until 10314); with host.monitorNetworks it is 0.0.0.0, where pf lets them in",
+  },
 };
 
 const JVB_DIFFERENCES: Record<string, Difference> = {
@@ -129,6 +136,13 @@ const JVB_DIFFERENCES: Record<string, Difference> = {
     paper: true,
     rendered: false,
     reason: "the truststore holds the deployment CA that signed prosody's auth.DOMAIN certificate",
+  },
+  "videobridge.http-servers.private.host": {
+    paper: ABSENT,
+    rendered: "127.0.0.1",
+    reason:
+      "jicoco's default, said explicitly: with host.monitorNetworks it is 0.0.0.0, so that pf's 8080 rule " +
+      "reaches a listener (the paper's monitoring rule opened a port nothing listened on)",
   },
 };
 

@@ -10,7 +10,6 @@
 // 2. The rendered files pass the real programs: nginx -t (checkNginx), luac5.4 -p + prosodyctl check
 //    config (checkProsody), node --check + evaluation (checkJs). A missing program fails the test.
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RenderInput } from "../packages/coordinator/src/render/types.js";
@@ -24,9 +23,7 @@ import {
   type NginxDirective,
   paperSampleDir,
   parseNginx,
-  requireTool,
-  runProgram,
-  withTempDir,
+  prosodySections,
 } from "./validators/index.js";
 
 type Patch = (raw: Record<string, unknown>) => void;
@@ -176,84 +173,6 @@ const CONFIGJS_DIFFERENCES: Difference[] = [
 
 // ---------------------------------------------------------------------------------------- prosody.cfg.lua
 
-// Runs a prosody config in Lua 5.4 the way prosody's config loader reads it: `VirtualHost "x"` and
-// `Component "x" "module"` open a section, every global assignment lands in the current section. Prints
-// the sections as JSON (tables: arrays when they are sequences, objects otherwise).
-const LUA_DUMP = String.raw`
-local sections = {}
-local current
-local function open(head)
-  current = { head = head, options = {} }
-  sections[#sections + 1] = current
-end
-open("global")
-local env = setmetatable({}, {
-  __index = function(_, k)
-    if k == "VirtualHost" then
-      return function(name) open('VirtualHost "' .. name .. '"') end
-    elseif k == "Component" then
-      return function(name)
-        open('Component "' .. name .. '"')
-        local section = current
-        return function(module) section.head = section.head .. ' "' .. module .. '"' end
-      end
-    end
-    return nil
-  end,
-  __newindex = function(_, k, v) current.options[k] = v end,
-})
-assert(loadfile(arg[1], "t", env))()
-
-local enc
-local function str(s)
-  return '"' .. s:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
-end
-function enc(v)
-  local t = type(v)
-  if t == "string" then return str(v)
-  elseif t == "number" then return math.type(v) == "integer" and tostring(v) or string.format("%.17g", v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "table" then
-    local n, count = #v, 0
-    for _ in pairs(v) do count = count + 1 end
-    local parts = {}
-    if count == n then
-      for i = 1, n do parts[i] = enc(v[i]) end
-      return "[" .. table.concat(parts, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      local value = v[k]
-      if value == nil then value = v[tonumber(k)] end
-      parts[#parts + 1] = str(k) .. ":" .. enc(value)
-    end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return "null"
-end
-local out = {}
-for i, s in ipairs(sections) do out[i] = "{" .. str("head") .. ":" .. str(s.head) .. "," .. str("options") .. ":" .. enc(s.options) .. "}" end
-io.write("[" .. table.concat(out, ",") .. "]")
-`;
-
-interface ProsodySection {
-  head: string;
-  options: Raw;
-}
-
-async function prosodySections(text: string): Promise<ProsodySection[]> {
-  const lua = requireTool("lua5.4");
-  return withTempDir("prosody-parse", async (dir) => {
-    await writeFile(path.join(dir, "dump.lua"), LUA_DUMP);
-    await writeFile(path.join(dir, "prosody.cfg.lua"), text);
-    const r = await runProgram(lua, [path.join(dir, "dump.lua"), path.join(dir, "prosody.cfg.lua")]);
-    expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as ProsodySection[];
-  });
-}
-
 /** "SECTION :: option" -> value, plus "SECTION :: (section)" -> true for every section. */
 async function prosodySettings(text: string): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
@@ -275,10 +194,12 @@ const PROSODY_DIFFERENCES: Difference[] = [
   {
     key: "global :: plugin_paths",
     paper: undefined,
-    ours: ["/usr/local/share/jitsi-prosody-plugins"],
+    ours: ["/usr/local/lib/prosody/modules", "/usr/local/share/jitsi-prosody-plugins"],
     reason:
       "net/jitsi/prosody-plugins installs mod_client_proxy and mod_roster_command there, outside prosody's " +
-      "own module directory; focus.DOMAIN's client_proxy and the roster-subscribe action need them",
+      "own module directory; focus.DOMAIN's client_proxy and the roster-subscribe action need them. " +
+      "prosody's own directory first: the plugins' copies of mod_smacks and mod_external_services would " +
+      "shadow prosody's",
   },
   {
     key: "global :: trusted_proxies",

@@ -121,19 +121,51 @@ describe("checkNginx (real nginx -t in a private mount namespace)", () => {
 });
 
 describe("checkProsody (luac5.4 -p + prosodyctl check config)", () => {
-  it("accepts the paper's prosody.cfg.lua with the harmless notices filtered", async () => {
+  // prosodyctl check config accepts the paper's files; the module lookup does not: their focus.DOMAIN
+  // client_proxy comes from jitsi-prosody-plugins, whose directory neither file lists in plugin_paths, so
+  // today's OpenBSD prosody cannot load it.
+  const PAPER_CLIENT_PROXY =
+    'modules: Component "focus.jts.fips.de" "client_proxy": mod_client_proxy is in jitsi-prosody-plugins, but plugin_paths does not list /usr/local/share/jitsi-prosody-plugins';
+
+  it("passes prosodyctl check config on the paper's prosody.cfg.lua (notices filtered), but finds no client_proxy", async () => {
     const r = await checkProsody(sample("prosody.cfg.lua"));
     expect(r.output).toMatch(/All checks passed, congratulations!/);
-    expect(r.ok).toBe(true);
+    expect(r.prosodyctlCode).toBe(0);
     expect(r.output).not.toMatch(
       /Couldn't switch to Prosody user|Error indexing certificate directory|lua-unbound/,
     );
+    expect(r.output.split("\n").filter((l) => l.startsWith("modules: "))).toEqual([PAPER_CLIENT_PROXY]);
+    expect(r.ok).toBe(false);
+    expect(r.modules.find((m) => m.name === "bosh")).toEqual({
+      name: "bosh",
+      section: 'VirtualHost "jts.fips.de"',
+      from: "prosody",
+    });
   });
 
-  it("accepts the paper's listing variant, keeping prosody's advice", async () => {
+  it("the paper's listing variant: prosody's advice kept, the same missing plugin path", async () => {
     const r = await checkProsody(sample("prosody-paper-listing.cfg.lua"));
-    expect(r.ok).toBe(true);
+    expect(r.prosodyctlCode).toBe(0);
     expect(r.output).toMatch(/No global modules_enabled is set\?/);
+    expect(r.output).toContain(PAPER_CLIENT_PROXY);
+    expect(r.ok).toBe(false);
+  });
+
+  it("finds jitsi's modules through plugin_paths, and refuses a module of no package", async () => {
+    const withPlugins = `plugin_paths = { "/usr/local/share/jitsi-prosody-plugins" }\n${sample("prosody.cfg.lua")}`;
+    const ok = await checkProsody(withPlugins);
+    expect(ok.ok, ok.output).toBe(true);
+    expect(ok.modules.find((m) => m.name === "client_proxy")?.from).toBe("jitsi-prosody-plugins");
+    // The same module is missing when the caller's plugins package does not have it.
+    const older = await checkProsody(withPlugins, { plugins: ["roster_command"] });
+    expect(older.ok).toBe(false);
+    expect(older.output).toContain(
+      'modules: Component "focus.jts.fips.de" "client_proxy": mod_client_proxy is neither prosody\'s (/usr/lib/prosody/modules) nor in jitsi-prosody-plugins',
+    );
+    const typo = await checkProsody(withPlugins.replace('"bosh"', '"boshh"'));
+    expect(typo.prosodyctlCode).toBe(0);
+    expect(typo.ok).toBe(false);
+    expect(typo.output).toContain('modules: VirtualHost "jts.fips.de": mod_boshh is neither prosody');
   });
 
   it("rejects a missing '}' with Lua's and prosody's message", async () => {

@@ -11,7 +11,8 @@
 // | function | real program(s) | extra result fields |
 // | --- | --- | --- |
 // | checkNginx(conf, { hosts?, certPaths?, strictHosts?, wrap?, files? }) | `nginx -t -p TMP/ -c TMP/nginx.conf -g 'pid TMP/nginx.pid;'` inside `unshare -m` (root only) | code, line?, mappedHosts, autoHosts, fakedFiles, wrapped |
-// | checkProsody(cfg) | `luac5.4 -p` + `prosodyctl --config F check config` | luacCode, prosodyctlCode, rawOutput |
+// | checkProsody(cfg, { plugins?, pluginsDir? }) | `luac5.4 -p` + `prosodyctl --config F check config` + `lua5.4` (modules named) | luacCode, prosodyctlCode, rawOutput, modules |
+// | prosodySections(cfg) | `lua5.4` evaluating the file as prosody's loader does | (sections with their options) |
 // | checkHocon(text, { require?, get?, references? }) / checkHoconMany([{ text, options }]) | HoconCheck.java on Typesafe Config (one JVM per call) | code (0/2/3), error?, missing, got, values? |
 // | checkProperties(text, { require? }) / checkPropertiesMany([...]) | PropsCheck.java, java.util.Properties.load | code (0/2/3/4), properties, missing, warnings |
 // | checkKsh(text, { name? }) | `mksh -n` | code |
@@ -27,6 +28,8 @@
 //   line of the first [emerg].
 // checkProsody: never runs `prosodyctl check dns/certs/turn` (network). Filtered notices: OpenBSD's
 //   `_prosody` account missing on Debian, the `certs` dir beside the temp config, the lua-unbound banner.
+//   check config loads no module, so every module the file names must also be Debian prosody's own or one of
+//   `plugins` (default: OpenBSD's jitsi-prosody-plugins 2.0.10133) with `pluginsDir` in plugin_paths.
 // checkHocon: ok when it parses with ConfigSyntax.CONF, resolves (after layering `references`, without
 //   the process environment) and every `require` path exists. `values` is the resolved config as plain
 //   JSON (durations stay strings such as "10 seconds"); `got[path]` the value at each `get` path.
@@ -72,7 +75,16 @@ export {
   type PropertiesOptions,
   type PropertiesResult,
 } from "./properties.js";
-export { checkProsody, filterProsodyNotices, type ProsodyResult } from "./prosody.js";
+export {
+  checkProsody,
+  filterProsodyNotices,
+  LOCAL_PROSODY_MODULES,
+  type ProsodyModule,
+  type ProsodyOptions,
+  type ProsodyResult,
+  type ProsodySection,
+  prosodySections,
+} from "./prosody.js";
 export {
   type CheckResult,
   hasTool,

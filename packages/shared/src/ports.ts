@@ -68,6 +68,41 @@ export const PROSODY = {
 /** net/jitsi/prosody-plugins: jitsi-meet's resources/prosody-plugins, outside prosody's plugin_paths. */
 export const PROSODY_PLUGINS = {
   dir: fact("/usr/local/share/jitsi-prosody-plugins", PLUGINS_PLIST),
+  /**
+   * Modules of jitsi-prosody-plugins 2.0.10133 that vmmeet's configurations can name (mod_NAME.lua in the
+   * PLIST; `auth_jitsi-anonymous` is the `jitsi-anonymous` authentication provider). The package has no
+   * mod_polls_component, mod_features_identity or mod_muc_resource_validate.
+   */
+  modules: fact(
+    [
+      "client_proxy",
+      "roster_command",
+      "auth_jitsi-anonymous",
+      "muc_meeting_id",
+      "muc_domain_mapper",
+      "polls",
+      "muc_lobby_rooms",
+      "muc_breakout_rooms",
+      "room_metadata",
+      "room_metadata_component",
+      "end_conference",
+      "av_moderation",
+      "av_moderation_component",
+      "speakerstats",
+      "speakerstats_component",
+      "conference_duration",
+      "conference_duration_component",
+      "muc_hide_all",
+      "muc_filter_access",
+      "limits_exception",
+      "external_services",
+      "smacks",
+      "turncredentials",
+    ] as readonly string[],
+    PLUGINS_PLIST,
+  ),
+  /** The jitsi-meet release of the package (GH_TAGNAME jitsi-meet_10133). */
+  release: fact(10133, src("net/jitsi/prosody-plugins", "Makefile", "2c55442456bd")),
 } as const;
 
 /** net/jitsi/jicofo 2.0.9646 (the paper's 2.0.7648 had another logging.properties path). */

@@ -197,7 +197,12 @@ export const CHANGES = {
     "jicofo.rest.host defaults to 127.0.0.1 (was all interfaces)",
     "jitsi/jicofo 486d8387a",
   ),
-  java17: change("jicofo", 11031, "Java 17 bytecode", "jitsi/jicofo a09594418, jitsi/jitsi-videobridge 5bf62d636"),
+  java17: change(
+    "jicofo",
+    11031,
+    "Java 17 bytecode",
+    "jitsi/jicofo a09594418, jitsi/jitsi-videobridge 5bf62d636",
+  ),
   /** jitsi-meet's prosody template (docker-jitsi-meet prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua). */
   prosody13Fixes: change(
     "plugins",
@@ -229,6 +234,12 @@ export const CHANGES = {
     "users and the focus roster subscription made with prosodyctl shell (prosody 13)",
     "jitsi/docker-jitsi-meet eab4bff7",
   ),
+  smacksMemory: change(
+    "plugins",
+    11146,
+    'storage = { smacks_h = "memory" }: stream-management counters kept in memory',
+    "jitsi/docker-jitsi-meet fbbec37d",
+  ),
   mucResourceValidate: change(
     "plugins",
     10978,
@@ -238,6 +249,29 @@ export const CHANGES = {
 } as const;
 
 export type ChangeName = keyof typeof CHANGES;
+
+/** Plugin modules the template starts to use after the ports' plugins release, by the change that adds them. */
+export const PLUGIN_MODULES_ADDED: Readonly<Record<string, ChangeName>> = {
+  features_identity: "featuresIdentity",
+  polls_component: "pollsComponent",
+  muc_resource_validate: "mucResourceValidate",
+};
+
+/**
+ * The jitsi plugin modules a plugins release has, as far as the renderers need to know: the ports'
+ * package (`portsModules`, release `portsRelease`) plus the modules added by later changes. For releases
+ * before the ports' this is an upper bound (the renderers name those modules only from 9646 on).
+ */
+export function pluginModules(
+  release: number,
+  portsModules: readonly string[],
+  portsRelease: number,
+): string[] {
+  const added = Object.entries(PLUGIN_MODULES_ADDED)
+    .filter(([, c]) => hasChange(c, release) && CHANGES[c].since > portsRelease)
+    .map(([m]) => m);
+  return [...portsModules, ...added];
+}
 
 /** The release of each component: one number for all, or the spec's per-component numbers. */
 export function componentReleases(

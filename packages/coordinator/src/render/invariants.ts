@@ -14,10 +14,17 @@
 // unreadable rather than guessed at. Nothing is evaluated. Pure: no filesystem, no clock.
 //
 // Secret values (passwords, the TURN secret) are compared but never put into a detail: it says "differs".
-import { type FileEntry, type NodeDesired, releaseOf, type SetupAction, type Spec } from "@vmmeet/shared";
+import {
+  type FileEntry,
+  hasChange,
+  type NodeDesired,
+  releaseOf,
+  type SetupAction,
+  type Spec,
+} from "@vmmeet/shared";
 import { type PfPort, type PfRule, parsePfConf } from "./grammar/index.js";
-import { JICOFO_CONF, JICOFO_ENV } from "./jicofo.js";
-import { JVB_CONF, JVB_ENV, JVB_PROPERTIES } from "./jvb.js";
+import { JICOFO_CONF, JICOFO_ENV, JICOFO_REST_PORT } from "./jicofo.js";
+import { JVB_CONF, JVB_ENV, JVB_PRIVATE_HTTP_PORT, JVB_PROPERTIES } from "./jvb.js";
 import { HOSTS, PF_CONF } from "./system.js";
 import { TURN_CONF } from "./turn.js";
 import { WEB_PATHS } from "./web.js";
@@ -43,6 +50,7 @@ export const INVARIANT_NAMES = [
   "nat",
   "colibri-websockets",
   "turn",
+  "monitoring",
 ] as const;
 export type InvariantName = (typeof INVARIANT_NAMES)[number];
 
@@ -72,6 +80,7 @@ export function checkInvariants(spec: Spec, nodes: Record<string, NodeDesired>):
     nat: checkNat,
     "colibri-websockets": checkColibri,
     turn: checkTurn,
+    monitoring: checkMonitoring,
   };
   return INVARIANT_NAMES.map((name) => {
     const c = new Checker();
@@ -921,6 +930,56 @@ function scalar(value: unknown): string | undefined {
 /** The host of `//host/path`, `https://host:port/path`. */
 function urlHost(url: string): string | undefined {
   return /^(?:[a-z][a-z0-9+.-]*:)?\/\/([^/:?#]+)/i.exec(url)?.[1];
+}
+
+/**
+ * The REST servers pf lets the monitoring networks reach (jicofo 8888 on the jicofo VM, jvb 8080 on each
+ * bridge) listen on more than loopback, and those pf keeps closed listen on loopback only: a pf rule to a
+ * port nothing answers on (the paper's, and jvb's default 127.0.0.1) is as wrong as an open listener.
+ */
+function checkMonitoring(c: Checker, v: View): void {
+  const loopback = new Set(["127.0.0.1", "::1", "localhost"]);
+  const servers = [
+    ...v.all("jicofo").map((node) => ({
+      node,
+      port: JICOFO_REST_PORT,
+      found: v.hoconString(node, JICOFO_CONF, "jicofo.rest.host"),
+      // jicofo's own default: every address until 10314 (jicofo 486d8387a), loopback from then on.
+      fallback: hasChange("jicofoRestLoopback", releaseOf(v.spec, "jicofo")) ? "127.0.0.1" : "0.0.0.0",
+    })),
+    ...v.all("jvb").map((node) => ({
+      node,
+      port: JVB_PRIVATE_HTTP_PORT,
+      found: v.hoconString(node, JVB_CONF, "videobridge.http-servers.private.host"),
+      // jicoco's http-servers.private default (jitsi-videobridge 01bde0705).
+      fallback: "127.0.0.1",
+    })),
+  ];
+  for (const { node, port, found, fallback } of servers) {
+    const host = found.value ?? fallback;
+    const address = v.address(node);
+    // A pass-in rule to this port from anyone but the VM itself.
+    const opened = v
+      .pf(node)
+      .find(
+        (r) =>
+          r.action === "pass" &&
+          r.direction !== "out" &&
+          (r.proto.length === 0 || r.proto.includes("tcp")) &&
+          r.to.ports.some((p) => portMatches(p, port)) &&
+          !r.from.hosts.every((h) => !h.not && (h.addr === address || loopback.has(h.addr))),
+      );
+    const listens = !loopback.has(host);
+    const where = `${found.at} ${found.value === undefined ? `(unset: ${fallback})` : `"${host}"`}`;
+    if (opened && !listens)
+      c.fail(
+        `${node.node}:${PF_CONF} line ${opened.line} lets port ${port} in, but ${where} listens on loopback only`,
+      );
+    else if (!opened && listens)
+      c.fail(`${where} listens beyond loopback, but ${node.node}:${PF_CONF} lets nobody reach port ${port}`);
+    else c.pass();
+  }
+  c.note(v.spec.host.monitorNetworks.length > 0 ? "monitoring networks let in" : "no monitoring networks");
 }
 
 function parseHttpUrl(url: string): { host: string; port: number } | undefined {

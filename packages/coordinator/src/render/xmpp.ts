@@ -140,6 +140,8 @@ export interface ProsodyTemplate {
   components: [string, string][];
   internalModules: string[];
   authModules: string[];
+  /** `storage = { smacks_h = "memory" }` in the global section. */
+  smacksMemory: boolean;
 }
 
 /** The template of the plugins release `plugins` (jitsi-meet-prosody), by the changes in releases.ts. */
@@ -154,6 +156,7 @@ export function prosodyTemplate(plugins: number): ProsodyTemplate {
       components: [],
       internalModules: [],
       authModules: [],
+      smacksMemory: false,
     };
   }
   const has = (c: Parameters<typeof hasChange>[0]) => hasChange(c, plugins);
@@ -205,6 +208,7 @@ export function prosodyTemplate(plugins: number): ProsodyTemplate {
     ],
     internalModules: has("mucHideAll") ? ["muc_hide_all", "muc_filter_access"] : [],
     authModules: ["limits_exception"],
+    smacksMemory: has("smacksMemory"),
   };
 }
 
@@ -271,6 +275,10 @@ function prosodyConfig({ spec, secrets }: RenderInput): string {
       "-- bridges are admins of the brewery.",
       `admins = { ${lua(`focus@auth.${d}`)}, ${lua(`jvb@auth.${d}`)} }`,
     );
+  }
+  if (t.smacksMemory && version !== "0.11") {
+    L.push("-- Stream-management counters need no persistence (docker-jitsi-meet fbbec37d).");
+    L.push(`storage = { smacks_h = ${lua("memory")} }`);
   }
   if (version === "13") {
     L.push(
