@@ -2,7 +2,6 @@
 // (HOCON), java.util.Properties, mksh (ksh env files) and Lua 5.4 (prosody's config, for the TURN
 // invariants). A missing program makes these tests fail with MissingToolError; they never skip.
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type NodeSpec, RELEASES, releaseOf } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
@@ -17,10 +16,8 @@ import {
   checkKsh,
   checkPropertiesMany,
   paperSampleDir,
-  requireTool,
-  runProgram,
+  prosodySections,
   shellEnv,
-  withTempDir,
 } from "./validators/index.js";
 
 const sample = (name: string) => readFileSync(path.join(paperSampleDir(), name), "utf8");
@@ -350,51 +347,6 @@ describe.each(scenarios)("rendered files pass the real parsers: $title", ({ inpu
   });
 });
 
-// Prosody's config evaluated by the real Lua 5.4 interpreter: VirtualHost/Component open a section
-// (as in prosody's config loader), every assignment lands in the current section, and the result is
-// printed as JSON.
-const LUA_SECTIONS = String.raw`
-local f = assert(io.open(arg[1])); local text = f:read("a"); f:close()
-local sections = { global = {} }
-local current = sections.global
-local env = {}
-function env.VirtualHost(name) current = {}; sections["VirtualHost " .. name] = current; return function() end end
-function env.Component(name)
-  local s = {}; current = s; sections["Component " .. name] = s
-  return function(module) s.component_module = module end
-end
-setmetatable(env, { __newindex = function(_, k, v) current[k] = v end, __index = function(_, k) return current[k] end })
-assert(load(text, "@prosody.cfg.lua", "t", env))()
-local function json(v)
-  local t = type(v)
-  if t == "string" then return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"' end
-  if t == "number" or t == "boolean" then return tostring(v) end
-  if t ~= "table" then return "null" end
-  local n, count = #v, 0
-  for _ in pairs(v) do count = count + 1 end
-  local parts = {}
-  if n == count then
-    for i = 1, n do parts[i] = json(v[i]) end
-    return "[" .. table.concat(parts, ",") .. "]"
-  end
-  for k, x in pairs(v) do parts[#parts + 1] = json(tostring(k)) .. ":" .. json(x) end
-  return "{" .. table.concat(parts, ",") .. "}"
-end
-io.write(json(sections))
-`;
-
-async function prosodySections(cfg: string): Promise<Record<string, Record<string, unknown>>> {
-  const lua = requireTool("lua5.4");
-  return withTempDir("prosody-lua", async (dir) => {
-    await writeFile(path.join(dir, "sections.lua"), LUA_SECTIONS);
-    await writeFile(path.join(dir, "prosody.cfg.lua"), cfg);
-    const r = await runProgram(lua, ["sections.lua", "prosody.cfg.lua"], { cwd: dir });
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    return JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
-  });
-}
-
 describe("turnserver.conf agrees with prosody's mod_external_services", () => {
   const input = fakeInput("paper-7648.yaml", (raw) => {
     (raw.jitsi as Record<string, unknown>).release = 9646;
@@ -412,7 +364,7 @@ describe("turnserver.conf agrees with prosody's mod_external_services", () => {
       const [k, v] = i < 0 ? [l, ""] : [l.slice(0, i), l.slice(i + 1)];
       options.set(k, [...(options.get(k) ?? []), v]);
     }
-    const global = (await prosodySections(prosody)).global!;
+    const global = (await prosodySections(prosody)).find((x) => x.head === "global")!.options;
     expect(global["external_service_secret"]).toBe(fakeSecrets.turnSecret);
     expect(options.get("static-auth-secret")).toEqual([global["external_service_secret"]]);
     expect(options.has("use-auth-secret")).toBe(true);
