@@ -6,8 +6,8 @@ import {
   NodeDesired as NodeDesiredSchema,
   type NodeSpec,
   pathRefusal,
-  releaseOf,
   type Role,
+  releaseOf,
   serviceRefusal,
 } from "@vmmeet/shared";
 import { renderHost } from "./host.js";
@@ -86,7 +86,10 @@ function assemble(
     actions: parts.flatMap((p) => p.actions),
     health: {
       // The log rules of the component this node runs follow that component's release.
-      release: releaseOf(input.spec, role === "jvb" ? "jvb" : role === "xmpp" ? "plugins" : role === "web" ? "web" : "jicofo"),
+      release: releaseOf(
+        input.spec,
+        role === "jvb" ? "jvb" : role === "xmpp" ? "plugins" : role === "web" ? "web" : "jicofo",
+      ),
       logs: parts.flatMap((p) => p.logs),
       probes: parts.flatMap((p) => p.probes.map((probe) => ({ ...probe, ports: probe.ports ?? [] }))),
     },

@@ -101,15 +101,14 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
       : ["    enabled = false"];
   // Keys jicofo reads from jicofo.conf only from 8044 on (jicofo 2943c21f); before, --host supplied the
   // domain and the conference MUC was derived from it.
-  const newXmpp =
-    hasChange("jicofoXmppDomain", release)
-      ? [
-          `      xmpp-domain = ${q(d)}`,
-          `      conference-muc-jid = ${q(`conference.${d}`)}`,
-          // prosody's Component "focus.DOMAIN" "client_proxy" (jitsi-configs.md section 3).
-          `      client-proxy = ${q(`focus.${d}`)}`,
-        ]
-      : [];
+  const newXmpp = hasChange("jicofoXmppDomain", release)
+    ? [
+        `      xmpp-domain = ${q(d)}`,
+        `      conference-muc-jid = ${q(`conference.${d}`)}`,
+        // prosody's Component "focus.DOMAIN" "client_proxy" (jitsi-configs.md section 3).
+        `      client-proxy = ${q(`focus.${d}`)}`,
+      ]
+    : [];
   const lines = [
     HEADER,
     "jicofo {",

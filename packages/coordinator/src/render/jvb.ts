@@ -94,7 +94,9 @@ export const renderJvb: ComponentRenderer = (input, node) => {
       },
     ],
     // jvb needs no flags (openbsd-services.md section 3).
-    services: [{ name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS }],
+    services: [
+      { name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS },
+    ],
     actions: [],
     // The paper's syslog.conf block `!jvb` / `*.* /var/log/jvb` (section XI.B).
     ...javaDaemonLogsAndProbe("jvb", JVB_PRIVATE_HTTP_PORT),
@@ -125,8 +127,9 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
       ]
     : [];
   // videobridge.ice.tcp was removed in 9646 (jvb 89dde6ea); earlier bridges default it to enabled on 443.
-  const iceTcp =
-    !hasChange("jvbNoIceTcp", release) ? ["    tcp {", "      enabled = false", "      port = 443", "    }"] : [];
+  const iceTcp = !hasChange("jvbNoIceTcp", release)
+    ? ["    tcp {", "      enabled = false", "      port = 443", "    }"]
+    : [];
   const websockets =
     spec.bridgeChannel === "colibri-websocket"
       ? [

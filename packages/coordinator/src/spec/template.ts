@@ -1,5 +1,13 @@
 // The spec that `vmmeet init` writes: the paper's topology, commented so that it doubles as documentation.
 // Values are substituted only after validation by the same schema the spec is later read with.
+import { jitsiRelease, KNOWN_RELEASES } from "@vmmeet/shared";
+
+/** The ports' Java (11) when the release runs on it, else the oldest the release needs. */
+function javaFor(release: number): number {
+  const java = jitsiRelease(release)?.java ?? [11];
+  return java.includes(11) ? 11 : (java[0] ?? 11);
+}
+
 export interface TemplateOptions {
   domain: string;
   publicAddress: string;
@@ -21,12 +29,17 @@ version: 1
 domain: ${o.domain}
 
 jitsi:
-  # Jitsi release installed on the VMs (pkg_info jicofo): 7648 = the paper's OpenBSD 7.2 packages,
-  # 9646 = the current OpenBSD packages. Release-dependent settings (jicofo xmpp-domain from 8044, jvb ICE/TCP
-  # before 9646, ...) follow from it.
+  # Jitsi release installed on the VMs (pkg_info jicofo): one of ${KNOWN_RELEASES.join(", ")}.
+  # 7648 = the paper's OpenBSD 7.2 packages, 9646 = the OpenBSD jicofo and jitsi-videobridge packages,
+  # ${KNOWN_RELEASES[KNOWN_RELEASES.length - 1]} = the newest stable. For a mixed install name each component's release, as
+  # OpenBSD's ports today: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }. Release-dependent
+  # settings (jicofo xmpp-domain from 8044, jvb ICE/TCP before 9646, jitsi-meet's prosody template, ...)
+  # follow from it.
   release: ${o.release}
-  # Prosody major version on the xmpp VM: "0.11", "0.12" or "13".
+  # Prosody major version on the xmpp VM: "0.11", "0.12" (net/prosody 0.12.4) or "13".
   prosody: "0.12"
+  # Java major version of the jicofo and jvb VMs: the ports build with 11; releases from 11031 need 17.
+  java: ${javaFor(o.release)}
 
 # The address the world reaches: the VMM host's egress address, also jvb's NAT public address.
 publicAddress: ${o.publicAddress}

@@ -1,6 +1,6 @@
 import { access, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DomainName, Ipv4, RELEASES } from "@vmmeet/shared";
+import { DomainName, Ipv4, KNOWN_RELEASES, RELEASES } from "@vmmeet/shared";
 import { loadOrCreateMaterial } from "../../secrets/index.js";
 import { specJsonSchema } from "../../spec/json-schema.js";
 import { parseSpecText } from "../../spec/load.js";
@@ -21,7 +21,8 @@ secrets and CA are always kept.
 
   --domain NAME          the public site and XMPP domain (default jts.fips.de, the paper's)
   --public-address IP    the VMM host's public address (default 87.253.170.146, the paper's)
-  --release N            the Jitsi release on the VMs (default ${RELEASES.current}, the current OpenBSD packages)
+  --release N            the Jitsi release on the VMs, one of ${KNOWN_RELEASES.join(", ")} (default
+                         ${RELEASES.current}, the OpenBSD jicofo and jitsi-videobridge packages)
 
 Exit status: 0 written, 1 error, 64 bad command line.`,
   async run(argv, io) {
