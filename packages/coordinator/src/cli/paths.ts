@@ -2,7 +2,8 @@
 //  - a working directory (a checkout, a test): SPEC defaults to ./vmmeet.yaml, the state to .vmmeet/ beside
 //    the spec;
 //  - the VMM host, as the release installs it (hier(7)): the spec in /etc/vmmeet/vmmeet.yaml and the state
-//    in /var/db/vmmeet, found without flags when the working directory has no vmmeet.yaml. The rc.d script
+//    in /var/db/vmmeet, used without flags when /etc/vmmeet exists and the working directory has no
+//    vmmeet.yaml (then a missing spec is reported as /etc/vmmeet/vmmeet.yaml). The rc.d script
 //    vmmeetd and an admin's `vmmeet status` in any directory then agree on the same files.
 // A SPEC argument and --state always override. VMMEET_ROOT prefixes the host layout's paths (a staging or
 // test root, like `make install DESTDIR=`); it defaults to /.
@@ -42,7 +43,7 @@ export function specPaths(where: Where, spec: string | undefined, state: string 
   const specFile =
     spec !== undefined
       ? path.resolve(where.cwd, spec)
-      : !existsSync(local) && existsSync(host.spec)
+      : !existsSync(local) && hostLayoutInstalled(where)
         ? host.spec
         : local;
   const defaultState = specFile === host.spec ? host.state : path.join(path.dirname(specFile), ".vmmeet");
