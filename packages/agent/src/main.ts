@@ -25,8 +25,9 @@ Usage:
 Options:
   --node NAME           this node's name in the deployment spec (e.g. xmpp)
   --coordinator URL     the coordinator's agent endpoint, e.g. wss://100.64.2.2:7443/agent (a URL without
-                        a path means /agent); without it the agent only enforces its last applied state. ws:// (no TLS, no authentication) is
-                        accepted for a loopback coordinator only, for tests
+                        a path means /agent); without it the agent only enforces its last applied state.
+                        ws:// (no TLS, no authentication) is accepted for a loopback coordinator only,
+                        for tests
   --join TOKEN          enroll first: a one-time join token from 'vmmeet agents token NODE' on the VMM host
   --ca-hash sha256:HEX  with --join: the deployment CA's hash printed with the token; the agent trusts only
                         that CA, and keeps its client certificate in STATE/enroll/ (files 0600)
