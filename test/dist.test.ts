@@ -57,7 +57,7 @@ function plistPaths(text: string): string[] {
     const entry = line.replace(/^@(man|rcscript|sample|bin)\s+/, "");
     if (entry.startsWith("@")) throw new Error(`pkg/PLIST: unknown keyword in "${raw}"`);
     // pkg/README is installed by the ports framework itself, not by the release's Makefile
-    if (entry === "share/doc/pkg-readmes/${PKGSTEM}") continue;
+    if (entry.startsWith("share/doc/pkg-readmes/")) continue;
     out.push(entry.startsWith("/") ? entry : `${PREFIX}/${entry}`);
   }
   return out;
