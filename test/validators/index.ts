@@ -65,7 +65,7 @@ export {
   nginxNeeds,
   parseNginx,
 } from "./nginx.js";
-export { paperSampleDir, repoRoot, sharedDir } from "./paths.js";
+export { paperSampleDir, repoRoot } from "./paths.js";
 export {
   checkProperties,
   checkPropertiesMany,
