@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { processesOf } from "../demo/sweep.js";
+import { processesOf, sweep } from "../demo/sweep.js";
 import { waitFor } from "./helpers/wait.js";
 import { repoRoot } from "./validators/paths.js";
 
@@ -67,61 +67,62 @@ async function gone(pgid: number, sandbox: string, timeoutMs: number, output: ()
   }
 }
 
+/** Starts `npm run demo` in its own process group, waits for its live status, runs `fn`, and then makes
+ * sure nothing of the demo outlives the test, whatever happened. */
+async function withLiveDemo(
+  fn: (demo: { pgid: number; sandbox: string; output: () => string }) => Promise<void>,
+) {
+  const { proc, sandbox, output } = await startDemo();
+  const pgid = proc.pid!;
+  try {
+    await waitFor("the live status", () => output().includes(LIVE), { timeoutMs: 240_000, intervalMs: 250 });
+    await fn({ pgid, sandbox, output });
+  } finally {
+    for (const pid of group(pgid)) process.kill(pid, "SIGKILL");
+    await sweep(sandbox);
+  }
+}
+
 describe("npm run demo and signals", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it(`${signal} to the whole process group leaves no process and no sandbox`, async () => {
-      const { proc, sandbox, output } = await startDemo();
-      const pgid = proc.pid!;
-      try {
-        await waitFor("the live status", () => output().includes(LIVE), {
-          timeoutMs: 240_000,
-          intervalMs: 250,
-        });
-        expect(processesOf(sandbox).length).toBeGreaterThan(10);
-        process.kill(-pgid, signal);
-        await gone(pgid, sandbox, 15_000, output);
-        expect(output()).toContain(`removed ${sandbox}`);
-      } finally {
-        // whatever happened, nothing of this demo outlives the test
-        const { sweep } = await import("../demo/sweep.js");
-        for (const pid of group(pgid)) process.kill(pid, "SIGKILL");
-        await sweep(sandbox);
-      }
-    }, 300_000);
+    it(
+      `${signal} to the whole process group leaves no process and no sandbox`,
+      () =>
+        withLiveDemo(async ({ pgid, sandbox, output }) => {
+          expect(processesOf(sandbox).length).toBeGreaterThan(10);
+          process.kill(-pgid, signal);
+          await gone(pgid, sandbox, 15_000, output);
+          expect(output()).toContain(`removed ${sandbox}`);
+        }),
+      300_000,
+    );
   }
 
-  it("after SIGKILL of the demo alone, npm run demo -- --clean removes what is left", async () => {
-    const { proc, sandbox, output } = await startDemo();
-    const pgid = proc.pid!;
-    try {
-      await waitFor("the live status", () => output().includes(LIVE), {
-        timeoutMs: 240_000,
-        intervalMs: 250,
-      });
-      // the demo's own node process (tsx runs it as a child of its own), which wrote its pid into the sandbox
-      const demo = Number(readFileSync(path.join(sandbox, "demo.pid"), "utf8"));
-      expect(readFileSync(`/proc/${demo}/cmdline`, "utf8")).toContain("demo/main.ts");
-      process.kill(demo, "SIGKILL");
-      // the coordinator, the agents and the simulated services are orphans now
-      await waitFor("the demo gone", () => !existsSync(`/proc/${demo}/cmdline`) || undefined, {
-        timeoutMs: 15_000,
-      });
-      expect(processesOf(sandbox).length).toBeGreaterThan(0);
-      const clean = spawn("npm", ["run", "demo", "--", "--clean"], {
-        cwd: repoRoot(),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      const out: string[] = [];
-      clean.stdout?.on("data", (d) => out.push(String(d)));
-      clean.stderr?.on("data", (d) => out.push(String(d)));
-      const code = await new Promise((r) => clean.on("exit", r));
-      expect(code, out.join("")).toBe(0);
-      expect(out.join("")).toContain(`removed ${sandbox}`);
-      await gone(pgid, sandbox, 15_000, output);
-    } finally {
-      const { sweep } = await import("../demo/sweep.js");
-      for (const pid of group(pgid)) process.kill(pid, "SIGKILL");
-      await sweep(sandbox);
-    }
-  }, 300_000);
+  it(
+    "after SIGKILL of the demo alone, npm run demo -- --clean removes what is left",
+    () =>
+      withLiveDemo(async ({ pgid, sandbox, output }) => {
+        // the demo's own node process (tsx runs it as a child of its own), which wrote its pid into the sandbox
+        const demo = Number(readFileSync(path.join(sandbox, "demo.pid"), "utf8"));
+        expect(readFileSync(`/proc/${demo}/cmdline`, "utf8")).toContain("demo/main.ts");
+        process.kill(demo, "SIGKILL");
+        // the coordinator, the agents and the simulated services are orphans now
+        await waitFor("the demo gone", () => !existsSync(`/proc/${demo}/cmdline`) || undefined, {
+          timeoutMs: 15_000,
+        });
+        expect(processesOf(sandbox).length).toBeGreaterThan(0);
+        const clean = spawn("npm", ["run", "demo", "--", "--clean"], {
+          cwd: repoRoot(),
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const out: string[] = [];
+        clean.stdout?.on("data", (d) => out.push(String(d)));
+        clean.stderr?.on("data", (d) => out.push(String(d)));
+        const code = await new Promise((r) => clean.on("exit", r));
+        expect(code, out.join("")).toBe(0);
+        expect(out.join("")).toContain(`removed ${sandbox}`);
+        await gone(pgid, sandbox, 15_000, output);
+      }),
+    300_000,
+  );
 });
