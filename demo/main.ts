@@ -110,11 +110,12 @@ async function main(): Promise<number> {
     step(ok ? "conference-ready again; both repairs seen" : "the demo did not see what it expected");
     out(`
 Where things are:
-  ${d.specFile}              the spec (edit it, then: cd ${d.dir} && npx vmmeet plan / npx vmmeet push)
+  ${d.specFile}              the spec
   ${d.stateDir}/             the coordinator's state: generations, audit.log, secrets and CA (0700)
   ${path.join(d.dir, "vms")}/NODE/          each VM's root: etc/..., var/log/jicofo, var/log/daemon
   ${path.join(d.dir, "agents")}/NODE/       each agent's state (last applied state, enrollment)
 The CLI, from the checkout: npx vmmeet status --state ${d.stateDir}
+  after editing the spec: npx vmmeet plan ${d.specFile} --state ${d.stateDir}, then push the same way
 `);
     if (once) return ok ? 0 : 1;
     out("Live status below; Ctrl-C stops everything and removes the sandbox.\n");
