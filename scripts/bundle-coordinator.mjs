@@ -1,7 +1,7 @@
 // Builds the self-contained coordinator: `vmmeet` (CLI and daemon) as one JavaScript file that runs on the
 // VMM host with only `pkg_add node` (the release has no node_modules). Input is tsc's output, so what is
 // bundled is what was type-checked. The agent's bundle: packages/agent/scripts/bundle.mjs.
-import { stat } from "node:fs/promises";
+import { rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -9,7 +9,7 @@ import { build } from "esbuild";
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "packages", "coordinator", "dist");
 const outfile = path.join(dist, "vmmeet.mjs");
 
-await build({
+const result = await build({
   entryPoints: [path.join(dist, "cli", "main.js")],
   outfile,
   bundle: true,
@@ -24,6 +24,11 @@ await build({
   },
   legalComments: "none",
   logLevel: "warning",
+  // Written below, atomically: tests that run while `npm run demo` rebuilds read the bundle meanwhile.
+  write: false,
 });
+const tmp = `${outfile}.${process.pid}.tmp`;
+await writeFile(tmp, result.outputFiles[0].contents);
+await rename(tmp, outfile);
 const { size } = await stat(outfile);
 process.stdout.write(`bundled ${path.relative(process.cwd(), outfile)} (${Math.round(size / 1024)} KiB)\n`);
