@@ -7,37 +7,70 @@
 //
 //   npm run demo              interactive: keeps running with a live status until Ctrl-C, then cleans up
 //   npm run demo -- --once    headless: exits 0 only when conference-ready was reached and both repairs seen
-import { readFile, writeFile } from "node:fs/promises";
+//   npm run demo -- --clean   removes what a demo killed with SIGKILL left (every run does that first)
+//
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group: npm, tsx, this demo and the
+// coordinator and agents it spawned get it at once, and npm and tsx relay it once more. The demo therefore
+// handles every SIGINT and SIGTERM (a second one must not kill it halfway through its cleanup), and the
+// cleanup does not rely on its children still answering: it stops them, then sweeps every process that
+// names the sandbox (demo/sweep.ts), including the simulated services, which run in sessions of their own.
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { formatStatus } from "../packages/coordinator/dist/cli/commands/status.js";
 import type { StatusReport } from "../packages/coordinator/dist/index.js";
 import { doubleProcesses } from "../test/doubles/rcctl/index.js";
 import { Deployment } from "../test/harness/deployment.js";
 import { waitFor } from "../test/helpers/wait.js";
+import { PID_FILE, SANDBOX_PREFIX, sweep, sweepLeftovers } from "./sweep.js";
 
 const once = process.argv.includes("--once");
 const out = (s: string) => process.stdout.write(s);
 const step = (s: string) => out(`\n\x1b[1m== ${s}\x1b[0m\n`);
 
 async function main(): Promise<number> {
-  step("starting a sandbox: coordinator + 5 agents (enrolling with join tokens)");
-  const d = await Deployment.start({ agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"] });
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    out("\nstopping the agents, the coordinator and every simulated service...\n");
-    await d.remove();
-    out(`removed ${d.dir}\n`);
+  for (const left of await sweepLeftovers())
+    out(`removed ${left.dir}, left by an earlier demo (${left.killed} processes stopped)\n`);
+  if (process.argv.includes("--clean")) return 0;
+  const dir = await mkdtemp(path.join(os.tmpdir(), SANDBOX_PREFIX));
+  await writeFile(path.join(dir, PID_FILE), `${process.pid}\n`);
+  let d: Deployment | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      out("\nstopping the agents, the coordinator and every simulated service...\n");
+      // Ctrl-C reached the coordinator and the agents too: stop() waits for them (5 s at most), the sweep
+      // kills whatever is left.
+      await Promise.race([d?.stop().catch(() => {}), delay(5000)]);
+      await sweep(dir);
+      out(`removed ${dir}\n`);
+    })();
+    return cleaning;
   };
-  process.once("SIGINT", () => {
-    void cleanup().then(() => process.exit(130));
-  });
-  process.once("SIGTERM", () => {
-    void cleanup().then(() => process.exit(143));
-  });
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)
+    process.on(signal, () => {
+      void cleanup().then(
+        () => process.exit(code),
+        (err: unknown) => {
+          process.stderr.write(`demo: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  step("starting a sandbox: coordinator + 5 agents (enrolling with join tokens)");
+  out(`sandbox: ${dir}\n`);
   try {
-    out(`sandbox: ${d.dir}\ncoordinator: ${d.coordinatorUrl}\n`);
+    d = await Deployment.start({ dir, agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"] });
+  } catch (err) {
+    if (!cleaning) await cleanup();
+    throw err;
+  }
+  try {
+    out(`coordinator: ${d.coordinatorUrl}\n`);
     out((await d.vmmeet("agents")).stdout);
 
     step("vmmeet push (prosody first, then jicofo and the bridges, then web)");
@@ -77,21 +110,24 @@ async function main(): Promise<number> {
     step(ok ? "conference-ready again; both repairs seen" : "the demo did not see what it expected");
     out(`
 Where things are:
-  ${d.specFile}              the spec (edit it, then: cd ${d.dir} && vmmeet plan / vmmeet push)
+  ${d.specFile}              the spec
   ${d.stateDir}/             the coordinator's state: generations, audit.log, secrets and CA (0700)
   ${path.join(d.dir, "vms")}/NODE/          each VM's root: etc/..., var/log/jicofo, var/log/daemon
   ${path.join(d.dir, "agents")}/NODE/       each agent's state (last applied state, enrollment)
-The CLI: node ${path.relative(process.cwd(), path.resolve("packages/coordinator/dist/cli/main.js"))} status --state ${d.stateDir}
+The CLI, from the checkout: npx vmmeet status --state ${d.stateDir}
+  after editing the spec: npx vmmeet plan ${d.specFile} --state ${d.stateDir}, then push the same way
 `);
     if (once) return ok ? 0 : 1;
     out("Live status below; Ctrl-C stops everything and removes the sandbox.\n");
     await watchUntil(d, () => false, Number.POSITIVE_INFINITY);
     return 0;
   } catch (err) {
+    // A signal's cleanup stops the coordinator under the live status: that is no error to report.
+    if (cleaning) return 0;
     out(`demo: ${(err as Error).message}\n`);
     return 1;
   } finally {
-    if (once) await cleanup();
+    if (once && !cleaning) await cleanup();
   }
 }
 

@@ -1,5 +1,5 @@
 // Tests of the real-parser validators themselves: each must accept the paper's real config files
-// (shared/samples/asiabsdcon-jts.fips.de) and reject a broken variant with the real program's message,
+// (test/fixtures/paper) and reject a broken variant with the real program's message,
 // as recorded in jitsi-configs.md sections 1-8 and 11.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -18,16 +18,16 @@ import {
   nginxNeeds,
   paperSampleDir,
   parseNginx,
+  repoRoot,
   requireTool,
-  sharedDir,
   shellEnv,
 } from "./validators/index.js";
 
 const sample = (name: string): string => readFileSync(path.join(paperSampleDir(), name), "utf8");
 
 describe("validator environment", () => {
-  it("finds shared/ beside the repository", () => {
-    expect(existsSync(path.join(sharedDir(), "reference", "jitsi-configs.md"))).toBe(true);
+  it("finds the paper's configs inside the repository (test/fixtures/paper)", () => {
+    expect(paperSampleDir().startsWith(`${repoRoot()}${path.sep}`)).toBe(true);
     expect(existsSync(path.join(paperSampleDir(), "nginx.conf"))).toBe(true);
   });
 

@@ -68,7 +68,7 @@ export {
   nginxNeeds,
   parseNginx,
 } from "./nginx.js";
-export { paperSampleDir, repoRoot, sharedDir } from "./paths.js";
+export { paperSampleDir, repoRoot } from "./paths.js";
 export {
   checkProperties,
   checkPropertiesMany,

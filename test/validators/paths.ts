@@ -1,5 +1,5 @@
-// Where the repository and the project's shared/ folder (reference notes, the paper's samples, the log
-// corpus) are. shared/ sits beside the repository checkout, both here and in CI's fresh clone.
+// Where the repository and its test fixtures are. Nothing a test reads lies outside the repository: what
+// the tests take from the paper is in test/fixtures/paper (see its README.md for the source).
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -8,12 +8,7 @@ export function repoRoot(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 }
 
-/** Absolute path of shared/: `../shared` relative to the repository root. */
-export function sharedDir(): string {
-  return path.resolve(repoRoot(), "../shared");
-}
-
-/** The AsiaBSDCon "Jitsi on OpenBSD" paper's real config files (shared/samples/asiabsdcon-jts.fips.de). */
+/** The AsiaBSDCon "Jitsi on OpenBSD" paper's real config files (test/fixtures/paper). */
 export function paperSampleDir(): string {
-  return path.join(sharedDir(), "samples", "asiabsdcon-jts.fips.de");
+  return path.join(repoRoot(), "test", "fixtures", "paper");
 }

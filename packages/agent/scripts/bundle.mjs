@@ -1,6 +1,6 @@
 // Builds the self-contained agent: one JavaScript file that runs on a VM with only `pkg_add node`
 // (no node_modules there). Input is tsc's output, so what is bundled is what was type-checked.
-import { readFile, stat } from "node:fs/promises";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -9,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const entry = path.join(here, "..", "dist", "main.js");
 const outfile = path.join(here, "..", "dist", "vmmeet-agent.mjs");
 
-await build({
+const result = await build({
   entryPoints: [entry],
   outfile,
   bundle: true,
@@ -30,7 +30,12 @@ await build({
   // not minified, so stack traces and logs keep every function's name.
   minifyWhitespace: true,
   logLevel: "warning",
+  // Written below, atomically: tests that run while `npm run demo` rebuilds read the bundle meanwhile.
+  write: false,
 });
+const tmp = `${outfile}.${process.pid}.tmp`;
+await writeFile(tmp, result.outputFiles[0].contents);
+await rename(tmp, outfile);
 // The source must stay one-byte (see above): esbuild escapes such characters in strings (charset ascii),
 // but a regular expression or template literal can still carry one.
 const source = await readFile(outfile, "utf8");

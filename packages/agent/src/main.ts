@@ -15,6 +15,7 @@ import { exposedGc, HeapTrimmer } from "./heap.js";
 import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { Rcctl } from "./services/rcctl.js";
+import { agentEndpoint } from "./transport/client.js";
 
 const USAGE = `vmmeet-agent ${AGENT_VERSION}: applies this VM's part of a vmmeet deployment and reports its health
 
@@ -24,9 +25,10 @@ Usage:
 
 Options:
   --node NAME           this node's name in the deployment spec (e.g. xmpp)
-  --coordinator URL     the coordinator's agent endpoint, e.g. wss://100.64.2.2:7443/agent; without it the
-                        agent only enforces its last applied state. ws:// (no TLS, no authentication) is
-                        accepted for a loopback coordinator only, for tests
+  --coordinator URL     the coordinator's agent endpoint, e.g. wss://100.64.2.2:7443/agent (a URL without
+                        a path means /agent); without it the agent only enforces its last applied state.
+                        ws:// (no TLS, no authentication) is accepted for a loopback coordinator only,
+                        for tests
   --join TOKEN          enroll first: a one-time join token from 'vmmeet agents token NODE' on the VMM host
   --ca-hash sha256:HEX  with --join: the deployment CA's hash printed with the token; the agent trusts only
                         that CA, and keeps its client certificate in STATE/enroll/ (files 0600)
@@ -112,9 +114,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vmmeet-agent: ${heal.message}\n`);
     return 64;
   }
-  const coordinator = typeof values.coordinator === "string" ? values.coordinator : null;
-  if (coordinator !== null && !/^wss?:\/\//.test(coordinator)) {
+  const given = typeof values.coordinator === "string" ? values.coordinator : null;
+  if (given !== null && !/^wss?:\/\/[^/]/.test(given)) {
     process.stderr.write(`vmmeet-agent: --coordinator must be a ws:// or wss:// URL\n`);
+    return 64;
+  }
+  let coordinator: string | null;
+  try {
+    coordinator = given === null ? null : agentEndpoint(given);
+  } catch {
+    process.stderr.write(`vmmeet-agent: --coordinator ${given}: not a URL\n`);
     return 64;
   }
   const logger = pino({

@@ -11,3 +11,4 @@ export { adminCall } from "./server/admin.js";
 export { CoordinatorCore, type PushEvent, type PushOutcome } from "./server/coordinator.js";
 export { COORDINATOR_VERSION, CoordinatorDaemon } from "./server/daemon.js";
 export { formatProblem, loadSpecFile, parseSpecText } from "./spec/load.js";
+export { specFields, specManPage } from "./spec/man.js";

@@ -132,24 +132,34 @@ const JicofoOptions = z
 
 export const NodeSpec = z
   .object({
-    name: NodeName,
-    role: Role,
-    address: Ipv4.describe("The VM's address on its vmd local interface (the paper: 100.64.N.3)"),
-    vm: Vm.default({ disk: "5G", enable: true }),
-    jvb: JvbOptions.optional(),
-    jicofo: JicofoOptions.optional(),
+    name: NodeName.describe("The VM's name: host name, vm.conf name, pf macro. Unique, and not host.name"),
+    role: Role.describe(
+      "What the VM runs: web (nginx, jitsi-meet), xmpp (prosody), jicofo, jvb, turn (coturn)",
+    ),
+    address: Ipv4.describe(
+      "The VM's address on its vmd local interface (the paper: 100.64.N.3). Unique, inside host.vmNetwork",
+    ),
+    vm: Vm.default({ disk: "5G", enable: true }).describe("The VM's vm.conf settings"),
+    jvb: JvbOptions.optional().describe("Bridge options; only on a jvb node"),
+    jicofo: JicofoOptions.optional().describe("Jicofo options; only on the jicofo node"),
   })
   .strict();
 
 const Tls = z.discriminatedUnion("mode", [
   z
     .object({
-      mode: z.literal("acme"),
+      mode: z
+        .literal("acme")
+        .describe("acme: the web VM's agent obtains and renews the certificate with acme-client"),
       contact: z
         .string()
         .regex(/^mailto:[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/, "must be mailto:ADDRESS")
-        .optional(),
-      authority: z.enum(["letsencrypt", "letsencrypt-staging"]).default("letsencrypt"),
+        .optional()
+        .describe("acme-client's contact for the account (mailto:ADDRESS)"),
+      authority: z
+        .enum(["letsencrypt", "letsencrypt-staging"])
+        .default("letsencrypt")
+        .describe("The ACME CA"),
       certificate: AbsPath.optional().describe(
         "Full chain written by acme-client; default /etc/ssl/DOMAIN.fullchain.pem",
       ),
@@ -158,7 +168,7 @@ const Tls = z.discriminatedUnion("mode", [
     .strict(),
   z
     .object({
-      mode: z.literal("files"),
+      mode: z.literal("files").describe("files: the certificate and key are installed on the web VM by hand"),
       certificate: AbsPath.describe("Full chain PEM on the web VM"),
       key: AbsPath.describe("Private key PEM on the web VM"),
     })
@@ -167,9 +177,11 @@ const Tls = z.discriminatedUnion("mode", [
 
 export const SpecSchema = z
   .object({
-    version: z.literal(SPEC_VERSION, {
-      error: `must be ${SPEC_VERSION} (the spec format this vmmeet reads)`,
-    }),
+    version: z
+      .literal(SPEC_VERSION, {
+        error: `must be ${SPEC_VERSION} (the spec format this vmmeet reads)`,
+      })
+      .describe("The spec format; older formats are migrated on read"),
     domain: DomainName.describe("The XMPP domain and public site name (the paper: jts.fips.de)"),
     jitsi: z
       .object({
@@ -199,17 +211,19 @@ export const SpecSchema = z
           .default(11)
           .describe("Java major version of the jicofo and jvb VMs (the ports build with MODJAVA_VER=11)"),
       })
-      .strict(),
+      .strict()
+      .describe("The Jitsi packages on the VMs"),
     publicAddress: Ipv4.describe(
-      "The address the world reaches (egress of the VMM host; jvb's NAT public address)",
+      "The address the world reaches (egress of the VMM host; jvb's NAT public address); outside host.vmNetwork",
     ),
     host: z
       .object({
-        name: NodeName.default("vmm"),
+        name: NodeName.default("vmm").describe("The VMM host's node name (its agent's --node)"),
         egress: z
           .string()
           .regex(IFACE_RE, "must be an interface or interface group name like em0 or egress")
-          .default("egress"),
+          .default("egress")
+          .describe("Interface or interface group of the public address (pf)"),
         resolver: Ipv4.default("127.0.0.1").describe(
           "Where the host redirects the VMs' DNS queries (pf rdr-to)",
         ),
@@ -252,9 +266,17 @@ export const SpecSchema = z
         imageDir: "/home/vmm",
         debugBosh: false,
         coordinatorPort: 7443,
-      }),
-    nodes: z.array(NodeSpec).min(1, "must list the deployment's VMs"),
-    tls: Tls.default({ mode: "acme", authority: "letsencrypt" }),
+      })
+      .describe("The VMM host"),
+    nodes: z
+      .array(NodeSpec)
+      .min(1, "must list the deployment's VMs")
+      .describe(
+        "The VMs: exactly one web, one xmpp and one jicofo node, at least one jvb, a turn node exactly when turn.enabled. The first is the template VM of vm.conf",
+      ),
+    tls: Tls.default({ mode: "acme", authority: "letsencrypt" }).describe(
+      "The site certificate of the web VM; with acme, certificate and key must lie in /etc/ssl and /etc/ssl/private",
+    ),
     bridgeChannel: z
       .enum(["colibri-websocket", "none"])
       .default("none")
@@ -267,36 +289,45 @@ export const SpecSchema = z
       .describe("Serve XMPP over websocket (/xmpp-websocket) besides BOSH"),
     turn: z
       .object({
-        enabled: z.boolean().default(false),
-        port: z.number().int().min(1).max(65535).default(3478),
-        tlsPort: z.number().int().min(1).max(65535).default(5349),
+        enabled: z.boolean().default(false).describe("Run coturn on the turn node (needs exactly one)"),
+        port: z.number().int().min(1).max(65535).default(3478).describe("TURN port (UDP and TCP)"),
+        tlsPort: z.number().int().min(1).max(65535).default(5349).describe("TURNS port; differs from port"),
       })
       .strict()
-      .default({ enabled: false, port: 3478, tlsPort: 5349 }),
+      .default({ enabled: false, port: 3478, tlsPort: 5349 })
+      .describe("TURN relay"),
     auth: z
       .object({
-        mode: z.enum(["anonymous", "internal"]).default("anonymous"),
+        mode: z
+          .enum(["anonymous", "internal"])
+          .default("anonymous")
+          .describe("anonymous, or internal (users in prosody)"),
         guests: z
           .boolean()
           .default(true)
-          .describe("With internal auth: let unauthenticated guests join rooms a user opened"),
+          .describe(
+            "With internal auth: let unauthenticated guests join rooms a user opened (false needs internal)",
+          ),
       })
       .strict()
-      .default({ mode: "anonymous", guests: true }),
+      .default({ mode: "anonymous", guests: true })
+      .describe("Who may open rooms"),
     web: z
       .object({
         stunServers: z
           .array(z.string().regex(/^stuns?:[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be stun:HOST[:PORT]"))
-          .default(["stun:meet-jit-si-turnrelay.jitsi.net:443"]),
-        welcomePage: z.boolean().default(true),
-        prejoin: z.boolean().default(true),
+          .default(["stun:meet-jit-si-turnrelay.jitsi.net:443"])
+          .describe("STUN servers in config.js (stun:HOST[:PORT])"),
+        welcomePage: z.boolean().default(true).describe("config.js welcomePage"),
+        prejoin: z.boolean().default(true).describe("config.js prejoin page"),
       })
       .strict()
       .default({
         stunServers: ["stun:meet-jit-si-turnrelay.jitsi.net:443"],
         welcomePage: true,
         prejoin: true,
-      }),
+      })
+      .describe("The jitsi-meet web app (config.js)"),
     brewery: z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, "must be a MUC room name (letters, digits, '_', '-')")
@@ -309,19 +340,39 @@ export const SpecSchema = z
             schedule: z
               .string()
               .regex(/^[0-9*/,\- ]+$/, "must be a cron expression")
-              .default("* * * * *"),
-            jitterSeconds: z.number().int().min(0).max(3600).default(15),
-            alarmAfterSeconds: z.number().int().min(10).default(300),
+              .default("* * * * *")
+              .describe("cron expression of the coordinator's healing rounds"),
+            jitterSeconds: z
+              .number()
+              .int()
+              .min(0)
+              .max(3600)
+              .default(15)
+              .describe("random delay of each round"),
+            alarmAfterSeconds: z
+              .number()
+              .int()
+              .min(10)
+              .default(300)
+              .describe("a node unhealthy this long raises an alarm"),
           })
           .strict()
-          .default({ schedule: "* * * * *", jitterSeconds: 15, alarmAfterSeconds: 300 }),
-        pfConfirmSeconds: z.number().int().min(5).max(3600).default(60),
+          .default({ schedule: "* * * * *", jitterSeconds: 15, alarmAfterSeconds: 300 })
+          .describe("The coordinator's healing schedule"),
+        pfConfirmSeconds: z
+          .number()
+          .int()
+          .min(5)
+          .max(3600)
+          .default(60)
+          .describe("commit-confirm window of a pf.conf change"),
       })
       .strict()
       .default({
         heal: { schedule: "* * * * *", jitterSeconds: 15, alarmAfterSeconds: 300 },
         pfConfirmSeconds: 60,
-      }),
+      })
+      .describe("How the coordinator operates the deployment"),
   })
   .strict()
   // Cross-field rules run even when some fields failed (`when`), so that one run reports every problem;

@@ -2,10 +2,11 @@ import type { AddressInfo } from "node:net";
 import { CloseCode, type CoordinatorToAgent, PROTOCOL_VERSION } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { type FakeCoordinator, fakeCoordinator } from "../../../../test/helpers/fake-coordinator.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { backoffDelay } from "./backoff.js";
-import { AgentTransport } from "./client.js";
+import { AgentTransport, agentEndpoint, explainHttpStatus } from "./client.js";
 
 const logger = pino({ level: "silent" });
 
@@ -149,5 +150,39 @@ describe("AgentTransport against a real ws server", () => {
     await Promise.all([t.stop(), t.stop()]);
     await t.stop();
     expect(t.state).toBe("idle");
+  });
+});
+
+describe("the coordinator URL", () => {
+  it("means /agent when it has no path, and is kept as given otherwise", () => {
+    expect(agentEndpoint("wss://100.64.2.2:7443")).toBe("wss://100.64.2.2:7443/agent");
+    expect(agentEndpoint("wss://100.64.2.2:7443/")).toBe("wss://100.64.2.2:7443/agent");
+    expect(agentEndpoint("wss://100.64.2.2:7443/agent")).toBe("wss://100.64.2.2:7443/agent");
+    expect(agentEndpoint("ws://[::1]:7443/other")).toBe("ws://[::1]:7443/other");
+  });
+
+  it("explains an HTTP answer instead of a websocket upgrade in one log line per attempt", async () => {
+    // the coordinator's agent server is ws's WebSocketServer with path /agent, which answers any other
+    // path with 400
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", path: "/agent" });
+    await new Promise((r) => wss.once("listening", r));
+    open.push({ close: () => new Promise((r) => wss.close(r)) });
+    const port = (wss.address() as AddressInfo).port;
+    const lines: { msg: string; url?: string }[] = [];
+    const sink = pino({ level: "warn" }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const { t } = transport(`ws://127.0.0.1:${port}/wrong`, { logger: sink });
+    t.start();
+    await waitFor(
+      "two refused attempts logged",
+      () => lines.filter((l) => /HTTP 400/.test(l.msg)).length >= 2,
+    );
+    const explained = lines.filter((l) => /HTTP 400/.test(l.msg));
+    expect(explained[0]?.msg).toBe(
+      "coordinator answered HTTP 400 instead of a websocket upgrade: no websocket endpoint at this path: the coordinator serves agents at /agent (give wss://HOST:PORT or wss://HOST:PORT/agent)",
+    );
+    expect(lines.some((l) => /Unexpected server response/.test(JSON.stringify(l)))).toBe(false);
+    expect(explainHttpStatus("Unexpected server response: 403")).toMatch(/HTTP 403 .*enroll again/);
+    expect(explainHttpStatus("Unexpected server response: 502")).toMatch(/HTTP 502 .*server failed/);
+    expect(explainHttpStatus("connect ECONNREFUSED 127.0.0.1:1")).toBeUndefined();
   });
 });

@@ -30,6 +30,38 @@ import WebSocket from "ws";
 import { pinnedServerIdentity } from "../enroll/pin.js";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 
+/** The coordinator serves agents at this path (vmmeet serve prints it). */
+export const AGENT_PATH = "/agent";
+
+/** --coordinator as given, with no path (wss://HOST:PORT or wss://HOST:PORT/) meaning the agents' endpoint. */
+export function agentEndpoint(url: string): string {
+  const u = new URL(url);
+  if (u.pathname !== "/" || u.search !== "") return url;
+  u.pathname = AGENT_PATH;
+  return u.toString();
+}
+
+/**
+ * What an HTTP status instead of a websocket upgrade means, in one line: ws reports it only as
+ * "Unexpected server response: N", which says nothing about what to fix. Undefined for other errors.
+ */
+export function explainHttpStatus(message: string): string | undefined {
+  const m = /^Unexpected server response: (\d{3})$/.exec(message);
+  if (!m) return undefined;
+  const status = Number(m[1]);
+  const what =
+    status === 400 || status === 404
+      ? `no websocket endpoint at this path: the coordinator serves agents at ${AGENT_PATH} (give wss://HOST:PORT or wss://HOST:PORT${AGENT_PATH})`
+      : status === 401 || status === 403
+        ? "refused: this agent's certificate or join token was not accepted; enroll again with a token from 'vmmeet agents token NODE'"
+        : status === 426
+          ? "the server wants another protocol: is this the coordinator's port (vmmeet serve --listen)?"
+          : status >= 500
+            ? "the server failed; if it is the coordinator, its log says why"
+            : "not a websocket upgrade: is this the coordinator's address and port (vmmeet serve --listen)?";
+  return `coordinator answered HTTP ${status} instead of a websocket upgrade: ${what}`;
+}
+
 export const BAD_FRAME_REPLY_LIMIT = 20;
 export const BAD_FRAME_CLOSE_LIMIT = 200;
 
@@ -187,7 +219,9 @@ export class AgentTransport {
     ws.on("message", (data, isBinary) => this.#onMessage(ws, data, isBinary));
     ws.on("error", (err) => {
       // 'close' follows every 'error'; log here, reconnect there.
-      this.o.logger.warn({ err: err.message, url: this.o.url }, "coordinator link error");
+      const http = explainHttpStatus(err.message);
+      if (http) this.o.logger.warn({ url: this.o.url }, http);
+      else this.o.logger.warn({ err: err.message, url: this.o.url }, "coordinator link error");
     });
     ws.on("close", (code, reasonBuf) => {
       if (this.#ws !== ws) return;

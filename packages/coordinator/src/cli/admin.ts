@@ -11,7 +11,7 @@ export function invoker(env: NodeJS.ProcessEnv): string {
 }
 
 export function adminSocketPath(io: Io, spec: string | undefined, state: string | undefined): string {
-  return `${specPaths(io.cwd, spec, state).state}/admin.sock`;
+  return `${specPaths(io, spec, state).state}/admin.sock`;
 }
 
 export function call(

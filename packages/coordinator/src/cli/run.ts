@@ -37,6 +37,10 @@ Usage: vmmeet COMMAND [ARGS]   (vmmeet COMMAND --help for each)
 
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
 
+SPEC defaults to ./vmmeet.yaml and the state directory to .vmmeet/ beside it; on the VMM host (no
+./vmmeet.yaml here, /etc/vmmeet/vmmeet.yaml installed) to /etc/vmmeet/vmmeet.yaml and /var/db/vmmeet.
+A SPEC argument and --state override both. Manual: vmmeet(8), vmmeet.yaml(5).
+
 Exit status: 0 success, 1 error (invalid spec, failed operation), 2 'plan' found changes, 64 bad command line.
 `;
 }

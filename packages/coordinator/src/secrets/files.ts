@@ -25,14 +25,26 @@ export async function ensureStateDir(dir: string): Promise<void> {
     return;
   }
   if (!st.isDirectory()) throw new StateDirError(`state directory ${dir} exists but is not a directory`);
-  checkPrivate(st, dir, "state directory", `chmod 700 ${dir}`);
+  // Root may use a state directory that belongs to the daemon's own user (_vmmeet on the host).
+  checkPrivate(st, dir, "state directory", `chmod 700 ${dir}`, process.getuid?.() === 0 ? st.uid : undefined);
+}
+
+/**
+ * The owner a file written into `dir` must get: on the host the daemon runs as _vmmeet and owns the state
+ * directory, and root's `vmmeet init` or `render` must not leave files there that the daemon cannot read.
+ * Undefined when nothing needs changing (not root, or root's own directory).
+ */
+async function daemonOwner(dir: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const st = await lstat(dir);
+  return st.uid === 0 ? undefined : { uid: st.uid, gid: st.gid };
 }
 
 /**
  * Refuse material that others can read or that someone else owns, as ssh does for private keys: a
  * password that was readable by others must be considered leaked, so vmmeet does not silently tighten it.
  */
-export function checkPrivate(st: Stats, file: string, what: string, fix: string): void {
+export function checkPrivate(st: Stats, file: string, what: string, fix: string, alsoOwner?: number): void {
   const mode = st.mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new StateDirError(
@@ -42,7 +54,7 @@ export function checkPrivate(st: Stats, file: string, what: string, fix: string)
     );
   }
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0 && st.uid !== alsoOwner) {
     throw new StateDirError(
       `${what} ${file} is owned by uid ${st.uid}, not by this user (uid ${uid}) or root`,
     );
@@ -71,7 +83,8 @@ export async function readStateFile(
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new StateDirError(`${name} in ${dir} is not a regular file`);
-    if (privateWhat !== undefined) checkPrivate(st, file, privateWhat, `chmod 600 ${file}`);
+    if (privateWhat !== undefined)
+      checkPrivate(st, file, privateWhat, `chmod 600 ${file}`, (await daemonOwner(dir))?.uid);
     return await fh.readFile();
   } finally {
     await fh.close();
@@ -82,7 +95,8 @@ export type WriteOptions = ReplaceOptions;
 
 /** Write `name` in `dir` atomically and durably (see replaceFileAtomic); `dir` must exist. */
 export async function writeStateFile(dir: string, name: string, data: string | Buffer, opts: WriteOptions) {
-  await replaceFileAtomic(path.join(dir, name), data, opts);
+  const owner = await daemonOwner(dir);
+  await replaceFileAtomic(path.join(dir, name), data, owner ? { ...opts, owner } : opts);
 }
 
 const LOCK_NAME = ".lock";

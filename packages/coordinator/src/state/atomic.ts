@@ -12,6 +12,8 @@ export interface ReplaceOptions {
   mode: number;
   /** Create only: fail with EEXIST when the file exists (link(2) instead of rename(2)). */
   exclusive?: boolean;
+  /** Owner of the new file, set before it gets its name (root writing for the daemon's user). */
+  owner?: { uid: number; gid: number };
 }
 
 /**
@@ -29,6 +31,7 @@ export async function replaceFileAtomic(
   try {
     try {
       await fh.chmod(opts.mode);
+      if (opts.owner) await fh.chown(opts.owner.uid, opts.owner.gid);
       await fh.writeFile(data);
       await fh.sync();
     } finally {

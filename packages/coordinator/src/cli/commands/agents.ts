@@ -48,7 +48,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
       const node = positionals[0];
       if (node === undefined || !/^[a-z][a-z0-9]{0,30}$/.test(node))
         throw new UsageError(`${sub} needs a NODE name (lower-case letters and digits)`);
-      const socket = `${specPaths(io.cwd, positionals[1], str(values.state)).state}/admin.sock`;
+      const socket = `${specPaths(io, positionals[1], str(values.state)).state}/admin.sock`;
       if (sub === "token") {
         const ttlText = str(values.ttl) ?? "1h";
         const ttlMs = parseTtl(ttlText);
@@ -96,7 +96,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
     const { values, positionals } = parse(args, { state: { type: "string" }, json: { type: "boolean" } });
     const rows = (await call(
       io,
-      `${specPaths(io.cwd, positionals[0], str(values.state)).state}/admin.sock`,
+      `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`,
       "agents",
       {},
     )) as AgentRow[];

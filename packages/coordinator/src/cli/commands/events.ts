@@ -31,7 +31,7 @@ Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
     };
     await call(
       io,
-      `${specPaths(io.cwd, positionals[0], str(values.state)).state}/admin.sock`,
+      `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`,
       "events",
       { limit: Number(limit), follow: values.follow === true },
       print,

@@ -7,6 +7,13 @@ import { parseSpecText } from "../../spec/load.js";
 import { specTemplate } from "../../spec/template.js";
 import { parse, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
+import { hostLayoutInstalled, hostPaths } from "../paths.js";
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 
 export const init: Command = {
   name: "init",
@@ -18,6 +25,9 @@ Writes DIR/vmmeet.yaml (default DIR: the current directory), a commented spec of
 DIR/.vmmeet/ (mode 0700) holding the generated XMPP passwords, truststore password, TURN secret and the
 deployment CA. Secrets are never printed. An existing vmmeet.yaml is kept unless --force is given; existing
 secrets and CA are always kept.
+On the VMM host (the release installed: /etc/vmmeet exists) without --dir and without ./vmmeet.yaml, the
+spec goes to /etc/vmmeet/vmmeet.yaml and the state to /var/db/vmmeet, where every other command and the
+rc.d script vmmeetd look by default.
 
   --domain NAME          the public site and XMPP domain (default jts.fips.de, the paper's)
   --public-address IP    the VMM host's public address (default 87.253.170.146, the paper's)
@@ -37,7 +47,10 @@ Exit status: 0 written, 1 error, 64 bad command line.`,
       },
       0,
     );
-    const dir = path.resolve(io.cwd, str(values.dir) ?? ".");
+    const dirArg = str(values.dir);
+    const onHost =
+      dirArg === undefined && !(await exists(path.join(io.cwd, "vmmeet.yaml"))) && hostLayoutInstalled(io);
+    const dir = onHost ? path.dirname(hostPaths(io).spec) : path.resolve(io.cwd, dirArg ?? ".");
     const domain = DomainName.safeParse(str(values.domain) ?? "jts.fips.de");
     if (!domain.success) throw new UsageError(`--domain: ${domain.error.issues[0]?.message}`);
     const addr = Ipv4.safeParse(str(values["public-address"]) ?? "87.253.170.146");
@@ -56,11 +69,7 @@ Exit status: 0 written, 1 error, 64 bad command line.`,
       for (const p of checked.problems) io.err(`${p.path}: ${p.message}\n`);
       return EXIT.error;
     }
-    const exists = await access(file).then(
-      () => true,
-      () => false,
-    );
-    if (exists && !values.force) {
+    if ((await exists(file)) && !values.force) {
       io.err(`${file} exists; keeping it (use --force to overwrite)\n`);
     } else {
       await mkdir(dir, { recursive: true });
@@ -73,7 +82,7 @@ Exit status: 0 written, 1 error, 64 bad command line.`,
       );
       io.out(`wrote ${file} and vmmeet.schema.json\n`);
     }
-    const stateDir = path.join(dir, ".vmmeet");
+    const stateDir = onHost ? hostPaths(io).state : path.join(dir, ".vmmeet");
     const material = await loadOrCreateMaterial(stateDir, checked.spec);
     io.out(
       material.created.length > 0

@@ -18,7 +18,7 @@ would restart or reload, and the setup actions that would run.
 Exit status: 0 nothing would change, 2 something would, 1 error (invalid spec, no coordinator), 64 bad command line.`,
   async run(argv, io) {
     const { values, positionals } = parse(argv, { state: { type: "string" }, json: { type: "boolean" } });
-    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const paths = specPaths(io, positionals[0], str(values.state));
     const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });

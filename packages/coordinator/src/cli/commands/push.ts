@@ -30,7 +30,7 @@ Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or
     const timeoutText = str(values.timeout) ?? "300";
     if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1)
       throw new UsageError("--timeout: must be a number of seconds");
-    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const paths = specPaths(io, positionals[0], str(values.state));
     const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });

@@ -14,7 +14,7 @@ export const render: Command = {
   usage: `vmmeet render [SPEC] --out DIR [--state DIR]
 
 Validates SPEC (default ./vmmeet.yaml), loads or generates the secrets and CA in the state directory (default
-.vmmeet/ beside the spec) and writes, for every node including the VMM host:
+.vmmeet/ beside the spec, /var/db/vmmeet on the host) and writes, for every node including the VMM host:
   DIR/NODE/<absolute path>   each file with its mode (e.g. DIR/xmpp/etc/prosody/prosody.cfg.lua)
   DIR/NODE/node.json         the node's services (name, flags, order), setup actions and files' owners
 Secret values in node.json are replaced by "<redacted>"; the rendered files themselves hold the secrets and are
@@ -30,7 +30,7 @@ Exit status: 0 written, 1 invalid spec or error, 64 bad command line.`,
     });
     const outArg = str(values.out);
     if (!outArg) throw new UsageError("--out DIR is required");
-    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const paths = specPaths(io, positionals[0], str(values.state));
     const res = await loadSpecFile(paths.spec);
     if (!res.ok) {
       for (const p of res.problems) io.err(`${formatProblem(p)}\n`);

@@ -16,10 +16,11 @@ export const serve: Command = {
   usage: `vmmeet serve [SPEC] [--state DIR] [--listen ADDR:PORT] [--san NAME]... [--metrics PORT]
                     [--heartbeat SECONDS] [--insecure]
 
-Runs the coordinator on the VMM host. It keeps in the state directory (default .vmmeet/ beside SPEC, mode
-0700) the generations and their history, the secrets and CA, what each node last reported and the append-only
-audit.log; it listens for agents on --listen (default 127.0.0.1:7443) and for the vmmeet CLI on the unix
-socket STATE/admin.sock (mode 0600: root only). With --metrics PORT it serves Prometheus metrics on
+Runs the coordinator on the VMM host. It keeps in the state directory (default .vmmeet/ beside SPEC, or
+/var/db/vmmeet for /etc/vmmeet/vmmeet.yaml; mode 0700) the generations and their history, the secrets and
+CA, what each node last reported and the append-only audit.log; it listens for agents on --listen (default
+127.0.0.1:7443) and for the vmmeet CLI on the unix socket STATE/admin.sock (mode 0600: root and the user
+the daemon runs as, _vmmeet under rc.d/vmmeetd). With --metrics PORT it serves Prometheus metrics on
 127.0.0.1:PORT/metrics. Logs are JSON lines on stdout. SIGTERM or SIGINT stops it cleanly.
 
 Agents connect with wss:// and mutual TLS: the server certificate is issued by the deployment CA (run
@@ -37,7 +38,7 @@ Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
       san: { type: "string", multiple: true },
       insecure: { type: "boolean" },
     });
-    const paths = specPaths(io.cwd, positionals[0], str(values.state));
+    const paths = specPaths(io, positionals[0], str(values.state));
     const listen = parseListen(str(values.listen) ?? "127.0.0.1:7443", "--listen");
     const metricsArg = str(values.metrics);
     if (metricsArg !== undefined && !/^\d{1,5}$/.test(metricsArg))

@@ -85,7 +85,7 @@ Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
       json: { type: "boolean" },
       watch: { type: "boolean" },
     });
-    const socket = `${specPaths(io.cwd, positionals[0], str(values.state)).state}/admin.sock`;
+    const socket = `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`;
     const json = values.json === true;
     if (!values.watch) {
       io.out(await once(io, socket, json));

@@ -22,7 +22,7 @@ and the rendered files are checked against the cross-file invariants; each viola
 Exit status: 0 valid, 1 invalid or an invariant violated, 64 bad command line.`,
   async run(argv, io) {
     const { values, positionals } = parse(argv, { state: { type: "string" }, json: { type: "boolean" } });
-    const { spec: file } = specPaths(io.cwd, positionals[0], str(values.state));
+    const { spec: file } = specPaths(io, positionals[0], str(values.state));
     const res = await loadSpecFile(file);
     const violations = res.ok ? renderViolations(res.spec) : [];
     if (values.json) {

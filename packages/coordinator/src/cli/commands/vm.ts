@@ -73,7 +73,7 @@ async function create(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { vmctl: { type: "string" }, root: { type: "string" } }, 2);
   const name = positionals[0];
   if (!name) throw new UsageError("vm create needs the NAME of a VM of the spec");
-  const { spec: file } = specPaths(io.cwd, positionals[1], undefined);
+  const { spec: file } = specPaths(io, positionals[1], undefined);
   const res = await loadSpecFile(file);
   if (!res.ok) {
     for (const p of res.problems) io.err(`${formatProblem(p)}\n`);
