@@ -4,14 +4,14 @@
 // turnserver.conf as jitsi-configs.md section 9 describes it, with the invariants of section 10: the
 // secret and ports equal what prosody advertises through mod_external_services (external_service_secret,
 // external_services), realm = the domain, external-ip = the public address.
-import { inCidr, ipToInt, tlsPaths } from "@vmmeet/shared";
+import { COTURN, inCidr, ipToInt, tlsPaths } from "@vmmeet/shared";
 import { requireRole } from "./jicofo.js";
 import type { ComponentRenderer } from "./types.js";
 import { GENERATED } from "./web.js";
 
 const HEADER = `# ${GENERATED}`;
 
-export const TURN_CONF = "/etc/turnserver.conf";
+export const TURN_CONF = COTURN.config.value;
 
 // Peers a TURN client must not reach through the relay: the relay sits inside the VM network, next to
 // prosody, jicofo's REST API and the VMM host (coturn's own examples deny private ranges the same way).
@@ -59,13 +59,13 @@ export const renderTurn: ComponentRenderer = (input, node) => {
         // coturn reads its config as root or as _turnserver: group read, nothing for others.
         mode: "0640",
         owner: "root",
-        group: "_turnserver",
+        group: COTURN.group.value,
         secret: true,
-        notify: [{ service: "turnserver", action: "restart" }],
+        notify: [{ service: COTURN.service.value, action: "restart" }],
       },
     ],
     // The node's only Jitsi service; 10 keeps it ahead of anything added to the turn VM later.
-    services: [{ name: "turnserver", flags: null, order: 10, graceSeconds: 10 }],
+    services: [{ name: COTURN.service.value, flags: null, order: 10, graceSeconds: 10 }],
     actions: [],
     programLogs: [],
     logs: [],
