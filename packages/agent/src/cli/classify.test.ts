@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CLASSIFY_COMPONENTS, EXIT_USAGE, parseClassifyArgs, runClassify } from "./classify.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const corpus = readFileSync(path.resolve(repoRoot, "../shared/logs/corpus.jsonl"), "utf8")
+const corpus = readFileSync(path.resolve(repoRoot, "test/fixtures/logs/corpus.jsonl"), "utf8")
   .split("\n")
   .filter((l) => l !== "")
   .map((l) => JSON.parse(l) as { component: string; line: string; signal: string; label: string });
