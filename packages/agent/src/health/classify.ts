@@ -1,5 +1,5 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
-import { type CatalogIndex, catalogIndex, classifyByLevel, EXCEPTION } from "./catalog.js";
+import { classifyByLevel, type LevelStage, levelStage } from "./catalog.js";
 import { RULES, type Rule } from "./rules.js";
 
 /** What a line (or a multi-line record) means for health. Pure data, never the raw line. */
@@ -39,8 +39,8 @@ export interface CompiledRule {
 export interface Prefilter {
   readonly needles: readonly string[];
   /**
-   * Matches a line that holds at least one needle or one level token of the catalog stage (no
-   * flags: test() keeps no state). One pass turns most lines of a real log away.
+   * Matches a line that holds at least one needle or one token of the level stage (no flags:
+   * test() keeps no state). One pass turns most lines of a real log away.
    */
   readonly any: RegExp;
   /** Window length: the shortest long needle. */
@@ -60,7 +60,7 @@ export interface RuleTable {
   /** Scratch flags per needle id: which needles the current line holds. */
   readonly present: Uint8Array;
   /** The catalog stage for lines no rule matches (catalog.ts). */
-  readonly catalog: CatalogIndex;
+  readonly stage: LevelStage;
   /** The patterns that let a line into the catalog stage (for the benchmark's grep). */
   readonly stagePatterns: readonly RegExp[];
 }
@@ -75,7 +75,7 @@ function blockHash(a: number, b: number): number {
   return ((a & 0x7f) << 7) | (b & 0x7f);
 }
 
-function buildPrefilter(needles: readonly string[], extra: readonly string[] = []): Prefilter {
+function buildPrefilter(needles: readonly string[], tokens: readonly string[]): Prefilter {
   const longIds: number[] = [];
   const shortIds: number[] = [];
   needles.forEach((n, id) => {
@@ -102,7 +102,7 @@ function buildPrefilter(needles: readonly string[], extra: readonly string[] = [
     }
   }
   const any = new RegExp(
-    [...needles, ...extra.filter((t) => !needles.includes(t))]
+    [...needles, ...tokens.filter((t) => !needles.includes(t))]
       .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
       .join("|"),
   );
@@ -111,7 +111,7 @@ function buildPrefilter(needles: readonly string[], extra: readonly string[] = [
 
 /**
  * Sets `present[id]` for every needle the line holds; returns how many distinct ones, or -1 when
- * the line holds neither a needle nor a level token (the common case: nothing more to do).
+ * the line holds neither a needle nor a level token (most lines: nothing more to do).
  */
 export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
   if (!p.any.test(line)) return -1;
@@ -184,16 +184,15 @@ export function compileRules(component: LogComponent, release?: number): RuleTab
     });
     rules.push({ rule, base, needleIds });
   }
-  const catalog = catalogIndex(component);
-  const java = component === "jicofo" || component === "jvb";
+  const stage = levelStage(component);
   return {
     component,
     release,
     rules,
-    prefilter: buildPrefilter(needles, catalog.levelTokens),
+    prefilter: buildPrefilter(needles, stage.tokens),
     present: new Uint8Array(needles.length),
-    catalog,
-    stagePatterns: java ? [catalog.level, EXCEPTION] : [catalog.level],
+    stage,
+    stagePatterns: stage.patterns,
   };
 }
 
@@ -264,7 +263,8 @@ export function classifyLine(table: RuleTable, line: string): ClassifyResult {
     }
     if (r !== UNMATCHED) return r;
   }
-  return classifyByLevel(table.catalog, line) ?? UNMATCHED;
+  const level = table.stage.find(line);
+  return level === undefined ? UNMATCHED : (classifyByLevel(table.stage, line, level) ?? UNMATCHED);
 }
 
 const RANK: Record<HealthLabel, number> = { info: 1, healthy: 2, degraded: 3, failed: 4 };

@@ -1,5 +1,4 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
-import { CATALOG_RULES } from "./catalogRules.js";
 
 /**
  * Health rules: one table per component. A rule names a signal, its label, a regex keyed on
@@ -45,53 +44,6 @@ export interface Rule {
    * only "a record starts here").
    */
   weak?: boolean;
-}
-
-/**
- * A rule with the meaning of a catalog rule (catalogRules.ts) and a regex of its own, so that the
- * line is recognised by its stable text even without a level (a syslog line, another layout).
- */
-function fromCatalog(component: LogComponent, signal: string, needles: readonly string[], re: RegExp): Rule {
-  const c = CATALOG_RULES[component].find((r) => r.signal === signal);
-  if (c === undefined) throw new Error(`no catalog rule ${component}/${signal}`);
-  return {
-    signal,
-    label: c.label,
-    needles,
-    re,
-    explain: c.explain,
-    ...(c.fix === undefined ? {} : { fix: c.fix }),
-  };
-}
-
-/** Messages about the XMPP connection that jicofo and jvb both print (jicoco, Smack). */
-function xmppConnectionRules(who: "jicofo" | "jvb"): Rule[] {
-  return [
-    fromCatalog(
-      who,
-      "uncaught-exception",
-      ["An uncaught exception occurred"],
-      /An uncaught exception occurred in thread/,
-    ),
-    fromCatalog(
-      who,
-      "xmpp-connection-lost",
-      ["connection closed on error", "Closed on error", "closed with error"],
-      /XMPP connection closed on error|MucClient[^\n]*Closed on error|Connection \S* ?closed with error/,
-    ),
-    fromCatalog(
-      who,
-      "xmpp-reconnecting",
-      ["will re-try after", "needs to reconnect", "trigger a re-connect"],
-      /Failed to connect[^\n]*will re-try after|Ping failed, the XMPP connection needs to reconnect|Disconnecting to trigger a re-connect/,
-    ),
-    fromCatalog(
-      who,
-      "xmpp-reconnect-failed",
-      ["reconnection failed", "Reconnection failed"],
-      /XMPP reconnection failed|Reconnection failed/,
-    ),
-  ];
 }
 
 /** First jitsi-meet release where jicofo is no longer an XMPP component (jitsi-configs.md §0). */
@@ -261,7 +213,6 @@ const JUL_HEADER: Rule = {
 
 const JICOFO: Rule[] = [
   ...xmppClientRules("jicofo"),
-  ...xmppConnectionRules("jicofo"),
   {
     signal: "bridge-health-failed",
     label: "degraded",
@@ -288,8 +239,8 @@ const JICOFO: Rule[] = [
   {
     signal: "no-operational-bridges",
     label: "failed",
-    needles: ["No operational bridges", "no operational bridges", "operational bridges are SHUTTING_DOWN"],
-    re: /No operational bridges available(?: \(total bridge count: (\d+)\))?|There are no operational bridges|All operational bridges are SHUTTING_DOWN/,
+    needles: ["No operational bridges"],
+    re: /No operational bridges available(?: \(total bridge count: (\d+)\))?/,
     covers: [
       "BridgeSelector.selectBridge: no operational bridges",
       "BridgeSelector.selectBridge: All operational bridges are SHUTTING_DOWN",
@@ -366,12 +317,12 @@ const JICOFO: Rule[] = [
   {
     signal: "bridge-removed",
     label: "degraded",
-    needles: ["Removing videobridge", "Removed videobridge", "Removing JVB", "Lost a bridge"],
-    re: /Remov(?:ing|ed) (?:videobridge|JVB):? (?:Bridge\[jid=)?([^\s,\]]+)|Lost a bridge:? (?:Bridge\[jid=)?([^\s,\]]+)/,
+    needles: ["Removing videobridge", "Removed videobridge", "Removing JVB"],
+    re: /Remov(?:ing|ed) (?:videobridge|JVB):? (?:Bridge\[jid=)?([^\s,\]]+)/,
     covers: ["BridgeSelector.removeJvbAddress"],
     explain: "jicofo's bridge selector removed a bridge.",
     fix: "Check jvb on that VM (rcctl check jvb) and its XMPP connection to prosody.",
-    detail: (m) => m[1] ?? m[2],
+    detail: 1,
   },
   {
     signal: "bridge-health-task-scheduled",
@@ -457,7 +408,6 @@ const JICOFO: Rule[] = [
 
 const JVB: Rule[] = [
   ...xmppClientRules("jvb"),
-  ...xmppConnectionRules("jvb"),
   {
     signal: "srtp-native-loaded",
     label: "healthy",
@@ -654,12 +604,6 @@ const COMPONENT_NOT_CONNECTED_FIX_OLD =
   "prosody.cfg.lua; after a prosody restart restart them too.";
 
 const PROSODY: Rule[] = [
-  fromCatalog(
-    "prosody",
-    "no-virtualhost",
-    ["VirtualHost entries", "At least one active host"],
-    /No (?:enabled|active) VirtualHost entries|At least one active host is required/,
-  ),
   {
     signal: "truststore-rejected",
     label: "failed",
