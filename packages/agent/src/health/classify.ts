@@ -156,13 +156,20 @@ function applies(rule: Rule, release: number | undefined): boolean {
   return (rule.minRelease ?? 0) <= release && release <= (rule.maxRelease ?? Number.MAX_SAFE_INTEGER);
 }
 
-/** Builds the table for one component (and release). Pure; classify() caches the result. */
-export function compileRules(component: LogComponent, release?: number): RuleTable {
+/**
+ * Builds the table for one component (and release). Pure; classify() caches the result. `without`
+ * leaves rules out (the evaluation's leave-one-source-out run).
+ */
+export function compileRules(
+  component: LogComponent,
+  release?: number,
+  without?: ReadonlySet<Rule>,
+): RuleTable {
   const rules: CompiledRule[] = [];
   const needles: string[] = [];
   const ids = new Map<string, number>();
   for (const rule of RULES[component]) {
-    if (!applies(rule, release)) continue;
+    if (!applies(rule, release) || without?.has(rule) === true) continue;
     if (rule.re.global || rule.re.sticky) throw new Error(`rule ${rule.signal}: regex must not be /g or /y`);
     if (rule.needles.length === 0) throw new Error(`rule ${rule.signal}: needs at least one needle`);
     const needleIds: number[] = [];
