@@ -137,6 +137,22 @@ describe("runClassify", () => {
     expect(totals.signals["srtp-native-loaded"]).toBe(1);
   });
 
+  it("prints an unknown warning of a German JVM as degraded, explained by template, not by value", async () => {
+    const input = [
+      "JVB 2024-06-01 08:00:00.000 WARNUNG: [7] Foo.bar#1: token=Zq7secret not accepted\n",
+      "JVB 2024-06-01 08:00:00.000 SCHWERWIEGEND: [7] MainKt.main#80: An uncaught exception occurred in thread=main\n",
+      "JVB 2024-06-01 08:00:00.000 INFORMATION: [7] Foo.bar#1: nothing to see\n",
+    ];
+    const { code, out } = await run(["--component", "jvb"], input);
+    expect(code).toBe(0);
+    expect(out.objects).toEqual([
+      expect.objectContaining({ signal: "unrecognised-warning", label: "degraded" }),
+      expect.objectContaining({ signal: "uncaught-exception", label: "failed" }),
+      expect.objectContaining({ signal: null, label: "info" }),
+    ]);
+    expect(out.text).not.toContain("Zq7secret");
+  });
+
   it("knows the same components as the shared schema", () => {
     expect([...CLASSIFY_COMPONENTS]).toEqual(LogComponentSchema.options);
   });
