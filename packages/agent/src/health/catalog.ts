@@ -38,7 +38,7 @@ export interface CompiledEntry {
 export interface CatalogIndex {
   readonly component: LogComponent;
   readonly entries: readonly CompiledEntry[];
-  /** Java entries by Class.method and by Class. */
+  /** Java entries by Class.method and by outer class (nested classes' runtime names differ). */
   readonly byWhere: ReadonlyMap<string, readonly CompiledEntry[]>;
   readonly byClass: ReadonlyMap<string, readonly CompiledEntry[]>;
   /** Every entry's longest literal piece, longest first, as one alternation (global: exec walks matches). */
@@ -261,7 +261,7 @@ export function catalogIndex(component: LogComponent): CatalogIndex {
     entries.push(c);
     if (java) {
       push(byWhere, e[1], c);
-      push(byClass, e[1].slice(0, e[1].indexOf(".")), c);
+      push(byClass, outerClass(e[1]), c);
     }
     const needle = longestPiece(e[2]);
     if (c.re !== undefined && needle.length >= MIN_PIECE) push(byNeedle, needle, c);
@@ -313,6 +313,14 @@ function normalizeWhere(token: string): string | undefined {
   return cls === "" || method === "" ? undefined : `${cls}.${method}`;
 }
 
+/** `JvbDoctor$HealthCheckTask.run` -> `JvbDoctor`: runtime and source names of nested classes differ. */
+function outerClass(where: string): string {
+  const dot = where.indexOf(".");
+  const cls = dot === -1 ? where : where.slice(0, dot);
+  const inner = cls.indexOf("$");
+  return inner === -1 ? cls : cls.slice(0, inner);
+}
+
 function firstMatch(list: readonly CompiledEntry[] | undefined, line: string): CompiledEntry | undefined {
   if (list === undefined) return undefined;
   for (const e of list) if (e.re?.test(line)) return e;
@@ -328,7 +336,7 @@ function findEntry(index: CatalogIndex, line: string, where: string | undefined)
   if (where !== undefined) {
     const local = firstMatch(index.byWhere.get(where), line);
     if (local !== undefined) return local;
-    return firstMatch(index.byClass.get(where.slice(0, where.indexOf("."))), line);
+    return firstMatch(index.byClass.get(outerClass(where)), line);
   }
   const re = index.needles;
   re.lastIndex = 0;
@@ -386,7 +394,7 @@ export function classifyByLevel(stage: LevelStage, line: string, found?: string)
   const index = catalogIndex(component);
   const where = component === "jicofo" || component === "jvb" ? whereOfLine(line) : undefined;
   // A class outside the catalogued paths (most warnings of a busy jicofo): nothing to look up.
-  if (where !== undefined && !index.byClass.has(where.slice(0, where.indexOf(".")))) {
+  if (where !== undefined && !index.byClass.has(outerClass(where))) {
     const hit = index.byLevel.get(lvl.raw);
     if (hit !== undefined) return hit;
   }
