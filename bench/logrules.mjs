@@ -96,8 +96,16 @@ async function classifyOnce(file, component) {
   return JSON.parse(r.out.trim());
 }
 
+/** The rules' patterns and the level patterns that let a line into the catalog stage (classify.js). */
+function patternList(table) {
+  return [
+    ...table.rules.map((c) => [c.rule.signal, c.rule.re]),
+    ...table.stagePatterns.map((re) => ["level", re]),
+  ];
+}
+
 function patternsOf(compileRules, component) {
-  return compileRules(component, RELEASE).rules.map((c) => toEre(c.rule.re));
+  return patternList(compileRules(component, RELEASE)).map(([, re]) => toEre(re));
 }
 
 /** The ERE translation finds the same lines as the JavaScript regexes on every corpus line. */
@@ -111,10 +119,10 @@ async function checkTranslation(compileRules, dir) {
   await writeFile(sample, `${lines.join("\n")}\n`);
   const disagree = [];
   for (const component of COMPONENTS)
-    for (const c of compileRules(component, RELEASE).rules) {
-      const js = lines.filter((l) => c.rule.re.test(l)).length;
-      const g = await grepCount([toEre(c.rule.re)], sample);
-      if (g.count !== js) disagree.push(`${component} ${c.rule.signal}: js ${js}, grep ${g.count}`);
+    for (const [name, re] of patternList(compileRules(component, RELEASE))) {
+      const js = lines.filter((l) => re.test(l)).length;
+      const g = await grepCount([toEre(re)], sample);
+      if (g.count !== js) disagree.push(`${component} ${name}: js ${js}, grep ${g.count}`);
     }
   return disagree;
 }

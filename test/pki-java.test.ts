@@ -2,7 +2,7 @@
 // must be what jicofo and jvb load with -Djavax.net.ssl.trustStore/-Password, and prosody's auth.DOMAIN
 // certificate must pass Java's PKIX validation and host name check through it. This is the chain the paper
 // builds by hand with `prosodyctl cert generate` + `keytool -import`, and whose failure shows as jicofo's
-// "PKIX path building failed" and prosody's "sslv3 alert certificate unknown" (shared/logs/corpus.jsonl).
+// "PKIX path building failed" and prosody's "sslv3 alert certificate unknown" (test/fixtures/logs/corpus.jsonl).
 //
 // Every JDK found is tested: the `java` on PATH (required; a missing one fails the file) and any other
 // under /usr/lib/jvm. keytool comes from the same bin directory as each java.

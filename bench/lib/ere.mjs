@@ -1,7 +1,7 @@
 // JavaScript regular expressions of the rule table -> POSIX extended regular expressions for GNU grep -E,
 // so that grep searches for the same patterns the classifier does. Only the syntax the rules use:
 //   (?:x) -> (x); lazy quantifiers -> greedy (whether a line matches does not change);
-//   \d \s \S \w \W -> bracket expressions (GNU grep also knows \s \S \w \W \b \B outside brackets);
+//   \t -> a literal tab; \d \s \S \w \W -> bracket expressions (GNU grep also knows \s \S \w \W \b \B outside brackets);
 //   inside brackets: \s -> [:space:], \d -> 0-9, \w -> [:alnum:]_, \] first, \- last, \n dropped (a line
 //   holds no newline); (?=x) -> (x) (every lookahead in the rules sits at the end of a match, where
 //   consuming it changes nothing for grep); (?!x) -> nothing (one jicofo rule: grep then counts a few lines
@@ -42,7 +42,8 @@ function bracket(src, i) {
       else if (e === "w") items.push("[:alnum:]_");
       else if (e === "n" || e === "r") {
         // no newline inside a line
-      } else if (e === "S" || e === "D" || e === "W") throw new Error(`\\${e} inside brackets in ${src}`);
+      } else if (e === "t") items.push("\t");
+      else if (e === "S" || e === "D" || e === "W") throw new Error(`\\${e} inside brackets in ${src}`);
       else if (e === "]") closeBracket = true;
       else if (e === "-") dash = true;
       else if (e === "^") caret = true;
@@ -82,7 +83,9 @@ export function toEre(re) {
       if (OUTSIDE[e]) out += OUTSIDE[e];
       else if (e === "b" || e === "B") out += `\\${e}`;
       else if (/[0-9]/.test(e)) throw new Error(`backreference in ${src}`);
-      else if (e === "n" || e === "r" || e === "t") throw new Error(`\\${e} outside brackets in ${src}`);
+      else if (e === "t")
+        out += "\t"; // a literal tab: ERE has no escape for it
+      else if (e === "n" || e === "r") throw new Error(`\\${e} outside brackets in ${src}`);
       else out += ERE_SPECIAL.has(e) ? `\\${e}` : e;
       i += 2;
     } else if (c === "[") {

@@ -1,10 +1,11 @@
-// Generated jicofo, jvb and prosody logs: the labelled lines of /work/shared/logs/corpus.jsonl (the lines
+// Generated jicofo, jvb and prosody logs: the labelled lines of test/fixtures/logs/corpus.jsonl (the lines
 // that carry health signals) among realistic routine lines that match no rule, in each component's own
 // layout (jicofo/jvb: Jitsi's "NAME DATE TIME LEVEL: [THREAD] Class.method#LINE: message"; prosody: its
 // file log "Mon DD HH:MM:SS SESSION\tLEVEL\tmessage"). Deterministic for a given seed.
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-export const CORPUS = "/work/shared/logs/corpus.jsonl";
+export const CORPUS = fileURLToPath(new URL("../../test/fixtures/logs/corpus.jsonl", import.meta.url));
 export const COMPONENTS = ["jicofo", "jvb", "prosody"];
 
 /** Corpus lines by component (single lines; nginx is not part of these logs). */

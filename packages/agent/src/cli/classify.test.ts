@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CLASSIFY_COMPONENTS, EXIT_USAGE, parseClassifyArgs, runClassify } from "./classify.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-const corpus = readFileSync(path.resolve(repoRoot, "../shared/logs/corpus.jsonl"), "utf8")
+const corpus = readFileSync(path.resolve(repoRoot, "test/fixtures/logs/corpus.jsonl"), "utf8")
   .split("\n")
   .filter((l) => l !== "")
   .map((l) => JSON.parse(l) as { component: string; line: string; signal: string; label: string });
@@ -135,6 +135,22 @@ describe("runClassify", () => {
     expect(Object.values(totals.labels).reduce((a, b) => a + b, 0)).toBe(totals.records);
     expect(totals.signals["port-bind-failed"]).toBeGreaterThanOrEqual(1);
     expect(totals.signals["srtp-native-loaded"]).toBe(1);
+  });
+
+  it("prints an unknown warning of a German JVM as degraded, explained by template, not by value", async () => {
+    const input = [
+      "JVB 2024-06-01 08:00:00.000 WARNUNG: [7] Foo.bar#1: token=Zq7secret not accepted\n",
+      "JVB 2024-06-01 08:00:00.000 SCHWERWIEGEND: [7] MainKt.main#80: An uncaught exception occurred in thread=main\n",
+      "JVB 2024-06-01 08:00:00.000 INFORMATION: [7] Foo.bar#1: nothing to see\n",
+    ];
+    const { code, out } = await run(["--component", "jvb"], input);
+    expect(code).toBe(0);
+    expect(out.objects).toEqual([
+      expect.objectContaining({ signal: "unrecognised-warning", label: "degraded" }),
+      expect.objectContaining({ signal: "uncaught-exception", label: "failed" }),
+      expect.objectContaining({ signal: null, label: "info" }),
+    ]);
+    expect(out.text).not.toContain("Zq7secret");
   });
 
   it("knows the same components as the shared schema", () => {

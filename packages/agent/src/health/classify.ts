@@ -1,4 +1,5 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
+import { classifyByLevel, type LevelStage, levelStage } from "./catalog.js";
 import { RULES, type Rule } from "./rules.js";
 
 /** What a line (or a multi-line record) means for health. Pure data, never the raw line. */
@@ -37,7 +38,10 @@ export interface CompiledRule {
  */
 export interface Prefilter {
   readonly needles: readonly string[];
-  /** Matches a line that holds at least one needle (no flags: test() keeps no state). */
+  /**
+   * Matches a line that holds at least one needle or one token of the level stage (no flags:
+   * test() keeps no state). One pass turns most lines of a real log away.
+   */
   readonly any: RegExp;
   /** Window length: the shortest long needle. */
   readonly m: number;
@@ -55,6 +59,10 @@ export interface RuleTable {
   readonly prefilter: Prefilter;
   /** Scratch flags per needle id: which needles the current line holds. */
   readonly present: Uint8Array;
+  /** The catalog stage for lines no rule matches (catalog.ts). */
+  readonly stage: LevelStage;
+  /** The patterns that let a line into the catalog stage (for the benchmark's grep). */
+  readonly stagePatterns: readonly RegExp[];
 }
 
 /** Needles at least this long feed the shift table; shorter ones cost one includes() per line. */
@@ -67,7 +75,7 @@ function blockHash(a: number, b: number): number {
   return ((a & 0x7f) << 7) | (b & 0x7f);
 }
 
-function buildPrefilter(needles: readonly string[]): Prefilter {
+function buildPrefilter(needles: readonly string[], tokens: readonly string[]): Prefilter {
   const longIds: number[] = [];
   const shortIds: number[] = [];
   needles.forEach((n, id) => {
@@ -93,13 +101,20 @@ function buildPrefilter(needles: readonly string[]): Prefilter {
       }
     }
   }
-  const any = new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
+  const any = new RegExp(
+    [...needles, ...tokens.filter((t) => !needles.includes(t))]
+      .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("|"),
+  );
   return { needles, any, m, shift, candidates, shortIds };
 }
 
-/** Sets `present[id]` for every needle the line holds; returns how many distinct ones. */
+/**
+ * Sets `present[id]` for every needle the line holds; returns how many distinct ones, or -1 when
+ * the line holds neither a needle nor a level token (most lines: nothing more to do).
+ */
 export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
-  if (!p.any.test(line)) return 0;
+  if (!p.any.test(line)) return -1;
   let found = 0;
   const { needles, m, shift, candidates } = p;
   const len = line.length;
@@ -141,13 +156,20 @@ function applies(rule: Rule, release: number | undefined): boolean {
   return (rule.minRelease ?? 0) <= release && release <= (rule.maxRelease ?? Number.MAX_SAFE_INTEGER);
 }
 
-/** Builds the table for one component (and release). Pure; classify() caches the result. */
-export function compileRules(component: LogComponent, release?: number): RuleTable {
+/**
+ * Builds the table for one component (and release). Pure; classify() caches the result. `without`
+ * leaves rules out (the evaluation's leave-one-source-out run).
+ */
+export function compileRules(
+  component: LogComponent,
+  release?: number,
+  without?: ReadonlySet<Rule>,
+): RuleTable {
   const rules: CompiledRule[] = [];
   const needles: string[] = [];
   const ids = new Map<string, number>();
   for (const rule of RULES[component]) {
-    if (!applies(rule, release)) continue;
+    if (!applies(rule, release) || without?.has(rule) === true) continue;
     if (rule.re.global || rule.re.sticky) throw new Error(`rule ${rule.signal}: regex must not be /g or /y`);
     if (rule.needles.length === 0) throw new Error(`rule ${rule.signal}: needs at least one needle`);
     const needleIds: number[] = [];
@@ -169,12 +191,15 @@ export function compileRules(component: LogComponent, release?: number): RuleTab
     });
     rules.push({ rule, base, needleIds });
   }
+  const stage = levelStage(component);
   return {
     component,
     release,
     rules,
-    prefilter: buildPrefilter(needles),
+    prefilter: buildPrefilter(needles, stage.tokens),
     present: new Uint8Array(needles.length),
+    stage,
+    stagePatterns: stage.patterns,
   };
 }
 
@@ -229,14 +254,24 @@ function matchRules(table: RuleTable, line: string): ClassifyResult {
   return UNMATCHED;
 }
 
-/** Classifies one line (no "\n") against a compiled table. */
+/**
+ * Classifies one line (no "\n") against a compiled table: the rules first, then, for a line with
+ * a warning or error level that no rule matched, the catalog stage (never silently `info`).
+ */
 export function classifyLine(table: RuleTable, line: string): ClassifyResult {
-  if (scanNeedles(table.prefilter, table.present, line) === 0) return UNMATCHED;
-  try {
-    return matchRules(table, line);
-  } finally {
-    table.present.fill(0);
+  const found = scanNeedles(table.prefilter, table.present, line);
+  if (found < 0) return UNMATCHED;
+  if (found > 0) {
+    let r: ClassifyResult;
+    try {
+      r = matchRules(table, line);
+    } finally {
+      table.present.fill(0);
+    }
+    if (r !== UNMATCHED) return r;
   }
+  const level = table.stage.find(line);
+  return level === undefined ? UNMATCHED : (classifyByLevel(table.stage, line, level) ?? UNMATCHED);
 }
 
 const RANK: Record<HealthLabel, number> = { info: 1, healthy: 2, degraded: 3, failed: 4 };
@@ -246,6 +281,9 @@ const FRAME = /(?:^|\s|\^I)(?:at [\w$./<>-]+\([^)]*\)|\.\.\. \d+ (?:more|common 
 
 function rank(table: RuleTable, r: ClassifyResult): number {
   if (r.signal === null) return 0;
+  // A rule's signal says more than "some warning or error": it wins whatever its label.
+  if (r.signal === "unrecognised-warning") return 0.6;
+  if (r.signal === "unrecognised-error") return 0.7;
   for (const c of table.rules) {
     if (c.rule.signal === r.signal && c.rule.weak === true) return 0.5;
   }

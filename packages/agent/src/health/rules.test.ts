@@ -16,7 +16,7 @@ interface CorpusLine {
   version: string | null;
 }
 
-const corpus: CorpusLine[] = readFileSync(path.resolve(repoRoot, "../shared/logs/corpus.jsonl"), "utf8")
+const corpus: CorpusLine[] = readFileSync(path.resolve(repoRoot, "test/fixtures/logs/corpus.jsonl"), "utf8")
   .split("\n")
   .filter((l) => l.trim() !== "")
   .map((l) => JSON.parse(l) as CorpusLine);
@@ -97,7 +97,8 @@ describe("rule table", () => {
         const got = needles.filter((_, id) => table.present[id] === 1);
         table.present.fill(0);
         expect(got, JSON.stringify(line)).toEqual(expected);
-        expect(found).toBe(expected.length);
+        // -1: the line holds no needle and no level token (the prefilter turned it away).
+        expect(found === -1 ? 0 : found).toBe(expected.length);
       }
     }
   });

@@ -7,11 +7,13 @@ import type { HealthLabel, LogComponent } from "@vmmeet/shared";
  * prefixes, with localized level names), what it means and what an admin does about it.
  *
  * Knowledge comes from the paper (AsiaBSDCon 2023 "Jitsi on OpenBSD", sections XVII Logfiles and
- * XII Pitfalls), /work/shared/reference/jitsi-configs.md and the labelled corpus
- * (/work/shared/logs/corpus.jsonl, whose signal names are used verbatim).
+ * XII Pitfalls), the components' own log statements (catalog.gen.ts, compiled from their source; a
+ * rule's `covers` names the statements it stands for) and the labelled corpus
+ * (test/fixtures/logs/corpus.jsonl, whose signal names are used verbatim).
  *
  * Tables are data; classify.ts compiles them. First matching rule wins, so specific rules come
- * before generic ones.
+ * before generic ones. A line no rule matches but that carries a warning or error level goes to the
+ * catalog stage (catalog.ts, catalogRules.ts).
  */
 export interface Rule {
   signal: string;
@@ -29,6 +31,11 @@ export interface Rule {
    * password, never the whole line.
    */
   detail?: number | ((m: RegExpExecArray) => string | undefined);
+  /**
+   * Catalog entries this rule stands for ("[E |W ]Where[: template text]", see catalog.ts): a line
+   * of one of them that the regex misses (reworded, another release) still gets this signal.
+   */
+  covers?: readonly string[];
   /** Apply only when the jitsi-meet release (e.g. 9646) is known and within these bounds. */
   minRelease?: number;
   maxRelease?: number;
@@ -87,6 +94,7 @@ function xmppClientRules(who: Who): Rule[] {
         `${who}'s JVM does not trust prosody's TLS certificate (PKIX path building failed): the truststore ` +
         `set in ${w.inSh} lacks the auth.DOMAIN certificate, so ${who} cannot log in.`,
       fix: TRUSTSTORE_FIX,
+      covers: ["TLSUtils.getDefaultTruststoreStreamIfPossible"],
     },
     {
       signal: "xmpp-auth-failed",
@@ -142,6 +150,7 @@ function xmppClientRules(who: Who): Rule[] {
     {
       signal: "xmpp-domain-unknown",
       label: "failed",
+      covers: ["AbstractXMPPConnection.onStreamOpen: does not match configured domain"],
       needles: ["host-unknown"],
       re: /host-unknown/,
       explain:
@@ -157,6 +166,15 @@ function xmppClientRules(who: Who): Rule[] {
       needles: ["NotConnectedException", "Failed to send stanza"],
       re: /NotConnectedException|Failed to send stanza/,
       explain: `${who}'s XMPP connection to prosody is down and ${who} could not send a stanza.`,
+      covers: [
+        "MucClient.sendStanza",
+        "MucClient$MucWrapper.*: Failed to send stanza",
+        "MucClient*.setPresenceExtensions",
+        "XmppProvider.discoverFeatures: not connected",
+        "XmppProvider.discoverFeatures: no ServiceDiscoveryManager",
+        "JvbDoctor$*.doHealthCheck: XMPP disconnected",
+        "PingManager.pingServerIfNecessary",
+      ],
       fix:
         `Check that prosody runs (rcctl check prosody) and look for an earlier connect, TLS or login error; ` +
         `rcctl restart ${who} once prosody is up.`,
@@ -167,6 +185,12 @@ function xmppClientRules(who: Who): Rule[] {
       needles: ["Failed to connect", "error connecting"],
       re: /Failed to connect\/login|OperationFailedException: Failed to connect|\berror connecting\b/,
       explain: `${who} could not connect or log in to prosody.`,
+      covers: [
+        "XmppProvider.doConnect",
+        "XmppProviderImpl.doConnect",
+        "MucClient.getConnectAndLoginCallable: Error connecting",
+        "MucClient.start",
+      ],
       fix:
         `Look at the cause on the following lines (TLS, password, refused connection); check that prosody ` +
         `runs on the xmpp VM and that ${w.confPath} names its host and auth.DOMAIN.`,
@@ -195,6 +219,11 @@ const JICOFO: Rule[] = [
     needles: ["Health check failed for", "Health check timed out for"],
     re: /Health check (?:failed|timed out) for:? (?:Bridge\[jid=)?([^\s,\]]+)/,
     explain: "jicofo's health check of one bridge failed; jicofo stops using that bridge until it recovers.",
+    covers: [
+      "JvbDoctor$HealthCheckTask.doHealthCheck",
+      "JvbDoctor$HealthCheckPresenceTask.doHealthCheck",
+      "JvbDoctor$AbstractHealthCheckTask.run",
+    ],
     fix: "Check that bridge (rcctl check jvb on its VM, its log) and the network between the jicofo and jvb VMs.",
     detail: 1,
   },
@@ -204,6 +233,7 @@ const JICOFO: Rule[] = [
     needles: ["Health check failed"],
     re: /Health check failed\b/,
     explain: "jicofo's own health check failed (the cause follows, often: no operational bridges).",
+    covers: ["HealthChecker.run"],
     fix: "See the cause; usually make a bridge join the brewery MUC (check jvb's XMPP login and brewery JID).",
   },
   {
@@ -211,6 +241,10 @@ const JICOFO: Rule[] = [
     label: "failed",
     needles: ["No operational bridges"],
     re: /No operational bridges available(?: \(total bridge count: (\d+)\))?/,
+    covers: [
+      "BridgeSelector.selectBridge: no operational bridges",
+      "BridgeSelector.selectBridge: All operational bridges are SHUTTING_DOWN",
+    ],
     explain:
       "jicofo has no usable bridge: no jvb has joined the brewery MUC or all bridges failed health checks, " +
       "so no conference can get media.",
@@ -226,6 +260,12 @@ const JICOFO: Rule[] = [
     needles: ["Failed to select"],
     re: /Failed to select (?:an? |the )?(?:initial )?bridge\b/,
     explain: "jicofo could not pick a bridge for a participant: none is operational.",
+    covers: [
+      "BridgeSelectionStrategy.select",
+      "SingleBridgeSelectionStrategy.doSelect",
+      "BridgeSelector.selectBridge: required version",
+      "BridgeSelector.selectBridge: inconsistent version",
+    ],
     fix: "Same as for no-operational-bridges: get a jvb into the brewery MUC and passing health checks.",
   },
   {
@@ -242,6 +282,7 @@ const JICOFO: Rule[] = [
     needles: ["Failed to create", "Failed to join"],
     re: /Failed to (?:create|join) (?:the )?(?:room|MUC):? ?(\S*[Bb]rewery\S*)/,
     explain: "jicofo could not join the brewery MUC where bridges announce themselves.",
+    covers: ["BaseBrewery.start: Failed to create room", "MucClient.*: Failed to join the MUCs"],
     fix:
       'Check prosody\'s Component "internal.auth.DOMAIN" "muc" exists (muc_room_locking = false) and that ' +
       "jicofo's brewery-jid names it.",
@@ -278,6 +319,7 @@ const JICOFO: Rule[] = [
     label: "degraded",
     needles: ["Removing videobridge", "Removed videobridge", "Removing JVB"],
     re: /Remov(?:ing|ed) (?:videobridge|JVB):? (?:Bridge\[jid=)?([^\s,\]]+)/,
+    covers: ["BridgeSelector.removeJvbAddress"],
     explain: "jicofo's bridge selector removed a bridge.",
     fix: "Check jvb on that VM (rcctl check jvb) and its XMPP connection to prosody.",
     detail: 1,
@@ -397,6 +439,7 @@ const JVB: Rule[] = [
     needles: ["Health check failed"],
     re: /Health check failed\b/,
     explain: "jvb's self health check failed; jicofo stops sending conferences to it (the cause follows).",
+    covers: ["HealthChecker.run"],
     fix: "See the cause on the following lines, usually a port bind failure or a lost XMPP connection.",
   },
   {
@@ -404,6 +447,7 @@ const JVB: Rule[] = [
     label: "degraded",
     needles: ["Failed to initialize TCP harvester"],
     re: /Failed to initialize TCP harvester on port (\d+)/,
+    covers: ["Harvesters.initializeStaticConfiguration: Failed to initialize TCP harvester"],
     explain:
       "jvb could not bind its ICE/TCP port (in use, or below 1024 for an unprivileged JVM): clients behind " +
       "UDP-blocking firewalls lose the TCP fallback.",
@@ -454,6 +498,7 @@ const JVB: Rule[] = [
     label: "degraded",
     needles: ["stunDiscoveryFailed=true"],
     re: /stunDiscoveryFailed=true/,
+    covers: ["StunCandidateHarvester.startResolvingCandidate", "CandidateHarvesterSet.harvest"],
     explain: "jvb could not learn its public address through STUN; clients outside may get no media.",
     fix:
       "Set a static mapping of the VM's address to the public one (ice4j.harvest.mapping.static-mappings, or " +
@@ -503,6 +548,7 @@ const JVB: Rule[] = [
     needles: ["Failed to join", "Could not join", "Error joining"],
     re: /(?:Failed to join|Could not join|Error joining)(?: the)? MUCs?\b/,
     explain: "jvb could not join the brewery MUC, so jicofo never sees this bridge.",
+    covers: ["MucClient.*: Failed to join the MUCs"],
     fix:
       "Check jvb's muc_jids equals jicofo's brewery-jid and that prosody has Component \"internal.auth.DOMAIN\" " +
       '"muc" with muc_room_locking = false.',
@@ -718,6 +764,7 @@ const PROSODY: Rule[] = [
     label: "failed",
     needles: ["Failed to open server port"],
     re: /Failed to open server port (\d+)/,
+    covers: ["core.portmanager: Failed to open server port"],
     explain:
       "prosody could not listen on a port: another process holds it or the interface is not on this VM.",
     fix:
@@ -730,6 +777,7 @@ const PROSODY: Rule[] = [
     label: "failed",
     needles: ["SSL/TLS: Failed to load"],
     re: /SSL\/TLS: Failed to load '([^']+)'/,
+    covers: ["core.certmanager: SSL/TLS: Failed to load"],
     explain: "prosody could not load a TLS certificate or key; TLS for that host fails.",
     fix:
       "Check the ssl certificate/key paths and their permissions for _prosody (prosodyctl cert generate " +
@@ -766,6 +814,7 @@ const PROSODY: Rule[] = [
     label: "failed",
     needles: ["Component not connected"],
     re: /Component not connected, bouncing error(?: for: <\w+ to='([^'/]+))?/,
+    covers: ["mod_component: Component not connected"],
     explain:
       "prosody got a stanza for an external component that is not connected: jicofo/jvb in component mode " +
       "are down, or (release 5765 and later) focus.DOMAIN is still a component instead of a client_proxy.",
@@ -787,6 +836,7 @@ const PROSODY: Rule[] = [
     label: "failed",
     needles: ["Component authentication failed"],
     re: /Component authentication failed(?: for ([\w.-]+))?/,
+    covers: ["mod_component: Invalid component handshake", "mod_component: component_secret is not set"],
     explain: "An external component (jicofo or jvb in component mode) presented the wrong component secret.",
     fix: "Use the same secret as component_secret of that Component block in prosody.cfg.lua.",
     detail: 1,
@@ -871,6 +921,7 @@ const NGINX: Rule[] = [
     label: "failed",
     needles: ["bind() to "],
     re: /bind\(\) to (\S+) failed \((\d+: [^)]*)\)/,
+    covers: ["ngx_open_listening_sockets: bind() to"],
     explain:
       "nginx cannot listen on a port: another process holds it (a second nginx?) or the address is not here.",
     fix: "Check with fstat which process holds the port and the listen directives, then rcctl restart nginx.",
@@ -881,15 +932,42 @@ const NGINX: Rule[] = [
     label: "failed",
     needles: ["cannot load certificate"],
     re: /cannot load certificate(?: key)? "([^"]+)"/,
+    covers: ["ngx_ssl_certificate", "ngx_ssl_load_certificate*"],
     explain: "nginx cannot load a TLS certificate or key; browsers refuse camera and microphone without TLS.",
     fix: "Check ssl_certificate/ssl_certificate_key paths (acme-client output) and that the files exist.",
     detail: 1,
+  },
+  {
+    signal: "upstream-host-not-found",
+    label: "failed",
+    needles: ["host not found in"],
+    re: /host not found in (?:upstream|resolver|"[^"]*" of the "\w+" directive)/,
+    covers: [
+      "ngx_http_upstream_init_round_robin: host not found",
+      "ngx_parse_url",
+      "ngx_inet_resolve_host",
+      "ngx_http_upstream_server: host not found",
+    ],
+    explain:
+      "nginx cannot resolve the host name of an upstream (proxy_pass to prosody or jvb), so it does not " +
+      "start or reload.",
+    fix: "Put the xmpp and jvb VMs' names into /etc/hosts on the web VM (the paper does), or use addresses in proxy_pass.",
   },
   {
     signal: "config-invalid",
     label: "failed",
     needles: ["[emerg]"],
     re: /\[emerg\][^\n]*? in (\/\S+?:\d+)/,
+    covers: [
+      "E ngx_conf_*",
+      "E ngx_http_core_*",
+      "E ngx_http_add_*",
+      "E ngx_http_upstream_server",
+      "E ngx_http_upstream_add",
+      "E ngx_http_upstream_init_round_robin",
+      "E ngx_http_proxy_pass",
+      "E ngx_http_proxy_eval",
+    ],
     explain: "nginx rejected its configuration (it keeps running the old one on reload, or does not start).",
     fix: "Run nginx -t, fix the named line, rcctl reload nginx.",
     detail: 1,
