@@ -4,7 +4,7 @@
 // expanded, so this compares what pfctl would load with what the picture draws.
 import type { Spec } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { paperInput, type Raw } from "../../../../test/helpers/render.js";
+import { everyFlow, paperInput, threeJvbs } from "../../../../test/helpers/render.js";
 import { deploymentFlows, flowLabel } from "./flows.js";
 import { type PfHost, type PfPort, type PfRule, parsePfConf } from "./grammar/pf.js";
 import { renderDeployment } from "./index.js";
@@ -89,18 +89,6 @@ function expectFlowsEqualPf(input: RenderInput) {
   return flows;
 }
 
-const threeJvbs = (raw: Raw) => {
-  const nodes = raw.nodes as Raw[];
-  nodes.push(
-    { name: "jvb2", role: "jvb", address: "100.64.5.3", jvb: { nickname: "jvb2", udpPort: 10001 } },
-    { name: "jvb3", role: "jvb", address: "100.64.6.3", jvb: { nickname: "jvb3", udpPort: 10002 } },
-  );
-};
-const withTurn = (raw: Raw) => {
-  raw.turn = { enabled: true };
-  (raw.nodes as Raw[]).push({ name: "turn", role: "turn", address: "100.64.7.3" });
-};
-
 describe("deploymentFlows", () => {
   it("equals the pf rules of the paper's topology, both ways", () => {
     const flows = expectFlowsEqualPf(paperInput());
@@ -122,19 +110,7 @@ describe("deploymentFlows", () => {
   });
 
   it("equals the pf rules with TURN, colibri websockets, debug BOSH, admin and monitor networks", () => {
-    const flows = expectFlowsEqualPf(
-      paperInput((raw) => {
-        threeJvbs(raw);
-        withTurn(raw);
-        raw.bridgeChannel = "colibri-websocket";
-        raw.host = {
-          ...(raw.host as Raw),
-          debugBosh: true,
-          adminNetworks: ["192.0.2.0/24"],
-          monitorNetworks: ["198.51.100.7/32"],
-        };
-      }),
-    );
+    const flows = expectFlowsEqualPf(paperInput(everyFlow));
     const kinds = new Set(flows.map((f) => f.kind));
     expect(kinds).toEqual(new Set(["public", "internal", "egress", "control", "admin", "monitor"]));
     expect(flows.filter((f) => f.kind === "public" && f.to.includes("turn")).map(flowLabel)).toEqual([
