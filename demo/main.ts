@@ -21,7 +21,10 @@ const step = (s: string) => out(`\n\x1b[1m== ${s}\x1b[0m\n`);
 
 async function main(): Promise<number> {
   step("starting a sandbox: coordinator + 5 agents (enrolling with join tokens)");
-  const d = await Deployment.start({ agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"] });
+  const d = await Deployment.start({
+    agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"],
+    serveArgs: ["--http", "127.0.0.1:0"],
+  });
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -37,7 +40,7 @@ async function main(): Promise<number> {
     void cleanup().then(() => process.exit(143));
   });
   try {
-    out(`sandbox: ${d.dir}\ncoordinator: ${d.coordinatorUrl}\n`);
+    out(`sandbox: ${d.dir}\ncoordinator: ${d.coordinatorUrl}\nstatus page: ${d.statusPageUrl}\n`);
     out((await d.vmmeet("agents")).stdout);
 
     step("vmmeet push (prosody first, then jicofo and the bridges, then web)");

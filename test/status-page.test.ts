@@ -32,9 +32,10 @@ beforeAll(async () => {
     agentArgs: ["--heal-interval", "5", "--restart-backoff", "5"],
     serveArgs: ["--http", "127.0.0.1:0"],
   });
-  const m = /status page (http:\/\/127\.0\.0\.1:\d+\/)/.exec(d.coordinatorOutput.join("\n"));
-  if (!m) throw new Error(`vmmeet serve printed no status page address:\n${d.coordinatorOutput.join("\n")}`);
-  url = m[1]!;
+  const printed = d.statusPageUrl;
+  if (!printed)
+    throw new Error(`vmmeet serve printed no status page address:\n${d.coordinatorOutput.join("\n")}`);
+  url = printed;
   // Chromium's sandbox cannot start as root (a CI container): it refuses to run without --no-sandbox.
   browser = await chromium.launch({
     executablePath,

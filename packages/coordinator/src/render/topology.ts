@@ -564,12 +564,12 @@ text { font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, monospace; fil
 .box-label { fill: #ffffff; fill-opacity: 0.92; stroke: none; }
 .brewery-label { fill: #8250df; }
 .wire { fill: none; stroke-width: 1.6; }
-.wire-public, .key-public { stroke: #0969da; fill: #0969da; }
-.wire-internal, .key-internal { stroke: #1a7f37; fill: #1a7f37; }
-.wire-egress, .key-egress { stroke: #9a6700; fill: #9a6700; }
-.wire-control, .key-control { stroke: #6e7781; fill: #6e7781; }
-.wire-admin, .key-admin { stroke: #bf3989; fill: #bf3989; }
-.wire-monitor, .key-monitor { stroke: #8250df; fill: #8250df; }
+.wire-public { stroke: #0969da; } .key-public { fill: #0969da; }
+.wire-internal { stroke: #1a7f37; } .key-internal { fill: #1a7f37; }
+.wire-egress { stroke: #9a6700; } .key-egress { fill: #9a6700; }
+.wire-control { stroke: #6e7781; } .key-control { fill: #6e7781; }
+.wire-admin { stroke: #bf3989; } .key-admin { fill: #bf3989; }
+.wire-monitor { stroke: #8250df; } .key-monitor { fill: #8250df; }
 path.wire { fill: none; }
 `;
 
