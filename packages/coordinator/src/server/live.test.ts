@@ -119,6 +119,8 @@ describe("the live view", () => {
       state: "degraded",
       why: "not connected: web",
     });
+    const silent = buildLiveView(spec, fleet(["jvb"], { xmpp: nodeStatus([]) }), null, []);
+    expect(silent.flows["jicofo+jvb>xmpp:tcp/5222"]?.state).toBe("unknown");
     const stopped = fleet(["jvb"]).nodes.find((n) => n.node === "web")!;
     stopped.services = [svc("nginx", "stopped")];
     expect(nodeState(stopped)).toEqual({ state: "failed", why: "service nginx is stopped" });

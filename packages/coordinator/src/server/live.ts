@@ -146,7 +146,9 @@ export function flowStates(
   };
   for (const f of flows) {
     const target = f.to[0]!;
-    if (f.kind === "internal" && f.ports[0] === "5222") {
+    if (f.kind === "internal" && f.ports[0] === "5222" && !(prosody && health(prosody.name, "prosody"))) {
+      set(f, "unknown", "prosody reports no health yet");
+    } else if (f.kind === "internal" && f.ports[0] === "5222") {
       // jicofo and each bridge log in to prosody; a bridge in jicofo's brewery has.
       const missing: string[] = [];
       for (const from of f.from) {
