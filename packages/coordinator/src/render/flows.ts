@@ -1,7 +1,7 @@
 // The TCP and UDP flows pf lets through in a deployment, derived from the spec: what topology.svg draws and
 // the status page colours. Each flow names the pf.conf rules that carry it, hop by hop (the source VM's
 // `pass out`, the VMM host's `pass in` or rdr-to, the destination VM's `pass in`), in one canonical form.
-// test/topology-flows.test.ts reads the rendered pf.conf files back with the pf.conf checker and proves both
+// flows.test.ts reads the rendered pf.conf files back with the pf.conf checker and proves both
 // directions: every rule of a flow is in pf.conf, and every pass rule of every pf.conf belongs to a flow.
 // Pure, like the renderers, and built from the same facts they use (system.ts and host.ts): the ports,
 // the roles, the UDP port of each bridge.
