@@ -112,6 +112,21 @@ describe("the live view", () => {
     expect(v.brewery?.state).toBe("failed");
   });
 
+  it("while jicofo starts, a bridge not yet in its brewery is starting; one that left is failed", () => {
+    const starting = (signals: ComponentHealth["signals"]) =>
+      fleet([], { jicofo: nodeStatus([health("jicofo", "starting", { bridges: [], signals })]) });
+    expect(buildLiveView(spec, starting([]), null, []).nodes.find((n) => n.node === "jvb")?.state).toBe(
+      "starting",
+    );
+    const removed = {
+      ...signal("jicofo", "brewery-instance-removed", "jvbbrewery@internal.auth.jts.fips.de/jvb"),
+      label: "degraded" as const,
+    };
+    expect(
+      buildLiveView(spec, starting([removed]), null, []).nodes.find((n) => n.node === "jvb")?.state,
+    ).toBe("failed");
+  });
+
   it("an agent away is offline; a stopped service is failed", () => {
     const away = buildLiveView(spec, fleet(["jvb"], { web: null }), null, []);
     expect(away.nodes.find((n) => n.node === "web")?.state).toBe("offline");

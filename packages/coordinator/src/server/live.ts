@@ -92,8 +92,9 @@ export function nodeState(n: StatusReport["nodes"][number]): { state: LiveState;
 }
 
 /**
- * Every node's state. A bridge that jicofo, running and reporting its brewery, does not have is failed
- * whatever its own VM says: no conference can use it (the paper: "Added brewery instance" is a usable bridge).
+ * Every node's state. A bridge that jicofo does not have in its brewery is failed whatever its own VM says
+ * (no conference can use it; the paper: "Added brewery instance" is a usable bridge) once it has left the
+ * brewery or jicofo is past its start-up; while jicofo is still starting, the bridge is starting too.
  */
 export function nodeStates(
   spec: Spec | null,
@@ -103,22 +104,23 @@ export function nodeStates(
   const jicofo = spec?.nodes.find((n) => n.role === "jicofo");
   const report = jicofo ? status.nodes.find((n) => n.node === jicofo.name) : undefined;
   const h = report?.health.find((x) => x.component === "jicofo");
-  if (
-    !spec ||
-    !report?.connected ||
-    h?.bridges === undefined ||
-    h.state === "unknown" ||
-    h.state === "starting"
-  )
-    return out;
+  if (!spec || !report?.connected || h?.bridges === undefined) return out;
+  const jicofoUp = h.state !== "unknown" && h.state !== "starting";
   for (const n of spec.nodes.filter((x) => x.role === "jvb")) {
+    const nick = jvbNickname(n);
     const cur = out.get(n.name);
-    if (!cur || cur.state === "offline" || h.bridges.includes(jvbNickname(n))) continue;
-    const left = h.signals.find((s) => s.signal === "brewery-instance-removed");
-    out.set(n.name, {
-      state: "failed",
-      why: `not in jicofo's brewery${left ? ` (${left.explain})` : ""}; on its VM: ${cur.why}`,
-    });
+    if (!cur || cur.state === "offline" || h.bridges.includes(nick)) continue;
+    // jicofo's "Removed brewery instance" line names the bridge's MUC JID, ending in /NICKNAME.
+    const left = h.signals.find(
+      (s) => s.signal === "brewery-instance-removed" && (s.detail ?? "").endsWith(`/${nick}`),
+    );
+    if (left || jicofoUp)
+      out.set(n.name, {
+        state: "failed",
+        why: `not in jicofo's brewery${left ? ` (${left.explain})` : ""}; on its VM: ${cur.why}`,
+      });
+    else if (RANK[cur.state] < RANK.starting)
+      out.set(n.name, { state: "starting", why: `waiting to join jicofo's brewery; on its VM: ${cur.why}` });
   }
   return out;
 }
