@@ -64,13 +64,17 @@ async function main(): Promise<number> {
   step("starting a sandbox: coordinator + 5 agents (enrolling with join tokens)");
   out(`sandbox: ${dir}\n`);
   try {
-    d = await Deployment.start({ dir, agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"] });
+    d = await Deployment.start({
+      dir,
+      agentArgs: ["--heal-interval", "5", "--restart-backoff", "2"],
+      serveArgs: ["--http", "127.0.0.1:0"],
+    });
   } catch (err) {
     if (!cleaning) await cleanup();
     throw err;
   }
   try {
-    out(`coordinator: ${d.coordinatorUrl}\n`);
+    out(`coordinator: ${d.coordinatorUrl}\nstatus page: ${d.statusPageUrl}\n`);
     out((await d.vmmeet("agents")).stdout);
 
     step("vmmeet push (prosody first, then jicofo and the bridges, then web)");

@@ -82,6 +82,13 @@ export class Deployment {
     return d;
   }
 
+  /** The status page's address, when `vmmeet serve` was given --http (it prints it when it starts). */
+  get statusPageUrl(): string | null {
+    const all = this.coordinatorOutput.join("\n");
+    const found = [...all.matchAll(/status page (http:\/\/127\.0\.0\.1:\d+\/)/g)].at(-1);
+    return found?.[1] ?? null;
+  }
+
   vmmeet(...args: string[]): Promise<VmmeetResult> {
     return runVmmeet(this.dir, args);
   }

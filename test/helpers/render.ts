@@ -93,3 +93,25 @@ export function envFile(text: string): Map<string, string> {
   }
   return out;
 }
+
+/** Two more bridges beside the paper's jvb, each with its own nickname and UDP port. */
+export function threeJvbs(raw: Raw): void {
+  (raw.nodes as Raw[]).push(
+    { name: "jvb2", role: "jvb", address: "100.64.5.3", jvb: { nickname: "jvb2", udpPort: 10001 } },
+    { name: "jvb3", role: "jvb", address: "100.64.6.3", jvb: { nickname: "jvb3", udpPort: 10002 } },
+  );
+}
+
+/** Three bridges and every optional flow: TURN, colibri websockets, debug BOSH, admin and monitor networks. */
+export function everyFlow(raw: Raw): void {
+  threeJvbs(raw);
+  raw.turn = { enabled: true };
+  (raw.nodes as Raw[]).push({ name: "turn", role: "turn", address: "100.64.7.3" });
+  raw.bridgeChannel = "colibri-websocket";
+  raw.host = {
+    ...(raw.host as Raw),
+    debugBosh: true,
+    adminNetworks: ["192.0.2.0/24"],
+    monitorNetworks: ["198.51.100.7/32"],
+  };
+}

@@ -110,6 +110,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   mksh: "mksh",
   env: "coreutils",
   node: "nodejs",
+  // The status page's browser test (test/status-page.test.ts) drives it headless.
+  chromium: "chromium",
 };
 
 /** Thrown when a validator's program is missing: tests must fail loudly, never skip. */

@@ -9,6 +9,7 @@ import { render } from "./commands/render.js";
 import { schema } from "./commands/schema.js";
 import { serve } from "./commands/serve.js";
 import { status } from "./commands/status.js";
+import { topology } from "./commands/topology.js";
 import { validate } from "./commands/validate.js";
 import { vm } from "./commands/vm.js";
 import { type Command, EXIT, type Io, UsageError } from "./io.js";
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   init,
   validate,
   render,
+  topology,
   serve,
   plan,
   push,

@@ -13,18 +13,14 @@ import {
   enrollmentOnlyRows,
   roleInSpec,
 } from "../enroll/listener.js";
-import {
-  type HealEvent,
-  HealScheduler,
-  type HealTuning,
-  type RemoteRestart,
-  type VerdictFn,
-} from "../fleet/heal.js";
+import { HealScheduler, type HealTuning, type RemoteRestart, type VerdictFn } from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
 import { AdminError, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
 import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";
+import { followEvents } from "./feed.js";
 import { type Counters, exposition, metricsServer, newCounters } from "./metrics.js";
+import { StatusPage } from "./statuspage.js";
 
 export const COORDINATOR_VERSION = "0.1.0";
 
@@ -34,6 +30,8 @@ export interface DaemonOptions {
   logger: Logger;
   heartbeatMs?: number;
   metrics?: { port: number } | null;
+  /** The read-only status page (and /metrics) on a loopback address (server/statuspage.ts). */
+  http?: { host: string; port: number } | null;
   adminSocket?: string;
   now?: () => Date;
   applyTimeoutMs?: number;
@@ -59,6 +57,7 @@ export class CoordinatorDaemon {
   #agents: AgentServer | null = null;
   #admin: AdminServer | null = null;
   #metrics: http.Server | null = null;
+  #page: StatusPage | null = null;
   #stopping: Promise<void> | null = null;
   #heal: HealScheduler | null = null;
   #confirms = 0;
@@ -86,6 +85,10 @@ export class CoordinatorDaemon {
 
   get metricsPort(): number {
     return (this.#metrics?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get httpPort(): number {
+    return this.#page?.port ?? 0;
   }
 
   status(): StatusReport {
@@ -166,8 +169,8 @@ export class CoordinatorDaemon {
     this.#agents.start();
     this.#admin = new AdminServer(this.adminSocket, this.#handlers(), log.child({ part: "admin" }));
     await this.#admin.start();
+    const reconnects = () => new Map([...this.core.fleet.nodes].map(([n, l]) => [n, l.reconnects]));
     if (this.o.metrics) {
-      const reconnects = () => new Map([...this.core.fleet.nodes].map(([n, l]) => [n, l.reconnects]));
       this.#metrics = metricsServer(() => exposition(this.status(), reconnects(), this.counters));
       await new Promise<void>((resolve, reject) => {
         this.#metrics!.once("error", reject);
@@ -199,6 +202,16 @@ export class CoordinatorDaemon {
       });
       this.#heal.start();
     }
+    if (this.o.http) {
+      this.#page = new StatusPage({
+        core: this.core,
+        status: () => this.status(),
+        heal: () => this.#heal,
+        metrics: () => exposition(this.status(), reconnects(), this.counters),
+        ...this.o.http,
+      });
+      await this.#page.start();
+    }
     log.info(
       {
         listen: `${this.o.listen.host}:${this.port}`,
@@ -213,6 +226,7 @@ export class CoordinatorDaemon {
     this.#stopping ??= (async () => {
       await this.#heal?.stop();
       await this.#admin?.stop();
+      await this.#page?.stop();
       if (this.#metrics) await new Promise<void>((r) => this.#metrics!.close(() => r()));
       await this.#agents?.stop();
       if (this.#http) await new Promise<void>((r) => this.#http!.close(() => r()));
@@ -347,26 +361,9 @@ export class CoordinatorDaemon {
         for (const e of recent) emit(e);
         if (req.params.follow !== true) return { count: recent.length };
         await new Promise<void>((resolve) => {
-          const onEvent = (
-            node: string,
-            event: { at: string; kind: string; message: string; target?: string },
-          ) => emit({ at: event.at, kind: `agent-${event.kind}`, node, message: event.message });
-          const onPush = (e: PushEvent) =>
-            emit({
-              at: e.at,
-              kind: `push-${e.kind}`,
-              node: e.node,
-              generation: e.generation,
-              message: e.message,
-            });
-          const onHeal = (e: HealEvent) => emit(e);
-          this.core.fleet.on("event", onEvent);
-          this.#heal?.on("event", onHeal);
-          this.core.on("push", onPush);
+          const unfollow = followEvents(this.core, this.#heal, emit);
           signal.addEventListener("abort", () => {
-            this.core.fleet.off("event", onEvent);
-            this.#heal?.off("event", onHeal);
-            this.core.off("push", onPush);
+            unfollow();
             resolve();
           });
         });

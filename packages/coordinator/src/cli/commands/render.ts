@@ -2,6 +2,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { renderDeployment } from "../../render/index.js";
 import { checkInvariants, formatViolations } from "../../render/invariants.js";
+import { renderTopologySvg } from "../../render/topology.js";
 import { loadOrCreateMaterial } from "../../secrets/index.js";
 import { formatProblem, loadSpecFile } from "../../spec/load.js";
 import { parse, str } from "../args.js";
@@ -17,6 +18,7 @@ Validates SPEC (default ./vmmeet.yaml), loads or generates the secrets and CA in
 .vmmeet/ beside the spec, /var/db/vmmeet on the host) and writes, for every node including the VMM host:
   DIR/NODE/<absolute path>   each file with its mode (e.g. DIR/xmpp/etc/prosody/prosody.cfg.lua)
   DIR/NODE/node.json         the node's services (name, flags, order), setup actions and files' owners
+  DIR/topology.svg           the VMs, the flows pf lets through and the brewery ('vmmeet topology')
 Secret values in node.json are replaced by "<redacted>"; the rendered files themselves hold the secrets and are
 written with their rendered modes (0600/0640), DIR itself 0700. DIR is replaced if it holds an earlier render.
 The rendered files are then checked against the cross-file invariants (the same values in several files); each
@@ -65,7 +67,9 @@ Exit status: 0 written, 1 invalid spec or error, 64 bad command line.`,
         mode: 0o644,
       });
     }
-    io.out(`rendered ${count} files for ${Object.keys(nodes).length} nodes into ${out}\n`);
+    const svg = renderTopologySvg(res.spec, { coordinatorPort: res.spec.host.coordinatorPort });
+    await writeFile(path.join(out, "topology.svg"), svg, { mode: 0o644 });
+    io.out(`rendered ${count} files for ${Object.keys(nodes).length} nodes and topology.svg into ${out}\n`);
     for (const line of formatViolations(checkInvariants(res.spec, nodes))) io.err(`${line}\n`);
     return EXIT.ok;
   },
