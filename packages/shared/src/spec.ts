@@ -191,10 +191,12 @@ export const SpecSchema = z
               ReleaseNumber,
               z
                 .object({
-                  jicofo: ReleaseNumber,
-                  jvb: ReleaseNumber,
-                  web: ReleaseNumber,
-                  plugins: ReleaseNumber,
+                  jicofo: ReleaseNumber.describe("jicofo's release (net/jitsi/jicofo)"),
+                  jvb: ReleaseNumber.describe("jitsi-videobridge's release (net/jitsi/videobridge)"),
+                  web: ReleaseNumber.describe("jitsi-meet's release (net/jitsi/meet)"),
+                  plugins: ReleaseNumber.describe(
+                    "jitsi's prosody plugins' release (net/jitsi/prosody-plugins)",
+                  ),
                 })
                 .strict(),
             ],
@@ -203,7 +205,7 @@ export const SpecSchema = z
             },
           )
           .describe(
-            "Jitsi release on the VMs: 7648 = the paper's OpenBSD 7.2 packages, 11146 = the newest stable; or per component, e.g. OpenBSD's ports: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }",
+            "Jitsi release on the VMs: 7648 = the paper's OpenBSD 7.2 packages, 11146 = the newest stable; or per component, e.g. the ports tree's mix: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }",
           ),
         prosody: z.enum(PROSODY_VERSIONS).default("0.12").describe("Prosody major version on the xmpp VM"),
         java: z

@@ -20,10 +20,19 @@ function typeOf(s: Json): string {
   if (Array.isArray(s.enum)) return `one of ${s.enum.map(String).join(", ")}`;
   if (s.const !== undefined) return String(s.const);
   if (s.type === "array" && isObject(s.items)) return `list of ${typeOf(s.items)}`;
-  if (s.type === "object" || Array.isArray(s.oneOf) || Array.isArray(s.anyOf)) return "section";
+  const variants = [s.oneOf, s.anyOf].flatMap((v) => (Array.isArray(v) ? v.filter(isObject) : []));
+  if (variants.length > 0) {
+    if (variants.every((v) => v.const !== undefined))
+      return `one of ${variants.map((v) => String(v.const)).join(", ")}`;
+    return [...new Set(variants.map(typeOf))].join(" or ");
+  }
+  if (s.type === "object") return "section";
   if (s.type === "integer" || s.type === "number") {
-    const min = typeof s.minimum === "number" ? s.minimum : undefined;
-    const max = typeof s.maximum === "number" ? s.maximum : undefined;
+    // zod's .int() says "a safe integer" as these bounds: no range worth printing.
+    const bound = (v: unknown) =>
+      typeof v === "number" && Math.abs(v) !== Number.MAX_SAFE_INTEGER ? v : undefined;
+    const min = bound(s.minimum);
+    const max = bound(s.maximum);
     const range =
       min !== undefined && max !== undefined
         ? ` from ${min} to ${max}`
