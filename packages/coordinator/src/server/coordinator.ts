@@ -6,8 +6,9 @@ import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
-import { evaluateGate } from "../fleet/gates.js";
+import { evaluateGate, type GateContext } from "../fleet/gates.js";
 import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
+import { DEPENDENCY_SERVICES, dependentsOf, type Recovery } from "../fleet/recovery.js";
 import { rolloutStages } from "../fleet/stages.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
@@ -238,6 +239,28 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     // by the push counts only once jicofo logs it joining again after that (otherwise jicofo's stale
     // "1 bridge" from before the restart would pass the gate for a bridge that cannot log in any more).
     const restartedSince = new Map<string, number>();
+    // The dependents of a service this push restarted (prosody, a jvb): they drop and reconnect by
+    // themselves, and their gates give them their recovery window (fleet/recovery.ts).
+    const recovering = new Map<string, Recovery>();
+    const expectRecovery = (node: string, services: string[], at: number) => {
+      const restarted = services.filter((s) => DEPENDENCY_SERVICES.has(s));
+      if (restarted.length === 0) return;
+      const cause = `${restarted.join(", ")} on ${node} restarted`;
+      for (const dep of dependentsOf(spec, node)) {
+        const windowMs = spec.operations.recoverySeconds[dep.component] * 1000;
+        const prev = recovering.get(dep.node);
+        const since = Math.min(prev?.since ?? at, at);
+        recovering.set(dep.node, {
+          component: dep.component,
+          since,
+          windowMs: Math.max(prev ? prev.since + prev.windowMs : 0, at + windowMs) - since,
+          cause: prev && !prev.cause.includes(cause) ? `${prev.cause}; ${cause}` : cause,
+        });
+        // jicofo lost its XMPP connection with prosody's restart: every bridge must join its brewery again.
+        if (dep.component === "jvb")
+          restartedSince.set(dep.node, Math.max(restartedSince.get(dep.node) ?? 0, at));
+      }
+    };
     const applyNode = async (
       node: string,
       aside = false,
@@ -269,8 +292,12 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
             .map((i) => `${i.kind} ${i.target}: ${i.status}${i.detail ? ` (${i.detail})` : ""}`);
           return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
         }
+        const restartedServices = res.items
+          .filter((i) => i.kind === "service" && (i.status === "restarted" || i.status === "started"))
+          .map((i) => i.target);
         const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
         if (restarted) restartedSince.set(node, sentAt);
+        expectRecovery(node, restartedServices, sentAt);
         if (restarted) mark("restarting", "applied; services restarted");
         else if (res.unchanged) mark("unchanged", "nothing to change");
         return { node, error: null };
@@ -305,7 +332,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         spec,
         stage.nodes,
         deadline,
-        restartedSince,
+        { restartedSince, recovering },
         (node, msg) => emit({ kind: "node", node, phase: "gating", message: msg }),
       );
       if (gateError) {
@@ -462,20 +489,17 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     spec: Spec,
     nodes: string[],
     deadline: number,
-    restartedSince: ReadonlyMap<string, number>,
+    ctx: Omit<GateContext, "now">,
     progress: (node: string, message: string) => void,
   ): Promise<{ node: string; message: string } | null> {
     const last = new Map<string, string>();
     let result: { node: string; message: string } | null = null;
     const check = () => {
       for (const node of nodes) {
-        const r = evaluateGate(
-          gate,
-          spec,
-          (n) => this.fleet.nodes.get(n)?.status ?? null,
-          node,
-          restartedSince,
-        );
+        const r = evaluateGate(gate, spec, (n) => this.fleet.nodes.get(n)?.status ?? null, node, {
+          ...ctx,
+          now: Date.now(),
+        });
         if (r.failed) {
           result = { node, message: r.failed };
           return true;
@@ -490,27 +514,33 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       }
       return true;
     };
-    const ok = await this.#waitFor(check, deadline);
+    // A recovery window ends without any fleet change: look again every second while one is open.
+    const ok = await this.#waitFor(check, deadline, (ctx.recovering?.size ?? 0) > 0 ? 1000 : undefined);
     if (result) return result;
     if (ok) return null;
     const stuck =
       nodes.find(
         (n) =>
-          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, restartedSince).passed,
+          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, {
+            ...ctx,
+            now: Date.now(),
+          }).passed,
       ) ?? nodes[0]!;
     return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
   }
 
   /** Resolves true when cond() holds (re-checked on every fleet change), false at the deadline. */
-  #waitFor(cond: () => boolean, deadline: number): Promise<boolean> {
+  #waitFor(cond: () => boolean, deadline: number, tickMs?: number): Promise<boolean> {
     if (cond()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const onChange = () => {
         if (cond()) done(true);
       };
       const timer = setTimeout(() => done(cond()), Math.max(0, deadline - Date.now()));
+      const tick = tickMs === undefined ? null : setInterval(onChange, tickMs);
       const done = (v: boolean) => {
         clearTimeout(timer);
+        if (tick) clearInterval(tick);
         this.fleet.off("change", onChange);
         resolve(v);
       };
