@@ -236,12 +236,36 @@ export class Deployment {
   }
 
   /**
-   * Ends the grace period of the named nodes' services without waiting it out (jicofo's and jvb's are 90 s):
-   * their agents are started again, and a new agent knows of no recent (re)start of a service it did not
-   * start itself. Returns once each of them is connected and reports no component "starting".
+   * Ends the grace period of the jicofo and jvb services without waiting it out (90 s each): their agents
+   * are stopped, the bridges restarted behind their back (rcctl, as an admin would; with no agent watching,
+   * no healer races the restart), and the agents started again. A new agent knows of no recent (re)start of
+   * a service it did not start itself, and reads the log lines written while it was away from its saved
+   * offsets, so jicofo's agent learns the brewery from the bridges' joins. Returns once every such node is
+   * connected, reports no component "starting" and jicofo has seen every bridge join after the restart.
    */
-  async leaveGracePeriods(names: readonly string[]): Promise<void> {
-    for (const name of names) await this.restartAgent(name);
+  async leaveGracePeriods(): Promise<void> {
+    const nodes = [...this.nodes.values()].filter((n) => n.role === "jicofo" || n.role === "jvb");
+    const bridges = nodes.filter((n) => n.role === "jvb");
+    await Promise.all(nodes.map((n) => stopProcess(n.agent)));
+    const restartedAt = Date.now();
+    for (const b of bridges) {
+      const r = await runRcctl(b.rcctl, ["restart", "jvb"]);
+      if (r.code !== 0) throw new Error(`rcctl restart jvb on ${b.name}: ${r.stdout}${r.stderr}`);
+    }
+    for (const n of nodes) this.#startAgent(n, n.args);
+    await waitFor(
+      `jicofo seeing ${bridges.map((b) => b.name).join(", ")} join its brewery again`,
+      async () => {
+        const st = await this.status();
+        const jicofo = st.nodes.flatMap((n) => n.health).find((h) => h.component === "jicofo");
+        return bridges.every((b) => Date.parse(jicofo?.bridgesSince?.[b.name] ?? "") >= restartedAt - 1000);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await this.#waitReporting(nodes.map((n) => n.name));
+  }
+
+  async #waitReporting(names: readonly string[]): Promise<void> {
     await waitFor(
       `${names.join(", ")} reporting outside a grace period`,
       async () => {
@@ -269,6 +293,14 @@ export class Deployment {
 
   waitVerdict(verdict: Verdict, timeoutMs = 60_000): Promise<StatusReport> {
     return waitForVerdict(() => this.status(), verdict, timeoutMs);
+  }
+
+  /** The rcctl calls made on a node so far (arguments joined by blanks), oldest first. */
+  async rcctlCalls(node: string): Promise<string[]> {
+    const n = this.nodes.get(node);
+    if (!n) throw new Error(`no node ${node}`);
+    const text = await readFile(path.join(n.root, RCCTL_CALLS), "utf8").catch(() => "");
+    return text.split("\n").filter((l) => l !== "");
   }
 
   rcctl(node: string, ...args: string[]) {
@@ -387,11 +419,29 @@ export async function readSpecNodes<R extends string = string>(
   };
 }
 
-/** A node's root (DIR/vms/NAME) with the rcctl double and an idle syslogd. */
+/** Where the rcctl wrapper of makeNodeRoot records every call: one line of arguments per call. */
+export const RCCTL_CALLS = "var/run/rcctl-calls.log";
+
+/**
+ * A node's root (DIR/vms/NAME) with the rcctl double and an idle syslogd. The rcctl returned records each
+ * call's arguments in ROOT/RCCTL_CALLS before running the double, so tests can tell which services a push
+ * restarted or reloaded.
+ */
 export async function makeNodeRoot(dir: string, name: string): Promise<{ root: string; rcctl: string }> {
   const root = path.join(dir, "vms", name);
   await mkdir(root, { recursive: true });
-  const rcctl = await makeRcctl(root);
+  const double = await makeRcctl(root);
+  const rcctl = path.join(root, "usr/sbin/rcctl-recorded");
+  await mkdir(path.join(root, "var/run"), { recursive: true });
+  await writeFile(
+    rcctl,
+    `#!/bin/sh
+# records the call, then runs the rcctl test double
+printf '%s\\n' "$*" >> '${path.join(root, RCCTL_CALLS)}'
+exec '${double}' "$@"
+`,
+    { mode: 0o755 },
+  );
   // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
   await writeRcScript(root, "syslogd", {
     daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,

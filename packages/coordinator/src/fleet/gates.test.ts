@@ -210,4 +210,30 @@ describe("a gate while a dependency restarts", () => {
       /did not come back/,
     );
   });
+
+  it("a component the push restarted itself: its grace covers startup noise, a rejected password fails at once", () => {
+    const own = {
+      jicofo: {
+        component: "jicofo" as const,
+        since: T,
+        windowMs: 0,
+        cause: "its own restart",
+        ownStart: true,
+      },
+    };
+    const starting = (signals: HealthSignal[]) => jicofo("starting", signals);
+    const noisy = gate("brewery-complete", "jicofo", { jicofo: starting([refused]) }, T + 2000, own);
+    expect(noisy.failed).toBeUndefined();
+    expect(noisy.passed).toBe(false);
+    const auth = signal("jicofo", "xmpp-auth-failed", "failed", T + 3000);
+    // A line of the old process read after the restart began: the new one logs in, which cures it.
+    expect(
+      gate("brewery-complete", "jicofo", { jicofo: starting([auth]) }, T + 4000, own).failed,
+    ).toBeUndefined();
+    const cured = starting([auth, signal("jicofo", "brewery-room-joined", "healthy", T + 3500)]);
+    expect(gate("brewery-complete", "jicofo", { jicofo: cured }, T + 9000, own).failed).toBeUndefined();
+    // Standing uncured for the confirmation time: the new process is refused too.
+    const r = gate("brewery-complete", "jicofo", { jicofo: starting([auth]) }, T + 6000, own);
+    expect(r.failed).toMatch(/jicofo on jicofo failed after its own restart, and waiting will not heal it/);
+  });
 });

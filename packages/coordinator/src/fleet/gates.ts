@@ -58,14 +58,15 @@ function withRecovery(
 ): GateResult {
   const st = status(node);
   const left = rec.since + rec.windowMs - now;
-  const window = `${rec.windowMs / 1000}s recovery window`;
-  const found = recoveryProblems(st, rec);
+  const window = `${Math.round(rec.windowMs / 1000)}s recovery window`;
+  const found = recoveryProblems(st, rec, now);
   if (found.permanent)
     return {
       passed: false,
       waitingFor: rec.component,
       failed: `${rec.component} on ${node} failed after ${rec.cause}, and waiting will not heal it: ${found.permanent}`,
     };
+  if (rec.ownStart) return base;
   let missing: string | null = null;
   if (!base.passed && !(rec.component === "nginx" && upstreamBack(spec, status, st, rec))) {
     missing = base.failed ?? base.waitingFor;

@@ -23,6 +23,11 @@ export interface Recovery {
   windowMs: number;
   /** "prosody on xmpp restarted", for the live line and the failure report. */
   cause: string;
+  /**
+   * The push (re)started this component itself: its grace period covers the slow start, but a problem
+   * waiting cannot heal (a rejected password) still fails the gate at once. No window, no "back" check.
+   */
+  ownStart?: boolean;
 }
 
 /** The components that reconnect by themselves when `node`'s service restarts. */
@@ -45,8 +50,10 @@ export function dependentsOf(spec: Spec, node: string): Dependent[] {
   return [];
 }
 
-/** The service on the dependency whose restart the dependents ride through. */
+/** The services whose restart the dependents ride through. */
 export const DEPENDENCY_SERVICES: ReadonlySet<string> = new Set(["prosody", "jvb"]);
+/** The dependents' services: one (re)started by the push itself is covered by its grace period instead. */
+export const DEPENDENT_SERVICES: ReadonlySet<string> = new Set(["jicofo", "jvb", "nginx"]);
 
 /**
  * The signals (rules.ts names) a reconnect heals, per dependent component: a refused or closed connection
@@ -83,6 +90,23 @@ export const RECOVERABLE_SIGNALS: Readonly<Record<DependentComponent, ReadonlySe
   ),
 };
 
+/**
+ * Problems no wait heals, which fail even a component inside its grace period after the push (re)started
+ * it: rejected credentials or certificates, an unknown XMPP domain or host, a configuration the program
+ * refuses, a port it cannot bind. (A component starting up logs other failures on its way, which its grace
+ * period is for.)
+ */
+export const PERMANENT_SIGNALS: ReadonlySet<string> = new Set([
+  "truststore-rejected",
+  "xmpp-auth-failed",
+  "component-auth-failed",
+  "xmpp-domain-unknown",
+  "xmpp-dns-unknown-host",
+  "config-invalid",
+  "tls-certificate-load-failed",
+  "port-bind-failed",
+]);
+
 /** The signals that show a dependent is back: logged after the dependency's restart. */
 export const BACK_SIGNALS: Readonly<Record<DependentComponent, readonly string[]>> = {
   // jicofo joined the brewery room again (each bridge's return is checked on its own, by bridgesSince).
@@ -103,18 +127,30 @@ export interface RecoveryVerdict {
  * signal outside RECOVERABLE_SIGNALS, is permanent. (Signals from before the restart are left out: the
  * report keeps the latest signal of each name even when a later one cured it.)
  */
-export function recoveryProblems(st: NodeStatus | null, rec: Recovery): RecoveryVerdict {
+/**
+ * A component the push restarted: the agent marks the restart when it begins, so the old process's last
+ * lines (a login it kept failing until it was stopped) can be read after the mark. Such a failure counts
+ * once it stood this long without a healthy line after it: a new process that logs in cures it at once.
+ */
+export const OWN_START_CONFIRM_MS = 3000;
+
+export function recoveryProblems(st: NodeStatus | null, rec: Recovery, now: number): RecoveryVerdict {
   const service = rec.component === "nginx" ? "nginx" : rec.component;
   const svc = st?.services.find((s) => s.name === service);
   if (svc && (svc.state === "failed" || (!svc.running && svc.state !== "starting")))
     return { permanent: `${service} is not running${svc.detail ? ` (${svc.detail})` : ""}`, problems: [] };
   const h = st?.health.find((x) => x.component === (rec.component as LogComponent));
+  const signals = h?.signals ?? [];
   const problems: string[] = [];
-  for (const s of h?.signals ?? []) {
-    if (s.label !== "failed" && s.label !== "degraded") continue;
-    if (Date.parse(s.at) < rec.since) continue;
-    if (!RECOVERABLE_SIGNALS[rec.component].has(s.signal))
-      return { permanent: `${s.explain}${s.fix ? ` (fix: ${s.fix})` : ""}`, problems };
+  for (const s of signals) {
+    if (s.label !== "failed" && (s.label !== "degraded" || rec.ownStart)) continue;
+    const at = Date.parse(s.at);
+    if (at < rec.since) continue;
+    const cured = signals.some((x) => x.label === "healthy" && Date.parse(x.at) > at);
+    const permanent = rec.ownStart
+      ? PERMANENT_SIGNALS.has(s.signal) && !cured && now - at >= OWN_START_CONFIRM_MS
+      : !RECOVERABLE_SIGNALS[rec.component].has(s.signal);
+    if (permanent) return { permanent: `${s.explain}${s.fix ? ` (fix: ${s.fix})` : ""}`, problems };
     problems.push(s.signal);
   }
   return { problems };
