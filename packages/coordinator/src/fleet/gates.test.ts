@@ -225,15 +225,16 @@ describe("a gate while a dependency restarts", () => {
     const noisy = gate("brewery-complete", "jicofo", { jicofo: starting([refused]) }, T + 2000, own);
     expect(noisy.failed).toBeUndefined();
     expect(noisy.passed).toBe(false);
-    const auth = signal("jicofo", "xmpp-auth-failed", "failed", T + 3000);
-    // A line of the old process read after the restart began: the new one logs in, which cures it.
+    // A line of the old process read while the restart stopped it: not the new process's failure.
+    const stale = signal("jicofo", "xmpp-auth-failed", "failed", T + 1000);
     expect(
-      gate("brewery-complete", "jicofo", { jicofo: starting([auth]) }, T + 4000, own).failed,
+      gate("brewery-complete", "jicofo", { jicofo: starting([stale]) }, T + 9000, own).failed,
     ).toBeUndefined();
-    const cured = starting([auth, signal("jicofo", "brewery-room-joined", "healthy", T + 3500)]);
+    // The new process refused too (logged well after the restart began): fails, unless a login cured it.
+    const auth = signal("jicofo", "xmpp-auth-failed", "failed", T + 6000);
+    const cured = starting([auth, signal("jicofo", "brewery-room-joined", "healthy", T + 6500)]);
     expect(gate("brewery-complete", "jicofo", { jicofo: cured }, T + 9000, own).failed).toBeUndefined();
-    // Standing uncured for the confirmation time: the new process is refused too.
-    const r = gate("brewery-complete", "jicofo", { jicofo: starting([auth]) }, T + 6000, own);
+    const r = gate("brewery-complete", "jicofo", { jicofo: starting([auth]) }, T + 6100, own);
     expect(r.failed).toMatch(/jicofo on jicofo failed after its own restart, and waiting will not heal it/);
   });
 });

@@ -59,7 +59,7 @@ function withRecovery(
   const st = status(node);
   const left = rec.since + rec.windowMs - now;
   const window = `${Math.round(rec.windowMs / 1000)}s recovery window`;
-  const found = recoveryProblems(st, rec, now);
+  const found = recoveryProblems(st, rec);
   if (found.permanent)
     return {
       passed: false,

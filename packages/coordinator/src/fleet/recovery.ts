@@ -129,12 +129,14 @@ export interface RecoveryVerdict {
  */
 /**
  * A component the push restarted: the agent marks the restart when it begins, so the old process's last
- * lines (a login it kept failing until it was stopped) can be read after the mark. Such a failure counts
- * once it stood this long without a healthy line after it: a new process that logs in cures it at once.
+ * lines (a login it kept failing until it was stopped) can be read after the mark, within the few seconds
+ * the stop takes. A failure counts when it was logged this long after the restart began (the report keeps
+ * the latest line of each kind: a new process that keeps failing moves it on) and no healthy line came
+ * after it. The real programs retry a login every 5 s at most often, and a JVM takes longer to start.
  */
-export const OWN_START_CONFIRM_MS = 3000;
+export const OWN_START_CONFIRM_MS = 5000;
 
-export function recoveryProblems(st: NodeStatus | null, rec: Recovery, now: number): RecoveryVerdict {
+export function recoveryProblems(st: NodeStatus | null, rec: Recovery): RecoveryVerdict {
   const service = rec.component === "nginx" ? "nginx" : rec.component;
   const svc = st?.services.find((s) => s.name === service);
   if (svc && (svc.state === "failed" || (!svc.running && svc.state !== "starting")))
@@ -148,7 +150,7 @@ export function recoveryProblems(st: NodeStatus | null, rec: Recovery, now: numb
     if (at < rec.since) continue;
     const cured = signals.some((x) => x.label === "healthy" && Date.parse(x.at) > at);
     const permanent = rec.ownStart
-      ? PERMANENT_SIGNALS.has(s.signal) && !cured && now - at >= OWN_START_CONFIRM_MS
+      ? PERMANENT_SIGNALS.has(s.signal) && !cured && at - rec.since >= OWN_START_CONFIRM_MS
       : !RECOVERABLE_SIGNALS[rec.component].has(s.signal);
     if (permanent) return { permanent: `${s.explain}${s.fix ? ` (fix: ${s.fix})` : ""}`, problems };
     problems.push(s.signal);
