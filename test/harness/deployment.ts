@@ -134,56 +134,102 @@ export class Deployment {
   }
 
   async #startAgents(): Promise<void> {
-    for (const n of await this.#specNodes()) {
-      const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
-      const sandbox: NodeSandbox = {
-        name: n.name,
-        role: n.role,
-        root,
-        state: path.join(this.dir, "agents", n.name),
-        rcctl,
-        address: n.address,
-        agent: null,
-        output: [],
-        args: [],
-      };
-      const extra: string[] = ["--pfctl", await makePfctl(root)];
-      if (n.role === "host") {
-        const vms = (await this.#specNodes()).filter((x) => x.role !== "host").map((x) => x.name);
-        extra.push(...(await prepareHost(this.dir, root, rcctl, vms)));
-      } else if (n.role !== "turn") {
-        if (n.role === "web") {
-          // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
-          for (const [file, what] of [
-            ["etc/ssl/jitsi.fullchain.pem", "certificate"],
-            ["etc/ssl/private/jitsi.key", "key"],
-          ] as const) {
-            await mkdir(path.dirname(path.join(root, file)), { recursive: true });
-            await writeFile(
-              path.join(root, file),
-              `placeholder ${what} of the sandbox (the nginx simulator does no TLS)\n`,
-            );
-          }
-        }
-        const vm = await installSimulatedVm(root, n.role, {
-          netDir: this.netDir,
-          rcctl,
-          backoffMaxMs: 500,
-          addresses: n.address ? [n.address] : [],
-        });
-        if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
-        if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
-      }
-      const join = await joinArgs(this.dir, n.name);
-      this.nodes.set(n.name, sandbox);
-      sandbox.args = extra;
-      this.#startAgent(sandbox, [...join, ...extra]);
-    }
+    for (const n of await this.#specNodes()) await this.#startNode(n);
     await waitFor(
       "every agent connected",
       async () => (await this.status()).nodes.every((n) => n.connected),
       { timeoutMs: 60_000 },
     );
+  }
+
+  /** A node's VM root (doubles, simulated services), a join token and its agent, started. */
+  async #startNode(n: SpecNode<NodeSandbox["role"]>): Promise<NodeSandbox> {
+    const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
+    const sandbox: NodeSandbox = {
+      name: n.name,
+      role: n.role,
+      root,
+      state: path.join(this.dir, "agents", n.name),
+      rcctl,
+      address: n.address,
+      agent: null,
+      output: [],
+      args: [],
+    };
+    const extra: string[] = ["--pfctl", await makePfctl(root)];
+    if (n.role === "host") {
+      const vms = (await this.#specNodes()).filter((x) => x.role !== "host").map((x) => x.name);
+      extra.push(...(await prepareHost(this.dir, root, rcctl, vms)));
+    } else if (n.role === "turn") {
+      // coturn is not simulated: an idle stand-in holds its rc.d name (the turn node has no probe and no
+      // log rule; the agent only writes turnserver.conf and drives the service).
+      await writeRcScript(root, "turnserver", {
+        daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} turnserver`,
+        timeout: 5,
+      });
+    } else {
+      if (n.role === "web") {
+        // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
+        for (const [file, what] of [
+          ["etc/ssl/jitsi.fullchain.pem", "certificate"],
+          ["etc/ssl/private/jitsi.key", "key"],
+        ] as const) {
+          await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+          await writeFile(
+            path.join(root, file),
+            `placeholder ${what} of the sandbox (the nginx simulator does no TLS)\n`,
+          );
+        }
+      }
+      const vm = await installSimulatedVm(root, n.role, {
+        netDir: this.netDir,
+        rcctl,
+        backoffMaxMs: 500,
+        addresses: n.address ? [n.address] : [],
+      });
+      if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
+      if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
+    }
+    const join = await joinArgs(this.dir, n.name);
+    this.nodes.set(n.name, sandbox);
+    sandbox.args = extra;
+    this.#startAgent(sandbox, [...join, ...extra]);
+    return sandbox;
+  }
+
+  /**
+   * A node added to the spec on day two, as an admin brings up its VM: `vmmeet vm create` on the host (the
+   * disk image vm.conf will name), then the VM's agent enrolled with a join token. Call it once the push
+   * that adds the node is accepted (the coordinator enrolls only nodes of the spec in force).
+   */
+  async addNode(name: string): Promise<NodeSandbox> {
+    const n = (await this.#specNodes()).find((x) => x.name === name);
+    if (!n) throw new Error(`${name} is not in ${this.specFile}`);
+    const host = [...this.nodes.values()].find((x) => x.role === "host");
+    const vmctl = host?.args[host.args.indexOf("--vmctl") + 1];
+    if (!host || !vmctl) throw new Error("no host node with a vmctl double");
+    // The new image is a copy of the template VM's (the spec's first node), made while the template is
+    // stopped, as `vmmeet vm create` insists: on a real host that stops the template VM for the copy. The
+    // vmctl double only records the VM's state, so its services go on here.
+    const template = (await this.#specNodes()).find((x) => x.role !== "host")?.name ?? "";
+    const vm = (...args: string[]) => run(vmctl, args, { env: { ...process.env } });
+    await vm("stop", template);
+    try {
+      const made = await runVmmeet(this.dir, ["vm", "create", name, "--vmctl", vmctl, "--root", host.root]);
+      if (made.code !== 0) throw new Error(`vmmeet vm create ${name}: ${made.stderr}`);
+    } finally {
+      await vm("start", template);
+    }
+    return this.#startNode(n);
+  }
+
+  /** A node removed from the spec: its VM goes away (its agent and every process it ran stop). */
+  async removeNode(name: string): Promise<void> {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    await stopProcess(n.agent);
+    await killDoubleProcesses(n.root);
+    this.nodes.delete(name);
   }
 
   #startAgent(n: NodeSandbox, args: string[]): void {

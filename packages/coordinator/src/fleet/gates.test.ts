@@ -238,3 +238,15 @@ describe("a gate while a dependency restarts", () => {
     expect(r.failed).toMatch(/jicofo on jicofo failed after its own restart, and waiting will not heal it/);
   });
 });
+
+describe("operations.recoverySeconds", () => {
+  it("defaults to the real programs' reconnect timing and refuses nonsense at its path", () => {
+    expect(spec.operations.recoverySeconds).toEqual({ jicofo: 45, jvb: 30, nginx: 20 });
+    const base = { ...(spec as object), operations: { recoverySeconds: { jicofo: 0, web: 5 } } };
+    const r = SpecSchema.safeParse(base);
+    expect(r.success).toBe(false);
+    const paths = (r.error?.issues ?? []).map((i) => i.path.join("."));
+    expect(paths).toContain("operations.recoverySeconds.jicofo");
+    expect(paths).toContain("operations.recoverySeconds");
+  });
+});
