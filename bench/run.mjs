@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--only footprint,push,fleet,logrules] [--out FILE] [--keep]
 //                      [--idle-minutes N] [--applies N] [--log-lines N] [--pushes N] [--agents N]
-//                      [--lines N]
+//                      [--lines N] [--restarts N]
 //
 // Every figure is compared to a reference measured in the same run on the same machine (bare node, a
 // no-op admin call, grep), because the machine may be shared and noisy. The agent footprint's idle window
@@ -19,10 +19,11 @@ import { snapshotPackages } from "./lib/packages.mjs";
 import { interruptCleanups } from "./lib/proc.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ALL = ["footprint", "push", "fleet", "logrules"];
+const ALL = ["footprint", "push", "fleet", "logrules", "restart"];
 
 const USAGE = `usage: node bench/run.mjs [--quick] [--only ${ALL.join(",")}] [--out FILE] [--keep]
          [--idle-minutes N] [--applies N] [--log-lines N] [--pushes N] [--agents N] [--lines N]
+         [--restarts N]
   --quick         short run for development (1 min idle, fewer applies, pushes, agents and lines)
   --only LIST     run these benchmarks only (comma-separated)
   --out FILE      where to write the results (default bench/results.json)
@@ -32,7 +33,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ${ALL.join(",")}] [--
   --log-lines     footprint: log lines for the growth figure (default 1000000, quick 50000)
   --pushes        push: measured pushes (default 50, quick 3)
   --agents        fleet: agents (default 1000, quick 200)
-  --lines         logrules: lines of the generated log (default 1000000, quick 300000)`;
+  --lines         logrules: lines of the generated log (default 1000000, quick 300000)
+  --restarts      restart: prosody-restarting pushes and plain restarts each (default 20, quick 3)`;
 
 function settings(values) {
   const quick = values.quick === true;
@@ -58,6 +60,7 @@ function settings(values) {
       repeats: quick ? 2 : 3,
       tailSeconds: quick ? 10 : 30,
     },
+    restart: { pushes: num("restarts", 20, 3) },
   };
 }
 
@@ -107,6 +110,7 @@ async function main() {
         pushes: { type: "string" },
         agents: { type: "string" },
         lines: { type: "string" },
+        restarts: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,

@@ -389,6 +389,41 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
     expect(audit).toMatch(/"kind":"rollback"/);
   }, 180_000);
 
+  it("day two with the real prosody and nginx: xmppWebsocket on restarts prosody, the clients reconnect, no rollback", async () => {
+    const spec = await readFile(d.specFile, "utf8");
+    await writeFile(d.specFile, spec.replace(/^xmppWebsocket: false/m, "xmppWebsocket: true"));
+    const push = await d.push(120);
+    expect(push.stdout, push.stdout).not.toMatch(/rolled back|restoring generation/);
+    expect(push.code, push.stdout).toBe(0);
+    await d.waitVerdict("conference-ready", 90_000);
+    // The real nginx serves the new location, proxied to the real prosody.
+    expect(await readFile(path.join(node("web").root, "etc/nginx/nginx.conf"), "utf8")).toMatch(
+      /location = \/xmpp-websocket/,
+    );
+  }, 180_000);
+
+  it("vmmeet secrets rotate --all: the real prosody takes the new passwords, the old ones stop working", async () => {
+    const old = await secrets();
+    const r = await d.vmmeet("secrets", "rotate", "--all", "--timeout", "120");
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    for (const v of Object.values(old))
+      if (typeof v === "string" && v.length >= 16) expect(r.stdout).not.toContain(v);
+    await d.waitVerdict("conference-ready", 90_000);
+    const now = await secrets();
+    expect(now.focusPassword).not.toBe(old.focusPassword);
+    // Real XMPP logins against the real prosody, trusting the rebuilt truststore's CA: the new focus and jvb
+    // passwords work (the accounts were changed in place), the old ones are refused.
+    const caFile = await truststoreCaFile();
+    for (const user of ["focus", "jvb"] as const) {
+      const key = user === "focus" ? "focusPassword" : "jvbPassword";
+      expect((await login(caFile, user, now[key] as string)).ok, user).toBe(true);
+      expect(await login(caFile, user, old[key] as string)).toMatchObject({ ok: false, kind: "sasl" });
+    }
+    expect(
+      await readdir(path.join(node("xmpp").root, "var/prosody/auth%2ejts%2efips%2ede/accounts")),
+    ).toEqual(["focus.dat", "jvb.dat"]);
+  }, 240_000);
+
   it("stop: no process, network namespace or mount of the deployment is left", async () => {
     const topo = d.topology!;
     const real = [

@@ -26,6 +26,7 @@ import { waitFor } from "./helpers/wait.js";
 import {
   installSimulatedVm,
   SIMULATOR,
+  SIMULATORS_DIR,
   type SimRole,
   type SimulatedVm,
   simulatedPort,
@@ -46,6 +47,50 @@ let truststorePassword: string;
 const vms = {} as Record<SimRole, SimulatedVm>;
 
 const read = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "");
+
+interface CatalogEntry {
+  level: string;
+  file: string;
+  line: number;
+  class: string;
+  method: string;
+  template: string;
+}
+const CATALOG = (
+  JSON.parse(readFileSync(path.join(SIMULATORS_DIR, "reconnect-catalog-9646.json"), "utf8")) as {
+    messages: CatalogEntry[];
+  }
+).messages;
+
+interface JitsiMessage {
+  raw: string;
+  level: string;
+  where: string;
+  line: number;
+  text: string;
+}
+/** The Jitsi-layout records of a syslog file's lines: level, Class.method#line and the message text. */
+function jitsiMessages(lines: string[]): JitsiMessage[] {
+  const out: JitsiMessage[] = [];
+  for (const raw of lines) {
+    const m = /(INFO|WARNING|SEVERE): \[\d+\] (?:\[[^\]]*\] )*([\w$.<>]+)#(\d+): (.*)$/.exec(raw);
+    if (m) out.push({ raw, level: m[1]!, where: m[2]!, line: Number(m[3]), text: m[4]! });
+  }
+  return out;
+}
+/** The catalog entry a message was printed from: same level, method and line, and its template matches. */
+function catalogEntry(m: JitsiMessage): CatalogEntry | undefined {
+  const method = m.where.split(".").pop() ?? "";
+  return CATALOG.find((c) => {
+    const re = new RegExp(
+      `^${c.template
+        .split("{}")
+        .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+    );
+    return c.level === m.level && c.line === m.line && method.includes(c.method) && re.test(m.text);
+  });
+}
 const logOf = {
   prosody: () => read(path.join(vms.xmpp.root, "var/prosody/prosody.log")),
   jicofo: () => read(path.join(vms.jicofo.root, "var/log/jicofo")),
@@ -262,7 +307,7 @@ describe("jitsi simulators on rendered files", () => {
     );
     expect(added).toMatch(
       new RegExp(
-        `^\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d jicofo jicofo\\[\\d+\\]: Jicofo \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO: \\[\\d+\\] \\[type=bridge brewery=jvbbrewery\\] BaseBrewery\\.addInstance#341: Added brewery instance: ${BREWERY.replaceAll(".", "\\.")}/jvb$`,
+        `^\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d jicofo jicofo\\[\\d+\\]: Jicofo \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO: \\[\\d+\\] \\[type=bridge brewery=jvbbrewery\\] BaseBrewery\\.addInstance#347: Added brewery instance: ${BREWERY.replaceAll(".", "\\.")}/jvb$`,
       ),
     );
     expect(classify("jicofo", added)).toMatchObject({
@@ -353,6 +398,43 @@ describe("jitsi simulators on rendered files", () => {
     expect(v.reasons).toContain("jicofo on jicofo has 1 bridge in the brewery");
   });
 
+  it("a prosody restart: jicofo and jvb print release 9646's lines in 9646's order, reconnect and rejoin", async () => {
+    const jicofo = mark("jicofo");
+    const jvb = mark("jvb");
+    await rcctl("xmpp", "restart", "prosody");
+    await waitFor(
+      "the bridge back in the brewery",
+      () =>
+        jicofo().some((l) => l.includes("Added new videobridge")) &&
+        jvb().some((l) => l.includes("Joined MUC")),
+      { timeoutMs: 30_000 },
+    );
+    expect(await health("jicofo")).toBe(200);
+    // Every message is one of the real programs' at its level and line (test/simulators' catalog extract).
+    const j = jitsiMessages(jicofo());
+    const v = jitsiMessages(jvb());
+    for (const m of [...j, ...v]) expect(catalogEntry(m), m.raw).toBeDefined();
+    // jicofo (XmppProvider.kt, BaseBrewery.java at 9646): the stream error, the brewery emptied, smack's
+    // countdown (ending in 0 twice) and failed attempts, then registered again and the bridge back.
+    const seq = j.map((m) => catalogEntry(m)?.template).join("|");
+    expect(seq).toMatch(
+      /^XMPP connection closed on error: \{\}\|Left the room\.\|Removed brewery instance: \{\}\|Removing JVB: \{\}\|Lost a bridge: \{\}(\|XMPP reconnecting in: \{\} seconds\.|\|XMPP reconnection failed: \{\})+\|Registered\.\|Will discover components for \{\}\|Joined the room\.\|Added brewery instance: \{\}\|Added new videobridge: \{\}$/,
+    );
+    expect(j[0]?.text).toMatch(/^XMPP connection closed on error: system-shutdown /);
+    const countdown = j.filter((m) => m.text.startsWith("XMPP reconnecting in:")).map((m) => m.text);
+    expect(countdown.slice(-2)).toEqual([
+      "XMPP reconnecting in: 0 seconds.",
+      "XMPP reconnecting in: 0 seconds.",
+    ]);
+    // jvb (jicoco 1.1-141's MucClient): closed with prosody's stream error, then its 5 s task connects,
+    // logs in and joins the brewery again.
+    expect(v.map((m) => catalogEntry(m)?.template).join("|")).toMatch(
+      /^Closed on error:(\|Error connecting:)*\|Connected\.\|Logging in\.\|Authenticated, b=\{\}\|Joined MUC: \{\}$/,
+    );
+    const closed = jvb().findIndex((l) => l.includes("Closed on error:"));
+    expect(jvb()[closed + 1]).toContain("XMPPException$StreamErrorException: system-shutdown");
+  });
+
   it("stopping jvb removes the bridge from the brewery", async () => {
     const jicofo = mark("jicofo");
     await rcctl("jvb", "stop", "jvb");
@@ -402,10 +484,10 @@ describe("jitsi simulators on rendered files", () => {
     // jvb's record (message line + exception line) classifies as a SASL failure
     const lines = await waitFor("jvb's login failure record", () => {
       const l = jvb();
-      const k = l.findIndex((x) => x.includes("error connecting"));
+      const k = l.findIndex((x) => x.includes("Failed to login."));
       return k >= 0 && k + 1 < l.length && l;
     });
-    const i = lines.findIndex((l) => l.includes("error connecting"));
+    const i = lines.findIndex((l) => l.includes("Failed to login."));
     expect(classify("jvb", `${lines[i]}\n${lines[i + 1]}`)).toMatchObject({
       signal: "xmpp-auth-failed",
       detail: "not-authorized",

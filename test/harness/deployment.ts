@@ -141,56 +141,102 @@ export class Deployment {
   }
 
   async #startAgents(): Promise<void> {
-    for (const n of await this.#specNodes()) {
-      const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
-      const sandbox: NodeSandbox = {
-        name: n.name,
-        role: n.role,
-        root,
-        state: path.join(this.dir, "agents", n.name),
-        rcctl,
-        address: n.address,
-        agent: null,
-        output: [],
-        args: [],
-      };
-      const extra: string[] = ["--pfctl", await makePfctl(root)];
-      if (n.role === "host") {
-        const vms = (await this.#specNodes()).filter((x) => x.role !== "host").map((x) => x.name);
-        extra.push(...(await prepareHost(this.dir, root, rcctl, vms)));
-      } else if (n.role !== "turn") {
-        if (n.role === "web") {
-          // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
-          for (const [file, what] of [
-            ["etc/ssl/jitsi.fullchain.pem", "certificate"],
-            ["etc/ssl/private/jitsi.key", "key"],
-          ] as const) {
-            await mkdir(path.dirname(path.join(root, file)), { recursive: true });
-            await writeFile(
-              path.join(root, file),
-              `placeholder ${what} of the sandbox (the nginx simulator does no TLS)\n`,
-            );
-          }
-        }
-        const vm = await installSimulatedVm(root, n.role, {
-          netDir: this.netDir,
-          rcctl,
-          backoffMaxMs: 500,
-          addresses: n.address ? [n.address] : [],
-        });
-        if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
-        if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
-      }
-      const join = await joinArgs(this.dir, n.name);
-      this.nodes.set(n.name, sandbox);
-      sandbox.args = extra;
-      this.#startAgent(sandbox, [...join, ...extra]);
-    }
+    for (const n of await this.#specNodes()) await this.#startNode(n);
     await waitFor(
       "every agent connected",
       async () => (await this.status()).nodes.every((n) => n.connected),
       { timeoutMs: 60_000 },
     );
+  }
+
+  /** A node's VM root (doubles, simulated services), a join token and its agent, started. */
+  async #startNode(n: SpecNode<NodeSandbox["role"]>): Promise<NodeSandbox> {
+    const { root, rcctl } = await makeNodeRoot(this.dir, n.name);
+    const sandbox: NodeSandbox = {
+      name: n.name,
+      role: n.role,
+      root,
+      state: path.join(this.dir, "agents", n.name),
+      rcctl,
+      address: n.address,
+      agent: null,
+      output: [],
+      args: [],
+    };
+    const extra: string[] = ["--pfctl", await makePfctl(root)];
+    if (n.role === "host") {
+      const vms = (await this.#specNodes()).filter((x) => x.role !== "host").map((x) => x.name);
+      extra.push(...(await prepareHost(this.dir, root, rcctl, vms)));
+    } else if (n.role === "turn") {
+      // coturn is not simulated: an idle stand-in holds its rc.d name (the turn node has no probe and no
+      // log rule; the agent only writes turnserver.conf and drives the service).
+      await writeRcScript(root, "turnserver", {
+        daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} turnserver`,
+        timeout: 5,
+      });
+    } else {
+      if (n.role === "web") {
+        // tls.mode files: the admin puts the site's certificate there (the nginx simulator does no TLS).
+        for (const [file, what] of [
+          ["etc/ssl/jitsi.fullchain.pem", "certificate"],
+          ["etc/ssl/private/jitsi.key", "key"],
+        ] as const) {
+          await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+          await writeFile(
+            path.join(root, file),
+            `placeholder ${what} of the sandbox (the nginx simulator does no TLS)\n`,
+          );
+        }
+      }
+      const vm = await installSimulatedVm(root, n.role, {
+        netDir: this.netDir,
+        rcctl,
+        backoffMaxMs: 500,
+        addresses: n.address ? [n.address] : [],
+      });
+      if (vm.prosodyctl) extra.push("--prosodyctl", vm.prosodyctl);
+      if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
+    }
+    const join = await joinArgs(this.dir, n.name);
+    this.nodes.set(n.name, sandbox);
+    sandbox.args = extra;
+    this.#startAgent(sandbox, [...join, ...extra]);
+    return sandbox;
+  }
+
+  /**
+   * A node added to the spec on day two, as an admin brings up its VM: `vmmeet vm create` on the host (the
+   * disk image vm.conf will name), then the VM's agent enrolled with a join token. Call it once the push
+   * that adds the node is accepted (the coordinator enrolls only nodes of the spec in force).
+   */
+  async addNode(name: string): Promise<NodeSandbox> {
+    const n = (await this.#specNodes()).find((x) => x.name === name);
+    if (!n) throw new Error(`${name} is not in ${this.specFile}`);
+    const host = [...this.nodes.values()].find((x) => x.role === "host");
+    const vmctl = host?.args[host.args.indexOf("--vmctl") + 1];
+    if (!host || !vmctl) throw new Error("no host node with a vmctl double");
+    // The new image is a copy of the template VM's (the spec's first node), made while the template is
+    // stopped, as `vmmeet vm create` insists: on a real host that stops the template VM for the copy. The
+    // vmctl double only records the VM's state, so its services go on here.
+    const template = (await this.#specNodes()).find((x) => x.role !== "host")?.name ?? "";
+    const vm = (...args: string[]) => run(vmctl, args, { env: { ...process.env } });
+    await vm("stop", template);
+    try {
+      const made = await runVmmeet(this.dir, ["vm", "create", name, "--vmctl", vmctl, "--root", host.root]);
+      if (made.code !== 0) throw new Error(`vmmeet vm create ${name}: ${made.stderr}`);
+    } finally {
+      await vm("start", template);
+    }
+    return this.#startNode(n);
+  }
+
+  /** A node removed from the spec: its VM goes away (its agent and every process it ran stop). */
+  async removeNode(name: string): Promise<void> {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    await stopProcess(n.agent);
+    await killDoubleProcesses(n.root);
+    this.nodes.delete(name);
   }
 
   #startAgent(n: NodeSandbox, args: string[]): void {
@@ -242,6 +288,54 @@ export class Deployment {
     this.#startAgent(n, n.args);
   }
 
+  /**
+   * Ends the grace period of the jicofo and jvb services without waiting it out (90 s each): their agents
+   * are stopped, the bridges restarted behind their back (rcctl, as an admin would; with no agent watching,
+   * no healer races the restart), and the agents started again. A new agent knows of no recent (re)start of
+   * a service it did not start itself, and reads the log lines written while it was away from its saved
+   * offsets, so jicofo's agent learns the brewery from the bridges' joins. Returns once every such node is
+   * connected, reports no component "starting" and jicofo has seen every bridge join after the restart.
+   */
+  async leaveGracePeriods(): Promise<void> {
+    const nodes = [...this.nodes.values()].filter((n) => n.role === "jicofo" || n.role === "jvb");
+    const bridges = nodes.filter((n) => n.role === "jvb");
+    await Promise.all(nodes.map((n) => stopProcess(n.agent)));
+    const restartedAt = Date.now();
+    for (const b of bridges) {
+      const r = await runRcctl(b.rcctl, ["restart", "jvb"]);
+      if (r.code !== 0) throw new Error(`rcctl restart jvb on ${b.name}: ${r.stdout}${r.stderr}`);
+    }
+    for (const n of nodes) this.#startAgent(n, n.args);
+    await waitFor(
+      `jicofo seeing ${bridges.map((b) => b.name).join(", ")} join its brewery again`,
+      async () => {
+        const st = await this.status();
+        const jicofo = st.nodes.flatMap((n) => n.health).find((h) => h.component === "jicofo");
+        return bridges.every((b) => Date.parse(jicofo?.bridgesSince?.[b.name] ?? "") >= restartedAt - 1000);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await this.#waitReporting(nodes.map((n) => n.name));
+  }
+
+  async #waitReporting(names: readonly string[]): Promise<void> {
+    await waitFor(
+      `${names.join(", ")} reporting outside a grace period`,
+      async () => {
+        const st = await this.status();
+        return names.every((name) => {
+          const n = st.nodes.find((x) => x.node === name);
+          return (
+            n?.connected === true &&
+            n.health.length > 0 &&
+            n.health.every((h) => h.state !== "starting" && h.state !== "unknown")
+          );
+        });
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  }
+
   async status(): Promise<StatusReport> {
     return (await adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "sandbox")) as StatusReport;
   }
@@ -252,6 +346,14 @@ export class Deployment {
 
   waitVerdict(verdict: Verdict, timeoutMs = 60_000): Promise<StatusReport> {
     return waitForVerdict(() => this.status(), verdict, timeoutMs);
+  }
+
+  /** The rcctl calls made on a node so far (arguments joined by blanks), oldest first. */
+  async rcctlCalls(node: string): Promise<string[]> {
+    const n = this.nodes.get(node);
+    if (!n) throw new Error(`no node ${node}`);
+    const text = await readFile(path.join(n.root, RCCTL_CALLS), "utf8").catch(() => "");
+    return text.split("\n").filter((l) => l !== "");
   }
 
   rcctl(node: string, ...args: string[]) {
@@ -370,11 +472,29 @@ export async function readSpecNodes<R extends string = string>(
   };
 }
 
-/** A node's root (DIR/vms/NAME) with the rcctl double and an idle syslogd. */
+/** Where the rcctl wrapper of makeNodeRoot records every call: one line of arguments per call. */
+export const RCCTL_CALLS = "var/run/rcctl-calls.log";
+
+/**
+ * A node's root (DIR/vms/NAME) with the rcctl double and an idle syslogd. The rcctl returned records each
+ * call's arguments in ROOT/RCCTL_CALLS before running the double, so tests can tell which services a push
+ * restarted or reloaded.
+ */
 export async function makeNodeRoot(dir: string, name: string): Promise<{ root: string; rcctl: string }> {
   const root = path.join(dir, "vms", name);
   await mkdir(root, { recursive: true });
-  const rcctl = await makeRcctl(root);
+  const double = await makeRcctl(root);
+  const rcctl = path.join(root, "usr/sbin/rcctl-recorded");
+  await mkdir(path.join(root, "var/run"), { recursive: true });
+  await writeFile(
+    rcctl,
+    `#!/bin/sh
+# records the call, then runs the rcctl test double
+printf '%s\\n' "$*" >> '${path.join(root, RCCTL_CALLS)}'
+exec '${double}' "$@"
+`,
+    { mode: 0o755 },
+  );
   // syslogd exists on every OpenBSD system; the agent reloads it after adding a program block.
   await writeRcScript(root, "syslogd", {
     daemon: `${process.execPath} ${path.join(repoRoot(), "test/harness/idle.mjs")} syslogd`,

@@ -27,7 +27,10 @@ export interface SimulatedVmOptions {
   netDir: string;
   /** An rcctl wrapper from makeRcctl(root); made here when absent. */
   rcctl?: string;
-  /** Longest wait between the jicofo/jvb simulators' login attempts (default 1000 ms, fast for tests). */
+  /**
+   * How long the jicofo/jvb simulators' 5 s retry period takes here (default 1000 ms): their whole reconnect
+   * timing (lib.mjs RECONNECT: smack's delays for jicofo, jicoco's retry task for jvb) runs at that scale.
+   */
   backoffMaxMs?: number;
   /** Loopback port of jicofo's/jvb's /about/health (default 0: any free port, found with simulatedPort). */
   httpPort?: number;
@@ -85,8 +88,8 @@ export async function installSimulatedVm(
   const vm: SimulatedVm = { root, role, rcctl, service };
   const jvm = [
     ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]),
-    "--backoff-max-ms",
-    String(o.backoffMaxMs ?? 1000),
+    "--time-scale",
+    String((o.backoffMaxMs ?? 1000) / 5000),
   ];
   switch (role) {
     case "xmpp": {

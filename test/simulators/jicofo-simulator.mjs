@@ -17,18 +17,19 @@ import {
   loadJitsiConfig,
   loadJitsiTruststore,
   ownAddresses,
+  RECONNECT,
   resolveHost,
   simulatorArgs,
   xmppLogin,
 } from "./lib.mjs";
 
 const HELP = `jicofo-simulator: a test double of jicofo (not jicofo, does not speak XMPP)
-usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--backoff-max-ms N] [--address A]... --host=HOST
+usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F] [--address A]... --host=HOST
   --root            the simulated VM's root (/etc/jicofo/jicofo.in.sh, jicofo.conf and the truststore under it)
   --net             the simulated network directory (see lib.mjs)
   --http-port       loopback port of /about/health (default 0: any free port; published in NETDIR as
                     <address>/<jicofo.rest.port, default 8888>)
-  --backoff-max-ms  longest wait between login attempts (default 5000)
+  --time-scale      real seconds per simulated second of jicofo's reconnect timing (default 1; tests 0.1)
   --host=HOST       required, like the OpenBSD port's launcher (rcctl set jicofo flags --host=DOMAIN)
 `;
 
@@ -80,14 +81,51 @@ const hostname = String(client.hostname ?? "localhost");
 const port = Number(client.port ?? 5222);
 const username = String(client.username ?? "focus");
 const ctx = "[xmpp_connection=client]";
+// What smack's exception says for each way a login fails (the message jicofo puts after its text).
+const failure = (e) => {
+  const addr = resolveHost(ROOT, hostname) ?? hostname;
+  switch (e.kind) {
+    case "unknown-host":
+      return `java.net.UnknownHostException: ${hostname}`;
+    case "refused":
+      return `The following addresses failed: '${hostname}:${port}' failed because: ${hostname}/${addr} exception: java.net.ConnectException: Connection refused`;
+    case "pkix":
+      return "javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target";
+    case "sasl":
+      return `SASLError using SCRAM-SHA-1: ${e.detail}`;
+    case "host-unknown":
+      return "org.jivesoftware.smack.XMPPException$StreamErrorException: host-unknown";
+    default:
+      return `java.io.EOFException: ${e.detail ?? "connection closed"}`;
+  }
+};
+// jicofo 9646's own lines (jicofo-common/.../xmpp/XmppProvider.kt at stable/jitsi-meet_9646).
 const failed = (text) =>
-  log.severe(27, "XmppProvider.doConnect#245", `Failed to connect/login: ${text}`, ctx);
+  log.severe(27, "XmppProvider.doConnect#181", `Failed to connect/login: ${text}`, ctx);
+const scale = Number(args["time-scale"] ?? 1);
+let loggedInBefore = false;
 
 const session =
   client.enabled === false
     ? undefined
     : keepLoggedIn({
-        backoffMaxMs: Number(args["backoff-max-ms"] ?? 5000),
+        retry: {
+          ...RECONNECT.jicofo(scale),
+          onCountdown: (n) =>
+            log.info(
+              59,
+              "XmppProvider$reconnectionListener$1.reconnectingIn#87",
+              `XMPP reconnecting in: ${n} seconds.`,
+              ctx,
+            ),
+          onReconnectFailed: (e) =>
+            log.severe(
+              59,
+              "XmppProvider$reconnectionListener$1.reconnectionFailed#91",
+              `XMPP reconnection failed: ${failure(e)}`,
+              ctx,
+            ),
+        },
         login: () =>
           xmppLogin({
             root: ROOT,
@@ -100,36 +138,34 @@ const session =
             cas,
             disableVerification: client["disable-certificate-verification"] === true,
           }),
-        onFailure: (e) => {
-          const addr = resolveHost(ROOT, hostname) ?? hostname;
-          switch (e.kind) {
-            case "unknown-host":
-              return failed(`java.net.UnknownHostException: ${hostname}`);
-            case "refused":
-              return failed(
-                `The following addresses failed: '${hostname}:${port}' failed because: ${hostname}/${addr} exception: java.net.ConnectException: Connection refused`,
-              );
-            case "pkix":
-              return failed(
-                "javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target",
-              );
-            case "sasl":
-              return failed(`SASLError using SCRAM-SHA-1: ${e.detail}`);
-            case "host-unknown":
-              return failed("org.jivesoftware.smack.XMPPException$StreamErrorException: host-unknown");
-            default:
-              return failed(`java.io.EOFException: ${e.detail ?? "connection closed"}`);
-          }
-        },
+        onFailure: (e) => failed(failure(e)),
         onSession: async (s) => {
-          log.info(25, "XmppProvider$connectionListener$1.authenticated#140", `Registered as ${s.jid}`, ctx);
+          // The first login goes through XmppProvider.doConnect, a reconnect through smack's manager.
+          if (!loggedInBefore) log.info(27, "XmppProvider.doConnect#168", `Connected, JID=${s.jid}`, ctx);
+          loggedInBefore = true;
+          log.info(25, "XmppProvider$connectionListener$1.authenticated#98", "Registered.", ctx);
+          const xmppDomain = client["xmpp-domain"];
+          if (xmppDomain)
+            log.info(
+              25,
+              "XmppProvider$connectionListener$1.authenticated#100",
+              `Will discover components for ${xmppDomain}`,
+              ctx,
+            );
+          else
+            log.info(
+              25,
+              "XmppProvider$connectionListener$1.authenticated#103",
+              "No xmpp-domain configured, will not discover components.",
+              ctx,
+            );
           s.on("presence", (room, nick, available) => {
             if (nick !== username) jb.presence(room, nick, available);
           });
           if (brewery === "") return;
           jb.joined(await s.join(brewery, username));
         },
-        onClosed: () => jb.closed(ctx),
+        onClosed: (streamError) => jb.closed(ctx, streamError),
       });
 
 for (const s of ["SIGTERM", "SIGINT"]) {

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
+  closedError,
   getPath,
   healthServer,
   inRoot,
@@ -17,6 +18,7 @@ import {
   loadJitsiConfig,
   loadJitsiTruststore,
   ownAddresses,
+  RECONNECT,
   readIfExists,
   resolveHost,
   simulatorArgs,
@@ -24,12 +26,12 @@ import {
 } from "./lib.mjs";
 
 const HELP = `jvb-simulator: a test double of jitsi-videobridge (not jitsi-videobridge, does not speak XMPP)
-usage: jvb-simulator.mjs --root DIR --net DIR [--http-port N] [--backoff-max-ms N] [--address A]...
+usage: jvb-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F] [--address A]...
   --root            the simulated VM's root (/etc/jvb/jvb.in.sh, jvb.conf and the truststore under it)
   --net             the simulated network directory (see lib.mjs)
   --http-port       loopback port of /about/health (default 0: any free port; published in NETDIR as
                     <address>/<videobridge.http-servers.private.port, default 8080>)
-  --backoff-max-ms  longest wait between login attempts (default 5000)
+  --time-scale      real seconds per simulated second of jvb's reconnect timing (default 1; tests 0.1)
 `;
 
 const args = simulatorArgs(HELP);
@@ -118,7 +120,7 @@ const configs = Object.entries(getPath(conf, "videobridge.apis.xmpp-client.confi
     ),
 );
 
-const backoffMaxMs = Number(args["backoff-max-ms"] ?? 5000);
+const scale = Number(args["time-scale"] ?? 1);
 let srtpLogged = false;
 const clients = configs.map(([id, c]) => {
   const hostname = String(c.hostname);
@@ -128,11 +130,14 @@ const clients = configs.map(([id, c]) => {
     .map((s) => String(s).trim())
     .filter(Boolean);
   const nick = String(c.muc_nickname);
-  const where = "MucClient.lambda$getConnectAndLoginCallable$7#673";
-  const errorConnecting = (exception) =>
-    log.warn(20, where, `[MucClient id=${id} hostname=${hostname}] error connecting`, ctx, [exception]);
+  // jicoco 1.1-141-g30ec741's MucClient (jvb 9646): its connect-and-login task logs "Error connecting:"
+  // when the connection fails and "Failed to login. ..." when the login does (the TLS handshake, and so a
+  // PKIX failure, is part of connecting), each with smack's exception on the next line.
+  const task = "MucClient.lambda$getConnectAndLoginCallable$7";
+  const errorConnecting = (exception) => log.warn(20, `${task}#640`, "Error connecting:", ctx, [exception]);
+  log.info(1, "MucClient.initializeConnectAndJoin#350", "Dispatching a thread to connect and login.", ctx);
   return keepLoggedIn({
-    backoffMaxMs,
+    retry: RECONNECT.jvb(scale),
     login: () =>
       xmppLogin({
         root: ROOT,
@@ -159,9 +164,11 @@ const clients = configs.map(([id, c]) => {
             "javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target",
           );
         case "sasl":
-          return errorConnecting(
+          log.info(20, "MucClient$2.connected#321", "Connected.", ctx);
+          log.info(20, `${task}#646`, "Logging in.", ctx);
+          return log.warn(20, `${task}#660`, "Failed to login. Disconnecting to trigger a re-connect.", ctx, [
             `org.jivesoftware.smack.sasl.SASLErrorException: SASLError using SCRAM-SHA-1: ${e.detail}`,
-          );
+          ]);
         case "host-unknown":
           return errorConnecting(
             "org.jivesoftware.smack.XMPPException$StreamErrorException: host-unknown You can read more about the meaning of this stream error at http://xmpp.org/rfcs/rfc6120.html#streams-error-conditions",
@@ -171,18 +178,15 @@ const clients = configs.map(([id, c]) => {
       }
     },
     onSession: async (session) => {
-      log.info(
-        20,
-        "MucClient.initializeConnectAndJoin#400",
-        `[MucClient id=${id} hostname=${hostname}] Logged in as ${session.jid}`,
-        ctx,
-      );
+      log.info(20, "MucClient$2.connected#321", "Connected.", ctx);
+      log.info(20, `${task}#646`, "Logging in.", ctx);
+      log.info(20, "MucClient$2.authenticated#327", "Authenticated, b=false", ctx);
       for (const room of mucs) {
         const r = await session.join(room, nick);
         if (r.ok) {
-          log.info(35, "MucClient$MucWrapper.join#825", `Joined MUC: ${room.toLowerCase()}`, ctx);
+          log.info(35, "MucClient$MucWrapper.join#771", `Joined MUC: ${room.toLowerCase()}`, ctx);
         } else {
-          log.severe(35, "MucClient$MucWrapper.join#830", `Failed to join MUC ${room.toLowerCase()}:`, ctx, [
+          log.warn(20, `${task}#671`, "Failed to join the MUCs.", ctx, [
             `org.jivesoftware.smack.XMPPException$XMPPErrorException: XMPP error reply received from ${room.toLowerCase()}: XMPPError: ${r.condition} - cancel`,
           ]);
         }
@@ -194,14 +198,10 @@ const clients = configs.map(([id, c]) => {
         }
       }
     },
-    onClosed: () =>
-      log.warn(
-        21,
-        "MucClient$2.connectionClosedOnError#293",
-        `[MucClient id=${id} hostname=${hostname}] Closed on error:`,
-        ctx,
-        ["java.net.SocketException: Connection reset"],
-      ),
+    onClosed: (streamError) =>
+      log.warn(21, "MucClient$2.connectionClosedOnError#341", "Closed on error:", ctx, [
+        closedError(streamError).exception,
+      ]),
   });
 });
 

@@ -23,6 +23,7 @@
 //   C: JOIN <room>/<nick>                      S: JOINED <room> <nick> | JOINERR <room> <condition>
 //   S: PRESENCE <room> <nick> available|unavailable (for every occupant, to every occupant)
 //   C: LEAVE <room>    C: PING  S: PONG
+//   S: ERR system-shutdown (prosody stopping: the stream error it closes every session with)
 import {
   createHash,
   createHmac,
@@ -759,7 +760,7 @@ export function xmppLogin(o) {
       if (!settled) return fail("closed", "connection closed by the server");
       for (const [, p] of pendingJoins) p.resolve({ ok: false, condition: "connection closed" });
       pendingJoins.clear();
-      for (const f of listeners.close) f();
+      for (const f of listeners.close) f(session.streamError);
     });
     const session = {
       jid: undefined,
@@ -820,6 +821,9 @@ export function xmppLogin(o) {
           settled = true;
           reject(new LoginError("sasl", args[0] ?? "not-authorized"));
         }
+      } else if (cmd === "ERR") {
+        // A stream error in an established session (prosody shutting down: system-shutdown).
+        session.streamError = args[0];
       } else if (cmd === "JOINED" || cmd === "JOINERR") {
         const p = pendingJoins.get((args[0] ?? "").toLowerCase());
         pendingJoins.delete((args[0] ?? "").toLowerCase());
@@ -881,47 +885,110 @@ export async function healthServer({ port, healthy, onRequest, publishAs, netDir
 export function onStop(cleanup, signals = ["SIGTERM", "SIGINT"]) {
   for (const s of signals) {
     process.on(s, () => {
+      // cleanup may return a promise (prosody closes its sessions with a stream error first).
+      let done;
       try {
-        cleanup();
-      } finally {
-        process.exit(0);
+        done = Promise.resolve(cleanup());
+      } catch {
+        done = Promise.resolve();
       }
+      done.finally(() => process.exit(0));
     });
   }
 }
 
 /**
- * Keep a login to the simulated prosody up, like smack's reconnection manager: on failure call
- * onFailure(err) and retry with backoff; on success call onSession(session) and, when the connection
- * closes, onClosed() and log in again (so a restarted prosody gets its clients back).
+ * The real programs' reconnect timing (release 9646), in simulated seconds. `scale` is how many real
+ * seconds a simulated one takes (tests run at 0.1: ten times faster, same sequence). Neither program ever
+ * gives up reconnecting, so neither simulator does.
+ *
+ * jicofo: its first login is retried every 5 s (XmppProvider.start: RetryStrategy with SimpleRetryTask(0,
+ * 5000)); once logged in, smack's ReconnectionManager takes over (enabled per default by XmppProvider; no
+ * fixed delay set at 9646), whose RANDOM_INCREASING_DELAY policy waits randomBase seconds before each of the
+ * first 7 attempts, randomBase * 6 before attempts 8 to 13 and randomBase * 30 after, with randomBase =
+ * new Random().nextInt(13) + 2 (2 to 14) drawn once per connection, and tells its listeners every second
+ * how long is left (jicofo logs each: "XMPP reconnecting in: N seconds.", then 0 once more before the
+ * attempt). Sources: jitsi/jicofo jicofo-common/.../xmpp/XmppProvider.kt at stable/jitsi-meet_9646;
+ * igniterealtime/Smack smack-core/.../ReconnectionManager.java (4.4).
+ *
+ * jvb: jicoco's MucClient (1.1-141-g30ec741, jvb 9646) disables smack's reconnection and runs its
+ * connect-and-login task every 5 s for ever (SimpleRetryTask(0, 5000, true, ...)): it connects if not
+ * connected, logs in and joins the MUCs if not logged in. A drop is therefore noticed at the next tick,
+ * 0 to 5 s later. Source: jitsi/jicoco jicoco/src/main/java/org/jitsi/xmpp/mucclient/MucClient.java.
  */
-export function keepLoggedIn({ login, onFailure, onSession, onClosed, backoffMaxMs }) {
-  const b = backoff(backoffMaxMs);
+export const RECONNECT = {
+  jicofo: (scale, random = Math.random) => {
+    const randomBase = 2 + Math.floor(random() * 13);
+    return {
+      initialMs: 5000 * scale,
+      tickMs: 1000 * scale,
+      /** Simulated seconds before reconnect attempt n (1, 2, ...). */
+      delaySeconds: (n) => (n > 13 ? randomBase * 30 : n > 7 ? randomBase * 6 : randomBase),
+    };
+  },
+  jvb: (scale) => ({ periodMs: 5000 * scale }),
+};
+
+/**
+ * Keep a login to the simulated prosody up. Without `retry`: exponential backoff up to backoffMaxMs for
+ * every attempt (test/real's stand-ins). With `retry`, the real programs' timing (RECONNECT):
+ *   { initialMs, tickMs, delaySeconds(n), onCountdown(secondsLeft), onReconnectFailed(err) }  jicofo: a
+ *      fixed retry until the first login, then smack's countdown and increasing delay after each drop
+ *   { periodMs }  jvb: one attempt per period, whether it never logged in or lost its login
+ * On failure of a first login onFailure(err) is called; on success onSession(session); when a session
+ * closes, onClosed() and the reconnection starts (so a restarted prosody gets its clients back).
+ */
+export function keepLoggedIn({ login, onFailure, onSession, onClosed, backoffMaxMs, retry }) {
+  const b = backoff(backoffMaxMs ?? 5000);
   let stopped = false;
   let timer;
   let current;
-  const attempt = async () => {
+  let everLoggedIn = false;
+  const started = Date.now();
+  const later = (fn, ms) => {
+    if (!stopped) timer = setTimeout(fn, ms);
+  };
+  /** jvb's task runs on a fixed grid from its start: the next tick, not a full period after a drop. */
+  const nextTick = () => retry.periodMs - ((Date.now() - started) % retry.periodMs);
+  /** Smack's reconnection thread: count down delaySeconds(n) a second at a time, then try once. */
+  const reconnect = (n) => {
+    let left = retry.delaySeconds(n);
+    const tick = () => {
+      left -= 1;
+      retry.onCountdown?.(left);
+      if (left > 0) return later(tick, retry.tickMs);
+      retry.onCountdown?.(0);
+      attempt(n);
+    };
+    later(tick, retry.tickMs);
+  };
+  const attempt = async (n = 0) => {
     if (stopped) return;
     let session;
     try {
       session = await login();
     } catch (e) {
       if (stopped) return;
+      if (retry?.delaySeconds && everLoggedIn) {
+        retry.onReconnectFailed?.(e);
+        return reconnect(n + 1);
+      }
       onFailure(e);
-      timer = setTimeout(attempt, b.next());
-      return;
+      return later(attempt, !retry ? b.next() : retry.periodMs ? nextTick() : retry.initialMs);
     }
     if (stopped) {
       session.close();
       return;
     }
     b.reset();
+    everLoggedIn = true;
     current = session;
-    session.on("close", () => {
+    session.on("close", (streamError) => {
       current = undefined;
       if (stopped) return;
-      onClosed();
-      timer = setTimeout(attempt, b.next());
+      onClosed(streamError);
+      if (retry?.delaySeconds) reconnect(1);
+      else later(attempt, retry ? nextTick() : b.next());
     });
     await onSession(session);
   };
@@ -935,6 +1002,20 @@ export function keepLoggedIn({ login, onFailure, onSession, onClosed, backoffMax
   };
 }
 
+const STREAM_ERRORS =
+  "You can read more about the meaning of this stream error at http://xmpp.org/rfcs/rfc6120.html#streams-error-conditions";
+
+/**
+ * Why smack says a connection closed: prosody's stream error when it shut down (system-shutdown), a reset
+ * connection otherwise. { message (the exception's message), exception (its line in the log) }.
+ */
+export function closedError(streamError) {
+  if (streamError === undefined)
+    return { message: "Connection reset", exception: "java.net.SocketException: Connection reset" };
+  const message = `${streamError} ${STREAM_ERRORS}`;
+  return { message, exception: `org.jivesoftware.smack.XMPPException$StreamErrorException: ${message}` };
+}
+
 /**
  * jicofo's side of the brewery as both jicofo stand-ins (the simulator here and test/real's XMPP client) log
  * it: the bridges in the room, jicofo's "Added/Removed brewery instance" lines, its /about/health answer
@@ -946,10 +1027,13 @@ export function jicofoBrewery(log, conf) {
   /** Bridges in the brewery: "room/nick". */
   const bridges = new Set();
   let healthWasOk = true;
+  // Lines and their order as jicofo 9646 logs them (BaseBrewery.java, BridgeSelector.kt at
+  // stable/jitsi-meet_9646): the brewery's removal, then the selector's.
   const remove = (jid) => {
     if (!bridges.delete(jid)) return;
-    log.info(35, "BaseBrewery.removeInstance#366", `Removed brewery instance: ${jid}`, breweryCtx);
-    log.info(35, "BridgeSelector.removeJvbAddress#112", `Removing videobridge: Bridge[jid=${jid}]`);
+    log.info(35, "BaseBrewery.removeInstance#359", `Removed brewery instance: ${jid}`, breweryCtx);
+    log.info(35, "BridgeSelector.removeJvbAddress#109", `Removing JVB: ${jid}`);
+    log.warn(35, "BridgeSelector.removeJvbAddress#112", `Lost a bridge: ${jid}`);
   };
   return {
     brewery,
@@ -974,34 +1058,36 @@ export function jicofoBrewery(log, conf) {
       if (!available) return remove(jid);
       if (bridges.has(jid)) return;
       bridges.add(jid);
-      log.info(35, "BaseBrewery.addInstance#341", `Added brewery instance: ${jid}`, breweryCtx);
+      log.info(35, "BaseBrewery.addInstance#347", `Added brewery instance: ${jid}`, breweryCtx);
       log.info(
         35,
-        "BridgeSelector.addJvbAddress#99",
+        "BridgeSelector.addJvbAddress#96",
         `Added new videobridge: Bridge[jid=${jid}, version=2.0.9646, relayId=null, region=null, correctedStress=0.00]`,
       );
     },
     /** The result of joining the brewery room. */
     joined: (r) => {
-      if (r.ok) log.info(32, "ChatRoomImpl.joinAs#311", "Joined the room.", `[room=${brewery}]`);
+      if (r.ok) log.info(32, "BaseBrewery.start#177", "Joined the room.", `[room=${brewery}]`);
       else
-        log.severe(
-          32,
-          "BaseBrewery.start#120",
-          `Failed to create room: ${brewery} (${r.condition})`,
-          breweryCtx,
-        );
+        log.severe(32, "BaseBrewery.start#181", "Failed to create room.", breweryCtx, [
+          `org.jivesoftware.smack.XMPPException$XMPPErrorException: XMPP error reply received from ${brewery}: XMPPError: ${r.condition} - cancel`,
+        ]);
     },
-    /** Losing the XMPP connection means leaving the brewery: every bridge is gone for jicofo. */
-    closed: (ctx) => {
-      for (const jid of [...bridges]) remove(jid);
-      log.warn(
+    /**
+     * Losing the XMPP connection: jicofo 9646 logs it, stops being registered, and its brewery leaves the
+     * room and drops every bridge (BaseBrewery.registrationChanged(false) -> stop()).
+     */
+    closed: (ctx, streamError) => {
+      const e = closedError(streamError);
+      log.severe(
         25,
-        "XmppProvider$connectionListener$1.connectionClosedOnError#160",
-        "XMPP connection closed on error:",
+        "XmppProvider$connectionListener$1.connectionClosedOnError#113",
+        `XMPP connection closed on error: ${e.message}`,
         ctx,
-        ["java.net.SocketException: Connection reset"],
+        [e.exception],
       );
+      log.info(35, "BaseBrewery.stop#204", "Left the room.", breweryCtx);
+      for (const jid of [...bridges]) remove(jid);
     },
   };
 }

@@ -332,10 +332,24 @@ process.on("SIGHUP", () => {
   }
 });
 
-onStop(() => {
+onStop(async () => {
   log("general", "info", "Shutting down: Received SIGTERM");
   for (const [a, port, local] of published) unpublish(NET, a, port, local);
-  for (const s of sessions) s.socket.destroy();
+  // prosody closes every client session with the system-shutdown stream error (mod_c2s, server-stopping),
+  // which its clients' smack reports as the reason the connection closed.
+  const closing = [...sessions].map(
+    (s) =>
+      new Promise((resolve) => {
+        s.socket.once("close", resolve);
+        send(s.socket, "ERR", "system-shutdown");
+        s.socket.end();
+        setTimeout(() => {
+          s.socket.destroy();
+          resolve();
+        }, 300).unref();
+      }),
+  );
+  await Promise.all(closing);
   rooms.clear();
   writeRegistry();
   if (pidfile) fs.rmSync(pidfile, { force: true });

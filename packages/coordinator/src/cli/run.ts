@@ -7,6 +7,7 @@ import { plan } from "./commands/plan.js";
 import { push } from "./commands/push.js";
 import { render } from "./commands/render.js";
 import { schema } from "./commands/schema.js";
+import { secrets } from "./commands/secrets.js";
 import { serve } from "./commands/serve.js";
 import { status } from "./commands/status.js";
 import { topology } from "./commands/topology.js";
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   serve,
   plan,
   push,
+  secrets,
   status,
   agents,
   events,

@@ -21,6 +21,11 @@ export interface NodePlan {
   files: FilePlan[];
   restarts: string[];
   reloads: string[];
+  /**
+   * Components on other nodes that drop and reconnect by themselves when these restarts happen (they are
+   * not restarted): "jicofo on jicofo (XMPP (5222))". Filled in by the coordinator, which knows the spec.
+   */
+  reconnects: string[];
   actions: string[];
   /** The node never reported, so every file is shown as new. */
   unknownBaseline: boolean;
@@ -98,6 +103,7 @@ export function planNode(
     files,
     restarts: [...restarts].sort(),
     reloads: [...reloads].sort(),
+    reconnects: [],
     actions,
     unknownBaseline: baseline.status === null,
   };

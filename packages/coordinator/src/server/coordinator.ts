@@ -6,12 +6,15 @@ import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
-import { evaluateGate } from "../fleet/gates.js";
+import { evaluateGate, type GateContext } from "../fleet/gates.js";
 import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
+import { DEPENDENCY_SERVICES, DEPENDENT_SERVICES, dependentsOf, type Recovery } from "../fleet/recovery.js";
 import { rolloutStages } from "../fleet/stages.js";
+import { buildStatus } from "../fleet/status.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
-import { MaterialCache } from "../secrets/index.js";
+import { MaterialCache, type SecretName } from "../secrets/index.js";
+import { beginRotation, commitRotation, revertRotation } from "../secrets/rotation.js";
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
@@ -69,6 +72,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   readonly fleet: Fleet;
   #current: GenerationRecord | null = null;
   #running: { generation: number; by: string; since: string } | null = null;
+  /** Whether the deployment was conference-ready when the running push began. */
+  #readyBefore = false;
   #secrets: Secrets | null = null;
   #persistTimer: NodeJS.Timeout | null = null;
   /** Secrets and PKI, loaded again only when their files change (every push and plan needs them). */
@@ -159,27 +164,34 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
 
   /** Per node, what pushing this spec would change against what each agent last reported. */
   async plan(specText: string, file: string): Promise<{ plans: NodePlan[]; changes: boolean }> {
-    const { nodes, secrets } = await this.#render(specText, file);
+    const { spec, nodes, secrets } = await this.#render(specText, file);
     const plans: NodePlan[] = [];
     for (const [name, desired] of Object.entries(nodes)) {
       const live = this.fleet.nodes.get(name);
       const status = live?.status ?? null;
       const reportedGen = status?.generation ?? 0;
       const baselineRecord = reportedGen > 0 ? await this.store.loadGeneration(reportedGen) : null;
-      plans.push(
-        planNode(desired, { desired: baselineRecord?.nodes[name] ?? null, status }, Object.values(secrets)),
+      const plan = planNode(
+        desired,
+        { desired: baselineRecord?.nodes[name] ?? null, status },
+        Object.values(secrets),
       );
+      if (plan.restarts.some((s) => DEPENDENCY_SERVICES.has(s)))
+        plan.reconnects = dependentsOf(spec, name).map((d) => `${d.component} on ${d.node} (${d.via})`);
+      plans.push(plan);
     }
     return { plans, changes: planHasChanges(plans) };
   }
 
+  #busy(r: { generation: number; by: string; since: string }): PushBusyError {
+    return new PushBusyError(
+      `a push of generation ${r.generation} by ${r.by} is running since ${r.since}; try again when it ends`,
+    );
+  }
+
   /** Validate, render, store a new generation and roll it out; two pushes never interleave. */
   async push(specText: string, file: string, opts: PushOptions): Promise<PushOutcome> {
-    if (this.#running) {
-      throw new PushBusyError(
-        `a push of generation ${this.#running.generation} by ${this.#running.by} is running since ${this.#running.since}; try again when it ends`,
-      );
-    }
+    if (this.#running) throw this.#busy(this.#running);
     this.#running = { generation: 0, by: opts.by, since: this.now.toISOString() };
     try {
       const { spec, nodes } = await this.#render(specText, file);
@@ -197,6 +209,9 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       const pointer = await this.store.current();
       await this.store.setCurrent({ desired: generation, good: pointer.good });
       const previous = this.#current;
+      // A rollback is to leave the deployment as good as it was: conference-ready again if it was.
+      this.#readyBefore =
+        previous !== null && this.#verdict(previous.spec, previous.generation).verdict === "conference-ready";
       this.#current = record;
       await this.store.audit({
         kind: "push-accepted",
@@ -217,12 +232,56 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     }
   }
 
+  /**
+   * `vmmeet secrets rotate`: new values for the named secrets, then one push of the spec in force with them,
+   * in the rollout's order (prosody's accounts get the new passwords first, then jicofo and the bridges
+   * restart with them). The previous values stay in the state directory until the push ends: kept on
+   * success, restored on failure (the push's own rollback restores the previous generation on the nodes).
+   */
+  async rotateSecrets(names: readonly SecretName[], opts: PushOptions): Promise<PushOutcome> {
+    if (this.#running) throw this.#busy(this.#running);
+    const cur = this.#current;
+    if (!cur) throw new Error("nothing has been pushed yet: secrets are rotated on a running deployment");
+    const log = {
+      info: (o: object, m: string) => this.o.logger.info(o, m),
+      warn: (o: object, m: string) => this.o.logger.warn(o, m),
+    };
+    await beginRotation(this.o.stateDir, names, { logger: log });
+    await this.store.audit({
+      kind: "secrets-rotate",
+      by: opts.by,
+      generation: cur.generation,
+      message: `new values for ${names.join(", ")}; the previous ones are kept until the push ends`,
+    });
+    let outcome: PushOutcome;
+    try {
+      outcome = await this.push(cur.specText, `the spec of generation ${cur.generation}`, opts);
+    } catch (err) {
+      await revertRotation(this.o.stateDir, { logger: log });
+      throw err;
+    }
+    if (outcome.ok) await commitRotation(this.o.stateDir, { logger: log });
+    else await revertRotation(this.o.stateDir, { logger: log });
+    await this.store.audit({
+      kind: outcome.ok ? "secrets-rotated" : "secrets-rotation-reverted",
+      by: opts.by,
+      generation: outcome.generation,
+      result: outcome.ok ? "ok" : "failed",
+      message: outcome.ok
+        ? `${names.join(", ")} rotated in generation ${outcome.generation}`
+        : `${names.join(", ")} not rotated: the previous values are in force again (${outcome.message})`,
+    });
+    return outcome;
+  }
+
   async #rollout(
     record: GenerationRecord,
     good: number,
     opts: PushOptions,
     emit: (e: Omit<PushEvent, "at" | "generation">) => void,
     previous: GenerationRecord | null = null,
+    /** This rollout restores `good` after `failed` failed: no rollback of its own. */
+    restoring?: { failed: number },
   ): Promise<PushOutcome> {
     const { generation, spec } = record;
     const phases: Record<string, NodePhase> = {};
@@ -238,6 +297,32 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     // by the push counts only once jicofo logs it joining again after that (otherwise jicofo's stale
     // "1 bridge" from before the restart would pass the gate for a bridge that cannot log in any more).
     const restartedSince = new Map<string, number>();
+    // The dependents of a service this push restarted (prosody, a jvb): they drop and reconnect by
+    // themselves, and their gates give them their recovery window (fleet/recovery.ts).
+    const recovering = new Map<string, Recovery>();
+    // Nodes whose own dependent service this push (re)started: their grace period covers them, not a
+    // recovery window; only a problem waiting cannot heal fails them early.
+    const selfStarted = new Map<string, Recovery>();
+    const expectRecovery = (node: string, services: string[], at: number) => {
+      // A first start drops nobody: only a restart of a running dependency does.
+      const restarted = services.filter((s) => DEPENDENCY_SERVICES.has(s));
+      if (restarted.length === 0) return;
+      const cause = `${restarted.join(", ")} on ${node} restarted`;
+      for (const dep of dependentsOf(spec, node)) {
+        const windowMs = spec.operations.recoverySeconds[dep.component] * 1000;
+        const prev = recovering.get(dep.node);
+        const since = Math.min(prev?.since ?? at, at);
+        recovering.set(dep.node, {
+          component: dep.component,
+          since,
+          windowMs: Math.max(prev ? prev.since + prev.windowMs : 0, at + windowMs) - since,
+          cause: prev && !prev.cause.includes(cause) ? `${prev.cause}; ${cause}` : cause,
+        });
+        // jicofo lost its XMPP connection with prosody's restart: every bridge must join its brewery again.
+        if (dep.component === "jvb")
+          restartedSince.set(dep.node, Math.max(restartedSince.get(dep.node) ?? 0, at));
+      }
+    };
     const applyNode = async (
       node: string,
       aside = false,
@@ -247,7 +332,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         if (!aside || phases[node] === "waiting" || phases[node] === "applying")
           setPhase(node, phase, message);
       };
-      const connected = await this.#waitConnected(node, deadline);
+      // A restore does not wait for a node that is away: it catches up when it connects again.
+      const connected = restoring ? this.fleet.connected(node) : await this.#waitConnected(node, deadline);
       if (!connected)
         return {
           node,
@@ -271,6 +357,25 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         }
         const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
         if (restarted) restartedSince.set(node, sentAt);
+        const own = res.items.find(
+          (i) =>
+            i.kind === "service" &&
+            DEPENDENT_SERVICES.has(i.target) &&
+            (i.status === "restarted" || i.status === "started"),
+        );
+        if (own)
+          selfStarted.set(node, {
+            component: own.target as Recovery["component"],
+            since: sentAt,
+            windowMs: 0,
+            cause: `its own ${own.status === "started" ? "start" : "restart"}`,
+            ownStart: true,
+          });
+        expectRecovery(
+          node,
+          res.items.filter((i) => i.kind === "service" && i.status === "restarted").map((i) => i.target),
+          sentAt,
+        );
         if (restarted) mark("restarting", "applied; services restarted");
         else if (res.unchanged) mark("unchanged", "nothing to change");
         return { node, error: null };
@@ -293,10 +398,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       const results = await Promise.all(
         stage.nodes.filter((n) => !unchanged.has(n)).map((node) => applyNode(node)),
       );
+      // A push stops at its first failure (and rolls back); a restore goes on with the later stages, so
+      // that every node it can reach gets the good generation back.
       const failedApply = results.find((r) => r.error);
       if (failedApply) {
         for (const r of results) if (r.error) setPhase(r.node, "failed", r.error);
-        failure = `${failedApply.node}: ${failedApply.error}`;
+        failure ??= `${failedApply.node}: ${failedApply.error}`;
+        if (restoring) continue;
         break;
       }
       for (const node of stage.nodes) setPhase(node, "gating", `waiting for ${stage.gate}`);
@@ -305,11 +413,17 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         spec,
         stage.nodes,
         deadline,
-        restartedSince,
+        {
+          restartedSince,
+          recovering: new Map([...recovering, ...selfStarted]),
+        },
         (node, msg) => emit({ kind: "node", node, phase: "gating", message: msg }),
       );
       if (gateError) {
         setPhase(gateError.node, "failed", gateError.message);
+        // A restore judges the end result (conference-ready) rather than each stage: prosody may fail its
+        // gate on the logins of a jicofo the next stage is about to restore.
+        if (restoring) continue;
         failure = `${gateError.node}: ${gateError.message}`;
         break;
       }
@@ -320,6 +434,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     if (!failure && asideFailed) {
       setPhase(asideFailed.node, "failed", asideFailed.error!);
       failure = `${asideFailed.node}: ${asideFailed.error}`;
+    }
+    if (restoring) {
+      return failure
+        ? { ok: false, generation, message: failure, nodes: phases }
+        : { ok: true, generation, message: `generation ${good} restored as ${generation}`, nodes: phases };
     }
     if (!failure) {
       await this.store.setCurrent({ desired: generation, good: generation });
@@ -340,7 +459,9 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       result: "failed",
       message: failure,
     });
-    const rolled = await this.#rollback(record, good, changed, opts, emit, setPhase);
+    const rolled = await this.#rollback(record, good, changed, opts, emit, (node) =>
+      setPhase(node, "rolled-back", `restored generation ${good}`),
+    );
     const message = `generation ${generation} failed: ${failure}${rolled.message ? `; ${rolled.message}` : ""}`;
     emit({ kind: "done", message });
     return {
@@ -353,8 +474,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   }
 
   /**
-   * Restores the last good generation on the nodes the failed push changed. The restore is itself a new
-   * generation (same content as the good one), so agents keep their rule of never going back in numbers.
+   * Restores the last good generation: a rollout of its content as a new generation (agents never go back
+   * in numbers), stage by stage with the same gates and recovery windows, so that prosody is healthy before
+   * jicofo and the bridges are judged. Nodes the failed push did not change have nothing to apply. Then it
+   * waits until the deployment is conference-ready again; when the restore or that wait fails, the message
+   * says so plainly.
    */
   async #rollback(
     failed: GenerationRecord,
@@ -362,7 +486,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     changed: string[],
     opts: PushOptions,
     emit: (e: Omit<PushEvent, "at" | "generation">) => void,
-    setPhase: (node: string, phase: NodePhase, message: string) => void,
+    restored: (node: string) => void,
   ): Promise<{ to?: number; message: string }> {
     const target = await this.store.loadGeneration(good);
     if (!target) {
@@ -388,39 +512,46 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       kind: "rollback",
       message: `restoring generation ${good} as ${generation} on ${changed.join(", ") || "no node (none had changed)"}`,
     });
-    const problems: string[] = [];
-    for (const stage of rolloutStages(record.spec)) {
-      for (const node of stage.nodes) {
-        // The nodes the failed push changed get the good content back; the others get the same generation
-        // number as a no-op apply, so that every node reports the generation in force (none "behind").
-        const restore = changed.includes(node);
-        if (!restore && !this.fleet.connected(node)) continue;
-        try {
-          const res = await this.#apply(
-            node,
-            generation,
-            record.nodes[node]!,
-            this.o.applyTimeoutMs ?? 120_000,
-          );
-          if (!res.ok) problems.push(`${node}: ${res.error ?? "apply failed"}`);
-          else if (restore) setPhase(node, "rolled-back", `restored generation ${good}`);
-        } catch (err) {
-          if (restore) problems.push(`${node}: ${(err as Error).message}`);
-        }
-      }
+    const res = await this.#rollout(record, good, opts, emit, target, { failed: failed.generation });
+    for (const node of changed) if (res.nodes[node] === "healthy") restored(node);
+    let message: string;
+    let ok = res.ok;
+    if (!ok) {
+      message = `the ROLLBACK FAILED too: generation ${good} could not be restored (${res.message}); the deployment needs attention (vmmeet status)`;
+    } else if (this.#readyBefore) {
+      const ready = await this.#waitConferenceReady(record.spec, generation, Date.now() + opts.timeoutMs);
+      ok = ready.ok;
+      message = ready.ok
+        ? `rolled back to generation ${good}; conference-ready again`
+        : `rolled back to generation ${good}, but the deployment is NOT conference-ready: ${ready.reasons}`;
+    } else {
+      const v = this.#verdict(record.spec, generation);
+      message = `rolled back to generation ${good} (the deployment was not conference-ready before the push either; now ${v.verdict})`;
     }
-    const message =
-      problems.length === 0
-        ? `rolled back to generation ${good}`
-        : `rollback to generation ${good} incomplete: ${problems.join("; ")}`;
+    emit({ kind: "rollback", message });
     await this.store.audit({
       kind: "rollback",
       by: opts.by,
       generation,
-      result: problems.length === 0 ? "ok" : "failed",
+      result: ok ? "ok" : "failed",
       message,
     });
     return { to: good, message };
+  }
+
+  #verdict(spec: Spec, generation: number) {
+    return buildStatus(spec, generation, this.fleet.nodes, this.now, null).verdict;
+  }
+
+  /** Waits (until `deadline`) for the verdict conference-ready over what the agents report. */
+  async #waitConferenceReady(
+    spec: Spec,
+    generation: number,
+    deadline: number,
+  ): Promise<{ ok: boolean; reasons: string }> {
+    const ready = () => this.#verdict(spec, generation).verdict === "conference-ready";
+    const ok = await this.#waitFor(ready, deadline, 1000);
+    return { ok, reasons: ok ? "" : this.#verdict(spec, generation).reasons.join("; ") };
   }
 
   /** The node reports the last good generation, and this desired state is that generation's, unchanged. */
@@ -462,20 +593,17 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     spec: Spec,
     nodes: string[],
     deadline: number,
-    restartedSince: ReadonlyMap<string, number>,
+    ctx: Omit<GateContext, "now">,
     progress: (node: string, message: string) => void,
   ): Promise<{ node: string; message: string } | null> {
     const last = new Map<string, string>();
     let result: { node: string; message: string } | null = null;
     const check = () => {
       for (const node of nodes) {
-        const r = evaluateGate(
-          gate,
-          spec,
-          (n) => this.fleet.nodes.get(n)?.status ?? null,
-          node,
-          restartedSince,
-        );
+        const r = evaluateGate(gate, spec, (n) => this.fleet.nodes.get(n)?.status ?? null, node, {
+          ...ctx,
+          now: Date.now(),
+        });
         if (r.failed) {
           result = { node, message: r.failed };
           return true;
@@ -490,27 +618,33 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       }
       return true;
     };
-    const ok = await this.#waitFor(check, deadline);
+    // A recovery window ends without any fleet change: look again every second while one is open.
+    const ok = await this.#waitFor(check, deadline, (ctx.recovering?.size ?? 0) > 0 ? 1000 : undefined);
     if (result) return result;
     if (ok) return null;
     const stuck =
       nodes.find(
         (n) =>
-          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, restartedSince).passed,
+          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, {
+            ...ctx,
+            now: Date.now(),
+          }).passed,
       ) ?? nodes[0]!;
     return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
   }
 
   /** Resolves true when cond() holds (re-checked on every fleet change), false at the deadline. */
-  #waitFor(cond: () => boolean, deadline: number): Promise<boolean> {
+  #waitFor(cond: () => boolean, deadline: number, tickMs?: number): Promise<boolean> {
     if (cond()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const onChange = () => {
         if (cond()) done(true);
       };
       const timer = setTimeout(() => done(cond()), Math.max(0, deadline - Date.now()));
+      const tick = tickMs === undefined ? null : setInterval(onChange, tickMs);
       const done = (v: boolean) => {
         clearTimeout(timer);
+        if (tick) clearInterval(tick);
         this.fleet.off("change", onChange);
         resolve(v);
       };

@@ -15,6 +15,7 @@ import {
 } from "../enroll/listener.js";
 import { HealScheduler, type HealTuning, type RemoteRestart, type VerdictFn } from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
+import { SECRET_NAMES, type SecretName } from "../secrets/index.js";
 import { AdminError, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
 import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";
@@ -320,6 +321,22 @@ export class CoordinatorDaemon {
         }
         try {
           return await settled;
+        } catch (err) {
+          throw toAdminError(err as Error);
+        }
+      },
+      // vmmeet secrets rotate: new values, then a push of the spec in force (core.rotateSecrets).
+      rotate: async (req: { params: Record<string, unknown>; user: string }, emit: (e: unknown) => void) => {
+        const names = req.params.secrets;
+        if (!Array.isArray(names) || names.length === 0 || !names.every((n) => SECRET_NAMES.includes(n)))
+          throw new AdminError(`secrets must list some of ${SECRET_NAMES.join(", ")}`);
+        const timeoutMs = typeof req.params.timeoutMs === "number" ? req.params.timeoutMs : 300_000;
+        try {
+          return await this.core.rotateSecrets(names as SecretName[], {
+            by: req.user,
+            timeoutMs,
+            onEvent: (e: PushEvent) => emit(e),
+          });
         } catch (err) {
           throw toAdminError(err as Error);
         }

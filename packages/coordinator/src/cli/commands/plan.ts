@@ -13,7 +13,8 @@ export const plan: Command = {
 
 Asks the running coordinator to render SPEC (default ./vmmeet.yaml) and compare it with what every agent last
 reported: a unified diff of each file that would change (secret values shown as <secret>), the services that
-would restart or reload, and the setup actions that would run.
+would restart or reload, the components on other nodes that would drop and reconnect by themselves (jicofo,
+the bridges and nginx when prosody restarts; jicofo when a bridge does), and the setup actions that would run.
 
 Exit status: 0 nothing would change, 2 something would, 1 error (invalid spec, no coordinator), 64 bad command line.`,
   async run(argv, io) {
@@ -52,6 +53,7 @@ Exit status: 0 nothing would change, 2 something would, 1 error (invalid spec, n
       }
       if (p.restarts.length) io.out(`  restart: ${p.restarts.join(", ")}\n`);
       if (p.reloads.length) io.out(`  reload:  ${p.reloads.join(", ")}\n`);
+      if (p.reconnects.length) io.out(`  reconnect (not restarted): ${p.reconnects.join(", ")}\n`);
       for (const a of p.actions) io.out(`  action:  ${a}\n`);
     }
     io.out(res.changes ? "plan: changes pending (exit 2)\n" : "plan: nothing to change\n");
