@@ -42,7 +42,12 @@ export interface SpawnOptions {
 
 /** `node ARGS` with its output captured. */
 export function spawnNode(args: string[], opts: SpawnOptions = {}): CapturedChild {
-  const child = spawn(process.execPath, args, {
+  return spawnCaptured(process.execPath, args, opts);
+}
+
+/** `COMMAND ARGS` with its output captured. */
+export function spawnCaptured(command: string, args: string[], opts: SpawnOptions = {}): CapturedChild {
+  const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     env: { ...process.env, ...(opts.env ?? {}) },

@@ -323,7 +323,7 @@ export async function applyDesired(
     return { ...emptyResult("failed", generation), files: unreadable };
   }
 
-  const todo = new Map<string, PendingAction>();
+  let todo = new Map<string, PendingAction>();
   for (const p of plans) {
     // Only new bytes need the daemon to re-read the file; a mode or owner fix does not (and a daemon that
     // could not read it before is not running, so it gets started below anyway).
@@ -334,17 +334,25 @@ export async function applyDesired(
   // Read for a service whose flags are not managed too: what it prints says whether it is enabled (below)
   // and goes into the status snapshot, one rcctl call instead of `get NAME status` plus `get NAME flags`.
   const flagsSeen = new Map<string, string>();
+  /** Restarts asked for by something else than a file of this apply: changed flags, an interrupted apply. */
+  const notFromFiles = new Map<string, PendingAction>();
   for (const s of desired.services) {
     try {
       const cur = await deps.services.getFlags(s.name);
       flagsSeen.set(s.name, cur);
-      if (s.flags !== null && !sameFlags(cur, s.flags)) todo.set(s.name, "restart");
+      if (s.flags !== null && !sameFlags(cur, s.flags)) {
+        todo.set(s.name, "restart");
+        notFromFiles.set(s.name, "restart");
+      }
     } catch {
       // An unknown service is reported by the services step.
     }
   }
   const leftover = await readPendingSafe(deps, log);
-  if (leftover) mergeInto(todo, leftover.services);
+  if (leftover) {
+    mergeInto(todo, leftover.services);
+    mergeInto(notFromFiles, leftover.services);
+  }
 
   const fileChanges = plans.some((p) => p.change !== "unchanged");
   const firstTime = !(state && state.generation === generation && state.complete);
@@ -397,6 +405,16 @@ export async function applyDesired(
       });
       log.error({ path: p.entry.path, err: errText(e) }, "file not written");
     }
+  }
+  if (fileItems.some((f) => f.status === "failed" || f.status === "refused")) {
+    // A file that could not be written (ENOSPC on a full /etc, EIO) changed nothing its daemon reads: only
+    // the files written ask for their restarts, so a daemon whose files all stayed as they were keeps running.
+    const written = new Set(fileItems.filter((f) => f.status === "written").map((f) => f.path));
+    const kept = new Map(notFromFiles);
+    for (const p of plans)
+      if ((p.change === "created" || p.change === "content") && written.has(p.entry.path))
+        mergeInto(kept, notifyMap(p.entry));
+    todo = kept;
   }
 
   const ordered = [...desired.services].sort((a, b) => a.order - b.order);

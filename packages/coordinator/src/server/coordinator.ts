@@ -193,17 +193,15 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         spec,
         nodes,
       };
-      await this.store.saveGeneration(record);
       const pointer = await this.store.current();
-      await this.store.setCurrent({ desired: generation, good: pointer.good });
-      const previous = this.#current;
-      this.#current = record;
-      await this.store.audit({
+      // All stored or none (a full state directory refuses the push; the generation in force stays).
+      await this.store.acceptGeneration(record, pointer, {
         kind: "push-accepted",
         by: opts.by,
-        generation,
         message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
       });
+      const previous = this.#current;
+      this.#current = record;
       const emit = (e: Omit<PushEvent, "at" | "generation">) => {
         const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
         opts.onEvent?.(ev);
