@@ -12,6 +12,7 @@ import {
   NodeDesired as NodeDesiredSchema,
   type NodeRole,
   pathRefusal,
+  type RefusalLog,
   type ServiceEntry,
   type SetupAction,
   serviceRefusal,
@@ -45,6 +46,29 @@ export interface ApplyDeps {
   keepBackups?: number;
   /** pf, vmd's VMs and sysctl: configs made effective by their own programs (pf/hooks.ts). */
   hooks?: ApplyHooks;
+  /** Refused and stale desired states are logged once per kind and minute (shared/refusals.ts). */
+  refusalLog?: RefusalLog;
+}
+
+/** The kind a refusal is logged under: what it concerns ("file", "service", "action", "role"), or "schema". */
+function refusalKind(refusals: readonly Refusal[]): string {
+  const item = refusals[0]?.item ?? "";
+  const word = /^(file|service|action|role)\b/.exec(item)?.[1];
+  return `refused-${word ?? "schema"}`;
+}
+
+/** Logs a refusal, or only counts it when one of its kind was logged less than a minute ago. */
+function logRefusal(
+  deps: ApplyDeps,
+  log: Logger,
+  kind: string,
+  fields: object,
+  msg: string,
+  level: "warn" | "info",
+) {
+  const note = deps.refusalLog ? deps.refusalLog.note(kind) : { repeated: 0 };
+  if (note === null) return;
+  log[level]({ ...fields, ...(note.repeated > 0 ? { repeated: note.repeated } : {}) }, msg);
 }
 
 /** A step of a hook reported like a setup action: a sysctl value set, a VM started. */
@@ -253,14 +277,14 @@ export async function applyDesired(
   const log = deps.log.child({ generation });
   const v = validateDesired(input, deps.role);
   if (!v.desired) {
-    log.warn({ refusals: v.refusals }, "desired state refused");
+    logRefusal(deps, log, refusalKind(v.refusals), { refusals: v.refusals }, "desired state refused", "warn");
     return { ...emptyResult("refused", generation), refusals: v.refusals };
   }
   const desired = v.desired;
 
   const state = await loadState(deps, log);
   if (state && generation < state.generation) {
-    log.info({ current: state.generation }, "stale generation ignored");
+    logRefusal(deps, log, "stale", { current: state.generation }, "stale generation ignored", "info");
     return { ...emptyResult("stale", generation), current: state.generation };
   }
 
@@ -310,7 +334,7 @@ export async function applyDesired(
     }
   }
   if (refusals.length > 0) {
-    log.warn({ refusals }, "desired state refused");
+    logRefusal(deps, log, refusalKind(refusals), { refusals }, "desired state refused", "warn");
     return {
       ...emptyResult("refused", generation),
       refusals,

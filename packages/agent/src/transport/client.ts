@@ -8,9 +8,10 @@
 // heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
 // After every (re)connect the daemon sends a full snapshot (onOpen), then only changes.
 //
-// Invalid frames from the coordinator are answered with an error frame and logged, at most
-// BAD_FRAME_REPLY_LIMIT per minute (more are dropped silently, so a broken or hostile peer cannot flood the
-// logs); past BAD_FRAME_CLOSE_LIMIT per minute the link is closed (4006) and reopened after the backoff.
+// Invalid frames from the coordinator are answered with an error frame, at most BAD_FRAME_REPLY_LIMIT per
+// minute and link (more are dropped without an answer); past BAD_FRAME_CLOSE_LIMIT per minute the link is
+// closed (4006) and reopened after the backoff. They are logged once per kind (error code) and minute with
+// how many more came (shared/refusals.ts), whatever the links: a peer that reconnects starts no new count.
 //
 // While the coordinator is unreachable (for days, maybe) the agent retries at the capped rate forever, and
 // keeps nothing per attempt: the first FAILURE_LOG_FIRST failures are logged one by one, after that one line
@@ -30,6 +31,7 @@ import {
   MAX_FRAME_BYTES,
   type NodeDesired,
   PROTOCOL_VERSION,
+  RefusalLog,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
@@ -103,6 +105,7 @@ export class AgentTransport {
   #stopped = true;
   #gaveUp: string | null = null;
   #bad = { windowStart: 0, count: 0 };
+  readonly #badLog: RefusalLog;
   reconnects = 0;
   /** Connection attempts made (the first one included). */
   attempts = 0;
@@ -112,6 +115,7 @@ export class AgentTransport {
   constructor(private readonly o: TransportOptions) {
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
     this.#clock = o.clock ?? transportClock;
+    this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
   }
 
   get state(): TransportState {
@@ -295,16 +299,20 @@ export class AgentTransport {
         }
         return;
       }
+      const note = this.#badLog.note(decoded.code);
+      if (note !== null)
+        this.o.logger.warn(
+          {
+            code: decoded.code,
+            problem: decoded.message.slice(0, 500),
+            ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+          },
+          "invalid frame from coordinator",
+        );
       if (this.#bad.count > BAD_FRAME_REPLY_LIMIT) {
-        if (this.#bad.count === BAD_FRAME_REPLY_LIMIT + 1)
-          this.o.logger.warn(
-            { limit: BAD_FRAME_REPLY_LIMIT },
-            "invalid frames from the coordinator: dropping further ones without answer this minute",
-          );
         this.badFramesDropped += 1;
         return;
       }
-      this.o.logger.warn({ code: decoded.code, problem: decoded.message }, "invalid frame from coordinator");
       if (ws.readyState === WebSocket.OPEN) {
         ws.send(
           encodeFrame({
