@@ -544,7 +544,9 @@ export class Healer {
         );
       } else if (f.status === "failed" || f.status === "refused") {
         out.failed.push(f.path);
-        this.#event("repair-file", "failed", `cannot restore ${f.path}: ${f.detail ?? f.status}`, f.path);
+        // A refused state names why in its refusals (a link or a FIFO where the file was, say).
+        const why = f.detail ?? res.refusals.find((r) => r.item === `file ${f.path}`)?.reason ?? f.status;
+        this.#event("repair-file", "failed", `cannot restore ${f.path}: ${why}`, f.path);
       }
     }
     const files = out.written.length > 0 ? ` after restoring ${out.written.join(", ")}` : "";
