@@ -196,8 +196,15 @@ describe("mutated specs through vmmeet validate", () => {
       // The real parsers, each distinct rendered text once.
       const files = (k: Kind) => [...(toParse.get(k)?.values() ?? [])];
       let parsedCount = 0;
+      let unverifiable = 0;
       for (const f of files("nginx")) {
         const res = await checkNginx(f.text);
+        // The harness fakes the TLS files nginx opens by mounting over their directories, which it refuses to
+        // do over "/" itself (a valid spec may name a key in /KEYS, say): nothing nginx said, not checkable here.
+        if (!res.ok && /^checkNginx: refusing to overlay \/ /.test(res.output)) {
+          unverifiable++;
+          continue;
+        }
         expect(res.ok, `${f.where}\n${res.output}`).toBe(true);
         parsedCount++;
       }
@@ -239,6 +246,7 @@ describe("mutated specs through vmmeet validate", () => {
           invalid: outcomes.invalid,
           problemLines: outcomes.problems,
           renderedFilesParsed: parsedCount,
+          nginxNotCheckable: unverifiable,
           perKind: Object.fromEntries([...toParse].map(([k, v]) => [k, v.size])),
           validateMsPerSpec: Math.round((validateMs / SPECS) * 100) / 100,
           lost: "exceptions, lines that are not `path: message`, rendered files their parser refuses (none)",
