@@ -18,9 +18,8 @@ import {
 } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
-import { doubleProcesses } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
-import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
+import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { mountNamespace } from "./helpers/mount-namespace.js";
 import { AGENT_MAIN, type CapturedChild, useCleanups } from "./helpers/processes.js";
@@ -119,10 +118,7 @@ describe("a full disk", () => {
       timeoutMs: 30_000,
     });
     expect(results()[0], agent.output()).toMatchObject({ ok: true });
-    const jicofo = () =>
-      doubleProcesses(s.root)
-        .filter((p) => p.kind === "daemon" && p.cmdline.includes("jicofo-sleeper"))
-        .map((p) => p.pid);
+    const jicofo = () => sleeperPids(s.root, "jicofo");
     const [pid] = jicofo();
     expect(pid).toBeDefined();
 

@@ -20,8 +20,7 @@ import {
 } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { doubleProcesses } from "./doubles/rcctl/index.js";
-import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
+import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { prng } from "./helpers/fuzz.js";
 import { jicofoConf } from "./helpers/jicofo-desired.js";
@@ -110,10 +109,7 @@ describe("a cut-off VM and a slow, lossy link", () => {
             (f.type === "hello" && f.generation >= g),
         );
       await waitFor("generation 1 applied", () => applied(1), { timeoutMs: 30_000 });
-      const jicofo = () =>
-        doubleProcesses(s.root)
-          .filter((p) => p.kind === "daemon" && p.cmdline.includes("jicofo-sleeper"))
-          .map((p) => p.pid);
+      const jicofo = () => sleeperPids(s.root, "jicofo");
       await waitFor("jicofo running", () => jicofo().length === 1);
 
       // Cut off: the agent restores a hand edit on its own, and retries at its backoff's rate.
