@@ -234,9 +234,10 @@ describe("a full disk", () => {
 
     await rm(filler);
     const back = performance.now();
-    const again = await cli(["push", "--no-wait"]);
+    // Waited for (no agent: its rollout ends at the timeout), so that no rollout is left running at the end.
+    const again = await cli(["push", "--timeout", "1"]);
     const timeToStoredMs = performance.now() - back;
-    expect(again.out).toMatch(/generation 2/);
+    expect(again.out).toMatch(/generation 2 accepted/);
     expect(await pointer()).toMatchObject({ desired: 2 });
     expect(serve.exited()).toBe(false);
     expect(serve.output()).not.toMatch(/Uncaught|unhandled/i);
