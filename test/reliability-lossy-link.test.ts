@@ -167,7 +167,10 @@ describe("a cut-off VM and a slow, lossy link", () => {
             .match(new RegExp(`"generation":${g},[^\\n]*"path":"${CONF}"[^\\n]*"msg":"file written"`, "g")) ??
           []
         ).length;
-      for (let g = 2; g <= last; g++) expect(writes(g), `generation ${g} written`).toBe(1);
+      // (The log comes through a pipe, the frames through the socket: wait for the lines, then count them.)
+      const generations = Array.from({ length: PUSHES }, (_, i) => i + 2);
+      await waitFor("every generation's write logged", () => generations.every((g) => writes(g) >= 1));
+      for (const g of generations) expect(writes(g), `generation ${g} written`).toBe(1);
       // No reconnect storm: every reconnect over the lossy link followed a cut (or an attempt that failed).
       const reconnects = proxy.accepted - lossyFrom.accepted;
       const cuts = proxy.cuts - lossyFrom.cuts;
