@@ -233,9 +233,15 @@ export class AgentTransport {
       if (this.#stopped) return;
       if (wasOpen) {
         this.o.logger.warn(
-          { code, reason, peerReason: reasonBuf.toString().slice(0, 200) },
+          {
+            code,
+            reason,
+            peerReason: reasonBuf.toString().slice(0, 200),
+            ...(this.#failures.lastError ? { err: this.#failures.lastError.slice(0, 200) } : {}),
+          },
           "coordinator link closed",
         );
+        this.#failures.lastError = "";
       } else {
         this.#failed(code, reason);
       }
@@ -395,7 +401,7 @@ export class AgentTransport {
     const detail = { code, reason, err: f.lastError.slice(0, 200), url: this.o.url };
     f.lastError = "";
     if (f.count <= FAILURE_LOG_FIRST) {
-      this.o.logger.warn({ ...detail, attempt: f.count }, "cannot reach the coordinator");
+      this.o.logger.warn({ attempt: f.count, ...detail }, "coordinator link error");
       f.loggedAt = now;
       return;
     }
