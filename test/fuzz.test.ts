@@ -7,7 +7,9 @@
 //     a certificate, and junk enrollment requests. It must not crash, must keep serving the admin socket and
 //     legitimate agents, must close links that send too many bad frames, must keep its audit log from
 //     growing with every refusal, and its memory must stay flat.
-// The generator is seeded (FUZZ_SEED=n reproduces a run); counts are bounded to keep the suite fast.
+// Both must log each kind of refusal once a minute at most, with a count (shared/refusals.ts), however many
+// frames come. The generator is seeded (FUZZ_SEED=n reproduces a run); CI sends 3,000 frames a side,
+// `npm run reliability` 10,000 (test/helpers/reliability.ts).
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import https from "node:https";
@@ -15,9 +17,11 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
+  CloseCode,
   type CoordinatorToAgent,
   decodeAgentFrame,
   decodeCoordinatorFrame,
+  ErrorCode,
   PROTOCOL_VERSION,
   pathRefusal,
 } from "@vmmeet/shared";
@@ -25,44 +29,35 @@ import { afterAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
+import { mutateObject, mutateText, prng, type Rng, randomValue } from "./helpers/fuzz.js";
+import { recordFigure, scale } from "./helpers/reliability.js";
 import { OutputRecorder, startAgent, startCoordinator } from "./helpers/secret-scan.js";
 import { waitFor } from "./helpers/wait.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-const FRAMES_PER_SIDE = 3000;
+const FRAMES_PER_SIDE = scale(3000, 10_000);
+const TIMEOUT_MS = scale(60_000, 600_000);
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
-  return { next, int, pick };
+/** How many lines a process logged per message ("msg" of its JSON lines). */
+function logLines(output: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of output.matchAll(/"msg":"([^"]*)"/g)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
+  return counts;
 }
-type Rng = ReturnType<typeof prng>;
 
-const NASTY_STRINGS = [
-  "",
-  "\u0000",
-  "\n\r\t",
-  "../../../etc/passwd",
-  "/etc/master.passwd",
-  "'; rm -rf / #",
-  "$(reboot)",
-  "__proto__",
-  "constructor",
-  "\ud800",
-  "%00",
-  "A".repeat(5000),
-  "😀".repeat(100),
-  '{"type":"desired"}',
-];
+/**
+ * Each refusal message is logged at most once per kind and started minute: `kinds` is how many kinds it
+ * has (error codes, close codes, refusal categories).
+ */
+function expectRateLimited(counts: Record<string, number>, kinds: Record<string, number>, elapsedMs: number) {
+  const minutes = 1 + Math.floor(elapsedMs / 60_000);
+  for (const [msg, n] of Object.entries(kinds))
+    expect(counts[msg] ?? 0, `"${msg}" logged ${counts[msg]} times in ${minutes} min`).toBeLessThanOrEqual(
+      n * minutes,
+    );
+}
+const ERROR_CODES = Object.keys(ErrorCode).length;
+
 const HOSTILE_PATHS = [
   "/etc/master.passwd",
   "/etc/rc.local",
@@ -78,96 +73,6 @@ const HOSTILE_PATHS = [
   "/var/log/../../etc/doas.conf",
   "/etc/sysctl.conf",
 ];
-
-function randomValue(r: Rng, depth = 0): unknown {
-  switch (r.int(depth > 3 ? 6 : 9)) {
-    case 0:
-      return r.int(2) === 0 ? r.int(1_000_000) : -r.next() * 1e308;
-    case 1:
-      return r.pick(NASTY_STRINGS);
-    case 2:
-      return r.next() < 0.5;
-    case 3:
-      return null;
-    case 4:
-      return Math.random().toString(36).slice(2);
-    case 5:
-      return r.pick([Number.MAX_SAFE_INTEGER + 2, Number.POSITIVE_INFINITY, -0, 0.5]);
-    case 6:
-      return Array.from({ length: r.int(5) }, () => randomValue(r, depth + 1));
-    case 7:
-      return Object.fromEntries(
-        Array.from({ length: r.int(5) }, () => [
-          r.pick(["type", "id", "a", "__proto__", "files"]),
-          randomValue(r, depth + 1),
-        ]),
-      );
-    default:
-      return { type: r.pick(["desired", "hello", "snapshot", "ping", "error", "welcome", "x"]) };
-  }
-}
-
-/** Walk to a random node of a JSON value and change it (delete, replace, retype, add a key). */
-function mutateObject(r: Rng, v: unknown): unknown {
-  const root = structuredClone(v) as Record<string, unknown>;
-  const steps = 1 + r.int(3);
-  for (let s = 0; s < steps; s++) {
-    let parent: Record<string, unknown> | unknown[] = root;
-    let key: string | number = "type";
-    for (let d = 0; d < 6; d++) {
-      const keys: (string | number)[] = Array.isArray(parent)
-        ? Array.from({ length: parent.length }, (_, i) => i)
-        : Object.keys(parent);
-      if (keys.length === 0) break;
-      key = r.pick(keys);
-      const child = (parent as Record<string | number, unknown>)[key];
-      if (child && typeof child === "object" && r.next() < 0.6) parent = child as Record<string, unknown>;
-      else break;
-    }
-    const p = parent as Record<string | number, unknown>;
-    // Own properties, as JSON.parse makes them: assigning "__proto__" would change the prototype instead.
-    const put = (k: string | number, value: unknown) =>
-      Object.defineProperty(p, k, { value, enumerable: true, writable: true, configurable: true });
-    switch (r.int(5)) {
-      case 0:
-        if (Array.isArray(parent)) parent.splice(Number(key), 1);
-        else delete p[key];
-        break;
-      case 1:
-        put(key, randomValue(r));
-        break;
-      case 2:
-        put(key, r.pick(NASTY_STRINGS));
-        break;
-      case 3:
-        put(r.pick(["extra", "__proto__", "constructor", "x"]), randomValue(r));
-        break;
-      default:
-        put(key, typeof p[key] === "string" ? (p[key] as string) + r.pick(NASTY_STRINGS) : r.int(2 ** 31));
-    }
-  }
-  return root;
-}
-
-/** Mutations of the JSON text itself: truncation, a flipped character, duplicated keys, deep nesting. */
-function mutateText(r: Rng, text: string): string | Buffer {
-  switch (r.int(6)) {
-    case 0:
-      return text.slice(0, r.int(text.length));
-    case 1: {
-      const i = r.int(text.length);
-      return text.slice(0, i) + String.fromCharCode(r.int(0x80)) + text.slice(i + 1);
-    }
-    case 2:
-      return text.replace("{", '{"type":"pong","type":');
-    case 3:
-      return `${"[".repeat(2000)}${"]".repeat(2000)}`;
-    case 4:
-      return Buffer.from(Array.from({ length: 1 + r.int(512) }, () => r.int(256)));
-    default:
-      return Array.from({ length: r.int(200) }, () => String.fromCharCode(r.int(0xffff))).join("");
-  }
-}
 
 const frameText = (f: unknown) => JSON.stringify(f);
 const rss = (pid: number) =>
@@ -248,7 +153,7 @@ async function walkFiles(dir: string, base = dir): Promise<string[]> {
   return out;
 }
 
-describe("fuzzing", () => {
+describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
   it(`a live agent survives ${FRAMES_PER_SIDE} random, mutated and hostile frames (seed ${SEED})`, async () => {
     const r = prng(SEED);
     const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-fuzz-agent-"));
@@ -291,6 +196,7 @@ describe("fuzzing", () => {
       });
       ws.on("close", (code) => closes.push(code));
     });
+    const started = performance.now();
     const agent = startAgent(rec, {
       node: "jicofo",
       url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent`,
@@ -309,7 +215,9 @@ describe("fuzzing", () => {
       // The rate limit: 250 garbage frames at once. At most 20 are answered, then the agent closes (4006).
       const first = current!;
       for (let i = 0; i < 250; i++) first.send(`not json ${i}`);
-      await waitFor("the agent closed the flooding link", () => closes.includes(4006), { timeoutMs: 10_000 });
+      await waitFor("the agent closed the flooding link", () => closes.includes(4006), {
+        timeoutMs: 10_000,
+      });
       expect(conns[0]!.errors).toBeLessThanOrEqual(20);
       expect(conns[0]!.errors).toBeGreaterThan(0);
       await waitFor("agent reconnected", () => hellos === 2 && current?.readyState === WebSocket.OPEN, {
@@ -348,9 +256,11 @@ describe("fuzzing", () => {
           desired: jicofoDesired(r, [{ path: "/etc/jicofo/jicofo.in.sh", content: "JICOFO_MAXMEM=3G\n" }]),
         }),
       );
+      const lastSent = performance.now();
       const last = await waitFor("the last apply answered", () => replies.find((f) => f.replyTo === lastId), {
         timeoutMs: 30_000,
       });
+      const answeredMs = performance.now() - lastSent;
       expect(last, JSON.stringify(last)).toMatchObject({ type: "apply-result", ok: true });
       expect(agent.exited()).toBe(false);
       expect(invalidFromAgent.slice(0, 5)).toEqual([]);
@@ -366,6 +276,37 @@ describe("fuzzing", () => {
       // Memory flat: what the first 500 frames warmed up is about all it takes.
       const grown = rss(agent.child.pid!) - rssWarm;
       expect(grown, `RSS grew by ${Math.round(grown / 1e6)} MB`).toBeLessThan(80e6);
+      // Refusals logged once per kind and minute, not once per frame.
+      const elapsed = performance.now() - started;
+      const counts = logLines(agent.output());
+      expectRateLimited(
+        counts,
+        {
+          "invalid frame from coordinator": ERROR_CODES,
+          "desired state refused": 5,
+          "stale generation ignored": 1,
+        },
+        elapsed,
+      );
+      await recordFigure({
+        fault: "bad frames (live agent)",
+        what: "frames",
+        count: sent,
+        lost: 0,
+        timeToHealthyMs: Math.round(answeredMs),
+        memoryMB: Math.round(grown / 1e5) / 10,
+        details: {
+          seed: SEED,
+          refusalLogLines: {
+            invalidFrame: counts["invalid frame from coordinator"] ?? 0,
+            desiredRefused: counts["desired state refused"] ?? 0,
+            stale: counts["stale generation ignored"] ?? 0,
+          },
+          lost: "writes outside the allow-list, crashes (none: the test fails otherwise)",
+          timeToHealthy: "a valid desired state sent after the barrage, until its apply result",
+          memory: "RSS growth from the 500th frame to the end",
+        },
+      });
     } finally {
       await agent.stop();
       await new Promise<void>((res) => {
@@ -389,6 +330,7 @@ describe("fuzzing", () => {
     const parsed = parseSpecText(specText, "vmmeet.yaml");
     if (!parsed.ok) throw new Error("fixture invalid");
     await loadOrCreateMaterial(state, parsed.spec);
+    const started = performance.now();
     const coord = await startCoordinator(rec, { dir, state, label: "fuzzed coordinator" });
     const t = JSON.parse(
       (await rec.cli(["agents", "token", "jvb", "--state", state, "--json"], dir)).out,
@@ -428,7 +370,13 @@ describe("fuzzing", () => {
       ],
       services: [{ name: "jvb", enabled: true, running: true, flags: null, state: "ok", restarts: 0 }],
       health: [
-        { component: "jvb", state: "healthy", explain: "fuzz", since: new Date().toISOString(), signals: [] },
+        {
+          component: "jvb",
+          state: "healthy",
+          explain: "fuzz",
+          since: new Date().toISOString(),
+          signals: [],
+        },
       ],
       metrics: null,
     };
@@ -533,8 +481,10 @@ describe("fuzzing", () => {
     // Still serving: the admin socket answers and a legitimate link is welcomed.
     const list = await rec.cli(["agents", "list", "--state", state, "--json"], dir);
     expect(list.code).toBe(0);
+    const barrageEnd = performance.now();
     const again = await open(true);
     expect(again.welcomed).toBe(true);
+    const welcomedMs = performance.now() - barrageEnd;
     again.ws.close(1000);
     // Refusals are audited, but not once per attempt.
     const audit = (await readFile(path.join(state, "audit.log"), "utf8")).split("\n").filter(Boolean);
@@ -545,5 +495,36 @@ describe("fuzzing", () => {
     expect(grown, `RSS grew by ${Math.round(grown / 1e6)} MB`).toBeLessThan(80e6);
     expect(coord.output()).not.toMatch(/Uncaught|FATAL|unhandled/i);
     expect((await stat(state)).mode & 0o777).toBe(0o700);
+    const counts = logLines(coord.output());
+    expectRateLimited(
+      counts,
+      {
+        "invalid frame from agent": ERROR_CODES,
+        "agent refused": Object.keys(CloseCode).length,
+        "agent reported an error": ERROR_CODES,
+      },
+      performance.now() - started,
+    );
+    await recordFigure({
+      fault: "bad frames (live coordinator)",
+      what: "frames",
+      count: sent,
+      lost: 0,
+      timeToHealthyMs: Math.round(welcomedMs),
+      memoryMB: Math.round(grown / 1e5) / 10,
+      details: {
+        seed: SEED,
+        linksClosedForTooManyBadFrames: tooMany,
+        strangersAndJunkEnrollments: enrollStatuses.length,
+        refusalLogLines: {
+          invalidFrame: counts["invalid frame from agent"] ?? 0,
+          agentRefused: counts["agent refused"] ?? 0,
+          agentError: counts["agent reported an error"] ?? 0,
+        },
+        auditRefusals: refusals.length,
+        timeToHealthy: "after the barrage, until a legitimate agent link is welcomed",
+        memory: "RSS growth from the 500th frame to the end",
+      },
+    });
   });
 });

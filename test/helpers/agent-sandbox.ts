@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { killDoubleProcesses, makeRcctl, writeRcScript } from "../doubles/rcctl/index.js";
+import { doubleProcesses, killDoubleProcesses, makeRcctl, writeRcScript } from "../doubles/rcctl/index.js";
 import type { Cleanups } from "./processes.js";
 
 export interface AgentSandbox {
@@ -47,4 +47,11 @@ export function sandboxAgentArgs(
   node = "jicofo",
 ): string[] {
   return ["--node", node, "--state-dir", s.state, "--root", s.root, "--rcctl", s.rcctl, "--lenient-accounts"];
+}
+
+/** The pids of the sleeper standing in for service NAME (one while it runs; a restart changes it). */
+export function sleeperPids(root: string, name: string): number[] {
+  return doubleProcesses(root)
+    .filter((p) => p.kind === "daemon" && p.cmdline.includes(`${name}-sleeper`))
+    .map((p) => p.pid);
 }

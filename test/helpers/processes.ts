@@ -2,6 +2,7 @@
 // and a stop that ends it with SIGTERM (SIGKILL only if it hangs), so every test starts and ends processes
 // the same way and waits on their output instead of sleeping.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach } from "vitest";
 import { repoRoot } from "../validators/paths.js";
@@ -41,7 +42,12 @@ export interface SpawnOptions {
 
 /** `node ARGS` with its output captured. */
 export function spawnNode(args: string[], opts: SpawnOptions = {}): CapturedChild {
-  const child = spawn(process.execPath, args, {
+  return spawnCaptured(process.execPath, args, opts);
+}
+
+/** `COMMAND ARGS` with its output captured. */
+export function spawnCaptured(command: string, args: string[], opts: SpawnOptions = {}): CapturedChild {
+  const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     env: { ...process.env, ...(opts.env ?? {}) },
@@ -72,4 +78,23 @@ export function spawnNode(args: string[], opts: SpawnOptions = {}): CapturedChil
 /** The real agent process: `vmmeet-agent ARGS`. */
 export function spawnAgent(args: string[], opts: SpawnOptions = {}): CapturedChild {
   return spawnNode([AGENT_MAIN, ...args], opts);
+}
+
+/** The bundle rc.d/vmmeet_agent starts (`npm run build` first). */
+export const AGENT_BUNDLE = path.join(repoRoot(), "packages/agent/dist/vmmeet-agent.mjs");
+
+/** The node flags of rc.d/vmmeet_agent's `daemon=` line, as shipped. */
+export function rcdNodeFlags(): string[] {
+  const script = readFileSync(path.join(repoRoot(), "rc.d/vmmeet_agent"), "utf8");
+  const daemon = /^daemon="(\S+) (.*) (\S+vmmeet-agent\.mjs)"$/m.exec(script);
+  if (!daemon?.[2]) throw new Error("rc.d/vmmeet_agent: no daemon= line with node flags");
+  return daemon[2].split(" ");
+}
+
+/**
+ * The agent as rc.d/vmmeet_agent runs it on a VM: the one-file bundle under node with the script's flags (a
+ * small young generation, no optimizing compiler...). What its CPU and memory figures are taken from.
+ */
+export function spawnShippedAgent(args: string[], opts: SpawnOptions = {}): CapturedChild {
+  return spawnNode([...rcdNodeFlags(), AGENT_BUNDLE, ...args], opts);
 }

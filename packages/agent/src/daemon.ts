@@ -51,6 +51,8 @@ export interface HealthSource {
   probeNow?(running?: Readonly<Record<string, boolean>>): Promise<void>;
   /** Every classified log signal (the healer's remedies act on some). */
   onSignal?(listener: (signal: HealthSignal) => void): void;
+  /** Events of the health side worth an audit line (log lines skipped in a flood). */
+  onEvent?(listener: (event: AgentEvent) => void): void;
   stop(): Promise<void>;
 }
 
@@ -196,6 +198,7 @@ export class AgentDaemon {
     } else if (started.kind === "pending-finished") {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
+    this.o.health?.onEvent?.((e) => this.#event(e));
     await this.o.health?.configure(this.#desired);
     this.o.health?.onChange(() => {
       // What a rollout gate reads (a component's state, jicofo's bridges) goes out at once; the rest of a

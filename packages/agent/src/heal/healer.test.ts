@@ -141,6 +141,35 @@ describe("healer", () => {
     expect(t.events).toHaveLength(3);
   });
 
+  it("waits twice as long after each restore that failed (a full disk, a directory in the way), then converges", async () => {
+    const t = await setup({ intervalMs: 1000 });
+    const hosts = path.join(root, "etc/hosts");
+    await rm(hosts);
+    await mkdir(hosts);
+    const failures = () => t.events.filter((e) => e.target === "/etc/hosts" && e.label === "failed").length;
+    await t.healer.pass();
+    expect(failures()).toBe(1);
+    expect(t.events.find((e) => e.target === "/etc/hosts")!.message).toMatch(
+      /^cannot restore \/etc\/hosts: /,
+    );
+    // Passes within the wait do not try again: 1 s after the first failure, then 2 s, then 4 s.
+    const tries: number[] = [];
+    const t0 = t.clock.now();
+    for (let i = 0; i < 8; i++) {
+      t.clock.advance(1000);
+      const before = failures();
+      await t.healer.pass();
+      if (failures() > before) tries.push(t.clock.now() - t0);
+    }
+    expect(tries).toEqual([1000, 3000, 7000]);
+    // The directory goes: the first pass after the wait restores the file.
+    await rm(hosts, { recursive: true });
+    t.clock.advance(8000);
+    await t.healer.pass();
+    expect(await readFile(hosts, "utf8")).toBe("100.64.2.3 xmpp\n");
+    expect(t.events.at(-1)!.message).toBe("restored /etc/hosts (missing)");
+  });
+
   it("reports a mode change as drift and fixes it without a restart", async () => {
     const { chmod } = await import("node:fs/promises");
     const t = await setup();

@@ -143,6 +143,13 @@ export class Healer {
   #certChecks = 0;
   #watcher: DriftWatcher | null = null;
   readonly #driftRuns: number[] = [];
+  /**
+   * Restores that failed to write (ENOSPC on a full /etc or /var, EIO...) in a row, and when the next may
+   * be tried: each failure doubles the wait from intervalMs up to 64 intervals (16 min by default), so a
+   * full disk gets a few attempts an hour instead of one per pass and per watch event (the failed write's
+   * own temp file sets off the watch); the first pass after the wait, or a push, converges once space is back.
+   */
+  #driftFailures = { count: 0, retryAt: Number.NEGATIVE_INFINITY };
   readonly #remedyRuns = new Map<string, number[]>();
   readonly #limitedAt = new Map<string, number>();
   readonly #awaits = new Set<Await>();
@@ -486,6 +493,7 @@ export class Healer {
 
   async #repairDrift(trigger: "watch" | "periodic"): Promise<void> {
     if (this.#stopped || !this.#desired || this.o.busy?.()) return;
+    if (this.#clock.now() < this.#driftFailures.retryAt) return;
     const drift = await driftOf(this.#desired, this.o.root, this.o.accounts);
     if (drift.length === 0) return;
     if (!this.#allow(this.#driftRuns, this.tuning.driftRepairsPerHour)) {
@@ -496,7 +504,19 @@ export class Healer {
       return;
     }
     this.o.log.warn({ trigger, drift }, "managed files differ from the desired state; restoring");
-    await this.#enforce(new Map(drift.map((d) => [d.path, d.why])));
+    const out = await this.#enforce(new Map(drift.map((d) => [d.path, d.why])));
+    const filesFailed = out.failed.some((f) => f === "enforce" || drift.some((d) => d.path === f));
+    if (!filesFailed) {
+      this.#driftFailures = { count: 0, retryAt: Number.NEGATIVE_INFINITY };
+      return;
+    }
+    const count = this.#driftFailures.count + 1;
+    const waitMs = this.tuning.intervalMs * 2 ** Math.min(count - 1, 6);
+    this.#driftFailures = { count, retryAt: this.#clock.now() + waitMs };
+    this.o.log.warn(
+      { failures: count, retryInMs: waitMs },
+      "restoring managed files failed; waiting before the next try",
+    );
   }
 
   /** ApplyEngine.enforce with every file written and service (re)started reported. */
@@ -524,7 +544,9 @@ export class Healer {
         );
       } else if (f.status === "failed" || f.status === "refused") {
         out.failed.push(f.path);
-        this.#event("repair-file", "failed", `cannot restore ${f.path}: ${f.detail ?? f.status}`, f.path);
+        // A refused state names why in its refusals (a link or a FIFO where the file was, say).
+        const why = f.detail ?? res.refusals.find((r) => r.item === `file ${f.path}`)?.reason ?? f.status;
+        this.#event("repair-file", "failed", `cannot restore ${f.path}: ${why}`, f.path);
       }
     }
     const files = out.written.length > 0 ? ` after restoring ${out.written.join(", ")}` : "";

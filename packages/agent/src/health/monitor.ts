@@ -3,7 +3,7 @@
 // (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
+import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { HealthSource } from "../daemon.js";
 import type { ServiceManager } from "../services/manager.js";
@@ -13,7 +13,7 @@ import { JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
 import { type ComponentTracker, trackersFor } from "./state.js";
-import { LogTailer } from "./tailer.js";
+import { LogTailer, type SkipReport } from "./tailer.js";
 
 export interface HealthMonitorOptions {
   root: string;
@@ -27,6 +27,8 @@ export interface HealthMonitorOptions {
   now?: () => number;
   /** How long "does the component's own log file exist" is cached (default 1000 ms). */
   ownLogCacheMs?: number;
+  /** Per log: lines classified per second at most (LogTailerOptions.maxLinesPerSecond). */
+  maxLinesPerSecond?: number;
 }
 
 interface Source {
@@ -44,6 +46,7 @@ export class HealthMonitor implements HealthSource {
   #probeAgain = false;
   #listeners: (() => void)[] = [];
   #signalListeners: ((s: HealthSignal) => void)[] = [];
+  #eventListeners: ((e: AgentEvent) => void)[] = [];
   #lastStates = "";
   #desired: NodeDesired | null = null;
   readonly #offsets: JsonFileOffsetStore;
@@ -120,10 +123,37 @@ export class HealthMonitor implements HealthSource {
         classifier.push(line);
       },
       onError: (err) => this.o.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
+      ...(this.o.maxLinesPerSecond ? { maxLinesPerSecond: this.o.maxLinesPerSecond } : {}),
+      onSkipped: (r) => this.#skipped(component, file, r),
     });
     tailer.start();
     this.#sources.set(`${component}:${file}`, { tailer, classifier });
     await tailer.poll();
+  }
+
+  /** A log flood (or an over-long line): said in the agent's log and as one event, at most once a minute per log. */
+  #skipped(component: LogComponent, file: string, r: SkipReport): void {
+    const parts = [
+      ...(r.lines > 0
+        ? [
+            `${r.lines} of ${r.lines + r.delivered} lines (over the budget of ${this.o.maxLinesPerSecond ?? 5000} lines or 100 ms of classifying a second)`,
+          ]
+        : []),
+      ...(r.cut > 0 ? [`the rest of ${r.cut} ${r.cut === 1 ? "line" : "lines"} longer than 64 KiB`] : []),
+    ];
+    const message = `${component} log ${file}: skipped ${parts.join(" and ")} (${r.bytes} bytes not classified) since ${new Date(r.since).toISOString()}; health from these lines may be missing, probes still run`;
+    this.o.logger.warn(
+      { file, lines: r.lines, delivered: r.delivered, cut: r.cut, bytes: r.bytes },
+      "log lines skipped",
+    );
+    const event: AgentEvent = {
+      at: new Date(this.o.now?.() ?? Date.now()).toISOString(),
+      kind: "log-lines-skipped",
+      label: "degraded",
+      message,
+      target: file,
+    };
+    for (const l of this.#eventListeners) l(event);
   }
 
   #ownLog = new Map<LogComponent, { at: number; exists: boolean }>();
@@ -228,6 +258,10 @@ export class HealthMonitor implements HealthSource {
 
   onSignal(listener: (s: HealthSignal) => void): void {
     this.#signalListeners.push(listener);
+  }
+
+  onEvent(listener: (e: AgentEvent) => void): void {
+    this.#eventListeners.push(listener);
   }
 
   #changed(): void {

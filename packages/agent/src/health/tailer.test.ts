@@ -1,9 +1,12 @@
+import { execFileSync } from "node:child_process";
 import {
   appendFileSync,
   copyFileSync,
+  mkdirSync,
   mkdtempSync,
   renameSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   utimesSync,
   writeFileSync,
@@ -14,7 +17,13 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
 import { JsonFileOffsetStore, MemoryOffsetStore, type OffsetStore } from "./offsetStore.js";
-import { type LineInfo, LogTailer, type LogTailerOptions } from "./tailer.js";
+import {
+  type LineInfo,
+  LogTailer,
+  type LogTailerOptions,
+  NotARegularFileError,
+  type SkipReport,
+} from "./tailer.js";
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -371,5 +380,133 @@ describe("LogTailer restarts (new instance, same state file)", () => {
     appendFileSync(log, "y\n");
     await h2.tailer.poll();
     expect(h2.lines).toEqual(["y"]);
+  });
+});
+
+describe("LogTailer under a flood", () => {
+  it("delivers at most maxLinesPerSecond lines a second, counts the rest, and reports them", async () => {
+    const clock = new ManualClock(0);
+    const reports: SkipReport[] = [];
+    const h = manual(new MemoryOffsetStore(), {
+      clock,
+      maxLinesPerSecond: 100,
+      skipReportMs: 60_000,
+      onSkipped: (r) => reports.push(r),
+    });
+    writeFileSync(log, text(lines("a", 250)));
+    await h.tailer.poll();
+    // The first 100 of the second are delivered, in order; 150 are counted, not decoded.
+    expect(h.lines).toEqual(lines("a", 100));
+    expect(reports).toEqual([{ lines: 150, cut: 0, bytes: 150 * 4, delivered: 0, since: 0 }]);
+    // The same second: everything is over the budget; reported later (one report a minute at most).
+    appendFileSync(log, text(["b0"]));
+    await h.tailer.poll();
+    expect(h.lines).toHaveLength(100);
+    expect(reports).toHaveLength(1);
+    // The next second has a budget again; health lines come through.
+    clock.advance(1000);
+    appendFileSync(log, text(lines("c", 3)));
+    await h.tailer.poll();
+    expect(h.lines.slice(100)).toEqual(["c0", "c1", "c2"]);
+    expect(h.tailer.totals).toMatchObject({ delivered: 103, skippedLines: 151 });
+    clock.advance(60_000);
+    await h.tailer.poll();
+    expect(reports[1]).toMatchObject({ lines: 1, delivered: 3, since: 0 });
+    await h.tailer.stop();
+    expect(reports).toHaveLength(2);
+  });
+
+  it("also stops delivering once the second's time budget is spent in onLine", async () => {
+    const clock = new ManualClock(0);
+    const reports: SkipReport[] = [];
+    let delivered = 0;
+    const tailer = new LogTailer({
+      path: log,
+      store: new MemoryOffsetStore(),
+      startAt: "start",
+      clock,
+      maxBusyMsPerSecond: 20,
+      onSkipped: (r) => reports.push(r),
+      onLine: () => {
+        delivered++;
+        // A costly line (one whose signal sets off a lot): 2 ms.
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+      },
+    });
+    tailers.push(tailer);
+    writeFileSync(log, text(lines("a", 200)));
+    await tailer.poll();
+    expect(delivered).toBeGreaterThan(0);
+    expect(delivered).toBeLessThan(200);
+    expect(reports).toEqual([
+      { lines: 200 - delivered, cut: 0, bytes: expect.any(Number), delivered: 0, since: 0 },
+    ]);
+  });
+
+  it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {
+    const reports: SkipReport[] = [];
+    const h = manual(new MemoryOffsetStore(), {
+      maxLineBytes: 100,
+      maxBytesPerPoll: 1000,
+      onSkipped: (r) => reports.push(r),
+    });
+    writeFileSync(log, "x".repeat(5000));
+    for (let i = 0; i < 5; i++) await h.tailer.poll();
+    expect(h.lines).toEqual(["x".repeat(100)]);
+    appendFileSync(log, "yyy\nafter\n");
+    await h.tailer.poll();
+    await h.tailer.stop();
+    expect(h.lines).toEqual(["x".repeat(100), "after"]);
+    const sum = reports.reduce((a, r) => ({ cut: a.cut + r.cut, bytes: a.bytes + r.bytes }), {
+      cut: 0,
+      bytes: 0,
+    });
+    expect(sum).toEqual({ cut: 1, bytes: 4900 + 3 });
+  });
+});
+
+describe("LogTailer and hostile files", () => {
+  it("does not read a log path replaced by a symlink, and says so once", async () => {
+    const secret = path.join(dir, "master.passwd");
+    writeFileSync(secret, "root:$2b$10$secret:0:0::0:0:Charlie &:/root:/bin/ksh\n");
+    symlinkSync(secret, log);
+    const h = manual(new MemoryOffsetStore());
+    for (let i = 0; i < 3; i++) await h.tailer.poll();
+    expect(h.lines).toEqual([]);
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toBeInstanceOf(NotARegularFileError);
+    expect((h.errors[0] as Error).message).toMatch(/is a symbolic link/);
+  });
+
+  it("moves off a log that became a symlink without reading the link's target", async () => {
+    const secret = path.join(dir, "master.passwd");
+    writeFileSync(secret, "root:secret\n");
+    writeFileSync(log, text(["one"]));
+    const h = manual(new MemoryOffsetStore(), { rotationGracePolls: 1 });
+    await h.tailer.poll();
+    rmSync(log);
+    symlinkSync(secret, log);
+    for (let i = 0; i < 4; i++) await h.tailer.poll();
+    expect(h.lines).toEqual(["one"]);
+    expect(h.errors.filter((e) => e instanceof NotARegularFileError)).toHaveLength(1);
+    // A regular file again: read from its start.
+    rmSync(log);
+    writeFileSync(log, text(["two"]));
+    for (let i = 0; i < 2; i++) await h.tailer.poll();
+    expect(h.lines).toEqual(["one", "two"]);
+  });
+
+  it("neither waits on a FIFO nor reads a directory in the log's place", async () => {
+    execFileSync("mkfifo", [log]);
+    const h = manual(new MemoryOffsetStore());
+    await h.tailer.poll();
+    expect(h.errors[0]).toBeInstanceOf(NotARegularFileError);
+    rmSync(log);
+    mkdirSync(log);
+    await h.tailer.poll();
+    await h.tailer.poll();
+    expect(h.errors.map((e) => (e as NotARegularFileError).kind)).toEqual(["a FIFO", "a directory"]);
+    expect(h.lines).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { type FSWatcher, type Stats, watch } from "node:fs";
-import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { constants, type FSWatcher, type Stats, watch } from "node:fs";
+import { type FileHandle, lstat, open, readdir } from "node:fs/promises";
 import path from "node:path";
 import { type Clock, systemClock } from "./clock.js";
 import type { OffsetStore, TailState } from "./offsetStore.js";
@@ -8,6 +8,20 @@ import type { OffsetStore, TailState } from "./offsetStore.js";
 export interface LineInfo {
   /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */
   truncated: boolean;
+}
+
+/** What a tailer read but did not deliver since its last report (LogTailerOptions.onSkipped). */
+export interface SkipReport {
+  /** Complete lines not delivered because the second's budget (maxLinesPerSecond) was spent. */
+  lines: number;
+  /** Lines longer than maxLineBytes: their first maxLineBytes were delivered, the rest not. */
+  cut: number;
+  /** Bytes read and not delivered (skipped lines and the rest of cut ones). */
+  bytes: number;
+  /** Lines delivered over the same time (so a report says "N of M lines"). */
+  delivered: number;
+  /** When the first of them was read (the tailer's clock). */
+  since: number;
 }
 
 export interface LogTailerOptions {
@@ -50,6 +64,29 @@ export interface LogTailerOptions {
    * as long for jicofo's brewery lines (bench/push.mjs: p50 150 ms instead of 200).
    */
   wakeGapMs?: number;
+  /**
+   * Lines delivered per second at most (default 5,000). A component that floods its log (20,000 lines/s
+   * for a minute, say: a reconnect loop, a debug level left on) must not take the agent's CPU with it: past
+   * the budget, the second's remaining lines are read (to find where they end) but neither decoded nor
+   * classified, and counted in a SkipReport. Memory never depends on the flood: one 64 KiB read buffer and
+   * at most maxLineBytes of a partial line.
+   */
+  maxLinesPerSecond?: number;
+  /**
+   * Milliseconds per second at most spent delivering lines (in onLine: decoding, classifying, what the
+   * signals set off), default 100: a tenth of a core. Lines differ in cost (one that carries a signal costs
+   * more than one that matches nothing), so a line count alone does not bound the CPU; past this, the
+   * second's remaining lines are skipped and counted as over the budget.
+   */
+  maxBusyMsPerSecond?: number;
+  /**
+   * Called with what was skipped (over the budget, or the rest of an over-long line): after the poll that
+   * first skipped, then at most once per skipReportMs for each kind of skipping (over the budget; the rest of an
+   * over-long line) while it goes on: two reports a minute at most. Default: nothing.
+   */
+  onSkipped?: (report: SkipReport) => void;
+  /** Default 60 s. */
+  skipReportMs?: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -66,6 +103,49 @@ function decodeLine(bytes: Buffer): string {
 
 function isEnoent(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
+}
+
+/**
+ * A log is read only when it is a regular file reached without following a link in its last component: a
+ * log path replaced by a symlink (to /etc/master.passwd, say) is not read, nor is a FIFO waited on
+ * (O_NONBLOCK: open(2) of a FIFO without a writer would block a thread-pool thread for good).
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export class NotARegularFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly kind: string,
+  ) {
+    super(`${file} is ${kind}, not a regular file: not read`);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
+
+/** Opens a log for reading, or throws NotARegularFileError (ENOENT passes through). */
+async function openLog(file: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, OPEN_FLAGS);
+  } catch (err) {
+    // O_NOFOLLOW on a symbolic link fails with ELOOP (Linux, OpenBSD's open(2)); EMLINK on some BSDs.
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code === "ELOOP" || code === "EMLINK") throw new NotARegularFileError(file, "a symbolic link");
+    throw err;
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close().catch(() => undefined);
+    throw new NotARegularFileError(file, fileKind(st));
+  }
+  return fh;
 }
 
 async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
@@ -145,6 +225,20 @@ export class LogTailer {
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   /** Lines delivered so far (whether a poll found any). */
   private linesRead = 0;
+  private readonly maxLinesPerSecond: number;
+  private readonly onSkipped: ((r: SkipReport) => void) | undefined;
+  private readonly skipReportMs: number;
+  /** The current second of the line budget: when it began and how many lines it delivered. */
+  private budget = { windowStart: Number.NEGATIVE_INFINITY, lines: 0, busyMs: 0 };
+  private readonly maxBusyMsPerSecond: number;
+  /** Skipped since the last report. */
+  private skipped: SkipReport = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
+  /** When a report last carried lines over the budget, and cut lines. */
+  private lastSkipReportAt = { lines: Number.NEGATIVE_INFINITY, cut: Number.NEGATIVE_INFINITY };
+  /** Totals since start (status and tests). */
+  readonly totals = { delivered: 0, skippedLines: 0, cutLines: 0, skippedBytes: 0 };
+  /** The last NotARegularFileError reported: reported once, not at every poll. */
+  private refused: string | undefined;
 
   constructor(opts: LogTailerOptions) {
     this.file = opts.path;
@@ -160,6 +254,10 @@ export class LogTailer {
     this.rotationGracePolls = opts.rotationGracePolls ?? 5;
     this.wakeOnWrite = opts.wakeOnWrite ?? false;
     this.wakeGapMs = opts.wakeGapMs ?? 100;
+    this.maxLinesPerSecond = opts.maxLinesPerSecond ?? 5000;
+    this.maxBusyMsPerSecond = opts.maxBusyMsPerSecond ?? 100;
+    this.onSkipped = opts.onSkipped;
+    this.skipReportMs = opts.skipReportMs ?? 60_000;
   }
 
   /** Starts polling (the first poll runs at once). Calling it again does nothing. */
@@ -178,6 +276,7 @@ export class LogTailer {
       }
       await this.inFlight;
       this.unwatch();
+      this.reportSkipped(true);
       try {
         await this.commit();
       } catch (err) {
@@ -203,7 +302,21 @@ export class LogTailer {
   #poll(commit: boolean): Promise<void> {
     if (this.stopping !== undefined && this.inFlight === undefined) return Promise.resolve();
     this.inFlight ??= this.pollOnce(commit)
-      .catch((err) => this.onError(err))
+      .then(
+        () => {
+          this.refused = undefined;
+        },
+        (err) => {
+          if (err instanceof NotARegularFileError) {
+            if (this.refused === err.message) return;
+            this.refused = err.message;
+          }
+          this.onError(err);
+        },
+      )
+      .finally(() => {
+        this.reportSkipped(false);
+      })
       .finally(() => {
         this.inFlight = undefined;
       });
@@ -296,7 +409,8 @@ export class LogTailer {
     const cur = this.cur;
     let st: Stats | undefined;
     try {
-      st = await stat(this.file);
+      // lstat: a link put where the log was is another file (the tailer moves to it, and refuses it).
+      st = await lstat(this.file);
     } catch (err) {
       if (!isEnoent(err)) throw err;
     }
@@ -336,7 +450,7 @@ export class LogTailer {
     this.resumed = true;
     let fh: FileHandle;
     try {
-      fh = await open(this.file, "r");
+      fh = await openLog(this.file);
     } catch (err) {
       if (!isEnoent(err)) throw err;
       // Renamed while we were down and not recreated yet: drain the renamed file if it is there.
@@ -378,7 +492,7 @@ export class LogTailer {
   private async openFresh(): Promise<void> {
     let fh: FileHandle;
     try {
-      fh = await open(this.file, "r");
+      fh = await openLog(this.file);
     } catch (err) {
       if (isEnoent(err)) return;
       throw err;
@@ -454,7 +568,7 @@ export class LogTailer {
       const p = path.join(dir, name);
       let fh: FileHandle | undefined;
       try {
-        fh = await open(p, "r");
+        fh = await openLog(p);
         const s = await fh.stat();
         if (s.ino === excludeIno || s.size < state.offset) continue;
         // Without a fingerprint (nothing was read yet) only the inode can tell.
@@ -478,7 +592,7 @@ export class LogTailer {
         };
         return true;
       } catch (err) {
-        if (!isEnoent(err)) this.onError(err);
+        if (!isEnoent(err) && !(err instanceof NotARegularFileError)) this.onError(err);
       } finally {
         await fh?.close().catch(() => undefined);
       }
@@ -495,6 +609,8 @@ export class LogTailer {
       if (bytesRead === 0) return total;
       cur.pos += bytesRead;
       total += bytesRead;
+      const now = this.clock.now();
+      if (now - this.budget.windowStart >= 1000) this.budget = { windowStart: now, lines: 0, busyMs: 0 };
       this.consume(buf.subarray(0, bytesRead));
     }
     this.backlog = true;
@@ -502,12 +618,33 @@ export class LogTailer {
   }
 
   private consume(chunk: Buffer): void {
+    const began = performance.now();
+    try {
+      this.consumeLines(chunk, began);
+    } finally {
+      this.budget.busyMs += performance.now() - began;
+    }
+  }
+
+  private overBudget(began: number): boolean {
+    return (
+      this.budget.lines >= this.maxLinesPerSecond ||
+      this.budget.busyMs + (performance.now() - began) >= this.maxBusyMsPerSecond
+    );
+  }
+
+  private consumeLines(chunk: Buffer, began: number): void {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(10, start);
       if (nl === -1) break;
       if (this.skipping) {
         this.skipping = false;
+        this.skip(nl - start, 0);
+      } else if (this.overBudget(began)) {
+        // Over the second's budget: not decoded, not classified, counted.
+        this.skip(this.pending.length + nl - start, 1);
+        this.pending = EMPTY;
       } else if (this.pending.length > 0) {
         const line = Buffer.concat([this.pending, chunk.subarray(start, nl)]);
         this.pending = EMPTY;
@@ -517,13 +654,19 @@ export class LogTailer {
       }
       start = nl + 1;
     }
-    if (start >= chunk.length || this.skipping) return;
+    if (start >= chunk.length) return;
+    if (this.skipping) {
+      this.skip(chunk.length - start, 0);
+      return;
+    }
     // A partial line: keep a copy (the read buffer is reused), cut it when it grows too long.
     const rest = chunk.subarray(start);
     if (this.pending.length + rest.length > this.maxLineBytes) {
+      const whole = this.pending.length + rest.length;
       const head = Buffer.concat([this.pending, rest]).subarray(0, this.maxLineBytes);
       this.pending = EMPTY;
       this.skipping = true;
+      this.skip(whole - this.maxLineBytes, 0, 1);
       this.emit(head, true);
       return;
     }
@@ -531,8 +674,44 @@ export class LogTailer {
   }
 
   private deliver(line: Buffer): void {
-    if (line.length > this.maxLineBytes) this.emit(line.subarray(0, this.maxLineBytes), true);
-    else this.emit(line, false);
+    if (line.length > this.maxLineBytes) {
+      this.skip(line.length - this.maxLineBytes, 0, 1);
+      this.emit(line.subarray(0, this.maxLineBytes), true);
+    } else this.emit(line, false);
+  }
+
+  private skip(bytes: number, lines: number, cut = 0): void {
+    if (bytes === 0 && lines === 0 && cut === 0) return;
+    const s = this.skipped;
+    if (s.lines === 0 && s.cut === 0 && s.bytes === 0) {
+      s.since = this.clock.now();
+      // The report counts the lines delivered from the first skip on.
+      s.delivered = 0;
+    }
+    s.lines += lines;
+    s.cut += cut;
+    s.bytes += bytes;
+    this.totals.skippedLines += lines;
+    this.totals.cutLines += cut;
+    this.totals.skippedBytes += bytes;
+  }
+
+  /** Hands what was skipped to onSkipped: at once the first time, then at most once per skipReportMs and kind. */
+  private reportSkipped(force: boolean): void {
+    const s = this.skipped;
+    if (s.lines === 0 && s.cut === 0 && s.bytes === 0) return;
+    const now = this.clock.now();
+    const due = (kind: "lines" | "cut") =>
+      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.skipReportMs;
+    if (!force && !due("lines") && !due("cut")) return;
+    if (s.lines > 0) this.lastSkipReportAt.lines = now;
+    if (s.cut > 0) this.lastSkipReportAt.cut = now;
+    this.skipped = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
+    try {
+      this.onSkipped?.(s);
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   /** The file ended without a newline and will not grow any more: its last line is complete. */
@@ -545,6 +724,9 @@ export class LogTailer {
   private emit(bytes: Buffer, truncated: boolean): void {
     try {
       this.linesRead++;
+      this.budget.lines++;
+      this.totals.delivered++;
+      this.skipped.delivered++;
       this.onLine(decodeLine(bytes), { truncated });
     } catch (err) {
       this.onError(err);

@@ -12,6 +12,7 @@ import {
   NodeDesired as NodeDesiredSchema,
   type NodeRole,
   pathRefusal,
+  type RefusalLog,
   type ServiceEntry,
   type SetupAction,
   serviceRefusal,
@@ -45,6 +46,29 @@ export interface ApplyDeps {
   keepBackups?: number;
   /** pf, vmd's VMs and sysctl: configs made effective by their own programs (pf/hooks.ts). */
   hooks?: ApplyHooks;
+  /** Refused and stale desired states are logged once per kind and minute (shared/refusals.ts). */
+  refusalLog?: RefusalLog;
+}
+
+/** The kind a refusal is logged under: what it concerns ("file", "service", "action", "role"), or "schema". */
+function refusalKind(refusals: readonly Refusal[]): string {
+  const item = refusals[0]?.item ?? "";
+  const word = /^(file|service|action|role)\b/.exec(item)?.[1];
+  return `refused-${word ?? "schema"}`;
+}
+
+/** Logs a refusal, or only counts it when one of its kind was logged less than a minute ago. */
+function logRefusal(
+  deps: ApplyDeps,
+  log: Logger,
+  kind: string,
+  fields: object,
+  msg: string,
+  level: "warn" | "info",
+) {
+  const note = deps.refusalLog ? deps.refusalLog.note(kind) : { repeated: 0 };
+  if (note === null) return;
+  log[level]({ ...fields, ...(note.repeated > 0 ? { repeated: note.repeated } : {}) }, msg);
 }
 
 /** A step of a hook reported like a setup action: a sysctl value set, a VM started. */
@@ -253,14 +277,14 @@ export async function applyDesired(
   const log = deps.log.child({ generation });
   const v = validateDesired(input, deps.role);
   if (!v.desired) {
-    log.warn({ refusals: v.refusals }, "desired state refused");
+    logRefusal(deps, log, refusalKind(v.refusals), { refusals: v.refusals }, "desired state refused", "warn");
     return { ...emptyResult("refused", generation), refusals: v.refusals };
   }
   const desired = v.desired;
 
   const state = await loadState(deps, log);
   if (state && generation < state.generation) {
-    log.info({ current: state.generation }, "stale generation ignored");
+    logRefusal(deps, log, "stale", { current: state.generation }, "stale generation ignored", "info");
     return { ...emptyResult("stale", generation), current: state.generation };
   }
 
@@ -310,7 +334,7 @@ export async function applyDesired(
     }
   }
   if (refusals.length > 0) {
-    log.warn({ refusals }, "desired state refused");
+    logRefusal(deps, log, refusalKind(refusals), { refusals }, "desired state refused", "warn");
     return {
       ...emptyResult("refused", generation),
       refusals,
@@ -323,7 +347,7 @@ export async function applyDesired(
     return { ...emptyResult("failed", generation), files: unreadable };
   }
 
-  const todo = new Map<string, PendingAction>();
+  let todo = new Map<string, PendingAction>();
   for (const p of plans) {
     // Only new bytes need the daemon to re-read the file; a mode or owner fix does not (and a daemon that
     // could not read it before is not running, so it gets started below anyway).
@@ -334,17 +358,25 @@ export async function applyDesired(
   // Read for a service whose flags are not managed too: what it prints says whether it is enabled (below)
   // and goes into the status snapshot, one rcctl call instead of `get NAME status` plus `get NAME flags`.
   const flagsSeen = new Map<string, string>();
+  /** Restarts asked for by something else than a file of this apply: changed flags, an interrupted apply. */
+  const notFromFiles = new Map<string, PendingAction>();
   for (const s of desired.services) {
     try {
       const cur = await deps.services.getFlags(s.name);
       flagsSeen.set(s.name, cur);
-      if (s.flags !== null && !sameFlags(cur, s.flags)) todo.set(s.name, "restart");
+      if (s.flags !== null && !sameFlags(cur, s.flags)) {
+        todo.set(s.name, "restart");
+        notFromFiles.set(s.name, "restart");
+      }
     } catch {
       // An unknown service is reported by the services step.
     }
   }
   const leftover = await readPendingSafe(deps, log);
-  if (leftover) mergeInto(todo, leftover.services);
+  if (leftover) {
+    mergeInto(todo, leftover.services);
+    mergeInto(notFromFiles, leftover.services);
+  }
 
   const fileChanges = plans.some((p) => p.change !== "unchanged");
   const firstTime = !(state && state.generation === generation && state.complete);
@@ -397,6 +429,16 @@ export async function applyDesired(
       });
       log.error({ path: p.entry.path, err: errText(e) }, "file not written");
     }
+  }
+  if (fileItems.some((f) => f.status === "failed" || f.status === "refused")) {
+    // A file that could not be written (ENOSPC on a full /etc, EIO) changed nothing its daemon reads: only
+    // the files written ask for their restarts, so a daemon whose files all stayed as they were keeps running.
+    const written = new Set(fileItems.filter((f) => f.status === "written").map((f) => f.path));
+    const kept = new Map(notFromFiles);
+    for (const p of plans)
+      if ((p.change === "created" || p.change === "content") && written.has(p.entry.path))
+        mergeInto(kept, notifyMap(p.entry));
+    todo = kept;
   }
 
   const ordered = [...desired.services].sort((a, b) => a.order - b.order);

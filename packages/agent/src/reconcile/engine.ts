@@ -1,6 +1,6 @@
 // The apply engine as the daemon uses it: one object owning the state directory, the file writer, the
 // service manager and the setup actions, running one apply (or rollback) at a time.
-import type { NodeDesired, NodeRole } from "@vmmeet/shared";
+import { type NodeDesired, type NodeRole, RefusalLog } from "@vmmeet/shared";
 import pino, { type Logger } from "pino";
 import { AcmeActions } from "../actions/acme.js";
 import { ProsodyActions } from "../actions/prosody.js";
@@ -69,6 +69,7 @@ export class ApplyEngine {
     this.deps = {
       root,
       log,
+      refusalLog: new RefusalLog(),
       accounts,
       state: this.state,
       services: opts.services,

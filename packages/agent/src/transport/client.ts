@@ -8,9 +8,16 @@
 // heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
 // After every (re)connect the daemon sends a full snapshot (onOpen), then only changes.
 //
-// Invalid frames from the coordinator are answered with an error frame and logged, at most
-// BAD_FRAME_REPLY_LIMIT per minute (more are dropped silently, so a broken or hostile peer cannot flood the
-// logs); past BAD_FRAME_CLOSE_LIMIT per minute the link is closed (4006) and reopened after the backoff.
+// Invalid frames from the coordinator are answered with an error frame, at most BAD_FRAME_REPLY_LIMIT per
+// minute and link (more are dropped without an answer); past BAD_FRAME_CLOSE_LIMIT per minute the link is
+// closed (4006) and reopened after the backoff. They are logged once per kind (error code) and minute with
+// how many more came (shared/refusals.ts), whatever the links: a peer that reconnects starts no new count.
+//
+// While the coordinator is unreachable (for days, maybe) the agent retries at the capped rate forever, and
+// keeps nothing per attempt: the first FAILURE_LOG_FIRST failures are logged one by one, after that one line
+// every FAILURE_LOG_EVERY_MS says how many attempts failed since the link was last up (a week away is about
+// 27,000 attempts at the 30 s cap; a line each would be 54,000 lines in syslog). Timers and "now" come from
+// an injected clock, so a test can let a simulated week pass (test/reliability-days-away.test.ts).
 import {
   type AgentToCoordinator,
   CloseCode,
@@ -24,10 +31,12 @@ import {
   MAX_FRAME_BYTES,
   type NodeDesired,
   PROTOCOL_VERSION,
+  RefusalLog,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import { pinnedServerIdentity } from "../enroll/pin.js";
+import type { Clock } from "../health/clock.js";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 
 /** The coordinator serves agents at this path (vmmeet serve prints it). */
@@ -64,6 +73,19 @@ export function explainHttpStatus(message: string): string | undefined {
 
 export const BAD_FRAME_REPLY_LIMIT = 20;
 export const BAD_FRAME_CLOSE_LIMIT = 200;
+/** Failed attempts in a row logged one by one; after that, one summary line per FAILURE_LOG_EVERY_MS. */
+export const FAILURE_LOG_FIRST = 5;
+export const FAILURE_LOG_EVERY_MS = 10 * 60_000;
+
+/**
+ * Real timers that keep the process alive (unlike health's systemClock, whose timers are unref'd): with the
+ * coordinator away, the retry timer may be the only thing the agent waits on besides its healer.
+ */
+const transportClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export type TransportState = "idle" | "connecting" | "open" | "closing";
 
@@ -96,26 +118,36 @@ export interface TransportOptions {
   /** Extra headers on the upgrade request (e.g. a join token). */
   headers?: () => Record<string, string>;
   WebSocketImpl?: typeof WebSocket;
+  /** Timers and time (default: the real ones). */
+  clock?: Clock;
 }
 
 export class AgentTransport {
   #state: TransportState = "idle";
   #ws: WebSocket | null = null;
   #attempt = 0;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #deadTimer: NodeJS.Timeout | null = null;
-  #handshakeTimer: NodeJS.Timeout | null = null;
+  #retryTimer: unknown = null;
+  #deadTimer: unknown = null;
+  #handshakeTimer: unknown = null;
+  readonly #clock: Clock;
+  /** Failed attempts since the link was last open, and when the last summary of them was logged. */
+  #failures = { count: 0, since: 0, loggedAt: Number.NEGATIVE_INFINITY, lastError: "" };
   #heartbeatMs: number;
   #welcomed = false;
   #stopped = true;
   #gaveUp: string | null = null;
   #bad = { windowStart: 0, count: 0 };
+  readonly #badLog: RefusalLog;
   reconnects = 0;
+  /** Connection attempts made (the first one included). */
+  attempts = 0;
   /** Invalid frames received and dropped without an answer (over the per-minute reply limit). */
   badFramesDropped = 0;
 
   constructor(private readonly o: TransportOptions) {
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
+    this.#clock = o.clock ?? transportClock;
+    this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
   }
 
   get state(): TransportState {
@@ -146,12 +178,12 @@ export class AgentTransport {
     this.#setState("closing");
     await new Promise<void>((resolve) => {
       if (ws.readyState === WebSocket.CLOSED) return resolve();
-      const kill = setTimeout(() => {
+      const kill = this.#clock.setTimeout(() => {
         ws.terminate();
         resolve();
       }, 1000);
       ws.once("close", () => {
-        clearTimeout(kill);
+        this.#clock.clearTimeout(kill);
         resolve();
       });
       ws.close(1001, "agent stopping");
@@ -175,7 +207,8 @@ export class AgentTransport {
   }
 
   #clearTimers(): void {
-    for (const t of [this.#retryTimer, this.#deadTimer, this.#handshakeTimer]) if (t) clearTimeout(t);
+    for (const t of [this.#retryTimer, this.#deadTimer, this.#handshakeTimer])
+      if (t !== null) this.#clock.clearTimeout(t);
     this.#retryTimer = this.#deadTimer = this.#handshakeTimer = null;
   }
 
@@ -183,6 +216,7 @@ export class AgentTransport {
     if (this.#stopped) return;
     this.#setState("connecting");
     this.#welcomed = false;
+    this.attempts += 1;
     const Impl = this.o.WebSocketImpl ?? WebSocket;
     const tls = this.o.tls;
     let ws: WebSocket;
@@ -201,7 +235,7 @@ export class AgentTransport {
       return;
     }
     this.#ws = ws;
-    this.#bad = { windowStart: Date.now(), count: 0 };
+    this.#bad = { windowStart: this.#clock.now(), count: 0 };
     ws.on("open", () => {
       this.#armHandshakeTimer(ws);
       ws.send(
@@ -218,10 +252,8 @@ export class AgentTransport {
     });
     ws.on("message", (data, isBinary) => this.#onMessage(ws, data, isBinary));
     ws.on("error", (err) => {
-      // 'close' follows every 'error'; log here, reconnect there.
-      const http = explainHttpStatus(err.message);
-      if (http) this.o.logger.warn({ url: this.o.url }, http);
-      else this.o.logger.warn({ err: err.message, url: this.o.url }, "coordinator link error");
+      // 'close' follows every 'error'; log there (once per failed attempt at most), reconnect there.
+      this.#failures.lastError = err.message;
     });
     ws.on("close", (code, reasonBuf) => {
       if (this.#ws !== ws) return;
@@ -231,10 +263,20 @@ export class AgentTransport {
       const wasOpen = this.#welcomed;
       this.#welcomed = false;
       if (this.#stopped) return;
-      this.o.logger.warn(
-        { code, reason, peerReason: reasonBuf.toString().slice(0, 200) },
-        "coordinator link closed",
-      );
+      if (wasOpen) {
+        this.o.logger.warn(
+          {
+            code,
+            reason,
+            peerReason: reasonBuf.toString().slice(0, 200),
+            ...(this.#failures.lastError ? { err: this.#failures.lastError.slice(0, 200) } : {}),
+          },
+          "coordinator link closed",
+        );
+        this.#failures.lastError = "";
+      } else {
+        this.#failed(code, reason);
+      }
       if (!retry) {
         this.#gaveUp = reason;
         this.#stopped = true;
@@ -251,7 +293,7 @@ export class AgentTransport {
   }
 
   #armHandshakeTimer(ws: WebSocket): void {
-    this.#handshakeTimer = setTimeout(() => {
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
       if (!this.#welcomed) {
         this.o.logger.warn("no welcome from the coordinator in time");
         ws.terminate();
@@ -260,8 +302,8 @@ export class AgentTransport {
   }
 
   #armDeadTimer(ws: WebSocket): void {
-    if (this.#deadTimer) clearTimeout(this.#deadTimer);
-    this.#deadTimer = setTimeout(() => {
+    if (this.#deadTimer !== null) this.#clock.clearTimeout(this.#deadTimer);
+    this.#deadTimer = this.#clock.setTimeout(() => {
       this.o.logger.warn(
         { silentMs: 3 * this.#heartbeatMs },
         "coordinator link dead (no frame for three heartbeats)",
@@ -282,7 +324,7 @@ export class AgentTransport {
         ? { ok: false, code: ErrorCode.badFrame, message: "binary frames are not used" }
         : decodeCoordinatorFrame(text);
     if (!decoded.ok) {
-      const now = Date.now();
+      const now = this.#clock.now();
       if (now - this.#bad.windowStart > 60_000) this.#bad = { windowStart: now, count: 0 };
       this.#bad.count += 1;
       if (this.#bad.count > BAD_FRAME_CLOSE_LIMIT) {
@@ -295,16 +337,20 @@ export class AgentTransport {
         }
         return;
       }
+      const note = this.#badLog.note(decoded.code);
+      if (note !== null)
+        this.o.logger.warn(
+          {
+            code: decoded.code,
+            problem: decoded.message.slice(0, 500),
+            ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+          },
+          "invalid frame from coordinator",
+        );
       if (this.#bad.count > BAD_FRAME_REPLY_LIMIT) {
-        if (this.#bad.count === BAD_FRAME_REPLY_LIMIT + 1)
-          this.o.logger.warn(
-            { limit: BAD_FRAME_REPLY_LIMIT },
-            "invalid frames from the coordinator: dropping further ones without answer this minute",
-          );
         this.badFramesDropped += 1;
         return;
       }
-      this.o.logger.warn({ code: decoded.code, problem: decoded.message }, "invalid frame from coordinator");
       if (ws.readyState === WebSocket.OPEN) {
         ws.send(
           encodeFrame({
@@ -334,7 +380,7 @@ export class AgentTransport {
         ws.close(4000, "protocol mismatch");
         return;
       }
-      if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+      if (this.#handshakeTimer !== null) this.#clock.clearTimeout(this.#handshakeTimer);
       this.#handshakeTimer = null;
       this.#heartbeatMs = frame.heartbeatMs;
       this.#armDeadTimer(ws);
@@ -342,9 +388,19 @@ export class AgentTransport {
       this.#attempt = 0;
       this.#setState("open");
       this.o.logger.info(
-        { url: this.o.url, coordinator: frame.coordinatorVersion },
+        {
+          url: this.o.url,
+          coordinator: frame.coordinatorVersion,
+          ...(this.#failures.count > 0
+            ? {
+                failedAttempts: this.#failures.count,
+                unreachableMs: this.#clock.now() - this.#failures.since,
+              }
+            : {}),
+        },
         "connected to coordinator",
       );
+      this.#failures = { count: 0, since: 0, loggedAt: Number.NEGATIVE_INFINITY, lastError: "" };
       this.o.onOpen();
       return;
     }
@@ -362,9 +418,32 @@ export class AgentTransport {
     const delay = backoffDelay(this.#attempt, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
     this.#attempt += 1;
     this.reconnects += 1;
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = null;
       this.#connect();
     }, delay);
+  }
+
+  /** An attempt that never got to a welcome: logged one by one at first, then summarized now and then. */
+  #failed(code: number, reason: string): void {
+    const f = this.#failures;
+    const now = this.#clock.now();
+    if (f.count === 0) f.since = now;
+    f.count += 1;
+    const detail = { code, reason, err: f.lastError.slice(0, 200), url: this.o.url };
+    // An HTTP answer instead of an upgrade says what to fix (wrong path, enroll again) in the message itself.
+    const message = explainHttpStatus(f.lastError) ?? "coordinator link error";
+    f.lastError = "";
+    if (f.count <= FAILURE_LOG_FIRST) {
+      this.o.logger.warn({ attempt: f.count, ...detail }, message);
+      f.loggedAt = now;
+      return;
+    }
+    if (now - f.loggedAt < FAILURE_LOG_EVERY_MS) return;
+    f.loggedAt = now;
+    this.o.logger.warn(
+      { ...detail, failedAttempts: f.count, sinceMs: now - f.since },
+      "coordinator still unreachable; retrying at the capped rate, enforcing the last applied state meanwhile",
+    );
   }
 }

@@ -15,6 +15,7 @@ import {
   FrameId,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
+  RefusalLog,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -51,8 +52,11 @@ export class AgentServer {
   readonly #byNode = new Map<string, { ws: WebSocket; conn: AgentConnection }>();
   #heartbeat: NodeJS.Timeout | null = null;
   #pingSeq = 0;
+  /** Invalid frames and refused agents: logged once per kind and minute, over every link (shared/refusals.ts). */
+  readonly #refusals: RefusalLog;
 
   constructor(private readonly o: AgentServerOptions) {
+    this.#refusals = new RefusalLog(o.now ? { now: o.now } : {});
     this.wss = new WebSocketServer({
       server: o.server,
       path: o.path ?? "/agent",
@@ -112,7 +116,17 @@ export class AgentServer {
       if (ws.readyState === ws.OPEN) ws.send(encodeFrame(frame));
     };
     const badFrame = (code: ErrorCode, message: string, id?: string) => {
-      log.warn({ node: conn?.node, code, problem: message }, "invalid frame from agent");
+      const note = this.#refusals.note(`bad-frame ${code}`);
+      if (note !== null)
+        log.warn(
+          {
+            node: conn?.node,
+            code,
+            problem: message.slice(0, 500),
+            ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+          },
+          "invalid frame from agent",
+        );
       // The id is echoed only when it is a valid frame id (a malformed one would make this frame invalid).
       reply({
         type: "error",
@@ -153,7 +167,16 @@ export class AgentServer {
           }
           const auth = await this.o.authorize(frame, req);
           if (!auth.ok) {
-            log.warn({ node: frame.node, reason: auth.reason }, "agent refused");
+            const note = this.#refusals.note(`refused ${auth.close}`);
+            if (note !== null)
+              log.warn(
+                {
+                  node: frame.node,
+                  reason: auth.reason,
+                  ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+                },
+                "agent refused",
+              );
             reply({
               type: "error",
               code: auth.close === CloseCode.unknownNode ? ErrorCode.unknownNode : ErrorCode.unauthorized,

@@ -205,20 +205,18 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         spec,
         nodes,
       };
-      await this.store.saveGeneration(record);
       const pointer = await this.store.current();
-      await this.store.setCurrent({ desired: generation, good: pointer.good });
+      // All stored or none (a full state directory refuses the push; the generation in force stays).
+      await this.store.acceptGeneration(record, pointer, {
+        kind: "push-accepted",
+        by: opts.by,
+        message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
+      });
       const previous = this.#current;
       // A rollback is to leave the deployment as good as it was: conference-ready again if it was.
       this.#readyBefore =
         previous !== null && this.#verdict(previous.spec, previous.generation).verdict === "conference-ready";
       this.#current = record;
-      await this.store.audit({
-        kind: "push-accepted",
-        by: opts.by,
-        generation,
-        message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
-      });
       const emit = (e: Omit<PushEvent, "at" | "generation">) => {
         const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
         opts.onEvent?.(ev);

@@ -3,7 +3,7 @@
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { CloseCode, deploymentVerdict } from "@vmmeet/shared";
+import { CloseCode, deploymentVerdict, RefusalLog } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import {
   type AgentListener,
@@ -53,6 +53,8 @@ export interface DaemonOptions {
 export class CoordinatorDaemon {
   readonly core: CoordinatorCore;
   readonly counters: Counters = newCounters();
+  /** Error frames agents send: logged once per code and minute (shared/refusals.ts). */
+  readonly #agentErrors = new RefusalLog();
   #http: AgentListener["server"] | null = null;
   #listener: AgentListener | null = null;
   #agents: AgentServer | null = null;
@@ -155,8 +157,19 @@ export class CoordinatorDaemon {
             this.counters.repairs.set(key, (this.counters.repairs.get(key) ?? 0) + 1);
           }
         }
-        if (frame.type === "error")
-          log.warn({ node: conn.node, code: frame.code, problem: frame.message }, "agent reported an error");
+        if (frame.type === "error") {
+          const note = this.#agentErrors.note(frame.code);
+          if (note !== null)
+            log.warn(
+              {
+                node: conn.node,
+                code: frame.code,
+                problem: frame.message.slice(0, 500),
+                ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+              },
+              "agent reported an error",
+            );
+        }
       },
       onDisconnect: (conn, code) => {
         this.core.fleet.detach(conn);

@@ -6,7 +6,12 @@
 //   audit.log                  append-only JSON lines: pushes, rollbacks, repairs, enrollments, refusals
 // Generations are written before current.json points at them, so a kill -9 at any moment loses no accepted
 // generation and never leaves current.json pointing at a missing one.
-import { readdir, readFile } from "node:fs/promises";
+//
+// A push is accepted only once all three of its records are on disk (acceptGeneration): the generation, the
+// pointer, the audit line. When the state directory's file system is full (ENOSPC, EDQUOT) or fails
+// otherwise, what was written is taken back, the push is refused with a StateWriteError naming the cause,
+// and the generation in force stays what it was, on disk and in memory.
+import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import { appendLine, writeFileAtomic } from "./atomic.js";
@@ -42,6 +47,38 @@ export interface AuditEntry {
   generation?: number;
   result?: string;
   message: string;
+}
+
+/** Why a state write failed, for an admin: "no space left on device (ENOSPC)" rather than a stack. */
+export function describeWriteError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case "ENOSPC":
+      return "no space left on device (ENOSPC)";
+    case "EDQUOT":
+      return "disk quota exceeded (EDQUOT)";
+    case "EROFS":
+      return "read-only file system (EROFS)";
+    case "EIO":
+      return "I/O error (EIO)";
+    default:
+      return e?.message ?? String(err);
+  }
+}
+
+/** A generation could not be stored: the push is refused, the generation in force is unchanged. */
+export class StateWriteError extends Error {
+  constructor(
+    readonly generation: number,
+    readonly dir: string,
+    readonly code: string | undefined,
+    cause: string,
+    inForce: number,
+  ) {
+    super(
+      `cannot store generation ${generation} in ${dir}: ${cause}; the push is refused and ${inForce > 0 ? `generation ${inForce} stays in force` : "nothing was in force"} (free space there and push again)`,
+    );
+  }
 }
 
 export class StateStore {
@@ -90,6 +127,37 @@ export class StateStore {
 
   async saveGeneration(rec: GenerationRecord): Promise<void> {
     await writeFileAtomic(this.genFile(rec.generation), JSON.stringify(rec));
+  }
+
+  /**
+   * Stores a pushed generation and makes it the desired one, with its audit line: all of it or (throwing
+   * StateWriteError) none of it. `pointer` is current.json as it was before.
+   */
+  async acceptGeneration(
+    rec: GenerationRecord,
+    pointer: CurrentPointer,
+    entry: Omit<AuditEntry, "at" | "generation">,
+  ): Promise<void> {
+    let step: "generation" | "pointer" | "audit" = "generation";
+    try {
+      await this.saveGeneration(rec);
+      step = "pointer";
+      await this.setCurrent({ desired: rec.generation, good: pointer.good });
+      step = "audit";
+      await this.audit({ ...entry, generation: rec.generation });
+    } catch (err) {
+      // The generation first: removing it frees the space the pointer's rewrite needs. A torn audit line is
+      // skipped by readAudit.
+      if (step !== "generation") await unlink(this.genFile(rec.generation)).catch(() => undefined);
+      if (step === "audit") await this.setCurrent(pointer).catch(() => undefined);
+      throw new StateWriteError(
+        rec.generation,
+        this.dir,
+        (err as NodeJS.ErrnoException).code,
+        describeWriteError(err),
+        pointer.desired,
+      );
+    }
   }
 
   async loadGeneration(n: number): Promise<GenerationRecord | null> {

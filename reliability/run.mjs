@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// `npm run reliability`: builds, then runs each fault of the reliability tests at full counts (a week away,
+// a minute of 20,000 log lines/s and a 50 MB line, 10,000 frames a side, 10,000 specs...), one after the
+// other, collects the figures each test records (test/helpers/reliability.ts), writes them with the machine
+// to reliability/results.json, prints the table and exits non-zero when a fault's test failed.
+// CI runs the same tests at small counts (`npm test`); this is never part of it.
+//
+//   node reliability/run.mjs [--quick] [--only disk-full,log-flood,days-away,lossy-link,bad-frames,bad-specs,
+//                            hostile-files]
+//                            [--out FILE]
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { machine } from "../bench/lib/machine.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(HERE);
+
+/** Each fault and the test file that checks it (and records its figures). */
+const FAULTS = {
+  "disk-full": "test/reliability-disk-full.test.ts",
+  "log-flood": "test/reliability-log-flood.test.ts",
+  "days-away": "test/reliability-days-away.test.ts",
+  "lossy-link": "test/reliability-lossy-link.test.ts",
+  "bad-frames": "test/fuzz.test.ts",
+  "bad-specs": "test/reliability-bad-input.test.ts",
+  "hostile-files": "test/reliability-hostile-files.test.ts",
+};
+const ALL = Object.keys(FAULTS);
+
+const USAGE = `usage: node reliability/run.mjs [--quick] [--only ${ALL.join(",")}] [--out FILE]
+  --quick         CI's counts instead of the full ones (a few minutes)
+  --only LIST     these faults only (comma-separated)
+  --out FILE      where to write the results (default reliability/results.json)`;
+
+function fmt(x, unit = "") {
+  if (x === null || x === undefined) return "-";
+  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
+  return `${x.toLocaleString("en-US", { maximumFractionDigits: digits })}${unit}`;
+}
+
+function table(figures) {
+  const rows = [["fault", "count", "lost", "time to healthy", "CPU", "memory"]];
+  for (const f of figures)
+    rows.push([
+      f.fault,
+      `${fmt(f.count)} ${f.what}`,
+      fmt(f.lost),
+      f.timeToHealthyMs === undefined ? "-" : fmt(f.timeToHealthyMs / 1000, " s"),
+      f.cpuPercentOfCore === undefined ? "-" : fmt(f.cpuPercentOfCore, " % of a core"),
+      f.memoryMB === undefined ? "-" : fmt(f.memoryMB, " MB"),
+    ]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+/** `vitest run FILE` with the reliability settings; resolves with its exit code, its output passed through. */
+function runTest(file, env) {
+  return new Promise((resolve) => {
+    const child = spawn(path.join(ROOT, "node_modules/.bin/vitest"), ["run", file], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const stop = () => child.kill("SIGTERM");
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
+async function main() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: "boolean" },
+        only: { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    console.error(`reliability: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const only = values.only ? values.only.split(",").map((s) => s.trim()) : ALL;
+  const unknown = only.filter((f) => !ALL.includes(f));
+  if (unknown.length > 0) {
+    console.error(`reliability: unknown fault ${unknown.join(", ")}\n${USAGE}`);
+    return 2;
+  }
+  const out = values.out ?? path.join(HERE, "results.json");
+  const started = Date.now();
+  const host = machine();
+  const mode = values.quick ? "quick" : "full";
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "vmmeet-reliability-"));
+  const figures = [];
+  const runs = [];
+  const results = () => ({
+    version: 1,
+    mode,
+    command: `node reliability/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    machine: host,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    runs,
+    figures,
+    failed: runs.filter((r) => !r.ok).map((r) => r.fault),
+  });
+  try {
+    for (const fault of ALL.filter((f) => only.includes(f))) {
+      const file = FAULTS[fault];
+      const figuresFile = path.join(tmp, `${fault}.jsonl`);
+      console.log(`\n== ${fault} (${file}, ${mode} counts)`);
+      const t = Date.now();
+      const code = await runTest(file, {
+        ...(values.quick ? {} : { VMMEET_RELIABILITY: "full" }),
+        VMMEET_RELIABILITY_OUT: figuresFile,
+      });
+      const text = await readFile(figuresFile, "utf8").catch(() => "");
+      const recorded = text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      figures.push(...recorded.map((f) => ({ id: fault, ...f })));
+      runs.push({
+        fault,
+        file,
+        ok: code === 0,
+        seconds: Math.round((Date.now() - t) / 1000),
+        figures: recorded.length,
+      });
+      // Written after each fault, so that a run stopped half-way keeps what it measured.
+      await writeFile(out, `${JSON.stringify(results(), null, 2)}\n`);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  const final = results();
+  await writeFile(out, `${JSON.stringify(final, null, 2)}\n`);
+  console.log(`\n${table(figures)}\n`);
+  console.log(`results: ${path.relative(process.cwd(), out)} (${final.durationSeconds} s)`);
+  if (final.failed.length > 0) {
+    console.log(`\nFAILED: ${final.failed.join(", ")} (the test output above says why)`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`reliability: ${err.stack ?? err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,111 @@
+// A loopback TCP proxy between one agent and its coordinator, for link faults (these machines' kernels have
+// no netem): each direction's bytes are delayed (latency), the whole link can stall for a while (nothing
+// forwarded, nothing lost), connections can be cut at random (both sides destroyed), and the link can be
+// cut off altogether (every connection destroyed, new ones refused at once). Seeded, so a run replays.
+import { connect, createServer, type Server, type Socket } from "node:net";
+import type { Rng } from "./fuzz.js";
+
+export interface LinkFaults {
+  /** Added to every chunk, each direction (ms). */
+  latencyMs: number;
+  /** Per forwarded chunk: the chance that the link stalls, and for how long (ms, uniformly up to). */
+  stallChance: number;
+  stallMaxMs: number;
+  /** Per forwarded chunk: the chance that the connection is cut. */
+  cutChance: number;
+}
+
+export const CLEAN: LinkFaults = { latencyMs: 0, stallChance: 0, stallMaxMs: 0, cutChance: 0 };
+
+export interface LossyProxy {
+  port: number;
+  /** Connections accepted so far (each is an agent's attempt). */
+  readonly accepted: number;
+  readonly cuts: number;
+  faults: LinkFaults;
+  /** Cut off: destroys every connection and refuses new ones until false again. */
+  setCutOff(off: boolean): void;
+  /** Cuts the connection at the next chunk going that way, which is lost. */
+  cutOnNext(direction: "to-coordinator" | "to-agent"): void;
+  close(): Promise<void>;
+}
+
+export async function lossyProxy(
+  upstreamPort: number,
+  r: Rng,
+  faults: LinkFaults = CLEAN,
+): Promise<LossyProxy> {
+  const live = new Set<Socket>();
+  let cutOff = false;
+  let stalledUntil = 0;
+  const cutNext = { "to-coordinator": false, "to-agent": false };
+  const state = { accepted: 0, cuts: 0 };
+  const proxy: LossyProxy = {
+    port: 0,
+    get accepted() {
+      return state.accepted;
+    },
+    get cuts() {
+      return state.cuts;
+    },
+    faults,
+    cutOnNext(direction) {
+      cutNext[direction] = true;
+    },
+    setCutOff(off) {
+      cutOff = off;
+      if (off) for (const s of live) s.destroy();
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        for (const s of live) s.destroy();
+        server.close(() => res());
+      }),
+  };
+  const server: Server = createServer((client) => {
+    state.accepted += 1;
+    if (cutOff) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(upstreamPort, "127.0.0.1");
+    live.add(client);
+    live.add(upstream);
+    const cut = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on("error", cut);
+      s.on("close", () => {
+        live.delete(s);
+        cut();
+      });
+    }
+    // Each direction keeps its order: a chunk leaves no earlier than the one before it.
+    const pipe = (from: Socket, to: Socket, direction: keyof typeof cutNext) => {
+      let lastAt = 0;
+      from.on("data", (chunk: Buffer) => {
+        const f = proxy.faults;
+        const now = Date.now();
+        if (cutNext[direction] || r.next() < f.cutChance) {
+          cutNext[direction] = false;
+          state.cuts += 1;
+          cut();
+          return;
+        }
+        if (r.next() < f.stallChance) stalledUntil = Math.max(stalledUntil, now + r.next() * f.stallMaxMs);
+        const at = Math.max(now + f.latencyMs, stalledUntil, lastAt);
+        lastAt = at;
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+        }, at - now);
+      });
+    };
+    pipe(client, upstream, "to-coordinator");
+    pipe(upstream, client, "to-agent");
+  });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", () => res()));
+  proxy.port = (server.address() as { port: number }).port;
+  return proxy;
+}
