@@ -320,7 +320,7 @@ describe.each(JITSI_RELEASES)("release $release", (row) => {
       if (row.release < 9646) {
         // The table has no template of these releases: the paper's configuration, a bare conference MUC.
         // (an empty Lua table reads as [] or {})
-      expect(Object.keys(options(sections, CONFERENCE) ?? { missing: true })).toEqual([]);
+        expect(Object.keys(options(sections, CONFERENCE) ?? { missing: true })).toEqual([]);
         expect(options(sections, host(D))?.authentication).toBe("anonymous");
         return;
       }
