@@ -140,7 +140,18 @@ export class RealDeployment {
     await initSpec(this.dir, (spec) => {
       if (!/^ {2}coordinatorPort: 7443\b/m.test(spec))
         throw new Error("the spec's host.coordinatorPort is not 7443");
-      return spec;
+      // From 9646 on prosody.cfg.lua follows jitsi-meet's template: anonymous logins through jitsi's
+      // jitsi-anonymous provider and conference rooms only jicofo may create (restrict_room_creation).
+      // Debian packages no jitsi-prosody-plugins and jicofo is a stand-in here, so the xmpp VM gets the
+      // prosody configuration of the plugins before 9646 (the paper's, prosody's own modules), jicofo and
+      // the bridges the init default's. The template is checked with prosodyctl and the module lookup in
+      // test/render-releases.test.ts.
+      const release = /^ {2}release: (\d+)$/m.exec(spec)?.[1];
+      if (release === undefined) throw new Error("the spec has no jitsi.release line");
+      return spec.replace(
+        /^ {2}release: \d+$/m,
+        `  release: { jicofo: ${release}, jvb: ${release}, web: ${release}, plugins: 8319 }`,
+      );
     });
   }
 

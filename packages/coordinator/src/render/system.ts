@@ -143,7 +143,7 @@ export function renderSystem(
       { path: MYNAME, content: `${node.name}\n`, mode: "0644", ...root },
       {
         path: SYSLOG_CONF,
-        content: syslogConf(programLogs),
+        content: syslogConf(programLogs.filter((l) => !l.self)),
         mode: "0644",
         ...root,
         notify: [{ service: "syslogd", action: "reload" }],
@@ -153,13 +153,15 @@ export function renderSystem(
     ],
     services: [],
     // syslogd(8) does not create the file of a `!program` block: it must exist before syslogd is HUPed.
-    actions: programLogs.map((l) => ({
-      kind: "syslog-logfile" as const,
-      path: l.path,
-      mode: l.mode,
-      owner: l.owner,
-      group: l.group,
-    })),
+    actions: programLogs
+      .filter((l) => !l.self)
+      .map((l) => ({
+        kind: "syslog-logfile" as const,
+        path: l.path,
+        mode: l.mode,
+        owner: l.owner,
+        group: l.group,
+      })),
     programLogs: [],
     logs: [],
     probes: [],
@@ -359,13 +361,16 @@ function newsyslogLine(
   flags: string,
   tail = "",
 ): string {
+  // Aligned columns, but never run together: a value as wide as its column still gets a blank after it
+  // (/var/prosody/prosody.log, _prosody:_prosody).
+  const pad = (v: string, width: number) => (v.length >= width ? `${v} ` : v.padEnd(width));
   const cols = [
-    path.padEnd(24),
-    owner.padEnd(16),
-    mode.padEnd(5),
-    String(count).padEnd(6),
-    String(size).padEnd(5),
-    when.padEnd(6),
+    pad(path, 24),
+    pad(owner, 16),
+    pad(mode, 5),
+    pad(String(count), 6),
+    pad(String(size), 5),
+    pad(when, 6),
     flags,
   ];
   return `${cols.join("")}${tail === "" ? "" : ` ${tail}`}`.trimEnd();
@@ -434,7 +439,11 @@ function newsyslogConf(node: NodeSpec, programLogs: readonly ProgramLog[]): stri
     if (!Number.isInteger(l.sizeKb) || l.sizeKb < 1)
       throw new Error(`program log ${l.path}: sizeKb must be positive`);
     const owner = `${bare(l.owner, "newsyslog.conf owner")}:${bare(l.group, "newsyslog.conf group")}`;
-    // Z: compress archives. syslogd is HUPed by default after the rotation (no pid file column needed).
+    // Z: compress archives. syslogd is HUPed by default after the rotation (no pid file column needed);
+    // a program that writes its own log gets its pid file and signal.
+    const tail = l.self
+      ? `${bare(l.self.pidfile, "newsyslog.conf pid file")} ${bare(l.self.signal, "newsyslog.conf signal")}`
+      : "";
     lines.push(
       newsyslogLine(
         bare(l.path, "newsyslog.conf path"),
@@ -444,6 +453,7 @@ function newsyslogConf(node: NodeSpec, programLogs: readonly ProgramLog[]): stri
         l.sizeKb,
         "*",
         "Z",
+        tail,
       ),
     );
   }

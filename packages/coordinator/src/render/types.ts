@@ -41,6 +41,11 @@ export interface ProgramLog {
   /** newsyslog.conf count and size (KB) columns. */
   keep: number;
   sizeKb: number;
+  /**
+   * A log the program writes itself (no syslog.conf block, no file made for syslogd): newsyslog sends
+   * `signal` to the pid in `pidfile` after the rotation so that the program reopens it.
+   */
+  self?: { pidfile: string; signal: string };
 }
 
 export interface ComponentRender {

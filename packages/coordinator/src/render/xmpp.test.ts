@@ -1,6 +1,7 @@
 import { pathRefusal, serviceRefusal } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { fakeInput, fakePki, fakeSecrets } from "../../../../test/fixtures/material.js";
+import { renderSystem } from "./system.js";
 import type { RenderInput } from "./types.js";
 import { authTlsPaths, renderXmpp, XMPP_PATHS } from "./xmpp.js";
 
@@ -181,7 +182,44 @@ describe("renderXmpp: the paper's topology (prosody 0.12)", () => {
       { component: "prosody", path: "/var/prosody/prosody.err" },
     ]);
     expect(out.probes).toEqual([{ component: "prosody", service: "prosody", ports: [5222, 5280] }]);
-    expect(out.programLogs).toEqual([]);
+    // prosody's own log files, rotated by newsyslog, which then HUPs prosody (no syslog.conf block).
+    const self = { pidfile: "/var/prosody/prosody.pid", signal: "SIGHUP" };
+    const log = {
+      program: "prosody",
+      owner: "_prosody",
+      group: "_prosody",
+      mode: "0640",
+      keep: 7,
+      sizeKb: 1024,
+    };
+    expect(out.programLogs).toEqual([
+      { ...log, path: "/var/prosody/prosody.log", self },
+      { ...log, path: "/var/prosody/prosody.err", self },
+    ]);
+  });
+
+  it("the xmpp VM's newsyslog.conf rotates prosody's logs and HUPs prosody; syslog.conf has no prosody block", () => {
+    const xmpp = input.spec.nodes.find((n) => n.role === "xmpp")!;
+    const system = renderSystem(input, xmpp, out.programLogs);
+    const file = (p: string) => system.files.find((f) => f.path === p)!.content;
+    const lines = file("/etc/newsyslog.conf")
+      .split("\n")
+      .filter((l) => l.startsWith("/var/prosody/"));
+    expect(lines.map((l) => l.split(/\s+/))).toEqual(
+      ["log", "err"].map((ext) => [
+        `/var/prosody/prosody.${ext}`,
+        "_prosody:_prosody",
+        "640",
+        "7",
+        "1024",
+        "*",
+        "Z",
+        "/var/prosody/prosody.pid",
+        "SIGHUP",
+      ]),
+    );
+    expect(file("/etc/syslog.conf")).not.toContain("prosody");
+    expect(system.actions).toEqual([]);
   });
 
   it("refuses to render for a node that is not the xmpp node, naming the spec path", () => {

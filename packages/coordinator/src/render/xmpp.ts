@@ -102,7 +102,18 @@ export const renderXmpp: ComponentRenderer = (input: RenderInput, node: NodeSpec
       // client_proxy forwards to focus@auth only once the proxy is in its roster (the paper, VIII.A).
       { kind: "prosody-roster-subscribe", proxy: `focus.${d}`, jid: `focus@auth.${d}`, ...via },
     ],
-    programLogs: [],
+    // prosody writes its own logs (net/prosody's dist config) and no package rotates them: newsyslog does,
+    // then HUPs prosody, which reopens them (mod_posix).
+    programLogs: [XMPP_PATHS.log, XMPP_PATHS.errorLog].map((path) => ({
+      program: "prosody",
+      path,
+      owner: PROSODY.user.value,
+      group: PROSODY.group.value,
+      mode: "0640",
+      keep: 7,
+      sizeKb: 1024,
+      self: { pidfile: XMPP_PATHS.pidfile, signal: "SIGHUP" },
+    })),
     logs: [
       { component: "prosody", path: XMPP_PATHS.log },
       { component: "prosody", path: XMPP_PATHS.errorLog },
