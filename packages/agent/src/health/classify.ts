@@ -43,6 +43,9 @@ export interface Prefilter {
    * test() keeps no state). One pass turns most lines of a real log away.
    */
   readonly any: RegExp;
+  /** The level tokens in `any`, and the needles alone: a line that `any` let in for its level only. */
+  readonly tokens: ReadonlySet<string>;
+  readonly needlesOnly: RegExp;
   /** Window length: the shortest long needle. */
   readonly m: number;
   readonly shift: Uint8Array;
@@ -101,12 +104,11 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
       }
     }
   }
-  const any = new RegExp(
-    [...needles, ...tokens.filter((t) => !needles.includes(t))]
-      .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-      .join("|"),
-  );
-  return { needles, any, m, shift, candidates, shortIds };
+  const escapeNeedle = (n: string) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const extra = tokens.filter((t) => !needles.includes(t));
+  const any = new RegExp([...needles, ...extra].map(escapeNeedle).join("|"));
+  const needlesOnly = new RegExp(needles.map(escapeNeedle).join("|"));
+  return { needles, any, tokens: new Set(extra), needlesOnly, m, shift, candidates, shortIds };
 }
 
 /**
@@ -114,7 +116,11 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
  * the line holds neither a needle nor a level token (most lines: nothing more to do).
  */
 export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
-  if (!p.any.test(line)) return -1;
+  const hit = p.any.exec(line);
+  if (hit === null) return -1;
+  // Let in for a level token (a warning line): irregexp says faster than the scan below whether
+  // it holds a needle too (the daemon runs without the optimizing compiler).
+  if (p.tokens.has(hit[0]) && !p.needlesOnly.test(line)) return 0;
   let found = 0;
   const { needles, m, shift, candidates } = p;
   const len = line.length;

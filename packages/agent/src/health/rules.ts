@@ -1,4 +1,5 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
+import { CATALOG_RULES } from "./catalogRules.js";
 
 /**
  * Health rules: one table per component. A rule names a signal, its label, a regex keyed on
@@ -44,6 +45,48 @@ export interface Rule {
    * only "a record starts here").
    */
   weak?: boolean;
+}
+
+/**
+ * A rule with the meaning of a catalog rule (catalogRules.ts) and a regex of its own, for the few
+ * messages that must be recognised even without their level (a line pasted without its prefix, an
+ * INFO-level wording of older releases). Needles stay long: every needle costs the prefilter.
+ */
+function fromCatalog(component: LogComponent, signal: string, needles: readonly string[], re: RegExp): Rule {
+  const c = CATALOG_RULES[component].find((r) => r.signal === signal);
+  if (c === undefined) throw new Error(`no catalog rule ${component}/${signal}`);
+  return {
+    signal,
+    label: c.label,
+    needles,
+    re,
+    explain: c.explain,
+    ...(c.fix === undefined ? {} : { fix: c.fix }),
+  };
+}
+
+/** The XMPP connection's state as jicofo and jvb print it (jicoco, Smack, older providers). */
+function xmppConnectionRules(who: "jicofo" | "jvb"): Rule[] {
+  return [
+    fromCatalog(
+      who,
+      "uncaught-exception",
+      ["An uncaught exception occurred"],
+      /An uncaught exception occurred/,
+    ),
+    fromCatalog(
+      who,
+      "xmpp-connection-lost",
+      ["connection closed on error", "Closed on error:"],
+      /[Cc]onnection closed on error|Closed on error:/,
+    ),
+    fromCatalog(
+      who,
+      "xmpp-reconnecting",
+      ["will re-try after", "needs to reconnect", "Reconnecting in "],
+      /will re-try after|the XMPP connection needs to reconnect|Reconnecting in \d/,
+    ),
+  ];
 }
 
 /** First jitsi-meet release where jicofo is no longer an XMPP component (jitsi-configs.md §0). */
@@ -213,6 +256,7 @@ const JUL_HEADER: Rule = {
 
 const JICOFO: Rule[] = [
   ...xmppClientRules("jicofo"),
+  ...xmppConnectionRules("jicofo"),
   {
     signal: "bridge-health-failed",
     label: "degraded",
@@ -239,8 +283,8 @@ const JICOFO: Rule[] = [
   {
     signal: "no-operational-bridges",
     label: "failed",
-    needles: ["No operational bridges"],
-    re: /No operational bridges available(?: \(total bridge count: (\d+)\))?/,
+    needles: ["No operational bridges", "no operational bridges", "operational bridges are SHUTTING_DOWN"],
+    re: /No operational bridges available(?: \(total bridge count: (\d+)\))?|There are no operational bridges|All operational bridges are SHUTTING_DOWN/,
     covers: [
       "BridgeSelector.selectBridge: no operational bridges",
       "BridgeSelector.selectBridge: All operational bridges are SHUTTING_DOWN",
@@ -408,6 +452,7 @@ const JICOFO: Rule[] = [
 
 const JVB: Rule[] = [
   ...xmppClientRules("jvb"),
+  ...xmppConnectionRules("jvb"),
   {
     signal: "srtp-native-loaded",
     label: "healthy",
@@ -604,6 +649,12 @@ const COMPONENT_NOT_CONNECTED_FIX_OLD =
   "prosody.cfg.lua; after a prosody restart restart them too.";
 
 const PROSODY: Rule[] = [
+  fromCatalog(
+    "prosody",
+    "no-virtualhost",
+    ["VirtualHost entries", "At least one active host is required"],
+    /No (?:enabled|active) VirtualHost entries|At least one active host is required/,
+  ),
   {
     signal: "truststore-rejected",
     label: "failed",
