@@ -19,7 +19,7 @@ import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { PROSODY } from "@vmmeet/shared";
+import { PROSODY, PROSODY_PLUGINS } from "@vmmeet/shared";
 import { writeRcScript } from "../doubles/rcctl/index.js";
 import { repoRoot } from "../validators/paths.js";
 import { whichTool } from "../validators/run.js";
@@ -127,10 +127,13 @@ function bindsOf(role: VmRole): [string, string][] {
       // is /var/prosody in OpenBSD's package and /var/lib/prosody in Debian's (`prosodyctl about`). Both
       // are the VM's /var/prosody here, so accounts land in ROOT/var/prosody/<host>/accounts, where the
       // agent looks for them (packages/agent/src/actions/prosody.ts).
+      // The jitsi plugins' directory the rendered plugin_paths names (net/jitsi/prosody-plugins), holding the
+      // test's stand-in for mod_client_proxy (installRealProsody).
       return [
         ["etc/prosody", "/etc/prosody"],
         ["var/prosody", "/var/prosody"],
         ["var/prosody", "/var/lib/prosody"],
+        [PLUGINS_DIR.slice(1), PLUGINS_DIR],
       ];
     case "web":
       return [
@@ -155,7 +158,7 @@ export async function writeEnterScript(o: {
 }): Promise<string> {
   const ovl = path.join(o.dir, "ovl", o.name);
   await mkdir(ovl, { recursive: true });
-  for (const base of ["/etc", "/var", "/run"]) {
+  for (const base of ["/etc", "/var", "/run", "/usr/local"]) {
     if (o.root === base || o.root.startsWith(`${base}/`) || ovl.startsWith(`${base}/`)) {
       throw new Error(`the VM root ${o.root} must not lie under ${base}, which the VM overlays`);
     }
@@ -168,7 +171,8 @@ export async function writeEnterScript(o: {
     "mount --make-rprivate /",
     `mount -t tmpfs -o mode=0700 vmmeet-vm ${sq(ovl)}`,
   ];
-  ["/etc", "/var", "/run"].forEach((base, i) => {
+  // /usr/local too: the plugins' mount point is made there, in the overlay, never on the machine itself.
+  ["/etc", "/var", "/run", "/usr/local"].forEach((base, i) => {
     const up = path.join(ovl, `u${i}`);
     const wk = path.join(ovl, `w${i}`);
     lines.push(
@@ -237,6 +241,22 @@ export function prosodyctlWrapper({ faulty = false } = {}): string {
   ].join("\n");
 }
 
+/** Where net/jitsi/prosody-plugins installs jitsi's prosody modules (the rendered plugin_paths). */
+const PLUGINS_DIR = PROSODY_PLUGINS.dir.value;
+
+/**
+ * A stand-in for jitsi-prosody-plugins' mod_client_proxy, which Debian does not package: the rendered
+ * configuration loads it as the focus.DOMAIN component. Without it the real prosody logs "Unable to load
+ * module 'client_proxy'", which the agent rightly reports as a failed prosody. This one loads and proxies
+ * nothing, so no real conference can be started through focus.DOMAIN here.
+ */
+export const CLIENT_PROXY_STAND_IN = [
+  "-- mod_client_proxy stand-in of vmmeet's end-to-end test (test/real/vm.ts): jitsi-prosody-plugins is not",
+  "-- packaged by Debian. It loads and proxies nothing.",
+  'module:log("info", "client_proxy stand-in of the end-to-end test loaded; it proxies nothing");',
+  "",
+].join("\n");
+
 /** Where net/prosody installs prosodyctl, relative to the VM root. */
 export const PROSODYCTL_PATH = PROSODY.prosodyctl.value.slice(1);
 
@@ -247,7 +267,9 @@ export async function installRealProsody(root: string, ids: AccountIds): Promise
   await mkdir(data, { recursive: true });
   await run("chown", [`${ids.uid._prosody}:${ids.uid._prosody}`, data]);
   await run("chmod", ["0750", data]);
-  await mkdir(path.join(root, "etc/prosody"), { recursive: true });
+  // net/prosody's PLIST makes /etc/prosody/certs (its certs/Makefile and openssl.cnf go there); prosody 0.12
+  // indexes that directory at start and logs an error when it is missing.
+  await mkdir(path.join(root, "etc/prosody/certs"), { recursive: true });
   // As net/prosody's rc.d script: `daemon="/usr/local/sbin/prosody -D"` (self-daemonizing), daemon_user
   // _prosody, pexp "${MODLUA_BIN} ${daemon}" (openbsd-services.md, net/prosody). The rcctl double records
   // daemon_user without switching, and prosody refuses to run as root (mod_posix), so setpriv(1) does
@@ -259,6 +281,9 @@ export async function installRealProsody(root: string, ids: AccountIds): Promise
     timeout: 15,
     pexp: "lua5.4 /usr/bin/prosody -D",
   });
+  const plugins = path.join(root, PLUGINS_DIR);
+  await mkdir(plugins, { recursive: true });
+  await writeFile(path.join(plugins, "mod_client_proxy.lua"), CLIENT_PROXY_STAND_IN, { mode: 0o644 });
   const wrapper = path.join(root, PROSODYCTL_PATH);
   await mkdir(path.dirname(wrapper), { recursive: true });
   await writeFile(wrapper, prosodyctlWrapper(), { mode: 0o755 });
