@@ -171,7 +171,7 @@ interface Current {
 }
 
 /**
- * Follows a log file by name, as newsyslog(8) rotation requires (openbsd-services.md §4): keeps
+ * Follows a log file by name, as newsyslog(8) rotation requires (docs/openbsd-rc.md §4): keeps
  * the fd open and polls stat(path); when the name points at another inode the old fd is drained
  * to EOF first (lines written between the rename and syslogd's reopen land there), then the new
  * file is read from 0. A size below the offset means copy-truncate: the copy (a sibling such as
