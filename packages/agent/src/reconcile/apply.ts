@@ -527,8 +527,8 @@ export async function applyDesired(
   const managed = new Set(ordered.map((s) => s.name));
   for (const [name, act] of [...todo]
     .filter(([n]) => !managed.has(n))
-    // A plain code-unit order (service names are ASCII): localeCompare would load ICU's collation, about
-    // 2 MB of the agent's resident memory (measured with bench/footprint.mjs).
+    // A plain code-unit order (service names are ASCII): localeCompare would load ICU's collation into the
+    // agent's resident memory (bench/README.md, "Idle RSS").
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     await bounce(name, act, item(name), deps, log, false, ctx, observe);
   }
