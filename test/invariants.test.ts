@@ -1,4 +1,4 @@
-// The cross-file invariants (jitsi-configs.md section 10) over whole rendered deployments: they hold for the
+// The cross-file invariants (docs/jitsi-config-notes.md section 10) over whole rendered deployments: they hold for the
 // paper's release 7648, the current 9646, three bridges, colibri websockets, TURN and internal auth; a
 // single edited file breaks exactly the invariant it belongs to, and the detail names both sides but never a
 // secret. The readers of the check agree with the real parsers (Typesafe Config, Lua 5.4, node's vm, mksh,

@@ -1,4 +1,4 @@
-// Tests of the rcctl(8) test double against the behaviour in openbsd-services.md §1-3, with real
+// Tests of the rcctl(8) test double against the behaviour in docs/openbsd-rc.md §1-3, with real
 // processes: each test gets its own fake root under os.tmpdir() and kills everything it started.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";

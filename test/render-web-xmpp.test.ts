@@ -140,7 +140,7 @@ const NGINX_DIFFERENCES: Difference[] = [
     ours: ["http://100.64.2.3:5280/http-bind"],
     reason:
       "the xmpp VM's address instead of its name: nginx resolves proxy_pass names once at start and refuses " +
-      "to start when one does not resolve (jitsi-configs.md section 1); 100.64.2.3 is what `xmpp` resolved " +
+      "to start when one does not resolve (docs/jitsi-config-notes.md section 1); 100.64.2.3 is what `xmpp` resolved " +
       "to in the paper's /etc/hosts (samples README)",
   },
 ];
@@ -167,7 +167,7 @@ const CONFIGJS_DIFFERENCES: Difference[] = [
     ours: "focus.jts.fips.de",
     reason:
       "jitsi-meet's default (focus.DOMAIN) written out, so config.js visibly names the client_proxy " +
-      "component of prosody.cfg.lua (jitsi-configs.md section 10)",
+      "component of prosody.cfg.lua (docs/jitsi-config-notes.md section 10)",
   },
 ];
 
@@ -185,7 +185,8 @@ async function prosodySettings(text: string): Promise<Map<string, unknown>> {
 
 const JVB_COMPONENT_REASON =
   "jvb 1.x component-mode leftover (--apis=xmpp, port 5347): jvb 2.x logs in as jvb@auth.DOMAIN and " +
-  "joins the brewery, nothing connects to this component (jitsi-configs.md section 3; the paper muses about it)";
+  "joins the brewery, nothing connects to this component (docs/jitsi-config-notes.md section 3; the paper, " +
+  "section VIII, muses about it)";
 const PING_REASON =
   "mod_ping (XEP-0199) on the client host, as in jitsi-meet's prosody example, so idle browser sessions " +
   "answer and send pings";

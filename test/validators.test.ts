@@ -1,6 +1,6 @@
 // Tests of the real-parser validators themselves: each must accept the paper's real config files
 // (test/fixtures/paper) and reject a broken variant with the real program's message,
-// as recorded in jitsi-configs.md sections 1-8 and 11.
+// as recorded in docs/jitsi-config-notes.md sections 1-8 and 11.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";

@@ -32,7 +32,7 @@ if ((role !== "jicofo" && role !== "jvb") || !args.root) {
   process.stderr.write("usage: jitsi-client.mjs --role jicofo|jvb --root DIR [flags]\n");
   process.exit(64);
 }
-// The port's jicofo.sh exits with a usage text without --host (openbsd-services.md section 3).
+// The port's jicofo.sh exits with a usage text without --host (docs/openbsd-rc.md section 3).
 if (role === "jicofo" && (!args.host || args.host === "true")) {
   process.stdout.write("usage: jicofo --host=HOST (must match virtualhost) [jitsi-client stand-in]\n");
   process.exit(1);

@@ -271,7 +271,7 @@ export async function installRealProsody(root: string, ids: AccountIds): Promise
   // indexes that directory at start and logs an error when it is missing.
   await mkdir(path.join(root, "etc/prosody/certs"), { recursive: true });
   // As net/prosody's rc.d script: `daemon="/usr/local/sbin/prosody -D"` (self-daemonizing), daemon_user
-  // _prosody, pexp "${MODLUA_BIN} ${daemon}" (openbsd-services.md, net/prosody). The rcctl double records
+  // _prosody, pexp "${MODLUA_BIN} ${daemon}" (net/prosody pkg/prosody.rc). The rcctl double records
   // daemon_user without switching, and prosody refuses to run as root (mod_posix), so setpriv(1) does
   // what rc.subr's su does. The daemonized prosody's command line is "lua5.4 /usr/bin/prosody -D".
   await writeRcScript(root, "prosody", {

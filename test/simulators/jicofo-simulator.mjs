@@ -34,7 +34,7 @@ usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F
 `;
 
 const args = simulatorArgs(HELP);
-// The port's jicofo.sh exits with a usage text without --host (openbsd-services.md section 3).
+// The port's jicofo.sh exits with a usage text without --host (docs/openbsd-rc.md section 3).
 if (!args.host || args.host === "true") {
   process.stdout.write("usage: jicofo --host=HOST (must match virtualhost) [jicofo-simulator]\n");
   process.exit(1);

@@ -110,7 +110,7 @@ log.info(
 );
 
 // A config missing hostname, username, password, muc_jids or muc_nickname is dropped without a word
-// (XmppClientConnectionConfig.kt filters on isComplete; jitsi-configs.md).
+// (XmppClientConnectionConfig.kt filters on isComplete; docs/jitsi-config-notes.md section 6).
 const configs = Object.entries(getPath(conf, "videobridge.apis.xmpp-client.configs") ?? {}).filter(
   ([, c]) =>
     c &&

@@ -1,5 +1,5 @@
 // HoconCheck: parse a jicofo.conf / jvb.conf with the real Typesafe Config library (Debian
-// libtypesafe-config-java 1.3.1; Jitsi bundles 1.4.2, same HOCON syntax: jitsi-configs.md section 4),
+// libtypesafe-config-java 1.3.1; Jitsi bundles 1.4.2, same HOCON syntax: docs/jitsi-config-notes.md section 4),
 // layer it over optional reference.conf files, resolve, check required paths, print JSON.
 //
 // Single file (for humans):

@@ -5,7 +5,7 @@
 //
 // Prints one JSON object per file and line:
 //   {"index":N,"code":C,"error":E,"properties":{...},"missing":[...],"warnings":[...]}
-// Warnings (jitsi-configs.md section 7): a value with leading/trailing blanks (Properties keeps a trailing
+// Warnings (docs/jitsi-config-notes.md section 7): a value with leading/trailing blanks (Properties keeps a trailing
 // blank: `true ` is not `true`), and a backslash-continued line (the paper's "must be written in three
 // lines" - Properties accepts the wrapped form, but it hides such blanks).
 // Exit code (the highest over all files): 0 ok, 2 unreadable/malformed, 3 a required key is missing,

@@ -10,7 +10,7 @@ export const TYPESAFE_CONFIG_JAR = "/usr/share/java/typesafe-config.jar";
 const HOCON_CHECK = path.join(path.dirname(fileURLToPath(import.meta.url)), "HoconCheck.java");
 
 export interface HoconOptions {
-  /** Paths that must be present after resolution (e.g. jvb's five MUC keys, jitsi-configs.md s. 6). */
+  /** Paths that must be present after resolution (e.g. jvb's five MUC keys, docs/jitsi-config-notes.md section 6). */
   require?: string[];
   /** Paths whose resolved values are returned in `got`. */
   get?: string[];

@@ -1,5 +1,5 @@
 // checkJs: jitsi-meet's config.js is a classic browser script that declares a global `config` (not JSON,
-// and not a module: jitsi-configs.md section 2). `node --check` gives node's own syntax message with
+// and not a module: docs/jitsi-config-notes.md section 2). `node --check` gives node's own syntax message with
 // file:line and a caret; evaluating it with node:vm as a classic script in an empty context gives the
 // `config` object the browser would see.
 import { writeFile } from "node:fs/promises";

@@ -1,6 +1,6 @@
 // checkKsh / shellEnv: OpenBSD's /bin/ksh scripts (rc.d scripts, the ports' jicofo.in.sh / jvb.in.sh that
 // /usr/local/bin/jicofo and /usr/local/bin/jvb source). Debian has no OpenBSD ksh; mksh (MirBSD ksh) is
-// of the same pdksh lineage, so `mksh -n` is the closest real syntax check (jitsi-configs.md s. 5, 11).
+// of the same pdksh lineage, so `mksh -n` is the closest real syntax check (docs/jitsi-config-notes.md section 5, 11).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type CheckResult, joinOutput, requireTool, runProgram, withTempDir } from "./run.js";
@@ -94,7 +94,7 @@ export interface ShellEnvResult extends CheckResult {
 /**
  * Syntax-check a `*.in.sh` env file with `mksh -n`, then source it with `env -i mksh -c '. FILE; ...'` and
  * return the variables it sets. Refuses (ok=false, nothing run) a file with anything but assignments,
- * comments and blank lines, as the jitsi-configs.md section 5 validator does.
+ * comments and blank lines: sourcing the file would run anything else.
  */
 export async function shellEnv(text: string, opts: KshOptions = {}): Promise<ShellEnvResult> {
   const mksh = requireTool("mksh");

@@ -4,7 +4,7 @@
 // (`ssl_certificate /etc/ssl/jitsi-fips.fullchain.pem`), log files under its prefix, upstream host names
 // from the VM's /etc/hosts (`proxy_pass http://xmpp:5280/...`). nginx resolves upstream names and loads
 // the certificate/key pair while testing, so plain `nginx -t` fails on them ("host not found in upstream
-// "xmpp"", "cannot load certificate", jitsi-configs.md section 1). We keep the rendered text byte for
+// "xmpp"", "cannot load certificate", docs/jitsi-config-notes.md section 1). We keep the rendered text byte for
 // byte (so nginx's messages and line numbers are the renderer's) and change the machine instead, inside a
 // private mount namespace (`unshare -m`) that dies with the check:
 //  * the nearest existing directory above every faked/written absolute path (e.g. /etc/ssl) gets an
@@ -14,7 +14,7 @@
 //    Debian lacks, e.g. OpenBSD's `www`) is bind-mounted over the real one.
 // We chose this over rewriting absolute paths into a temp prefix because rewriting changes what is
 // tested (quoting, line lengths, include resolution). `nginx -t` never binds listening sockets
-// (jitsi-configs.md section 1 checked it), so `listen 443` needs nothing. Needs root (CI runs as root).
+// (docs/jitsi-config-notes.md section 1 checked it), so `listen 443` needs nothing. Needs root (CI runs as root).
 import { getDiffieHellman } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";

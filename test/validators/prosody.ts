@@ -1,5 +1,5 @@
 // checkProsody: `luac5.4 -p` (Lua syntax; `VirtualHost "x"` is an ordinary call) plus the real
-// `prosodyctl --config FILE check config` (Debian 12: prosody 0.12.3), as jitsi-configs.md section 3.
+// `prosodyctl --config FILE check config` (Debian 12: prosody 0.12.3), as docs/jitsi-config-notes.md section 3.
 // Never `check dns/certs/turn`: those look things up on the network.
 //
 // prosodyctl check config does not load modules: a misspelled module, a module of jitsi's plugins, or a
@@ -45,7 +45,7 @@ export interface ProsodyResult extends CheckResult {
   modules: ProsodyModule[];
 }
 
-// Notices that say nothing about the config under test (jitsi-configs.md section 3):
+// Notices that say nothing about the config under test (docs/jitsi-config-notes.md section 3):
 //  * the rendered config names OpenBSD's `_prosody` account, which Debian lacks;
 //  * prosody indexes a `certs` directory beside the config, which a temp dir does not have;
 //  * `--no-install-recommends` leaves out lua-unbound, and prosody prints a banner about its fallback.

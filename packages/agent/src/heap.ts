@@ -7,19 +7,14 @@ import { type Clock, systemClock } from "./health/clock.js";
  *
  * A push (an apply, its rcctl calls, its status reports) or a busy log leaves a few MB of dead objects in
  * V8's old generation. V8 collects them when the old generation next reaches its limit, which an idle
- * agent never does. Its memory reducer (the idle-time collector) does not reliably step in: it is meant
- * for heaps that grew by 10 MB or more, the agent's is about 7 MB in all, and in bench/footprint.mjs's
- * runs it did not run after the burst (the agent sat on 5 to 9 MB of garbage until the next one). It
- * does sometimes: after 200 back-to-back applies of a small desired state, --trace-gc showed a
- * "Mark-Compact (reduce)" 5 s later, and the trimmer then found nothing left to do.
+ * agent never does, and its memory reducer is meant for heaps that grew by 10 MB or more: the agent's is
+ * about 7 MB in all (what was measured: bench/README.md, "HeapTrimmer").
  *
  * HeapTrimmer does what the memory reducer would: every `checkMs` it looks at the old generation's used
  * size and at how busy the event loop was since the previous look. When the old generation holds at
  * least `garbageBytes` more than after the last full collection and the event loop was quiet (the burst
- * is over), it runs one full collection. With --compact-on-every-full-gc (rc.d/vmmeet_agent) that
- * collection also moves the survivors out of the emptied pages, so they go back to the system. A few ms
- * on the agent's heap, once after a push; an idle agent promotes about 130 KB a minute, so one every few
- * minutes (bench/footprint.mjs's idle CPU figure includes them).
+ * is over), it runs one full collection. With --compact-on-every-full-gc (docs/agent-node-flags.md) that
+ * collection also moves the survivors out of the emptied pages, so they go back to the system.
  *
  * The collection is V8's gc() from --expose-gc; without that flag (a development run) nothing happens.
  */

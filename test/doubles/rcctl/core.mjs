@@ -1,7 +1,7 @@
 // Shared pieces of the rcctl(8) TEST DOUBLE (not OpenBSD code): fake-root layout, rc.conf parsing,
 // textual rc.d script parsing, pgrep-like process lookup and syslog routing. Used by rcctl.mjs (the CLI),
 // logger.mjs (the logger(1)/syslogd stand-in) and index.ts (test helpers).
-// Behaviour follows /work/shared/reference/openbsd-services.md sections 1-3 ("ref §N" below).
+// Behaviour follows docs/openbsd-rc.md sections 1-3 ("ref §N" below).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -61,7 +61,8 @@ export function defaultRcConf() {
   return `${[...lines, "", ...entries].join("\n")}\n`;
 }
 
-// A reduced syslog.conf (ref §3, [S18]: daemon.info goes to /var/log/daemon). Composed for the double.
+// A reduced syslog.conf (ref §3, from openbsd/src etc/syslog.conf: daemon.info goes to /var/log/daemon).
+// Composed for the double.
 export const DEFAULT_SYSLOG_CONF = [
   "# syslog.conf of the rcctl TEST DOUBLE's fake root (reduced; program blocks like !jicofo may follow).",
   "*.notice;auth,authpriv,cron,ftp,kern,lpr,mail,user.none\t/var/log/messages",

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // rcctl(8) TEST DOUBLE (our own code, not OpenBSD's rcctl.sh/rc.subr): emulates what rcctl and rc.subr do
-// as described in /work/shared/reference/openbsd-services.md sections 1-3 ("ref §N" below), on a fake
+// as described in docs/openbsd-rc.md sections 1-3 ("ref §N" below), on a fake
 // root given by RCCTL_DOUBLE_ROOT, with real processes. See README.md in this folder for what it does
 // and does not emulate. Usage: RCCTL_DOUBLE_ROOT=/tmp/vm rcctl.mjs [-d | -q] [-f] ACTION ...
 import { spawn } from "node:child_process";

@@ -1,5 +1,5 @@
 // syslogd(8) does not create missing log files: the file of a `!program` block in syslog.conf must exist
-// before syslogd is HUPed, or that program's lines are dropped (openbsd-services.md section 3, "Logs of
+// before syslogd is HUPed, or that program's lines are dropped (docs/openbsd-rc.md section 3, "Logs of
 // jicofo/jvb"). The action creates it once; an existing file is left alone, because newsyslog(8) recreates
 // it at every rotation with its own mode and owner and the two must not fight.
 import { constants } from "node:fs";

@@ -2,7 +2,7 @@
 // is started at once, then no sooner than 10 s after that attempt, 20 s, 40 s ... capped at 5 min; running
 // 10 min after its last start resets the count; after N starts in a row that did not last, the healer stops
 // trying and reports the service as failed instead of flapping (rc.subr has no supervisor of its own:
-// rcctl(8) starts a daemon once and never restarts it, openbsd-services.md section 1).
+// rcctl(8) starts a daemon once and never restarts it, docs/openbsd-rc.md section 1).
 
 export interface RestartPolicy {
   /** Delay after the first start before the second may follow; multiplied by `factor` per attempt. */

@@ -44,7 +44,7 @@ interface Remedy {
   summary: (component: LogComponent, service: string) => string;
 }
 
-/** The rc.d service that runs each log component (net/jitsi and prosody ports; openbsd-services.md). */
+/** The rc.d service that runs each log component (net/jitsi and prosody ports; docs/openbsd-rc.md section 3). */
 export const SERVICE_OF: Readonly<Record<LogComponent, string>> = {
   prosody: "prosody",
   jicofo: "jicofo",

@@ -3,7 +3,7 @@ import { type Clock, systemClock } from "./clock.js";
 /*
  * Transport prefixes in front of a program's own text. On OpenBSD, rc.subr pipes jicofo's and
  * jvb's output through `logger -isp daemon.info -t NAME`, so every line of a JVM record becomes a
- * syslog line `Mmm dd hh:mm:ss host tag[pid]: text` (openbsd-services.md §2, §3 "Logs of
+ * syslog line `Mmm dd hh:mm:ss host tag[pid]: text` (docs/openbsd-rc.md §2, §3 "Logs of
  * jicofo/jvb"); journald's short format looks the same, docker compose prepends `service_1  | `,
  * `docker logs -t` an RFC 3339 time stamp. Accepted: [compose] [rfc3339] then either
  * `stamp [host] tag[pid]: `, `stamp host tag: ` or `tag[pid]: `.

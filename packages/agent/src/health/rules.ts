@@ -89,7 +89,7 @@ function xmppConnectionRules(who: "jicofo" | "jvb"): Rule[] {
   ];
 }
 
-/** First jitsi-meet release where jicofo is no longer an XMPP component (jitsi-configs.md §0). */
+/** First jitsi-meet release where jicofo is no longer an XMPP component (docs/jitsi-config-notes.md §0). */
 export const RELEASE_FOCUS_CLIENT_PROXY = 5765;
 
 const ROTATED: Rule = {
@@ -97,7 +97,7 @@ const ROTATED: Rule = {
   label: "info",
   needles: ["logfile turned over"],
   re: /logfile turned over/,
-  // openbsd-services.md §4: newsyslog writes this line as the first line of the new file.
+  // docs/openbsd-rc.md §4: newsyslog writes this line as the first line of the new file.
   explain: "newsyslog(8) rotated the log file; this is the first line of the new file.",
 };
 
@@ -441,7 +441,8 @@ const JICOFO: Rule[] = [
     label: "degraded",
     needles: ["sip-communicator.properties"],
     re: /loading config file at path (\S*sip-communicator\.properties)/,
-    // jitsi-configs.md: legacy keys there take precedence over jicofo.conf.
+    // Legacy keys there take precedence over jicofo.conf (jicofo's XmppConfig.kt;
+    // docs/jitsi-config-notes.md section 4).
     explain: "jicofo read a legacy sip-communicator.properties whose keys override jicofo.conf.",
     fix: "Remove that file: vmmeet renders everything jicofo needs into jicofo.conf.",
     detail: 1,

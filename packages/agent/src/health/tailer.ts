@@ -60,8 +60,8 @@ export interface LogTailerOptions {
   wakeOnWrite?: boolean;
   /**
    * Default 100 ms: a busy log is read at most 10 times a second (plus the interval's polls), not once per
-   * write. At 1,000 lines/s that costs 1.7 % of a core (200 ms: 1.0 %), and back-to-back pushes wait half
-   * as long for jicofo's brewery lines (bench/push.mjs: p50 150 ms instead of 200).
+   * write, and a rollout's gate still sees jicofo's brewery lines soon (cost and gain: bench/README.md,
+   * "Log tailer").
    */
   wakeGapMs?: number;
   /**
@@ -171,7 +171,7 @@ interface Current {
 }
 
 /**
- * Follows a log file by name, as newsyslog(8) rotation requires (openbsd-services.md §4): keeps
+ * Follows a log file by name, as newsyslog(8) rotation requires (docs/openbsd-rc.md §4): keeps
  * the fd open and polls stat(path); when the name points at another inode the old fd is drained
  * to EOF first (lines written between the rename and syslogd's reopen land there), then the new
  * file is read from 0. A size below the offset means copy-truncate: the copy (a sibling such as

@@ -354,7 +354,7 @@ export async function applyDesired(
     if (p.change === "created" || p.change === "content") mergeInto(todo, notifyMap(p.entry));
   }
   // New flags reach a running daemon only through a restart: rc.subr saves the start-time flags in
-  // /var/run/rc.d/NAME (openbsd-services.md section 2). Read now so a crash after `set` still restarts.
+  // /var/run/rc.d/NAME (docs/openbsd-rc.md section 2). Read now so a crash after `set` still restarts.
   // Read for a service whose flags are not managed too: what it prints says whether it is enabled (below)
   // and goes into the status snapshot, one rcctl call instead of `get NAME status` plus `get NAME flags`.
   const flagsSeen = new Map<string, string>();
@@ -455,12 +455,12 @@ export async function applyDesired(
   };
 
   // enable before set: `rcctl set X flags` refuses a disabled service. Never disable to change anything:
-  // `disable` deletes every X_* variable of a package daemon (rcctl(8); openbsd-services.md section 1).
+  // `disable` deletes every X_* variable of a package daemon (rcctl(8); docs/openbsd-rc.md section 1).
   for (const s of ordered) {
     const it = item(s.name);
     try {
       // `rcctl get NAME flags` prints NO exactly when NAME is disabled (rcctl refuses `set NAME flags NO`;
-      // openbsd-services.md section 1), so the flags read while planning also say whether to enable.
+      // docs/openbsd-rc.md section 1), so the flags read while planning also say whether to enable.
       const seen = flagsSeen.get(s.name);
       const enabled = seen !== undefined ? seen !== "NO" : await deps.services.isEnabled(s.name);
       if (!enabled) {
@@ -527,8 +527,8 @@ export async function applyDesired(
   const managed = new Set(ordered.map((s) => s.name));
   for (const [name, act] of [...todo]
     .filter(([n]) => !managed.has(n))
-    // A plain code-unit order (service names are ASCII): localeCompare would load ICU's collation, about
-    // 2 MB of the agent's resident memory (measured with bench/footprint.mjs).
+    // A plain code-unit order (service names are ASCII): localeCompare would load ICU's collation into the
+    // agent's resident memory (bench/README.md, "Idle RSS").
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     await bounce(name, act, item(name), deps, log, false, ctx, observe);
   }

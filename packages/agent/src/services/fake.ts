@@ -1,4 +1,4 @@
-// In-memory ServiceManager with rcctl's rules (openbsd-services.md section 1) for unit tests: injected in
+// In-memory ServiceManager with rcctl's rules (docs/openbsd-rc.md section 1) for unit tests: injected in
 // place of Rcctl, never a module mock. It records every call so tests can assert order and counts.
 import { RcctlError, type ServiceActionResult, type ServiceManager, UnknownServiceError } from "./manager.js";
 
@@ -80,7 +80,7 @@ export class FakeServiceManager implements ServiceManager {
 
   private doStart(name: string, s: FakeService): ServiceActionResult {
     if (s.startFails) return { ok: false, outcome: "failed", output: `${name}(failed)\n` };
-    // Like rc_bg=YES with a pexp that never matches: rcctl still says ok (openbsd-services.md section 2).
+    // Like rc_bg=YES with a pexp that never matches: rcctl still says ok (docs/openbsd-rc.md section 2).
     s.running = true;
     return { ok: true, outcome: "ok", output: `${name}(ok)\n` };
   }

@@ -2,7 +2,7 @@
 // (services/rcctl.ts), an in-memory fake in unit tests (services/fake.ts).
 
 /**
- * How an rcctl action ended (rcctl(8), rc.subr(8); openbsd-services.md section 1):
+ * How an rcctl action ended (rcctl(8), rc.subr(8); docs/openbsd-rc.md section 1):
  * - ok: "name(ok)", exit 0
  * - already: start of a running daemon (or stop of a stopped one): exit 0, no output
  * - killed: stop had to SIGKILL after daemon_timeout; still exit 0

@@ -6,7 +6,7 @@ import { RcctlError, RcctlTimeoutError, UnknownServiceError } from "./manager.js
 import { Rcctl } from "./rcctl.js";
 
 // A scripted rcctl that answers with the exit statuses and outputs rcctl(8) documents
-// (openbsd-services.md section 1), and logs the begin and end of every call to show serialization.
+// (docs/openbsd-rc.md section 1), and logs the begin and end of every call to show serialization.
 let dir: string;
 let exe: string;
 let log: string;

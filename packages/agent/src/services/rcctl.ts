@@ -1,4 +1,4 @@
-// rcctl(8) adapter. Facts from openbsd-services.md section 1 (rcctl.sh 1.122, rc.subr 1.181, re-checked by
+// rcctl(8) adapter. Facts from docs/openbsd-rc.md section 1 (rcctl.sh 1.122, rc.subr 1.181, re-checked by
 // running them): exit statuses below, "start" of a running daemon exits 0 and prints nothing, "stop" that
 // had to SIGKILL prints "(killed)" and exits 0, an unknown service exits 2, reload of an rc_reload=NO
 // script prints "reload is not supported" and exits 1.

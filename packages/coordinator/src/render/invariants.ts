@@ -1,4 +1,4 @@
-// The cross-file invariants of a rendered deployment (jitsi-configs.md section 10): the values that must be
+// The cross-file invariants of a rendered deployment (docs/jitsi-config-notes.md section 10): the values that must be
 // the same in several files on several VMs for a conference to happen at all (the XMPP domain, auth.DOMAIN,
 // the brewery JID, the passwords, the address of prosody as each VM reaches it, SCTP off on both sides, the
 // bridges' NAT and UDP port, colibri websockets, TURN).

@@ -62,7 +62,7 @@ describe("renderJicofo", () => {
       expect(conf.get("jicofo.xmpp.client.conference-muc-jid")).toBe("conference.jts.fips.de");
       expect(conf.get("jicofo.xmpp.client.client-proxy")).toBe("focus.jts.fips.de");
       expect(conf.get("jicofo.xmpp.client.domain")).toBe("auth.jts.fips.de");
-      // The port's wrapper still exits without arguments (openbsd-services.md section 3).
+      // The port's wrapper still exits without arguments (docs/openbsd-rc.md section 3).
       expect(render(input).services[0]?.flags).toBe("--host=jts.fips.de");
     }
   });

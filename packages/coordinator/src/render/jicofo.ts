@@ -1,8 +1,8 @@
 // The jicofo VM: /etc/jicofo/jicofo.conf, the launcher environment /etc/jicofo/jicofo.in.sh, the Java
 // truststore that lets jicofo verify prosody's auth.DOMAIN certificate, and the rc.d flags.
 //
-// Model: the paper's testing-config/jicofo.conf and jicofo.in.sh (shared/samples/asiabsdcon-jts.fips.de),
-// adjusted by release as jitsi-configs.md sections 4 and 5 describe. Deliberate differences from the
+// Model: the paper's testing-config/jicofo.conf and jicofo.in.sh (double-p/presentations AsiaBSDCon/2023),
+// adjusted by release as docs/jitsi-config-notes.md sections 4 and 5 describe. Deliberate differences from the
 // paper are listed in test/render-jicofo-jvb.test.ts with their reasons.
 import {
   breweryJid,
@@ -28,7 +28,7 @@ export const JICOFO_REST_PORT = 8888;
 /** The JVM takes well over the default 10 s to log in and join the brewery (the paper: "be really patient"). */
 const JICOFO_GRACE_SECONDS = 90;
 
-/** The directory of logging.properties moved in the OpenBSD port (jitsi-configs.md section 5). */
+/** The directory of logging.properties moved in the OpenBSD port (docs/jitsi-config-notes.md section 5). */
 export function jicofoLogConfig(release: number): string {
   // The paper's 2.0.7648 port installs it under share/jicofo/lib, the 2.0.9646 port under /etc/jicofo.
   // OpenBSD packaged no release in between, so everything before 9646 gets the old layout.
@@ -50,7 +50,7 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
   const { spec } = input;
   requireRole(spec, node, "jicofo");
   const owner = { owner: "root", group: JICOFO.group.value } as const;
-  // rc_reload=NO in the port's rc script (openbsd-services.md section 3): every change needs a restart.
+  // rc_reload=NO in the port's rc script (docs/openbsd-rc.md section 3): every change needs a restart.
   const notify = [{ service: JICOFO.service.value, action: "restart" as const }];
   return {
     files: [
@@ -72,7 +72,7 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
         name: JICOFO.service.value,
         // Up to 7648 --host sets the XMPP domain and the connect host (it wins over jicofo.xmpp.client.hostname);
         // from 8044 on jicofo ignores its arguments, but the port's /usr/local/bin/jicofo still exits with a
-        // usage text when given none (openbsd-services.md section 3), so the flag stays for every release.
+        // usage text when given none (docs/openbsd-rc.md section 3), so the flag stays for every release.
         flags: `--host=${spec.domain}`,
         order: 20,
         graceSeconds: JICOFO_GRACE_SECONDS,
@@ -105,7 +105,7 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
     ? [
         `      xmpp-domain = ${q(d)}`,
         `      conference-muc-jid = ${q(`conference.${d}`)}`,
-        // prosody's Component "focus.DOMAIN" "client_proxy" (jitsi-configs.md section 3).
+        // prosody's Component "focus.DOMAIN" "client_proxy" (docs/jitsi-config-notes.md section 3).
         `      client-proxy = ${q(`focus.${d}`)}`,
       ]
     : [];
@@ -124,7 +124,7 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
     "      use-presence = false",
     `      presence-timeout = ${q("45 seconds")}`,
     "    }",
-    // The same string as every jvb's muc_jids (jitsi-configs.md section 10).
+    // The same string as every jvb's muc_jids (docs/jitsi-config-notes.md section 10).
     `    brewery-jid = ${q(breweryJid(spec))}`,
     // Bridges join the brewery over the client connection; no separate service connection is configured.
     `    xmpp-connection-name = ${q("Client")}`,

@@ -2,7 +2,7 @@
 // /etc/jvb/sip-communicator.properties, the Java truststore, and the rc.d entry.
 //
 // Model: the paper's testing-config/jvb.conf, jvb.in.sh and the three properties of its "videobridge"
-// section (shared/samples/asiabsdcon-jts.fips.de), adjusted by release as jitsi-configs.md sections 6-8
+// section (double-p/presentations AsiaBSDCon/2023), adjusted by release as docs/jitsi-config-notes.md sections 6-8
 // describe. Deliberate differences from the paper are listed in test/render-jicofo-jvb.test.ts.
 import {
   breweryJid,
@@ -39,7 +39,7 @@ const JVB_GRACE_SECONDS = 90;
  *
  * ice4j reads both the legacy properties (org.ice4j.ice.harvest.NAT_HARVESTER_*, copied from
  * sip-communicator.properties into system properties by jvb's Main) and ice4j.harvest.mapping.* in
- * jvb.conf (jitsi-configs.md section 7). The kebab-case static-mappings keys only settled with ice4j#230
+ * jvb.conf (docs/jitsi-config-notes.md section 7). The kebab-case static-mappings keys only settled with ice4j#230
  * (early 2021 builds read localAddress/publicAddress), and the paper's 7648 bridge is proven with the
  * properties, so up to the paper's release we render the paper's mechanism. Later releases get the
  * modern jvb.conf keys that docker-jitsi-meet switched to (76a16a8b) and that the OpenBSD 9646 port
@@ -49,7 +49,7 @@ export function natInJvbConf(release: number): boolean {
   return release > RELEASES.paper;
 }
 
-/** The directory of logging.properties moved in the OpenBSD port (jitsi-configs.md sections 5 and 8). */
+/** The directory of logging.properties moved in the OpenBSD port (docs/jitsi-config-notes.md sections 5 and 8). */
 export function jvbLogConfig(release: number): string {
   return hasChange("portEtcLayout", release) ? JVB.logConfig.value : JVB.logConfigBefore9646.value;
 }
@@ -68,7 +68,7 @@ export function jvbPrivateHost(spec: Spec): string {
 export const renderJvb: ComponentRenderer = (input, node) => {
   requireRole(input.spec, node, "jvb");
   const owner = { owner: "root", group: JVB.group.value } as const;
-  // rc_reload=NO in the port's rc script (openbsd-services.md section 3).
+  // rc_reload=NO in the port's rc script (docs/openbsd-rc.md section 3).
   const notify = [{ service: JVB.service.value, action: "restart" as const }];
   return {
     files: [
@@ -93,7 +93,7 @@ export const renderJvb: ComponentRenderer = (input, node) => {
         notify,
       },
     ],
-    // jvb needs no flags (openbsd-services.md section 3).
+    // jvb needs no flags (docs/openbsd-rc.md section 3).
     services: [
       { name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS },
     ],
@@ -134,7 +134,7 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
     spec.bridgeChannel === "colibri-websocket"
       ? [
           // With SCTP off, colibri websockets (through nginx's /colibri-ws/SERVER-ID/) are the only bridge
-          // channel (jitsi-configs.md section 6).
+          // channel (docs/jitsi-config-notes.md section 6).
           "  websockets {",
           "    enabled = true",
           // websockets.domains (a list) exists from 8319 (jvb e3a2ae20); before, only the string `domain`.
@@ -169,7 +169,7 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
     `      presence-interval = ${q("120s")}`,
     "      configs {",
     // jvb silently drops a config missing any of hostname, username, password, muc_jids, muc_nickname
-    // (XmppClientConnectionConfig.kt `.filter { it.isComplete }`, jitsi-configs.md section 6): all five
+    // (XmppClientConnectionConfig.kt `.filter { it.isComplete }`, docs/jitsi-config-notes.md section 6): all five
     // are always rendered. Keys are snake_case (matched case-insensitively; kebab-case is not read).
     `        ${JVB_MUC_CONFIG_ID} {`,
     // The prosody VM's address: no DNS needed. Certificate checks compare with the XMPP domain.
@@ -225,7 +225,7 @@ function jvbEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
 // Rendered for every release so that exactly one NAT mechanism is active: for releases that take the
 // mapping from jvb.conf the file holds no property at all, which also replaces NAT lines left by an
 // earlier (paper-release) rendering and any legacy org.jitsi.videobridge.xmpp.user.* keys, which would
-// take precedence over jvb.conf (jitsi-configs.md section 6, jitsi-videobridge#1142).
+// take precedence over jvb.conf (docs/jitsi-config-notes.md section 6, jitsi-videobridge#1142).
 function jvbProperties({ spec }: RenderInput, node: NodeSpec): string {
   const lines = [HEADER];
   if (natInJvbConf(releaseOf(spec, "jvb"))) {

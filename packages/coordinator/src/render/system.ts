@@ -1,8 +1,8 @@
 // The system files of every VM: /etc/pf.conf, /etc/hosts, /etc/myname, /etc/syslog.conf and
 // /etc/newsyslog.conf.
 //
-// Model: the paper's sections VI.B "DNS + /etc/hosts" and VII "FIREWALLING", and openbsd-services.md
-// ("Logs of jicofo/jvb", section 4 on newsyslog). Deliberate differences from the paper's rules are
+// Model: the paper's sections VI.B "DNS + /etc/hosts" and VII "FIREWALLING", and docs/openbsd-rc.md
+// ("Logs of jicofo and jvb", section 4 on newsyslog). Deliberate differences from the paper's rules are
 // listed in test/render-system.test.ts with their reasons; the main ones:
 // - every rule of a VM is `quick on egress` (the paper mixes quick and non-quick rules; with a default
 //   block first both work, quick makes each rule independent of the order);
@@ -304,7 +304,7 @@ function roleRules(spec: Spec, node: NodeSpec): string[] {
 
 /**
  * The rules of OpenBSD's stock /etc/syslog.conf (7.x, written down from the release's etc/syslog.conf;
- * openbsd-services.md [S18] confirms daemon.info -> /var/log/daemon). Kept so that replacing the file
+ * syslog.conf(5); openbsd/src etc/syslog.conf routes daemon.info to /var/log/daemon). Kept so that replacing the file
  * changes nothing but the program blocks. Columns are tab-separated, as in the stock file.
  */
 const STOCK_SYSLOG = [
@@ -377,9 +377,10 @@ function newsyslogLine(
 }
 
 /**
- * OpenBSD's stock /etc/newsyslog.conf entries (7.x; openbsd-services.md section 4 confirms /var/log/daemon
- * 640, 5 archives, 30 KB, Z). On the web VM nginx, not httpd, writes /var/www/logs: its entries signal
- * nginx's pid file with SIGUSR1 as the www/nginx port's README-main says (openbsd-services.md [S17]).
+ * OpenBSD's stock /etc/newsyslog.conf entries (7.x, openbsd/src etc/newsyslog.conf; docs/openbsd-rc.md
+ * section 4: /var/log/daemon 640, 5 archives, 30 KB, Z). On the web VM nginx, not httpd, writes
+ * /var/www/logs: its entries signal nginx's pid file with SIGUSR1 as the www/nginx port's README-main says
+ * (docs/openbsd-rc.md section 3).
  */
 function stockNewsyslog(node: NodeSpec): string[] {
   const web = node.role === "web";

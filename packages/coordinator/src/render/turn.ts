@@ -1,7 +1,7 @@
 // The optional TURN VM (spec.turn.enabled): coturn's /etc/turnserver.conf.
 //
 // Not in the paper (it uses public STUN only). Modelled on jitsi-meet's doc/debian/jitsi-meet-turn/
-// turnserver.conf as jitsi-configs.md section 9 describes it, with the invariants of section 10: the
+// turnserver.conf as docs/jitsi-config-notes.md section 9 describes it, with the invariants of section 10: the
 // secret and ports equal what prosody advertises through mod_external_services (external_service_secret,
 // external_services), realm = the domain, external-ip = the public address.
 import { COTURN, inCidr, ipToInt, tlsPaths } from "@vmmeet/shared";
@@ -41,7 +41,7 @@ export const renderTurn: ComponentRenderer = (input, node) => {
     `external-ip=${spec.publicAddress}/${node.address}`,
     // turns must present the site's certificate (a browser checks it against DOMAIN), i.e. the web VM's.
     // vmmeet does not copy it to this VM: until it is there coturn logs "cannot find certificate file"
-    // and runs without its TLS listeners, plain TURN/UDP keeps working (jitsi-configs.md section 9).
+    // and runs without its TLS listeners, plain TURN/UDP keeps working (docs/jitsi-config-notes.md section 9).
     `cert=${tls.certificate}`,
     `pkey=${tls.key}`,
     "no-multicast-peers",

@@ -2,7 +2,7 @@
 // prosody and colibri websockets to the bridges; jitsi-meet's config.js; acme-client.conf for Let's Encrypt.
 //
 // Model: the paper's testing-config/nginx.conf and its "jitsi-web" config.js listing
-// (shared/samples/asiabsdcon-jts.fips.de/), with the OpenBSD package layout (www/nginx: config
+// (double-p/presentations AsiaBSDCon/2023), with the OpenBSD package layout (www/nginx: config
 // /etc/nginx/nginx.conf, prefix and chroot /var/www, logs /var/www/logs; net/jitsi/meet: /var/www/jitsi-meet).
 // Where this file departs from the paper, the comment next to the setting says why; the list of
 // deliberate differences is in test/render-web-xmpp.test.ts.
@@ -68,7 +68,7 @@ export const renderWeb: ComponentRenderer = (input: RenderInput, node: NodeSpec)
       owner: "root",
       group: "wheel",
       // www/nginx's rc.d reload runs `nginx -t` first: a bad config fails the reload and the running
-      // nginx keeps the old one (openbsd-services.md, [S16]).
+      // nginx keeps the old one (www/nginx pkg/nginx.rc; docs/openbsd-rc.md section 3).
       notify: [{ service: NGINX.service.value, action: "reload" }],
     },
     {
@@ -187,8 +187,9 @@ function nginxConf(spec: Spec): string {
     "        ssi_types application/x-javascript application/javascript;",
     "",
     // The address, not the node's name: nginx resolves a proxy_pass host name once, when it starts,
-    // and refuses to start if it does not resolve ("host not found in upstream", jitsi-configs.md
-    // section 1; docker-jitsi-meet#767). An address keeps nginx independent of /etc/hosts and DNS.
+    // and refuses to start if it does not resolve ("host not found in upstream",
+    // docs/jitsi-config-notes.md section 1; docker-jitsi-meet#767). An address keeps nginx independent of
+    // /etc/hosts and DNS.
     `        # BOSH, to prosody on the xmpp VM (${bare(xmpp.name, "nginx.conf comment")}). An address rather than a name:`,
     "        # nginx resolves proxy_pass names once at start and will not start if one does not resolve.",
     "        location = /http-bind {",
@@ -271,7 +272,7 @@ function configJs(spec: Spec): string {
   const L: string[] = [];
   L.push(
     `// ${GENERATED}`,
-    "// A classic script, not JSON: trailing commas are legal (jitsi-configs.md section 2).",
+    "// A classic script, not JSON: trailing commas are legal.",
     "var config = {",
     "  hosts: {",
     `    domain: ${js(d)},`,

@@ -1,11 +1,11 @@
 // The xmpp VM: prosody with the jitsi plugins (net/prosody, net/jitsi/prosody-plugins), the auth.DOMAIN
 // certificate signed by the deployment CA, and the prosody users jicofo and jvb log in as.
 //
-// Model: the paper's testing-config/prosody.cfg.lua (shared/samples/asiabsdcon-jts.fips.de/) for the
+// Model: the paper's testing-config/prosody.cfg.lua (double-p/presentations AsiaBSDCon/2023) for the
 // releases before 9646, and from 9646 on jitsi-meet's own prosody template for the release of the prosody
 // plugins (docker-jitsi-meet prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua at the release's tag: the
 // conference MUC's modules and settings, the lobby, breakout-room and other components), adjusted for the
-// prosody version in spec.jitsi.prosody (jitsi-configs.md section 3). The deliberate differences from the
+// prosody version in spec.jitsi.prosody (docs/jitsi-config-notes.md section 3). The deliberate differences from the
 // paper are listed in test/render-web-xmpp.test.ts, those from the template in test/render-releases.test.ts,
 // each with its reason.
 import {
@@ -232,7 +232,7 @@ function prosodyConfig({ spec, secrets }: RenderInput): string {
   const L: string[] = [];
 
   // Global modules: the paper's list. admin_shell replaced admin_telnet in 0.12; mod_smacks is bundled
-  // from 0.12 on only (jitsi-configs.md section 3), and a module prosody cannot find is an error on
+  // from 0.12 on only (docs/jitsi-config-notes.md section 3), and a module prosody cannot find is an error on
   // every host, so 0.11 goes without it. jitsi-meet's template for prosody 13 no longer loads time, uptime
   // and admin_adhoc (docker-jitsi-meet eab4bff7); admin_shell stays: `prosodyctl shell` needs it.
   const globalModules = [

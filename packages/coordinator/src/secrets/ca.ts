@@ -2,7 +2,7 @@
 // certificate the deployment needs internally: today prosody's auth.DOMAIN certificate (which jicofo and jvb
 // check against a truststore holding the CA), later the agents' client certificates and the coordinator's
 // server certificate for mutual TLS. This replaces the paper's `prosodyctl cert generate` plus
-// `keytool -import` (jitsi-on-openbsd.txt): no openssl binary and no JDK on the host.
+// `keytool -import` (the paper, section VIII.B): no openssl binary and no JDK on the host.
 //
 // Algorithm choice: RSA with SHA-256 signatures. Java 11+ (jicofo, jvb), prosody's LuaSec on OpenSSL or
 // LibreSSL and Node all accept it; node-forge, which builds the X.509 structures because Node 20 cannot
