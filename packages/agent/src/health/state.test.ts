@@ -1,5 +1,6 @@
 import { ComponentHealth, type HealthSignal, type LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
+import { CATALOG_RULES } from "./catalogRules.js";
 import { classify } from "./classify.js";
 import { ManualClock } from "./clock.js";
 import { RULES } from "./rules.js";
@@ -288,12 +289,43 @@ describe("jicofo's brewery", () => {
 });
 
 describe("tables", () => {
+  it("a lost XMPP connection (prosody restarting) ends when the bridge or jicofo is back in its MUC", () => {
+    // jicofo 9646 (XmppProvider.connectionClosedOnError) and jvb 9646's jicoco MucClient
+    // ("Joined MUC: ") print these through a prosody restart.
+    const lost =
+      "Jicofo 2024-08-01 10:00:00.000 SEVERE: [40] XmppProvider.connectionClosedOnError#113: XMPP connection closed on error: system-shutdown You can read more about the meaning of this stream error at https://xmpp.org/rfcs/rfc6120.html#streams-error-conditions";
+    const j = tracker({ component: "jicofo" });
+    j.t.observe({ kind: "check", at: j.clock.now(), running: true });
+    j.clock.advance(60_000);
+    j.feed(LINES.added("jvb"));
+    j.feed(lost);
+    expect(j.t.report().state).toBe("failed");
+    j.clock.advance(5_000);
+    j.feed(LINES.roomJoined);
+    j.feed(LINES.added("jvb"));
+    expect(j.t.report().state).toBe("healthy");
+
+    const v = tracker({ component: "jvb" });
+    v.t.observe({ kind: "check", at: v.clock.now(), running: true });
+    v.clock.advance(60_000);
+    v.feed(
+      "JVB 2024-08-01 10:00:00.000 WARNING: [52] [hostname=xmpp id=shard] MucClient$3.connectionClosedOnError#291: Closed on error:",
+    );
+    expect(v.t.report().state).toBe("failed");
+    v.clock.advance(6_000);
+    v.feed(
+      `JVB 2024-08-01 10:00:06.000 INFO: [61] [hostname=xmpp id=shard] MucClient.lambda$joinMucs$4#558: Joined MUC: ${BREWERY}`,
+    );
+    expect(v.t.report().state).toBe("healthy");
+  });
+
   it("every signal the resolution table names is a rule of that component", () => {
     for (const [component, map] of Object.entries(RESOLVED_BY) as [
       LogComponent,
       ReadonlyMap<string, readonly string[]>,
     ][]) {
-      const names = new Set(RULES[component].map((r) => r.signal));
+      // the hand-written rules and those matched through the catalog (catalogRules.ts)
+      const names = new Set([...RULES[component], ...(CATALOG_RULES[component] ?? [])].map((r) => r.signal));
       for (const [problem, cures] of map) {
         expect(names, `${component} ${problem}`).toContain(problem);
         for (const c of cures) expect(names, `${component} ${c}`).toContain(c);

@@ -59,6 +59,10 @@ const XMPP_CLIENT_PROBLEMS = [
   "xmpp-domain-unknown",
   "xmpp-not-connected",
   "xmpp-connect-failed",
+  // The connection lost and retried while prosody restarts (catalogRules.ts: "heals on reconnect").
+  "xmpp-connection-lost",
+  "xmpp-reconnecting",
+  "xmpp-reconnect-failed",
 ];
 const JICOFO_IN_MUC = ["brewery-room-joined", "brewery-instance-added", "bridge-added"];
 const JICOFO_HAS_BRIDGE = ["brewery-instance-added", "bridge-added"];
