@@ -430,9 +430,11 @@ export class AgentTransport {
     const now = this.#clock.now();
     if (f.count === 0) f.since = now;
     f.count += 1;
-    const detail = { code, reason, err: f.lastError.slice(0, 200), url: this.o.url };
-    // An HTTP answer instead of an upgrade says what to fix (wrong path, enroll again) in the message itself.
-    const message = explainHttpStatus(f.lastError) ?? "coordinator link error";
+    // An HTTP answer instead of an upgrade says what to fix (wrong path, enroll again) in the message itself,
+    // in place of ws's bare "Unexpected server response: N".
+    const http = explainHttpStatus(f.lastError);
+    const message = http ?? "coordinator link error";
+    const detail = { code, reason, ...(http ? {} : { err: f.lastError.slice(0, 200) }), url: this.o.url };
     f.lastError = "";
     if (f.count <= FAILURE_LOG_FIRST) {
       this.o.logger.warn({ attempt: f.count, ...detail }, message);
