@@ -13,16 +13,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { render as renderCommand } from "../packages/coordinator/src/cli/commands/render.js";
 import { validate as validateCommand } from "../packages/coordinator/src/cli/commands/validate.js";
 import type { Io } from "../packages/coordinator/src/cli/io.js";
-import { renderDeployment } from "../packages/coordinator/src/render/index.js";
 import {
-  checkInvariants,
-  type InvariantResult,
   parseConfigJs,
   parseHocon,
   parseKshAssignments,
   parseProperties,
   parseProsodyConfig,
-} from "../packages/coordinator/src/render/invariants.js";
+} from "../packages/coordinator/src/render/grammar/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
+import { checkInvariants, type InvariantResult } from "../packages/coordinator/src/render/invariants.js";
 import { fakeInput, fakeSecrets, fixturesDir } from "./fixtures/material.js";
 import {
   checkHoconMany,

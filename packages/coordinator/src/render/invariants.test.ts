@@ -2,12 +2,8 @@
 // Whole deployments, mutations and agreement with the real parsers are in test/invariants.test.ts.
 import { describe, expect, it } from "vitest";
 import { fakeInput } from "../../../../test/fixtures/material.js";
-import { renderDeployment } from "./index.js";
 import {
-  checkInvariants,
-  formatViolations,
   hoconGet,
-  INVARIANT_NAMES,
   parseConfigJs,
   parseHocon,
   parseHostsFile,
@@ -16,7 +12,9 @@ import {
   parseProperties,
   parseProsodyConfig,
   parseTurnserverConf,
-} from "./invariants.js";
+} from "./grammar/index.js";
+import { renderDeployment } from "./index.js";
+import { checkInvariants, formatViolations, INVARIANT_NAMES } from "./invariants.js";
 
 describe("parseHocon (the subset jicofo.conf and jvb.conf use)", () => {
   it("reads nested blocks, dotted keys, quoted and unquoted values, lists and lists of objects", () => {

@@ -1,7 +1,27 @@
-// Grammar checkers for the OpenBSD files vmmeet renders but cannot validate with the real programs on
-// Linux: pf.conf (pfctl -n) and vm.conf (vmd -n). The coordinator runs them on every render, the agent
-// before it loads a file, and the pfctl/vmd test doubles use them to accept or refuse a file.
+// Readers and checkers of the files vmmeet renders, one module per grammar. pf.conf (pfctl -n) and vm.conf
+// (vmd -n) are checked in full because Linux has neither program: the coordinator runs them on every
+// render, and the pfctl/vmd test doubles use them to accept or refuse a file. The others read the subset
+// the renderers write, for the cross-file invariants (render/invariants.ts) and the tests; every parse
+// error names the line (and the file, when the caller gives its name).
 
+export { type JsObject, type JsValue, jsGet, parseConfigJs } from "./configjs.js";
+export { type HoconObject, type HoconValue, hoconGet, isHoconObject, parseHocon } from "./hocon.js";
+export { parseHostsFile } from "./hosts.js";
+export {
+  isLuaTable,
+  type LuaTable,
+  type LuaValue,
+  luaString,
+  type ProsodySection,
+  parseProsodyConfig,
+} from "./lua.js";
+export {
+  type NginxDirective,
+  type NginxReadOptions,
+  nginxFind,
+  nginxLocations,
+  parseNginxConf,
+} from "./nginx.js";
 export {
   checkPfConf,
   formatPfRule,
@@ -16,7 +36,11 @@ export {
   type PfTranslation,
   parsePfConf,
 } from "./pf.js";
+export { parseProperties } from "./properties.js";
+export { parseKshAssignments } from "./shellenv.js";
+export { GrammarError, type ReadOptions } from "./text.js";
 export type { CheckResult, Problem } from "./tokenize.js";
+export { parseTurnserverConf } from "./turnserver.js";
 export {
   checkVmConf,
   parseSize,

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { nginxFind, nginxLocations, parseNginxConf } from "./nginx.js";
+
+const SITE = [
+  "http {",
+  "  server {",
+  "    server_name a.example;",
+  "    location ~ ^/([a-zA-Z0-9=\\?]+)$ { rewrite ^/(.*)$ / break; }",
+  "    location = /http-bind { proxy_pass http://xmpp:5280/http-bind; }",
+  "  }",
+  "}",
+].join("\n");
+
+describe("parseNginxConf", () => {
+  it("unescapes arguments as nginx does: quotes and backslashes, and keeps a regular expression's backslash", () => {
+    const [d] = parseNginxConf(String.raw`log_format x "a\"b" 'c\'d' e\\f "g\th" i\?j;`);
+    expect(d!.args).toEqual(["x", 'a"b', "c'd", "e\\f", "g\th", "i\\?j"]);
+    expect(nginxLocations(parseNginxConf(SITE)).map((l) => l.path)).toEqual([
+      "^/([a-zA-Z0-9=\\?]+)$",
+      "/http-bind",
+    ]);
+    expect(nginxFind(parseNginxConf(SITE), ["http", "server", "server_name"])[0]!.args).toEqual([
+      "a.example",
+    ]);
+  });
+
+  it("names file and line of what it cannot read", () => {
+    const file = "/etc/nginx/nginx.conf";
+    expect(() => parseNginxConf("http {\n  a b;\n  c d }\n}", { file })).toThrow(`${file}:3: unexpected '}'`);
+    expect(() => parseNginxConf("a b;\n\nc d", { file })).toThrow(
+      `${file}:3: directive "c" is not terminated`,
+    );
+    expect(() => parseNginxConf('a "b;\n', { file })).toThrow(`${file}:2: unterminated string`);
+    expect(() => parseNginxConf("http {\n a b;\n", { file })).toThrow(`${file}: '{' is not closed`);
+  });
+
+  it("tolerant: returns what it read before the first problem instead of throwing", () => {
+    const cut = `${SITE.split("\n").slice(0, 4).join("\n")}\n    location / { return 301`;
+    const tree = parseNginxConf(cut, { tolerant: true });
+    expect(nginxFind(tree, ["http", "server", "server_name"])[0]!.args).toEqual(["a.example"]);
+    expect(nginxLocations(tree).map((l) => l.path)).toEqual(["^/([a-zA-Z0-9=\\?]+)$", "/"]);
+    expect(parseNginxConf("a b; } c d;", { tolerant: true })).toEqual([{ name: "a", args: ["b"] }]);
+    expect(parseNginxConf('a b; c "d', { tolerant: true })).toEqual([
+      { name: "a", args: ["b"] },
+      { name: "c", args: [] },
+    ]);
+  });
+});
