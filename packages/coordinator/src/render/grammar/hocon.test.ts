@@ -16,7 +16,7 @@ describe("parseHocon", () => {
       "/etc/jvb/jvb.conf:4: '}' without '{'",
     );
     expect(() => parseHocon('a = 1\nb = "x\n', { file })).toThrow(`${file}:2: unterminated string`);
-    expect(() => parseHocon("a = 1\n\nb = ${a}\n", { file })).toThrow(`${file}:3: substitutions`);
+    expect(() => parseHocon("a = 1\n\nb = $a\n", { file })).toThrow(`${file}:3: substitutions`);
     expect(() => parseHocon("a = 1\nb\n")).toThrow('line 2: key "b" has no value');
   });
 
