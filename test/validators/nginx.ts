@@ -20,7 +20,10 @@ import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
+import { type NginxDirective, parseNginxConf } from "../../packages/coordinator/src/render/grammar/nginx.js";
 import { type CheckResult, joinOutput, requireTool, runProgram, withTempDir } from "./run.js";
+
+export type { NginxDirective };
 
 export interface NginxOptions {
   /** Host name -> address for the private /etc/hosts (e.g. { xmpp: "100.64.2.3" }). */
@@ -63,98 +66,13 @@ export interface NginxResult extends CheckResult {
   wrapped: boolean;
 }
 
-/** One nginx directive: name, arguments (unquoted) and, for a block, its children. */
-export interface NginxDirective {
-  name: string;
-  args: string[];
-  line: number;
-  children?: NginxDirective[];
-}
-
 /**
- * Tolerant nginx config tokenizer/parser, used only to find what must be faked. It never reports syntax
- * errors: the real nginx does that. Stops quietly at the first structural problem.
+ * The directive tree, read by vmmeet's own nginx grammar in its tolerant form: it is used only to find what
+ * must be faked, so it never reports syntax errors (the real nginx does that) and stops quietly at the
+ * first structural problem.
  */
 export function parseNginx(text: string): NginxDirective[] {
-  interface Tok {
-    t: string;
-    special: boolean;
-    line: number;
-  }
-  const toks: Tok[] = [];
-  let i = 0;
-  let line = 1;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === "\n") {
-      line++;
-      i++;
-    } else if (c === " " || c === "\t" || c === "\r") {
-      i++;
-    } else if (c === "#") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (c === ";" || c === "{" || c === "}") {
-      toks.push({ t: c, special: true, line });
-      i++;
-    } else if (c === '"' || c === "'") {
-      const start = line;
-      let s = "";
-      i++;
-      while (i < text.length && text[i] !== c) {
-        if (text[i] === "\\" && i + 1 < text.length) {
-          s += text[i + 1];
-          i += 2;
-          continue;
-        }
-        if (text[i] === "\n") line++;
-        s += text[i];
-        i++;
-      }
-      i++;
-      toks.push({ t: s, special: false, line: start });
-    } else {
-      let s = "";
-      while (i < text.length && !/[\s;{}"']/.test(text[i]!)) {
-        if (text[i] === "\\" && i + 1 < text.length) {
-          s += text[i + 1];
-          i += 2;
-          continue;
-        }
-        s += text[i];
-        i++;
-      }
-      if (s.length === 0) {
-        // a quote glued to a word (a"b): take it literally and move on
-        s = text[i]!;
-        i++;
-      }
-      toks.push({ t: s, special: false, line });
-    }
-  }
-  let p = 0;
-  const block = (): NginxDirective[] => {
-    const out: NginxDirective[] = [];
-    while (p < toks.length) {
-      const first = toks[p]!;
-      if (first.special && first.t === "}") {
-        p++;
-        return out;
-      }
-      if (first.special) {
-        p++;
-        continue;
-      }
-      const d: NginxDirective = { name: first.t, args: [], line: first.line };
-      p++;
-      while (p < toks.length && !toks[p]!.special) d.args.push(toks[p++]!.t);
-      const end = toks[p];
-      p++;
-      if (end?.t === "{") d.children = block();
-      out.push(d);
-    }
-    return out;
-  };
-  return block();
+  return parseNginxConf(text, { tolerant: true });
 }
 
 function* walk(ds: NginxDirective[], parent?: NginxDirective): Generator<[NginxDirective, NginxDirective?]> {
