@@ -20,6 +20,8 @@
 //
 // `vm "web" instance "xmpp" { ... }` defines the VM "xmpp" from the template "web", which must be defined
 // above; VM names are unique.
+
+import { SyntaxFailure, show, TokenCursor } from "./cursor.js";
 import {
   byLine,
   type CheckResult,
@@ -153,39 +155,14 @@ export function checkVmConf(text: string): CheckResult {
   return checkResult(parseVmConf(text).errors);
 }
 
-class SyntaxFailure extends Error {
-  /** silent: the cause (an undefined macro) is already reported. */
-  constructor(
-    readonly problem: Problem,
-    readonly silent = false,
-  ) {
-    super(problem.message);
-  }
-}
-
-function show(t: Token | undefined): string {
-  if (!t || t.kind === "nl") return "end of line";
-  return t.kind === "string" ? `"${t.text}"` : `'${t.text}'`;
-}
-
-class Cursor {
-  i = 0;
+class Cursor extends TokenCursor {
   /** Problems after which parsing goes on where it is. */
   readonly soft: Problem[] = [];
-  constructor(readonly ts: readonly Token[]) {}
-  peek(): Token | undefined {
+  override peek(): Token | undefined {
     const t = this.ts[this.i];
     // An undefined macro is reported where it was used; the statement around it is abandoned quietly.
     if (t?.kind === "error") throw new SyntaxFailure({ line: t.line, message: t.text }, true);
     return t;
-  }
-  next(): Token | undefined {
-    const t = this.peek();
-    if (t) this.i++;
-    return t;
-  }
-  done(): boolean {
-    return this.i >= this.ts.length;
   }
   skipNl(): boolean {
     let skipped = false;
@@ -195,23 +172,8 @@ class Cursor {
     }
     return skipped;
   }
-  is(text: string): boolean {
-    const t = this.peek();
-    return t !== undefined && (t.kind === "word" || t.kind === "punct") && t.text === text;
-  }
-  accept(text: string): boolean {
-    if (!this.is(text)) return false;
-    this.i++;
-    return true;
-  }
-  expect(text: string, what: string): Token {
-    const t = this.peek();
-    if (!this.accept(text)) throw this.fail(t, `expected ${what}, found ${show(t)}`);
-    return t!;
-  }
-  fail(t: Token | undefined, message: string): SyntaxFailure {
-    const line = t?.line ?? this.ts[this.ts.length - 1]?.line ?? 1;
-    return new SyntaxFailure({ line, message });
+  protected override lineWithoutToken(): number {
+    return this.ts[this.ts.length - 1]?.line ?? 1;
   }
   /** A quoted string or a bare word that is not a keyword. */
   value(what: string): Token {
