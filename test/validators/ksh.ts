@@ -3,6 +3,7 @@
 // of the same pdksh lineage, so `mksh -n` is the closest real syntax check (docs/jitsi-config-notes.md section 5, 11).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { scanShellWord } from "../../packages/coordinator/src/render/grammar/shellenv.js";
 import { type CheckResult, joinOutput, requireTool, runProgram, withTempDir } from "./run.js";
 
 export interface KshOptions {
@@ -39,8 +40,8 @@ export interface RefusedLine {
 /**
  * The variable names a `*.in.sh` line assigns, or why it is refused. Accepted: blank lines, comments,
  * `[export] NAME=VALUE [NAME=VALUE]... [# comment]` with VALUE made of plain, 'single' and "double" quoted
- * parts; refused: anything else (commands, `: ${X:=y}`, `;`, pipes, redirections) and command
- * substitution anywhere, since sourcing must not run anything (pure).
+ * parts (each read by render/grammar's scanShellWord); refused: anything else (commands, `: ${X:=y}`, `;`,
+ * pipes, redirections) and command substitution anywhere, since sourcing must not run anything (pure).
  */
 export function envLineNames(line: string): { names: string[] } | { reason: string } {
   if (/`|\$\(/.test(line)) return { reason: "command substitution" };
@@ -59,26 +60,10 @@ export function envLineNames(line: string): { names: string[] } | { reason: stri
     const m = /^[A-Za-z_][A-Za-z0-9_]*=/.exec(line.slice(i));
     if (!m) return { reason: "not an assignment" };
     names.push(m[0].slice(0, -1));
-    i += m[0].length;
-    while (i < line.length && line[i] !== " " && line[i] !== "\t") {
-      const c = line[i]!;
-      if (c === "'") {
-        const end = line.indexOf("'", i + 1);
-        if (end < 0) return { reason: "quote not closed on this line" };
-        i = end + 1;
-      } else if (c === '"') {
-        let j = i + 1;
-        while (j < line.length && line[j] !== '"') j += line[j] === "\\" ? 2 : 1;
-        if (j >= line.length) return { reason: "quote not closed on this line" };
-        i = j + 1;
-      } else if (c === "\\") {
-        i += 2;
-      } else if (";&|<>()".includes(c)) {
-        return { reason: `"${c}" outside quotes` };
-      } else {
-        i++;
-      }
-    }
+    const word = scanShellWord(line, i + m[0].length, { operators: true });
+    if (word.unclosed !== undefined) return { reason: "quote not closed on this line" };
+    if (word.operator !== undefined) return { reason: `"${word.operator}" outside quotes` };
+    i = word.end;
     ws();
   }
   return { names };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseKshAssignments } from "./shellenv.js";
+import { parseKshAssignments, scanShellWord } from "./shellenv.js";
 
 describe("parseKshAssignments", () => {
   it("joins the quoted and bare parts of one word", () => {
@@ -10,5 +10,24 @@ describe("parseKshAssignments", () => {
     const file = "/etc/jvb/jvb.in.sh";
     expect(() => parseKshAssignments('# c\nA=1\nB="$HOME"\n', { file })).toThrow(`${file}:3: expansion in B`);
     expect(() => parseKshAssignments("A=1\nrm -rf /\n", { file })).toThrow(`${file}:2: not an assignment`);
+  });
+});
+
+describe("scanShellWord", () => {
+  it("ends the word at the first blank outside quotes", () => {
+    const text = `A='x y'"z"\\ w next`;
+    expect(scanShellWord(text, 2)).toEqual({ value: "x yz w", end: 13 });
+  });
+
+  it("marks an expansion and goes on; stops at an unclosed quote", () => {
+    expect(scanShellWord('a$b"c`d"', 0)).toEqual({ value: "a$bc`d", end: 8, expansion: 1 });
+    expect(scanShellWord("'a$b'", 0)).toEqual({ value: "a$b", end: 5 });
+    expect(scanShellWord("ab'cd", 0)).toEqual({ value: "ab", end: 2, unclosed: 2 });
+  });
+
+  it("stops at an operator outside quotes only when asked to", () => {
+    expect(scanShellWord("a;b '|'", 0, { operators: true })).toEqual({ value: "a", end: 1, operator: ";" });
+    expect(scanShellWord("a;b '|'", 0)).toEqual({ value: "a;b", end: 3 });
+    expect(scanShellWord("'a|b'>c", 0, { operators: true })).toEqual({ value: "a|b", end: 5, operator: ">" });
   });
 });

@@ -1,7 +1,71 @@
 // The ksh environment files the jicofo and jvb wrappers source (/etc/jicofo/jicofo.in.sh, /etc/jvb/jvb.in.sh):
 // `[export] NAME=WORD` lines, blank lines and `#` comments; WORD of bare characters, '...' and "..." parts.
-// An expansion ($, `) is refused: the value would depend on the environment the wrapper runs in.
+// scanShellWord reads one such word as ksh does; parseKshAssignments reads the file the renderer writes
+// and refuses an expansion ($, `), whose value would depend on the environment the wrapper runs in.
 import { GrammarError, type ReadOptions } from "./text.js";
+
+/** One shell word as scanShellWord read it. */
+export interface ShellWord {
+  /** The word with its quotes removed and its escapes applied. */
+  value: string;
+  /** Index just past the word (at the blank that ends it, or where a problem stopped the scan). */
+  end: number;
+  /** Index of the first `$` or `` ` `` outside single quotes: the word expands something. */
+  expansion?: number;
+  /** A quote that is not closed before the end of the text: the scan stopped there. */
+  unclosed?: number;
+  /** An operator character outside quotes (`;&|<>()`) when they are asked for: the scan stopped there. */
+  operator?: string;
+}
+
+const OPERATORS = ";&|<>()";
+
+/**
+ * The word that starts at `text[i]`, up to the first blank outside quotes (`isBlank`, default space and
+ * tab). `operators`: stop at `;&|<>()` outside quotes, which end a command in ksh; without it they are
+ * read as characters of the word.
+ */
+export function scanShellWord(
+  text: string,
+  i: number,
+  opts: { operators?: boolean; isBlank?: (ch: string) => boolean } = {},
+): ShellWord {
+  const isBlank = opts.isBlank ?? ((ch: string) => ch === " " || ch === "\t");
+  const out: ShellWord = { value: "", end: i };
+  const expands = (at: number) => {
+    out.expansion ??= at;
+  };
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (isBlank(ch)) break;
+    if (ch === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) return { ...out, end: i, unclosed: i };
+      out.value += text.slice(i + 1, end);
+      i = end + 1;
+    } else if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') {
+        if (text[j] === "$" || text[j] === "`") expands(j);
+        if (text[j] === "\\" && '"\\$`'.includes(text[j + 1] ?? "")) j += 1;
+        out.value += text[j++];
+      }
+      if (j >= text.length) return { ...out, end: i, unclosed: i };
+      i = j + 1;
+    } else if (ch === "\\") {
+      out.value += text[i + 1] ?? "";
+      i += 2;
+    } else if (opts.operators && OPERATORS.includes(ch)) {
+      return { ...out, end: i, operator: ch };
+    } else {
+      if (ch === "$" || ch === "`") expands(i);
+      out.value += ch;
+      i += 1;
+    }
+  }
+  out.end = Math.min(i, text.length);
+  return out;
+}
 
 /** Every variable the file assigns, with its value unquoted. */
 export function parseKshAssignments(text: string, opts: ReadOptions = {}): Record<string, string> {
@@ -14,38 +78,11 @@ export function parseKshAssignments(text: string, opts: ReadOptions = {}): Recor
     if (!m) throw fail("not an assignment");
     const name = m[1]!;
     const word = m[2]!;
-    let v = "";
-    let i = 0;
-    while (i < word.length) {
-      const ch = word[i]!;
-      if (ch === "'") {
-        const end = word.indexOf("'", i + 1);
-        if (end < 0) throw fail("no closing quote");
-        v += word.slice(i + 1, end);
-        i = end + 1;
-      } else if (ch === '"') {
-        let j = i + 1;
-        while (j < word.length && word[j] !== '"') {
-          if (word[j] === "$" || word[j] === "`") throw fail(`expansion in ${name}`);
-          if (word[j] === "\\" && '"\\$`'.includes(word[j + 1] ?? "")) j += 1;
-          v += word[j++];
-        }
-        if (j >= word.length) throw fail("no closing quote");
-        i = j + 1;
-      } else if (ch === "\\") {
-        v += word[i + 1] ?? "";
-        i += 2;
-      } else if (ch === "$" || ch === "`") {
-        throw fail(`expansion in ${name}`);
-      } else if (/\s/.test(ch)) {
-        if (!/^\s*(#.*)?$/.test(word.slice(i))) throw fail("more than one word");
-        break;
-      } else {
-        v += ch;
-        i += 1;
-      }
-    }
-    out[name] = v;
+    const w = scanShellWord(word, 0, { isBlank: (ch) => /\s/.test(ch) });
+    if (w.expansion !== undefined) throw fail(`expansion in ${name}`);
+    if (w.unclosed !== undefined) throw fail("no closing quote");
+    if (!/^\s*(#.*)?$/.test(word.slice(w.end))) throw fail("more than one word");
+    out[name] = w.value;
   });
   return out;
 }
