@@ -2,25 +2,14 @@ import { describe, expect, it } from "vitest";
 import { isLuaTable, luaString, parseProsodyConfig } from "./lua.js";
 
 describe("parseProsodyConfig", () => {
-  it("puts each option in the section opened before it, skipping both comment forms", () => {
-    const sections = parseProsodyConfig(
-      [
-        "--[[ a block",
-        "comment ]]",
-        'admins = { "a@b" } -- line comment',
-        'VirtualHost "d"',
-        '  modules_enabled = { "bosh"; "ping" }',
-        'Component "conference.d" "muc"',
-        "  muc_room_locking = false",
-      ].join("\n"),
+  it("skips a block comment over several lines and a line comment after a value", () => {
+    const [global, ...rest] = parseProsodyConfig(
+      '--[[ admins = { "x" }\nplugin_paths = { } ]]\nadmins = { "a@b" } -- "c@d"\n',
     );
-    expect(sections.map((s) => [s.kind, s.name, s.module])).toEqual([
-      ["global", "", undefined],
-      ["VirtualHost", "d", undefined],
-      ["Component", "conference.d", "muc"],
-    ]);
-    const modules = sections[1]!.settings.modules_enabled;
-    expect(isLuaTable(modules) ? modules.items.map(luaString) : []).toEqual(["bosh", "ping"]);
+    expect(rest).toEqual([]);
+    expect(global!.settings).toEqual({ admins: { items: ["a@b"], fields: {} } });
+    const admins = global!.settings.admins;
+    expect(isLuaTable(admins) ? admins.items.map(luaString) : []).toEqual(["a@b"]);
   });
 
   it("names file and line of what it cannot read", () => {
