@@ -2,8 +2,42 @@
 // syslog under their own program name, which the paper sends to /var/log/NAME with a syslog.conf block
 // `!NAME` / `*.* /var/log/NAME` (sections X.B and XI.B); lines logged before that block exists (or by the
 // rc script) land in /var/log/daemon with the program's tag. Both answer /about/health on a local port.
+import type { FileEntryInput } from "@vmmeet/shared";
 import { sh } from "./quote.js";
 import type { ComponentRender } from "./types.js";
+
+/**
+ * The files of a Java daemon's VM, in order: `files` (its config, launcher environment, ...), then the
+ * truststore. All are root:GROUP 0640 and restart the service when they change: the ports' rc scripts say
+ * rc_reload=NO (docs/openbsd-rc.md section 3). The truststore holds only the deployment CA's certificate,
+ * public material; its password lives in the launcher environment.
+ */
+export function javaDaemonFiles(
+  daemon: { group: string; service: string; truststore: string; truststoreP12Base64: string },
+  files: readonly { path: string; content: string; secret: boolean }[],
+): FileEntryInput[] {
+  const owner = { owner: "root", group: daemon.group } as const;
+  const notify = [{ service: daemon.service, action: "restart" as const }];
+  return [
+    ...files.map((f) => ({
+      path: f.path,
+      content: f.content,
+      mode: "0640",
+      ...owner,
+      secret: f.secret,
+      notify,
+    })),
+    {
+      path: daemon.truststore,
+      content: daemon.truststoreP12Base64,
+      encoding: "base64" as const,
+      mode: "0640",
+      ...owner,
+      secret: false,
+      notify,
+    },
+  ];
+}
 
 export function javaDaemonLogsAndProbe(
   name: "jicofo" | "jvb",

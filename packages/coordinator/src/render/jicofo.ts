@@ -13,7 +13,7 @@ import {
   releaseOf,
   type Spec,
 } from "@vmmeet/shared";
-import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
 import { hocon } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
 import { GENERATED } from "./web.js";
@@ -49,24 +49,19 @@ export function jicofoRestHost(spec: Spec): string {
 export const renderJicofo: ComponentRenderer = (input, node) => {
   const { spec } = input;
   requireRole(spec, node, "jicofo");
-  const owner = { owner: "root", group: JICOFO.group.value } as const;
-  // rc_reload=NO in the port's rc script (docs/openbsd-rc.md section 3): every change needs a restart.
-  const notify = [{ service: JICOFO.service.value, action: "restart" as const }];
   return {
-    files: [
-      { path: JICOFO_CONF, content: jicofoConf(input), mode: "0640", ...owner, secret: true, notify },
-      { path: JICOFO_ENV, content: jicofoEnv(input, node), mode: "0640", ...owner, secret: true, notify },
+    files: javaDaemonFiles(
       {
-        path: JICOFO_TRUSTSTORE,
-        content: input.pki.truststoreP12Base64,
-        encoding: "base64",
-        mode: "0640",
-        ...owner,
-        // Only the deployment CA's certificate: public material. Its password lives in jicofo.in.sh.
-        secret: false,
-        notify,
+        group: JICOFO.group.value,
+        service: JICOFO.service.value,
+        truststore: JICOFO_TRUSTSTORE,
+        truststoreP12Base64: input.pki.truststoreP12Base64,
       },
-    ],
+      [
+        { path: JICOFO_CONF, content: jicofoConf(input), secret: true },
+        { path: JICOFO_ENV, content: jicofoEnv(input, node), secret: true },
+      ],
+    ),
     services: [
       {
         name: JICOFO.service.value,

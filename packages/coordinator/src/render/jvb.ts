@@ -16,7 +16,7 @@ import {
   releaseOf,
   type Spec,
 } from "@vmmeet/shared";
-import { javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
@@ -67,32 +67,20 @@ export function jvbPrivateHost(spec: Spec): string {
 
 export const renderJvb: ComponentRenderer = (input, node) => {
   requireRole(input.spec, node, "jvb");
-  const owner = { owner: "root", group: JVB.group.value } as const;
-  // rc_reload=NO in the port's rc script (docs/openbsd-rc.md section 3).
-  const notify = [{ service: JVB.service.value, action: "restart" as const }];
   return {
-    files: [
-      { path: JVB_CONF, content: jvbConf(input, node), mode: "0640", ...owner, secret: true, notify },
-      { path: JVB_ENV, content: jvbEnv(input, node), mode: "0640", ...owner, secret: true, notify },
+    files: javaDaemonFiles(
       {
-        path: JVB_PROPERTIES,
-        content: jvbProperties(input, node),
-        mode: "0640",
-        ...owner,
-        secret: false,
-        notify,
+        group: JVB.group.value,
+        service: JVB.service.value,
+        truststore: JVB_TRUSTSTORE,
+        truststoreP12Base64: input.pki.truststoreP12Base64,
       },
-      {
-        path: JVB_TRUSTSTORE,
-        content: input.pki.truststoreP12Base64,
-        encoding: "base64",
-        mode: "0640",
-        ...owner,
-        // Only the deployment CA's certificate: public material. Its password lives in jvb.in.sh.
-        secret: false,
-        notify,
-      },
-    ],
+      [
+        { path: JVB_CONF, content: jvbConf(input, node), secret: true },
+        { path: JVB_ENV, content: jvbEnv(input, node), secret: true },
+        { path: JVB_PROPERTIES, content: jvbProperties(input, node), secret: false },
+      ],
+    ),
     // jvb needs no flags (docs/openbsd-rc.md section 3).
     services: [
       { name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS },
