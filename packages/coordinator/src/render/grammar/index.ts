@@ -1,8 +1,9 @@
 // Readers and checkers of the files vmmeet renders, one module per grammar. pf.conf (pfctl -n) and vm.conf
-// (vmd -n) are checked in full because Linux has neither program: the coordinator runs them on every
-// render, and the pfctl/vmd test doubles use them to accept or refuse a file. The others read the subset
-// the renderers write, for the cross-file invariants (render/invariants.ts) and the tests; every parse
-// error names the line (and the file, when the caller gives its name).
+// (vmd -n) are checked in full because Linux has neither program: the pfctl and vmd test doubles use these
+// checkers to accept or refuse a file, and the cross-file invariants (render/invariants.ts, run by
+// `vmmeet validate` and `vmmeet render`) read pf.conf with it. The other readers take the subset of each
+// format the renderers write, for the invariants and the tests; every parse error names the line (and the
+// file, when the caller gives its name).
 
 export { type JsObject, type JsValue, jsGet, parseConfigJs } from "./configjs.js";
 export { type HoconObject, type HoconValue, hoconGet, isHoconObject, parseHocon } from "./hocon.js";
