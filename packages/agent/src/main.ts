@@ -55,7 +55,7 @@ Options:
                         for test sandboxes only, never on a VM
   --port-map-dir DIR    health probes of loopback port P go to the port named in DIR/P (simulated VMs that
                         share one machine's loopback); for test sandboxes only
-  --clock-offset SECS   read this VM's clock SECS seconds ahead (negative: behind) of the machine's, for what
+  --clock-offset=SECS   read this VM's clock SECS seconds ahead (negative: behind) of the machine's, for what
                         the agent stamps and reports; simulated VMs with a clock that disagrees, for test
                         sandboxes only
 ${HEAL_USAGE}

@@ -72,6 +72,8 @@ export class AgentServer {
   #pingSeq = 0;
   /** Invalid frames and refused agents: logged once per kind and minute, over every link (shared/refusals.ts). */
   readonly #refusals: RefusalLog;
+  /** When each upgrade was answered (the start of the hello's round trip, fleet/clock.ts). */
+  readonly #answeredAt = new WeakMap<IncomingMessage, number>();
 
   constructor(private readonly o: AgentServerOptions) {
     this.#refusals = new RefusalLog(o.now ? { now: o.now } : {});
@@ -80,6 +82,8 @@ export class AgentServer {
       path: o.path ?? "/agent",
       maxPayload: MAX_FRAME_BYTES,
     });
+    // Just before the upgrade's answer is written: the agent's hello, sent once it has the answer, is later.
+    this.wss.on("headers", (_headers, req) => this.#answeredAt.set(req, (o.now ?? Date.now)()));
     this.wss.on("connection", (ws, req) => this.#onConnection(ws, req));
     this.wss.on("error", (err) => o.logger.error({ err: err.message }, "agent endpoint error"));
   }
@@ -122,8 +126,8 @@ export class AgentServer {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
     const log = this.o.logger.child({ remote });
     const now = this.o.now ?? Date.now;
-    // The upgrade was answered just now: the agent sends its hello as soon as it reads the answer.
-    const connectedAt = now();
+    // The agent sends its hello as soon as it reads the upgrade's answer.
+    const connectedAt = this.#answeredAt.get(req) ?? now();
     const link = { lastHeardAt: connectedAt, silent: false, skew: new SkewEstimator() };
     let staleTimer: NodeJS.Timeout | null = null;
     const staleMs = STALE_HEARTBEATS * this.o.heartbeatMs;
