@@ -35,7 +35,9 @@ export interface DeploymentOptions {
   onOutput?: (line: string) => void;
   /**
    * One node's own agent settings, asked once when its VM is made: extra arguments, environment (the
-   * rcctl double hands VMMEET_VM_CLOCK_OFFSET_MS to the services), another coordinator URL (a proxy).
+   * rcctl double hands VMMEET_VM_CLOCK_OFFSET_MS to the services), another coordinator URL. (A test that
+   * puts a proxy between an agent and the coordinator sets NodeSandbox.own.coordinator after enrollment
+   * and restarts the agent.)
    */
   perNode?: (name: string, coordinatorUrl: string) => NodeAgentSettings | Promise<NodeAgentSettings>;
 }

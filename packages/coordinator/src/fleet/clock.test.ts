@@ -116,6 +116,8 @@ describe("clock skew", () => {
     expect(onCoordinatorClock(event, skew)).toMatchObject({ event: { at: iso(T) } });
     const signal: AgentToCoordinator = { type: "signal", signal: { ...jicofo.signals[0]! } };
     expect(onCoordinatorClock(signal, skew)).toMatchObject({ signal: { at: iso(T + 5) } });
+    // A skew no clock can have (a hostile pong) moves nothing out of what a Date holds.
+    expect(onCoordinatorClock(event, -8_640_000_000_000_000)).toMatchObject({ event: { at: iso(T + skew) } });
     // No skew measured (an older agent): the frame as it is.
     expect(onCoordinatorClock(snapshot, undefined)).toBe(snapshot);
   });

@@ -95,9 +95,10 @@ export function formatSkew(skewMs: number): string {
   return `${n} s ${skewMs >= 0 ? "ahead of" : "behind"}`;
 }
 
+/** An ISO time moved by -skew; left as it is when that falls outside what a Date holds (a bogus skew). */
 const shift = (iso: string, skewMs: number): string => {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? iso : new Date(t - skewMs).toISOString();
+  const d = new Date(Date.parse(iso) - skewMs);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString();
 };
 
 function shiftHealth(health: NodeStatus["health"][number], skewMs: number): NodeStatus["health"][number] {

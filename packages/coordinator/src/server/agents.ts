@@ -135,7 +135,11 @@ export class AgentServer {
     const heard = () => {
       link.lastHeardAt = now();
       if (conn === null) return;
-      if (staleTimer) clearTimeout(staleTimer);
+      // One timer per link, pushed back by every frame (refresh: no new timer per frame).
+      if (staleTimer) {
+        staleTimer.refresh();
+        return;
+      }
       staleTimer = setTimeout(() => {
         link.silent = true;
         log.warn(
