@@ -5,8 +5,8 @@
 // to reliability/results.json, prints the table and exits non-zero when a fault's test failed.
 // CI runs the same tests at small counts (`npm test`); this is never part of it.
 //
-//   node reliability/run.mjs [--quick] [--only disk-full,log-flood,days-away,lossy-link,bad-frames,bad-specs,
-//                            hostile-files]
+//   node reliability/run.mjs [--quick] [--only disk-full,log-flood,days-away,lossy-link,cut-off,clock-skew,
+//                            bad-frames,bad-specs,hostile-files]
 //                            [--out FILE]
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -25,6 +25,8 @@ const FAULTS = {
   "log-flood": "test/reliability-log-flood.test.ts",
   "days-away": "test/reliability-days-away.test.ts",
   "lossy-link": "test/reliability-lossy-link.test.ts",
+  "cut-off": "test/reliability-cut-off.test.ts",
+  "clock-skew": "test/reliability-clock-skew.test.ts",
   "bad-frames": "test/fuzz.test.ts",
   "bad-specs": "test/reliability-bad-input.test.ts",
   "hostile-files": "test/reliability-hostile-files.test.ts",

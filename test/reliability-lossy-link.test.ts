@@ -24,7 +24,7 @@ import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-san
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { prng } from "./helpers/fuzz.js";
 import { jicofoConf } from "./helpers/jicofo-desired.js";
-import { lossyProxy } from "./helpers/lossy-proxy.js";
+import { attemptsWithin, lossyProxy } from "./helpers/lossy-proxy.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { recordFigure, scale } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
@@ -33,8 +33,6 @@ const cleanups = useCleanups();
 const CONF = "/etc/jicofo/jicofo.conf";
 const PUSHES = scale(2, 10);
 const SEED = Number(process.env.FUZZ_SEED ?? 4);
-/** The agent's default backoff (transport/backoff.ts): 500 ms doubling, jitter shortening it by up to half. */
-const BACKOFF_FIRST_MS = 500;
 
 function desired(generation: number) {
   const d: NodeDesiredInput = {
@@ -46,17 +44,6 @@ function desired(generation: number) {
     health: { release: 9646 },
   };
   return NodeDesiredSchema.parse(d);
-}
-
-/** Attempts at most that a backoff starting at 500 ms can make in `ms` (each wait at least half its step). */
-function attemptsWithin(ms: number): number {
-  let n = 0;
-  let spent = 0;
-  while (spent <= ms) {
-    spent += (BACKOFF_FIRST_MS * 2 ** n) / 2;
-    n += 1;
-  }
-  return n;
 }
 
 describe("a cut-off VM and a slow, lossy link", () => {

@@ -33,6 +33,19 @@ export interface DeploymentOptions {
   serveArgs?: string[];
   /** Receives every output line of every process, prefixed by its name. */
   onOutput?: (line: string) => void;
+  /**
+   * One node's own agent settings, asked once when its VM is made: extra arguments, environment (the
+   * rcctl double hands VMMEET_VM_CLOCK_OFFSET_MS to the services), another coordinator URL. (A test that
+   * puts a proxy between an agent and the coordinator sets NodeSandbox.own.coordinator after enrollment
+   * and restarts the agent.)
+   */
+  perNode?: (name: string, coordinatorUrl: string) => NodeAgentSettings | Promise<NodeAgentSettings>;
+}
+
+export interface NodeAgentSettings {
+  args?: string[];
+  env?: Record<string, string>;
+  coordinator?: string;
 }
 
 export interface NodeSandbox {
@@ -46,6 +59,8 @@ export interface NodeSandbox {
   output: string[];
   /** The agent's arguments besides the common ones (kept to restart it). */
   args: string[];
+  /** DeploymentOptions.perNode's settings for this node. */
+  own?: NodeAgentSettings;
 }
 
 export class Deployment {
@@ -198,6 +213,7 @@ export class Deployment {
       if (n.address) extra.push("--port-map-dir", path.join(this.netDir, n.address));
     }
     const join = await joinArgs(this.dir, n.name);
+    sandbox.own = await this.o.perNode?.(n.name, this.coordinatorUrl);
     this.nodes.set(n.name, sandbox);
     sandbox.args = extra;
     this.#startAgent(sandbox, [...join, ...extra]);
@@ -247,7 +263,7 @@ export class Deployment {
         "--node",
         n.name,
         "--coordinator",
-        this.coordinatorUrl,
+        n.own?.coordinator ?? this.coordinatorUrl,
         "--state-dir",
         n.state,
         "--root",
@@ -257,8 +273,9 @@ export class Deployment {
         "--lenient-accounts",
         ...args,
         ...(this.o.agentArgs ?? []),
+        ...(n.own?.args ?? []),
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], ...(n.own?.env ? { env: { ...process.env, ...n.own.env } } : {}) },
     );
     n.agent = proc;
     this.#pipe(proc, n.name, n.output);

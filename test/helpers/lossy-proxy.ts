@@ -25,6 +25,11 @@ export interface LossyProxy {
   faults: LinkFaults;
   /** Cut off: destroys every connection and refuses new ones until false again. */
   setCutOff(off: boolean): void;
+  /**
+   * Silent: a cable pulled. Connections stay open and nothing goes through either way (what is sent is
+   * lost); new connections are accepted and get nothing either, until false again.
+   */
+  setSilent(silent: boolean): void;
   /** Cuts the connection at the next chunk going that way, which is lost. */
   cutOnNext(direction: "to-coordinator" | "to-agent"): void;
   close(): Promise<void>;
@@ -37,6 +42,7 @@ export async function lossyProxy(
 ): Promise<LossyProxy> {
   const live = new Set<Socket>();
   let cutOff = false;
+  let silent = false;
   let stalledUntil = 0;
   const cutNext = { "to-coordinator": false, "to-agent": false };
   const state = { accepted: 0, cuts: 0 };
@@ -51,6 +57,9 @@ export async function lossyProxy(
     faults,
     cutOnNext(direction) {
       cutNext[direction] = true;
+    },
+    setSilent(on) {
+      silent = on;
     },
     setCutOff(off) {
       cutOff = off;
@@ -76,16 +85,21 @@ export async function lossyProxy(
       upstream.destroy();
     };
     for (const s of [client, upstream]) {
-      s.on("error", cut);
+      // While silent, one side's end does not reach the other (a FIN or RST lost with everything else):
+      // that side finds out by its own timeouts.
+      s.on("error", () => {
+        if (!silent) cut();
+      });
       s.on("close", () => {
         live.delete(s);
-        cut();
+        if (!silent) cut();
       });
     }
     // Each direction keeps its order: a chunk leaves no earlier than the one before it.
     const pipe = (from: Socket, to: Socket, direction: keyof typeof cutNext) => {
       let lastAt = 0;
       from.on("data", (chunk: Buffer) => {
+        if (silent) return;
         const f = proxy.faults;
         const now = Date.now();
         if (cutNext[direction] || r.next() < f.cutChance) {
@@ -108,4 +122,21 @@ export async function lossyProxy(
   await new Promise<void>((res) => server.listen(0, "127.0.0.1", () => res()));
   proxy.port = (server.address() as { port: number }).port;
   return proxy;
+}
+
+/** The agent's default backoff (agent transport/backoff.ts): 500 ms doubling, jitter shortening it by up to half. */
+const BACKOFF_FIRST_MS = 500;
+
+/**
+ * Connection attempts at most that the agent's backoff can make in `ms` (each wait at least half its step):
+ * more would be a reconnect storm.
+ */
+export function attemptsWithin(ms: number): number {
+  let n = 0;
+  let spent = 0;
+  while (spent <= ms) {
+    spent += (BACKOFF_FIRST_MS * 2 ** n) / 2;
+    n += 1;
+  }
+  return n;
 }

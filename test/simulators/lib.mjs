@@ -43,6 +43,16 @@ import path from "node:path";
  * Parse `--name value`, `--name=value` and bare words. Repeated options become arrays only for the
  * names in `multi`.
  */
+
+/**
+ * The simulated VM's clock: the machine's, VMMEET_VM_CLOCK_OFFSET_MS off (a VM whose clock is ahead or behind
+ * the host's; the rcctl double hands the variable to the daemons it starts). Log lines carry this time, and
+ * certificates are checked against it, as on a VM.
+ */
+export const VM_CLOCK_OFFSET_MS = Number(process.env.VMMEET_VM_CLOCK_OFFSET_MS ?? 0) || 0;
+export function vmNow() {
+  return new Date(Date.now() + VM_CLOCK_OFFSET_MS);
+}
 export function parseArgs(argv, { multi = [] } = {}) {
   const out = { _: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -548,7 +558,7 @@ export async function loadJitsiTruststore(root, log, env, { prefix, where }) {
 
 /** Jitsi's own layout (logging.properties of the jitsi packages): `Jicofo 2022-09-16 14:45:24.260 INFO: [35] ...`. */
 export function jitsiLine(prefix, level, thread, where, msg, context) {
-  const d = new Date();
+  const d = vmNow();
   const stamp =
     `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
     `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
@@ -569,14 +579,14 @@ export function jitsiLogger(prefix) {
 
 /** prosody's file log layout: `Sep 16 14:37:01 c2s60a5b549900\tinfo\tAuthenticated as focus@auth.DOMAIN`. */
 export function prosodyLine(source, level, msg) {
-  const d = new Date();
+  const d = vmNow();
   const stamp = `${MONTHS[d.getMonth()]} ${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   return `${stamp} ${source}\t${level}\t${msg}`;
 }
 
 /** nginx's error_log layout: `2024/01/31 12:00:00 [error] 123#0: *5 message`. */
 export function nginxLine(level, msg, conn) {
-  const d = new Date();
+  const d = vmNow();
   const stamp = `${d.getFullYear()}/${two(d.getMonth() + 1)}/${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   return `${stamp} [${level}] ${process.pid}#0: ${conn === undefined ? "" : `*${conn} `}${msg}`;
 }
@@ -681,7 +691,7 @@ export function trustedBy(certDer, caPems) {
   } catch {
     return false;
   }
-  const now = Date.now();
+  const now = vmNow().getTime();
   if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return false;
   return caPems.some((pem) => {
     try {

@@ -19,6 +19,7 @@ import {
   readIfExists,
   simulatorArgs,
   unpublish,
+  vmNow,
 } from "./lib.mjs";
 
 const HELP = `nginx-simulator: a test double of nginx (not nginx; plain HTTP only)
@@ -94,7 +95,7 @@ const accessLog = access && access.args[0] !== "off" ? inRoot(ROOT, abs(access.a
 const accessFormat = formats.get(access?.args[1] ?? "combined") ?? formats.get("combined");
 
 /** nginx's $time_local: 21/Nov/2024:06:12:09 +0000 */
-function timeLocal(d = new Date()) {
+function timeLocal(d = vmNow()) {
   const two = (n) => String(n).padStart(2, "0");
   const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
     d.getMonth()

@@ -95,6 +95,8 @@ export interface AgentDaemonOptions {
   sysctl?: string;
   /** Times the status and snapshot throttles (tests drive it by hand). */
   clock?: Clock;
+  /** The VM's wall clock, reported to the coordinator (default Date.now; see transport's `now`). */
+  now?: () => number;
 }
 
 export class AgentDaemon {
@@ -248,6 +250,7 @@ export class AgentDaemon {
           this.#link = { state, since: new Date().toISOString() };
         },
         logger: log.child({ part: "transport" }),
+        ...(this.o.now ? { now: this.o.now } : {}),
         ...(this.o.tls ? { tls: this.o.tls } : {}),
         ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
         ...(this.o.headers ? { headers: this.o.headers } : {}),

@@ -10,6 +10,7 @@ import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
 import { secureStart } from "./enroll/startup.js";
 import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
+import { offsetClock, systemClock } from "./health/clock.js";
 import { HealthMonitor } from "./health/monitor.js";
 import { exposedGc, HeapTrimmer } from "./heap.js";
 import { MetricsCollector } from "./metrics/index.js";
@@ -54,6 +55,9 @@ Options:
                         for test sandboxes only, never on a VM
   --port-map-dir DIR    health probes of loopback port P go to the port named in DIR/P (simulated VMs that
                         share one machine's loopback); for test sandboxes only
+  --clock-offset=SECS   read this VM's clock SECS seconds ahead (negative: behind) of the machine's, for what
+                        the agent stamps and reports; simulated VMs with a clock that disagrees, for test
+                        sandboxes only
 ${HEAL_USAGE}
   --log-level LEVEL     pino level (default info); logs are JSON lines on stdout, secrets redacted
   -h, --help            this text
@@ -83,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
         sysctl: { type: "string" },
         "lenient-accounts": { type: "boolean" },
         "port-map-dir": { type: "string" },
+        "clock-offset": { type: "string" },
         "log-level": { type: "string" },
         join: { type: "string" },
         "ca-hash": { type: "string" },
@@ -114,6 +119,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vmmeet-agent: ${heal.message}\n`);
     return 64;
   }
+  const offsetText = typeof values["clock-offset"] === "string" ? values["clock-offset"] : "0";
+  const clockOffsetMs = Math.round(Number(offsetText) * 1000);
+  if (!/^-?\d+(\.\d+)?$/.test(offsetText) || !Number.isSafeInteger(clockOffsetMs)) {
+    process.stderr.write(`vmmeet-agent: --clock-offset ${offsetText}: not a number of seconds\n`);
+    return 64;
+  }
+  const clock = offsetClock(systemClock, clockOffsetMs);
   const given = typeof values.coordinator === "string" ? values.coordinator : null;
   if (given !== null && !/^wss?:\/\/[^/]/.test(given)) {
     process.stderr.write(`vmmeet-agent: --coordinator must be a ws:// or wss:// URL\n`);
@@ -181,16 +193,19 @@ async function main(argv: string[]): Promise<number> {
     ...(secure.tls ? { tls: secure.tls } : {}),
     ...(secure.role ? { role: secure.role } : {}),
     heal: heal.tuning,
+    ...(clockOffsetMs !== 0 ? { now: () => clock.now() } : {}),
     health: new HealthMonitor({
       root,
       stateDir,
       services,
+      ...(clockOffsetMs !== 0 ? { now: () => clock.now() } : {}),
       logger: logger.child({ part: "health" }),
       ...(typeof values["port-map-dir"] === "string"
         ? { probe: { mapPort: portMap(values["port-map-dir"]) } }
         : {}),
     }),
     metrics: new MetricsCollector({
+      clock,
       onError: (err) => logger.warn({ err: (err as Error).message }, "host metrics sample failed"),
     }),
     prosodyctl: program("prosodyctl", PROSODY.prosodyctl.value),

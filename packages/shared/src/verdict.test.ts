@@ -106,4 +106,26 @@ describe("deploymentVerdict", () => {
       "jicofo on jicofo has a bridge in the brewery",
     );
   });
+
+  it("names a node whose agent is away first, with when it was last heard from, and is not conference-ready", () => {
+    const nodes = deployment().map((n) =>
+      n.node === "jvb" ? { ...n, unreachableSince: "2024-05-01T12:03:00.000Z" } : n,
+    );
+    const v = deploymentVerdict(nodes);
+    expect(v.verdict).toBe("degraded");
+    expect(v.reasons[0]).toBe(
+      "jvb unreachable since 2024-05-01T12:03:00.000Z: its health is what it last reported",
+    );
+    // A problem it last reported still counts for down, after the node's name.
+    const down = deployment({ web: [h("nginx", "failed", [], "nginx is not running")] }).map((n) =>
+      n.node === "web" ? { ...n, unreachableSince: null } : n,
+    );
+    expect(deploymentVerdict(down)).toMatchObject({
+      verdict: "down",
+      reasons: [
+        "web unreachable (never connected): its health is what it last reported",
+        "nginx on web is failed: nginx is not running",
+      ],
+    });
+  });
 });

@@ -6,6 +6,10 @@
 //   down              a component a conference needs (nginx, prosody, jicofo) is failed, not yet up or not
 //                     reporting, or jicofo has no bridge
 //   degraded          everything else: conferences work, something needs attention
+//
+// A node whose agent is away (cut off, its link found dead) is named first among the reasons, with when it
+// was last heard from: its health is what it last reported, which may no longer hold. It keeps the verdict
+// from conference-ready; what it last reported still counts for down.
 import type * as z from "zod";
 import type { ComponentHealth } from "./protocol/common.js";
 import type { NodeRole } from "./spec.js";
@@ -16,6 +20,8 @@ export interface NodeHealth {
   node: string;
   role: NodeRole;
   health: readonly Health[];
+  /** Its agent is not connected: when the coordinator last heard from it (ISO time); absent when connected. */
+  unreachableSince?: string | null;
 }
 
 export type DeploymentVerdict = "conference-ready" | "degraded" | "down";
@@ -68,6 +74,12 @@ export function deploymentVerdict(nodes: readonly NodeHealth[]): VerdictResult {
   const down: string[] = [];
   const degraded: string[] = [];
   const facts: string[] = [];
+  const away: string[] = [];
+  for (const n of nodes)
+    if (n.unreachableSince !== undefined)
+      away.push(
+        `${n.node} unreachable ${n.unreachableSince === null ? "(never connected)" : `since ${n.unreachableSince}`}: its health is what it last reported`,
+      );
 
   for (const { role, component } of ESSENTIAL) {
     const found = componentsOf(nodes, role, component).sort((a, b) => RANK[a.h.state] - RANK[b.h.state]);
@@ -121,7 +133,7 @@ export function deploymentVerdict(nodes: readonly NodeHealth[]): VerdictResult {
     }
   }
 
-  if (down.length > 0) return { verdict: "down", reasons: [...down, ...degraded] };
-  if (degraded.length > 0) return { verdict: "degraded", reasons: degraded };
+  if (down.length > 0) return { verdict: "down", reasons: [...away, ...down, ...degraded] };
+  if (degraded.length > 0 || away.length > 0) return { verdict: "degraded", reasons: [...away, ...degraded] };
   return { verdict: "conference-ready", reasons: facts };
 }

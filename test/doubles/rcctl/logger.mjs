@@ -19,7 +19,14 @@ function log(msg) {
     // no syslog.conf: the built-in daemon.info rule still applies
   }
   // logger -i logs its own pid (the logger's, not the daemon's)
-  const line = syslogLine(new Date(), host, tag, process.pid, msg);
+  // The VM's clock (VMMEET_VM_CLOCK_OFFSET_MS: a sandbox VM whose clock disagrees with the host's).
+  const line = syslogLine(
+    new Date(Date.now() + (Number(process.env.VMMEET_VM_CLOCK_OFFSET_MS ?? 0) || 0)),
+    host,
+    tag,
+    process.pid,
+    msg,
+  );
   for (const target of syslogTargets(conf, tag, prio)) {
     const file = inRoot(root, target);
     try {

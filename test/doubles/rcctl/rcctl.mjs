@@ -493,6 +493,10 @@ function spawnDaemon(svc, cfg) {
     LOGNAME: cfg.daemon_user,
     SHELL: "/bin/sh",
     [DAEMON_MARK]: ROOT,
+    // A sandbox VM's clock offset (test/simulators/lib.mjs vmNow): part of the machine, not of the login.
+    ...(process.env.VMMEET_VM_CLOCK_OFFSET_MS
+      ? { VMMEET_VM_CLOCK_OFFSET_MS: process.env.VMMEET_VM_CLOCK_OFFSET_MS }
+      : {}),
   };
   let stdio = "ignore";
   let logger = null;
@@ -500,7 +504,13 @@ function spawnDaemon(svc, cfg) {
     logger = spawn(process.execPath, [path.join(HERE, "logger.mjs"), ROOT, cfg.daemon_logger, svc], {
       detached: true,
       stdio: ["pipe", "ignore", "ignore"],
-      env: { PATH: env.PATH, [LOGGER_MARK]: ROOT },
+      env: {
+        PATH: env.PATH,
+        [LOGGER_MARK]: ROOT,
+        ...(env.VMMEET_VM_CLOCK_OFFSET_MS
+          ? { VMMEET_VM_CLOCK_OFFSET_MS: env.VMMEET_VM_CLOCK_OFFSET_MS }
+          : {}),
+      },
       cwd: ROOT,
     });
     stdio = ["ignore", logger.stdin, logger.stdin];

@@ -70,3 +70,17 @@ export class ManualClock implements Clock {
     this.t = end;
   }
 }
+
+/**
+ * `base` with its time read `offsetMs` off (timers unchanged): a VM whose clock is ahead (> 0) or behind the
+ * host's, for test sandboxes where every simulated VM shares the machine's clock (`vmmeet-agent
+ * --clock-offset`). The coordinator measures and corrects such a skew (coordinator fleet/clock.ts).
+ */
+export function offsetClock(base: Clock, offsetMs: number): Clock {
+  if (offsetMs === 0) return base;
+  return {
+    now: () => base.now() + offsetMs,
+    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+    clearTimeout: (h) => base.clearTimeout(h),
+  };
+}

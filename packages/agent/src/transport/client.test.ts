@@ -57,7 +57,9 @@ describe("backoffDelay", () => {
 describe("AgentTransport against a real ws server", () => {
   it("says hello first, opens on the welcome, and answers pings", async () => {
     const h = await server();
-    const { t, frames, opens } = transport(h.url);
+    // The VM's clock, 10 minutes ahead: its readings go out in the hello and in every pong.
+    let vmNow = 1_800_000_000_000;
+    const { t, frames, opens } = transport(h.url, { now: () => vmNow });
     t.start();
     await waitFor("open", () => t.state === "open");
     expect(opens()).toBe(1);
@@ -68,9 +70,12 @@ describe("AgentTransport against a real ws server", () => {
       role: "jicofo",
       agentVersion: "test",
       generation: 7,
+      agentTime: 1_800_000_000_000,
     });
+    vmNow += 5000;
     h.sockets[0]!.send(JSON.stringify({ type: "ping", id: "p1", sentAt: 1 }));
-    await waitFor("pong", () => h.frames.find((f) => (f as { type?: string }).type === "pong"));
+    const pong = await waitFor("pong", () => h.frames.find((f) => (f as { type?: string }).type === "pong"));
+    expect(pong).toEqual({ type: "pong", replyTo: "p1", sentAt: 1, agentTime: 1_800_000_005_000 });
     h.sockets[0]!.send(JSON.stringify({ type: "snapshot-request", id: "s1" }));
     await waitFor("frame delivered", () => frames.length === 1);
     expect(frames[0]).toEqual({ type: "snapshot-request", id: "s1" });

@@ -120,6 +120,11 @@ export interface TransportOptions {
   WebSocketImpl?: typeof WebSocket;
   /** Timers and time (default: the real ones). */
   clock?: Clock;
+  /**
+   * The VM's wall clock (default Date.now), sent in the hello and in every pong: the coordinator measures
+   * this VM's clock skew from it and translates the times the agent reports (coordinator fleet/clock.ts).
+   */
+  now?: () => number;
 }
 
 export class AgentTransport {
@@ -246,6 +251,7 @@ export class AgentTransport {
           role: this.o.role,
           agentVersion: this.o.agentVersion,
           generation: this.o.generation(),
+          agentTime: Math.round((this.o.now ?? Date.now)()),
         }),
       );
       this.#armDeadTimer(ws);
@@ -405,7 +411,14 @@ export class AgentTransport {
       return;
     }
     if (frame.type === "ping") {
-      ws.send(encodeFrame({ type: "pong", replyTo: frame.id, sentAt: frame.sentAt }));
+      ws.send(
+        encodeFrame({
+          type: "pong",
+          replyTo: frame.id,
+          sentAt: frame.sentAt,
+          agentTime: Math.round((this.o.now ?? Date.now)()),
+        }),
+      );
       return;
     }
     if (frame.type === "pong") return;

@@ -9,6 +9,7 @@ import type {
   NodeStatus,
 } from "@vmmeet/shared";
 import type { AgentConnection } from "../server/agents.js";
+import { type NodeClock, nodeClock } from "./clock.js";
 
 export type ApplyResult = Extract<AgentToCoordinator, { type: "apply-result" }>;
 
@@ -21,6 +22,8 @@ export interface NodeLive {
   status: NodeStatus | null;
   events: AgentEvent[];
   reconnects: number;
+  /** Its clock against the coordinator's, as last measured (fleet/clock.ts); the times in status are translated. */
+  clock?: NodeClock;
 }
 
 interface Pending {
@@ -86,6 +89,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     live.remote = conn.remote;
     live.agentVersion = agentVersion;
     live.lastSeen = this.now().toISOString();
+    if (conn.clock) live.clock = nodeClock(conn.clock);
     this.#conns.set(conn.node, conn);
     this.emit("change", conn.node);
   }
@@ -95,7 +99,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#conns.delete(conn.node);
     const live = this.node(conn.node);
     live.connected = false;
-    live.lastSeen = this.now().toISOString();
+    // A link found dead was last heard from before it was torn down: the node is away since then.
+    live.lastSeen =
+      conn.silent && conn.lastHeardAt !== undefined
+        ? new Date(conn.lastHeardAt).toISOString()
+        : this.now().toISOString();
     for (const [id, p] of this.#pending) {
       if (id.startsWith(`${conn.node}/`)) {
         clearTimeout(p.timer);
@@ -110,6 +118,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   receive(node: string, frame: AgentToCoordinator): void {
     const live = this.node(node);
     live.lastSeen = this.now().toISOString();
+    const clock = this.#conns.get(node)?.clock;
+    if (clock) live.clock = nodeClock(clock);
     switch (frame.type) {
       case "snapshot":
         live.status = frame.status;

@@ -138,8 +138,9 @@ function baseGate(
           const nick = jvbNickname(n).toLowerCase();
           if (!have.has(nick)) return true;
           const restarted = restartedSince.get(n.name);
-          // Times of different machines are compared: this assumes the VMs' and the host's clocks agree
-          // (ntpd, or vmd's guests syncing from the host). A bridge that joined before the push began is stale.
+          // jicofo's times reach here on the coordinator's clock (its agent's skew is measured and taken
+          // out as its frames arrive: fleet/clock.ts), as `restarted` is. A bridge that joined before the
+          // push began is stale.
           return restarted !== undefined && (since.get(nick) ?? 0) < restarted;
         })
         .map((n) => jvbNickname(n).toLowerCase());

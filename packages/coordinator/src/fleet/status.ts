@@ -7,6 +7,7 @@ import {
   type Spec,
   type VerdictResult,
 } from "@vmmeet/shared";
+import type { NodeClock } from "./clock.js";
 import type { NodeLive } from "./fleet.js";
 
 export interface NodeReport {
@@ -22,6 +23,12 @@ export interface NodeReport {
   /** The VMM host: its VMs as vmctl reports them. */
   vms?: NonNullable<NodeStatus["vms"]>;
   events: NodeLive["events"];
+  /**
+   * Its clock against the coordinator's (agent minus coordinator, with the measurement's bound), with a
+   * warning past fleet/clock.ts SKEW_WARN_MS. Every time in this report is on the coordinator's clock: the
+   * agent's are translated by this skew as they arrive.
+   */
+  clock?: NodeClock;
 }
 
 export interface StatusReport {
@@ -69,13 +76,20 @@ export function buildStatus(
       metrics: st?.metrics ?? null,
       ...(st?.vms ? { vms: st.vms } : {}),
       events: live?.events.slice(-20) ?? [],
+      ...(live?.clock ? { clock: live.clock } : {}),
     };
   });
   const roles = new Set(["web", "xmpp", "jicofo", "jvb", "turn", "host"]);
   const verdict = deploymentVerdict(
     reports
       .filter((r) => roles.has(r.role))
-      .map((r) => ({ node: r.node, role: r.role as NodeRole, health: r.health })),
+      .map((r) => ({
+        node: r.node,
+        role: r.role as NodeRole,
+        health: r.health,
+        // A node that has reported before and is away now: named in the verdict (its health may be stale).
+        ...(!r.connected && nodes.get(r.node)?.status ? { unreachableSince: r.lastSeen } : {}),
+      })),
   );
   return { at: now.toISOString(), verdict, alarm, desiredGeneration, pushRunning, nodes: reports };
 }

@@ -3,6 +3,14 @@
 // (node known to the spec, protocol version, and - with the security issue - the client certificate).
 // A second connection for the same node replaces the first. Bad frames get an error reply and a log line;
 // too many of them close the link. The handler never throws.
+//
+// The coordinator pings every heartbeat and the agent answers each ping: a link that brings nothing at all
+// for STALE_HEARTBEATS heartbeats is dead (a VM cut off leaves its TCP connection open for as long as the
+// kernel's timeouts take: minutes to hours), so it is torn down and the node counts as away since it was
+// last heard from. The agent applies the same rule from its side (agent transport/client.ts).
+//
+// Each link measures its agent's clock skew (fleet/clock.ts) from the hello and the pongs, and hands the
+// agent's frames on with their times moved onto the coordinator's clock.
 import type { IncomingMessage, Server } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import {
@@ -19,6 +27,10 @@ import {
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
+import { type ClockSample, clockSample, onCoordinatorClock, SkewEstimator } from "../fleet/clock.js";
+
+/** Heartbeats without a frame after which a link is dead (the agent's own rule, transport/client.ts). */
+export const STALE_HEARTBEATS = 3;
 
 type Hello = Extract<AgentToCoordinator, { type: "hello" }>;
 
@@ -27,6 +39,12 @@ export interface AgentConnection {
   readonly remote: string;
   send(frame: CoordinatorToAgent): boolean;
   close(code: number, reason: string): void;
+  /** The agent's clock skew as measured on this link (agent minus coordinator), null before a sample. */
+  readonly clock?: ClockSample | null;
+  /** When the last frame of this link arrived (coordinator ms). */
+  readonly lastHeardAt?: number;
+  /** Torn down because nothing came for STALE_HEARTBEATS heartbeats (the node is away since lastHeardAt). */
+  readonly silent?: boolean;
 }
 
 export type Authorization = { ok: true } | { ok: false; close: number; reason: string };
@@ -54,6 +72,8 @@ export class AgentServer {
   #pingSeq = 0;
   /** Invalid frames and refused agents: logged once per kind and minute, over every link (shared/refusals.ts). */
   readonly #refusals: RefusalLog;
+  /** When each upgrade was answered (the start of the hello's round trip, fleet/clock.ts). */
+  readonly #answeredAt = new WeakMap<IncomingMessage, number>();
 
   constructor(private readonly o: AgentServerOptions) {
     this.#refusals = new RefusalLog(o.now ? { now: o.now } : {});
@@ -62,6 +82,8 @@ export class AgentServer {
       path: o.path ?? "/agent",
       maxPayload: MAX_FRAME_BYTES,
     });
+    // Just before the upgrade's answer is written: the agent's hello, sent once it has the answer, is later.
+    this.wss.on("headers", (_headers, req) => this.#answeredAt.set(req, (o.now ?? Date.now)()));
     this.wss.on("connection", (ws, req) => this.#onConnection(ws, req));
     this.wss.on("error", (err) => o.logger.error({ err: err.message }, "agent endpoint error"));
   }
@@ -103,6 +125,31 @@ export class AgentServer {
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
     const log = this.o.logger.child({ remote });
+    const now = this.o.now ?? Date.now;
+    // The agent sends its hello as soon as it reads the upgrade's answer.
+    const connectedAt = this.#answeredAt.get(req) ?? now();
+    const link = { lastHeardAt: connectedAt, silent: false, skew: new SkewEstimator() };
+    let staleTimer: NodeJS.Timeout | null = null;
+    const staleMs = STALE_HEARTBEATS * this.o.heartbeatMs;
+    // Armed once the hello is accepted (before that, the hello timeout rules).
+    const heard = () => {
+      link.lastHeardAt = now();
+      if (conn === null) return;
+      // One timer per link, pushed back by every frame (refresh: no new timer per frame).
+      if (staleTimer) {
+        staleTimer.refresh();
+        return;
+      }
+      staleTimer = setTimeout(() => {
+        link.silent = true;
+        log.warn(
+          { node: conn?.node, silentMs: staleMs, lastHeardAt: new Date(link.lastHeardAt).toISOString() },
+          "agent link dead (no frame for three heartbeats)",
+        );
+        ws.terminate();
+      }, staleMs);
+      staleTimer.unref();
+    };
     let conn: AgentConnection | null = null;
     let bad = 0;
     let badWindowStart = Date.now();
@@ -143,6 +190,7 @@ export class AgentServer {
       if (bad > (this.o.badFrameLimit ?? 20)) ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
     };
     ws.on("message", (data, isBinary) => {
+      heard();
       void (async () => {
         if (isBinary) return badFrame(ErrorCode.badFrame, "binary frames are not used");
         const decoded = decodeAgentFrame(
@@ -186,6 +234,10 @@ export class AgentServer {
             return;
           }
           clearTimeout(helloTimer);
+          if (frame.agentTime !== undefined) {
+            const s = clockSample(connectedAt, frame.agentTime, now());
+            if (s) link.skew.add(s);
+          }
           const c: AgentConnection = {
             node: frame.node,
             remote,
@@ -195,6 +247,15 @@ export class AgentServer {
               return true;
             },
             close: (code, reason) => ws.close(code, reason),
+            get clock() {
+              return link.skew.estimate;
+            },
+            get lastHeardAt() {
+              return link.lastHeardAt;
+            },
+            get silent() {
+              return link.silent;
+            },
           };
           const previous = this.#byNode.get(frame.node);
           if (previous) {
@@ -206,6 +267,7 @@ export class AgentServer {
             previous.ws.close(CloseCode.replaced, "replaced by a newer connection");
           }
           conn = c;
+          heard();
           this.#byNode.set(frame.node, { ws, conn: c });
           reply({
             type: "welcome",
@@ -222,7 +284,12 @@ export class AgentServer {
           reply({ type: "pong", replyTo: frame.id, sentAt: frame.sentAt });
           return;
         }
-        this.o.onFrame(conn, frame);
+        // A pong echoes the sentAt of one of this link's pings: anything else is no exchange to measure.
+        if (frame.type === "pong" && frame.agentTime !== undefined && frame.sentAt >= connectedAt) {
+          const s = clockSample(frame.sentAt, frame.agentTime, now());
+          if (s) link.skew.add(s);
+        }
+        this.o.onFrame(conn, onCoordinatorClock(frame, link.skew.estimate?.skewMs) as typeof frame);
       })().catch((err: unknown) => {
         log.error({ err: (err as Error).message }, "agent frame handler failed");
       });
@@ -230,6 +297,7 @@ export class AgentServer {
     ws.on("error", (err) => log.warn({ err: err.message }, "agent socket error"));
     ws.on("close", (code) => {
       clearTimeout(helloTimer);
+      if (staleTimer) clearTimeout(staleTimer);
       if (!conn) return;
       const current = this.#byNode.get(conn.node);
       if (current?.ws === ws) this.#byNode.delete(conn.node);

@@ -170,6 +170,8 @@ export const PAGE_SCRIPT = `"use strict";
         h("p", { class: "meta" }, (r.connected ? "agent connected" : "agent away, last seen " + ago(r.lastSeen)) +
           ", generation " + r.generation.applied + " of " + r.generation.desired +
           (r.agentVersion ? ", agent " + r.agentVersion : "")),
+        r.clock && r.clock.warning ? h("p", { class: "fix", "data-clock-skew": String(r.clock.skewMs) },
+          "clock: " + r.clock.warning) : null,
         services, vms, components);
     });
     $("nodes").replaceChildren.apply($("nodes"), cards);

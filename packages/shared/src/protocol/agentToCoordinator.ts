@@ -4,6 +4,7 @@ import { NodeRoleSchema } from "../desired.js";
 import { HealthSignalSchema } from "../health.js";
 import {
   AgentEvent,
+  AgentTime,
   ErrorFrame,
   FrameId,
   Generation,
@@ -22,6 +23,11 @@ export const HelloFrame = z
     agentVersion: z.string().max(64),
     /** The generation it enforces now, so the coordinator re-pushes only when it lags. */
     generation: Generation,
+    /**
+     * The agent's clock (ms since the epoch) as it sent the hello. The coordinator compares it with the moments
+     * it sent the upgrade's answer and got the hello, to measure the VM's clock skew (absent from older agents).
+     */
+    agentTime: AgentTime.optional(),
   })
   .strict();
 

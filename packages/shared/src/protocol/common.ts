@@ -20,8 +20,23 @@ export const ErrorFrame = z
   })
   .strict();
 
+/** A clock reading, ms since the epoch (on the clock of whoever sends it). */
+export const AgentTime = z.number().int().min(0).max(8_640_000_000_000_000);
+
 export const PingFrame = z.object({ type: z.literal("ping"), id: FrameId, sentAt: z.number() }).strict();
-export const PongFrame = z.object({ type: z.literal("pong"), replyTo: FrameId, sentAt: z.number() }).strict();
+export const PongFrame = z
+  .object({
+    type: z.literal("pong"),
+    replyTo: FrameId,
+    /** The ping's sentAt, echoed (the pinger's clock). */
+    sentAt: z.number(),
+    /**
+     * An agent's pong: its own clock when it answered. With the ping's sentAt and the moment the pong
+     * arrived, the coordinator bounds the VM's clock skew by the round trip (absent from older agents).
+     */
+    agentTime: AgentTime.optional(),
+  })
+  .strict();
 
 const ItemStatus = z.enum([
   "written",

@@ -1,3 +1,4 @@
+import { formatSkew } from "../../fleet/clock.js";
 import type { StatusReport } from "../../fleet/status.js";
 import { call } from "../admin.js";
 import { parse, str } from "../args.js";
@@ -29,7 +30,13 @@ export function formatStatus(r: StatusReport): string {
       n.generation.applied === n.generation.desired
         ? `gen ${n.generation.applied}`
         : `gen ${n.generation.applied}/${n.generation.desired} (behind)`;
-    lines.push(`${n.node.padEnd(10)} ${n.role.padEnd(7)} ${link.padEnd(20)} ${gen}`);
+    // The skew is shown once it exceeds its own measuring bound by a second (a VM that keeps time does not).
+    const skew =
+      n.clock && Math.abs(n.clock.skewMs) - n.clock.uncertaintyMs > 1000
+        ? `, clock ${formatSkew(n.clock.skewMs)} ours (±${n.clock.uncertaintyMs} ms)`
+        : "";
+    lines.push(`${n.node.padEnd(10)} ${n.role.padEnd(7)} ${link.padEnd(20)} ${gen}${skew}`);
+    if (n.clock?.warning) lines.push(`  WARNING: ${n.clock.warning}`);
     for (const s of n.services) {
       lines.push(
         `  service ${s.name.padEnd(10)} ${s.state}${s.running ? "" : " (not running)"}${s.restarts ? `, ${s.restarts} restarts` : ""}${s.detail ? `: ${s.detail}` : ""}`,
