@@ -13,6 +13,7 @@ import {
   enrollmentOnlyRows,
   roleInSpec,
 } from "../enroll/listener.js";
+import { applyDesired, applyProblem } from "../fleet/apply.js";
 import { HealScheduler, type HealTuning, type RemoteRestart, type VerdictFn } from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
 import { SECRET_NAMES, type SecretName } from "../secrets/index.js";
@@ -204,10 +205,10 @@ export class CoordinatorDaemon {
           (async (node, service, reason) => {
             const reply = await this.core.fleet.request(
               node,
-              (id) => ({ type: "repair", id, service, action: "restart", reason }),
+              { type: "repair", service, action: "restart", reason },
               120_000,
             );
-            return reply.type === "apply-result" && reply.ok;
+            return reply.ok;
           }),
       });
       // A push may change spec.operations.heal.schedule.
@@ -253,18 +254,11 @@ export class CoordinatorDaemon {
   #catchUp(node: string, agentGeneration: number): void {
     const want = this.core.desiredFor(node);
     if (!want || agentGeneration >= want.generation || this.core.pushRunning) return;
-    this.core.fleet
-      .request(
-        node,
-        (id) => ({ type: "desired", id, generation: want.generation, desired: want.desired }),
-        120_000,
-      )
+    applyDesired(this.core.fleet, node, want.generation, want.desired, 120_000)
       .then((reply) => {
-        if (reply.type === "apply-result" && !reply.ok)
-          this.o.logger.warn(
-            { node, generation: want.generation, problem: reply.error },
-            "catch-up apply failed",
-          );
+        const problem = applyProblem(reply);
+        if (problem !== null)
+          this.o.logger.warn({ node, generation: want.generation, problem }, "catch-up apply failed");
       })
       .catch((err: unknown) =>
         this.o.logger.warn({ node, err: (err as Error).message }, "catch-up push failed"),
