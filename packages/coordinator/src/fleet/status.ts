@@ -1,39 +1,10 @@
 // The status report behind `vmmeet status`: per node what the coordinator knows, and the deployment verdict.
 // Pure: built from the fleet's records and the generation in force.
-import {
-  deploymentVerdict,
-  type NodeRole,
-  type NodeStatus,
-  type Spec,
-  type VerdictResult,
-} from "@vmmeet/shared";
+import { deploymentVerdict, type NodeRole, type Spec } from "@vmmeet/shared";
+import type { StatusReport } from "../admin/methods.js";
 import type { NodeLive } from "./fleet.js";
 
-export interface NodeReport {
-  node: string;
-  role: string;
-  connected: boolean;
-  lastSeen: string | null;
-  agentVersion: string | null;
-  generation: { applied: number; desired: number };
-  services: NodeStatus["services"];
-  health: (NodeStatus["health"][number] & { ageSeconds: number })[];
-  metrics: NodeStatus["metrics"];
-  /** The VMM host: its VMs as vmctl reports them. */
-  vms?: NonNullable<NodeStatus["vms"]>;
-  events: NodeLive["events"];
-}
-
-export interface StatusReport {
-  at: string;
-  /** conference-ready, degraded or down, with the reasons (packages/shared/src/verdict.ts). */
-  verdict: VerdictResult;
-  /** Raised by the heal schedule when the verdict has been down for longer than operations.heal.alarmAfterSeconds. */
-  alarm: { since: string; reasons: string[] } | null;
-  desiredGeneration: number;
-  pushRunning: { generation: number; by: string; since: string } | null;
-  nodes: NodeReport[];
-}
+export type { NodeReport, StatusReport } from "../admin/methods.js";
 
 export function buildStatus(
   spec: Spec | null,

@@ -5,6 +5,7 @@ import { EventEmitter } from "node:events";
 import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
 import { applyDesired, applyProblem } from "../fleet/apply.js";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
 import { evaluateGate, type GateContext } from "../fleet/gates.js";
@@ -19,38 +20,12 @@ import { beginRotation, commitRotation, revertRotation } from "../secrets/rotati
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
-export type NodePhase =
-  | "waiting"
-  | "applying"
-  | "restarting"
-  | "gating"
-  | "healthy"
-  | "failed"
-  | "rolled-back"
-  | "unchanged";
-
-export interface PushEvent {
-  at: string;
-  kind: "accepted" | "stage" | "node" | "rollback" | "done";
-  generation: number;
-  node?: string;
-  phase?: NodePhase;
-  stage?: string;
-  message: string;
-}
+export type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
 
 export interface PushOptions {
   by: string;
   timeoutMs: number;
   onEvent?: (e: PushEvent) => void;
-}
-
-export interface PushOutcome {
-  ok: boolean;
-  generation: number;
-  rolledBackTo?: number;
-  message: string;
-  nodes: Record<string, NodePhase>;
 }
 
 export class PushBusyError extends Error {}
