@@ -6,7 +6,7 @@
 import { AgentEvent, ComponentHealth, Generation, HostMetrics, ServiceState, VmState } from "@vmmeet/shared";
 import * as z from "zod";
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS } from "../enroll/store.js";
-import { SECRET_NAMES } from "../secrets/store.js";
+import { SECRET_NAMES } from "../secrets/names.js";
 
 // --- reports --------------------------------------------------------------------------------------------
 
