@@ -211,6 +211,9 @@ export type AdminParams<M extends AdminMethod> = z.input<Methods[M]["params"]>;
 export type AdminParamsParsed<M extends AdminMethod> = z.output<Methods[M]["params"]>;
 export type AdminResult<M extends AdminMethod> = z.output<Methods[M]["result"]>;
 export type AdminEvent<M extends AdminMethod> = z.output<Methods[M]["event"]>;
+/** What a handler may give (the daemon's side, before any default or transform). */
+export type AdminResultInput<M extends AdminMethod> = z.input<Methods[M]["result"]>;
+export type AdminEventInput<M extends AdminMethod> = z.input<Methods[M]["event"]>;
 
 /**
  * The same table, typed per method through a mapped type: a function generic in the method gets that
@@ -219,8 +222,8 @@ export type AdminEvent<M extends AdminMethod> = z.output<Methods[M]["event"]>;
 export const SCHEMAS: {
   [M in AdminMethod]: {
     params: z.ZodType<AdminParamsParsed<M>, AdminParams<M>>;
-    result: z.ZodType<AdminResult<M>>;
-    event: z.ZodType<AdminEvent<M>>;
+    result: z.ZodType<AdminResult<M>, AdminResultInput<M>>;
+    event: z.ZodType<AdminEvent<M>, AdminEventInput<M>>;
   };
 } = ADMIN_METHODS;
 

@@ -8,10 +8,12 @@ import type { Logger } from "pino";
 import * as z from "zod";
 import {
   type AdminEvent,
+  type AdminEventInput,
   type AdminMethod,
   type AdminParams,
   type AdminParamsParsed,
   type AdminResult,
+  type AdminResultInput,
   describeIssues,
   isAdminMethod,
   SCHEMAS,
@@ -26,9 +28,9 @@ export interface AdminRequest<M extends AdminMethod> {
 
 export type AdminHandler<M extends AdminMethod> = (
   req: AdminRequest<M>,
-  emit: (event: z.input<(typeof SCHEMAS)[M]["event"]>) => void,
+  emit: (event: AdminEventInput<M>) => void,
   signal: AbortSignal,
-) => Promise<z.input<(typeof SCHEMAS)[M]["result"]>>;
+) => Promise<AdminResultInput<M>>;
 
 /** One handler per admin method: the daemon registers them all (server/daemon.ts). */
 export type AdminHandlers = { [M in AdminMethod]: AdminHandler<M> };
