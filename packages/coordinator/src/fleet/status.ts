@@ -1,7 +1,7 @@
 // The status report behind `vmmeet status`: per node what the coordinator knows, and the deployment verdict.
 // Pure: built from the fleet's records and the generation in force.
 import { deploymentVerdict, type NodeRole, type Spec } from "@vmmeet/shared";
-import type { StatusReport } from "../admin/methods.js";
+import type { NodeReport, StatusReport } from "../admin/methods.js";
 import type { NodeLive } from "./fleet.js";
 
 export type { NodeReport, StatusReport } from "../admin/methods.js";
@@ -22,7 +22,7 @@ export function buildStatus(
     : [...nodes.keys()].map((name) => ({ name, role: nodes.get(name)?.status ? "?" : "?" }));
   for (const name of nodes.keys())
     if (!order.some((o) => o.name === name)) order.push({ name, role: "unknown (not in the spec)" });
-  const reports = order.map(({ name, role }) => {
+  const reports = order.map(({ name, role }): NodeReport => {
     const live = nodes.get(name);
     const st = live?.status ?? null;
     return {
