@@ -24,7 +24,6 @@ import {
   parseSpecText,
   renderDeployment,
   runCli,
-  type StatusReport,
 } from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
@@ -200,18 +199,17 @@ describe("the VMM host's agent", () => {
     await waitFor("host agent connected", () => daemon.core.fleet.connected("vmm"), { timeoutMs: 20_000 });
 
     const socket = path.join(state, "admin.sock");
-    const push = (text: string) =>
-      adminCall(
+    const push = async (text: string) => {
+      const res = await adminCall(
         socket,
         "push",
         { specText: text, file: "vmmeet.yaml", timeoutMs: 90_000 },
-        "tester",
-        () => {},
-      ) as Promise<{
-        ok: boolean;
-        message: string;
-      }>;
-    const status = async () => (await adminCall(socket, "status", {}, "tester", () => {})) as StatusReport;
+        "t",
+      );
+      if ("accepted" in res) throw new Error("a push without noWait answered before its rollout ended");
+      return res;
+    };
+    const status = () => adminCall(socket, "status", {}, "tester");
     const hostReport = async () => (await status()).nodes.find((n) => n.node === "vmm");
 
     // --- Generation 1: the paper's four VMs.

@@ -11,12 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  adminCall,
-  CoordinatorDaemon,
-  runCli,
-  type StatusReport,
-} from "../packages/coordinator/dist/index.js";
+import { adminCall, CoordinatorDaemon, runCli } from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
@@ -141,18 +136,20 @@ describe("pf commit-confirm with the coordinator", () => {
     await waitFor("jvb connected", () => daemon.core.fleet.connected("jvb"), { timeoutMs: 20_000 });
 
     const socket = path.join(state, "admin.sock");
-    const push = (text: string) =>
-      adminCall(
+    const push = async (text: string) => {
+      const res = await adminCall(
         socket,
         "push",
         { specText: text, file: "vmmeet.yaml", timeoutMs: 60_000 },
-        "tester",
-        () => {},
+        "t",
       );
-    const status = async () => (await adminCall(socket, "status", {}, "tester", () => {})) as StatusReport;
+      if ("accepted" in res) throw new Error("a push without noWait answered before its rollout ended");
+      return res;
+    };
+    const status = () => adminCall(socket, "status", {}, "tester");
     const jvbEvents = async () => (await status()).nodes.find((n) => n.node === "jvb")?.events ?? [];
 
-    const first = (await push(specA)) as { ok: boolean; message: string };
+    const first = await push(specA);
     expect(first.ok, `${first.message}\n${agent.output().slice(-4000)}`).toBe(true);
     const confirmed = await waitFor("pf-confirmed in status", async () =>
       (await jvbEvents()).find((e) => e.kind === "pf-confirmed"),
@@ -162,11 +159,7 @@ describe("pf commit-confirm with the coordinator", () => {
     const pfConf1 = await readFile(path.join(vm.root, "etc/pf.conf"), "utf8");
 
     // The port moves in the spec, not on the coordinator: the jvb VM's new rules shut it out.
-    const second = (await push(specA.replace("  name: vmm\n", "  name: vmm\n  coordinatorPort: 7444\n"))) as {
-      ok: boolean;
-      message: string;
-      rolledBackTo?: number;
-    };
+    const second = await push(specA.replace("  name: vmm\n", "  name: vmm\n  coordinatorPort: 7444\n"));
     expect(second.ok).toBe(false);
     expect(second.message).toMatch(/generation 2 failed: jvb/);
     expect(second.rolledBackTo).toBe(1);

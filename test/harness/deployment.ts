@@ -354,7 +354,7 @@ export class Deployment {
   }
 
   async status(): Promise<StatusReport> {
-    return (await adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "sandbox")) as StatusReport;
+    return adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "sandbox");
   }
 
   async push(timeoutS = 120): Promise<{ code: number; stdout: string; stderr: string }> {

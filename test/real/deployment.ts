@@ -340,7 +340,7 @@ export class RealDeployment {
   }
 
   async status(): Promise<StatusReport> {
-    return (await adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "real")) as StatusReport;
+    return adminCall(path.join(this.stateDir, "admin.sock"), "status", {}, "real");
   }
 
   push(timeoutS = 120): Promise<RunResult> {

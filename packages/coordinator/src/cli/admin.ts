@@ -1,4 +1,5 @@
 import os from "node:os";
+import type { AdminEvent, AdminMethod, AdminParams, AdminResult } from "../admin/methods.js";
 import { adminCall } from "../server/admin.js";
 import type { Io } from "./io.js";
 import { specPaths } from "./paths.js";
@@ -14,12 +15,13 @@ export function adminSocketPath(io: Io, spec: string | undefined, state: string 
   return `${specPaths(io, spec, state).state}/admin.sock`;
 }
 
-export function call(
+/** One admin request: the params and the result (and the events before it) are typed by the method. */
+export function call<M extends AdminMethod>(
   io: Io,
   socket: string,
-  method: string,
-  params: Record<string, unknown>,
-  onEvent?: (e: unknown) => void,
-) {
+  method: M,
+  params: AdminParams<M>,
+  onEvent?: (e: AdminEvent<M>) => void,
+): Promise<AdminResult<M>> {
   return adminCall(socket, method, params, invoker(io.env), onEvent);
 }

@@ -6,9 +6,9 @@ import https from "node:https";
 import { isIP } from "node:net";
 import type { Logger } from "pino";
 import { StateDirError } from "../secrets/files.js";
-import { AdminError } from "../server/admin.js";
+import { AdminError, type AdminHandlers } from "../server/admin.js";
 import { type AuditInput, EnrollmentService } from "./service.js";
-import { DEFAULT_TOKEN_TTL_MS, EnrollmentStore, MAX_TOKEN_TTL_MS } from "./store.js";
+import { EnrollmentStore } from "./store.js";
 import { loadServerTls, type ServerTls, serverNames } from "./tls.js";
 
 export interface AgentListenerOptions {
@@ -121,20 +121,12 @@ export function enrollmentAdminHandlers(d: EnrollmentAdminDeps) {
       throw new AdminError("this coordinator runs in insecure mode (--insecure): agents do not enroll");
     return { store: l.store, enrollment: l.enrollment };
   };
-  const nodeParam = (p: Record<string, unknown>) => {
-    if (typeof p.node !== "string" || !/^[a-z][a-z0-9]{0,30}$/.test(p.node))
-      throw new AdminError("node must be a node name (lower-case letters and digits)");
-    return p.node;
-  };
-  return {
-    "agent-token": async (req: { params: Record<string, unknown>; user: string }) => {
+  const handlers: Pick<AdminHandlers, "agent-token" | "agent-revoke"> = {
+    // The node's name and the token's lifetime are checked by the method's schema (admin/methods.ts).
+    "agent-token": async (req) => {
       const { store, enrollment } = need();
-      const node = nodeParam(req.params);
+      const { node, ttlSeconds } = req.params;
       if (!d.knowsNode(node)) throw new AdminError(`node "${node}" is not in the deployment spec in force`);
-      const ttlSeconds =
-        typeof req.params.ttlSeconds === "number" ? req.params.ttlSeconds : DEFAULT_TOKEN_TTL_MS / 1000;
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds * 1000 > MAX_TOKEN_TTL_MS)
-        throw new AdminError(`the token lifetime must be 1 s to ${MAX_TOKEN_TTL_MS / 3_600_000} h`);
       const t = await store.issueToken(node, ttlSeconds * 1000, req.user);
       await d.audit({
         kind: "token-issued",
@@ -151,9 +143,9 @@ export function enrollmentAdminHandlers(d: EnrollmentAdminDeps) {
         role: d.roleOf?.(node) ?? null,
       };
     },
-    "agent-revoke": async (req: { params: Record<string, unknown>; user: string }) => {
+    "agent-revoke": async (req) => {
       const { store } = need();
-      const node = nodeParam(req.params);
+      const { node } = req.params;
       const { agent, tokens } = await store.revoke(node, req.user);
       if (!agent && tokens === 0)
         throw new AdminError(`node "${node}" has no certificate and no pending token`);
@@ -168,6 +160,7 @@ export function enrollmentAdminHandlers(d: EnrollmentAdminDeps) {
       return { node, revoked: agent !== null, fingerprint: agent?.fingerprint ?? null, tokens, wasConnected };
     },
   };
+  return handlers;
 }
 
 /** The enrollment columns of `vmmeet agents list` for one node. */

@@ -1,17 +1,38 @@
 // What the coordinator knows about each node right now: connected or last seen, the status it reported
 // (snapshot, then changes), its recent events, and the requests in flight to it (correlated by frame id).
 import { EventEmitter } from "node:events";
-import type {
-  AgentEvent,
-  AgentToCoordinator,
-  CoordinatorToAgent,
-  HealthSignal,
-  NodeStatus,
+import {
+  type AgentEvent,
+  type AgentToCoordinator,
+  type CoordinatorToAgent,
+  checkReply,
+  type HealthSignal,
+  type NodeStatus,
+  type ReplyFor,
+  type RequestBody,
+  type RequestType,
 } from "@vmmeet/shared";
 import type { AgentConnection } from "../server/agents.js";
 import { type NodeClock, nodeClock } from "./clock.js";
 
-export type ApplyResult = Extract<AgentToCoordinator, { type: "apply-result" }>;
+export type ApplyResult = ReplyFor<"desired">;
+
+/** A request that got no reply of its type: the node refused it (an error frame) or broke the protocol. */
+export class ReplyError extends Error {
+  constructor(
+    readonly node: string,
+    readonly request: RequestType,
+    message: string,
+    /** The agent's error code when it answered with an error frame. */
+    readonly code: string | null,
+  ) {
+    super(`${node} ${message}`);
+    this.name = "ReplyError";
+  }
+}
+
+/** Any request body, one member per request type (what the implementation of `request` handles). */
+type AnyRequestBody = { [K in RequestType]: RequestBody<K> }[RequestType];
 
 export interface NodeLive {
   name: string;
@@ -150,12 +171,24 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.emit("change", node);
   }
 
-  /** Sends a frame carrying an id and waits for the frame that replies to it. */
-  request<F extends Extract<CoordinatorToAgent, { id: string }>>(
+  /**
+   * Sends a request (given its id here) and waits for the frame that replies to it, narrowed to the reply
+   * type of the protocol's table (shared protocol/requests.ts). An error frame or a reply of another type
+   * rejects with a ReplyError naming the node and the request.
+   */
+  request<K extends RequestType>(
     node: string,
-    make: (id: string) => F,
+    frame: RequestBody<K> & { type: K },
     timeoutMs: number,
-  ): Promise<AgentToCoordinator> {
+  ): Promise<ReplyFor<K>>;
+  async request(node: string, frame: AnyRequestBody, timeoutMs: number): Promise<AgentToCoordinator> {
+    const reply = await this.#exchange(node, frame, timeoutMs);
+    const checked = checkReply(frame.type, reply);
+    if (checked.ok) return checked.reply;
+    throw new ReplyError(node, frame.type, checked.message, checked.refused?.code ?? null);
+  }
+
+  #exchange(node: string, frame: AnyRequestBody, timeoutMs: number): Promise<AgentToCoordinator> {
     const conn = this.#conns.get(node);
     if (!conn) return Promise.reject(new Error(`${node} is not connected`));
     const id = `c${++this.#seq}`;
@@ -165,7 +198,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         reject(new Error(`${node} did not answer within ${Math.round(timeoutMs / 1000)} s`));
       }, timeoutMs);
       this.#pending.set(`${node}/${id}`, { resolve, reject, timer });
-      if (!conn.send(make(id))) {
+      if (!conn.send({ ...frame, id })) {
         clearTimeout(timer);
         this.#pending.delete(`${node}/${id}`);
         reject(new Error(`${node} is not connected`));

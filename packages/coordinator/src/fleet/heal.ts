@@ -18,6 +18,7 @@ import type { ComponentHealth, NodeDesired, NodeRole, NodeStatus, Spec } from "@
 import { schedule as cronSchedule, validate as cronValidate, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { CoordinatorCore } from "../server/coordinator.js";
+import { applyDesired, applyProblem } from "./apply.js";
 import { rolloutStages } from "./stages.js";
 
 export interface HealTuning {
@@ -397,7 +398,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
         .filter((n) => this.o.core.fleet.connected(n))
         .map((node) =>
           this.o.core.fleet
-            .request(node, (id) => ({ type: "snapshot-request", id }), snapshotTimeoutMs)
+            .request(node, { type: "snapshot-request" }, snapshotTimeoutMs)
             .catch((err: unknown) =>
               this.o.logger.debug(
                 { node, err: (err as Error).message },
@@ -424,17 +425,15 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       let ok = false;
       let problem = "";
       try {
-        const reply = await core.fleet.request(
+        const reply = await applyDesired(
+          core.fleet,
           r.node,
-          (id) => ({ type: "desired", id, generation, desired: desired[r.node]! }),
+          generation,
+          desired[r.node]!,
           this.tuning.applyTimeoutMs,
         );
-        ok = reply.type === "apply-result" && reply.ok;
-        if (!ok)
-          problem =
-            reply.type === "apply-result"
-              ? (reply.error ?? "apply failed")
-              : `answered with a ${reply.type} frame`;
+        problem = applyProblem(reply) ?? "";
+        ok = reply.ok;
       } catch (err) {
         problem = (err as Error).message;
       }

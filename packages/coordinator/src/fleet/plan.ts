@@ -7,29 +7,9 @@
 import { createHash } from "node:crypto";
 import type { FileEntry, NodeDesired, NodeStatus, SetupAction } from "@vmmeet/shared";
 import { createTwoFilesPatch } from "diff";
+import type { FilePlan, NodePlan } from "../admin/methods.js";
 
-export interface FilePlan {
-  path: string;
-  change: "create" | "modify" | "drift" | "mode" | "unchanged";
-  /** Unified diff with secret values masked; empty for unchanged files and binary content. */
-  diff: string;
-  secret: boolean;
-}
-
-export interface NodePlan {
-  node: string;
-  files: FilePlan[];
-  restarts: string[];
-  reloads: string[];
-  /**
-   * Components on other nodes that drop and reconnect by themselves when these restarts happen (they are
-   * not restarted): "jicofo on jicofo (XMPP (5222))". Filled in by the coordinator, which knows the spec.
-   */
-  reconnects: string[];
-  actions: string[];
-  /** The node never reported, so every file is shown as new. */
-  unknownBaseline: boolean;
-}
+export type { FilePlan, NodePlan } from "../admin/methods.js";
 
 export function sha256(content: string, encoding: "utf8" | "base64"): string {
   return createHash("sha256")

@@ -1,46 +1,10 @@
 // The status report behind `vmmeet status`: per node what the coordinator knows, and the deployment verdict.
 // Pure: built from the fleet's records and the generation in force.
-import {
-  deploymentVerdict,
-  type NodeRole,
-  type NodeStatus,
-  type Spec,
-  type VerdictResult,
-} from "@vmmeet/shared";
-import type { NodeClock } from "./clock.js";
+import { deploymentVerdict, type NodeRole, type Spec } from "@vmmeet/shared";
+import type { NodeReport, StatusReport } from "../admin/methods.js";
 import type { NodeLive } from "./fleet.js";
 
-export interface NodeReport {
-  node: string;
-  role: string;
-  connected: boolean;
-  lastSeen: string | null;
-  agentVersion: string | null;
-  generation: { applied: number; desired: number };
-  services: NodeStatus["services"];
-  health: (NodeStatus["health"][number] & { ageSeconds: number })[];
-  metrics: NodeStatus["metrics"];
-  /** The VMM host: its VMs as vmctl reports them. */
-  vms?: NonNullable<NodeStatus["vms"]>;
-  events: NodeLive["events"];
-  /**
-   * Its clock against the coordinator's (agent minus coordinator, with the measurement's bound), with a
-   * warning past fleet/clock.ts SKEW_WARN_MS. Every time in this report is on the coordinator's clock: the
-   * agent's are translated by this skew as they arrive.
-   */
-  clock?: NodeClock;
-}
-
-export interface StatusReport {
-  at: string;
-  /** conference-ready, degraded or down, with the reasons (packages/shared/src/verdict.ts). */
-  verdict: VerdictResult;
-  /** Raised by the heal schedule when the verdict has been down for longer than operations.heal.alarmAfterSeconds. */
-  alarm: { since: string; reasons: string[] } | null;
-  desiredGeneration: number;
-  pushRunning: { generation: number; by: string; since: string } | null;
-  nodes: NodeReport[];
-}
+export type { NodeReport, StatusReport } from "../admin/methods.js";
 
 export function buildStatus(
   spec: Spec | null,
@@ -58,7 +22,7 @@ export function buildStatus(
     : [...nodes.keys()].map((name) => ({ name, role: nodes.get(name)?.status ? "?" : "?" }));
   for (const name of nodes.keys())
     if (!order.some((o) => o.name === name)) order.push({ name, role: "unknown (not in the spec)" });
-  const reports = order.map(({ name, role }) => {
+  const reports = order.map(({ name, role }): NodeReport => {
     const live = nodes.get(name);
     const st = live?.status ?? null;
     return {

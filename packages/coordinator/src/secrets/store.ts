@@ -33,6 +33,7 @@ import {
   withStateLock,
   writeStateFile,
 } from "./files.js";
+import { SECRET_NAMES, type SecretName } from "./names.js";
 import { readTrustStore, trustStoreP12 } from "./pkcs12.js";
 
 export { StateDirError } from "./files.js";
@@ -46,13 +47,7 @@ export const STATE_FILES = {
   truststore: "truststore.p12",
 } as const;
 
-export const SECRET_NAMES = [
-  "focusPassword",
-  "jvbPassword",
-  "truststorePassword",
-  "turnSecret",
-] as const satisfies readonly (keyof Secrets)[];
-export type SecretName = (typeof SECRET_NAMES)[number];
+export { SECRET_NAMES, type SecretName } from "./names.js";
 
 const SECRETS_VERSION = 1;
 /** Length of generated passwords: 40 characters of [A-Za-z0-9] carry about 238 bits. */

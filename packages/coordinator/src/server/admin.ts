@@ -1,23 +1,54 @@
 // The admin channel: a unix socket in the state directory, mode 0600, so only root (the daemon's user) on
 // the VMM host can use it. Newline-delimited JSON: a request {id, method, params, user}; the daemon answers
-// with zero or more {id, event} lines and one {id, result} or {id, error} line.
+// with zero or more {id, event} lines and one {id, result} or {id, error} line. What each method takes and
+// gives is in admin/methods.ts: params are validated here before a handler runs, replies by adminCall.
 import { chmod, rm } from "node:fs/promises";
 import net from "node:net";
 import type { Logger } from "pino";
+import * as z from "zod";
+import {
+  type AdminEvent,
+  type AdminEventInput,
+  type AdminMethod,
+  type AdminParams,
+  type AdminParamsParsed,
+  type AdminResult,
+  type AdminResultInput,
+  describeIssues,
+  isAdminMethod,
+  SCHEMAS,
+} from "../admin/methods.js";
 
-export interface AdminRequest {
-  id: number;
-  method: string;
-  params: Record<string, unknown>;
+export interface AdminRequest<M extends AdminMethod> {
+  /** Validated against the method's schema, defaults filled in. */
+  params: AdminParamsParsed<M>;
   /** The host user running the CLI (and SUDO_USER when run through sudo/doas), for the audit log. */
   user: string;
 }
 
-export type AdminHandler = (
-  req: AdminRequest,
-  emit: (event: unknown) => void,
+export type AdminHandler<M extends AdminMethod> = (
+  req: AdminRequest<M>,
+  emit: (event: AdminEventInput<M>) => void,
   signal: AbortSignal,
-) => Promise<unknown>;
+) => Promise<AdminResultInput<M>>;
+
+/** One handler per admin method: the daemon registers them all (server/daemon.ts). */
+export type AdminHandlers = { [M in AdminMethod]: AdminHandler<M> };
+
+/** The request line as it arrives; the params are checked against the method's schema after. */
+const RequestLine = z.object({
+  id: z.number(),
+  method: z.string(),
+  params: z.unknown().optional(),
+  user: z.unknown().optional(),
+});
+
+/** A reply line: an event of the request, its result or its error. */
+const ReplyLine = z.object({
+  event: z.unknown().optional(),
+  result: z.unknown().optional(),
+  error: z.looseObject({ message: z.string() }).optional(),
+});
 
 export class AdminError extends Error {
   constructor(
@@ -25,6 +56,12 @@ export class AdminError extends Error {
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
+  }
+
+  /** The spec's problems, one `path: message` line each, when the error is an invalid spec. */
+  get problems(): string[] | null {
+    const parsed = z.array(z.string()).safeParse(this.details?.problems);
+    return parsed.success ? parsed.data : null;
   }
 }
 
@@ -35,7 +72,7 @@ export class AdminServer {
 
   constructor(
     private readonly socketPath: string,
-    private readonly handlers: Record<string, AdminHandler>,
+    private readonly handlers: AdminHandlers,
     private readonly logger: Logger,
   ) {}
 
@@ -98,33 +135,48 @@ export class AdminServer {
     const write = (obj: unknown) => {
       if (!sock.destroyed) sock.write(`${JSON.stringify(obj)}\n`);
     };
-    let req: AdminRequest;
+    let req: z.infer<typeof RequestLine>;
     try {
-      req = JSON.parse(line) as AdminRequest;
-      if (typeof req.id !== "number" || typeof req.method !== "string")
-        throw new Error("request needs id and method");
+      const parsed = RequestLine.safeParse(JSON.parse(line));
+      if (!parsed.success) throw new Error("request needs id and method");
+      req = parsed.data;
     } catch (err) {
       write({ id: null, error: { message: `bad admin request: ${(err as Error).message}` } });
       return;
     }
-    const handler = this.handlers[req.method];
-    if (!handler) {
-      write({ id: req.id, error: { message: `unknown admin method "${req.method}"` } });
+    const { id, method } = req;
+    if (!isAdminMethod(method)) {
+      write({ id, error: { message: `unknown admin method "${method}"` } });
       return;
     }
     try {
-      const result = await handler(
-        { ...req, params: req.params ?? {}, user: String(req.user ?? "unknown") },
-        (event) => write({ id: req.id, event }),
+      const result = await this.#dispatch(
+        method,
+        req.params ?? {},
+        String(req.user ?? "unknown"),
         signal,
+        (event) => write({ id, event }),
       );
-      write({ id: req.id, result });
+      write({ id, result });
     } catch (err) {
       const e = err as Error & { details?: Record<string, unknown> };
-      if (!(err instanceof AdminError))
-        this.logger.error({ method: req.method, err: e.message }, "admin request failed");
-      write({ id: req.id, error: { message: e.message, ...(e.details ?? {}) } });
+      if (!(err instanceof AdminError)) this.logger.error({ method, err: e.message }, "admin request failed");
+      write({ id, error: { message: e.message, ...(e.details ?? {}) } });
     }
+  }
+
+  /** Validates the params against the method's schema (bad params: `method.field: message`), then runs it. */
+  #dispatch<M extends AdminMethod>(
+    method: M,
+    rawParams: unknown,
+    user: string,
+    signal: AbortSignal,
+    emit: (event: unknown) => void,
+  ): Promise<unknown> {
+    const params = SCHEMAS[method].params.safeParse(rawParams);
+    if (!params.success) throw new AdminError(describeIssues(method, params.error));
+    const handler: AdminHandler<M> = this.handlers[method];
+    return handler({ params: params.data, user }, emit, signal);
   }
 }
 
@@ -142,14 +194,26 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
   await rm(socketPath, { force: true });
 }
 
-/** The CLI's side of the admin socket. */
-export async function adminCall(
+/**
+ * The CLI's side of the admin socket: sends one request and resolves with its result, checked against the
+ * method's schema like every event before it (a reply that does not match is an error, not a cast).
+ */
+export async function adminCall<M extends AdminMethod>(
   socketPath: string,
-  method: string,
-  params: Record<string, unknown>,
+  method: M,
+  params: AdminParams<M>,
   user: string,
-  onEvent?: (event: unknown) => void,
-): Promise<unknown> {
+  onEvent?: (event: AdminEvent<M>) => void,
+): Promise<AdminResult<M>> {
+  const schemas = SCHEMAS[method];
+  const checked = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new Error(
+        `the coordinator's ${what} does not match this vmmeet: ${describeIssues(method, parsed.error)}`,
+      );
+    return parsed.data;
+  };
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     let buf = "";
@@ -176,19 +240,21 @@ export async function adminCall(
       buf += chunk;
       let nl = buf.indexOf("\n");
       while (nl >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl)) as {
-          event?: unknown;
-          result?: unknown;
-          error?: { message: string } & Record<string, unknown>;
-        };
-        buf = buf.slice(nl + 1);
-        if ("event" in msg) onEvent?.(msg.event);
-        else if (msg.error) {
-          const e = new AdminError(msg.error.message, msg.error);
-          finish(() => reject(e));
-          return;
-        } else {
-          finish(() => resolve(msg.result));
+        try {
+          const msg = checked(ReplyLine, JSON.parse(buf.slice(0, nl)), "reply");
+          buf = buf.slice(nl + 1);
+          if ("event" in msg) onEvent?.(checked(schemas.event, msg.event, `${method} event`));
+          else if (msg.error) {
+            const e = new AdminError(msg.error.message, msg.error);
+            finish(() => reject(e));
+            return;
+          } else {
+            const result = checked(schemas.result, msg.result, `${method} result`);
+            finish(() => resolve(result));
+            return;
+          }
+        } catch (err) {
+          finish(() => reject(err));
           return;
         }
         nl = buf.indexOf("\n");

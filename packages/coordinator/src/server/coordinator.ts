@@ -5,6 +5,8 @@ import { EventEmitter } from "node:events";
 import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
+import { applyDesired, applyProblem } from "../fleet/apply.js";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
 import { evaluateGate, type GateContext } from "../fleet/gates.js";
 import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
@@ -18,38 +20,12 @@ import { beginRotation, commitRotation, revertRotation } from "../secrets/rotati
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
-export type NodePhase =
-  | "waiting"
-  | "applying"
-  | "restarting"
-  | "gating"
-  | "healthy"
-  | "failed"
-  | "rolled-back"
-  | "unchanged";
-
-export interface PushEvent {
-  at: string;
-  kind: "accepted" | "stage" | "node" | "rollback" | "done";
-  generation: number;
-  node?: string;
-  phase?: NodePhase;
-  stage?: string;
-  message: string;
-}
+export type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
 
 export interface PushOptions {
   by: string;
   timeoutMs: number;
   onEvent?: (e: PushEvent) => void;
-}
-
-export interface PushOutcome {
-  ok: boolean;
-  generation: number;
-  rolledBackTo?: number;
-  message: string;
-  nodes: Record<string, NodePhase>;
 }
 
 export class PushBusyError extends Error {}
@@ -347,12 +323,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
           Math.max(1000, Math.min(deadline - Date.now(), this.o.applyTimeoutMs ?? 120_000)),
         );
         if (!res.unchanged) changed.push(node);
-        if (!res.ok) {
-          const bad = res.items
-            .filter((i) => i.status === "failed" || i.status === "refused")
-            .map((i) => `${i.kind} ${i.target}: ${i.status}${i.detail ? ` (${i.detail})` : ""}`);
-          return { node, error: `apply failed: ${res.error ?? bad.join("; ")}` };
-        }
+        const problem = applyProblem(res);
+        if (problem !== null) return { node, error: `apply failed: ${problem}` };
         const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
         if (restarted) restartedSince.set(node, sentAt);
         const own = res.items.find(
@@ -571,14 +543,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     desired: NodeDesired,
     timeoutMs: number,
   ): Promise<ApplyResult> {
-    const reply = await this.fleet.request(
-      node,
-      (id) => ({ type: "desired", id, generation, desired }),
-      timeoutMs,
-    );
-    if (reply.type === "apply-result") return reply;
-    if (reply.type === "error") throw new Error(`${node} refused the desired state: ${reply.message}`);
-    throw new Error(`${node} answered with an unexpected ${reply.type} frame`);
+    return applyDesired(this.fleet, node, generation, desired, timeoutMs);
   }
 
   async #waitConnected(node: string, deadline: number): Promise<boolean> {

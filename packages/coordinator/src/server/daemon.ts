@@ -13,10 +13,10 @@ import {
   enrollmentOnlyRows,
   roleInSpec,
 } from "../enroll/listener.js";
+import { applyDesired, applyProblem } from "../fleet/apply.js";
 import { HealScheduler, type HealTuning, type RemoteRestart, type VerdictFn } from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
-import { SECRET_NAMES, type SecretName } from "../secrets/index.js";
-import { AdminError, AdminServer } from "./admin.js";
+import { AdminError, type AdminHandlers, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
 import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";
 import { followEvents } from "./feed.js";
@@ -204,10 +204,10 @@ export class CoordinatorDaemon {
           (async (node, service, reason) => {
             const reply = await this.core.fleet.request(
               node,
-              (id) => ({ type: "repair", id, service, action: "restart", reason }),
+              { type: "repair", service, action: "restart", reason },
               120_000,
             );
-            return reply.type === "apply-result" && reply.ok;
+            return reply.ok;
           }),
       });
       // A push may change spec.operations.heal.schedule.
@@ -253,47 +253,33 @@ export class CoordinatorDaemon {
   #catchUp(node: string, agentGeneration: number): void {
     const want = this.core.desiredFor(node);
     if (!want || agentGeneration >= want.generation || this.core.pushRunning) return;
-    this.core.fleet
-      .request(
-        node,
-        (id) => ({ type: "desired", id, generation: want.generation, desired: want.desired }),
-        120_000,
-      )
+    applyDesired(this.core.fleet, node, want.generation, want.desired, 120_000)
       .then((reply) => {
-        if (reply.type === "apply-result" && !reply.ok)
-          this.o.logger.warn(
-            { node, generation: want.generation, problem: reply.error },
-            "catch-up apply failed",
-          );
+        const problem = applyProblem(reply);
+        if (problem !== null)
+          this.o.logger.warn({ node, generation: want.generation, problem }, "catch-up apply failed");
       })
       .catch((err: unknown) =>
         this.o.logger.warn({ node, err: (err as Error).message }, "catch-up push failed"),
       );
   }
 
-  #handlers() {
-    const specParams = (p: Record<string, unknown>) => {
-      if (typeof p.specText !== "string" || typeof p.file !== "string")
-        throw new AdminError("specText and file are required");
-      return { text: p.specText, file: p.file };
-    };
+  /** The admin methods (admin/methods.ts): each gets its params validated by the admin server. */
+  #handlers(): AdminHandlers {
     return {
-      plan: async (req: { params: Record<string, unknown> }) => {
-        const { text, file } = specParams(req.params);
+      plan: async ({ params }) => {
         try {
-          return await this.core.plan(text, file);
+          return await this.core.plan(params.specText, params.file);
         } catch (err) {
           if (err instanceof SpecInvalidError) throw new AdminError(err.message, { problems: err.problems });
           throw err;
         }
       },
-      push: async (req: { params: Record<string, unknown>; user: string }, emit: (e: unknown) => void) => {
-        const { text, file } = specParams(req.params);
-        const timeoutMs = typeof req.params.timeoutMs === "number" ? req.params.timeoutMs : 300_000;
+      push: async ({ params, user }, emit) => {
         const started = Date.now();
-        const run = this.core.push(text, file, {
-          by: req.user,
-          timeoutMs,
+        const run = this.core.push(params.specText, params.file, {
+          by: user,
+          timeoutMs: params.timeoutMs,
           onEvent: (e: PushEvent) => emit(e),
         });
         const account = (ok: boolean) => {
@@ -313,7 +299,7 @@ export class CoordinatorDaemon {
             throw err;
           },
         );
-        if (req.params.noWait === true) {
+        if (params.noWait) {
           // Accepted means stored: wait for the generation number, let the rollout go on in the daemon.
           const accepted = await new Promise<PushEvent | Error>((resolve) => {
             const on = (e: PushEvent) => {
@@ -339,15 +325,11 @@ export class CoordinatorDaemon {
         }
       },
       // vmmeet secrets rotate: new values, then a push of the spec in force (core.rotateSecrets).
-      rotate: async (req: { params: Record<string, unknown>; user: string }, emit: (e: unknown) => void) => {
-        const names = req.params.secrets;
-        if (!Array.isArray(names) || names.length === 0 || !names.every((n) => SECRET_NAMES.includes(n)))
-          throw new AdminError(`secrets must list some of ${SECRET_NAMES.join(", ")}`);
-        const timeoutMs = typeof req.params.timeoutMs === "number" ? req.params.timeoutMs : 300_000;
+      rotate: async ({ params, user }, emit) => {
         try {
-          return await this.core.rotateSecrets(names as SecretName[], {
-            by: req.user,
-            timeoutMs,
+          return await this.core.rotateSecrets(params.secrets, {
+            by: user,
+            timeoutMs: params.timeoutMs,
             onEvent: (e: PushEvent) => emit(e),
           });
         } catch (err) {
@@ -381,15 +363,10 @@ export class CoordinatorDaemon {
         roleOf: (node) => roleInSpec(this.core.current?.spec, node),
         audit: (e) => this.core.store.audit(e),
       }),
-      events: async (
-        req: { params: Record<string, unknown> },
-        emit: (e: unknown) => void,
-        signal: AbortSignal,
-      ) => {
-        const limit = typeof req.params.limit === "number" ? req.params.limit : 50;
-        const recent = await this.core.store.readAudit(limit);
+      events: async ({ params }, emit, signal) => {
+        const recent = await this.core.store.readAudit(params.limit);
         for (const e of recent) emit(e);
-        if (req.params.follow !== true) return { count: recent.length };
+        if (!params.follow) return { count: recent.length };
         await new Promise<void>((resolve) => {
           const unfollow = followEvents(this.core, this.#heal, emit);
           signal.addEventListener("abort", () => {

@@ -3,6 +3,7 @@
 import type { ComponentHealth, NodeStatus } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { paperInput } from "../../../../test/helpers/render.js";
+import { ADMIN_METHODS } from "../admin/methods.js";
 import { buildStatus } from "../fleet/status.js";
 import type { PushEvent } from "./coordinator.js";
 import { buildLiveView, nodeState, PushTracker } from "./live.js";
@@ -173,5 +174,26 @@ describe("PushTracker", () => {
     // The next push starts afresh.
     t.onEvent({ ...ev({ kind: "accepted", message: "generation 4 accepted" }), generation: 4 }, spec, "ops");
     expect(t.progress).toMatchObject({ generation: 4, by: "ops", running: true, ok: null, rollback: null });
+  });
+});
+
+describe("the status report on the admin channel", () => {
+  it("passes the status method's result schema unchanged (the CLI checks it and drops no field)", () => {
+    const report = fleet(["jvb"], {
+      vmm: {
+        ...nodeStatus([], [svc("vmd", "ok")]),
+        metrics: {
+          at: AT,
+          load1: 0.5,
+          memUsedBytes: 1,
+          memTotalBytes: 2,
+          disks: [{ mount: "/", usedBytes: 1, sizeBytes: 2 }],
+          netErrors: 0,
+        },
+        vms: [{ name: "web", state: "running", id: 1, memory: "2.0G", wanted: true }],
+      },
+    });
+    const wire: unknown = JSON.parse(JSON.stringify(report));
+    expect(ADMIN_METHODS.status.result.parse(wire)).toEqual(wire);
   });
 });

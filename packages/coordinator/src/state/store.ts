@@ -14,6 +14,7 @@
 import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
+import type { AuditEntry } from "../admin/methods.js";
 import { appendLine, writeFileAtomic } from "./atomic.js";
 
 export interface GenerationRecord {
@@ -39,15 +40,7 @@ export interface NodeRecord {
   agentVersion?: string;
 }
 
-export interface AuditEntry {
-  at: string;
-  kind: string;
-  by?: string;
-  node?: string;
-  generation?: number;
-  result?: string;
-  message: string;
-}
+export type { AuditEntry } from "../admin/methods.js";
 
 /** Why a state write failed, for an admin: "no space left on device (ENOSPC)" rather than a stack. */
 export function describeWriteError(err: unknown): string {

@@ -4,17 +4,6 @@ import { parse, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
 import { specPaths } from "../paths.js";
 
-interface AgentRow {
-  node: string;
-  role: string;
-  connected: boolean;
-  lastSeen: string | null;
-  agentVersion: string | null;
-  applied: number;
-  enrollment?: string;
-  certificateUntil?: string | null;
-}
-
 export const agents: Command = {
   name: "agents",
   summary: "list, enroll (join token) and revoke the agents",
@@ -53,14 +42,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
         const ttlText = str(values.ttl) ?? "1h";
         const ttlMs = parseTtl(ttlText);
         if (ttlMs === null || ttlMs < 1000) throw new UsageError("--ttl: a duration like 90s, 30m, 1h or 2d");
-        const t = (await call(io, socket, "agent-token", { node, ttlSeconds: Math.round(ttlMs / 1000) })) as {
-          node: string;
-          token: string;
-          tokenId: string;
-          expiresAt: string;
-          caHash: string;
-          role?: string | null;
-        };
+        const t = await call(io, socket, "agent-token", { node, ttlSeconds: Math.round(ttlMs / 1000) });
         if (values.json) {
           io.out(`${JSON.stringify(t, null, 2)}\n`);
           return EXIT.ok;
@@ -74,13 +56,7 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
         );
         return EXIT.ok;
       }
-      const r = (await call(io, socket, "agent-revoke", { node })) as {
-        node: string;
-        revoked: boolean;
-        fingerprint: string | null;
-        tokens: number;
-        wasConnected: boolean;
-      };
+      const r = await call(io, socket, "agent-revoke", { node });
       if (values.json) {
         io.out(`${JSON.stringify(r, null, 2)}\n`);
         return EXIT.ok;
@@ -94,12 +70,12 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
     }
     const args = sub === "list" ? argv.slice(1) : argv;
     const { values, positionals } = parse(args, { state: { type: "string" }, json: { type: "boolean" } });
-    const rows = (await call(
+    const rows = await call(
       io,
       `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`,
       "agents",
       {},
-    )) as AgentRow[];
+    );
     if (values.json) {
       io.out(`${JSON.stringify(rows, null, 2)}\n`);
       return EXIT.ok;

@@ -1,3 +1,4 @@
+import type { AuditEntry } from "../../admin/methods.js";
 import { call } from "../admin.js";
 import { parse, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
@@ -21,8 +22,7 @@ Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
     });
     const limit = str(values.limit) ?? "50";
     if (!/^\d+$/.test(limit)) throw new UsageError("--limit: must be a number");
-    const print = (e: unknown) => {
-      const ev = e as { at: string; kind: string; node?: string; generation?: number; message: string };
+    const print = (ev: AuditEntry) => {
       io.out(
         values.json
           ? `${JSON.stringify(ev)}\n`

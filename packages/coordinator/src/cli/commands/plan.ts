@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { NodePlan } from "../../fleet/plan.js";
+import type { PlanResult } from "../../admin/methods.js";
 import { AdminError } from "../../server/admin.js";
 import { call } from "../admin.js";
 import { parse, str } from "../args.js";
@@ -23,15 +23,13 @@ Exit status: 0 nothing would change, 2 something would, 1 error (invalid spec, n
     const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
-    let res: { plans: NodePlan[]; changes: boolean };
+    let res: PlanResult;
     try {
-      res = (await call(io, `${paths.state}/admin.sock`, "plan", {
-        specText,
-        file: paths.spec,
-      })) as typeof res;
+      res = await call(io, `${paths.state}/admin.sock`, "plan", { specText, file: paths.spec });
     } catch (err) {
-      if (err instanceof AdminError && Array.isArray(err.details?.problems)) {
-        for (const p of err.details.problems as string[]) io.err(`${p}\n`);
+      const problems = err instanceof AdminError ? err.problems : null;
+      if (problems) {
+        for (const p of problems) io.err(`${p}\n`);
         return EXIT.error;
       }
       throw err;

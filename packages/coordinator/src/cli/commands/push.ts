@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
+import type { PushEvent } from "../../admin/methods.js";
 import { AdminError } from "../../server/admin.js";
-import type { PushEvent, PushOutcome } from "../../server/coordinator.js";
 import { call } from "../admin.js";
 import { parse, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
@@ -35,15 +35,14 @@ Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or
       throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
     const json = values.json === true;
-    const onEvent = (e: unknown) => {
-      const ev = e as PushEvent;
+    const onEvent = (ev: PushEvent) => {
       if (json) io.out(`${JSON.stringify(ev)}\n`);
       else if (ev.kind === "node")
         io.out(`  ${(ev.node ?? "").padEnd(10)} ${(ev.phase ?? "").padEnd(11)} ${ev.message}\n`);
       else if (ev.kind !== "done") io.out(`${ev.message}\n`);
     };
     try {
-      const res = (await call(
+      const res = await call(
         io,
         `${paths.state}/admin.sock`,
         "push",
@@ -54,7 +53,7 @@ Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or
           noWait: values["no-wait"] === true,
         },
         onEvent,
-      )) as PushOutcome | { accepted: true; generation: number };
+      );
       if ("accepted" in res) {
         io.out(
           json
@@ -67,8 +66,9 @@ Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or
       else io.out(`${res.ok ? "ok" : "FAILED"}: ${res.message}\n`);
       return res.ok ? EXIT.ok : EXIT.error;
     } catch (err) {
-      if (err instanceof AdminError && Array.isArray(err.details?.problems)) {
-        for (const p of err.details.problems as string[]) io.err(`${p}\n`);
+      const problems = err instanceof AdminError ? err.problems : null;
+      if (problems) {
+        for (const p of problems) io.err(`${p}\n`);
         return EXIT.error;
       }
       throw err;

@@ -1,5 +1,4 @@
 import { ROTATE_NAMES } from "../../secrets/rotation.js";
-import type { PushEvent, PushOutcome } from "../../server/coordinator.js";
 import { call } from "../admin.js";
 import { parse, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
@@ -43,21 +42,20 @@ Exit status: 0 rotated, 1 failed (rolled back, previous values kept) or refused,
     if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1)
       throw new UsageError("--timeout: must be a number of seconds");
     const paths = specPaths(io, undefined, str(values.state));
-    const res = (await call(
+    const res = await call(
       io,
       `${paths.state}/admin.sock`,
       "rotate",
       {
-        secrets: [...new Set(chosen)].map((n) => ROTATE_NAMES[n]),
+        secrets: [...new Set(chosen)].flatMap((n) => ROTATE_NAMES[n] ?? []),
         timeoutMs: Number(timeoutText) * 1000,
       },
-      (e: unknown) => {
-        const ev = e as PushEvent;
+      (ev) => {
         if (ev.kind === "node")
           io.out(`  ${(ev.node ?? "").padEnd(10)} ${(ev.phase ?? "").padEnd(11)} ${ev.message}\n`);
         else if (ev.kind !== "done") io.out(`${ev.message}\n`);
       },
-    )) as PushOutcome;
+    );
     io.out(
       res.ok
         ? `ok: ${chosen.join(", ")} rotated; ${res.message}\n`

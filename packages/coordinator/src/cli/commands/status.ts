@@ -70,7 +70,7 @@ export function formatStatus(r: StatusReport): string {
 }
 
 async function once(io: Io, socket: string, json: boolean): Promise<string> {
-  const r = (await call(io, socket, "status", {})) as StatusReport;
+  const r = await call(io, socket, "status", {});
   return json ? `${JSON.stringify(r, null, 2)}\n` : formatStatus(r);
 }
 
