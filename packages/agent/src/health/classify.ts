@@ -57,7 +57,7 @@ export interface Prefilter {
   readonly m: number;
   readonly shift: Uint8Array;
   /** Per block hash with shift 0: the ids of the long needles ending their window there. */
-  readonly candidates: readonly (readonly number[] | undefined)[];
+  readonly candidates: ReadonlyMap<number, readonly number[]>;
   /** Needles shorter than MIN_NEEDLE, checked with includes() (kept to a minimum). */
   readonly shortIds: readonly number[];
 }
@@ -96,10 +96,9 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
   const m =
     longIds.length === 0 ? MIN_NEEDLE : Math.min(...longIds.map((id) => (needles[id] as string).length));
   const shift = new Uint8Array(1 << HASH_BITS).fill(m - 1);
-  // Dense (not sparse) so that V8 keeps fast elements for the lookups in scanNeedles.
-  const candidates: (number[] | undefined)[] = new Array<number[] | undefined>(1 << HASH_BITS).fill(
-    undefined,
-  );
+  // A Map, not an array of 2^HASH_BITS slots (128 kB a table): only the few lines that pass the
+  // gate look into it, once per window that ends a needle.
+  const candidates = new Map<number, number[]>();
   for (const id of longIds) {
     const n = needles[id] as string;
     for (let j = 2; j <= m; j++) {
@@ -107,9 +106,9 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
       const s = m - j;
       if (s < (shift[h] as number)) shift[h] = s;
       if (s === 0) {
-        const list = candidates[h] ?? [];
+        const list = candidates.get(h) ?? [];
         if (!list.includes(id)) list.push(id);
-        candidates[h] = list;
+        candidates.set(h, list);
       }
     }
   }
@@ -174,7 +173,7 @@ export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): nu
       pos += s;
       continue;
     }
-    const cands = candidates[h] as readonly number[];
+    const cands = candidates.get(h) as readonly number[];
     const start = pos - m + 1;
     for (let i = 0; i < cands.length; i++) {
       const id = cands[i] as number;
