@@ -193,7 +193,10 @@ async function main() {
     "  switch (component) {",
   );
   for (const [logComponent, parts] of Object.entries(LOG_COMPONENTS))
-    lines.push(`    case "${logComponent}":`, `      return [${parts.map((f) => `...${varName(f)}()`).join(", ")}];`);
+    lines.push(
+      `    case "${logComponent}":`,
+      `      return [${parts.map((f) => `...${varName(f)}()`).join(", ")}];`,
+    );
   lines.push("  }", "}", "");
   writeFileSync(OUT_TS, lines.join("\n"));
   spawnSync("npx", ["biome", "format", "--write", OUT_TS], { stdio: "ignore" });
