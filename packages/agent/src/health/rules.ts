@@ -83,7 +83,7 @@ function xmppConnectionRules(who: "jicofo" | "jvb"): Rule[] {
     fromCatalog(
       who,
       "xmpp-reconnecting",
-      ["will re-try after", "needs to reconnect", "Reconnecting in "],
+      ["will re-try after", "XMPP connection needs to reconnect", "Reconnecting in "],
       /will re-try after|the XMPP connection needs to reconnect|Reconnecting in \d/,
     ),
   ];
@@ -283,7 +283,11 @@ const JICOFO: Rule[] = [
   {
     signal: "no-operational-bridges",
     label: "failed",
-    needles: ["No operational bridges", "no operational bridges", "operational bridges are SHUTTING_DOWN"],
+    needles: [
+      "No operational bridges",
+      "There are no operational bridges",
+      "operational bridges are SHUTTING_DOWN",
+    ],
     re: /No operational bridges available(?: \(total bridge count: (\d+)\))?|There are no operational bridges|All operational bridges are SHUTTING_DOWN/,
     covers: [
       "BridgeSelector.selectBridge: no operational bridges",
@@ -395,7 +399,7 @@ const JICOFO: Rule[] = [
   {
     signal: "colibri-participant-missing",
     label: "degraded",
-    needles: ["no participantInfo"],
+    needles: ["Cannot remove", "Can not remove"],
     re: /Can ?not remove \S+, no participantInfo/,
     explain: "jicofo had no bridge allocation for a leaving participant: it never got a bridge.",
     fix: "Look for no-operational-bridges / bridge-selection-failed around this line.",
