@@ -5,7 +5,7 @@
 //
 //   tail-child.mjs FILE STATE_DIR RELEASE
 //
-// IPC: {cmd: "count"} -> {lines, records, signals}.
+// IPC: {cmd: "count"} -> {lines, records, signals, skipped}.
 import path from "node:path";
 import { pkg } from "./packages.mjs";
 
@@ -37,7 +37,9 @@ const tailer = new LogTailer({
 tailer.start();
 await tailer.poll();
 process.on("message", (msg) => {
-  if (msg.cmd === "count") process.send?.({ reply: msg.seq, ...counts });
+  // skipped: lines the tailer read but did not deliver, over its CPU budget of a second (LogTailer's
+  // maxBusyMsPerSecond is wall time, which a heavily loaded machine can use up).
+  if (msg.cmd === "count") process.send?.({ reply: msg.seq, ...counts, skipped: tailer.totals.skippedLines });
 });
 const stop = () =>
   tailer.stop().then(() => {

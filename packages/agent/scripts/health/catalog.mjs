@@ -173,21 +173,31 @@ async function main() {
   // One list per catalog file: jicoco and Smack are inside both jicofo and jvb.
   const varName = (file) => file.toUpperCase().replace(/[^A-Z0-9]/g, "_");
   for (const file of new Set(Object.values(LOG_COMPONENTS).flat())) {
-    lines.push(`const ${varName(file)}: Entries = [`);
+    lines.push(`function ${varName(file)}(): Entries {`, "  return [");
     const seen = new Set();
     for (const r of recs) {
       if (r.component !== file) continue;
       const k = JSON.stringify([severityOf(r), whereOf(r), r.template]);
       if (seen.has(k)) continue;
       seen.add(k);
-      lines.push(`  ${k},`);
+      lines.push(`    ${k},`);
     }
-    lines.push("];", "");
+    lines.push("  ];", "}", "");
   }
-  lines.push('export const CATALOG: Readonly<Record<"jicofo" | "jvb" | "prosody" | "nginx", Entries>> = {');
+  // Functions, not constants: the lists exist only once catalogOf() is called (catalog.ts, on a
+  // component's first line with a warning level), so an agent holds the one or two components it
+  // classifies, not all four.
+  lines.push(
+    "/** The catalog of one log component, built on each call (catalog.ts keeps what it needs). */",
+    'export function catalogOf(component: "jicofo" | "jvb" | "prosody" | "nginx"): Entries {',
+    "  switch (component) {",
+  );
   for (const [logComponent, parts] of Object.entries(LOG_COMPONENTS))
-    lines.push(`  ${logComponent}: [${parts.map((f) => `...${varName(f)}`).join(", ")}],`);
-  lines.push("};", "");
+    lines.push(
+      `    case "${logComponent}":`,
+      `      return [${parts.map((f) => `...${varName(f)}()`).join(", ")}];`,
+    );
+  lines.push("  }", "}", "");
   writeFileSync(OUT_TS, lines.join("\n"));
   spawnSync("npx", ["biome", "format", "--write", OUT_TS], { stdio: "ignore" });
   process.stdout.write(

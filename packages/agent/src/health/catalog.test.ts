@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { CATALOG, type CatalogEntry } from "./catalog.gen.js";
+import { type CatalogEntry, catalogOf } from "./catalog.gen.js";
 import { ownerOf, parseSelector, selects, templateRegex, whereOfLine } from "./catalog.js";
 import { NO_RULE } from "./catalogRules.js";
 import { classify } from "./classify.js";
@@ -198,7 +198,7 @@ describe("catalog entries x layouts (generated from test/fixtures/logs/catalog.j
     for (const { rec, component } of cases) {
       const [sev, where, template] = entryOf(rec);
       expect(
-        CATALOG[component].some((e) => e[0] === sev && e[1] === where && e[2] === template),
+        catalogOf(component).some((e) => e[0] === sev && e[1] === where && e[2] === template),
         `${component} ${where}: ${template}`,
       ).toBe(true);
     }

@@ -1,5 +1,5 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
-import { CATALOG, type CatalogEntry } from "./catalog.gen.js";
+import { type CatalogEntry, catalogOf } from "./catalog.gen.js";
 import { CATALOG_RULES, type CatalogRule } from "./catalogRules.js";
 import { JUL_LEVEL_NAMES } from "./julLevels.gen.js";
 import { RULES } from "./rules.js";
@@ -241,7 +241,7 @@ export function catalogIndex(component: LogComponent): CatalogIndex {
   const byClass = new Map<string, CompiledEntry[]>();
   const byNeedle = new Map<string, CompiledEntry[]>();
   const java = component === "jicofo" || component === "jvb";
-  for (const e of CATALOG[component]) {
+  for (const e of catalogOf(component)) {
     const owner = rules.find(({ sels }) => sels.some((s) => selects(s, e)))?.r;
     const c: CompiledEntry = {
       severity: e[0],

@@ -27,30 +27,37 @@ export interface CompiledRule {
 }
 
 /**
- * Multi-needle prefilter, in two steps. Most lines of a real log hold no needle at all: `any`, one
- * regex alternation of every needle, turns them away in irregexp's native code. The few that pass
- * get the exact set of needles they hold from a Wu-Manber scan (a shift table over 2-character
- * blocks, candidates verified with startsWith), which finds overlapping needles too.
+ * Multi-needle prefilter, in two steps. Most lines of a real log hold no needle at all: the gate,
+ * two regex alternations, turns them away in irregexp's native code. The few that pass get the
+ * exact set of needles they hold from a Wu-Manber scan (a shift table over 2-character blocks,
+ * candidates verified with startsWith), which finds overlapping needles too.
  *
- * The daemon runs without V8's optimizing compiler (rc.d/vmmeet_agent: --max-opt=1), where a
- * JavaScript loop over a line's characters costs about twice the alternation; with it, the
- * alternation would cost about three times the loop.
+ * Why two alternations: irregexp skips ahead Boyer-Moore style only when every alternative starts
+ * with characters that are rare in the text it searches. Capital letters are rare in log text, so
+ * `upper` holds, for every needle and level token that has one, the needle from its first capital
+ * letter on (a part of the needle: a line that holds the needle holds it); one alternative that
+ * starts with a common lower-case letter or a blank turns the skip off for the whole alternation
+ * and costs every alternative a check at every character, so those few go to `lower`. Measured
+ * without the optimizing compiler (rc.d/vmmeet_agent: --max-opt=1), the two cost about a half of
+ * one alternation of everything; a JavaScript loop over a line's characters costs about twice it.
  */
 export interface Prefilter {
   readonly needles: readonly string[];
   /**
-   * Matches a line that holds at least one needle or one token of the level stage (no flags:
-   * test() keeps no state). One pass turns most lines of a real log away.
+   * The gate (no flags: test() keeps no state). `upper`: the capital-letter parts of needles and
+   * level tokens; `lower`: the needles and tokens without a usable capital letter. A line that
+   * neither matches holds no needle and no token.
    */
-  readonly any: RegExp;
-  /** The level tokens in `any`, and the needles alone: a line that `any` let in for its level only. */
+  readonly upper: RegExp;
+  readonly lower: RegExp;
+  /** The level tokens in `upper` as it matches them: a line `upper` let in for its level only. */
   readonly tokens: ReadonlySet<string>;
   readonly needlesOnly: RegExp;
   /** Window length: the shortest long needle. */
   readonly m: number;
   readonly shift: Uint8Array;
   /** Per block hash with shift 0: the ids of the long needles ending their window there. */
-  readonly candidates: readonly (readonly number[] | undefined)[];
+  readonly candidates: ReadonlyMap<number, readonly number[]>;
   /** Needles shorter than MIN_NEEDLE, checked with includes() (kept to a minimum). */
   readonly shortIds: readonly number[];
 }
@@ -73,6 +80,8 @@ export const MIN_NEEDLE = 10;
 const HASH_BITS = 14;
 
 const MAX_DETAIL = 200;
+/** A needle's capital-letter part goes to `upper` when it is at least this long (else the needle to `lower`). */
+const MIN_UPPER_PART = 5;
 
 function blockHash(a: number, b: number): number {
   return ((a & 0x7f) << 7) | (b & 0x7f);
@@ -87,10 +96,9 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
   const m =
     longIds.length === 0 ? MIN_NEEDLE : Math.min(...longIds.map((id) => (needles[id] as string).length));
   const shift = new Uint8Array(1 << HASH_BITS).fill(m - 1);
-  // Dense (not sparse) so that V8 keeps fast elements for the lookups in scanNeedles.
-  const candidates: (number[] | undefined)[] = new Array<number[] | undefined>(1 << HASH_BITS).fill(
-    undefined,
-  );
+  // A Map, not an array of 2^HASH_BITS slots (128 kB a table): only the few lines that pass the
+  // gate look into it, once per window that ends a needle.
+  const candidates = new Map<number, number[]>();
   for (const id of longIds) {
     const n = needles[id] as string;
     for (let j = 2; j <= m; j++) {
@@ -98,17 +106,47 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
       const s = m - j;
       if (s < (shift[h] as number)) shift[h] = s;
       if (s === 0) {
-        const list = candidates[h] ?? [];
+        const list = candidates.get(h) ?? [];
         if (!list.includes(id)) list.push(id);
-        candidates[h] = list;
+        candidates.set(h, list);
       }
     }
   }
-  const escapeNeedle = (n: string) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const extra = tokens.filter((t) => !needles.includes(t));
-  const any = new RegExp([...needles, ...extra].map(escapeNeedle).join("|"));
-  const needlesOnly = new RegExp(needles.map(escapeNeedle).join("|"));
-  return { needles, any, tokens: new Set(extra), needlesOnly, m, shift, candidates, shortIds };
+  const upper: string[] = [];
+  const lower: string[] = [];
+  for (const n of [...needles, ...extra]) {
+    const part = upperPart(n);
+    const to = part === undefined ? lower : upper;
+    const text = part ?? n;
+    if (!to.includes(text)) to.push(text);
+  }
+  return {
+    needles,
+    upper: alternation(upper),
+    lower: alternation(lower),
+    tokens: new Set(extra.map((t) => upperPart(t) ?? t)),
+    needlesOnly: alternation(needles),
+    m,
+    shift,
+    candidates,
+    shortIds,
+  };
+}
+
+/** The needle from its first capital letter (A-Z) on, when that leaves at least MIN_UPPER_PART characters. */
+function upperPart(needle: string): string | undefined {
+  for (let i = 0; i + MIN_UPPER_PART <= needle.length; i++) {
+    const c = needle.charCodeAt(i);
+    if (c >= 65 && c <= 90) return needle.slice(i);
+  }
+  return undefined;
+}
+
+/** One regex that matches any of the literals; one that never matches when there are none. */
+function alternation(literals: readonly string[]): RegExp {
+  if (literals.length === 0) return /(?!)/;
+  return new RegExp(literals.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
 }
 
 /**
@@ -116,11 +154,14 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
  * the line holds neither a needle nor a level token (most lines: nothing more to do).
  */
 export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): number {
-  const hit = p.any.exec(line);
-  if (hit === null) return -1;
-  // Let in for a level token (a warning line): irregexp says faster than the scan below whether
-  // it holds a needle too (the daemon runs without the optimizing compiler).
-  if (p.tokens.has(hit[0]) && !p.needlesOnly.test(line)) return 0;
+  const hit = p.upper.exec(line);
+  if (hit === null) {
+    if (!p.lower.test(line)) return -1;
+  } else if (p.tokens.has(hit[0]) && !p.needlesOnly.test(line)) {
+    // Let in for a level token (a warning line): irregexp says faster than the scan below whether
+    // it holds a needle too (the daemon runs without the optimizing compiler).
+    return 0;
+  }
   let found = 0;
   const { needles, m, shift, candidates } = p;
   const len = line.length;
@@ -132,7 +173,7 @@ export function scanNeedles(p: Prefilter, present: Uint8Array, line: string): nu
       pos += s;
       continue;
     }
-    const cands = candidates[h] as readonly number[];
+    const cands = candidates.get(h) as readonly number[];
     const start = pos - m + 1;
     for (let i = 0; i < cands.length; i++) {
       const id = cands[i] as number;

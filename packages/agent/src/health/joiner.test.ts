@@ -36,6 +36,9 @@ describe("prefixes", () => {
     ["jicofo: INFO: x", "jicofo: INFO: x", undefined],
     ["jicofo[]: x", "jicofo[]: x", undefined],
     ["Sep 1614:45:24 host jvb[2]: x", "Sep 1614:45:24 host jvb[2]: x", undefined],
+    // A stamp without a tag is no prefix, after a compose name too; Jitsi's layout has none.
+    ["jvb_1 | Sep 16 14:45:24 x", "Sep 16 14:45:24 x", undefined],
+    ["JVB 2022-09-16 14:45:24.260 INFO: [35] x", "JVB 2022-09-16 14:45:24.260 INFO: [35] x", undefined],
   ])("%s", (line, message, tag) => {
     expect(line.slice(prefixLength(line))).toBe(message);
     expect(syslogTag(line)).toBe(tag);

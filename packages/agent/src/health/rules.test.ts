@@ -103,6 +103,36 @@ describe("rule table", () => {
     }
   });
 
+  it("the gate lets in every level token of the catalog stage, alone in a line", () => {
+    for (const c of LogComponentSchema.options) {
+      const table = compileRules(c, 9646);
+      for (const token of table.stage.tokens) {
+        const line = `x ${token} y`;
+        expect(scanNeedles(table.prefilter, table.present, line), `${c} ${JSON.stringify(token)}`).not.toBe(
+          -1,
+        );
+        table.present.fill(0);
+      }
+    }
+  });
+
+  it("the gate's first alternation holds only parts that start with a capital letter (irregexp skips on them)", () => {
+    for (const c of LogComponentSchema.options) {
+      const { upper, lower, needles } = compileRules(c, 9646).prefilter;
+      const parts = upper.source === "(?!)" ? [] : upper.source.split("|");
+      for (const part of parts) expect(part, c).toMatch(/^[A-Z]/);
+      // Every needle is in one of the two, whole or from its first capital letter on.
+      for (const n of needles) {
+        const i = n.search(/[A-Z]/);
+        const inUpper = i !== -1 && parts.some((p) => p.replace(/\\(.)/g, "$1") === n.slice(i));
+        expect(
+          inUpper || lower.source.split("|").some((p) => p.replace(/\\(.)/g, "$1") === n),
+          `${c} ${n}`,
+        ).toBe(true);
+      }
+    }
+  });
+
   it("compiles for every component with and without a release", () => {
     for (const component of LogComponentSchema.options) {
       expect(compileRules(component).rules.length).toBeGreaterThan(3);
