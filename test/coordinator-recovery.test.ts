@@ -11,6 +11,7 @@ import type { NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCall, CoordinatorDaemon } from "../packages/coordinator/dist/index.js";
+import { beginRotation, rotationPending } from "../packages/coordinator/dist/secrets/rotation.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";
@@ -94,7 +95,7 @@ async function interruptedPush(): Promise<{
     return j?.nodes.web?.state === "sent";
   });
   const state = path.join(dir, "state");
-  await cp(live, state, { recursive: true, filter: (src) => !src.endsWith("admin.sock") });
+  await cp(live, state, { recursive: true, filter: (src) => !/(admin\.sock|\.tmp)$/.test(src) });
   for (const a of agents) a.close();
   await d.stop();
   await pending;
@@ -112,6 +113,9 @@ describe("a push interrupted by the coordinator's end, on restart", () => {
   it("is finished when every node holds its generation: gates checked again, nothing sent", async () => {
     const { state, desired } = await interruptedPush();
     expect(await json(path.join(state, "current.json"))).toEqual({ desired: 2, good: 1 });
+    // As if the push were a `vmmeet secrets rotate`'s: finished, its new values stay.
+    await beginRotation(state, ["jvbPassword"]);
+    const rotated = await readFile(path.join(state, "secrets.json"), "utf8");
     const d = await startDaemon(state);
     // The push shows as running until the recovery ends: no other push, no catch-up meanwhile.
     expect(d.status().pushRunning?.by).toMatch(/alice, interrupted by a coordinator restart/);
@@ -125,12 +129,18 @@ describe("a push interrupted by the coordinator's end, on restart", () => {
     expect(audit.find((e) => e.kind === "push-interrupted")?.message).toMatch(
       /stopped during the push of generation 2 by alice; on restart, vmm holds 2, .*every node holds generation 2/,
     );
-    expect(audit.at(-1)).toMatchObject({ kind: "push-succeeded", generation: 2 });
-    expect(audit.at(-1)?.message).toMatch(/restart was finished/);
+    const done = audit.find((e) => e.kind === "push-succeeded" && e.generation === 2);
+    expect(done?.message).toMatch(/restart was finished/);
+    expect(audit.at(-1)).toMatchObject({ kind: "secrets-rotated" });
+    expect(await rotationPending(state)).toBe(false);
+    expect(await readFile(path.join(state, "secrets.json"), "utf8")).toBe(rotated);
   });
 
   it("is rolled back as a new generation when a node is behind: no node gets a generation it holds", async () => {
     const { state, desired } = await interruptedPush();
+    // As if the push were a `vmmeet secrets rotate`'s: rolled back, the previous values come back.
+    const before = await readFile(path.join(state, "secrets.json"), "utf8");
+    await beginRotation(state, ["jvbPassword"]);
     const d = await startDaemon(state);
     const [gen1, gen2] = [await desired(1), await desired(2)];
     const agents = await Promise.all(
@@ -157,7 +167,10 @@ describe("a push interrupted by the coordinator's end, on restart", () => {
       "push-interrupted",
       "push-failed",
       "rollback",
+      "secrets-rotation-reverted",
     ]);
+    expect(await rotationPending(state)).toBe(false);
+    expect(await readFile(path.join(state, "secrets.json"), "utf8")).toBe(before);
     const audit = await d.core.store.readAudit();
     expect(audit.find((e) => e.kind === "push-interrupted")?.message).toMatch(/web \(holds 1\)/);
   });

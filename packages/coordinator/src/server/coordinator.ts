@@ -16,7 +16,7 @@ import { buildStatus } from "../fleet/status.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
 import { MaterialCache, type SecretName } from "../secrets/index.js";
-import { beginRotation, commitRotation, revertRotation } from "../secrets/rotation.js";
+import { beginRotation, commitRotation, revertRotation, rotationPending } from "../secrets/rotation.js";
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
@@ -300,7 +300,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     if (!j) return null;
     const emit = this.#emitter(j.generation);
     try {
-      return await recoverInterruptedPush(j, {
+      const outcome = await recoverInterruptedPush(j, {
         fleet: this.fleet,
         store: this.store,
         logger: this.o.logger,
@@ -317,6 +317,20 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
           return this.#rollback(failed, j.good, changed, opts, emit, () => undefined);
         },
       });
+      // The push of a `vmmeet secrets rotate`: its new values stay if it was finished, else the old come back.
+      if (await rotationPending(this.o.stateDir)) {
+        const finish = outcome?.ok ? commitRotation : revertRotation;
+        await finish(this.o.stateDir, { logger: this.o.logger });
+        await this.store.audit({
+          kind: outcome?.ok ? "secrets-rotated" : "secrets-rotation-reverted",
+          by: j.by,
+          generation: j.generation,
+          message: outcome?.ok
+            ? "the rotation's push was finished after the coordinator's restart: the new values are in force"
+            : "the rotation's push did not end well after the coordinator's restart: the previous values are in force again",
+        });
+      }
+      return outcome;
     } finally {
       await this.#endJournal();
       this.#running = null;
