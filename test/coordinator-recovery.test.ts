@@ -175,6 +175,21 @@ describe("a push interrupted by the coordinator's end, on restart", () => {
     expect(audit.find((e) => e.kind === "push-interrupted")?.message).toMatch(/web \(holds 1\)/);
   });
 
+  it("waits for the nodes no longer than the coordinator runs: stopped, it keeps the journal for the next start", async () => {
+    const { state, desired } = await interruptedPush();
+    const first = await startDaemon(state);
+    await first.stop();
+    // Its recovery ended with it, and did nothing: without the nodes it cannot tell what they hold.
+    await waitFor("the recovery ended", () => first.core.pushRunning === null, { timeoutMs: 60_000 });
+    expect(await json(path.join(state, "rollout.json"))).toMatchObject({ generation: 2, good: 1 });
+    expect(await json(path.join(state, "current.json"))).toEqual({ desired: 2, good: 1 });
+    const d = await startDaemon(state);
+    const gen2 = await desired(2);
+    await Promise.all(NODES.map((n) => connect(d, n, { generation: 2, desired: gen2[n]! })));
+    await recovered(d);
+    expect(await json(path.join(state, "current.json"))).toEqual({ desired: 2, good: 2 });
+  });
+
   it("is dropped when current.json never named its generation (killed while it was being stored)", async () => {
     const { state } = await interruptedPush();
     await writeFile(path.join(state, "current.json"), `${JSON.stringify({ desired: 1, good: 1 })}\n`);

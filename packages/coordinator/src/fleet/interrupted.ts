@@ -19,6 +19,8 @@ export interface RecoveryDeps {
   restored: ReadonlyMap<string, NodeStatus | null>;
   /** Resolves true once cond() holds (re-checked on every fleet change, and every tickMs), false at deadline. */
   waitFor: (cond: () => boolean, deadline: number, tickMs?: number) => Promise<boolean>;
+  /** The coordinator is stopping: the recovery ends where it waits, and the journal stays for the next start. */
+  stopping: () => boolean;
   emit: (e: Omit<PushEvent, "at" | "generation">) => void;
   /** Says in `vmmeet status` what the recovery does ("finishing it", "rolling it back"). */
   describe: (doing: string) => void;
@@ -39,7 +41,10 @@ export async function recoverInterruptedPush(
     const st = statusOf(n);
     return d.fleet.connected(n) && st !== null && st !== d.restored.get(n) && st.applying === null;
   };
-  await d.waitFor(() => nodes.every(reported), deadline);
+  const wait = async (cond: () => boolean) =>
+    (await d.waitFor(() => d.stopping() || cond(), deadline, 1000)) && !d.stopping();
+  await wait(() => nodes.every(reported));
+  if (d.stopping()) return null;
   const held = new Map(nodes.map((n) => [n, reported(n) ? (statusOf(n)?.generation ?? null) : null]));
   const plan = planRecovery(j, (await d.store.current()).desired, held);
   const holds = [...held].map(([n, h]) => `${n} holds ${h ?? "? (no report)"}`).join(", ");
@@ -56,7 +61,9 @@ export async function recoverInterruptedPush(
     d.describe("finishing it");
     // The moments the push restarted each service are gone with it: a dependent still reconnecting cannot
     // be told from a failed one, so no gate fails early; each must pass by the push's deadline.
-    if (await d.waitFor(() => gatesNow(j, cur.spec, statusOf, Date.now()) === null, deadline, 1000)) {
+    const passed = await wait(() => gatesNow(j, cur.spec, statusOf, Date.now()) === null);
+    if (d.stopping()) return null;
+    if (passed) {
       await d.store.setCurrent({ desired: g, good: g });
       const message = `generation ${g} rolled out: the push interrupted by the coordinator's restart was finished (every node held it, every gate passed again)`;
       await d.store.audit({ kind: "push-succeeded", by: j.by, generation: g, result: "ok", message });

@@ -83,6 +83,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   /** The rollout journal of the push in flight (fleet/journal.ts), and its writes in order. */
   #journal: RolloutJournal | null = null;
   #journalWrites: Promise<void> = Promise.resolve();
+  /** Set by stopRecovery(): an interrupted push's recovery ends where it waits, its journal kept. */
+  #stopping = false;
   /** What nodes.json said each node held before a restart: recovery waits for newer reports. */
   readonly #restored = new Map<string, NodeStatus | null>();
 
@@ -308,6 +310,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         emit,
         current: () => this.#current,
         waitFor: (cond, deadline, tickMs) => this.#waitFor(cond, deadline, tickMs),
+        stopping: () => this.#stopping,
         describe: (doing) => {
           if (this.#running) this.#running.by = `${j.by}, interrupted by a coordinator restart: ${doing}`;
         },
@@ -318,7 +321,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         },
       });
       // The push of a `vmmeet secrets rotate`: its new values stay if it was finished, else the old come back.
-      if (await rotationPending(this.o.stateDir)) {
+      if (!this.#stopping && (await rotationPending(this.o.stateDir))) {
         const finish = outcome?.ok ? commitRotation : revertRotation;
         await finish(this.o.stateDir, { logger: this.o.logger });
         await this.store.audit({
@@ -332,9 +335,15 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       }
       return outcome;
     } finally {
-      await this.#endJournal();
+      if (this.#stopping) await this.#journalWrites;
+      else await this.#endJournal();
       this.#running = null;
     }
+  }
+
+  /** The daemon stops: a recovery still waiting for the nodes or the gates ends, and runs again next start. */
+  stopRecovery(): void {
+    this.#stopping = true;
   }
 
   /**

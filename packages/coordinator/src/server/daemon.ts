@@ -244,6 +244,7 @@ export class CoordinatorDaemon {
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.core.stopRecovery();
       await this.#heal?.stop();
       await this.#admin?.stop();
       await this.#page?.stop();
