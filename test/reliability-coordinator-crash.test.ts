@@ -69,6 +69,11 @@ describe("the coordinator killed in the middle of a rollout", () => {
     `finishes or rolls back each of ${PUSHES} interrupted pushes, every node on a generation asked for, nothing applied twice (seed ${SEED})`,
     async () => {
       const r = prng(SEED);
+      const slices = Array.from({ length: PUSHES }, (_, k) => k);
+      for (let k = slices.length - 1; k > 0; k--) {
+        const o = r.int(k + 1);
+        [slices[k], slices[o]] = [slices[o]!, slices[k]!];
+      }
       const current = path.join(d.stateDir, "current.json");
       const journal = path.join(d.stateDir, "rollout.json");
       const generationFile = (g: number) =>
@@ -100,8 +105,9 @@ describe("the coordinator killed in the middle of a rollout", () => {
         const auditBefore = (await readFile(path.join(d.stateDir, "audit.log"), "utf8")).length;
 
         const push = startPush();
-        // Spread over the whole rollout (and a little after it): kill i lands in the i-th slice of it.
-        const killAfter = Math.round(((i - 1 + r.next()) / PUSHES) * pushMs * 1.1);
+        // Spread over the whole rollout (and a little after it): each kill in a slice of its own, the slices in
+        // random order (a run cut short has still hit every part of the rollout).
+        const killAfter = Math.round(((slices[i - 1]! + r.next()) / PUSHES) * pushMs * 1.1);
         await new Promise((resolve) => setTimeout(resolve, killAfter));
         const killedAt = performance.now();
         await d.restartCoordinator("SIGKILL");
