@@ -122,7 +122,8 @@ describe("the coordinator killed in the middle of a rollout", () => {
             const onIt = s.nodes.every((n) => n.connected && n.generation.applied === s.desiredGeneration);
             return onIt ? s : undefined;
           },
-          { timeoutMs: 180_000, intervalMs: 200 },
+          // The push's timeout (a gate checked again that does not pass), then its rollback.
+          { timeoutMs: 420_000, intervalMs: 200 },
         );
         await d.waitVerdict("conference-ready", 120_000);
         healthyMs.push(performance.now() - killedAt);

@@ -32,6 +32,10 @@ describe("the rollout journal", () => {
     expect(noteEvent(j, { kind: "node", node: "xmpp", phase: "restarting" }, 200)).toBe(true);
     expect(j.nodes.xmpp).toEqual({ state: "applied", sentAt: 150, restarted: true });
     expect(noteEvent(j, { kind: "node", node: "xmpp", phase: "gating" }, 210)).toBe(false);
+    // Files written, nothing restarted: no phase of its own before the gate.
+    noteEvent(j, { kind: "node", node: "vmm", phase: "applying" }, 205);
+    expect(noteEvent(j, { kind: "node", node: "vmm", phase: "gating" }, 210)).toBe(true);
+    expect(j.nodes.vmm).toEqual({ state: "applied", sentAt: 205, restarted: false });
     expect(noteEvent(j, { kind: "node", node: "xmpp", phase: "healthy" }, 220)).toBe(true);
     expect(noteEvent(j, { kind: "node", node: "jvb", phase: "unchanged" }, 230)).toBe(true);
     expect(j.nodes.jvb).toMatchObject({ state: "applied", restarted: false });

@@ -114,6 +114,13 @@ export function noteEvent(j: RolloutJournal, e: JournalNote, now: number, restor
       n.state = "applied";
       n.restarted = e.phase === "restarting";
       return true;
+    case "gating":
+      // Its stage's applies all answered; one that restarted nothing and changed files says neither
+      // "restarting" nor "unchanged" before its gate.
+      if (n.state !== "sent") return false;
+      n.state = "applied";
+      n.restarted = false;
+      return true;
     case "healthy":
       n.state = "healthy";
       return true;
