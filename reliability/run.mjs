@@ -5,8 +5,8 @@
 // to reliability/results.json, prints the table and exits non-zero when a fault's test failed.
 // CI runs the same tests at small counts (`npm test`); this is never part of it.
 //
-//   node reliability/run.mjs [--quick] [--only disk-full,log-flood,days-away,lossy-link,cut-off,clock-skew,
-//                            bad-frames,bad-specs,hostile-files]
+//   node reliability/run.mjs [--quick] [--only coordinator-crash,disk-full,log-flood,days-away,lossy-link,
+//                            cut-off,clock-skew,bad-frames,bad-specs,hostile-files]
 //                            [--out FILE]
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -21,6 +21,7 @@ const ROOT = path.dirname(HERE);
 
 /** Each fault and the test file that checks it (and records its figures). */
 const FAULTS = {
+  "coordinator-crash": "test/reliability-coordinator-crash.test.ts",
   "disk-full": "test/reliability-disk-full.test.ts",
   "log-flood": "test/reliability-log-flood.test.ts",
   "days-away": "test/reliability-days-away.test.ts",

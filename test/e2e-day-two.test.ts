@@ -13,9 +13,7 @@ let d: Deployment;
 
 beforeAll(async () => {
   d = await Deployment.start({ agentArgs: ["--heal-interval", "2", "--restart-backoff", "1"] });
-  const first = await d.push(120);
-  if (first.code !== 0) throw new Error(`the first push failed:\n${first.stdout}${first.stderr}`);
-  await d.waitVerdict("conference-ready", 60_000);
+  await d.pushReady();
 }, 240_000);
 afterAll(async () => {
   await d?.remove();

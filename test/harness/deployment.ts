@@ -361,6 +361,13 @@ export class Deployment {
     return this.vmmeet("push", "--timeout", String(timeoutS));
   }
 
+  /** `vmmeet push` that must succeed, then the deployment conference-ready. */
+  async pushReady(timeoutMs = 60_000): Promise<void> {
+    const res = await this.push(120);
+    if (res.code !== 0) throw new Error(`the push failed:\n${res.stdout}${res.stderr}`);
+    await this.waitVerdict("conference-ready", timeoutMs);
+  }
+
   waitVerdict(verdict: Verdict, timeoutMs = 60_000): Promise<StatusReport> {
     return waitForVerdict(() => this.status(), verdict, timeoutMs);
   }

@@ -3,12 +3,14 @@
 // admin socket call into it.
 import { EventEmitter } from "node:events";
 import { isDeepStrictEqual } from "node:util";
-import type { AgentEvent, NodeDesired, Spec } from "@vmmeet/shared";
+import type { AgentEvent, NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
 import { applyDesired, applyProblem } from "../fleet/apply.js";
 import { type ApplyResult, Fleet } from "../fleet/fleet.js";
 import { evaluateGate, type GateContext } from "../fleet/gates.js";
+import { recoverInterruptedPush } from "../fleet/interrupted.js";
+import { newJournal, noteEvent, type RolloutJournal } from "../fleet/journal.js";
 import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
 import { DEPENDENCY_SERVICES, DEPENDENT_SERVICES, dependentsOf, type Recovery } from "../fleet/recovery.js";
 import { rolloutStages } from "../fleet/stages.js";
@@ -16,7 +18,7 @@ import { buildStatus } from "../fleet/status.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
 import { MaterialCache, type SecretName } from "../secrets/index.js";
-import { beginRotation, commitRotation, revertRotation } from "../secrets/rotation.js";
+import { beginRotation, commitRotation, revertRotation, rotationPending } from "../secrets/rotation.js";
 import { formatProblem, parseSpecText } from "../spec/load.js";
 import { type GenerationRecord, StateStore } from "../state/store.js";
 
@@ -54,6 +56,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   #persistTimer: NodeJS.Timeout | null = null;
   /** Secrets and PKI, loaded again only when their files change (every push and plan needs them). */
   readonly #material: MaterialCache;
+  /** The rollout journal of the push in flight (fleet/journal.ts), and its writes in order. */
+  #journal: RolloutJournal | null = null;
+  #journalWrites: Promise<void> = Promise.resolve();
+  /** Set by stopRecovery(): an interrupted push's recovery ends where it waits, its journal kept. */
+  #stopping = false;
+  /** What nodes.json said each node held before a restart: recovery waits for newer reports. */
+  readonly #restored = new Map<string, NodeStatus | null>();
 
   constructor(private readonly o: CoordinatorCoreOptions) {
     super();
@@ -77,6 +86,15 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       );
     }
     this.fleet.restore(await this.store.loadNodes());
+    for (const [name, live] of this.fleet.nodes) this.#restored.set(name, live.status);
+    // A push the coordinator stopped in the middle of: no other push, catch-up or heal until recover() ends.
+    this.#journal = await this.store.readJournal();
+    if (this.#journal)
+      this.#running = {
+        generation: this.#journal.generation,
+        by: `${this.#journal.by}, interrupted by a coordinator restart: being finished or rolled back`,
+        since: this.now.toISOString(),
+      };
   }
 
   get current(): GenerationRecord | null {
@@ -182,28 +200,126 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         nodes,
       };
       const pointer = await this.store.current();
-      // All stored or none (a full state directory refuses the push; the generation in force stays).
-      await this.store.acceptGeneration(record, pointer, {
-        kind: "push-accepted",
-        by: opts.by,
-        message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
-      });
       const previous = this.#current;
       // A rollback is to leave the deployment as good as it was: conference-ready again if it was.
       this.#readyBefore =
         previous !== null && this.#verdict(previous.spec, previous.generation).verdict === "conference-ready";
+      const journal = newJournal({
+        generation,
+        good: pointer.good,
+        by: opts.by,
+        startedAt: record.createdAt,
+        timeoutMs: opts.timeoutMs,
+        readyBefore: this.#readyBefore,
+        stages: rolloutStages(spec),
+      });
+      // All stored or none (a full state directory refuses the push; the generation in force stays).
+      await this.store.acceptGeneration(
+        record,
+        pointer,
+        {
+          kind: "push-accepted",
+          by: opts.by,
+          message: `generation ${generation} accepted (${Object.keys(nodes).length} nodes)`,
+        },
+        journal,
+      );
+      this.#journal = journal;
       this.#current = record;
-      const emit = (e: Omit<PushEvent, "at" | "generation">) => {
-        const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
-        opts.onEvent?.(ev);
-        this.emit("push", ev);
-      };
+      const emit = this.#emitter(generation, opts.onEvent);
       emit({ kind: "accepted", message: `generation ${generation} accepted` });
       const outcome = await this.#rollout(record, pointer.good, opts, emit, previous);
+      await this.#endJournal();
       return outcome;
     } finally {
       this.#running = null;
     }
+  }
+
+  /** A push's progress: to the admin who pushed, to the feed, and into the rollout journal. */
+  #emitter(generation: number, onEvent?: (e: PushEvent) => void) {
+    return (e: Omit<PushEvent, "at" | "generation">) => {
+      const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
+      onEvent?.(ev);
+      this.emit("push", ev);
+      const j = this.#journal;
+      if (j && noteEvent(j, ev, Date.now(), this.#current?.generation)) {
+        // Written in order, each a copy of the journal as it was then. A failed write loses only progress:
+        // recovery asks the agents what they hold, the journal tells it what was asked.
+        const copy = structuredClone(j);
+        this.#journalWrites = this.#journalWrites
+          .then(() => this.store.writeJournal(copy))
+          .catch((err: unknown) =>
+            this.o.logger.error({ err: (err as Error).message }, "cannot write the rollout journal"),
+          );
+      }
+    };
+  }
+
+  /** The push has ended (rolled out or rolled back): its journal goes. */
+  async #endJournal(): Promise<void> {
+    await this.#journalWrites;
+    this.#journal = null;
+    await this.store
+      .clearJournal()
+      .catch((err: unknown) =>
+        this.o.logger.error({ err: (err as Error).message }, "cannot remove the rollout journal"),
+      );
+  }
+
+  /**
+   * After a restart: the push the coordinator was killed in the middle of (its journal, read by load()) is
+   * finished or rolled back by fleet/journal.ts's rules, once every node of it has reported what it holds
+   * (or the push's time is up). What was found and done goes to the audit log (`vmmeet events`) and the push
+   * feed; `vmmeet status` shows the recovery as the push running until then. Called once agents can connect.
+   */
+  async recover(): Promise<PushOutcome | null> {
+    const j = this.#journal;
+    if (!j) return null;
+    const emit = this.#emitter(j.generation);
+    try {
+      const outcome = await recoverInterruptedPush(j, {
+        fleet: this.fleet,
+        store: this.store,
+        logger: this.o.logger,
+        restored: this.#restored,
+        emit,
+        current: () => this.#current,
+        waitFor: (cond, deadline, tickMs) => this.#waitFor(cond, deadline, tickMs),
+        stopping: () => this.#stopping,
+        describe: (doing) => {
+          if (this.#running) this.#running.by = `${j.by}, interrupted by a coordinator restart: ${doing}`;
+        },
+        rollback: (failed, changed) => {
+          this.#readyBefore = j.readyBefore;
+          const opts = { by: j.by, timeoutMs: j.timeoutMs };
+          return this.#rollback(failed, j.good, changed, opts, emit, () => undefined);
+        },
+      });
+      // The push of a `vmmeet secrets rotate`: its new values stay if it was finished, else the old come back.
+      if (!this.#stopping && (await rotationPending(this.o.stateDir))) {
+        const finish = outcome?.ok ? commitRotation : revertRotation;
+        await finish(this.o.stateDir, { logger: this.o.logger });
+        await this.store.audit({
+          kind: outcome?.ok ? "secrets-rotated" : "secrets-rotation-reverted",
+          by: j.by,
+          generation: j.generation,
+          message: outcome?.ok
+            ? "the rotation's push was finished after the coordinator's restart: the new values are in force"
+            : "the rotation's push did not end well after the coordinator's restart: the previous values are in force again",
+        });
+      }
+      return outcome;
+    } finally {
+      if (this.#stopping) await this.#journalWrites;
+      else await this.#endJournal();
+      this.#running = null;
+    }
+  }
+
+  /** The daemon stops: a recovery still waiting for the nodes or the gates ends, and runs again next start. */
+  stopRecovery(): void {
+    this.#stopping = true;
   }
 
   /**

@@ -234,10 +234,17 @@ export class CoordinatorDaemon {
       },
       "coordinator started",
     );
+    // A push this coordinator was killed in the middle of: finished or rolled back once the agents report.
+    this.core
+      .recover()
+      .catch((err: unknown) =>
+        log.error({ err: (err as Error).message }, "cannot finish or roll back the interrupted push"),
+      );
   }
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.core.stopRecovery();
       await this.#heal?.stop();
       await this.#admin?.stop();
       await this.#page?.stop();

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { newJournal } from "../fleet/journal.js";
 import { type GenerationRecord, StateStore, StateWriteError } from "./store.js";
 
 const dirs: string[] = [];
@@ -67,5 +68,55 @@ describe("StateStore.acceptGeneration", () => {
     expect((err as Error).message).toMatch(/nothing was in force/);
     expect(await s.current()).toEqual({ desired: 0, good: 0 });
     expect(await s.readAudit()).toEqual([]);
+  });
+});
+
+describe("the rollout journal (rollout.json)", () => {
+  const journal = (generation: number) =>
+    newJournal({
+      generation,
+      good: generation - 1,
+      by: "admin",
+      startedAt: "2026-12-06T00:00:00.000Z",
+      timeoutMs: 1000,
+      readyBefore: false,
+      stages: [{ name: "host", nodes: ["vmm"], gate: "applied" }],
+    });
+
+  it("is stored with the accepted generation, read back, and removed when the push ends", async () => {
+    const s = await store();
+    expect(await s.readJournal()).toBeNull();
+    await s.acceptGeneration(
+      rec(1),
+      { desired: 0, good: 0 },
+      { kind: "push-accepted", message: "ok" },
+      journal(1),
+    );
+    expect(await s.readJournal()).toEqual(journal(1));
+    await s.clearJournal();
+    expect(await s.readJournal()).toBeNull();
+    await s.clearJournal();
+  });
+
+  it("goes with the generation when the push cannot be stored", async () => {
+    const s = await store();
+    await rm(path.join(s.dir, "audit.log"), { force: true });
+    await mkdir(path.join(s.dir, "audit.log"));
+    await expect(
+      s.acceptGeneration(
+        rec(1),
+        { desired: 0, good: 0 },
+        { kind: "push-accepted", message: "ok" },
+        journal(1),
+      ),
+    ).rejects.toBeInstanceOf(StateWriteError);
+    expect(await s.readJournal()).toBeNull();
+    expect(await s.generations()).toEqual([]);
+  });
+
+  it("names the file when it is damaged, rather than guessing what the push was", async () => {
+    const s = await store();
+    await writeFile(path.join(s.dir, "rollout.json"), '{"version":1,"generation":"x"}');
+    await expect(s.readJournal()).rejects.toThrow(/rollout\.json is damaged \(not a rollout journal/);
   });
 });

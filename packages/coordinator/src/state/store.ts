@@ -4,18 +4,21 @@
 //   current.json               the generation in force and the last one that rolled out completely
 //   nodes.json                 what each node last reported (status snapshot, last seen)
 //   audit.log                  append-only JSON lines: pushes, rollbacks, repairs, enrollments, refusals
+//   rollout.json               the push in flight (fleet/journal.ts), from its acceptance until it has ended;
+//                              found at start-up, it is an interrupted push to finish or roll back
 // Generations are written before current.json points at them, so a kill -9 at any moment loses no accepted
 // generation and never leaves current.json pointing at a missing one.
 //
-// A push is accepted only once all three of its records are on disk (acceptGeneration): the generation, the
-// pointer, the audit line. When the state directory's file system is full (ENOSPC, EDQUOT) or fails
+// A push is accepted only once all its records are on disk (acceptGeneration): the generation, the rollout
+// journal, the pointer, the audit line. When the state directory's file system is full (ENOSPC, EDQUOT) or fails
 // otherwise, what was written is taken back, the push is refused with a StateWriteError naming the cause,
 // and the generation in force stays what it was, on disk and in memory.
 import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import type { AuditEntry } from "../admin/methods.js";
-import { appendLine, writeFileAtomic } from "./atomic.js";
+import { parseJournal, type RolloutJournal } from "../fleet/journal.js";
+import { appendLine, fsyncDir, writeFileAtomic } from "./atomic.js";
 
 export interface GenerationRecord {
   generation: number;
@@ -130,10 +133,14 @@ export class StateStore {
     rec: GenerationRecord,
     pointer: CurrentPointer,
     entry: Omit<AuditEntry, "at" | "generation">,
+    journal?: RolloutJournal,
   ): Promise<void> {
-    let step: "generation" | "pointer" | "audit" = "generation";
+    let step: "generation" | "journal" | "pointer" | "audit" = "generation";
     try {
       await this.saveGeneration(rec);
+      // Before the pointer: a journal whose generation current.json does not name is a push never accepted.
+      step = "journal";
+      if (journal) await this.writeJournal(journal);
       step = "pointer";
       await this.setCurrent({ desired: rec.generation, good: pointer.good });
       step = "audit";
@@ -143,6 +150,7 @@ export class StateStore {
       // skipped by readAudit.
       if (step !== "generation") await unlink(this.genFile(rec.generation)).catch(() => undefined);
       if (step === "audit") await this.setCurrent(pointer).catch(() => undefined);
+      if (journal && step !== "generation") await this.clearJournal().catch(() => undefined);
       throw new StateWriteError(
         rec.generation,
         this.dir,
@@ -161,6 +169,40 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw new Error(`${this.genFile(n)}: ${(err as Error).message}`);
     }
+  }
+
+  /** The journal of an interrupted push (rollout.json), or null when no push was in flight. */
+  async readJournal(): Promise<RolloutJournal | null> {
+    const file = path.join(this.dir, "rollout.json");
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    try {
+      return parseJournal(JSON.parse(text));
+    } catch (err) {
+      throw new Error(
+        `${file} is damaged (${(err as Error).message}); it holds the push that was running when the coordinator stopped: read it, then remove it to start`,
+      );
+    }
+  }
+
+  async writeJournal(j: RolloutJournal): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, "rollout.json"), JSON.stringify(j));
+  }
+
+  /** The push has ended: its journal goes (and the removal is durable, as the writes are). */
+  async clearJournal(): Promise<void> {
+    try {
+      await unlink(path.join(this.dir, "rollout.json"));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw err;
+    }
+    await fsyncDir(this.dir);
   }
 
   async loadNodes(): Promise<Record<string, NodeRecord>> {
