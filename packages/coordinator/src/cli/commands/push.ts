@@ -8,7 +8,6 @@ import { specPaths } from "../paths.js";
 
 export const push: Command = {
   name: "push",
-  summary: "validate, render, store a new generation and roll it out in order",
   usage: `vmmeet push [SPEC] [--state DIR] [--timeout SECONDS] [--no-wait] [--json]
 
 Sends SPEC (default ./vmmeet.yaml) to the running coordinator, which validates and renders it, stores a new
