@@ -9,7 +9,7 @@ import type { HealthSource } from "../daemon.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { syslogTag } from "./joiner.js";
-import { JsonFileOffsetStore } from "./offsetStore.js";
+import { type BreweryState, JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
 import { type ComponentTracker, trackersFor } from "./state.js";
@@ -50,6 +50,9 @@ export class HealthMonitor implements HealthSource {
   #lastStates = "";
   #desired: NodeDesired | null = null;
   readonly #offsets: JsonFileOffsetStore;
+  /** jicofo's brewery as last kept with the offsets (loaded at the first configure), and its JSON. */
+  #brewery: BreweryState | undefined;
+  #breweryKey: string | undefined;
   #stopped = false;
 
   constructor(private readonly o: HealthMonitorOptions) {
@@ -62,10 +65,19 @@ export class HealthMonitor implements HealthSource {
     const key = JSON.stringify({ health: desired?.health ?? null, services: desired?.services ?? [] });
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
+      if (this.#breweryKey === undefined) {
+        this.#brewery = await this.#offsets.loadBrewery().catch((err: unknown) => {
+          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
+          return undefined;
+        });
+        this.#breweryKey = JSON.stringify(this.#brewery ?? null);
+      }
       this.#configKey = key;
       this.#trackers = desired
         ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
         : new Map();
+      // The tailers resume at their kept offsets: the brewery the lines before them built comes back too.
+      if (this.#brewery) this.#trackers.get("jicofo")?.restoreBrewery(this.#brewery);
     }
     const logs = desired?.health.logs ?? [];
     const sourcesKey = JSON.stringify({ logs, release: desired?.health.release });
@@ -264,7 +276,23 @@ export class HealthMonitor implements HealthSource {
     this.#eventListeners.push(listener);
   }
 
+  /** Keeps jicofo's brewery with the offsets whenever it changed. */
+  #keepBrewery(): void {
+    const b = this.#trackers.get("jicofo")?.brewery();
+    if (b === undefined || this.#breweryKey === undefined) return;
+    const key = JSON.stringify(b);
+    if (key === this.#breweryKey) return;
+    this.#breweryKey = key;
+    this.#brewery = b;
+    this.#offsets
+      .saveBrewery(b)
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err: (err as Error).message }, "cannot keep the brewery with the log offsets"),
+      );
+  }
+
   #changed(): void {
+    this.#keepBrewery();
     const states = JSON.stringify(
       this.components().map((c) => [
         c.component,
@@ -284,6 +312,9 @@ export class HealthMonitor implements HealthSource {
     this.#stopped = true;
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     this.#probeTimer = null;
+    // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.
     await this.#stopSources();
+    this.#keepBrewery();
+    await this.#offsets.settled();
   }
 }

@@ -10,6 +10,7 @@
 // explanation and a fix out. ComponentTracker keeps the snapshot, the time the state last changed and, for
 // jicofo, the bridges currently in the brewery.
 import type { ComponentHealth, HealthLabel, HealthSignal, LogComponent } from "@vmmeet/shared";
+import type { BreweryState } from "./offsetStore.js";
 
 /** The ComponentHealth object of the protocol (packages/shared/src/protocol/common.ts). */
 export type ComponentHealthReport = ReturnType<(typeof ComponentHealth)["parse"]>;
@@ -329,6 +330,27 @@ export class ComponentTracker {
   /** jicofo: when each bridge last joined (ms). A push's gate needs a bridge the push restarted to rejoin. */
   bridgeTimes(): ReadonlyMap<string, number> {
     return this.bridgeSet;
+  }
+
+  /** jicofo: the brewery as it stands, to be kept with the log offsets (undefined for other components). */
+  brewery(): BreweryState | undefined {
+    if (this.config.component !== "jicofo") return undefined;
+    return {
+      bridges: Object.fromEntries(this.bridgeSet),
+      ...(this.bridgesAt === undefined ? {} : { at: this.bridgesAt }),
+    };
+  }
+
+  /**
+   * jicofo: takes back the brewery kept with the log offsets, before any line after them is read (a new
+   * agent process, or trackers rebuilt for a new desired state): the lines that built it are behind the
+   * offsets and are not read again.
+   */
+  restoreBrewery(state: BreweryState): void {
+    if (this.config.component !== "jicofo") return;
+    this.bridgeSet.clear();
+    for (const [jid, at] of Object.entries(state.bridges)) this.bridgeSet.set(jid, at);
+    this.bridgesAt = state.at;
   }
 
   observe(o: HealthObservation): void {
