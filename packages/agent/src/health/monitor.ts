@@ -62,7 +62,10 @@ export class HealthMonitor implements HealthSource {
   async configure(desired: NodeDesired | null): Promise<void> {
     if (this.#stopped) return;
     this.#desired = desired;
-    const key = JSON.stringify({ health: desired?.health ?? null, services: desired?.services ?? [] });
+    // The spec's bridges are no reason to build the trackers again (a bridge added or removed): they are
+    // handed to jicofo's below.
+    const { bridges, ...health } = desired?.health ?? { bridges: undefined };
+    const key = JSON.stringify({ health: desired ? health : null, services: desired?.services ?? [] });
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
       if (this.#breweryKey === undefined) {
@@ -79,6 +82,7 @@ export class HealthMonitor implements HealthSource {
       // The tailers resume at their kept offsets: the brewery the lines before them built comes back too.
       if (this.#brewery) this.#trackers.get("jicofo")?.restoreBrewery(this.#brewery);
     }
+    this.#trackers.get("jicofo")?.expectBridges(bridges);
     const logs = desired?.health.logs ?? [];
     const sourcesKey = JSON.stringify({ logs, release: desired?.health.release });
     if (sourcesKey !== this.#sourcesKey) {

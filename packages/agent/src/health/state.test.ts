@@ -257,6 +257,42 @@ describe("jicofo's brewery", () => {
     expect(t.report().state).toBe("healthy");
   });
 
+  it("a bridge the spec took out leaves the brewery as expected; a bridge of the spec that leaves does not", () => {
+    const { t, clock, feed } = tracker(cfg);
+    t.observe({ kind: "started", at: clock.now() });
+    clock.advance(91_000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(LINES.added("jvb"));
+    feed(LINES.added("jvb2"));
+    // jvb2's node is removed from the spec: the desired state names jvb alone.
+    t.expectBridges(["jvb"]);
+    clock.advance(1000);
+    // jicofo's lines when jvb2's VM goes away (test/simulators/lib.mjs, jicofo 9646's order).
+    feed(LINES.removed("jvb2"));
+    feed(
+      "Jicofo 2022-09-16 14:50:00.001 WARNING: [35] BridgeSelector.removeJvbAddress#112: Lost a bridge: " +
+        `${BREWERY}/jvb2`,
+    );
+    expect(t.bridges()).toEqual([`${BREWERY}/jvb`]);
+    expect(t.report()).toMatchObject({ state: "healthy", explain: expect.stringContaining("1 bridge in") });
+    // Without the spec's bridges (an older desired state) the departure stays a problem.
+    t.expectBridges(undefined);
+    expect(t.report().state).toBe("degraded");
+    t.expectBridges(["jvb"]);
+    // A bridge of the spec leaving is a problem, whatever else left before.
+    clock.advance(1000);
+    feed(LINES.removed("jvb"));
+    clock.advance(1000);
+    feed(LINES.added("jvb3"));
+    // Another bridge joining does not make up for a bridge of the spec that is out.
+    expect(t.report().state).toBe("degraded");
+    clock.advance(1000);
+    feed(LINES.added("jvb"));
+    clock.advance(1000);
+    feed(LINES.removed("jvb3"));
+    expect(t.report().state).toBe("healthy");
+  });
+
   it("a jicofo restart or stop empties the brewery", () => {
     const { t, clock, feed } = tracker(cfg);
     feed(LINES.added("jvb"));
