@@ -53,6 +53,7 @@ export class HealthMonitor implements HealthSource {
   /** jicofo's brewery as last kept with the offsets (loaded at the first configure), and its JSON. */
   #brewery: BreweryState | undefined;
   #breweryKey: string | undefined;
+  #breweryLoad: Promise<void> | undefined;
   #stopped = false;
 
   constructor(private readonly o: HealthMonitorOptions) {
@@ -68,18 +69,23 @@ export class HealthMonitor implements HealthSource {
     const key = JSON.stringify({ health: desired ? health : null, services: desired?.services ?? [] });
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
-      if (this.#breweryKey === undefined) {
-        this.#brewery = await this.#offsets.loadBrewery().catch((err: unknown) => {
-          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
-          return undefined;
-        });
-        this.#breweryKey = JSON.stringify(this.#brewery ?? null);
-      }
       this.#configKey = key;
       this.#trackers = desired
         ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
         : new Map();
-      // The tailers resume at their kept offsets: the brewery the lines before them built comes back too.
+      // The tailers resume at their kept offsets: the brewery the lines before them built comes back too
+      // (read once, before the first tailer starts; kept up to date in memory after that).
+      this.#breweryLoad ??= this.#offsets.loadBrewery().then(
+        (b) => {
+          this.#brewery = b;
+          this.#breweryKey = JSON.stringify(b ?? null);
+        },
+        (err: unknown) => {
+          this.#breweryKey = "null";
+          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
+        },
+      );
+      await this.#breweryLoad;
       if (this.#brewery) this.#trackers.get("jicofo")?.restoreBrewery(this.#brewery);
     }
     this.#trackers.get("jicofo")?.expectBridges(bridges);
