@@ -119,6 +119,22 @@ describe("ComponentTracker", () => {
     });
   });
 
+  it("a check asked before the restart and answered after it is about the old process", () => {
+    const { t, clock } = tracker({ component: "prosody", graceSeconds: 60 });
+    const asked = clock.now();
+    clock.advance(1000);
+    t.observe({ kind: "started", at: clock.now() });
+    clock.advance(2000);
+    // rcctl answers "not running" (the old process was stopped meanwhile) after the agent started the new one.
+    t.observe({ kind: "check", at: asked, running: false });
+    expect(t.report().state).toBe("starting");
+    // Nor does it count once the grace period is over.
+    clock.advance(60_000);
+    expect(t.report().state).not.toBe("failed");
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    expect(t.report().state).toBe("healthy");
+  });
+
   it("a truststore failure ends with a later login; an unanswered one expires after its window", () => {
     const { t, clock, feed } = tracker({ component: "prosody", ports: [5222] });
     t.observe({ kind: "check", at: clock.now(), running: true });

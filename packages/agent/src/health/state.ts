@@ -404,10 +404,13 @@ export class ComponentTracker {
         this.departed.clear();
         return;
       case "check":
+        // A probe asked before the (re)start is about the old process (probes.ts stamps when it asked).
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         if (!o.running) this.clearBridges(o.at);
         this.check = { at: o.at, running: o.running };
         return;
       case "http":
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         this.http = {
           at: o.at,
           url: o.url,
@@ -417,6 +420,7 @@ export class ComponentTracker {
         };
         return;
       case "port":
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         this.ports.set(o.port, { at: o.at, ok: o.ok, ...(o.error === undefined ? {} : { error: o.error }) });
         return;
       case "signal":
