@@ -75,7 +75,7 @@ try {
     const text = await readFile(d.specFile, "utf8");
     await writeFile(d.specFile, text.replace(/^xmppWebsocket: \w+/m, `xmppWebsocket: ${websocket}`));
     let t = Date.now();
-    const r = await d.vmmeet("push", "--timeout", "120", "--json");
+    const r = await d.vmmeet("push", "--timeout", "300", "--json");
     if (r.code !== 0) throw new Error(`push ${i + 1} failed:\n${r.stdout}`);
     const ready = await readyAt(d, t);
     push.push(ready - t);
