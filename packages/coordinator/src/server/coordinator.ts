@@ -383,12 +383,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     };
     // A node whose desired state is the one it already applied (the last good generation's, which it
     // reports) has nothing to change: its apply only moves its generation number, so it runs beside the
-    // rollout instead of holding up its stage. The stage still waits for its health gate, and the push
-    // for the apply's result.
+    // rollout instead of holding up its stage. It starts with its stage, not with the push: on a busy
+    // machine the agents' work for it would slow the stages before (prosody's restart). The stage still
+    // waits for its health gate, and the push for the apply's result.
     const unchanged = new Set(
       stages.flatMap((s) => s.nodes).filter((n) => this.#hasApplied(n, previous, good, record.nodes[n])),
     );
-    const aside = [...unchanged].map((n) => applyNode(n, true));
+    const aside: Promise<{ node: string; error: string | null }>[] = [];
     let failure: string | null = null;
     // A push stops at its first failure: the stages still running stop waiting for their gates, and no
     // further stage starts (a restore goes on regardless, see below).
@@ -401,6 +402,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     const runStage = async (stage: (typeof stages)[number]): Promise<boolean> => {
       if (stage.nodes.length === 0) return true;
       emit({ kind: "stage", stage: stage.name, message: `stage ${stage.name}: ${stage.nodes.join(", ")}` });
+      for (const n of stage.nodes) if (unchanged.has(n)) aside.push(applyNode(n, true));
       const results = await Promise.all(
         stage.nodes.filter((n) => !unchanged.has(n)).map((node) => applyNode(node)),
       );
