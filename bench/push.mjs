@@ -184,18 +184,29 @@ async function measure({ mode, pushes, log, keep }) {
       const times = mode === "double" ? await rcctlTimes(nodes) : new Map();
       // Per stage: from its start to the last of its nodes' first event after "applying" (the apply
       // phase), and the longest time one of its nodes spent inside rcctl meanwhile (the critical path).
+      // Stages may run side by side (the web stage beside the bridges'): a node's events belong to the
+      // stage that names it ("stage NAME: node, node"), and a stage ends with its nodes' last gate event.
       const stages = [];
-      let stage = null;
+      const stageOf = new Map();
       for (const e of events) {
         if (e.kind === "stage") {
-          stage = { name: e.stage, start: e.t, end: null, end2: e.t, nodes: new Set(), applying: new Set() };
+          const stage = {
+            name: e.stage,
+            start: e.t,
+            end: null,
+            done: null,
+            nodes: new Set(),
+            applying: new Set(),
+          };
+          for (const n of e.message.replace(/^[^:]*: /, "").split(", ")) stageOf.set(n, stage);
           stages.push(stage);
-        } else if (stage && e.kind === "node") {
-          stage.end2 = e.t;
+        } else if (e.kind === "node" && stageOf.has(e.node)) {
+          const stage = stageOf.get(e.node);
           if (e.phase === "applying") {
             stage.nodes.add(e.node);
             stage.applying.add(e.node);
           } else if (stage.applying.delete(e.node)) stage.end = Math.max(stage.end ?? e.t, e.t);
+          if (e.phase === "healthy" || e.phase === "failed") stage.done = Math.max(stage.done ?? e.t, e.t);
         }
       }
       let applyMs = 0;
@@ -206,7 +217,7 @@ async function measure({ mode, pushes, log, keep }) {
       let rcctlCount = 0;
       let rcctlSumMs = 0;
       for (const [i2, st] of stages.entries()) {
-        const until = stages[i2 + 1]?.start ?? t1;
+        const until = st.done ?? stages[i2 + 1]?.start ?? t1;
         if (st.end !== null) applyMs += st.end - st.start;
         perStage[st.name] = { apply: (st.end ?? until) - st.start, gate: until - (st.end ?? until) };
         let longest = 0;

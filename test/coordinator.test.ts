@@ -135,15 +135,22 @@ describe("coordinator daemon", () => {
     const jicofo = t.agents.get("jicofo")!;
     jicofo.script = { health: () => [healthy("jicofo", { state: "degraded", bridges: [] })] };
     const events: { kind: string; node?: string; phase?: string; message?: string }[] = [];
-    const push = t.pushText(specText(), events, 20_000);
+    let done = false;
+    const push = t.pushText(specText(), events, 20_000).finally(() => {
+      done = true;
+    });
     await waitFor("gating on bridges", () =>
       events.find((e) => e.node === "jicofo" && /bridges in jicofo's brewery: jvb/.test(e.message ?? "")),
     );
-    expect(t.agents.get("web")!.generation).toBe(0);
+    // The web stage needs prosody only: it does not wait behind the brewery, but the push does.
+    await waitFor("web healthy beside the brewery gate", () =>
+      events.find((e) => e.node === "web" && e.phase === "healthy"),
+    );
+    expect(t.agents.get("web")!.generation).toBe(1);
+    expect(done).toBe(false);
     jicofo.script = { health: goodHealth };
     jicofo.report();
     expect(await push).toMatchObject({ ok: true });
-    expect(t.agents.get("web")!.generation).toBe(1);
   });
 
   it("rolls the changed nodes back when a gate fails, and says so in status and audit", async () => {
@@ -169,12 +176,12 @@ describe("coordinator daemon", () => {
     expect(res.generation).toBe(2);
     expect(res.rolledBackTo).toBe(1);
     expect(res.message).toMatch(/jicofo failed: prosody rejected the focus login/);
-    // web was never given generation 2; every node ends at generation 3 = the content of generation 1 (web's
-    // as a no-op, so that no node reports itself behind the generation in force).
+    // web was given generation 2 beside jicofo's stage (it waits for prosody only) and restored with the
+    // others; every node ends at generation 3 = the content of generation 1.
     const webGens = t.agents
       .get("web")!
       .received.flatMap((f) => (f.type === "desired" ? [f.generation] : []));
-    expect(webGens).toEqual([1, 3]);
+    expect(webGens).toEqual([1, 2, 3]);
     for (const n of ["vmm", "xmpp", "jicofo", "jvb", "web"]) expect(t.agents.get(n)!.generation).toBe(3);
     const gen1 = JSON.parse(await readFile(path.join(t.state, "generations", "00000001.json"), "utf8")) as {
       nodes: Record<string, NodeDesired>;
@@ -185,7 +192,7 @@ describe("coordinator daemon", () => {
         .filter((e) => e.phase === "rolled-back")
         .map((e) => e.node)
         .sort(),
-    ).toEqual(["jicofo", "jvb", "vmm", "xmpp"]);
+    ).toEqual(["jicofo", "jvb", "vmm", "web", "xmpp"]);
     const audit = await readFile(path.join(t.state, "audit.log"), "utf8");
     expect(audit).toMatch(/"kind":"push-failed"/);
     expect(audit).toMatch(/"kind":"rollback".*"result":"ok"/);

@@ -5,7 +5,10 @@
 //             and the bridge reconnect): from the push's start until status says conference-ready
 //   restart   `rcctl restart prosody` on the xmpp VM, as an admin would: from the command's start until
 //             status says conference-ready again
-// The two alternate, so that both see the same machine. Prints one JSON line with the samples (ms).
+// The two alternate, so that both see the same machine. Each push runs with --json: the coordinator's events
+// carry their times, which give where a push spends its time (phases, ms from the push's start: the CLI's
+// start-up until "accepted", each stage's start, each node's applied/gated/healthy, the rollout's end, and
+// conference-ready seen by the status poll). Prints one JSON line with the samples (ms).
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { Deployment } from "../../test/harness/deployment.ts";
@@ -37,6 +40,27 @@ async function readyAt(d, since) {
   }
 }
 
+/**
+ * The push's phases from its --json events, ms since `t0`: "accepted", "stage NAME" (its start), "NODE
+ * PHASE" (the first event of each node's phase: applying, restarting, gating, healthy) and "done".
+ */
+function pushPhases(stdout, t0) {
+  const out = {};
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const e = JSON.parse(line);
+    if (!e.at) continue;
+    const key =
+      e.kind === "stage"
+        ? `stage ${e.message.replace(/^stage ([^:]+):.*$/, "$1")}`
+        : e.kind === "node"
+          ? `${e.node} ${e.phase}`
+          : e.kind;
+    out[key] ??= Date.parse(e.at) - t0;
+  }
+  return out;
+}
+
 const d = await Deployment.start({ agentArgs: ["--heal-interval", "2", "--restart-backoff", "1"] });
 try {
   const first = await d.push(120);
@@ -44,21 +68,24 @@ try {
   await d.waitVerdict("conference-ready", 60_000);
   const push = [];
   const restart = [];
+  const phases = [];
   let websocket = false;
   for (let i = 0; i < rounds; i++) {
     websocket = !websocket;
     const text = await readFile(d.specFile, "utf8");
     await writeFile(d.specFile, text.replace(/^xmppWebsocket: \w+/m, `xmppWebsocket: ${websocket}`));
     let t = Date.now();
-    const r = await d.push(120);
+    const r = await d.vmmeet("push", "--timeout", "300", "--json");
     if (r.code !== 0) throw new Error(`push ${i + 1} failed:\n${r.stdout}`);
-    push.push((await readyAt(d, t)) - t);
+    const ready = await readyAt(d, t);
+    push.push(ready - t);
+    phases.push({ ...pushPhases(r.stdout, t), ready: ready - t });
     t = Date.now();
     const rc = await d.rcctl("xmpp", "restart", "prosody");
     if (rc.code !== 0) throw new Error(`rcctl restart prosody: ${rc.stdout}${rc.stderr}`);
     restart.push((await readyAt(d, t)) - t);
   }
-  process.stdout.write(`${JSON.stringify({ push, restart })}\n`);
+  process.stdout.write(`${JSON.stringify({ push, restart, phases })}\n`);
 } finally {
   await d.remove();
 }

@@ -137,6 +137,11 @@ export const HealthSpec = z
     release: z.number().int(),
     logs: z.array(LogSource).default([]),
     probes: z.array(HealthProbe).default([]),
+    /**
+     * jicofo's node: the MUC nicknames of the spec's bridges. A bridge that leaves jicofo's brewery and is
+     * not among them was taken out of the spec: its departure is expected, not a problem.
+     */
+    bridges: z.array(z.string().min(1).max(1023)).optional(),
   })
   .strict();
 

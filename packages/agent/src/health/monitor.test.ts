@@ -31,9 +31,9 @@ const jicofoDesired = NodeDesired.parse({
   },
 });
 
-async function setup(o: { ownLog?: boolean; probeIntervalMs?: number } = {}) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-"));
-  dirs.push(dir);
+async function setup(o: { ownLog?: boolean; probeIntervalMs?: number; dir?: string } = {}) {
+  const dir = o.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-")));
+  if (!o.dir) dirs.push(dir);
   const root = path.join(dir, "root");
   await mkdir(path.join(root, "var/log"), { recursive: true });
   if (o.ownLog ?? true) await appendFile(path.join(root, "var/log/jicofo"), "");
@@ -54,7 +54,7 @@ async function setup(o: { ownLog?: boolean; probeIntervalMs?: number } = {}) {
     changes += 1;
   });
   await m.configure(jicofoDesired);
-  return { root, m, services, changes: () => changes };
+  return { dir, root, m, services, changes: () => changes };
 }
 
 const added =
@@ -89,6 +89,41 @@ describe("HealthMonitor", () => {
       t.m.components().find((c) => (c.bridges?.length ?? 0) > 0),
     );
     expect(JSON.stringify(report)).not.toContain("BaseBrewery.addInstance");
+  });
+});
+
+describe("HealthMonitor across a restart of the agent", () => {
+  const jicofo = (m: HealthMonitor) => m.components().find((c) => c.component === "jicofo");
+
+  it("keeps jicofo's brewery with the log offsets: a new monitor knows it before reading a line", async () => {
+    const first = await setup();
+    await appendFile(path.join(first.root, "var/log/jicofo"), `${added}\n`);
+    const seen = await waitFor("bridge seen", () =>
+      jicofo(first.m)?.bridges?.length ? jicofo(first.m) : null,
+    );
+    await first.m.stop();
+    // The new process resumes the tailer at its kept offset: the "Added brewery instance" line is behind it.
+    const second = await setup({ dir: first.dir });
+    expect(jicofo(second.m)?.bridges).toEqual(["jvb"]);
+    expect(jicofo(second.m)?.bridgesSince).toEqual(seen?.bridgesSince);
+    expect(jicofo(second.m)?.state).not.toBe("failed");
+    // Trackers built again for a new desired state (another probe) keep it too.
+    await second.m.configure(
+      NodeDesired.parse({
+        ...jicofoDesired,
+        health: {
+          ...jicofoDesired.health,
+          probes: [{ component: "jicofo", service: "jicofo", ports: [8888] }],
+        },
+      }),
+    );
+    expect(jicofo(second.m)?.bridges).toEqual(["jvb"]);
+    // A removal read after the restart is kept as well.
+    await appendFile(path.join(first.root, "var/log/jicofo"), `${removed}\n`);
+    await waitFor("bridge gone", () => jicofo(second.m)?.bridges?.length === 0);
+    await second.m.stop();
+    const third = await setup({ dir: first.dir });
+    expect(jicofo(third.m)?.bridges).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import type { HealthSource } from "../daemon.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { syslogTag } from "./joiner.js";
-import { JsonFileOffsetStore } from "./offsetStore.js";
+import { type BreweryState, JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
 import { type ComponentTracker, trackersFor } from "./state.js";
@@ -50,6 +50,10 @@ export class HealthMonitor implements HealthSource {
   #lastStates = "";
   #desired: NodeDesired | null = null;
   readonly #offsets: JsonFileOffsetStore;
+  /** jicofo's brewery as last kept with the offsets (loaded at the first configure), and its JSON. */
+  #brewery: BreweryState | undefined;
+  #breweryKey: string | undefined;
+  #breweryLoad: Promise<void> | undefined;
   #stopped = false;
 
   constructor(private readonly o: HealthMonitorOptions) {
@@ -59,14 +63,32 @@ export class HealthMonitor implements HealthSource {
   async configure(desired: NodeDesired | null): Promise<void> {
     if (this.#stopped) return;
     this.#desired = desired;
-    const key = JSON.stringify({ health: desired?.health ?? null, services: desired?.services ?? [] });
+    // The spec's bridges are no reason to build the trackers again (a bridge added or removed): they are
+    // handed to jicofo's below.
+    const { bridges, ...health } = desired?.health ?? { bridges: undefined };
+    const key = JSON.stringify({ health: desired ? health : null, services: desired?.services ?? [] });
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
       this.#configKey = key;
       this.#trackers = desired
         ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
         : new Map();
+      // The tailers resume at their kept offsets: the brewery the lines before them built comes back too
+      // (read once, before the first tailer starts; kept up to date in memory after that).
+      this.#breweryLoad ??= this.#offsets.loadBrewery().then(
+        (b) => {
+          this.#brewery = b;
+          this.#breweryKey = JSON.stringify(b ?? null);
+        },
+        (err: unknown) => {
+          this.#breweryKey = "null";
+          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
+        },
+      );
+      await this.#breweryLoad;
+      if (this.#brewery) this.#trackers.get("jicofo")?.restoreBrewery(this.#brewery);
     }
+    this.#trackers.get("jicofo")?.expectBridges(bridges);
     const logs = desired?.health.logs ?? [];
     const sourcesKey = JSON.stringify({ logs, release: desired?.health.release });
     if (sourcesKey !== this.#sourcesKey) {
@@ -264,7 +286,23 @@ export class HealthMonitor implements HealthSource {
     this.#eventListeners.push(listener);
   }
 
+  /** Keeps jicofo's brewery with the offsets whenever it changed. */
+  #keepBrewery(): void {
+    const b = this.#trackers.get("jicofo")?.brewery();
+    if (b === undefined || this.#breweryKey === undefined) return;
+    const key = JSON.stringify(b);
+    if (key === this.#breweryKey) return;
+    this.#breweryKey = key;
+    this.#brewery = b;
+    this.#offsets
+      .saveBrewery(b)
+      .catch((err: unknown) =>
+        this.o.logger.warn({ err: (err as Error).message }, "cannot keep the brewery with the log offsets"),
+      );
+  }
+
   #changed(): void {
+    this.#keepBrewery();
     const states = JSON.stringify(
       this.components().map((c) => [
         c.component,
@@ -284,6 +322,9 @@ export class HealthMonitor implements HealthSource {
     this.#stopped = true;
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     this.#probeTimer = null;
+    // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.
     await this.#stopSources();
+    this.#keepBrewery();
+    await this.#offsets.settled();
   }
 }

@@ -15,6 +15,29 @@ export interface TailState {
   skipping: boolean;
 }
 
+/**
+ * jicofo's brewery as the log lines read so far established it: bridge MUC JID -> when jicofo was seen
+ * adding it (ms), and when the set last changed. It is kept beside the offsets, in the same file and the
+ * same atomic writes: a tailer that resumes at its offset does not read the "Added brewery instance" lines
+ * before it again, so the set those lines built must come back with it.
+ */
+export interface BreweryState {
+  bridges: Record<string, number>;
+  at?: number;
+}
+
+function isBreweryState(v: unknown): v is BreweryState {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  const bridges = s["bridges"];
+  return (
+    typeof bridges === "object" &&
+    bridges !== null &&
+    Object.values(bridges).every((t) => Number.isSafeInteger(t)) &&
+    (s["at"] === undefined || Number.isSafeInteger(s["at"]))
+  );
+}
+
 export interface OffsetStore {
   load(file: string): Promise<TailState | undefined>;
   save(file: string, state: TailState): Promise<void>;
@@ -55,6 +78,7 @@ export class MemoryOffsetStore implements OffsetStore {
  */
 export class JsonFileOffsetStore implements OffsetStore {
   private states: Map<string, TailState> | undefined;
+  private brewery: BreweryState | undefined;
   private loading: Promise<Map<string, TailState>> | undefined;
   private writing: Promise<void> = Promise.resolve();
   private seq = 0;
@@ -69,7 +93,37 @@ export class JsonFileOffsetStore implements OffsetStore {
   async save(file: string, state: TailState): Promise<void> {
     const states = await this.all();
     states.set(file, { ...state });
-    const doc = `${JSON.stringify({ version: 1, files: Object.fromEntries(states) }, null, 2)}\n`;
+    return this.write(states);
+  }
+
+  /** The brewery saved last (undefined: none saved, or not in a form this version reads). */
+  async loadBrewery(): Promise<BreweryState | undefined> {
+    await this.all();
+    return this.brewery === undefined ? undefined : { ...this.brewery, bridges: { ...this.brewery.bridges } };
+  }
+
+  /** Keeps `state` with the offsets: written now, and with every later offset. */
+  async saveBrewery(state: BreweryState): Promise<void> {
+    const states = await this.all();
+    this.brewery = { ...state, bridges: { ...state.bridges } };
+    return this.write(states);
+  }
+
+  /** Resolves once every write asked for so far has ended (the agent's stop waits for it). */
+  settled(): Promise<void> {
+    return this.writing;
+  }
+
+  private write(states: Map<string, TailState>): Promise<void> {
+    const doc = `${JSON.stringify(
+      {
+        version: 1,
+        files: Object.fromEntries(states),
+        ...(this.brewery === undefined ? {} : { brewery: this.brewery }),
+      },
+      null,
+      2,
+    )}\n`;
     const next = this.writing.then(() => this.writeAtomically(doc));
     // A failed write must not wedge later ones; the caller still sees its own failure.
     this.writing = next.catch(() => undefined);
@@ -105,6 +159,8 @@ export class JsonFileOffsetStore implements OffsetStore {
     if (typeof files === "object" && files !== null) {
       for (const [k, v] of Object.entries(files)) if (isTailState(v)) m.set(k, v);
     }
+    const brewery = (doc as { brewery?: unknown } | null)?.brewery;
+    if (this.brewery === undefined && isBreweryState(brewery)) this.brewery = brewery;
     return m;
   }
 

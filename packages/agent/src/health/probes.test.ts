@@ -93,6 +93,22 @@ describe("probeComponent", () => {
     ]);
   });
 
+  it("stamps each observation with when it was asked for, not when the answer came", async () => {
+    let clock = 100;
+    const obs = await probeComponent(
+      { ...probe, http: undefined, ports: [] },
+      {
+        check: async () => {
+          clock = 5000; // a slow rcctl: the service may have been restarted meanwhile
+          return false;
+        },
+        mapPort,
+        now: () => clock,
+      },
+    );
+    expect(obs).toEqual([{ kind: "check", at: 100, running: false }]);
+  });
+
   it("a stopped service gets no port or HTTP observations; a failing rcctl none at all", async () => {
     expect(await probeComponent(probe, { check: async () => false, mapPort, now: () => 1 })).toEqual([
       { kind: "check", at: 1, running: false },

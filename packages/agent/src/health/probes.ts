@@ -131,6 +131,10 @@ export async function probeComponent(probe: ProbeSpec, deps: ProbeDeps): Promise
     ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
     ...(deps.mapPort === undefined ? {} : { mapPort: deps.mapPort }),
   };
+  // Observations carry the time they were asked for: a check asked before the agent restarts the service
+  // and answered after (rcctl takes a while on a busy machine) tells about the old process, and must not
+  // read as "the new one exited" (state.ts drops observations older than the restart).
+  const asked = now();
   let running: boolean;
   try {
     running = await deps.check(probe.service);
@@ -138,18 +142,20 @@ export async function probeComponent(probe: ProbeSpec, deps: ProbeDeps): Promise
     // rcctl itself failed (timeout, missing script): say nothing rather than "not running".
     return [];
   }
-  const out: HealthObservation[] = [{ kind: "check", at: now(), running }];
+  const out: HealthObservation[] = [{ kind: "check", at: asked, running }];
   if (!running) return out;
   const tasks: Promise<HealthObservation>[] = probe.ports.map(async (port): Promise<HealthObservation> => {
+    const at = now();
     const r = await connect(port, o);
-    return { kind: "port", at: now(), port, ok: r.ok, ...(r.error === undefined ? {} : { error: r.error }) };
+    return { kind: "port", at, port, ok: r.ok, ...(r.error === undefined ? {} : { error: r.error }) };
   });
   const url = probe.http;
   if (url !== undefined) {
+    const at = now();
     tasks.push(
       get(url, o).then((r) => ({
         kind: "http" as const,
-        at: now(),
+        at,
         url,
         ok: r.ok,
         ...(r.status === undefined ? {} : { status: r.status }),

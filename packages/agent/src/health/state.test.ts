@@ -119,6 +119,22 @@ describe("ComponentTracker", () => {
     });
   });
 
+  it("a check asked before the restart and answered after it is about the old process", () => {
+    const { t, clock } = tracker({ component: "prosody", graceSeconds: 60 });
+    const asked = clock.now();
+    clock.advance(1000);
+    t.observe({ kind: "started", at: clock.now() });
+    clock.advance(2000);
+    // rcctl answers "not running" (the old process was stopped meanwhile) after the agent started the new one.
+    t.observe({ kind: "check", at: asked, running: false });
+    expect(t.report().state).toBe("starting");
+    // Nor does it count once the grace period is over.
+    clock.advance(60_000);
+    expect(t.report().state).not.toBe("failed");
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    expect(t.report().state).toBe("healthy");
+  });
+
   it("a truststore failure ends with a later login; an unanswered one expires after its window", () => {
     const { t, clock, feed } = tracker({ component: "prosody", ports: [5222] });
     t.observe({ kind: "check", at: clock.now(), running: true });
@@ -254,6 +270,42 @@ describe("jicofo's brewery", () => {
     clock.advance(1000);
     feed(LINES.added("jvb"));
     t.observe({ kind: "http", at: clock.now(), url: cfg.http, ok: true, status: 200 });
+    expect(t.report().state).toBe("healthy");
+  });
+
+  it("a bridge the spec took out leaves the brewery as expected; a bridge of the spec that leaves does not", () => {
+    const { t, clock, feed } = tracker(cfg);
+    t.observe({ kind: "started", at: clock.now() });
+    clock.advance(91_000);
+    t.observe({ kind: "check", at: clock.now(), running: true });
+    feed(LINES.added("jvb"));
+    feed(LINES.added("jvb2"));
+    // jvb2's node is removed from the spec: the desired state names jvb alone.
+    t.expectBridges(["jvb"]);
+    clock.advance(1000);
+    // jicofo's lines when jvb2's VM goes away (test/simulators/lib.mjs, jicofo 9646's order).
+    feed(LINES.removed("jvb2"));
+    feed(
+      "Jicofo 2022-09-16 14:50:00.001 WARNING: [35] BridgeSelector.removeJvbAddress#112: Lost a bridge: " +
+        `${BREWERY}/jvb2`,
+    );
+    expect(t.bridges()).toEqual([`${BREWERY}/jvb`]);
+    expect(t.report()).toMatchObject({ state: "healthy", explain: expect.stringContaining("1 bridge in") });
+    // Without the spec's bridges (an older desired state) the departure stays a problem.
+    t.expectBridges(undefined);
+    expect(t.report().state).toBe("degraded");
+    t.expectBridges(["jvb"]);
+    // A bridge of the spec leaving is a problem, whatever else left before.
+    clock.advance(1000);
+    feed(LINES.removed("jvb"));
+    clock.advance(1000);
+    feed(LINES.added("jvb3"));
+    // Another bridge joining does not make up for a bridge of the spec that is out.
+    expect(t.report().state).toBe("degraded");
+    clock.advance(1000);
+    feed(LINES.added("jvb"));
+    clock.advance(1000);
+    feed(LINES.removed("jvb3"));
     expect(t.report().state).toBe("healthy");
   });
 

@@ -10,6 +10,7 @@
 // explanation and a fix out. ComponentTracker keeps the snapshot, the time the state last changed and, for
 // jicofo, the bridges currently in the brewery.
 import type { ComponentHealth, HealthLabel, HealthSignal, LogComponent } from "@vmmeet/shared";
+import type { BreweryState } from "./offsetStore.js";
 
 /** The ComponentHealth object of the protocol (packages/shared/src/protocol/common.ts). */
 export type ComponentHealthReport = ReturnType<(typeof ComponentHealth)["parse"]>;
@@ -142,6 +143,32 @@ export interface ComponentSnapshot {
   signals: ReadonlyMap<string, { at: number; signal: HealthSignal }>;
   /** jicofo: bridges in the brewery (full MUC JIDs); undefined for other components. */
   bridges?: ReadonlySet<string>;
+  /** jicofo: bridges that left the brewery and did not join again since (full MUC JIDs). */
+  departed?: ReadonlySet<string>;
+  /**
+   * jicofo: the MUC nicknames of the bridges of the spec (the desired state's health.bridges); undefined
+   * when the desired state does not say.
+   */
+  expectedBridges?: ReadonlySet<string>;
+}
+
+/** jicofo's signals of a bridge that left its brewery (rules.ts). */
+const BRIDGE_LEFT: ReadonlySet<string> = new Set(["brewery-instance-removed", "bridge-removed"]);
+
+/** The MUC nickname of a bridge's occupant JID (ROOM@SERVICE/NICK), lower case. */
+const bridgeNick = (jid: string) => jid.slice(jid.indexOf("/") + 1).toLowerCase();
+
+/**
+ * With the spec's bridges known, a bridge-left signal is a problem exactly while a bridge of the spec is
+ * out of the brewery (another bridge joining does not make up for it). A bridge the spec took out was
+ * expected to leave (jicofo logs its removal when its VM goes away): no problem. The signals' details
+ * cannot tell it alone (jicofo's "Lost a bridge" line carries no JID the rules take). Undefined: the spec's
+ * bridges are not known, RESOLVED_BY decides.
+ */
+function specBridgeOut(snap: ComponentSnapshot): boolean | undefined {
+  const expected = snap.expectedBridges;
+  if (expected === undefined) return undefined;
+  return [...(snap.departed ?? [])].some((jid) => expected.has(bridgeNick(jid)));
 }
 
 export interface Assessment {
@@ -160,10 +187,14 @@ function activeProblems(cfg: ComponentConfig, snap: ComponentSnapshot, now: numb
     const window =
       cfg.windowsMs?.[name] ?? DEFAULT_WINDOWS_MS[name] ?? cfg.defaultWindowMs ?? DEFAULT_SIGNAL_WINDOW_MS;
     if (now - e.at >= window) continue;
-    const cured = (cures.get(name) ?? []).some((c) => {
-      const later = snap.signals.get(c);
-      return later !== undefined && later.at > e.at;
-    });
+    const specOut = BRIDGE_LEFT.has(name) ? specBridgeOut(snap) : undefined;
+    if (specOut === false) continue;
+    const cured =
+      specOut === undefined &&
+      (cures.get(name) ?? []).some((c) => {
+        const later = snap.signals.get(c);
+        return later !== undefined && later.at > e.at;
+      });
     if (!cured) out.push(e);
   }
   return out.sort((a, b) => b.at - a.at);
@@ -308,6 +339,9 @@ export class ComponentTracker {
   private readonly bridgeSet = new Map<string, number>();
   /** When the bridge set last changed (for the synthetic brewery signal). */
   private bridgesAt: number | undefined;
+  /** Bridges that left the brewery and have not joined again (MUC JIDs). */
+  private readonly departed = new Set<string>();
+  private expected: ReadonlySet<string> | undefined;
   private state: ComponentState = "unknown";
   private since: number;
 
@@ -331,6 +365,32 @@ export class ComponentTracker {
     return this.bridgeSet;
   }
 
+  /** jicofo: the MUC nicknames of the spec's bridges (the desired state's health.bridges). */
+  expectBridges(nicknames: readonly string[] | undefined): void {
+    this.expected = nicknames === undefined ? undefined : new Set(nicknames.map((n) => n.toLowerCase()));
+  }
+
+  /** jicofo: the brewery as it stands, to be kept with the log offsets (undefined for other components). */
+  brewery(): BreweryState | undefined {
+    if (this.config.component !== "jicofo") return undefined;
+    return {
+      bridges: Object.fromEntries(this.bridgeSet),
+      ...(this.bridgesAt === undefined ? {} : { at: this.bridgesAt }),
+    };
+  }
+
+  /**
+   * jicofo: takes back the brewery kept with the log offsets, before any line after them is read (a new
+   * agent process, or trackers rebuilt for a new desired state): the lines that built it are behind the
+   * offsets and are not read again.
+   */
+  restoreBrewery(state: BreweryState): void {
+    if (this.config.component !== "jicofo") return;
+    this.bridgeSet.clear();
+    for (const [jid, at] of Object.entries(state.bridges)) this.bridgeSet.set(jid, at);
+    this.bridgesAt = state.at;
+  }
+
   observe(o: HealthObservation): void {
     switch (o.kind) {
       case "started":
@@ -341,12 +401,16 @@ export class ComponentTracker {
         this.ports.clear();
         this.signals.clear();
         this.clearBridges(o.at);
+        this.departed.clear();
         return;
       case "check":
+        // A probe asked before the (re)start is about the old process (probes.ts stamps when it asked).
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         if (!o.running) this.clearBridges(o.at);
         this.check = { at: o.at, running: o.running };
         return;
       case "http":
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         this.http = {
           at: o.at,
           url: o.url,
@@ -356,6 +420,7 @@ export class ComponentTracker {
         };
         return;
       case "port":
+        if (this.startedAt !== undefined && o.at < this.startedAt) return;
         this.ports.set(o.port, { at: o.at, ok: o.ok, ...(o.error === undefined ? {} : { error: o.error }) });
         return;
       case "signal":
@@ -381,8 +446,10 @@ export class ComponentTracker {
         // A bridge that restarts quickly may be added again without a removal jicofo logged: keep the latest.
         if (!this.bridgeSet.has(jid)) this.bridgesAt = at;
         this.bridgeSet.set(jid, at);
-      } else if (signal.signal === "brewery-instance-removed" && this.bridgeSet.delete(jid)) {
-        this.bridgesAt = at;
+        this.departed.delete(jid);
+      } else if (signal.signal === "brewery-instance-removed") {
+        if (this.bridgeSet.delete(jid)) this.bridgesAt = at;
+        this.departed.add(jid);
       }
     }
     if (this.signals.size > MAX_SIGNALS) {
@@ -398,7 +465,13 @@ export class ComponentTracker {
       ...(this.http === undefined ? {} : { http: this.http }),
       ports: new Map(this.ports),
       signals: new Map(this.signals),
-      ...(this.config.component === "jicofo" ? { bridges: new Set(this.bridgeSet.keys()) } : {}),
+      ...(this.config.component === "jicofo"
+        ? {
+            bridges: new Set(this.bridgeSet.keys()),
+            departed: new Set(this.departed),
+            ...(this.expected === undefined ? {} : { expectedBridges: this.expected }),
+          }
+        : {}),
     };
   }
 

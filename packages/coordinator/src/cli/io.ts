@@ -9,7 +9,6 @@ export interface Io {
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   run(argv: string[], io: Io): Promise<number>;
 }

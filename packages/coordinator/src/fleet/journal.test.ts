@@ -3,10 +3,10 @@ import { newJournal, noteEvent, parseJournal, planRecovery, type RolloutJournal 
 import type { Stage } from "./stages.js";
 
 const stages: Stage[] = [
-  { name: "host", nodes: ["vmm"], gate: "applied" },
-  { name: "xmpp", nodes: ["xmpp"], gate: "xmpp-healthy" },
-  { name: "focus and bridges", nodes: ["jicofo", "jvb"], gate: "brewery-complete" },
-  { name: "web", nodes: ["web"], gate: "web-healthy" },
+  { name: "host", nodes: ["vmm"], gate: "applied", after: [] },
+  { name: "xmpp", nodes: ["xmpp"], gate: "xmpp-healthy", after: ["host"] },
+  { name: "focus and bridges", nodes: ["jicofo", "jvb"], gate: "brewery-complete", after: ["xmpp"] },
+  { name: "web", nodes: ["web"], gate: "web-healthy", after: ["xmpp"] },
 ];
 
 function journal(): RolloutJournal {

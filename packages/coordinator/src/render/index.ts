@@ -5,6 +5,7 @@ import {
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
   type NodeSpec,
+  jvbNickname,
   pathRefusal,
   type Role,
   releaseOf,
@@ -92,6 +93,10 @@ function assemble(
       ),
       logs: parts.flatMap((p) => p.logs),
       probes: parts.flatMap((p) => p.probes.map((probe) => ({ ...probe, ports: probe.ports ?? [] }))),
+      // jicofo's agent tells a bridge the spec took out (expected to leave the brewery) from a lost one.
+      ...(role === "jicofo"
+        ? { bridges: input.spec.nodes.filter((n) => n.role === "jvb").map((n) => jvbNickname(n)) }
+        : {}),
     },
     // Every node has a pf.conf: its agent reverts a new one unless this coordinator confirms it in time.
     pf: { confirmSeconds: input.spec.operations.pfConfirmSeconds },

@@ -471,28 +471,38 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     };
     // A node whose desired state is the one it already applied (the last good generation's, which it
     // reports) has nothing to change: its apply only moves its generation number, so it runs beside the
-    // rollout instead of holding up its stage. The stage still waits for its health gate, and the push
-    // for the apply's result.
+    // rollout instead of holding up its stage. It starts with its stage, not with the push: on a busy
+    // machine the agents' work for it would slow the stages before (prosody's restart). The stage still
+    // waits for its health gate, and the push for the apply's result.
     const unchanged = new Set(
       stages.flatMap((s) => s.nodes).filter((n) => this.#hasApplied(n, previous, good, record.nodes[n])),
     );
-    const aside = [...unchanged].map((n) => applyNode(n, true));
+    const aside: Promise<{ node: string; error: string | null }>[] = [];
     let failure: string | null = null;
-    for (const stage of stages) {
-      if (stage.nodes.length === 0) continue;
+    // A push stops at its first failure: the stages still running stop waiting for their gates, and no
+    // further stage starts (a restore goes on regardless, see below).
+    const stop = new AbortController();
+    const fail = (message: string) => {
+      failure ??= message;
+      if (!restoring) stop.abort();
+    };
+    /** One stage: its applies, then its gate. Resolves whether it passed. */
+    const runStage = async (stage: (typeof stages)[number]): Promise<boolean> => {
+      if (stage.nodes.length === 0) return true;
       emit({ kind: "stage", stage: stage.name, message: `stage ${stage.name}: ${stage.nodes.join(", ")}` });
+      for (const n of stage.nodes) if (unchanged.has(n)) aside.push(applyNode(n, true));
       const results = await Promise.all(
         stage.nodes.filter((n) => !unchanged.has(n)).map((node) => applyNode(node)),
       );
-      // A push stops at its first failure (and rolls back); a restore goes on with the later stages, so
-      // that every node it can reach gets the good generation back.
+      // A restore goes on with the later stages, so that every node it can reach gets the good generation
+      // back.
       const failedApply = results.find((r) => r.error);
       if (failedApply) {
         for (const r of results) if (r.error) setPhase(r.node, "failed", r.error);
-        failure ??= `${failedApply.node}: ${failedApply.error}`;
-        if (restoring) continue;
-        break;
+        fail(`${failedApply.node}: ${failedApply.error}`);
+        return false;
       }
+      if (stop.signal.aborted) return false;
       for (const node of stage.nodes) setPhase(node, "gating", `waiting for ${stage.gate}`);
       const gateError = await this.#waitGate(
         stage.gate,
@@ -504,17 +514,32 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
           recovering: new Map([...recovering, ...selfStarted]),
         },
         (node, msg) => emit({ kind: "node", node, phase: "gating", message: msg }),
+        stop.signal,
       );
+      if (stop.signal.aborted && !restoring) return false;
       if (gateError) {
         setPhase(gateError.node, "failed", gateError.message);
         // A restore judges the end result (conference-ready) rather than each stage: prosody may fail its
         // gate on the logins of a jicofo the next stage is about to restore.
-        if (restoring) continue;
-        failure = `${gateError.node}: ${gateError.message}`;
-        break;
+        if (!restoring) fail(`${gateError.node}: ${gateError.message}`);
+        return false;
       }
       for (const node of stage.nodes) setPhase(node, "healthy", "passed its gate");
+      return true;
+    };
+    // Each stage starts once the stages it depends on passed (fleet/stages.ts): the web VM beside jicofo
+    // and the bridges, both after prosody.
+    const ran = new Map<string, Promise<boolean>>();
+    for (const stage of stages) {
+      const deps = stage.after.map((name) => ran.get(name) ?? Promise.resolve(true));
+      ran.set(
+        stage.name,
+        Promise.all(deps).then((passed) =>
+          restoring || (passed.every(Boolean) && !stop.signal.aborted) ? runStage(stage) : false,
+        ),
+      );
     }
+    await Promise.all(ran.values());
     // The applies run aside are part of the push: it succeeds only once each of them did.
     const asideFailed = (await Promise.all(aside)).find((r) => r.error);
     if (!failure && asideFailed) {
@@ -674,6 +699,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     deadline: number,
     ctx: Omit<GateContext, "now">,
     progress: (node: string, message: string) => void,
+    abort?: AbortSignal,
   ): Promise<{ node: string; message: string } | null> {
     const last = new Map<string, string>();
     let result: { node: string; message: string } | null = null;
@@ -698,7 +724,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       return true;
     };
     // A recovery window ends without any fleet change: look again every second while one is open.
-    const ok = await this.#waitFor(check, deadline, (ctx.recovering?.size ?? 0) > 0 ? 1000 : undefined);
+    const ok = await this.#waitFor(
+      check,
+      deadline,
+      (ctx.recovering?.size ?? 0) > 0 ? 1000 : undefined,
+      abort,
+    );
+    if (abort?.aborted) return null;
     if (result) return result;
     if (ok) return null;
     const stuck =
@@ -712,22 +744,29 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
   }
 
-  /** Resolves true when cond() holds (re-checked on every fleet change), false at the deadline. */
-  #waitFor(cond: () => boolean, deadline: number, tickMs?: number): Promise<boolean> {
+  /**
+   * Resolves true when cond() holds (re-checked on every fleet change, and every `tickMs` for conditions
+   * that time alone can change), false at the deadline or when `abort` fires.
+   */
+  #waitFor(cond: () => boolean, deadline: number, tickMs?: number, abort?: AbortSignal): Promise<boolean> {
     if (cond()) return Promise.resolve(true);
+    if (abort?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const onChange = () => {
         if (cond()) done(true);
       };
       const timer = setTimeout(() => done(cond()), Math.max(0, deadline - Date.now()));
       const tick = tickMs === undefined ? null : setInterval(onChange, tickMs);
+      const onAbort = () => done(false);
       const done = (v: boolean) => {
         clearTimeout(timer);
         if (tick) clearInterval(tick);
         this.fleet.off("change", onChange);
+        abort?.removeEventListener("abort", onAbort);
         resolve(v);
       };
       this.fleet.on("change", onChange);
+      abort?.addEventListener("abort", onAbort, { once: true });
     });
   }
 

@@ -175,6 +175,16 @@ describe("PushTracker", () => {
     t.onEvent({ ...ev({ kind: "accepted", message: "generation 4 accepted" }), generation: 4 }, spec, "ops");
     expect(t.progress).toMatchObject({ generation: 4, by: "ops", running: true, ok: null, rollback: null });
   });
+
+  it("keeps the bridges' stage running when the web stage starts beside it (both wait for xmpp only)", () => {
+    const t = new PushTracker();
+    t.onEvent(ev({ kind: "accepted", message: "generation 2 accepted" }), spec, "root");
+    for (const stage of ["host", "xmpp", "focus and bridges", "web"])
+      t.onEvent(ev({ kind: "stage", stage, message: `stage ${stage}` }), spec, "root");
+    expect(t.progress?.stages.map((s) => s.state)).toEqual(["passed", "passed", "running", "running"]);
+    t.onEvent(ev({ kind: "done", message: "generation 2 rolled out" }), spec, "root");
+    expect(t.progress?.stages.map((s) => s.state)).toEqual(["passed", "passed", "passed", "passed"]);
+  });
 });
 
 describe("the status report on the admin channel", () => {

@@ -220,6 +220,8 @@ export function buildLiveView(
 /** Follows the core's push events: the stages of the push in progress (or the last one) with each node. */
 export class PushTracker {
   #p: PushProgress | null = null;
+  /** Per stage, the stages it starts after (fleet/stages.ts): its start means those passed. */
+  #after = new Map<string, readonly string[]>();
 
   get progress(): PushProgress | null {
     return this.#p;
@@ -229,6 +231,8 @@ export class PushTracker {
   onEvent(e: PushEvent, spec: Spec | null, by: string | null): void {
     // Every event of a push, its rollback included, carries the generation the push accepted.
     if (e.kind === "accepted" || this.#p === null || this.#p.generation !== e.generation) {
+      const stages = spec ? rolloutStages(spec) : [];
+      this.#after = new Map(stages.map((s) => [s.name, s.after]));
       this.#p = {
         generation: e.generation,
         by,
@@ -236,7 +240,7 @@ export class PushTracker {
         running: true,
         ok: null,
         message: e.message,
-        stages: (spec ? rolloutStages(spec) : [])
+        stages: stages
           .filter((s) => s.nodes.length > 0)
           .map((s) => ({
             name: s.name,
@@ -249,7 +253,9 @@ export class PushTracker {
     const p = this.#p!;
     p.message = e.message;
     if (e.kind === "stage") {
-      for (const s of p.stages) if (s.state === "running") s.state = "passed";
+      // Stages run side by side once their dependencies passed: a stage's start tells only those passed.
+      const after = this.#after.get(e.stage ?? "") ?? [];
+      for (const s of p.stages) if (s.state === "running" && after.includes(s.name)) s.state = "passed";
       const s = p.stages.find((x) => x.name === e.stage);
       if (s) s.state = "running";
     } else if (e.kind === "node" && e.node && e.phase) {

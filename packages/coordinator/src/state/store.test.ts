@@ -80,7 +80,7 @@ describe("the rollout journal (rollout.json)", () => {
       startedAt: "2026-12-06T00:00:00.000Z",
       timeoutMs: 1000,
       readyBefore: false,
-      stages: [{ name: "host", nodes: ["vmm"], gate: "applied" }],
+      stages: [{ name: "host", nodes: ["vmm"], gate: "applied", after: [] }],
     });
 
   it("is stored with the accepted generation, read back, and removed when the push ends", async () => {

@@ -6,7 +6,6 @@ import { specPaths } from "../paths.js";
 
 export const agents: Command = {
   name: "agents",
-  summary: "list, enroll (join token) and revoke the agents",
   usage: `vmmeet agents [list] [SPEC] [--state DIR] [--json]
 vmmeet agents token NODE [SPEC] [--ttl 1h] [--state DIR] [--json]
 vmmeet agents revoke NODE [SPEC] [--state DIR] [--json]

@@ -6,7 +6,6 @@ import { specPaths } from "../paths.js";
 
 export const events: Command = {
   name: "events",
-  summary: "recent events from all nodes and pushes (repairs, rollbacks, refusals); --follow",
   usage: `vmmeet events [SPEC] [--state DIR] [--limit N] [--follow] [--json]
 
 Prints the latest entries of the coordinator's audit log (pushes, rollbacks, repairs and refusals reported by

@@ -17,7 +17,6 @@ const exists = (file: string) =>
 
 export const init: Command = {
   name: "init",
-  summary: "write a commented spec of the paper's topology and generate secrets and the CA",
   usage: `vmmeet init [--dir DIR] [--domain NAME] [--public-address IP] [--release N] [--force]
 
 Writes DIR/vmmeet.yaml (default DIR: the current directory), a commented spec of the paper's topology: web

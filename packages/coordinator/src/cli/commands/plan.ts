@@ -8,7 +8,6 @@ import { specPaths } from "../paths.js";
 
 export const plan: Command = {
   name: "plan",
-  summary: "show per node what a push would change (diffs, restarts, actions)",
   usage: `vmmeet plan [SPEC] [--state DIR] [--json]
 
 Asks the running coordinator to render SPEC (default ./vmmeet.yaml) and compare it with what every agent last

@@ -8,14 +8,14 @@ import { specPaths } from "../paths.js";
 
 export const push: Command = {
   name: "push",
-  summary: "validate, render, store a new generation and roll it out in order",
   usage: `vmmeet push [SPEC] [--state DIR] [--timeout SECONDS] [--no-wait] [--json]
 
 Sends SPEC (default ./vmmeet.yaml) to the running coordinator, which validates and renders it, stores a new
 generation and rolls it out: the VMM host, then xmpp until prosody is healthy, then jicofo and the bridges
-until jicofo sees every bridge in its brewery, then web. A node that fails its apply or its health gate stops
-the rollout and the last good generation is restored on the nodes already changed. One line per node shows
-waiting, applying, restarting, gating, healthy, failed or rolled-back. --json prints one JSON event per line.
+until jicofo sees every bridge in its brewery and, beside them, web (nginx needs prosody only). A node that
+fails its apply or its health gate stops the rollout and the last good generation is restored on the nodes
+already changed. One line per node shows waiting, applying, restarting, gating, healthy, failed or
+rolled-back. --json prints one JSON event per line.
 --no-wait returns once the generation is stored. --timeout bounds the whole rollout (default 300 s: the Java
 components are slow to start).
 

@@ -11,7 +11,6 @@ import { specPaths } from "../paths.js";
 
 export const render: Command = {
   name: "render",
-  summary: "write every node's files into a directory, without any agent",
   usage: `vmmeet render [SPEC] --out DIR [--state DIR]
 
 Validates SPEC (default ./vmmeet.yaml), loads or generates the secrets and CA in the state directory (default

@@ -4,7 +4,6 @@ import { type Command, EXIT } from "../io.js";
 
 export const schema: Command = {
   name: "schema",
-  summary: "print the JSON Schema of the spec (for editors)",
   usage: `vmmeet schema
 
 Prints the JSON Schema (draft 2020-12) of vmmeet.yaml, generated from the same zod schema that 'vmmeet validate'

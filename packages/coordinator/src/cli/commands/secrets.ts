@@ -8,7 +8,6 @@ const NAMES = Object.keys(ROTATE_NAMES);
 
 export const secrets: Command = {
   name: "secrets",
-  summary: "rotate the generated secrets (XMPP passwords, truststore password, TURN secret)",
   usage: `vmmeet secrets rotate ${NAMES.join("|")}... | --all [--state DIR] [--timeout SECONDS]
 
 Gives the named secrets new random values and pushes the spec in force with them, as one ordered change:

@@ -17,7 +17,6 @@ export function isLoopback(host: string): boolean {
 
 export const serve: Command = {
   name: "serve",
-  summary: "run the coordinator daemon (agents' endpoint, admin socket, metrics)",
   usage: `vmmeet serve [SPEC] [--state DIR] [--listen ADDR:PORT] [--san NAME]... [--metrics PORT]
                     [--http 127.0.0.1:PORT] [--heartbeat SECONDS] [--insecure]
 

@@ -76,7 +76,6 @@ async function once(io: Io, socket: string, json: boolean): Promise<string> {
 
 export const status: Command = {
   name: "status",
-  summary: "per node: link, generation, services, health with ages, host metrics; the deployment verdict",
   usage: `vmmeet status [SPEC] [--state DIR] [--json] [--watch]
 
 Shows what the running coordinator knows: per node whether its agent is connected (or when it was last seen),

@@ -8,7 +8,6 @@ import { specPaths } from "../paths.js";
 
 export const topology: Command = {
   name: "topology",
-  summary: "draw the deployment (VMs, pf flows, brewery) as SVG",
   usage: `vmmeet topology [SPEC] [--out FILE]
 
 Validates SPEC (default ./vmmeet.yaml) and prints topology.svg on stdout, or writes it to FILE: the VMM host

@@ -9,7 +9,6 @@ import { specPaths } from "../paths.js";
 
 export const validate: Command = {
   name: "validate",
-  summary: "check a spec and print every problem as 'path: message'",
   usage: `vmmeet validate [SPEC] [--state DIR] [--json]
 
 Reads SPEC (default ./vmmeet.yaml), checks it against the spec schema and its cross-field rules and prints

@@ -135,7 +135,6 @@ async function create(argv: string[], io: Io): Promise<number> {
 
 export const vm: Command = {
   name: "vm",
-  summary: "vm create NAME: the VM's disk image on the VMM host (template: vmctl create; others: a copy)",
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
