@@ -160,12 +160,11 @@ async function watchUntil(
 async function waitEvent(d: Deployment, node: string, since: number, kind: RegExp): Promise<boolean> {
   try {
     const e = await waitFor(
-      `a ${kind.source} event from ${node}`,
       async () =>
         (await d.status()).nodes
           .find((n) => n.node === node)
           ?.events.find((x) => kind.test(x.kind) && Date.parse(x.at) >= since - 1000),
-      { timeoutMs: 60_000, intervalMs: 250 },
+      { what: `a ${kind.source} event from ${node}`, timeoutMs: 60_000, intervalMs: 250 },
     );
     out(`${node}: ${e.kind}: ${e.message}\n`);
     return true;

@@ -64,14 +64,14 @@ describe("vmmeet-agent without program flags", () => {
       ],
       { cleanups: stops },
     );
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired }));
     const res = await waitFor(
-      "apply result",
       () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === "d1"),
-      { timeoutMs: 30_000 },
+      { what: "apply result", timeoutMs: 30_000 },
     );
     if (res.type !== "apply-result") throw new Error("not an apply result");
     const actions = res.items.filter((i) => i.kind === "action" && /@auth\./.test(i.target));

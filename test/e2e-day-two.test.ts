@@ -66,7 +66,8 @@ async function pushChange(
   const pushedAt = Date.now();
   const pushing = d.push(120);
   if (nodes.add) {
-    await waitFor("the push accepted", async () => (await d.status()).desiredGeneration > generation, {
+    await waitFor(async () => (await d.status()).desiredGeneration > generation, {
+      what: "the push accepted",
       timeoutMs: 30_000,
       intervalMs: 100,
     });
@@ -206,12 +207,15 @@ describe("day two: each change to a running deployment rolls out without a rollb
     expect(jicofo?.bridges?.sort()).toEqual(["jvb", "jvb2"]);
     expect(Date.parse(jicofo?.bridgesSince?.jvb2 ?? "")).toBeGreaterThanOrEqual(pushedAt);
     await pushChange((t) => t.replace(jvb2, ""), {}, { remove: "jvb2", bridgeLeft: true });
-    const after = await waitFor("jicofo without jvb2", async () => {
-      const h = (await d.status()).nodes
-        .find((n) => n.node === "jicofo")
-        ?.health.find((x) => x.component === "jicofo");
-      return h?.bridges?.length === 1 && h;
-    });
+    const after = await waitFor(
+      async () => {
+        const h = (await d.status()).nodes
+          .find((n) => n.node === "jicofo")
+          ?.health.find((x) => x.component === "jicofo");
+        return h?.bridges?.length === 1 && h;
+      },
+      { what: "jicofo without jvb2" },
+    );
     expect(after.bridges).toEqual(["jvb"]);
   }, 300_000);
 
@@ -247,7 +251,8 @@ describe("day two: each change to a running deployment rolls out without a rollb
       return Date.parse(prosody?.signals.find((x) => x.signal === who)?.at ?? "") >= since;
     };
     for (const who of ["c2s-authenticated-focus", "c2s-authenticated-jvb"])
-      await waitFor(`prosody reports ${who} after the rotation`, () => loggedInSince(who), {
+      await waitFor(() => loggedInSince(who), {
+        what: `prosody reports ${who} after the rotation`,
         timeoutMs: 30_000,
         intervalMs: 200,
       });

@@ -208,19 +208,22 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
       label: "fuzzed agent",
     });
     try {
-      await waitFor("agent connected", () => hellos === 1 && current?.readyState === WebSocket.OPEN, {
+      await waitFor(() => hellos === 1 && current?.readyState === WebSocket.OPEN, {
+        what: "agent connected",
         timeoutMs: 20_000,
       });
 
       // The rate limit: 250 garbage frames at once. At most 20 are answered, then the agent closes (4006).
       const first = current!;
       for (let i = 0; i < 250; i++) first.send(`not json ${i}`);
-      await waitFor("the agent closed the flooding link", () => closes.includes(4006), {
+      await waitFor(() => closes.includes(4006), {
+        what: "the agent closed the flooding link",
         timeoutMs: 10_000,
       });
       expect(conns[0]!.errors).toBeLessThanOrEqual(20);
       expect(conns[0]!.errors).toBeGreaterThan(0);
-      await waitFor("agent reconnected", () => hellos === 2 && current?.readyState === WebSocket.OPEN, {
+      await waitFor(() => hellos === 2 && current?.readyState === WebSocket.OPEN, {
+        what: "agent reconnected",
         timeoutMs: 10_000,
       });
 
@@ -239,7 +242,8 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
           bad = 0;
           const n = hellos;
           ws.close(1000, "fuzzer moves on");
-          await waitFor("agent reconnected", () => hellos > n && current?.readyState === WebSocket.OPEN, {
+          await waitFor(() => hellos > n && current?.readyState === WebSocket.OPEN, {
+            what: "agent reconnected",
             timeoutMs: 10_000,
           });
         }
@@ -257,7 +261,8 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
         }),
       );
       const lastSent = performance.now();
-      const last = await waitFor("the last apply answered", () => replies.find((f) => f.replyTo === lastId), {
+      const last = await waitFor(() => replies.find((f) => f.replyTo === lastId), {
+        what: "the last apply answered",
         timeoutMs: 30_000,
       });
       const answeredMs = performance.now() - lastSent;

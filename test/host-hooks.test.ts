@@ -52,7 +52,7 @@ async function host() {
         vmd.kill("SIGTERM");
       }),
   );
-  await waitFor("vmd up", async () => (await vmmState(root)).vmd?.pid === vmd.pid);
+  await waitFor(async () => (await vmmState(root)).vmd?.pid === vmd.pid, { what: "vmd up" });
   const services = new FakeServiceManager({ vmd: { enabled: true, running: true } });
   const log = pino({ level: "silent" });
   const engine = new ApplyEngine({

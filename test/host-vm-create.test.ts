@@ -88,7 +88,7 @@ describe("vmmeet vm create", () => {
           vmd.kill("SIGTERM");
         }),
     );
-    await waitFor("web running", async () => (await vmmState(h.root)).vms.web?.state === "running");
+    await waitFor(async () => (await vmmState(h.root)).vms.web?.state === "running", { what: "web running" });
     const refused = await h.cli("jicofo");
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/the template VM web is running; stop it first \(vmctl stop web\)/);

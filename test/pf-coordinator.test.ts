@@ -138,7 +138,7 @@ describe("pf commit-confirm with the coordinator", () => {
     const open = () => rules === null || /^pass out\b.*\bproto tcp\b.*\bport 7443\b/m.test(rules);
     const port = await vmNetwork(daemon.port, open);
     const agent = startAgent(vm, `ws://127.0.0.1:${port}/agent`);
-    await waitFor("jvb connected", () => daemon.core.fleet.connected("jvb"), { timeoutMs: 20_000 });
+    await waitFor(() => daemon.core.fleet.connected("jvb"), { what: "jvb connected", timeoutMs: 20_000 });
 
     const socket = path.join(state, "admin.sock");
     const push = (text: string) =>
@@ -154,9 +154,9 @@ describe("pf commit-confirm with the coordinator", () => {
 
     const first = (await push(specA)) as { ok: boolean; message: string };
     expect(first.ok, `${first.message}\n${agent.output().slice(-4000)}`).toBe(true);
-    const confirmed = await waitFor("pf-confirmed in status", async () =>
-      (await jvbEvents()).find((e) => e.kind === "pf-confirmed"),
-    );
+    const confirmed = await waitFor(async () => (await jvbEvents()).find((e) => e.kind === "pf-confirmed"), {
+      what: "pf-confirmed in status",
+    });
     expect(confirmed.message).toMatch(/confirmed \/etc\/pf\.conf of generation 1 within its 5 s window/);
     expect(await loadedRules(vm.root)).toMatch(/port 7443/);
     const pfConf1 = await readFile(path.join(vm.root, "etc/pf.conf"), "utf8");
@@ -171,11 +171,10 @@ describe("pf commit-confirm with the coordinator", () => {
     expect(second.message).toMatch(/generation 2 failed: jvb/);
     expect(second.rolledBackTo).toBe(1);
 
-    const reverted = await waitFor(
-      "pf-reverted in status",
-      async () => (await jvbEvents()).find((e) => e.kind === "pf-reverted"),
-      { timeoutMs: 40_000 },
-    );
+    const reverted = await waitFor(async () => (await jvbEvents()).find((e) => e.kind === "pf-reverted"), {
+      what: "pf-reverted in status",
+      timeoutMs: 40_000,
+    });
     expect(reverted.label).toBe("degraded");
     expect(reverted.message).toMatch(
       /no confirmation from the coordinator within 5 s of loading \/etc\/pf\.conf of generation 2 \(the coordinator link is (down|connecting) since .*restored and loaded the previous \/etc\/pf\.conf/,
@@ -184,9 +183,8 @@ describe("pf commit-confirm with the coordinator", () => {
     expect(await readFile(path.join(vm.root, "etc/pf.conf"), "utf8")).toBe(pfConf1);
     // Back on the link, the node catches up with the generation in force (the rollback's).
     await waitFor(
-      "jvb at generation 3",
       async () => (await status()).nodes.find((n) => n.node === "jvb")?.generation.applied === 3,
-      { timeoutMs: 40_000 },
+      { what: "jvb at generation 3", timeoutMs: 40_000 },
     );
 
     const cli = async (...args: string[]) => {

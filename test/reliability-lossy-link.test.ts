@@ -108,9 +108,9 @@ describe("a cut-off VM and a slow, lossy link", () => {
             (f.type === "apply-result" && f.generation === g && f.ok) ||
             (f.type === "hello" && f.generation >= g),
         );
-      await waitFor("generation 1 applied", () => applied(1), { timeoutMs: 30_000 });
+      await waitFor(() => applied(1), { what: "generation 1 applied", timeoutMs: 30_000 });
       const jicofo = () => sleeperPids(s.root, "jicofo");
-      await waitFor("jicofo running", () => jicofo().length === 1);
+      await waitFor(() => jicofo().length === 1, { what: "jicofo running" });
 
       // Cut off: the agent restores a hand edit on its own, and retries at its backoff's rate.
       proxy.setCutOff(true);
@@ -118,14 +118,12 @@ describe("a cut-off VM and a slow, lossy link", () => {
       const attemptsBefore = proxy.accepted;
       const conf = path.join(s.root, CONF);
       await writeFile(conf, "jicofo { edited by hand }\n");
-      await waitFor(
-        "the hand edit restored while cut off",
-        async () => (await readFile(conf, "utf8")).includes("generation = 1"),
-        {
-          timeoutMs: 20_000,
-        },
-      );
-      await waitFor("four attempts while cut off", () => proxy.accepted - attemptsBefore >= 4, {
+      await waitFor(async () => (await readFile(conf, "utf8")).includes("generation = 1"), {
+        what: "the hand edit restored while cut off",
+        timeoutMs: 20_000,
+      });
+      await waitFor(() => proxy.accepted - attemptsBefore >= 4, {
+        what: "four attempts while cut off",
         timeoutMs: 30_000,
       });
       const cutOffMs = performance.now() - cutAt;
@@ -137,7 +135,8 @@ describe("a cut-off VM and a slow, lossy link", () => {
       const helloCount = hellos().length;
       proxy.setCutOff(false);
       const backAt = performance.now();
-      await waitFor("reconnected over the lossy link", () => hellos().length > helloCount, {
+      await waitFor(() => hellos().length > helloCount, {
+        what: "reconnected over the lossy link",
         timeoutMs: 60_000,
       });
       const reconnectMs = performance.now() - backAt;
@@ -151,13 +150,13 @@ describe("a cut-off VM and a slow, lossy link", () => {
         const ws = coord.socket();
         if (ws && ws.readyState === ws.OPEN) sendInForce(ws);
         if (g === 3) proxy.cutOnNext("to-coordinator");
-        await waitFor(`generation ${g} applied`, () => applied(g), { timeoutMs: 120_000 });
+        await waitFor(() => applied(g), { what: `generation ${g} applied`, timeoutMs: 120_000 });
         pushMs.push(performance.now() - t);
       }
       const last = 1 + PUSHES;
-      await waitFor("the last generation on disk", async () =>
-        (await readFile(conf, "utf8")).includes(`generation = ${last}`),
-      );
+      await waitFor(async () => (await readFile(conf, "utf8")).includes(`generation = ${last}`), {
+        what: "the last generation on disk",
+      });
 
       // Each generation written once, however often it was sent: the log's "file written" per generation.
       const writes = (g: number) =>
@@ -169,7 +168,9 @@ describe("a cut-off VM and a slow, lossy link", () => {
         ).length;
       // (The log comes through a pipe, the frames through the socket: wait for the lines, then count them.)
       const generations = Array.from({ length: PUSHES }, (_, i) => i + 2);
-      await waitFor("every generation's write logged", () => generations.every((g) => writes(g) >= 1));
+      await waitFor(() => generations.every((g) => writes(g) >= 1), {
+        what: "every generation's write logged",
+      });
       for (const g of generations) expect(writes(g), `generation ${g} written`).toBe(1);
       // No reconnect storm: every reconnect over the lossy link followed a cut (or an attempt that failed).
       const reconnects = proxy.accepted - lossyFrom.accepted;

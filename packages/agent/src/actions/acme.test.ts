@@ -16,6 +16,7 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
+import { waitFor } from "../../../../test/helpers/wait.js";
 import { Healer } from "../heal/healer.js";
 import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
@@ -413,14 +414,6 @@ describe("the healer's certificate check", () => {
     return { svc, e, clock, events, healer };
   }
 
-  async function until(what: string, cond: () => boolean): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-
   it("retries a failed acme-client an hour later, then every 12 hours", async () => {
     await setMode("fail");
     const t = await setup();
@@ -432,14 +425,22 @@ describe("the healer's certificate check", () => {
       // still failing at the first check: reported, and the next one an hour later again
       expect(t.clock.nextAt! - t.clock.now()).toBe(3_600_000);
       t.clock.advance(3_600_000);
-      await until("the first check", () => t.healer.certificateChecks === 1);
+      await waitFor(() => t.healer.certificateChecks === 1, {
+        what: "the first check",
+        timeoutMs: 20_000,
+        intervalMs: 0,
+      });
       expect(t.events.map((e) => `${e.kind} ${e.label}`)).toEqual(["certificate-pending degraded"]);
       expect(t.events[0]!.message).toContain("DNS problem: NXDOMAIN");
       expect(t.clock.nextAt! - t.clock.now()).toBe(3_600_000);
       // DNS fixed: the next check gets the certificate and reloads nginx
       await setMode("issue");
       t.clock.advance(3_600_000);
-      await until("the second check", () => t.healer.certificateChecks === 2);
+      await waitFor(() => t.healer.certificateChecks === 2, {
+        what: "the second check",
+        timeoutMs: 20_000,
+        intervalMs: 0,
+      });
       expect(t.events.map((e) => `${e.kind} ${e.label}`)).toEqual([
         "certificate-pending degraded",
         "certificate-renewed healthy",
@@ -449,7 +450,11 @@ describe("the healer's certificate check", () => {
       // then every 12 hours, and nothing to do
       expect(t.clock.nextAt! - t.clock.now()).toBe(12 * 3_600_000);
       t.clock.advance(12 * 3_600_000);
-      await until("the third check", () => t.healer.certificateChecks === 3);
+      await waitFor(() => t.healer.certificateChecks === 3, {
+        what: "the third check",
+        timeoutMs: 20_000,
+        intervalMs: 0,
+      });
       expect(t.events).toHaveLength(2);
       expect(await acmeCalls()).toHaveLength(3);
     } finally {

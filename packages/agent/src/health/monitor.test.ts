@@ -66,15 +66,16 @@ describe("HealthMonitor", () => {
   it("turns jicofo's log into the bridges of its brewery, and reports the change", async () => {
     const t = await setup();
     await appendFile(path.join(t.root, "var/log/jicofo"), `${added}\n`);
-    const report = await waitFor("bridge seen", () =>
-      t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+    const report = await waitFor(
+      () => t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+      { what: "bridge seen" },
     );
     expect(report.bridges?.join()).toMatch(/jvb/);
     expect(t.changes()).toBeGreaterThan(0);
     await appendFile(path.join(t.root, "var/log/jicofo"), `${removed}\n`);
-    await waitFor("bridge gone", () =>
-      t.m.components().find((c) => c.component === "jicofo" && c.bridges?.length === 0),
-    );
+    await waitFor(() => t.m.components().find((c) => c.component === "jicofo" && c.bridges?.length === 0), {
+      what: "bridge gone",
+    });
   });
 
   it("reads a shared syslog file only for the component's tag and never reports raw lines", async () => {
@@ -85,9 +86,9 @@ describe("HealthMonitor", () => {
     await t.m.probeNow();
     expect(t.m.components()[0]?.bridges ?? []).toEqual([]);
     await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:25 jicofo jicofo[4243]: ${added}\n`);
-    const report = await waitFor("tagged line used", () =>
-      t.m.components().find((c) => (c.bridges?.length ?? 0) > 0),
-    );
+    const report = await waitFor(() => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0), {
+      what: "tagged line used",
+    });
     expect(JSON.stringify(report)).not.toContain("BaseBrewery.addInstance");
   });
 });
@@ -97,7 +98,7 @@ describe("HealthMonitor fallback log", () => {
     // No interval probe during the test: every `rcctl check` here comes from configure().
     const t = await setup({ probeIntervalMs: 3_600_000 });
     const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor("the first probe", () => checks() === 1);
+    await waitFor(() => checks() === 1, { what: "the first probe" });
     // It has no ports to try: it is over right after its check (one still running would absorb the next).
     await new Promise((r) => setTimeout(r, 100));
     await t.m.configure(jicofoDesired);
@@ -112,13 +113,13 @@ describe("HealthMonitor fallback log", () => {
       },
     });
     await t.m.configure(changed);
-    await waitFor("a probe of the new configuration", () => checks() === 2);
+    await waitFor(() => checks() === 2, { what: "a probe of the new configuration" });
   });
 
   it("takes a check it is given instead of asking rcctl, and runs a round asked for during one after it", async () => {
     const t = await setup({ probeIntervalMs: 3_600_000 });
     const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor("the first probe", () => checks() === 1);
+    await waitFor(() => checks() === 1, { what: "the first probe" });
     await new Promise((r) => setTimeout(r, 100));
     await t.m.probeNow({ jicofo: true });
     expect(checks()).toBe(1);
@@ -141,6 +142,8 @@ describe("HealthMonitor fallback log", () => {
     // Without it (no program block yet), /var/log/daemon is where jicofo's lines are.
     await remove(path.join(t.root, "var/log/jicofo"));
     await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:26 jicofo jicofo[4243]: ${added}\n`);
-    await waitFor("fallback used", () => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0));
+    await waitFor(() => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0), {
+      what: "fallback used",
+    });
   });
 });
