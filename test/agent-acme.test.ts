@@ -8,7 +8,7 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentToCoordinator, NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
 import { writeRcScript } from "./doubles/rcctl/index.js";
 import { fakeInput } from "./fixtures/material.js";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";

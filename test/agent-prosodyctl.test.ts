@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type NodeDesired, PROSODY } from "@vmmeet/shared";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
 import { killDoubleProcesses, writeRcScript } from "./doubles/rcctl/index.js";
 import { fakeInput } from "./fixtures/material.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";

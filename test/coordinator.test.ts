@@ -4,10 +4,10 @@
 import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "@vmmeet/coordinator";
 import { CloseCode, jvbNickname, type NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";

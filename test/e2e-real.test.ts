@@ -25,7 +25,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import forge from "node-forge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rotateSecret } from "../packages/coordinator/dist/secrets/index.js";
+import { rotateSecret } from "../packages/coordinator/src/secrets/index.js";
 import { doubleProcesses } from "./doubles/rcctl/index.js";
 import { waitFor } from "./helpers/wait.js";
 import { describeStatus, RealDeployment } from "./real/deployment.js";

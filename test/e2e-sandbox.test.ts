@@ -6,7 +6,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PROSODY } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rotateSecret } from "../packages/coordinator/dist/secrets/index.js";
+import { rotateSecret } from "../packages/coordinator/src/secrets/index.js";
 import { Deployment } from "./harness/deployment.js";
 import { waitFor } from "./helpers/wait.js";
 

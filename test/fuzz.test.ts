@@ -16,6 +16,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 import {
   CloseCode,
   type CoordinatorToAgent,
@@ -27,7 +28,6 @@ import {
 } from "@vmmeet/shared";
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { mutateObject, mutateText, prng, type Rng, randomValue } from "./helpers/fuzz.js";
 import { recordFigure, scale } from "./helpers/reliability.js";

@@ -7,6 +7,7 @@ import { appendFile, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import path from "node:path";
+import { ApplyEngine, lenientAccounts, Rcctl } from "@vmmeet/agent";
 import {
   type AgentEvent,
   type NodeDesired,
@@ -15,7 +16,6 @@ import {
 } from "@vmmeet/shared";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
 import { doubleProcesses, writeRcScript } from "./doubles/rcctl/index.js";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";

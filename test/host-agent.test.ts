@@ -12,11 +12,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
-import pino from "pino";
-import { afterAll, describe, expect, it } from "vitest";
-import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
-import { execRunner } from "../packages/agent/src/actions/runner.js";
 import {
   adminCall,
   CoordinatorDaemon,
@@ -25,7 +20,12 @@ import {
   renderDeployment,
   runCli,
   type StatusReport,
-} from "../packages/coordinator/dist/index.js";
+} from "@vmmeet/coordinator";
+import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
+import { execRunner } from "../packages/agent/src/actions/runner.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { makeSysctl, sysctlHistory, sysctlValues } from "./doubles/sysctl/index.js";

@@ -9,14 +9,9 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon, runCli, type StatusReport } from "@vmmeet/coordinator";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  adminCall,
-  CoordinatorDaemon,
-  runCli,
-  type StatusReport,
-} from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";

@@ -5,8 +5,8 @@
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../packages/coordinator/dist/index.js";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, runRcctl } from "./doubles/rcctl/index.js";
 import { waitFor } from "./helpers/wait.js";
 import { checkKsh } from "./validators/index.js";

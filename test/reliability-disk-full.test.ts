@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 import {
   type AgentEvent,
   type AgentToCoordinator,
@@ -17,7 +18,6 @@ import {
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";

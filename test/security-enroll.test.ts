@@ -7,11 +7,11 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 import { CloseCode, PROTOCOL_VERSION } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
-import { createCa, issueClientCert } from "../packages/coordinator/dist/secrets/index.js";
+import { createCa, issueClientCert } from "../packages/coordinator/src/secrets/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import {
   collectSecrets,

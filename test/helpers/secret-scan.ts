@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { runCli } from "../../packages/coordinator/dist/index.js";
+import { runCli } from "@vmmeet/coordinator";
 import { repoRoot } from "../validators/paths.js";
 import { AGENT_MAIN, spawnNode } from "./processes.js";
 import { waitFor } from "./wait.js";

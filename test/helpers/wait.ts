@@ -27,7 +27,8 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await condition();
-      if (value !== undefined && value !== false && value !== null) return value as Exclude<T, undefined | false | null>;
+      if (value !== undefined && value !== false && value !== null)
+        return value as Exclude<T, undefined | false | null>;
       last = inspect(value);
     } catch (err) {
       last = `it threw ${err instanceof Error ? err.message : inspect(err)}`;

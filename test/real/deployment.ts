@@ -21,8 +21,8 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { StatusReport } from "../../packages/coordinator/dist/index.js";
-import { adminCall } from "../../packages/coordinator/dist/index.js";
+import type { StatusReport } from "@vmmeet/coordinator";
+import { adminCall } from "@vmmeet/coordinator";
 import { makePfctl } from "../doubles/pfctl/index.js";
 import { killDoubleProcesses, runRcctl } from "../doubles/rcctl/index.js";
 import {
