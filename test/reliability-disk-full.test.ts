@@ -11,16 +11,12 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/
 import os from "node:os";
 import path from "node:path";
 import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { fixturesDir } from "./fixtures/material.js";
 import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { jicofoConf, jicofoDesired, jicofoInSh } from "./helpers/jicofo-desired.js";
 import { mountNamespace } from "./helpers/mount-namespace.js";
 import { AGENT_MAIN, type CapturedChild, useCleanups } from "./helpers/processes.js";
 import { recordFigure } from "./helpers/reliability.js";
@@ -53,33 +49,11 @@ async function fill(dir: string): Promise<string> {
 }
 
 function desired(version: string, confBytes: number) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      {
-        path: CONF,
-        // Random text: a version that does not fit cannot share pages with the old one.
-        content: `# ${version}\n${randomBytes(confBytes).toString("base64").slice(0, confBytes)}\n`,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
-      {
-        path: IN_SH,
-        content: `JICOFO_MAXMEM=${version === "A" ? 3 : 4}G\n`,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
-    ],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([
+    // Random text: a version that does not fit cannot share pages with the old one.
+    jicofoConf(`# ${version}\n${randomBytes(confBytes).toString("base64").slice(0, confBytes)}\n`),
+    jicofoInSh(`JICOFO_MAXMEM=${version === "A" ? 3 : 4}G\n`),
+  ]);
 }
 
 describe("a full disk", () => {

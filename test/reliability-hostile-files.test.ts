@@ -10,16 +10,11 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired, jicofoInSh } from "./helpers/jicofo-desired.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { recordFigure } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
@@ -35,19 +30,10 @@ Jicofo 2026-12-06 08:01:00.000 INFO: [35] BaseBrewery.addInstance#341: Added bre
 `;
 
 function desired(version: string) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
+  return jicofoDesired(
+    [
       jicofoConf(`jicofo { version = ${version} }\n`),
-      {
-        path: IN_SH,
-        content: "JICOFO_MAXMEM=3G\n",
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+      jicofoInSh("JICOFO_MAXMEM=3G\n"),
       {
         path: HOSTS,
         content: "100.64.2.3 xmpp meet.example.org\n",
@@ -56,11 +42,8 @@ function desired(version: string) {
         group: "wheel",
       },
     ],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646, logs: [{ component: "jicofo", path: LOG }] },
-  };
-  return NodeDesiredSchema.parse(d);
+    { logs: [{ component: "jicofo", path: LOG }] },
+  );
 }
 
 describe("hostile files on a VM", () => {

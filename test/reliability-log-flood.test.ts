@@ -10,16 +10,11 @@
 import { readFileSync, statSync } from "node:fs";
 import { appendFile, mkdir, open, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired } from "./helpers/jicofo-desired.js";
 import { procCpuMs, procRssBytes } from "./helpers/proc-stats.js";
 import { spawnNode, spawnShippedAgent, useCleanups } from "./helpers/processes.js";
 import { FULL, recordFigure, scale } from "./helpers/reliability.js";
@@ -37,15 +32,7 @@ const BREWERY_LINE =
 const cleanups = useCleanups();
 
 function desired() {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [jicofoConf("jicofo { }\n")],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646, logs: [{ component: "jicofo", path: LOG }] },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([jicofoConf("jicofo { }\n")], { logs: [{ component: "jicofo", path: LOG }] });
 }
 
 describe("a flood of logs", () => {

@@ -12,18 +12,13 @@
 //     learns it from the next hello); the others meet the random stalls and cuts.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { prng } from "./helpers/fuzz.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired } from "./helpers/jicofo-desired.js";
 import { lossyProxy } from "./helpers/lossy-proxy.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { recordFigure, scale } from "./helpers/reliability.js";
@@ -37,15 +32,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 4);
 const BACKOFF_FIRST_MS = 500;
 
 function desired(generation: number) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [jicofoConf(`jicofo { generation = ${generation} }\n`)],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([jicofoConf(`jicofo { generation = ${generation} }\n`)]);
 }
 
 /** Attempts at most that a backoff starting at 500 ms can make in `ms` (each wait at least half its step). */
