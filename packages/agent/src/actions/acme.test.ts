@@ -94,6 +94,9 @@ async function acmeCalls(): Promise<string[]> {
 }
 
 /** nginx refuses to start while the files of ssl_certificate / ssl_certificate_key are missing. */
+/** How often nginx was reloaded: what a new certificate needs, however nginx was set up before. */
+const reloads = (svc: FakeServiceManager) => svc.actions.filter((a) => a === "reload nginx").length;
+
 class WebServices extends FakeServiceManager {
   constructor(opts: { nginxStartFails?: boolean } = {}) {
     super({
@@ -248,7 +251,9 @@ describe("acme-certificate on a fresh web node", () => {
     expect(acme!.detail).toBe(
       `acme-client exited 1: acme-client: https://acme-v02.api.letsencrypt.org/acme/chall-v3/1/x: bad HTTP: 400 | acme-client: ${DOMAIN}: DNS problem: NXDOMAIN looking up A for ${DOMAIN}; nginx serves the self-signed placeholder; tried again later`,
     );
-    expect(svc.actions).toEqual(["enable nginx", "start nginx"]);
+    // nginx runs on the placeholder; nothing to reload
+    expect(svc.services.get("nginx")!.running).toBe(true);
+    expect(reloads(svc)).toBe(0);
     const fp = await fingerprint(CERT);
     expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({
       [DOMAIN]: { placeholder: fp },
@@ -259,7 +264,7 @@ describe("acme-certificate on a fresh web node", () => {
     expect(acmeItems(retry)).toEqual([expect.objectContaining({ status: "done" })]);
     expect(await acmeCalls()).toEqual([`-F -v ${DOMAIN}`, `-F -v ${DOMAIN}`]);
     expect(await fingerprint(CERT)).not.toBe(fp);
-    expect(svc.actions).toEqual(["enable nginx", "start nginx", "reload nginx"]);
+    expect(reloads(svc)).toBe(1);
   });
 
   it("an acme-client that cannot run is deferred too", async () => {
@@ -308,7 +313,7 @@ describe("acme-certificate with a certificate in place", () => {
     expect(await readFile(under(KEY))).toEqual(key);
     const notAfter = Date.parse(new X509Certificate(await readFile(under(CERT))).validTo);
     expect(notAfter - Date.now()).toBeGreaterThan(80 * 86_400_000);
-    expect(svc.actions).toEqual(["enable nginx", "start nginx", "reload nginx"]);
+    expect(reloads(svc)).toBe(1);
   });
 
   it("acme-client's exit 2 (nothing to do) is no failure and reloads nothing", async () => {
@@ -324,7 +329,8 @@ describe("acme-certificate with a certificate in place", () => {
       }),
     ]);
     expect(acmeItems(r)[0]!.deferred).toBeUndefined();
-    expect(svc.actions).toEqual(["enable nginx", "start nginx"]);
+    expect(svc.services.get("nginx")!.running).toBe(true);
+    expect(reloads(svc)).toBe(0);
   });
 
   it("leaves a certificate that is far from expiry alone", async () => {
@@ -445,7 +451,7 @@ describe("the healer's certificate check", () => {
         "certificate-pending degraded",
         "certificate-renewed healthy",
       ]);
-      expect(t.svc.actions).toEqual(["enable nginx", "start nginx", "reload nginx"]);
+      expect(reloads(t.svc)).toBe(1);
       expect(await acmeCalls()).toHaveLength(3);
       // then every 12 hours, and nothing to do
       expect(t.clock.nextAt! - t.clock.now()).toBe(12 * 3_600_000);
