@@ -9,14 +9,13 @@
 // Every figure is compared to a reference measured in the same run on the same machine (bare node, a
 // no-op admin call, grep), because the machine may be shared and noisy. The agent footprint's idle window
 // runs first and alone; the other benchmarks follow one after another.
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { failedFigure } from "./lib/figure.mjs";
 import { machine } from "./lib/machine.mjs";
 import { snapshotPackages } from "./lib/packages.mjs";
 import { interruptCleanups } from "./lib/proc.mjs";
+import { exitWith, fmt, parseRunArgs, table, writeResults } from "./lib/runner.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALL = ["footprint", "push", "fleet", "logrules", "restart"];
@@ -64,72 +63,41 @@ function settings(values) {
   };
 }
 
-function fmt(x, unit) {
-  if (x === null || x === undefined) return "-";
-  if (!Number.isFinite(x)) return String(x);
-  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
-  const n = x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
-  return unit ? `${n} ${unit}` : n;
-}
-
-function table(figures) {
-  const rows = [["figure", "value", "reference", "ratio", "target", ""]];
-  for (const f of figures) {
-    rows.push([
+function figureTable(figures) {
+  return table([
+    ["figure", "value", "reference", "ratio", "target", ""],
+    ...figures.map((f) => [
       f.id,
       f.error ? "error" : fmt(f.value, f.unit),
       f.reference ? `${fmt(f.reference.value, f.reference.unit)} (${f.reference.name})` : "-",
       f.ratio === null || f.ratio === undefined ? "-" : `${fmt(f.ratio)}x`,
       f.target ? f.target.text : "(info)",
       f.pass === null ? "" : f.pass ? "ok" : "MISSED",
-    ]);
-  }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+    ]),
+  ]);
 }
 
 async function main() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: "boolean" },
-        only: { type: "string" },
-        out: { type: "string" },
-        keep: { type: "boolean" },
-        "idle-minutes": { type: "string" },
-        applies: { type: "string" },
-        "log-lines": { type: "string" },
-        pushes: { type: "string" },
-        agents: { type: "string" },
-        lines: { type: "string" },
-        restarts: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`bench: ${err.message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const only = values.only ? values.only.split(",").map((s) => s.trim()) : ALL;
-  const unknown = only.filter((b) => !ALL.includes(b));
-  if (unknown.length > 0) {
-    console.error(`bench: unknown benchmark ${unknown.join(", ")}\n${USAGE}`);
-    return 2;
-  }
+  const args = parseRunArgs({
+    name: "bench",
+    usage: USAGE,
+    kind: "benchmark",
+    all: ALL,
+    options: {
+      quick: { type: "boolean" },
+      out: { type: "string" },
+      keep: { type: "boolean" },
+      "idle-minutes": { type: "string" },
+      applies: { type: "string" },
+      "log-lines": { type: "string" },
+      pushes: { type: "string" },
+      agents: { type: "string" },
+      lines: { type: "string" },
+      restarts: { type: "string" },
+    },
+  });
+  if (args.exit !== undefined) return args.exit;
+  const { values, only } = args;
   let s;
   try {
     s = settings(values);
@@ -179,16 +147,15 @@ async function main() {
     }
     log(`${name}: done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
     done.push(name);
-    // Written after each benchmark, so that a run stopped half-way keeps what it measured.
-    await writeFile(out, `${JSON.stringify(results(), null, 2)}\n`);
+    await writeResults(out, results());
   }
   if (values.keep) log(`kept the build copy in ${snapshot.packages}`);
   else await snapshot.remove();
 
   const missed = figures.filter((f) => f.pass === false);
   const final = results();
-  await writeFile(out, `${JSON.stringify(final, null, 2)}\n`);
-  console.log(`\n${table(figures)}\n`);
+  await writeResults(out, final);
+  console.log(`\n${figureTable(figures)}\n`);
   for (const n of notes) console.log(`note: ${n}`);
   console.log(`results: ${path.relative(process.cwd(), out)} (${final.durationSeconds} s)`);
   if (missed.length > 0) {
@@ -212,10 +179,4 @@ const interrupted = (signal) => {
 process.once("SIGINT", () => interrupted("SIGINT"));
 process.once("SIGTERM", () => interrupted("SIGTERM"));
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`bench: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+exitWith("bench", main);

@@ -18,8 +18,8 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import type { StatusReport } from "@vmmeet/coordinator";
 import { formatStatus } from "../packages/coordinator/dist/cli/commands/status.js";
-import type { StatusReport } from "../packages/coordinator/dist/index.js";
 import { doubleProcesses } from "../test/doubles/rcctl/index.js";
 import { Deployment } from "../test/harness/deployment.js";
 import { waitFor } from "../test/helpers/wait.js";
@@ -160,12 +160,11 @@ async function watchUntil(
 async function waitEvent(d: Deployment, node: string, since: number, kind: RegExp): Promise<boolean> {
   try {
     const e = await waitFor(
-      `a ${kind.source} event from ${node}`,
       async () =>
         (await d.status()).nodes
           .find((n) => n.node === node)
           ?.events.find((x) => kind.test(x.kind) && Date.parse(x.at) >= since - 1000),
-      { timeoutMs: 60_000, intervalMs: 250 },
+      { what: `a ${kind.source} event from ${node}`, timeoutMs: 60_000, intervalMs: 250 },
     );
     out(`${node}: ${e.kind}: ${e.message}\n`);
     return true;

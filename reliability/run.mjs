@@ -9,12 +9,12 @@
 //                            cut-off,clock-skew,bad-frames,bad-specs,hostile-files]
 //                            [--out FILE]
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { machine } from "../bench/lib/machine.mjs";
+import { exitWith, fmt, parseRunArgs, table, writeResults } from "../bench/lib/runner.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -39,32 +39,18 @@ const USAGE = `usage: node reliability/run.mjs [--quick] [--only ${ALL.join(",")
   --only LIST     these faults only (comma-separated)
   --out FILE      where to write the results (default reliability/results.json)`;
 
-function fmt(x, unit = "") {
-  if (x === null || x === undefined) return "-";
-  const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
-  return `${x.toLocaleString("en-US", { maximumFractionDigits: digits })}${unit}`;
-}
-
-function table(figures) {
-  const rows = [["fault", "count", "lost", "time to healthy", "CPU", "memory"]];
-  for (const f of figures)
-    rows.push([
+function figureTable(figures) {
+  return table([
+    ["fault", "count", "lost", "time to healthy", "CPU", "memory"],
+    ...figures.map((f) => [
       f.fault,
       `${fmt(f.count)} ${f.what}`,
       fmt(f.lost),
-      f.timeToHealthyMs === undefined ? "-" : fmt(f.timeToHealthyMs / 1000, " s"),
-      f.cpuPercentOfCore === undefined ? "-" : fmt(f.cpuPercentOfCore, " % of a core"),
-      f.memoryMB === undefined ? "-" : fmt(f.memoryMB, " MB"),
-    ]);
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+      f.timeToHealthyMs === undefined ? "-" : fmt(f.timeToHealthyMs / 1000, "s"),
+      f.cpuPercentOfCore === undefined ? "-" : fmt(f.cpuPercentOfCore, "% of a core"),
+      f.memoryMB === undefined ? "-" : fmt(f.memoryMB, "MB"),
+    ]),
+  ]);
 }
 
 /** `vitest run FILE` with the reliability settings; resolves with its exit code, its output passed through. */
@@ -87,32 +73,15 @@ function runTest(file, env) {
 }
 
 async function main() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: "boolean" },
-        only: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    console.error(`reliability: ${err.message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const only = values.only ? values.only.split(",").map((s) => s.trim()) : ALL;
-  const unknown = only.filter((f) => !ALL.includes(f));
-  if (unknown.length > 0) {
-    console.error(`reliability: unknown fault ${unknown.join(", ")}\n${USAGE}`);
-    return 2;
-  }
+  const args = parseRunArgs({
+    name: "reliability",
+    usage: USAGE,
+    kind: "fault",
+    all: ALL,
+    options: { quick: { type: "boolean" }, out: { type: "string" } },
+  });
+  if (args.exit !== undefined) return args.exit;
+  const { values, only } = args;
   const out = values.out ?? path.join(HERE, "results.json");
   const started = Date.now();
   const host = machine();
@@ -153,15 +122,14 @@ async function main() {
         seconds: Math.round((Date.now() - t) / 1000),
         figures: recorded.length,
       });
-      // Written after each fault, so that a run stopped half-way keeps what it measured.
-      await writeFile(out, `${JSON.stringify(results(), null, 2)}\n`);
+      await writeResults(out, results());
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
   const final = results();
-  await writeFile(out, `${JSON.stringify(final, null, 2)}\n`);
-  console.log(`\n${table(figures)}\n`);
+  await writeResults(out, final);
+  console.log(`\n${figureTable(figures)}\n`);
   console.log(`results: ${path.relative(process.cwd(), out)} (${final.durationSeconds} s)`);
   if (final.failed.length > 0) {
     console.log(`\nFAILED: ${final.failed.join(", ")} (the test output above says why)`);
@@ -170,10 +138,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`reliability: ${err.stack ?? err.message}`);
-    process.exit(1);
-  },
-);
+exitWith("reliability", main);

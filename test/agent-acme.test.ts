@@ -8,7 +8,7 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentToCoordinator, NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
 import { writeRcScript } from "./doubles/rcctl/index.js";
 import { fakeInput } from "./fixtures/material.js";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
@@ -99,7 +99,8 @@ describe("tls.mode acme on a fresh web VM", () => {
       ],
       { cleanups },
     );
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     const push = async (generation: number) => {
@@ -107,12 +108,11 @@ describe("tls.mode acme on a fresh web VM", () => {
         .socket()!
         .send(JSON.stringify({ type: "desired", id: `d${generation}`, generation, desired: webDesired() }));
       return waitFor(
-        `apply result ${generation}`,
         () =>
           coord.frames.find(
             (f): f is ApplyResultFrame => f.type === "apply-result" && f.replyTo === `d${generation}`,
           ),
-        { timeoutMs: 60_000 },
+        { what: `apply result ${generation}`, timeoutMs: 60_000 },
       );
     };
     const acmeItems = (r: ApplyResultFrame) =>
@@ -141,10 +141,13 @@ describe("tls.mode acme on a fresh web VM", () => {
     ]);
     const served = new X509Certificate(await readFile(s.cert));
     expect(served.fingerprint256).not.toBe(placeholderCert.fingerprint256);
-    const reloads = await waitFor("nginx reloaded", async () => {
-      const r = await s.reloads();
-      return r.length > 0 ? r : null;
-    });
+    const reloads = await waitFor(
+      async () => {
+        const r = await s.reloads();
+        return r.length > 0 ? r : null;
+      },
+      { what: "nginx reloaded" },
+    );
     expect(reloads.at(-1)!.replace(/^.*Fingerprint=/, "")).toBe(served.fingerprint256);
 
     // Nothing left to do: a third push runs neither acme-client nor a reload.

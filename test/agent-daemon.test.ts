@@ -84,13 +84,14 @@ describe("vmmeet-agent process", () => {
     const s = await sandbox();
     const coord = await coordinator();
     const agent = startAgent(s, coord.url);
-    await waitFor("hello and snapshot", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "hello and snapshot",
       timeoutMs: 20_000,
     });
     expect(coord.frames[0]).toMatchObject({ type: "hello", node: "jicofo", generation: 0 });
 
     coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired: desired("A") }));
-    await waitFor("first apply", () => applyResults(coord).length === 1, { timeoutMs: 30_000 });
+    await waitFor(() => applyResults(coord).length === 1, { what: "first apply", timeoutMs: 30_000 });
     const first = applyResults(coord)[0]!;
     if (!first.ok) throw new Error(`apply failed: ${first.error}\n${JSON.stringify(first.items)}`);
     expect(first).toMatchObject({ replyTo: "d1", generation: 1, ok: true, unchanged: false });
@@ -111,12 +112,12 @@ describe("vmmeet-agent process", () => {
     const pids = jicofoPids(s.root);
     expect(pids).toHaveLength(1);
     // The snapshot after the apply reports the file as the coordinator rendered it.
-    await waitFor("snapshot at generation 1", () =>
-      coord.frames.some((f) => f.type === "snapshot" && f.status.generation === 1),
-    );
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot" && f.status.generation === 1), {
+      what: "snapshot at generation 1",
+    });
 
     coord.socket()!.send(JSON.stringify({ type: "desired", id: "d2", generation: 2, desired: desired("A") }));
-    await waitFor("second apply", () => applyResults(coord).length === 2, { timeoutMs: 30_000 });
+    await waitFor(() => applyResults(coord).length === 2, { what: "second apply", timeoutMs: 30_000 });
     expect(applyResults(coord)[1]).toMatchObject({ ok: true, unchanged: true });
     expect(
       applyResults(coord)[1]!.items.some((i) =>
@@ -128,7 +129,7 @@ describe("vmmeet-agent process", () => {
     coord
       .socket()!
       .send(JSON.stringify({ type: "desired", id: "d0", generation: 1, desired: desired("OLD") }));
-    await waitFor("stale answer", () => applyResults(coord).length === 3, { timeoutMs: 30_000 });
+    await waitFor(() => applyResults(coord).length === 3, { what: "stale answer", timeoutMs: 30_000 });
     expect(applyResults(coord)[2]).toMatchObject({ replyTo: "d0", ok: false });
     expect(applyResults(coord)[2]!.error).toMatch(/stale generation 1/);
     expect(await readFile(conf, "utf8")).toContain("SECRET-A");
@@ -139,18 +140,17 @@ describe("vmmeet-agent process", () => {
     // Coordinator gone; the agent stops; someone deletes a managed file; the agent starts without a coordinator.
     await coord.close();
     agent.kill("SIGTERM");
-    await waitFor("agent exited", () => agent.exitCode !== null, { timeoutMs: 15_000 });
+    await waitFor(() => agent.exitCode !== null, { what: "agent exited", timeoutMs: 15_000 });
     expect(agent.exitCode).toBe(0);
     await unlink(conf);
     await writeFile(path.join(s.root, "etc/hosts"), "tampered\n");
     const again = startAgent(s, null);
     await waitFor(
-      "both files restored offline",
       async () =>
         (await readFile(conf, "utf8").catch(() => "")).includes("SECRET-A") &&
         (await readFile(path.join(s.root, "etc/hosts"), "utf8").catch(() => "")) ===
           "100.64.2.3 xmpp jts.fips.de\n",
-      { timeoutMs: 30_000 },
+      { what: "both files restored offline", timeoutMs: 30_000 },
     );
     expect(await readFile(path.join(s.root, "etc/hosts"), "utf8")).toBe("100.64.2.3 xmpp jts.fips.de\n");
     expect(again.output()).not.toContain("SECRET-A");

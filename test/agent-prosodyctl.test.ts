@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type NodeDesired, PROSODY } from "@vmmeet/shared";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
 import { killDoubleProcesses, writeRcScript } from "./doubles/rcctl/index.js";
 import { fakeInput } from "./fixtures/material.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
@@ -64,14 +64,14 @@ describe("vmmeet-agent without program flags", () => {
       ],
       { cleanups: stops },
     );
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired }));
     const res = await waitFor(
-      "apply result",
       () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === "d1"),
-      { timeoutMs: 30_000 },
+      { what: "apply result", timeoutMs: 30_000 },
     );
     if (res.type !== "apply-result") throw new Error("not an apply result");
     const actions = res.items.filter((i) => i.kind === "action" && /@auth\./.test(i.target));

@@ -23,7 +23,10 @@ describe("repair frames", () => {
     const root = s.root;
     const coord = await fakeCoordinator({ cleanups });
     spawnAgent([...sandboxAgentArgs(s), "--coordinator", coord.url, "--pfctl", "/bin/true"], { cleanups });
-    await waitFor("snapshot", () => coord.frames.some((f) => f.type === "snapshot"), { timeoutMs: 20_000 });
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "snapshot",
+      timeoutMs: 20_000,
+    });
     const desired = NodeDesired.parse({
       node: "jicofo",
       role: "jicofo",
@@ -41,7 +44,8 @@ describe("repair frames", () => {
       health: { release: 9646 },
     });
     coord.send({ type: "desired", id: "d1", generation: 1, desired });
-    await waitFor("applied", () => results(coord.frames).some((r) => r.replyTo === "d1" && r.ok), {
+    await waitFor(() => results(coord.frames).some((r) => r.replyTo === "d1" && r.ok), {
+      what: "applied",
       timeoutMs: 30_000,
     });
     const pid = () =>
@@ -56,7 +60,8 @@ describe("repair frames", () => {
       action: "restart",
       reason: "prosody restarted and jicofo did not reconnect",
     });
-    const r1 = await waitFor("repair answered", () => results(coord.frames).find((r) => r.replyTo === "r1"), {
+    const r1 = await waitFor(() => results(coord.frames).find((r) => r.replyTo === "r1"), {
+      what: "repair answered",
       timeoutMs: 30_000,
     });
     expect(r1).toMatchObject({
@@ -65,21 +70,22 @@ describe("repair frames", () => {
       items: [{ kind: "service", target: "jicofo", status: "restarted" }],
     });
     expect(pid()).not.toBe(before);
-    await waitFor("repair event", () =>
-      coord.frames.find(
-        (f) =>
-          f.type === "event" &&
-          f.event.kind === "repair-service" &&
-          /prosody restarted/.test(f.event.message),
-      ),
+    await waitFor(
+      () =>
+        coord.frames.find(
+          (f) =>
+            f.type === "event" &&
+            f.event.kind === "repair-service" &&
+            /prosody restarted/.test(f.event.message),
+        ),
+      { what: "repair event" },
     );
 
     coord.send({ type: "repair", id: "r2", service: "sshd", action: "restart", reason: "nope" });
-    const r2 = await waitFor(
-      "refusal answered",
-      () => results(coord.frames).find((r) => r.replyTo === "r2"),
-      { timeoutMs: 30_000 },
-    );
+    const r2 = await waitFor(() => results(coord.frames).find((r) => r.replyTo === "r2"), {
+      what: "refusal answered",
+      timeoutMs: 30_000,
+    });
     expect(r2).toMatchObject({ ok: false, items: [{ kind: "service", target: "sshd", status: "refused" }] });
   });
 });

@@ -90,17 +90,17 @@ describe("agent status frames", () => {
     });
     await agent.start();
     cleanups.push(() => agent.stop());
-    await waitFor("the first snapshot", () => coord.frames.some((f) => f.type === "snapshot"));
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), { what: "the first snapshot" });
     let syncs = 0;
     /** Everything the agent sent before a snapshot it sends on request has arrived (one ordered link). */
     const sync = async () => {
       const id = `sync-${++syncs}`;
       coord.send({ type: "snapshot-request", id });
-      await waitFor(id, () => coord.frames.some((f) => f.type === "snapshot" && f.replyTo === id));
+      await waitFor(() => coord.frames.some((f) => f.type === "snapshot" && f.replyTo === id), { what: id });
     };
 
     health.set({ state: "starting", explain: "jicofo is starting" });
-    await waitFor("the first change, at once", () => statuses(coord.frames).length === 1);
+    await waitFor(() => statuses(coord.frames).length === 1, { what: "the first change, at once" });
 
     // Only the explanation changes: held until the throttle's 250 ms have passed.
     health.set({ state: "starting", explain: "jicofo is starting (still)" });
@@ -115,7 +115,7 @@ describe("agent status frames", () => {
       bridges: ["jvb1"],
       bridgesSince: { jvb1: "2026-11-21T08:00:01.000Z" },
     });
-    await waitFor("the gate change, at once", () => statuses(coord.frames).length === 2);
+    await waitFor(() => statuses(coord.frames).length === 2, { what: "the gate change, at once" });
     const second = statuses(coord.frames)[1]!.status.health?.[0];
     expect(second).toMatchObject({ state: "healthy", bridges: ["jvb1"] });
 
@@ -127,12 +127,14 @@ describe("agent status frames", () => {
     // After the interval, a cosmetic change goes out at once again (leading edge), the next one is held
     // until the clock reaches the end of the interval.
     health.set({ state: "healthy", explain: "1 bridge, 0 conferences" });
-    await waitFor("a change after a quiet spell", () => statuses(coord.frames).length === 3);
+    await waitFor(() => statuses(coord.frames).length === 3, { what: "a change after a quiet spell" });
     health.set({ state: "healthy", explain: "1 bridge, 1 conference" });
     await sync();
     expect(statuses(coord.frames)).toHaveLength(3);
     clock.advance(250);
-    await waitFor("the held change at the interval's end", () => statuses(coord.frames).length === 4);
+    await waitFor(() => statuses(coord.frames).length === 4, {
+      what: "the held change at the interval's end",
+    });
     expect(statuses(coord.frames)[3]!.status.health?.[0]?.explain).toBe("1 bridge, 1 conference");
   });
 });
@@ -172,7 +174,7 @@ describe("after an apply", () => {
     });
     await agent.start();
     cleanups.push(() => agent.stop());
-    await waitFor("the first snapshot", () => coord.frames.some((f) => f.type === "snapshot"));
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), { what: "the first snapshot" });
     return { coord, health, root };
   }
 
@@ -183,7 +185,7 @@ describe("after an apply", () => {
       const i = coord.frames.findIndex((f) => f.type === "apply-result" && f.replyTo === `d${generation}`);
       return i < 0 ? undefined : coord.frames.slice(i + 1).find((f) => f.type === "snapshot");
     };
-    const snap = await waitFor(`the snapshot after generation ${generation}`, after);
+    const snap = await waitFor(after, { what: `the snapshot after generation ${generation}` });
     return (snap as Extract<AgentToCoordinator, { type: "snapshot" }>).status;
   }
 
@@ -237,11 +239,13 @@ describe("after an apply", () => {
     expect(services.actions).toEqual(["start jicofo"]);
     expect(after.files[0]?.sha256).toBe(sha256(Buffer.from("jicofo {}\n")));
     coord.send({ type: "snapshot-request", id: "later" });
-    const later = await waitFor("the snapshot asked for", () =>
-      coord.frames.find(
-        (f): f is Extract<AgentToCoordinator, { type: "snapshot" }> =>
-          f.type === "snapshot" && f.replyTo === "later",
-      ),
+    const later = await waitFor(
+      () =>
+        coord.frames.find(
+          (f): f is Extract<AgentToCoordinator, { type: "snapshot" }> =>
+            f.type === "snapshot" && f.replyTo === "later",
+        ),
+      { what: "the snapshot asked for" },
     );
     expect(later.status.files[0]?.sha256).toBe(sha256(Buffer.from("rewritten by jicofo\n")));
   });
@@ -251,12 +255,12 @@ describe("after an apply", () => {
     // A heal pass every 50 ms (real time): the killed service is noticed at once.
     const { coord, health } = await connected(services, { intervalMs: 50, jitter: 0, watch: false });
     coord.send({ type: "desired", id: "d1", generation: 1, desired: desired("jicofo {}\n") });
-    await waitFor("the apply's result", () => coord.frames.some((f) => f.type === "apply-result"));
+    await waitFor(() => coord.frames.some((f) => f.type === "apply-result"), { what: "the apply's result" });
     const before = health.probes;
     // jicofo dies: the healer starts it again, and its component is probed right after.
     services.services.get("jicofo")!.running = false;
-    await waitFor("the healer's start", () => services.actions.includes("start jicofo"));
-    await waitFor("the probe after it", () => health.probes > before);
+    await waitFor(() => services.actions.includes("start jicofo"), { what: "the healer's start" });
+    await waitFor(() => health.probes > before, { what: "the probe after it" });
     expect(health.probedWith.at(-1)).toEqual({ jicofo: true });
   });
 });

@@ -90,10 +90,13 @@ async function interruptedPush(): Promise<{
   agents.find((a) => a.node === "web")!.script.silent = true;
   const pending = push(spec2).catch(() => undefined);
   const journal = path.join(live, "rollout.json");
-  await waitFor("the push waiting for web", async () => {
-    const j = await json<{ nodes: Record<string, { state: string }> }>(journal).catch(() => null);
-    return j?.nodes.web?.state === "sent";
-  });
+  await waitFor(
+    async () => {
+      const j = await json<{ nodes: Record<string, { state: string }> }>(journal).catch(() => null);
+      return j?.nodes.web?.state === "sent";
+    },
+    { what: "the push waiting for web" },
+  );
   const state = path.join(dir, "state");
   await cp(live, state, { recursive: true, filter: (src) => !/(admin\.sock|\.tmp)$/.test(src) });
   for (const a of agents) a.close();
@@ -106,7 +109,10 @@ async function interruptedPush(): Promise<{
 }
 
 async function recovered(d: CoordinatorDaemon) {
-  await waitFor("the interrupted push dealt with", () => d.core.pushRunning === null, { timeoutMs: 30_000 });
+  await waitFor(() => d.core.pushRunning === null, {
+    what: "the interrupted push dealt with",
+    timeoutMs: 30_000,
+  });
 }
 
 describe("a push interrupted by the coordinator's end, on restart", () => {
@@ -180,7 +186,7 @@ describe("a push interrupted by the coordinator's end, on restart", () => {
     const first = await startDaemon(state);
     await first.stop();
     // Its recovery ended with it, and did nothing: without the nodes it cannot tell what they hold.
-    await waitFor("the recovery ended", () => first.core.pushRunning === null, { timeoutMs: 60_000 });
+    await waitFor(() => first.core.pushRunning === null, { what: "the recovery ended", timeoutMs: 60_000 });
     expect(await json(path.join(state, "rollout.json"))).toMatchObject({ generation: 2, good: 1 });
     expect(await json(path.join(state, "current.json"))).toEqual({ desired: 2, good: 1 });
     const d = await startDaemon(state);

@@ -4,10 +4,10 @@
 import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "@vmmeet/coordinator";
 import { CloseCode, jvbNickname, type NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall, CoordinatorDaemon, parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";
@@ -112,10 +112,9 @@ describe("coordinator daemon", () => {
     const push = t.pushText(edited, events, 20_000).finally(() => {
       done = true;
     });
-    await waitFor(
-      "the bridge applied while xmpp has not answered",
-      () => t.agents.get("jvb")!.generation === 2,
-    );
+    await waitFor(() => t.agents.get("jvb")!.generation === 2, {
+      what: "the bridge applied while xmpp has not answered",
+    });
     expect(xmpp.generation).toBe(1);
     expect(done).toBe(false); // the push waits for xmpp's apply
     xmpp.script = { health: goodHealth };
@@ -139,13 +138,15 @@ describe("coordinator daemon", () => {
     const push = t.pushText(specText(), events, 20_000).finally(() => {
       done = true;
     });
-    await waitFor("gating on bridges", () =>
-      events.find((e) => e.node === "jicofo" && /bridges in jicofo's brewery: jvb/.test(e.message ?? "")),
+    await waitFor(
+      () =>
+        events.find((e) => e.node === "jicofo" && /bridges in jicofo's brewery: jvb/.test(e.message ?? "")),
+      { what: "gating on bridges" },
     );
     // The web stage needs prosody only: it does not wait behind the brewery, but the push does.
-    await waitFor("web healthy beside the brewery gate", () =>
-      events.find((e) => e.node === "web" && e.phase === "healthy"),
-    );
+    await waitFor(() => events.find((e) => e.node === "web" && e.phase === "healthy"), {
+      what: "web healthy beside the brewery gate",
+    });
     expect(t.agents.get("web")!.generation).toBe(1);
     expect(done).toBe(false);
     jicofo.script = { health: goodHealth };
@@ -214,7 +215,7 @@ describe("coordinator daemon", () => {
       health: () => [healthy("jicofo", { state: "starting", bridges: [] })],
     };
     const first = t.pushText(specText(), [], 3000);
-    await waitFor("first push running", () => t.daemon.core.pushRunning?.generation === 1);
+    await waitFor(() => t.daemon.core.pushRunning?.generation === 1, { what: "first push running" });
     await expect(t.pushText(specText())).rejects.toThrow(/a push of generation 1 by tester is running/);
     await expect(first).resolves.toMatchObject({ ok: false });
   });
@@ -280,7 +281,7 @@ describe("coordinator daemon", () => {
     expect(await t.pushText(specText())).toMatchObject({ ok: true });
     const stranger = new ScriptedAgent(`ws://127.0.0.1:${t.daemon.port}/agent`, "intruder");
     await stranger.connect();
-    await waitFor("closed", () => stranger.closedWith !== null);
+    await waitFor(() => stranger.closedWith !== null, { what: "closed" });
     expect(stranger.closedWith).toBe(CloseCode.unknownNode);
   });
 
@@ -299,7 +300,7 @@ describe("coordinator daemon", () => {
     const lagging = new ScriptedAgent(`ws://127.0.0.1:${again.port}/agent`, "web", { health: goodHealth });
     await lagging.connect();
     cleanups.push(() => lagging.close());
-    await waitFor("lagging node caught up", () => lagging.generation === 1);
+    await waitFor(() => lagging.generation === 1, { what: "lagging node caught up" });
     expect(a.received.filter((f) => f.type === "desired")).toHaveLength(0);
     expect((await stat(path.join(t.state, "admin.sock"))).mode & 0o777).toBe(0o600);
   });
@@ -323,7 +324,7 @@ describe("coordinator daemon", () => {
     await t.connectAll();
     expect(await t.pushText(specText())).toMatchObject({ ok: true });
     t.agents.get("jvb")!.close();
-    await waitFor("jvb down", () => !t.daemon.core.fleet.connected("jvb"));
+    await waitFor(() => !t.daemon.core.fleet.connected("jvb"), { what: "jvb down" });
     const res = await fetch(`http://127.0.0.1:${t.daemon.metricsPort}/metrics`);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -350,12 +351,12 @@ describe("coordinator daemon", () => {
         return r;
       },
     );
-    await waitFor("the audit log's events", () => seen.length > 0);
+    await waitFor(() => seen.length > 0, { what: "the audit log's events" });
     let stopped = false;
     const stopping = t.daemon.stop().then(() => {
       stopped = true;
     });
-    await waitFor("the daemon stopped with a follower connected", () => stopped, { timeoutMs: 20_000 });
+    await waitFor(() => stopped, { what: "the daemon stopped with a follower connected", timeoutMs: 20_000 });
     await stopping;
     await follow;
     expect(answered).toBe(true);

@@ -44,26 +44,31 @@ async function startDemo(
   proc.stderr?.on("data", (d) => chunks.push(String(d)));
   const output = () => chunks.join("");
   const sandbox = await waitFor(
-    "the demo's sandbox",
     () => {
       if (proc.exitCode !== null) throw new Error(`the demo exited: ${output()}`);
       return /^sandbox: (\S+)$/m.exec(output())?.[1];
     },
-    { timeoutMs: 180_000, intervalMs: 200 },
+    { what: "the demo's sandbox", timeoutMs: 180_000, intervalMs: 200 },
   );
   return { proc, sandbox, output };
 }
 
 async function gone(pgid: number, sandbox: string, timeoutMs: number, output: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left = { group: group(pgid), sandboxProcesses: processesOf(sandbox), sandbox: existsSync(sandbox) };
-    if (left.group.length === 0 && left.sandboxProcesses.length === 0 && !left.sandbox) return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `${timeoutMs / 1000} s after the signal: ${JSON.stringify(left)}\n${output().slice(-3000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await waitFor(
+      () => {
+        const left = {
+          group: group(pgid),
+          sandboxProcesses: processesOf(sandbox),
+          sandbox: existsSync(sandbox),
+        };
+        if (left.group.length === 0 && left.sandboxProcesses.length === 0 && !left.sandbox) return true;
+        throw new Error(`left: ${JSON.stringify(left)}`);
+      },
+      { what: "the demo's processes and sandbox to be gone after the signal", timeoutMs, intervalMs: 250 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${output().slice(-3000)}`);
   }
 }
 
@@ -75,7 +80,11 @@ async function withLiveDemo(
   const { proc, sandbox, output } = await startDemo();
   const pgid = proc.pid!;
   try {
-    await waitFor("the live status", () => output().includes(LIVE), { timeoutMs: 240_000, intervalMs: 250 });
+    await waitFor(() => output().includes(LIVE), {
+      what: "the live status",
+      timeoutMs: 240_000,
+      intervalMs: 250,
+    });
     await fn({ pgid, sandbox, output });
   } finally {
     for (const pid of group(pgid)) process.kill(pid, "SIGKILL");
@@ -107,7 +116,8 @@ describe("npm run demo and signals", () => {
         expect(readFileSync(`/proc/${demo}/cmdline`, "utf8")).toContain("demo/main.ts");
         process.kill(demo, "SIGKILL");
         // the coordinator, the agents and the simulated services are orphans now
-        await waitFor("the demo gone", () => !existsSync(`/proc/${demo}/cmdline`) || undefined, {
+        await waitFor(() => !existsSync(`/proc/${demo}/cmdline`) || undefined, {
+          what: "the demo gone",
           timeoutMs: 15_000,
         });
         expect(processesOf(sandbox).length).toBeGreaterThan(0);

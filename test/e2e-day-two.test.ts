@@ -64,7 +64,8 @@ async function pushChange(
   const pushedAt = Date.now();
   const pushing = d.push(120);
   if (nodes.add) {
-    await waitFor("the push accepted", async () => (await d.status()).desiredGeneration > generation, {
+    await waitFor(async () => (await d.status()).desiredGeneration > generation, {
+      what: "the push accepted",
       timeoutMs: 30_000,
       intervalMs: 100,
     });
@@ -198,11 +199,14 @@ describe("day two: each change to a running deployment rolls out without a rollb
     expect(jicofo?.bridges?.sort()).toEqual(["jvb", "jvb2"]);
     expect(Date.parse(jicofo?.bridgesSince?.jvb2 ?? "")).toBeGreaterThanOrEqual(pushedAt);
     await pushChange((t) => t.replace(jvb2, ""), {}, { remove: "jvb2" });
-    const after = await waitFor("jicofo without jvb2, and conference-ready", async () => {
-      const st = await d.status();
-      const h = st.nodes.find((n) => n.node === "jicofo")?.health.find((x) => x.component === "jicofo");
-      return h?.bridges?.length === 1 && st.verdict.verdict === "conference-ready" && h;
-    });
+    const after = await waitFor(
+      async () => {
+        const st = await d.status();
+        const h = st.nodes.find((n) => n.node === "jicofo")?.health.find((x) => x.component === "jicofo");
+        return h?.bridges?.length === 1 && st.verdict.verdict === "conference-ready" && h;
+      },
+      { what: "jicofo without jvb2, and conference-ready" },
+    );
     expect(after.bridges).toEqual(["jvb"]);
     // jicofo did log jvb2 leaving (so the verdict is clean because the departure was expected, not unseen).
     expect(after.signals.map((x) => x.signal)).toContain("brewery-instance-removed");
@@ -219,7 +223,6 @@ describe("day two: each change to a running deployment rolls out without a rollb
     // The new process's report (its component states begin after the restart): the brewery it resumed with,
     // not an empty one.
     const after = await waitFor(
-      "the restarted agent reporting",
       async () => {
         const n = (await d.status()).nodes.find((x) => x.node === "jicofo");
         const h = n?.health.find((x) => x.component === "jicofo");
@@ -227,7 +230,7 @@ describe("day two: each change to a running deployment rolls out without a rollb
           ? h
           : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      { what: "the restarted agent reporting", timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(after.bridges).toEqual(["jvb"]);
     // The same join, kept with the log offsets: no new "Added brewery instance" line was read.
@@ -269,7 +272,8 @@ describe("day two: each change to a running deployment rolls out without a rollb
       return Date.parse(prosody?.signals.find((x) => x.signal === who)?.at ?? "") >= since;
     };
     for (const who of ["c2s-authenticated-focus", "c2s-authenticated-jvb"])
-      await waitFor(`prosody reports ${who} after the rotation`, () => loggedInSince(who), {
+      await waitFor(() => loggedInSince(who), {
+        what: `prosody reports ${who} after the rotation`,
         timeoutMs: 30_000,
         intervalMs: 200,
       });

@@ -25,7 +25,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import forge from "node-forge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rotateSecret } from "../packages/coordinator/dist/secrets/index.js";
+import { rotateSecret } from "../packages/coordinator/src/secrets/index.js";
 import { doubleProcesses } from "./doubles/rcctl/index.js";
 import { waitFor } from "./helpers/wait.js";
 import { describeStatus, RealDeployment } from "./real/deployment.js";
@@ -238,12 +238,11 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
       /^\w{3} \d\d \d\d:\d\d:\d\d c2s[0-9a-f]+\tinfo\tAuthenticated as focus@auth\.jts\.fips\.de$/m,
     );
     const sig = await waitFor(
-      "prosody's c2s-authenticated-focus signal in status",
       async () =>
         (await signalsOf("xmpp", "prosody")).find(
           (s) => s.signal === "c2s-authenticated-focus" && Date.parse(s.at) >= pushedAt - 1000,
         ),
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { what: "prosody's c2s-authenticated-focus signal in status", timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(sig.label).toBe("healthy");
     expect(sig.detail).toBe("focus@auth.jts.fips.de");
@@ -266,9 +265,8 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
     expect(ok.jid).toMatch(/^focus@auth\.jts\.fips\.de\/\S+$/);
     // prosody's view of that session: TLS, then the login.
     const session = await waitFor(
-      "prosody's lines of the session",
       async () => sessionLines((await prosodyLog()).slice(before), "Authenticated as focus@auth.jts.fips.de"),
-      { timeoutMs: 10_000 },
+      { what: "prosody's lines of the session", timeoutMs: 10_000 },
     );
     expect(session.map((l) => l.split("\t").slice(1).join(" "))).toEqual([
       "info Client connected",
@@ -316,24 +314,22 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
     // nginx proxied it to prosody at the xmpp VM's address (the rendered proxy_pass).
     // (nginx writes the access log line after the response: waited for)
     await waitFor(
-      "nginx's access log line of a proxied /http-bind",
       async () =>
         /\^100\.64\.\d+\.2\^"POST \/http-bind HTTP\/1\.1"\^200\^\d+\^100\.64\.2\.3:5280\^100\.64\.2\.3:5280\^/.test(
           await readFile(path.join(node("web").root, "var/www/logs/access.log"), "utf8"),
         ),
-      { timeoutMs: 10_000 },
+      { what: "nginx's access log line of a proxied /http-bind", timeoutMs: 10_000 },
     );
     // prosody's real BOSH lines, read by the xmpp agent, in status. (Its "Authenticated as <id>@jts.fips.de"
     // is not the rules' bosh-authenticated-anonymous, which expects a UUID, prosody 0.11's anonymous names;
     // 0.12's are util.id.medium(), so the agent classifies the line as c2s-authenticated-user.)
     expect(await prosodyLog()).toMatch(/\tinfo\tNew BOSH session, assigned it sid '[0-9a-f-]+'/);
     const sig = await waitFor(
-      "prosody's bosh-session-new signal in status",
       async () =>
         (await signalsOf("xmpp", "prosody")).find(
           (s) => s.signal === "bosh-session-new" && Date.parse(s.at) >= since - 1000,
         ),
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { what: "prosody's bosh-session-new signal in status", timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(sig.explain).toMatch(/BOSH session/);
   }, 60_000);

@@ -6,7 +6,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PROSODY } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rotateSecret } from "../packages/coordinator/dist/secrets/index.js";
+import { rotateSecret } from "../packages/coordinator/src/secrets/index.js";
 import { Deployment } from "./harness/deployment.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -66,7 +66,6 @@ describe("a sandbox deployment of the paper's topology", () => {
     // jicofo's log line reaches the coordinator's status as a signal with its meaning and its time. (The
     // moment the verdict is down can be shorter than a status frame: the jvb agent restarts jvb at once.)
     const removed = await waitFor(
-      "jicofo's bridge-removed signal in status",
       async () => {
         const st = await d.status();
         const jicofo = st.nodes
@@ -75,19 +74,18 @@ describe("a sandbox deployment of the paper's topology", () => {
         const sig = jicofo?.signals.find((x) => x.signal === "brewery-instance-removed");
         return sig && Date.parse(sig.at) >= stoppedAt - 1000 ? sig : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { what: "jicofo's bridge-removed signal in status", timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(removed.label).toBe("degraded");
     expect(removed.explain).toMatch(/bridge left the brewery/i);
     expect(removed.detail).toMatch(/\/jvb$/);
     // Self-healing: the jvb agent starts it again and reports the repair; the bridge is back.
     const repair = await waitFor(
-      "repair event of jvb",
       async () =>
         (await events("jvb")).find(
           (e) => e.kind === "repair-service" && Date.parse(e.at) >= stoppedAt - 1000,
         ),
-      { timeoutMs: 30_000 },
+      { what: "repair event of jvb", timeoutMs: 30_000 },
     );
     expect(repair.message).toMatch(/jvb was not running: started it/);
     const back = await d.waitVerdict("conference-ready", 60_000);
@@ -102,7 +100,7 @@ describe("a sandbox deployment of the paper's topology", () => {
     // running without its agent), then jvb: nothing restarts it, and status must explain why.
     const jvb = node("jvb");
     jvb.agent?.kill("SIGTERM");
-    await waitFor("jvb agent gone", () => jvb.agent?.exitCode !== null, { timeoutMs: 20_000 });
+    await waitFor(() => jvb.agent?.exitCode !== null, { what: "jvb agent gone", timeoutMs: 20_000 });
     try {
       expect((await d.rcctl("jvb", "stop", "jvb")).code).toBe(0);
       const down = await d.waitVerdict("down", 30_000);
@@ -123,15 +121,15 @@ describe("a sandbox deployment of the paper's topology", () => {
     const good = await readFile(file, "utf8");
     const pidBefore = await readFile(path.join(node("jicofo").root, "var/run/rc.d/jicofo"), "utf8");
     await writeFile(file, good.replace("use-tls = true", "use-tls = false"));
-    await waitFor("jicofo.conf restored", async () => (await readFile(file, "utf8")) === good, {
+    await waitFor(async () => (await readFile(file, "utf8")) === good, {
+      what: "jicofo.conf restored",
       timeoutMs: 30_000,
       intervalMs: 100,
     });
     await waitFor(
-      "repair-file event",
       async () =>
         (await events("jicofo")).find((e) => e.kind === "repair-file" || /jicofo\.conf/.test(e.message)),
-      { timeoutMs: 30_000 },
+      { what: "repair-file event", timeoutMs: 30_000 },
     );
     expect(await readFile(path.join(node("jicofo").root, "var/run/rc.d/jicofo"), "utf8")).not.toBe(pidBefore);
     await d.waitVerdict("conference-ready", 60_000);
@@ -185,12 +183,11 @@ describe("a sandbox deployment of the paper's topology", () => {
     const audit = await readFile(path.join(d.stateDir, "audit.log"), "utf8");
     await d.restartCoordinator("SIGKILL");
     const after = await waitFor(
-      "every agent reconnected",
       async () => {
         const st = await d.status();
         return st.nodes.every((n) => n.connected) ? st : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      { what: "every agent reconnected", timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(after.desiredGeneration).toBe(before.desiredGeneration);
     for (const n of after.nodes) expect(n.generation.applied).toBe(before.desiredGeneration);

@@ -16,6 +16,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 import {
   CloseCode,
   type CoordinatorToAgent,
@@ -27,7 +28,6 @@ import {
 } from "@vmmeet/shared";
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { mutateObject, mutateText, prng, type Rng, randomValue } from "./helpers/fuzz.js";
 import { recordFigure, scale } from "./helpers/reliability.js";
@@ -208,19 +208,22 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
       label: "fuzzed agent",
     });
     try {
-      await waitFor("agent connected", () => hellos === 1 && current?.readyState === WebSocket.OPEN, {
+      await waitFor(() => hellos === 1 && current?.readyState === WebSocket.OPEN, {
+        what: "agent connected",
         timeoutMs: 20_000,
       });
 
       // The rate limit: 250 garbage frames at once. At most 20 are answered, then the agent closes (4006).
       const first = current!;
       for (let i = 0; i < 250; i++) first.send(`not json ${i}`);
-      await waitFor("the agent closed the flooding link", () => closes.includes(4006), {
+      await waitFor(() => closes.includes(4006), {
+        what: "the agent closed the flooding link",
         timeoutMs: 10_000,
       });
       expect(conns[0]!.errors).toBeLessThanOrEqual(20);
       expect(conns[0]!.errors).toBeGreaterThan(0);
-      await waitFor("agent reconnected", () => hellos === 2 && current?.readyState === WebSocket.OPEN, {
+      await waitFor(() => hellos === 2 && current?.readyState === WebSocket.OPEN, {
+        what: "agent reconnected",
         timeoutMs: 10_000,
       });
 
@@ -239,7 +242,8 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
           bad = 0;
           const n = hellos;
           ws.close(1000, "fuzzer moves on");
-          await waitFor("agent reconnected", () => hellos > n && current?.readyState === WebSocket.OPEN, {
+          await waitFor(() => hellos > n && current?.readyState === WebSocket.OPEN, {
+            what: "agent reconnected",
             timeoutMs: 10_000,
           });
         }
@@ -257,7 +261,8 @@ describe("fuzzing", { timeout: TIMEOUT_MS }, () => {
         }),
       );
       const lastSent = performance.now();
-      const last = await waitFor("the last apply answered", () => replies.find((f) => f.replyTo === lastId), {
+      const last = await waitFor(() => replies.find((f) => f.replyTo === lastId), {
+        what: "the last apply answered",
         timeoutMs: 30_000,
       });
       const answeredMs = performance.now() - lastSent;

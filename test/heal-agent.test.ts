@@ -7,6 +7,7 @@ import { appendFile, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import path from "node:path";
+import { ApplyEngine, lenientAccounts, Rcctl } from "@vmmeet/agent";
 import {
   type AgentEvent,
   type NodeDesired,
@@ -15,7 +16,6 @@ import {
 } from "@vmmeet/shared";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { ApplyEngine, lenientAccounts, Rcctl } from "../packages/agent/dist/index.js";
 import { doubleProcesses, writeRcScript } from "./doubles/rcctl/index.js";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
@@ -109,16 +109,16 @@ const jicofoPids = (root: string) =>
 const confText = (s: Sandbox) => readFile(path.join(s.root, CONF), "utf8").catch(() => "");
 
 async function applyVia(coord: FakeCoordinator, generation: number) {
-  await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+  await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+    what: "agent connected",
     timeoutMs: 20_000,
   });
   coord
     .socket()!
     .send(JSON.stringify({ type: "desired", id: `d${generation}`, generation, desired: desired() }));
   return waitFor(
-    "apply result",
     () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === `d${generation}`),
-    { timeoutMs: 30_000 },
+    { what: "apply result", timeoutMs: 30_000 },
   );
 }
 
@@ -147,15 +147,18 @@ describe("vmmeet-agent self-healing", () => {
 
     // Hand edit: restored long before the next pass would have to (the watch), jicofo restarted once.
     await writeFile(path.join(s.root, CONF), 'jicofo { xmpp { client { password = "typo" } } }\n');
-    await waitFor("file restored", async () => (await confText(s)).includes("SECRET-A"), { timeoutMs: 5000 });
-    await waitFor("repair events", () => events(coord).some((e) => e.kind === "repair-service"));
+    await waitFor(async () => (await confText(s)).includes("SECRET-A"), {
+      what: "file restored",
+      timeoutMs: 5000,
+    });
+    await waitFor(() => events(coord).some((e) => e.kind === "repair-service"), { what: "repair events" });
     expect(events(coord).map((e) => `${e.kind} ${e.target}`)).toEqual([
       `repair-file ${CONF}`,
       "repair-service jicofo",
     ]);
     expect(events(coord)[1]!.message).toBe(`restarted jicofo after restoring ${CONF}`);
     const passes = agent.passes();
-    await waitFor("two more passes", () => agent.passes() >= passes + 2);
+    await waitFor(() => agent.passes() >= passes + 2, { what: "two more passes" });
     const after = jicofoPids(s.root);
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(pid);
@@ -163,22 +166,27 @@ describe("vmmeet-agent self-healing", () => {
 
     // Killed: found by the next pass and started again, at once (first attempt).
     process.kill(after[0]!, "SIGKILL");
-    await waitFor("jicofo running again", () => {
-      const p = jicofoPids(s.root);
-      return p.length === 1 && p[0] !== after[0];
-    });
-    await waitFor("restart event", () => events(coord).length === 3);
+    await waitFor(
+      () => {
+        const p = jicofoPids(s.root);
+        return p.length === 1 && p[0] !== after[0];
+      },
+      { what: "jicofo running again" },
+    );
+    await waitFor(() => events(coord).length === 3, { what: "restart event" });
     expect(events(coord)[2]).toMatchObject({
       kind: "repair-service",
       label: "degraded",
       target: "jicofo",
       message: "jicofo was not running: started it (attempt 1 of 6)",
     });
-    await waitFor("status counts the restart", () =>
-      coord.frames.some(
-        (f) =>
-          f.type === "snapshot" && f.status.services.some((x) => x.name === "jicofo" && x.restarts === 1),
-      ),
+    await waitFor(
+      () =>
+        coord.frames.some(
+          (f) =>
+            f.type === "snapshot" && f.status.services.some((x) => x.name === "jicofo" && x.restarts === 1),
+        ),
+      { what: "status counts the restart" },
     );
     // Neither the events nor the log carry the file's secret.
     expect(JSON.stringify(coord.frames)).not.toContain("SECRET-A");
@@ -198,7 +206,8 @@ describe("vmmeet-agent self-healing", () => {
     ]);
     const res = await applyVia(coord, 1);
     expect(res).toMatchObject({ type: "apply-result", ok: false });
-    await waitFor("given up", () => events(coord).some((e) => e.kind === "service-failed"), {
+    await waitFor(() => events(coord).some((e) => e.kind === "service-failed"), {
+      what: "given up",
       timeoutMs: 30_000,
     });
     const startTimes = async () =>
@@ -222,18 +231,20 @@ describe("vmmeet-agent self-healing", () => {
     expect(events(coord).find((e) => e.kind === "service-failed")!.message).toMatch(
       /^gave up on jicofo after 4 starts that did not last/,
     );
-    await waitFor("status says failed", () =>
-      coord.frames.some(
-        (f) =>
-          f.type === "snapshot" &&
-          f.status.services.some(
-            (x) => x.name === "jicofo" && x.state === "failed" && /gave up/.test(x.detail ?? ""),
-          ),
-      ),
+    await waitFor(
+      () =>
+        coord.frames.some(
+          (f) =>
+            f.type === "snapshot" &&
+            f.status.services.some(
+              (x) => x.name === "jicofo" && x.state === "failed" && /gave up/.test(x.detail ?? ""),
+            ),
+        ),
+      { what: "status says failed" },
     );
     // No tight loop: several more passes, no more starts.
     const passes = agent.passes();
-    await waitFor("five more passes", () => agent.passes() >= passes + 5);
+    await waitFor(() => agent.passes() >= passes + 5, { what: "five more passes" });
     expect(await startTimes()).toHaveLength(5);
     expect(events(coord).filter((e) => e.kind === "service-failed")).toHaveLength(1);
 
@@ -245,7 +256,7 @@ describe("vmmeet-agent self-healing", () => {
     });
     const { runRcctl } = await import("./doubles/rcctl/index.js");
     expect((await runRcctl(s.rcctl, ["start", "jicofo"])).code).toBe(0);
-    await waitFor("recovered", () => events(coord).some((e) => e.kind === "service-recovered"));
+    await waitFor(() => events(coord).some((e) => e.kind === "service-recovered"), { what: "recovered" });
   });
 
   it("heals with the coordinator down for the whole test", async () => {
@@ -254,26 +265,30 @@ describe("vmmeet-agent self-healing", () => {
     const [pid] = jicofoPids(s.root);
     expect(pid).toBeDefined();
     const agent = startAgent(s, null);
-    await waitFor("first pass", () => agent.passes() >= 1, { timeoutMs: 20_000 });
+    await waitFor(() => agent.passes() >= 1, { what: "first pass", timeoutMs: 20_000 });
     expect(jicofoPids(s.root)).toEqual([pid]);
 
     await appendFile(path.join(s.root, "etc/hosts"), "6.6.6.6 xmpp\n");
     await waitFor(
-      "hosts restored",
       async () =>
         (await readFile(path.join(s.root, "etc/hosts"), "utf8")) === "100.64.2.3 xmpp jts.fips.de\n",
-      { timeoutMs: 5000 },
+      { what: "hosts restored", timeoutMs: 5000 },
     );
-    await waitFor("repair reported", () => /"kind":"repair-file"/.test(agent.output()));
+    await waitFor(() => /"kind":"repair-file"/.test(agent.output()), { what: "repair reported" });
     // /etc/hosts notifies nothing: jicofo keeps running.
     expect(jicofoPids(s.root)).toEqual([pid]);
 
     process.kill(pid!, "SIGKILL");
-    await waitFor("jicofo started again", () => {
-      const p = jicofoPids(s.root);
-      return p.length === 1 && p[0] !== pid;
+    await waitFor(
+      () => {
+        const p = jicofoPids(s.root);
+        return p.length === 1 && p[0] !== pid;
+      },
+      { what: "jicofo started again" },
+    );
+    await waitFor(() => /jicofo was not running: started it/.test(agent.output()), {
+      what: "restart reported",
     });
-    await waitFor("restart reported", () => /jicofo was not running: started it/.test(agent.output()));
   });
 
   it("keeps what it repaired while the coordinator is away and sends it after connecting", async () => {
@@ -281,13 +296,16 @@ describe("vmmeet-agent self-healing", () => {
     await seed(s);
     const port = await freePort();
     const agent = startAgent(s, `ws://127.0.0.1:${port}/agent`);
-    await waitFor("first pass", () => agent.passes() >= 1, { timeoutMs: 20_000 });
+    await waitFor(() => agent.passes() >= 1, { what: "first pass", timeoutMs: 20_000 });
     await writeFile(path.join(s.root, CONF), "edited while nobody watched\n");
-    await waitFor("restored", async () => (await confText(s)).includes("SECRET-A"), { timeoutMs: 5000 });
+    await waitFor(async () => (await confText(s)).includes("SECRET-A"), {
+      what: "restored",
+      timeoutMs: 5000,
+    });
     expect(agent.output()).toMatch(/coordinator link/);
 
     const coord = await coordinator(port);
-    await waitFor("queued events delivered", () => events(coord).length >= 2, { timeoutMs: 40_000 });
+    await waitFor(() => events(coord).length >= 2, { what: "queued events delivered", timeoutMs: 40_000 });
     expect(events(coord).map((e) => `${e.kind} ${e.target}`)).toEqual([
       `repair-file ${CONF}`,
       "repair-service jicofo",

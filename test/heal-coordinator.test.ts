@@ -7,10 +7,10 @@ import { spawn } from "node:child_process";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon } from "@vmmeet/coordinator";
 import type { ComponentHealth } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall, CoordinatorDaemon } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
 import { useCleanups } from "./helpers/processes.js";
@@ -93,8 +93,8 @@ describe("coordinator heal schedule", () => {
     jvb.generation = 0;
     jvb.desired = null;
     jvb.report();
-    await waitFor("jvb back at generation 1", () => jvb.generation === 1, { timeoutMs: 10_000 });
-    await waitFor("audited", async () => (await t.audit()).some((e) => e.kind === "heal-repush"));
+    await waitFor(() => jvb.generation === 1, { what: "jvb back at generation 1", timeoutMs: 10_000 });
+    await waitFor(async () => (await t.audit()).some((e) => e.kind === "heal-repush"), { what: "audited" });
     expect((await t.audit()).find((e) => e.kind === "heal-repush")).toMatchObject({
       node: "jvb",
       result: "ok",
@@ -109,13 +109,13 @@ describe("coordinator heal schedule", () => {
       files: rendered.files.map((f, i) => (i === 0 ? { ...f, content: "hand edit" } : f)),
     };
     web.report();
-    await waitFor("web restored", () => web.desired!.files[0]!.content === rendered.files[0]!.content, {
+    await waitFor(() => web.desired!.files[0]!.content === rendered.files[0]!.content, {
+      what: "web restored",
       timeoutMs: 10_000,
     });
-    await waitFor(
-      "audited",
-      async () => (await t.audit()).filter((e) => e.kind === "heal-repush").length === 2,
-    );
+    await waitFor(async () => (await t.audit()).filter((e) => e.kind === "heal-repush").length === 2, {
+      what: "audited",
+    });
     expect((await t.audit()).filter((e) => e.kind === "heal-repush").map((e) => e.message)).toEqual([
       "re-pushed generation 1 to jvb (lagging: applied 0, in force 1)",
       `re-pushed generation 1 to web (drift: files differ: ${rendered.files[0]!.path})`,
@@ -137,7 +137,7 @@ describe("coordinator heal schedule", () => {
     xmpp.report();
     xmpp.script = { health: goodHealth, silent: true };
     const running = t.push(20_000).catch(() => undefined);
-    await waitFor("push running", () => t.daemon.core.pushRunning !== null);
+    await waitFor(() => t.daemon.core.pushRunning !== null, { what: "push running" });
     const heal = t.daemon.heal!;
     expect((await heal.tick()).repushed).toEqual([]);
     expect(jvb.generation).toBe(0);
@@ -180,16 +180,18 @@ describe("coordinator heal schedule", () => {
     set("xmpp", [healthy("prosody", { since: longAgo })]);
     set("jicofo", [lost("jicofo")]);
     set("jvb", [lost("jvb")]);
-    await waitFor("reports seen", () =>
-      t.daemon.status().nodes.some((n) => n.node === "jvb" && n.health[0]?.state === "failed"),
+    await waitFor(
+      () => t.daemon.status().nodes.some((n) => n.node === "jvb" && n.health[0]?.state === "failed"),
+      { what: "reports seen" },
     );
     const heal = t.daemon.heal!;
     expect((await heal.tick()).repairs.map((r) => r.node)).toEqual(["jicofo"]);
     expect((await heal.tick()).repairs).toEqual([]);
     expect(restarts).toEqual(["jicofo:jicofo"]);
     set("jicofo", [healthy("jicofo", { bridges: [] })]);
-    await waitFor("jicofo healthy seen", () =>
-      t.daemon.status().nodes.some((n) => n.node === "jicofo" && n.health[0]?.state === "healthy"),
+    await waitFor(
+      () => t.daemon.status().nodes.some((n) => n.node === "jicofo" && n.health[0]?.state === "healthy"),
+      { what: "jicofo healthy seen" },
     );
     expect((await heal.tick()).repairs.map((r) => r.node)).toEqual(["jvb"]);
     expect(restarts).toEqual(["jicofo:jicofo", "jvb:jvb"]);
@@ -221,8 +223,9 @@ describe("coordinator heal schedule", () => {
       ],
     };
     jicofo.report();
-    await waitFor("report seen", () =>
-      t.daemon.status().nodes.some((n) => n.node === "jicofo" && n.health[0]?.state === "failed"),
+    await waitFor(
+      () => t.daemon.status().nodes.some((n) => n.node === "jicofo" && n.health[0]?.state === "failed"),
+      { what: "report seen" },
     );
     await t.daemon.heal!.tick();
     // The default restart goes over the protocol: jicofo's agent got a repair frame for its service.
@@ -261,15 +264,17 @@ describe("coordinator heal schedule", () => {
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as { kind: string; message: string });
     verdict = "down";
-    await waitFor("alarm raised", () => t.daemon.heal!.alarm, { timeoutMs: 10_000 });
+    await waitFor(() => t.daemon.heal!.alarm, { what: "alarm raised", timeoutMs: 10_000 });
     expect(t.daemon.heal!.alarm!.reasons).toEqual(["jicofo on jicofo has no bridge in the brewery"]);
     verdict = "conference-ready";
-    await waitFor("alarm cleared", () => t.daemon.heal!.alarm === null, { timeoutMs: 10_000 });
+    await waitFor(() => t.daemon.heal!.alarm === null, { what: "alarm cleared", timeoutMs: 10_000 });
     const kinds = async () =>
       (await t.audit()).filter((e) => e.kind.startsWith("heal-alarm")).map((e) => e.kind);
-    await waitFor("audited", async () => (await kinds()).length === 2);
+    await waitFor(async () => (await kinds()).length === 2, { what: "audited" });
     expect(await kinds()).toEqual(["heal-alarm", "heal-alarm-cleared"]);
-    await waitFor("streamed", () => streamed().filter((e) => e.kind.startsWith("heal-alarm")).length === 2);
+    await waitFor(() => streamed().filter((e) => e.kind.startsWith("heal-alarm")).length === 2, {
+      what: "streamed",
+    });
     expect(streamed().find((e) => e.kind === "heal-alarm")!.message).toMatch(
       /^no conference possible for \d+ s: jicofo on jicofo has no bridge in the brewery$/,
     );

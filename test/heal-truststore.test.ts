@@ -15,8 +15,8 @@ import type { AgentEvent, NodeDesired } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
 import { execRunner } from "../packages/agent/src/actions/runner.js";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
-import { loadOrCreateMaterial } from "../packages/coordinator/dist/secrets/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
+import { loadOrCreateMaterial } from "../packages/coordinator/src/secrets/index.js";
 import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { loadSpec } from "./fixtures/material.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
@@ -87,7 +87,7 @@ beforeAll(async () => {
   for (const a of xmppNode.actions)
     if (a.kind === "prosody-user") await actions.ensureUser(a, state, Buffer.from("salt"));
   await startService(xmpp, xmppNode.services.find((s) => s.name === "prosody")?.flags);
-  await waitFor("prosody's c2s port", () => simulatedPort(netDir, "100.64.2.3", 5222));
+  await waitFor(() => simulatedPort(netDir, "100.64.2.3", 5222), { what: "prosody's c2s port" });
 
   // The jicofo VM: only the rc.d scripts; the agent writes the files and starts jicofo.
   const root = path.join(base, "jicofo");
@@ -115,17 +115,20 @@ describe("truststore remedy with the simulators", () => {
     // pf.conf goes through pfctl's commit-confirm (pf-agent.test.ts); not this test's subject.
     const desired = { ...rendered, files: rendered.files.filter((f) => f.path !== "/etc/pf.conf") };
     const first = startAgent(coord.url);
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     coord.socket()!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired }));
     const res = await waitFor(
-      "apply result",
       () => coord.frames.find((f) => f.type === "apply-result" && f.replyTo === "d1"),
-      { timeoutMs: 30_000 },
+      { what: "apply result", timeoutMs: 30_000 },
     );
     if (res.type !== "apply-result" || !res.ok) throw new Error(`apply failed: ${JSON.stringify(res)}`);
-    await waitFor("jicofo logged in", () => jicofoLog().includes("Joined the room."), { timeoutMs: 20_000 });
+    await waitFor(() => jicofoLog().includes("Joined the room."), {
+      what: "jicofo logged in",
+      timeoutMs: 20_000,
+    });
 
     // Agent away: the JVM gets a bad truststore, then the file is put back by hand without a restart.
     await first.stop();
@@ -134,17 +137,18 @@ describe("truststore remedy with the simulators", () => {
     await writeFile(storeFile, "not a PKCS#12 file");
     const before = jicofoLog().length;
     expect((await runRcctl(jicofo.rcctl, ["restart", "jicofo"])).code).toBe(0);
-    await waitFor("PKIX failures", () => jicofoLog().slice(before).includes("PKIX path building failed"));
+    await waitFor(() => jicofoLog().slice(before).includes("PKIX path building failed"), {
+      what: "PKIX failures",
+    });
     await writeFile(storeFile, good);
 
     const events = () => coord.frames.flatMap((f): AgentEvent[] => (f.type === "event" ? [f.event] : []));
     const restartMark = jicofoLog().length;
     startAgent(coord.url);
-    const remedy = await waitFor(
-      "truststore remedy",
-      () => events().find((e) => e.kind === "remedy-truststore"),
-      { timeoutMs: 30_000 },
-    );
+    const remedy = await waitFor(() => events().find((e) => e.kind === "remedy-truststore"), {
+      what: "truststore remedy",
+      timeoutMs: 30_000,
+    });
     expect(remedy).toMatchObject({
       label: "degraded",
       target: "jicofo",
@@ -152,22 +156,21 @@ describe("truststore remedy with the simulators", () => {
     });
     // No drift repair was involved: the file was as desired.
     expect(events().filter((e) => e.kind === "repair-file")).toEqual([]);
-    await waitFor(
-      "jicofo logged in again",
-      () => jicofoLog().slice(restartMark).includes("Joined the room."),
-      {
-        timeoutMs: 30_000,
-      },
-    );
+    await waitFor(() => jicofoLog().slice(restartMark).includes("Joined the room."), {
+      what: "jicofo logged in again",
+      timeoutMs: 30_000,
+    });
     // The agent's health sees the cure: jicofo in its brewery room after the restart.
-    await waitFor("cure reported", () =>
-      coord.frames.some(
-        (f) =>
-          (f.type === "snapshot" || f.type === "status") &&
-          (f.status.health ?? []).some(
-            (h) => h.component === "jicofo" && h.signals.some((s) => s.signal === "brewery-room-joined"),
-          ),
-      ),
+    await waitFor(
+      () =>
+        coord.frames.some(
+          (f) =>
+            (f.type === "snapshot" || f.type === "status") &&
+            (f.status.health ?? []).some(
+              (h) => h.component === "jicofo" && h.signals.some((s) => s.signal === "brewery-room-joined"),
+            ),
+        ),
+      { what: "cure reported" },
     );
     // Bounded: one remedy, even though jicofo logged the failure many times.
     expect(events().filter((e) => e.kind === "remedy-truststore")).toHaveLength(1);

@@ -12,11 +12,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
-import pino from "pino";
-import { afterAll, describe, expect, it } from "vitest";
-import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
-import { execRunner } from "../packages/agent/src/actions/runner.js";
 import {
   adminCall,
   CoordinatorDaemon,
@@ -24,7 +19,12 @@ import {
   parseSpecText,
   renderDeployment,
   runCli,
-} from "../packages/coordinator/dist/index.js";
+} from "@vmmeet/coordinator";
+import type { ComponentHealth, NodeDesired } from "@vmmeet/shared";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProsodyActions } from "../packages/agent/src/actions/prosody.js";
+import { execRunner } from "../packages/agent/src/actions/runner.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { makeSysctl, sysctlHistory, sysctlValues } from "./doubles/sysctl/index.js";
@@ -147,7 +147,8 @@ describe("the VMM host's agent", () => {
       else if (a.kind === "prosody-roster-subscribe") await prosody.ensureRoster(a, actions);
     const flags = (node: string, svc: string) => rendered[node]?.services.find((s) => s.name === svc)?.flags;
     await startService(vms.xmpp, flags("xmpp", "prosody"));
-    await waitFor("prosody's c2s port", () => simulatedPort(netDir, "100.64.2.3", 5222), {
+    await waitFor(() => simulatedPort(netDir, "100.64.2.3", 5222), {
+      what: "prosody's c2s port",
       timeoutMs: 20_000,
     });
     await startService(vms.jicofo, flags("jicofo", "jicofo"));
@@ -156,7 +157,8 @@ describe("the VMM host's agent", () => {
       const f = path.join(vms.jicofo.root, "var/log/jicofo");
       return existsSync(f) ? readFileSync(f, "utf8") : "";
     };
-    await waitFor("jvb in the brewery", () => brewery(jicofoLog()).bridges.includes("jvb"), {
+    await waitFor(() => brewery(jicofoLog()).bridges.includes("jvb"), {
+      what: "jvb in the brewery",
       timeoutMs: 30_000,
     });
 
@@ -196,7 +198,10 @@ describe("the VMM host's agent", () => {
     // jicofo's agent reports its component's health as its log changes.
     const reporter = setInterval(() => scripted.get("jicofo")?.report(), 200);
     cleanups.push(() => clearInterval(reporter));
-    await waitFor("host agent connected", () => daemon.core.fleet.connected("vmm"), { timeoutMs: 20_000 });
+    await waitFor(() => daemon.core.fleet.connected("vmm"), {
+      what: "host agent connected",
+      timeoutMs: 20_000,
+    });
 
     const socket = path.join(state, "admin.sock");
     const push = async (text: string) => {
@@ -234,15 +239,20 @@ describe("the VMM host's agent", () => {
     expect(await sysctlHistory(host)).toEqual(["net.inet.ip.forwarding=1"]);
     expect(await readFile(path.join(host, "etc/myname"), "utf8")).toBe("vmm\n");
     expect(await readFile(path.join(host, "etc/hosts"), "utf8")).toMatch(/^100\.64\.4\.3\s+jvb$/m);
-    await waitFor("host pf confirmed", async () =>
-      (await hostReport())?.events.find(
-        (e) => e.kind === "pf-confirmed" && e.message.includes("generation 1"),
-      ),
+    await waitFor(
+      async () =>
+        (await hostReport())?.events.find(
+          (e) => e.kind === "pf-confirmed" && e.message.includes("generation 1"),
+        ),
+      { what: "host pf confirmed" },
     );
-    const report1 = await waitFor("VMs in the host's status", async () => {
-      const r = await hostReport();
-      return r?.vms?.length === 4 && r;
-    });
+    const report1 = await waitFor(
+      async () => {
+        const r = await hostReport();
+        return r?.vms?.length === 4 && r;
+      },
+      { what: "VMs in the host's status" },
+    );
     expect(report1.vms?.map((v) => `${v.name}:${v.state}:${v.wanted}`)).toEqual([
       "web:running:true",
       "xmpp:running:true",
@@ -262,13 +272,10 @@ describe("the VMM host's agent", () => {
     const second = push(specB);
 
     // The host's agent starts jvb2; the VM boots: its agent (the image has it, and jvb installed) comes up.
-    await waitFor(
-      "jvb2 started by the host's agent",
-      async () => (await vmmState(host)).vms.jvb2?.state === "running",
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    await waitFor(async () => (await vmmState(host)).vms.jvb2?.state === "running", {
+      what: "jvb2 started by the host's agent",
+      timeoutMs: 60_000,
+    });
     const jvb2Root = path.join(base, "jvb2");
     await mkdir(path.join(jvb2Root, "etc"), { recursive: true });
     const jvb2 = await installSimulatedVm(jvb2Root, "jvb", { netDir, backoffMaxMs: 500 });
@@ -311,10 +318,15 @@ describe("the VMM host's agent", () => {
     expect(await readFile(path.join(jvb2Root, "etc/myname"), "utf8")).toBe("jvb2\n");
     // The coordinator confirms pf after the apply result, so the agent's pf-confirmed event can trail the
     // push's outcome (the web stage no longer gives it time: jvb2 may be the last node applied).
-    const st = await waitFor("jvb2's pf confirmed", async () => {
-      const s = await status();
-      return s.nodes.find((n) => n.node === "jvb2")?.events.some((e) => e.kind === "pf-confirmed") ? s : null;
-    });
+    const st = await waitFor(
+      async () => {
+        const s = await status();
+        return s.nodes.find((n) => n.node === "jvb2")?.events.some((e) => e.kind === "pf-confirmed")
+          ? s
+          : null;
+      },
+      { what: "jvb2's pf confirmed" },
+    );
     expect(st.nodes.find((n) => n.node === "jvb2")?.events.map((e) => e.kind)).toContain("pf-confirmed");
     const vmm2 = st.nodes.find((n) => n.node === "vmm");
     expect(vmm2?.vms?.find((v) => v.name === "jvb2")).toMatchObject({ state: "running", wanted: true });

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { renderHostNode } from "@vmmeet/coordinator";
 import type { NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,7 +15,6 @@ import { PfManager } from "../packages/agent/src/pf/manager.js";
 import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
 import { ApplyEngine } from "../packages/agent/src/reconcile/engine.js";
 import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
-import { renderHostNode } from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { makeSysctl, sysctlHistory } from "./doubles/sysctl/index.js";
 import { makeVmctl, vmmState } from "./doubles/vmctl/index.js";
@@ -52,7 +52,7 @@ async function host() {
         vmd.kill("SIGTERM");
       }),
   );
-  await waitFor("vmd up", async () => (await vmmState(root)).vmd?.pid === vmd.pid);
+  await waitFor(async () => (await vmmState(root)).vmd?.pid === vmd.pid, { what: "vmd up" });
   const services = new FakeServiceManager({ vmd: { enabled: true, running: true } });
   const log = pino({ level: "silent" });
   const engine = new ApplyEngine({

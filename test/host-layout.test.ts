@@ -7,8 +7,8 @@ import { existsSync } from "node:fs";
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../packages/coordinator/dist/index.js";
 
 const dirs: string[] = [];
 afterEach(async () => {

@@ -5,8 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../packages/coordinator/dist/index.js";
 import { makeVmctl, vmmState } from "./doubles/vmctl/index.js";
 import { VMD_DOUBLE_SCRIPT } from "./doubles/vmd/index.js";
 import { fixturesDir } from "./fixtures/material.js";
@@ -88,7 +88,7 @@ describe("vmmeet vm create", () => {
           vmd.kill("SIGTERM");
         }),
     );
-    await waitFor("web running", async () => (await vmmState(h.root)).vms.web?.state === "running");
+    await waitFor(async () => (await vmmState(h.root)).vms.web?.state === "running", { what: "web running" });
     const refused = await h.cli("jicofo");
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/the template VM web is running; stop it first \(vmctl stop web\)/);

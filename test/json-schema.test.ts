@@ -3,9 +3,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { runCli } from "../packages/coordinator/dist/index.js";
 
 describe("vmmeet schema / init's vmmeet.schema.json", () => {
   it("describes every top-level field, marks the required ones, and init writes it beside the spec", async () => {

@@ -5,9 +5,9 @@ import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { specFields, specManPage } from "@vmmeet/coordinator";
 import { describe, expect, it } from "vitest";
-import { COMMANDS } from "../packages/coordinator/dist/cli/run.js";
-import { specFields, specManPage } from "../packages/coordinator/dist/index.js";
+import { COMMANDS } from "../packages/coordinator/src/cli/run.js";
 import { repoRoot } from "./validators/paths.js";
 
 const run = promisify(execFile);

@@ -92,18 +92,21 @@ describe("pf commit-confirm in the agent process", () => {
     const s = await sandbox();
     const c = await coordinator();
     const agent = startAgent(s, c.url);
-    await waitFor("hello and snapshot", () => of(c, "snapshot").length > 0, { timeoutMs: 20_000 });
+    await waitFor(() => of(c, "snapshot").length > 0, { what: "hello and snapshot", timeoutMs: 20_000 });
     const apply = async (generation: number, d: NodeDesired) => {
       const n = of(c, "apply-result").length;
       c.send({ type: "desired", id: `d${generation}`, generation, desired: d });
-      return waitFor(`apply-result ${generation}`, () => of(c, "apply-result")[n], { timeoutMs: 30_000 });
+      return waitFor(() => of(c, "apply-result")[n], {
+        what: `apply-result ${generation}`,
+        timeoutMs: 30_000,
+      });
     };
 
     // Generation 1: A, confirmed.
     const r1 = await apply(1, desired(RULES.A, "100.64.2.3 xmpp\n"));
     expect(r1, agent.output()).toMatchObject({ ok: true });
     expect(r1.items).toContainEqual({ kind: "service", target: "pf", status: "reloaded" });
-    await waitFor("pf-confirmed 1", () => eventOf(c, "pf-confirmed"));
+    await waitFor(() => eventOf(c, "pf-confirmed"), { what: "pf-confirmed 1" });
     expect(await loadedRules(s.root)).toBe(RULES.A);
 
     // Generation 2: a syntax error. Refused by pfctl -nf as a whole: nothing written, the rules unchanged.
@@ -121,8 +124,12 @@ describe("pf commit-confirm in the agent process", () => {
 
     // Generation 3: B, confirmed over the live link: it stays.
     expect(await apply(3, desired(RULES.B, "100.64.2.3 xmpp\n"))).toMatchObject({ ok: true });
-    await waitFor("pf-confirmed 3", () =>
-      of(c, "event").find((f) => f.event.kind === "pf-confirmed" && f.event.message.includes("generation 3")),
+    await waitFor(
+      () =>
+        of(c, "event").find(
+          (f) => f.event.kind === "pf-confirmed" && f.event.message.includes("generation 3"),
+        ),
+      { what: "pf-confirmed 3" },
     );
     const pfState = JSON.parse(await readFile(path.join(s.state, "pf/state.json"), "utf8"));
     expect(pfState.pending).toBeNull();
@@ -145,7 +152,10 @@ describe("pf commit-confirm in the agent process", () => {
     c.confirm = true;
     // After the 2 s window the agent puts B back (not A: B stayed past its own window), the link comes
     // back, and the queued event says why.
-    const reverted = await waitFor("pf-reverted", () => eventOf(c, "pf-reverted"), { timeoutMs: 30_000 });
+    const reverted = await waitFor(() => eventOf(c, "pf-reverted"), {
+      what: "pf-reverted",
+      timeoutMs: 30_000,
+    });
     expect(reverted.label).toBe("degraded");
     expect(reverted.message).toMatch(
       /no confirmation from the coordinator within 2 s of loading \/etc\/pf\.conf of generation 4 \(the coordinator link is (down|connecting) since /,
@@ -156,20 +166,26 @@ describe("pf commit-confirm in the agent process", () => {
     const st = JSON.parse(await readFile(path.join(s.state, "state.json"), "utf8"));
     expect(st.generation).toBe(4);
     expect(st.desired.files.find((f: { path: string }) => f.path === "/etc/pf.conf").content).toBe(RULES.B);
-    const snap = await waitFor("snapshot after the revert", () =>
-      of(c, "snapshot").find(
-        (f) =>
-          f.status.files.find((x) => x.path === "/etc/pf.conf")?.sha256 === sha(RULES.B) &&
-          f.status.generation === 4,
-      ),
+    const snap = await waitFor(
+      () =>
+        of(c, "snapshot").find(
+          (f) =>
+            f.status.files.find((x) => x.path === "/etc/pf.conf")?.sha256 === sha(RULES.B) &&
+            f.status.generation === 4,
+        ),
+      { what: "snapshot after the revert" },
     );
     expect(snap.status.files.find((x) => x.path === "/etc/hosts")?.sha256).toBe(sha("100.64.2.3 xmpp\n"));
 
     // A new generation tries again, and with the link kept it stays.
     c.blocked = () => false;
     expect(await apply(5, desired(RULES.C, "100.64.2.3 xmpp\n"))).toMatchObject({ ok: true });
-    await waitFor("pf-confirmed 5", () =>
-      of(c, "event").find((f) => f.event.kind === "pf-confirmed" && f.event.message.includes("generation 5")),
+    await waitFor(
+      () =>
+        of(c, "event").find(
+          (f) => f.event.kind === "pf-confirmed" && f.event.message.includes("generation 5"),
+        ),
+      { what: "pf-confirmed 5" },
     );
     expect(await loadedRules(s.root)).toBe(RULES.C);
   });

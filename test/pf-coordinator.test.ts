@@ -9,9 +9,9 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon, runCli } from "@vmmeet/coordinator";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall, CoordinatorDaemon, runCli } from "../packages/coordinator/dist/index.js";
 import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
@@ -133,7 +133,7 @@ describe("pf commit-confirm with the coordinator", () => {
     const open = () => rules === null || /^pass out\b.*\bproto tcp\b.*\bport 7443\b/m.test(rules);
     const port = await vmNetwork(daemon.port, open);
     const agent = startAgent(vm, `ws://127.0.0.1:${port}/agent`);
-    await waitFor("jvb connected", () => daemon.core.fleet.connected("jvb"), { timeoutMs: 20_000 });
+    await waitFor(() => daemon.core.fleet.connected("jvb"), { what: "jvb connected", timeoutMs: 20_000 });
 
     const socket = path.join(state, "admin.sock");
     const push = async (text: string) => {
@@ -151,9 +151,9 @@ describe("pf commit-confirm with the coordinator", () => {
 
     const first = await push(specA);
     expect(first.ok, `${first.message}\n${agent.output().slice(-4000)}`).toBe(true);
-    const confirmed = await waitFor("pf-confirmed in status", async () =>
-      (await jvbEvents()).find((e) => e.kind === "pf-confirmed"),
-    );
+    const confirmed = await waitFor(async () => (await jvbEvents()).find((e) => e.kind === "pf-confirmed"), {
+      what: "pf-confirmed in status",
+    });
     expect(confirmed.message).toMatch(/confirmed \/etc\/pf\.conf of generation 1 within its 5 s window/);
     expect(await loadedRules(vm.root)).toMatch(/port 7443/);
     const pfConf1 = await readFile(path.join(vm.root, "etc/pf.conf"), "utf8");
@@ -164,11 +164,10 @@ describe("pf commit-confirm with the coordinator", () => {
     expect(second.message).toMatch(/generation 2 failed: jvb/);
     expect(second.rolledBackTo).toBe(1);
 
-    const reverted = await waitFor(
-      "pf-reverted in status",
-      async () => (await jvbEvents()).find((e) => e.kind === "pf-reverted"),
-      { timeoutMs: 40_000 },
-    );
+    const reverted = await waitFor(async () => (await jvbEvents()).find((e) => e.kind === "pf-reverted"), {
+      what: "pf-reverted in status",
+      timeoutMs: 40_000,
+    });
     expect(reverted.label).toBe("degraded");
     expect(reverted.message).toMatch(
       /no confirmation from the coordinator within 5 s of loading \/etc\/pf\.conf of generation 2 \(the coordinator link is (down|connecting) since .*restored and loaded the previous \/etc\/pf\.conf/,
@@ -177,9 +176,8 @@ describe("pf commit-confirm with the coordinator", () => {
     expect(await readFile(path.join(vm.root, "etc/pf.conf"), "utf8")).toBe(pfConf1);
     // Back on the link, the node catches up with the generation in force (the rollback's).
     await waitFor(
-      "jvb at generation 3",
       async () => (await status()).nodes.find((n) => n.node === "jvb")?.generation.applied === 3,
-      { timeoutMs: 40_000 },
+      { what: "jvb at generation 3", timeoutMs: 40_000 },
     );
 
     const cli = async (...args: string[]) => {

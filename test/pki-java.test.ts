@@ -184,7 +184,9 @@ describe("jicofo/jvb -> prosody: a JVM TLS handshake to auth.DOMAIN through the 
         /^FAIL javax\.net\.ssl\.SSLHandshakeException: (\(certificate_unknown\) )?PKIX path building failed/,
       );
       // What prosody logs in that case (corpus.jsonl, signal truststore-rejected).
-      const seen = await waitFor("the server's handshake error", () => serverErrors.slice(errorsBefore)[0]);
+      const seen = await waitFor(() => serverErrors.slice(errorsBefore)[0], {
+        what: "the server's handshake error",
+      });
       expect(seen).toMatch(/alert certificate unknown/);
     });
 

@@ -5,9 +5,10 @@
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../packages/coordinator/dist/index.js";
 import { doubleProcesses, killDoubleProcesses, makeRcctl, runRcctl } from "./doubles/rcctl/index.js";
+import { waitFor } from "./helpers/wait.js";
 import { checkKsh } from "./validators/index.js";
 import { repoRoot } from "./validators/paths.js";
 
@@ -69,8 +70,7 @@ describe("rc.d/vmmeetd", () => {
     expect(daemon?.cmdline).toBe(`${process.execPath} ${bundle} serve ${flags}`);
     // the admin socket answers root's vmmeet (status: no agent connected yet)
     const sock = path.join(state, "admin.sock");
-    for (let i = 0; i < 100 && !(await stat(sock).catch(() => null)); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => stat(sock).catch(() => null), { what: "the admin socket", intervalMs: 100 });
     out.length = 0;
     const status = await runCli(["status"], io);
     expect(out.join(""), "vmmeet status against the daemon").toMatch(/^deployment: /);

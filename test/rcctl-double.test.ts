@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { describe, it } from "vitest";
 import {
   addSyslogProgramBlock,
@@ -18,6 +17,7 @@ import {
   runRcctl,
   writeRcScript,
 } from "./doubles/rcctl/index.js";
+import { waitFor } from "./helpers/wait.js";
 
 // Each test builds its own fake VM (a temp root) so tests run concurrently; cleanup kills every process
 // the double started for that root.
@@ -50,16 +50,6 @@ console.log("ready");
 setInterval(() => {}, 1 << 30);
 `;
 const CRASH = `echo "usage: crash --host=HOST (must match virtualhost)" >&2\nexit 1\n`;
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
-  }
-}
 const readOr = (file: string) => (existsSync(file) ? readFileSync(file, "utf8") : "");
 const alive = (pid: number) => {
   try {
@@ -265,7 +255,7 @@ describe.concurrent("rc.d actions with real processes (ref §1, §2)", () => {
     expect(await rc("ls", "rogue")).toMatchObject({ code: 1, stdout: "app\n" });
 
     expect(await rc("stop", "app")).toMatchObject({ code: 0, stdout: "app(ok)\n" });
-    await waitFor("the daemon to be gone", () => !alive(pid));
+    await waitFor(() => !alive(pid), { what: "the daemon to be gone" });
     expect(existsSync(p("var/run/rc.d/app"))).toBe(false);
     expect(await rc("check", "app")).toMatchObject({ code: 1, stdout: "app(failed)\n" });
     expect(await rc("-q", "check", "app")).toMatchObject({ code: 1, stdout: "app(failed)\n" });
@@ -309,7 +299,7 @@ describe.concurrent("rc.d actions with real processes (ref §1, §2)", () => {
     await rc("enable", "jicofo");
     expect(await rc("start", "jicofo")).toMatchObject({ code: 1, stdout: "jicofo(failed)\n" });
     expect(existsSync(p("var/run/rc.d/jicofo"))).toBe(false);
-    await waitFor("the usage text in /var/log/daemon", () => log().includes("usage: crash"));
+    await waitFor(() => log().includes("usage: crash"), { what: "the usage text in /var/log/daemon" });
     expect(log()).toMatch(
       /^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \S+ jicofo\[\d+\]: usage: crash --host=HOST \(must match virtualhost\)\n$/,
     );
@@ -326,7 +316,7 @@ describe.concurrent("rc.d actions with real processes (ref §1, §2)", () => {
     const t0 = Date.now();
     const starting = rc("start", "nodeapp");
     // while start waits (holding the lock), a second invocation has to wait: recorded as contention
-    await waitFor("the daemon", () => doubleProcesses(root).some((x) => x.kind === "daemon"));
+    await waitFor(() => doubleProcesses(root).some((x) => x.kind === "daemon"), { what: "the daemon" });
     const enabling = rc("enable", "other");
     expect(await starting).toMatchObject({ code: 0, stdout: "nodeapp(ok)\n" });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
@@ -347,7 +337,7 @@ describe.concurrent("rc.d actions with real processes (ref §1, §2)", () => {
     await service("stubborn", "stubborn", { timeout: 1, logger: "daemon.info" });
     expect((await rc("start", "stubborn")).stdout).toBe("stubborn(ok)\n");
     const pid = Number(runfile("stubborn")["pid"]);
-    await waitFor("the TERM handler", () => log().includes("ready"));
+    await waitFor(() => log().includes("ready"), { what: "the TERM handler" });
     expect(await rc("stop", "stubborn")).toMatchObject({ code: 0, stdout: "stubborn(killed)\n" });
     expect(alive(pid)).toBe(false);
     expect(log()).toContain("ignoring TERM");
@@ -367,9 +357,9 @@ describe.concurrent("rc.d actions with real processes (ref §1, §2)", () => {
     await service("web", "sleeper", { logger: "daemon.info" });
     expect(await rc("reload", "web")).toMatchObject({ code: 1, stdout: "web(failed)\n" });
     await rc("start", "web");
-    await waitFor("the HUP handler", () => log().includes("started"));
+    await waitFor(() => log().includes("started"), { what: "the HUP handler" });
     expect(await rc("reload", "web")).toMatchObject({ code: 0, stdout: "web(ok)\n" });
-    await waitFor("reloaded in the log", () => log().includes("reloaded"));
+    await waitFor(() => log().includes("reloaded"), { what: "reloaded in the log" });
   });
 
   it("ls failed lists enabled services whose check fails and exits 1", async ({ expect, onTestFinished }) => {
@@ -395,10 +385,12 @@ describe.concurrent("a daemon restarting itself through rcctl (ref §2)", () => 
     const { root, rc, log, runfile, rcctl, service } = await vm(onTestFinished);
     await service("agent", "selfrestart", { flags: `${rcctl} piped`, logger: "daemon.info" });
     await rc("start", "agent");
-    await waitFor("the USR1 handler", () => log().includes("ready"));
+    await waitFor(() => log().includes("ready"), { what: "the USR1 handler" });
     process.kill(Number(runfile("agent")["pid"]), "SIGUSR1");
     // the agent, then the orphaned rcctl (it inherited the agent's environment marker) go away
-    await waitFor("everything to stop", () => !doubleProcesses(root).some((x) => x.kind === "daemon"));
+    await waitFor(() => !doubleProcesses(root).some((x) => x.kind === "daemon"), {
+      what: "everything to stop",
+    });
     expect(log()).toContain("rcctl said agent");
     expect(await rc("check", "agent")).toMatchObject({ code: 1, stdout: "agent(failed)\n" });
   });
@@ -408,12 +400,15 @@ describe.concurrent("a daemon restarting itself through rcctl (ref §2)", () => 
     await service("agent", "selfrestart", { flags: `${rcctl} detached`, logger: "daemon.info" });
     await rc("start", "agent");
     const first = Number(runfile("agent")["pid"]);
-    await waitFor("the USR1 handler", () => log().includes("ready"));
+    await waitFor(() => log().includes("ready"), { what: "the USR1 handler" });
     process.kill(first, "SIGUSR1");
-    await waitFor("a new agent", () => {
-      const pid = Number(runfile("agent")["pid"]);
-      return pid !== first && alive(pid) && log().match(/ready/g)?.length === 2;
-    });
+    await waitFor(
+      () => {
+        const pid = Number(runfile("agent")["pid"]);
+        return pid !== first && alive(pid) && log().match(/ready/g)?.length === 2;
+      },
+      { what: "a new agent" },
+    );
     expect(await rc("check", "agent")).toMatchObject({ code: 0, stdout: "agent(ok)\n" });
   });
 });
@@ -427,13 +422,13 @@ describe.concurrent("daemon_logger and syslog.conf program blocks (ref §3)", ()
     await service("jicofo", "sleeper", { logger: "daemon.info", flags: "--first" });
     await addSyslogProgramBlock(root, "jicofo", "/var/log/jicofo", { create: false });
     await rc("start", "jicofo");
-    await waitFor("the first line", () => log().includes("started --first"));
+    await waitFor(() => log().includes("started --first"), { what: "the first line" });
     expect(existsSync(p("var/log/jicofo"))).toBe(false); // syslogd does not create files
     expect((await rc("stop", "jicofo")).stdout).toBe("jicofo(ok)\n");
 
     await writeFile(p("var/log/jicofo"), "");
     await rc("start", "jicofo");
-    await waitFor("a line in /var/log/jicofo", () => log("var/log/jicofo") !== "");
+    await waitFor(() => log("var/log/jicofo") !== "", { what: "a line in /var/log/jicofo" });
     expect(log("var/log/jicofo")).toMatch(
       /^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \S+ jicofo\[\d+\]: started --first\n$/,
     );
@@ -442,7 +437,7 @@ describe.concurrent("daemon_logger and syslog.conf program blocks (ref §3)", ()
     await service("jvb", "sleeper", { logger: "daemon.info" });
     await addSyslogProgramBlock(root, "jvb", "/var/log/jvb");
     await rc("start", "jvb");
-    await waitFor("jvb's line", () => log("var/log/jvb").includes("jvb["));
+    await waitFor(() => log("var/log/jvb").includes("jvb["), { what: "jvb's line" });
     expect(log("var/log/jvb")).not.toContain("jicofo[");
   });
 });

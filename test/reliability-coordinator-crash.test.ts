@@ -115,7 +115,6 @@ describe("the coordinator killed in the middle of a rollout", () => {
 
         // Recovered: no push running, the journal gone, every node connected and on the generation in force.
         const st = await waitFor(
-          `push ${i} (killed after ${killAfter} ms) finished or rolled back`,
           async () => {
             const s = await d.status();
             if (s.pushRunning !== null || (await exists(journal))) return undefined;
@@ -123,7 +122,11 @@ describe("the coordinator killed in the middle of a rollout", () => {
             return onIt ? s : undefined;
           },
           // The push's timeout (a gate checked again that does not pass), then its rollback.
-          { timeoutMs: 420_000, intervalMs: 200 },
+          {
+            what: `push ${i} (killed after ${killAfter} ms) finished or rolled back`,
+            timeoutMs: 420_000,
+            intervalMs: 200,
+          },
         );
         await d.waitVerdict("conference-ready", 120_000);
         healthyMs.push(performance.now() - killedAt);

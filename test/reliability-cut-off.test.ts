@@ -30,7 +30,8 @@ let proxy: LossyProxy | undefined;
 beforeAll(async () => {
   d = await Deployment.start();
   // (Before the first push the status lists the nodes that connected: jvb once it has enrolled.)
-  await waitFor("jvb enrolled and connected", async () => jvbOf(await d.status())?.connected === true, {
+  await waitFor(async () => jvbOf(await d.status())?.connected === true, {
+    what: "jvb enrolled and connected",
     timeoutMs: 60_000,
   });
   // Enrolled directly, then restarted behind the proxy (enrollment is one HTTPS exchange: the link's faults
@@ -39,11 +40,10 @@ beforeAll(async () => {
   proxy = await lossyProxy(Number(port), prng(SEED));
   d.nodes.get("jvb")!.own = { coordinator: d.coordinatorUrl.replace(`:${port}/`, `:${proxy.port}/`) };
   await d.restartAgent("jvb");
-  await waitFor(
-    "jvb connected through the proxy",
-    async () => proxy!.accepted > 0 && jvbOf(await d.status())?.connected === true,
-    { timeoutMs: 60_000 },
-  );
+  await waitFor(async () => proxy!.accepted > 0 && jvbOf(await d.status())?.connected === true, {
+    what: "jvb connected through the proxy",
+    timeoutMs: 60_000,
+  });
 }, 180_000);
 afterAll(async () => {
   await d?.remove();
@@ -63,12 +63,11 @@ describe("a VM cut off from the coordinator, then back over a slow, stalling lin
     const acceptedBefore = p.accepted;
     p.setSilent(true);
     const away = await waitFor(
-      "the coordinator finding jvb away",
       async () => {
         const st = await d.status();
         return jvbOf(st)?.connected === false ? st : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 100 },
+      { what: "the coordinator finding jvb away", timeoutMs: 60_000, intervalMs: 100 },
     );
     const foundAt = Date.now();
     const reason = away.verdict.reasons[0] ?? "";
@@ -93,7 +92,8 @@ describe("a VM cut off from the coordinator, then back over a slow, stalling lin
     const pushing = d.push(300);
     // The agent found the link dead too, and tries again at its backoff's rate (each attempt hangs in the
     // silence until its handshake times out).
-    await waitFor("two attempts of the agent while cut off", () => p.accepted - acceptedBefore >= 2, {
+    await waitFor(() => p.accepted - acceptedBefore >= 2, {
+      what: "two attempts of the agent while cut off",
       timeoutMs: 90_000,
     });
     const silentMs = Date.now() - silentAt;
@@ -105,7 +105,8 @@ describe("a VM cut off from the coordinator, then back over a slow, stalling lin
     const acceptedBack = p.accepted;
     const backAt = Date.now();
     p.setSilent(false);
-    await waitFor("jvb connected again", async () => jvbOf(await d.status())?.connected === true, {
+    await waitFor(async () => jvbOf(await d.status())?.connected === true, {
+      what: "jvb connected again",
       timeoutMs: 90_000,
       intervalMs: 100,
     });
@@ -125,7 +126,7 @@ describe("a VM cut off from the coordinator, then back over a slow, stalling lin
     // items; the engine logs its own), one write of jvb.conf.
     const lines = (re: RegExp) => jvb.output.filter((l) => re.test(l));
     const applied = /"generation":2,.*"failed":\d+.*"msg":"apply finished"/;
-    await waitFor("jvb's apply logged", () => lines(applied).length >= 1);
+    await waitFor(() => lines(applied).length >= 1, { what: "jvb's apply logged" });
     expect(lines(applied), lines(/"generation":2,/).join("\n")).toHaveLength(1);
     expect(lines(/"generation":2,.*"path":"\/etc\/jvb\/jvb\.conf".*"msg":"file written"/)).toHaveLength(1);
 

@@ -88,15 +88,14 @@ describe("days away from the coordinator", () => {
 
     /**
      * Lets the attempt in flight fail for real (ECONNREFUSED), which arms the next retry. Turns of the event
-     * loop rather than waitFor's 10 ms polls: a refusal takes well under a millisecond, and there are thousands.
+     * loop rather than 10 ms polls: a refusal takes well under a millisecond, and there are thousands.
      */
-    const settle = async () => {
-      const deadline = performance.now() + 20_000;
-      while (t.reconnects < t.attempts) {
-        if (performance.now() > deadline) throw new Error(`attempt ${t.attempts} never ended`);
-        await new Promise((res) => setImmediate(res));
-      }
-    };
+    const settle = () =>
+      waitFor(() => t.reconnects >= t.attempts, {
+        what: `attempt ${t.attempts} to end`,
+        timeoutMs: 20_000,
+        intervalMs: 0,
+      });
 
     t.start();
     await settle();
@@ -149,17 +148,17 @@ describe("days away from the coordinator", () => {
       const before = t.attempts;
       clock.advance((clock.nextAt ?? clock.now()) - clock.now());
       if (t.attempts > before)
-        await waitFor("the attempt ended", () => t.state === "open" || t.reconnects >= t.attempts, {
+        await waitFor(() => t.state === "open" || t.reconnects >= t.attempts, {
+          what: "the attempt ended",
           timeoutMs: 20_000,
         });
     }
     const events = await waitFor(
-      "the outbox delivered",
       () => {
         const ev = coordinator.frames.flatMap((f) => (f.type === "event" ? [f.event] : []));
         return ev.length >= outbox.capacity + 1 ? ev : undefined;
       },
-      { timeoutMs: 20_000 },
+      { what: "the outbox delivered", timeoutMs: 20_000 },
     );
     const deliveredMs = performance.now() - backAt;
     expect(events[0]!.kind).toBe("events-dropped");

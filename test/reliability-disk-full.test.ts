@@ -10,17 +10,13 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
+import { jicofoConf, jicofoDesired, jicofoInSh } from "./helpers/jicofo-desired.js";
 import { mountNamespace } from "./helpers/mount-namespace.js";
 import { AGENT_MAIN, type CapturedChild, useCleanups } from "./helpers/processes.js";
 import { recordFigure } from "./helpers/reliability.js";
@@ -53,33 +49,11 @@ async function fill(dir: string): Promise<string> {
 }
 
 function desired(version: string, confBytes: number) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      {
-        path: CONF,
-        // Random text: a version that does not fit cannot share pages with the old one.
-        content: `# ${version}\n${randomBytes(confBytes).toString("base64").slice(0, confBytes)}\n`,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
-      {
-        path: IN_SH,
-        content: `JICOFO_MAXMEM=${version === "A" ? 3 : 4}G\n`,
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
-    ],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([
+    // Random text: a version that does not fit cannot share pages with the old one.
+    jicofoConf(`# ${version}\n${randomBytes(confBytes).toString("base64").slice(0, confBytes)}\n`),
+    jicofoInSh(`JICOFO_MAXMEM=${version === "A" ? 3 : 4}G\n`),
+  ]);
 }
 
 describe("a full disk", () => {
@@ -109,12 +83,14 @@ describe("a full disk", () => {
         (f): f is Extract<AgentToCoordinator, { type: "apply-result" }> => f.type === "apply-result",
       );
     const events = () => coord.frames.flatMap((f): AgentEvent[] => (f.type === "event" ? [f.event] : []));
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     const a = desired("A", 20_000);
     coord.send({ type: "desired", id: "d1", generation: 1, desired: a });
-    await waitFor("generation 1 applied", () => results().find((r) => r.replyTo === "d1"), {
+    await waitFor(() => results().find((r) => r.replyTo === "d1"), {
+      what: "generation 1 applied",
       timeoutMs: 30_000,
     });
     expect(results()[0], agent.output()).toMatchObject({ ok: true });
@@ -125,7 +101,8 @@ describe("a full disk", () => {
     const filler = await fill(ns.view(etc));
     const b = desired("B", 60_000);
     coord.send({ type: "desired", id: "d2", generation: 2, desired: b });
-    const failed = await waitFor("generation 2 answered", () => results().find((r) => r.replyTo === "d2"), {
+    const failed = await waitFor(() => results().find((r) => r.replyTo === "d2"), {
+      what: "generation 2 answered",
       timeoutMs: 30_000,
     });
     expect(failed.ok).toBe(false);
@@ -142,7 +119,7 @@ describe("a full disk", () => {
 
     // No loop: over a dozen heal passes, a few restores (each waits twice as long as the one before).
     const base = passes();
-    await waitFor("twelve heal passes", () => passes() >= base + 12, { timeoutMs: 30_000 });
+    await waitFor(() => passes() >= base + 12, { what: "twelve heal passes", timeoutMs: 30_000 });
     // One failed event per file and attempt; without the back-off, one attempt per pass and per watch event.
     const restores = events().filter(
       (e) => e.kind === "repair-file" && e.label === "failed" && e.target === CONF,
@@ -157,15 +134,14 @@ describe("a full disk", () => {
     const back = performance.now();
     // Both files (the restore writes one after the other).
     await waitFor(
-      "generation 2 on disk",
       async () => {
         const now = await onDisk();
         return now.conf === b.files[0]!.content && now.inSh === b.files[1]!.content;
       },
-      { timeoutMs: 30_000 },
+      { what: "generation 2 on disk", timeoutMs: 30_000 },
     );
     const timeToHealthyMs = performance.now() - back;
-    await waitFor("jicofo restarted", () => jicofo().length === 1 && jicofo()[0] !== pid);
+    await waitFor(() => jicofo().length === 1 && jicofo()[0] !== pid, { what: "jicofo restarted" });
     expect(agent.exited()).toBe(false);
 
     await recordFigure({
@@ -202,12 +178,11 @@ describe("a full disk", () => {
       cleanups,
     });
     await waitFor(
-      "the coordinator listening",
       () => {
         if (serve.exited()) throw new Error(`vmmeet serve exited: ${serve.output()}`);
         return /agents on wss?:\/\/127\.0\.0\.1:\d+\/agent/.test(serve.output());
       },
-      { timeoutMs: 20_000 },
+      { what: "the coordinator listening", timeoutMs: 20_000 },
     );
     const cli = async (args: string[]): Promise<{ code: number | string; out: string }> => {
       const p: CapturedChild = ns.spawnNode([COORDINATOR_CLI, ...args, "--state", state], {
@@ -245,7 +220,8 @@ describe("a full disk", () => {
       cwd: base,
       cleanups,
     });
-    await waitFor("generation 2 accepted", () => /generation 2 accepted/.test(again.output()), {
+    await waitFor(() => /generation 2 accepted/.test(again.output()), {
+      what: "generation 2 accepted",
       timeoutMs: 20_000,
     });
     const timeToStoredMs = performance.now() - back;

@@ -10,16 +10,11 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired, jicofoInSh } from "./helpers/jicofo-desired.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { recordFigure } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
@@ -35,19 +30,10 @@ Jicofo 2026-12-06 08:01:00.000 INFO: [35] BaseBrewery.addInstance#341: Added bre
 `;
 
 function desired(version: string) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
+  return jicofoDesired(
+    [
       jicofoConf(`jicofo { version = ${version} }\n`),
-      {
-        path: IN_SH,
-        content: "JICOFO_MAXMEM=3G\n",
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+      jicofoInSh("JICOFO_MAXMEM=3G\n"),
       {
         path: HOSTS,
         content: "100.64.2.3 xmpp meet.example.org\n",
@@ -56,11 +42,8 @@ function desired(version: string) {
         group: "wheel",
       },
     ],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646, logs: [{ component: "jicofo", path: LOG }] },
-  };
-  return NodeDesiredSchema.parse(d);
+    { logs: [{ component: "jicofo", path: LOG }] },
+  );
 }
 
 describe("hostile files on a VM", () => {
@@ -79,11 +62,12 @@ describe("hostile files on a VM", () => {
     const passes = () => (agent.output().match(/"msg":"heal pass"/g) ?? []).length;
     const events = () => coord.frames.flatMap((f): AgentEvent[] => (f.type === "event" ? [f.event] : []));
     const reply = (id: string) => coord.frames.find((f) => "replyTo" in f && f.replyTo === id);
-    await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+    await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     coord.send({ type: "desired", id: "d1", generation: 1, desired: desired("1") });
-    const first = await waitFor("generation 1 applied", () => reply("d1"), { timeoutMs: 30_000 });
+    const first = await waitFor(() => reply("d1"), { what: "generation 1 applied", timeoutMs: 30_000 });
     expect(first, agent.output()).toMatchObject({ type: "apply-result", ok: true });
     const framesBefore = coord.frames.length;
 
@@ -100,12 +84,12 @@ describe("hostile files on a VM", () => {
 
     // The agent goes on: heal passes, a snapshot on request, a new push answered (refused: a link).
     const base = passes();
-    await waitFor("ten heal passes", () => passes() >= base + 10, { timeoutMs: 30_000 });
+    await waitFor(() => passes() >= base + 10, { what: "ten heal passes", timeoutMs: 30_000 });
     coord.send({ type: "snapshot-request", id: "s1" });
-    const snap = await waitFor("the snapshot", () => reply("s1"), { timeoutMs: 10_000 });
+    const snap = await waitFor(() => reply("s1"), { what: "the snapshot", timeoutMs: 10_000 });
     const pushedAt = performance.now();
     coord.send({ type: "desired", id: "d2", generation: 2, desired: desired("2") });
-    const second = await waitFor("generation 2 answered", () => reply("d2"), { timeoutMs: 30_000 });
+    const second = await waitFor(() => reply("d2"), { what: "generation 2 answered", timeoutMs: 30_000 });
     const answeredMs = performance.now() - pushedAt;
     expect(second).toMatchObject({ type: "apply-result", ok: false });
     expect(JSON.stringify(second)).toMatch(/jicofo\.conf/);

@@ -10,16 +10,11 @@
 import { readFileSync, statSync } from "node:fs";
 import { appendFile, mkdir, open, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired } from "./helpers/jicofo-desired.js";
 import { procCpuMs, procRssBytes } from "./helpers/proc-stats.js";
 import { spawnNode, spawnShippedAgent, useCleanups } from "./helpers/processes.js";
 import { FULL, recordFigure, scale } from "./helpers/reliability.js";
@@ -37,15 +32,7 @@ const BREWERY_LINE =
 const cleanups = useCleanups();
 
 function desired() {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [jicofoConf("jicofo { }\n")],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646, logs: [{ component: "jicofo", path: LOG }] },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([jicofoConf("jicofo { }\n")], { logs: [{ component: "jicofo", path: LOG }] });
 }
 
 describe("a flood of logs", () => {
@@ -60,11 +47,13 @@ describe("a flood of logs", () => {
       // As rc.d runs it: its node flags shape the memory figure.
       const agent = spawnShippedAgent([...sandboxAgentArgs(s), "--coordinator", coord.url], { cleanups });
       const pid = agent.pid!;
-      await waitFor("agent connected", () => coord.frames.some((f) => f.type === "snapshot"), {
+      await waitFor(() => coord.frames.some((f) => f.type === "snapshot"), {
+        what: "agent connected",
         timeoutMs: 20_000,
       });
       coord.send({ type: "desired", id: "d1", generation: 1, desired: desired() });
-      await waitFor("applied", () => coord.frames.some((f) => f.type === "apply-result" && f.ok), {
+      await waitFor(() => coord.frames.some((f) => f.type === "apply-result" && f.ok), {
+        what: "applied",
         timeoutMs: 30_000,
       });
       const events = () => coord.frames.flatMap((f): AgentEvent[] => (f.type === "event" ? [f.event] : []));
@@ -85,7 +74,7 @@ describe("a flood of logs", () => {
       expect(await writer.exit, writer.output()).toBe(0);
       const flood = JSON.parse(writer.output()) as { lines: number; bytes: number; seconds: number };
       // Let the tailer finish the backlog (it reads a busy log every 100 ms), then measure.
-      await waitFor("the first skip event", () => skipEvents().length > 0, { timeoutMs: 30_000 });
+      await waitFor(() => skipEvents().length > 0, { what: "the first skip event", timeoutMs: 30_000 });
       const cpuFloodMs = procCpuMs(pid) - cpuBefore;
       const floodWallMs = performance.now() - t0;
 
@@ -99,20 +88,17 @@ describe("a flood of logs", () => {
       // The tailer has read it all once the cut line's event is out; a line in the same second as the flood's
       // last ones may still fall over that second's budget (as any line during a flood may), so jicofo's next
       // line comes in the next second, as it would.
-      await waitFor(
-        "the cut line's event",
-        () => skipEvents().some((e) => /longer than 64 KiB/.test(e.message)),
-        {
-          timeoutMs: 30_000,
-        },
-      );
+      await waitFor(() => skipEvents().some((e) => /longer than 64 KiB/.test(e.message)), {
+        what: "the cut line's event",
+        timeoutMs: 30_000,
+      });
       const caughtUp = performance.now();
-      await waitFor("the next second of the budget", () => performance.now() - caughtUp > 1000, {
+      await waitFor(() => performance.now() - caughtUp > 1000, {
+        what: "the next second of the budget",
         intervalMs: 50,
       });
       await appendFile(log, `${BREWERY_LINE}\n`);
       const healthy = await waitFor(
-        "the bridge reached the coordinator",
         () =>
           coord.frames.find(
             (f): f is Extract<AgentToCoordinator, { type: "status" | "snapshot" }> =>
@@ -120,7 +106,7 @@ describe("a flood of logs", () => {
               f.status.health?.some((h) => h.component === "jicofo" && h.bridges?.includes("floodjvb")) ===
                 true,
           ),
-        { timeoutMs: 30_000 },
+        { what: "the bridge reached the coordinator", timeoutMs: 30_000 },
       ).catch((err: Error) => {
         const last = coord.frames.filter((f) => f.type === "status" || f.type === "snapshot").at(-1);
         throw new Error(
@@ -144,7 +130,7 @@ describe("a flood of logs", () => {
       // The agent's own log says it the same few times.
       // (The log comes through a pipe, the events through the socket.)
       const logged = () => agent.output().match(/"log lines skipped"/g)?.length ?? 0;
-      await waitFor("the skips logged", () => logged() >= skips.length);
+      await waitFor(() => logged() >= skips.length, { what: "the skips logged" });
       expect(logged()).toBe(skips.length);
 
       // Memory does not follow the flood (the tailer holds one 64 KiB buffer and at most 64 KiB of a line):

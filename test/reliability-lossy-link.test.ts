@@ -12,18 +12,13 @@
 //     learns it from the next hello); the others meet the random stalls and cuts.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type AgentEvent,
-  type AgentToCoordinator,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, AgentToCoordinator } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { agentSandbox, sandboxAgentArgs, sleeperPids } from "./helpers/agent-sandbox.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { prng } from "./helpers/fuzz.js";
-import { jicofoConf } from "./helpers/jicofo-desired.js";
+import { jicofoConf, jicofoDesired } from "./helpers/jicofo-desired.js";
 import { attemptsWithin, lossyProxy } from "./helpers/lossy-proxy.js";
 import { spawnAgent, useCleanups } from "./helpers/processes.js";
 import { recordFigure, scale } from "./helpers/reliability.js";
@@ -35,15 +30,7 @@ const PUSHES = scale(2, 10);
 const SEED = Number(process.env.FUZZ_SEED ?? 4);
 
 function desired(generation: number) {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [jicofoConf(`jicofo { generation = ${generation} }\n`)],
-    services: [{ name: "jicofo", flags: null, order: 20 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+  return jicofoDesired([jicofoConf(`jicofo { generation = ${generation} }\n`)]);
 }
 
 describe("a cut-off VM and a slow, lossy link", () => {
@@ -95,9 +82,9 @@ describe("a cut-off VM and a slow, lossy link", () => {
             (f.type === "apply-result" && f.generation === g && f.ok) ||
             (f.type === "hello" && f.generation >= g),
         );
-      await waitFor("generation 1 applied", () => applied(1), { timeoutMs: 30_000 });
+      await waitFor(() => applied(1), { what: "generation 1 applied", timeoutMs: 30_000 });
       const jicofo = () => sleeperPids(s.root, "jicofo");
-      await waitFor("jicofo running", () => jicofo().length === 1);
+      await waitFor(() => jicofo().length === 1, { what: "jicofo running" });
 
       // Cut off: the agent restores a hand edit on its own, and retries at its backoff's rate.
       proxy.setCutOff(true);
@@ -105,14 +92,12 @@ describe("a cut-off VM and a slow, lossy link", () => {
       const attemptsBefore = proxy.accepted;
       const conf = path.join(s.root, CONF);
       await writeFile(conf, "jicofo { edited by hand }\n");
-      await waitFor(
-        "the hand edit restored while cut off",
-        async () => (await readFile(conf, "utf8")).includes("generation = 1"),
-        {
-          timeoutMs: 20_000,
-        },
-      );
-      await waitFor("four attempts while cut off", () => proxy.accepted - attemptsBefore >= 4, {
+      await waitFor(async () => (await readFile(conf, "utf8")).includes("generation = 1"), {
+        what: "the hand edit restored while cut off",
+        timeoutMs: 20_000,
+      });
+      await waitFor(() => proxy.accepted - attemptsBefore >= 4, {
+        what: "four attempts while cut off",
         timeoutMs: 30_000,
       });
       const cutOffMs = performance.now() - cutAt;
@@ -124,7 +109,8 @@ describe("a cut-off VM and a slow, lossy link", () => {
       const helloCount = hellos().length;
       proxy.setCutOff(false);
       const backAt = performance.now();
-      await waitFor("reconnected over the lossy link", () => hellos().length > helloCount, {
+      await waitFor(() => hellos().length > helloCount, {
+        what: "reconnected over the lossy link",
         timeoutMs: 60_000,
       });
       const reconnectMs = performance.now() - backAt;
@@ -138,13 +124,13 @@ describe("a cut-off VM and a slow, lossy link", () => {
         const ws = coord.socket();
         if (ws && ws.readyState === ws.OPEN) sendInForce(ws);
         if (g === 3) proxy.cutOnNext("to-coordinator");
-        await waitFor(`generation ${g} applied`, () => applied(g), { timeoutMs: 120_000 });
+        await waitFor(() => applied(g), { what: `generation ${g} applied`, timeoutMs: 120_000 });
         pushMs.push(performance.now() - t);
       }
       const last = 1 + PUSHES;
-      await waitFor("the last generation on disk", async () =>
-        (await readFile(conf, "utf8")).includes(`generation = ${last}`),
-      );
+      await waitFor(async () => (await readFile(conf, "utf8")).includes(`generation = ${last}`), {
+        what: "the last generation on disk",
+      });
 
       // Each generation written once, however often it was sent: the log's "file written" per generation.
       const writes = (g: number) =>
@@ -156,7 +142,9 @@ describe("a cut-off VM and a slow, lossy link", () => {
         ).length;
       // (The log comes through a pipe, the frames through the socket: wait for the lines, then count them.)
       const generations = Array.from({ length: PUSHES }, (_, i) => i + 2);
-      await waitFor("every generation's write logged", () => generations.every((g) => writes(g) >= 1));
+      await waitFor(() => generations.every((g) => writes(g) >= 1), {
+        what: "every generation's write logged",
+      });
       for (const g of generations) expect(writes(g), `generation ${g} written`).toBe(1);
       // No reconnect storm: every reconnect over the lossy link followed a cut (or an attempt that failed).
       const reconnects = proxy.accepted - lossyFrom.accepted;

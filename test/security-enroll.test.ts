@@ -7,11 +7,11 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 import { CloseCode, PROTOCOL_VERSION } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { loadOrCreateMaterial, parseSpecText } from "../packages/coordinator/dist/index.js";
-import { createCa, issueClientCert } from "../packages/coordinator/dist/secrets/index.js";
+import { createCa, issueClientCert } from "../packages/coordinator/src/secrets/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import {
   collectSecrets,
@@ -61,7 +61,7 @@ const audit = async (): Promise<AuditLine[]> =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as AuditLine);
 const auditHas = (pred: (a: AuditLine) => boolean, what: string) =>
-  waitFor(what, async () => (await audit()).find(pred));
+  waitFor(async () => (await audit()).find(pred), { what: what });
 
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
 
@@ -154,7 +154,8 @@ describe("enrollment", () => {
       ...jicofo,
       join: { token: t1.token, caHash: t1.caHash },
     });
-    await waitFor("agent connected", () => /connected to coordinator/.test(agentA.output()), {
+    await waitFor(() => /connected to coordinator/.test(agentA.output()), {
+      what: "agent connected",
       timeoutMs: 20_000,
     });
     await auditHas((a) => a.kind === "agent-enrolled" && a.node === "jicofo", "enrollment audited");
@@ -203,7 +204,8 @@ describe("enrollment", () => {
       ...jicofo,
       join: { token: t1.token, caHash: t1.caHash },
     });
-    await waitFor("agent reconnected", () => /connected to coordinator/.test(agentA.output()), {
+    await waitFor(() => /connected to coordinator/.test(agentA.output()), {
+      what: "agent reconnected",
       timeoutMs: 20_000,
     });
     expect(agentA.output()).toMatch(/already enrolled with this join token/);
@@ -249,7 +251,10 @@ describe("enrollment", () => {
     expect(await good.exit, good.output()).toBe(0);
 
     const t3 = await token("xmpp", "1s");
-    await waitFor("the token expired", () => Date.now() > Date.parse(t3.expiresAt) + 50, { timeoutMs: 5000 });
+    await waitFor(() => Date.now() > Date.parse(t3.expiresAt) + 50, {
+      what: "the token expired",
+      timeoutMs: 5000,
+    });
     const xmpp = await sandbox("xmpp");
     const expired = startAgent(rec, {
       node: "xmpp",
@@ -309,11 +314,15 @@ describe("enrollment", () => {
     const revoked = await rec.cli(["agents", "revoke", "jicofo", "--state", state], dir);
     expect(revoked.code, revoked.err).toBe(0);
     expect(revoked.out).toMatch(/revoked the certificate of jicofo \(sha256:[0-9a-f]{64}\); disconnected it/);
-    await waitFor("agent told it is revoked", () => /"code":4004/.test(agentA.output()), {
+    await waitFor(() => /"code":4004/.test(agentA.output()), {
+      what: "agent told it is revoked",
       timeoutMs: 10_000,
     });
     // The agent logs the close and then that it gives up: two lines, which may reach the pipe apart.
-    await waitFor("agent giving up", () => /not reconnecting/.test(agentA.output()), { timeoutMs: 10_000 });
+    await waitFor(() => /not reconnecting/.test(agentA.output()), {
+      what: "agent giving up",
+      timeoutMs: 10_000,
+    });
     const out = agentA.output();
     expect(out.indexOf("not reconnecting")).toBeGreaterThan(out.indexOf('"code":4004'));
     expect(agentA.exited()).toBe(false);
@@ -344,12 +353,11 @@ describe("enrollment", () => {
       const impostorUrl = `wss://127.0.0.1:${port}/agent`;
       const a = startAgent(rec, { node: "jicofo", url: impostorUrl, ...jicofo, label: "agent vs impostor" });
       await waitFor(
-        "TLS refused by the agent",
         () =>
           /"err":"Hostname\/IP does not match certificate's altnames[^"]*","url":"wss:[^"]*","msg":"coordinator link error"/.test(
             a.output(),
           ),
-        { timeoutMs: 15_000 },
+        { what: "TLS refused by the agent", timeoutMs: 15_000 },
       );
       expect(hellos).toBe(0);
       await a.stop();

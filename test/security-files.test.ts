@@ -6,10 +6,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { loadOrCreateMaterial, parseSpecText, renderDeployment } from "@vmmeet/coordinator";
 import type { NodeDesired } from "@vmmeet/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { loadOrCreateMaterial, parseSpecText, renderDeployment } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 
 const PROGRAM_ACCOUNT: Record<string, string> = {

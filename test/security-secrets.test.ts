@@ -128,7 +128,8 @@ describe("secrets stay out of every output", () => {
       );
     });
     for (const [node, a] of agents)
-      await waitFor(`${node} connected`, () => /connected to coordinator/.test(a.output()), {
+      await waitFor(() => /connected to coordinator/.test(a.output()), {
+        what: `${node} connected`,
         timeoutMs: 20_000,
       });
 
@@ -157,19 +158,18 @@ describe("secrets stay out of every output", () => {
     >;
     const jicofoConf = path.join(vms.jicofo!.root, "etc/jicofo/jicofo.conf");
     await waitFor(
-      "jicofo.conf with its password on the jicofo VM",
       async () => (await readFile(jicofoConf, "utf8").catch(() => "")).includes(secretsJson.focusPassword!),
-      { timeoutMs: 30_000 },
+      { what: "jicofo.conf with its password on the jicofo VM", timeoutMs: 30_000 },
     );
     const focusAccount = path.join(vms.xmpp!.root, "var/prosody/auth%2ejts%2efips%2ede/accounts/focus.dat");
-    await waitFor("prosodyctl registered focus", () => stat(focusAccount).catch(() => null), {
+    await waitFor(() => stat(focusAccount).catch(() => null), {
+      what: "prosodyctl registered focus",
       timeoutMs: 30_000,
     });
-    await waitFor(
-      "jvb.conf on the jvb VM",
-      () => stat(path.join(vms.jvb!.root, "etc/jvb/jvb.conf")).catch(() => null),
-      { timeoutMs: 30_000 },
-    );
+    await waitFor(() => stat(path.join(vms.jvb!.root, "etc/jvb/jvb.conf")).catch(() => null), {
+      what: "jvb.conf on the jvb VM",
+      timeoutMs: 30_000,
+    });
 
     // The other commands, against the live coordinator.
     for (const args of [

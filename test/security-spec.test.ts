@@ -6,10 +6,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parseSpecText, runCli } from "@vmmeet/coordinator";
 import { SpecSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 
 /** Injection attempts per target language; each is tried as a suffix of the valid value and as the whole value. */

@@ -17,8 +17,8 @@ import { classify } from "../packages/agent/src/health/classify.js";
 import { SessionCorrelator } from "../packages/agent/src/health/correlator.js";
 import { probeComponent } from "../packages/agent/src/health/probes.js";
 import { trackersFor } from "../packages/agent/src/health/state.js";
-import { renderDeployment } from "../packages/coordinator/dist/render/index.js";
-import { createCa, loadOrCreateMaterial, trustStoreP12 } from "../packages/coordinator/dist/secrets/index.js";
+import { renderDeployment } from "../packages/coordinator/src/render/index.js";
+import { createCa, loadOrCreateMaterial, trustStoreP12 } from "../packages/coordinator/src/secrets/index.js";
 import { deploymentVerdict, type NodeHealth } from "../packages/shared/src/verdict.js";
 import { killDoubleProcesses, runRcctl } from "./doubles/rcctl/index.js";
 import { loadSpec } from "./fixtures/material.js";
@@ -286,24 +286,26 @@ describe("jitsi simulators on rendered files", () => {
 
   it("prosody, jicofo and jvb come up: jicofo adds the bridge and its health turns 200", async () => {
     await startService(vms.xmpp, flagsOf("xmpp", "prosody"));
-    await waitFor("prosody's c2s port", () => simulatedPort(netDir, ADDR.xmpp, 5222));
+    await waitFor(() => simulatedPort(netDir, ADDR.xmpp, 5222), { what: "prosody's c2s port" });
     expect(logOf.prosody()).toContain("prosody-simulator");
     const jicofoFlags = flagsOf("jicofo", "jicofo");
     expect(jicofoFlags).toBe(`--host=${DOMAIN}`);
     await startService(vms.jicofo, jicofoFlags);
-    await waitFor("jicofo in the brewery room", () => logOf.jicofo().includes("Joined the room."));
+    await waitFor(() => logOf.jicofo().includes("Joined the room."), { what: "jicofo in the brewery room" });
     // no bridge yet: jicofo's health fails and jicofo says why
     expect(await health("jicofo")).toBe(500);
-    await waitFor("jicofo's health failure", () =>
-      logOf.jicofo().includes("No operational bridges available"),
-    );
+    await waitFor(() => logOf.jicofo().includes("No operational bridges available"), {
+      what: "jicofo's health failure",
+    });
 
     await startService(vms.jvb, flagsOf("jvb", "jvb"));
-    const added = await waitFor("Added brewery instance", () =>
-      logOf
-        .jicofo()
-        .split("\n")
-        .find((l) => l.includes("Added brewery instance")),
+    const added = await waitFor(
+      () =>
+        logOf
+          .jicofo()
+          .split("\n")
+          .find((l) => l.includes("Added brewery instance")),
+      { what: "Added brewery instance" },
     );
     expect(added).toMatch(
       new RegExp(
@@ -336,20 +338,24 @@ describe("jitsi simulators on rendered files", () => {
       classify("prosody", lines.find((l) => l.includes("Activated service 'c2s'")) as string).signal,
     ).toBe("c2s-port-activated");
     // jvb's lines reach its log through the logger process: wait for them rather than assume
-    const joined = await waitFor("jvb's Joined MUC", () =>
-      logOf
-        .jvb()
-        .split("\n")
-        .find((l) => l.includes("Joined MUC")),
+    const joined = await waitFor(
+      () =>
+        logOf
+          .jvb()
+          .split("\n")
+          .find((l) => l.includes("Joined MUC")),
+      { what: "jvb's Joined MUC" },
     );
     const jvbLog = logOf.jvb();
     expect(jvbLog.split("\n")[0]).toContain("jvb-simulator");
     expect(classify("jvb", joined)).toMatchObject({ signal: "brewery-muc-joined", detail: BREWERY });
-    const srtp = await waitFor("jvb's srtp line", () =>
-      logOf
-        .jvb()
-        .split("\n")
-        .find((l) => l.includes("jitsisrtp")),
+    const srtp = await waitFor(
+      () =>
+        logOf
+          .jvb()
+          .split("\n")
+          .find((l) => l.includes("jitsisrtp")),
+      { what: "jvb's srtp line" },
     );
     expect(classify("jvb", srtp).signal).toBe("srtp-native-loaded");
     // prosody's MUC registry knows the bridge
@@ -359,7 +365,7 @@ describe("jitsi simulators on rendered files", () => {
 
   it("nginx simulator proxies /http-bind to prosody and logs a refused upstream like nginx", async () => {
     await startService(vms.web, flagsOf("web", "nginx"));
-    const port = await waitFor("nginx's 443", () => simulatedPort(netDir, ADDR.web, 443));
+    const port = await waitFor(() => simulatedPort(netDir, ADDR.web, 443), { what: "nginx's 443" });
     expect(await get(port, "/http-bind")).toMatchObject({
       status: 200,
       body: expect.stringContaining("It works"),
@@ -367,17 +373,17 @@ describe("jitsi simulators on rendered files", () => {
     const errors = mark("nginx");
     await rcctl("xmpp", "stop", "prosody");
     expect((await get(port, "/http-bind")).status).toBe(502);
-    const line = await waitFor("the upstream error", () =>
-      errors().find((l) => l.includes("connecting to upstream")),
-    );
+    const line = await waitFor(() => errors().find((l) => l.includes("connecting to upstream")), {
+      what: "the upstream error",
+    });
     expect(classify("nginx", line)).toMatchObject({
       signal: "bosh-upstream-connect-failed",
       label: "failed",
     });
     // the clients lost prosody: jicofo forgets the bridge
-    await waitFor("Removed brewery instance", () =>
-      logOf.jicofo().includes(`Removed brewery instance: ${BREWERY}/jvb`),
-    );
+    await waitFor(() => logOf.jicofo().includes(`Removed brewery instance: ${BREWERY}/jvb`), {
+      what: "Removed brewery instance",
+    });
     expect(await health("jicofo")).toBe(500);
   });
 
@@ -385,9 +391,9 @@ describe("jitsi simulators on rendered files", () => {
     watchFrom = logEnds();
     const jicofo = mark("jicofo");
     await rcctl("xmpp", "start", "prosody");
-    const line = await waitFor("the bridge back", () =>
-      jicofo().find((l) => l.includes("Added brewery instance")),
-    );
+    const line = await waitFor(() => jicofo().find((l) => l.includes("Added brewery instance")), {
+      what: "the bridge back",
+    });
     expect(line).toContain(`${BREWERY}/jvb`);
     expect(await health("jicofo")).toBe(200);
   });
@@ -403,11 +409,10 @@ describe("jitsi simulators on rendered files", () => {
     const jvb = mark("jvb");
     await rcctl("xmpp", "restart", "prosody");
     await waitFor(
-      "the bridge back in the brewery",
       () =>
         jicofo().some((l) => l.includes("Added new videobridge")) &&
         jvb().some((l) => l.includes("Joined MUC")),
-      { timeoutMs: 30_000 },
+      { what: "the bridge back in the brewery", timeoutMs: 30_000 },
     );
     expect(await health("jicofo")).toBe(200);
     // Every message is one of the real programs' at its level and line (test/simulators' catalog extract).
@@ -438,15 +443,15 @@ describe("jitsi simulators on rendered files", () => {
   it("stopping jvb removes the bridge from the brewery", async () => {
     const jicofo = mark("jicofo");
     await rcctl("jvb", "stop", "jvb");
-    const removed = await waitFor("Removed brewery instance", () =>
-      jicofo().find((l) => l.includes("Removed brewery instance")),
-    );
+    const removed = await waitFor(() => jicofo().find((l) => l.includes("Removed brewery instance")), {
+      what: "Removed brewery instance",
+    });
     expect(classify("jicofo", removed)).toMatchObject({
       signal: "brewery-instance-removed",
       label: "degraded",
       detail: `${BREWERY}/jvb`,
     });
-    await waitFor("jicofo unhealthy", async () => (await health("jicofo")) === 500);
+    await waitFor(async () => (await health("jicofo")) === 500, { what: "jicofo unhealthy" });
     const v = await verdictNow(watchFrom);
     expect(v.verdict).toBe("down");
     expect(v.reasons[0]).toBe("jicofo on jicofo has no bridge in the brewery");
@@ -462,18 +467,21 @@ describe("jitsi simulators on rendered files", () => {
     const jvb = mark("jvb");
     await rcctl("jvb", "start", "jvb");
     // Two failed sessions: jvb retried, and jicofo had every chance to see a bridge.
-    const failedSessions = await waitFor("two failed logins", () => {
-      const failed = [...sessions(prosody()).values()].filter(
-        (s) =>
-          s.includes("Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)") &&
-          !s.some((m) => m.startsWith("Authenticated as")),
-      );
-      return (
-        failed.length >= 2 &&
-        failed.every((s) => s.at(-1) === "Client disconnected: connection closed") &&
-        failed
-      );
-    });
+    const failedSessions = await waitFor(
+      () => {
+        const failed = [...sessions(prosody()).values()].filter(
+          (s) =>
+            s.includes("Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)") &&
+            !s.some((m) => m.startsWith("Authenticated as")),
+        );
+        return (
+          failed.length >= 2 &&
+          failed.every((s) => s.at(-1) === "Client disconnected: connection closed") &&
+          failed
+        );
+      },
+      { what: "two failed logins" },
+    );
     expect(failedSessions[0]).toEqual([
       "Client connected",
       "Stream encrypted (TLSv1.3 with TLS_AES_256_GCM_SHA384)",
@@ -482,11 +490,14 @@ describe("jitsi simulators on rendered files", () => {
     const disconnect = prosody().find((l) => l.endsWith("Client disconnected: connection closed")) as string;
     expect(classify("prosody", disconnect).signal).toBe("c2s-auth-failed-disconnect");
     // jvb's record (message line + exception line) classifies as a SASL failure
-    const lines = await waitFor("jvb's login failure record", () => {
-      const l = jvb();
-      const k = l.findIndex((x) => x.includes("Failed to login."));
-      return k >= 0 && k + 1 < l.length && l;
-    });
+    const lines = await waitFor(
+      () => {
+        const l = jvb();
+        const k = l.findIndex((x) => x.includes("Failed to login."));
+        return k >= 0 && k + 1 < l.length && l;
+      },
+      { what: "jvb's login failure record" },
+    );
     const i = lines.findIndex((l) => l.includes("Failed to login."));
     expect(classify("jvb", `${lines[i]}\n${lines[i + 1]}`)).toMatchObject({
       signal: "xmpp-auth-failed",
@@ -506,16 +517,16 @@ describe("jitsi simulators on rendered files", () => {
     const jvb = mark("jvb");
     const jicofo = mark("jicofo");
     await rcctl("jvb", "start", "jvb");
-    const alert = await waitFor("the alert", () =>
-      prosody().find((l) => l.includes("alert certificate unknown")),
-    );
+    const alert = await waitFor(() => prosody().find((l) => l.includes("alert certificate unknown")), {
+      what: "the alert",
+    });
     expect(alert).toMatch(
       /^\w{3} \d\d \d\d:\d\d:\d\d c2s[0-9a-f]+\tinfo\tClient disconnected: sslv3 alert certificate unknown$/,
     );
     expect(classify("prosody", alert)).toMatchObject({ signal: "truststore-rejected", label: "failed" });
-    const pkix = await waitFor("jvb's PKIX error", () =>
-      jvb().find((l) => l.includes("PKIX path building failed")),
-    );
+    const pkix = await waitFor(() => jvb().find((l) => l.includes("PKIX path building failed")), {
+      what: "jvb's PKIX error",
+    });
     expect(classify("jvb", pkix).signal).toBe("truststore-rejected");
     expect(sessions(prosody()).values().next().value).toEqual([
       "Client connected",
@@ -527,7 +538,9 @@ describe("jitsi simulators on rendered files", () => {
     await rcctl("jvb", "stop", "jvb");
     await writeFile(storePath(), good);
     await rcctl("jvb", "start", "jvb");
-    await waitFor("the bridge back", () => jicofo().some((l) => l.includes("Added brewery instance")));
+    await waitFor(() => jicofo().some((l) => l.includes("Added brewery instance")), {
+      what: "the bridge back",
+    });
   });
 
   it("an incomplete MUC config is dropped without a word about XMPP", async () => {
@@ -539,7 +552,9 @@ describe("jitsi simulators on rendered files", () => {
     const prosody = mark("prosody");
     const jvb = mark("jvb");
     await rcctl("jvb", "start", "jvb");
-    const st = await waitFor("jvb's status file", () => existsSync(status) && JSON.parse(read(status)));
+    const st = await waitFor(() => existsSync(status) && JSON.parse(read(status)), {
+      what: "jvb's status file",
+    });
     expect(st.xmppClients).toEqual([]);
     expect(jvb().some((l) => /MucClient|XMPP|xmpp/.test(l))).toBe(false);
     expect(prosody().some((l) => l.includes("Authenticated as jvb@"))).toBe(false);
@@ -565,7 +580,9 @@ describe("jitsi simulators on rendered files", () => {
       await writeFile(confPath, c.edit);
       const jicofo = mark("jicofo");
       await rcctl("jicofo", "start", "jicofo");
-      const line = await waitFor(c.want, () => jicofo().find((l) => l.includes("Failed to connect/login")));
+      const line = await waitFor(() => jicofo().find((l) => l.includes("Failed to connect/login")), {
+        what: c.want,
+      });
       expect(classify("jicofo", line).signal).toBe(c.want);
     }
     await rcctl("jicofo", "stop", "jicofo");

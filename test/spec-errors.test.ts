@@ -3,8 +3,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parseSpecText, runCli } from "@vmmeet/coordinator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseSpecText, runCli } from "../packages/coordinator/dist/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 
 let paper = "";

@@ -6,9 +6,9 @@
 import { mkdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
+import { runCli } from "@vmmeet/coordinator";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../packages/coordinator/dist/index.js";
 import { doubleProcesses } from "./doubles/rcctl/index.js";
 import { Deployment } from "./harness/deployment.js";
 import { requireTool } from "./validators/index.js";

@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { StatusReport } from "../../packages/coordinator/dist/index.js";
-import { adminCall } from "../../packages/coordinator/dist/index.js";
+import type { StatusReport } from "@vmmeet/coordinator";
+import { adminCall } from "@vmmeet/coordinator";
 import { makePfctl } from "../doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, runRcctl, writeRcScript } from "../doubles/rcctl/index.js";
 import { makeSysctl } from "../doubles/sysctl/index.js";
@@ -139,13 +139,12 @@ export class Deployment {
     this.coordinator = proc;
     this.#pipe(proc, "coordinator", this.coordinatorOutput);
     const m = await waitFor(
-      "the coordinator listening",
       () => {
         if (proc.exitCode !== null)
           throw new Error(`vmmeet serve exited: ${this.coordinatorOutput.join("\n")}`);
         return /agents on (wss?):\/\/127\.0\.0\.1:(\d+)\/agent/.exec(this.coordinatorOutput.join("\n"));
       },
-      { timeoutMs: 30_000 },
+      { what: "the coordinator listening", timeoutMs: 30_000 },
     );
     this.coordinatorUrl = `${m[1]}://127.0.0.1:${m[2]}/agent`;
   }
@@ -157,11 +156,10 @@ export class Deployment {
 
   async #startAgents(): Promise<void> {
     for (const n of await this.#specNodes()) await this.#startNode(n);
-    await waitFor(
-      "every agent connected",
-      async () => (await this.status()).nodes.every((n) => n.connected),
-      { timeoutMs: 60_000 },
-    );
+    await waitFor(async () => (await this.status()).nodes.every((n) => n.connected), {
+      what: "every agent connected",
+      timeoutMs: 60_000,
+    });
   }
 
   /** A node's VM root (doubles, simulated services), a join token and its agent, started. */
@@ -324,20 +322,22 @@ export class Deployment {
     }
     for (const n of nodes) this.#startAgent(n, n.args);
     await waitFor(
-      `jicofo seeing ${bridges.map((b) => b.name).join(", ")} join its brewery again`,
       async () => {
         const st = await this.status();
         const jicofo = st.nodes.flatMap((n) => n.health).find((h) => h.component === "jicofo");
         return bridges.every((b) => Date.parse(jicofo?.bridgesSince?.[b.name] ?? "") >= restartedAt - 1000);
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      {
+        what: `jicofo seeing ${bridges.map((b) => b.name).join(", ")} join its brewery again`,
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      },
     );
     await this.#waitReporting(nodes.map((n) => n.name));
   }
 
   async #waitReporting(names: readonly string[]): Promise<void> {
     await waitFor(
-      `${names.join(", ")} reporting outside a grace period`,
       async () => {
         const st = await this.status();
         return names.every((name) => {
@@ -349,7 +349,7 @@ export class Deployment {
           );
         });
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      { what: `${names.join(", ")} reporting outside a grace period`, timeoutMs: 60_000, intervalMs: 200 },
     );
   }
 
@@ -576,12 +576,11 @@ export async function waitForVerdict(
   let last: StatusReport | null = null;
   try {
     return await waitFor(
-      `verdict ${verdict}`,
       async () => {
         last = await status();
         return last.verdict.verdict === verdict ? last : undefined;
       },
-      { timeoutMs, intervalMs: 200 },
+      { what: `verdict ${verdict}`, timeoutMs, intervalMs: 200 },
     );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${describeStatus(last)}`);

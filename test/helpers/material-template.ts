@@ -3,7 +3,7 @@
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { loadOrCreateMaterial, parseSpecText } from "../../packages/coordinator/dist/index.js";
+import { loadOrCreateMaterial, parseSpecText } from "@vmmeet/coordinator";
 
 /** A new temporary directory (named by `prefix`) whose state/ holds the material for `specText`. */
 export async function materialTemplate(specText: string, prefix: string): Promise<string> {

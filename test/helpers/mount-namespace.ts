@@ -27,14 +27,17 @@ export async function mountNamespace(cleanups: Cleanups): Promise<MountNamespace
   });
   const pid = holder.pid!;
   const own = readlinkSync("/proc/self/ns/mnt");
-  await waitFor("the mount namespace", () => {
-    if (holder.exited()) throw new Error(`unshare -m failed (root only): ${holder.output()}`);
-    try {
-      return readlinkSync(`/proc/${pid}/ns/mnt`) !== own;
-    } catch {
-      return false;
-    }
-  });
+  await waitFor(
+    () => {
+      if (holder.exited()) throw new Error(`unshare -m failed (root only): ${holder.output()}`);
+      try {
+        return readlinkSync(`/proc/${pid}/ns/mnt`) !== own;
+      } catch {
+        return false;
+      }
+    },
+    { what: "the mount namespace" },
+  );
   const enter = ["--target", String(pid), "--mount", "--"];
   return {
     pid,

@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { runCli } from "../../packages/coordinator/dist/index.js";
+import { runCli } from "@vmmeet/coordinator";
 import { repoRoot } from "../validators/paths.js";
 import { AGENT_MAIN, spawnNode } from "./processes.js";
 import { waitFor } from "./wait.js";
@@ -96,12 +96,11 @@ export async function startCoordinator(
     { cwd: o.dir },
   );
   const m = await waitFor(
-    "the coordinator listening",
     () => {
       if (p.exited()) throw new Error(`vmmeet serve exited: ${p.output()}`);
       return /agents on (wss?):\/\/127\.0\.0\.1:(\d+)\/agent/.exec(p.output());
     },
-    { timeoutMs: 20_000 },
+    { what: "the coordinator listening", timeoutMs: 20_000 },
   );
   const port = Number(m[2]);
   return Object.assign(p, { port, url: `${m[1]}://127.0.0.1:${port}/agent` });

@@ -21,8 +21,8 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { StatusReport } from "../../packages/coordinator/dist/index.js";
-import { adminCall } from "../../packages/coordinator/dist/index.js";
+import type { StatusReport } from "@vmmeet/coordinator";
+import { adminCall } from "@vmmeet/coordinator";
 import { makePfctl } from "../doubles/pfctl/index.js";
 import { killDoubleProcesses, runRcctl } from "../doubles/rcctl/index.js";
 import {
@@ -200,13 +200,12 @@ export class RealDeployment {
     );
     this.coordinator = proc;
     await waitFor(
-      "the coordinator listening",
       () => {
         if (proc.exitCode !== null)
           throw new Error(`vmmeet serve exited: ${this.coordinatorOutput.join("\n")}`);
         return /agents on wss:\/\/0\.0\.0\.0:7443\/agent/.test(this.coordinatorOutput.join("\n"));
       },
-      { timeoutMs: 30_000 },
+      { what: "the coordinator listening", timeoutMs: 30_000 },
     );
   }
 
@@ -269,14 +268,11 @@ export class RealDeployment {
       this.nodes.set(n.name, node);
       node.agent = this.#spawn([...node.argv, ...join], n.name, node.output);
     }
-    await waitFor(
-      "every agent connected",
-      async () => (await this.status()).nodes.every((x) => x.connected),
-      {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-      },
-    ).catch((e: Error) => {
+    await waitFor(async () => (await this.status()).nodes.every((x) => x.connected), {
+      what: "every agent connected",
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    }).catch((e: Error) => {
       throw new Error(
         `${e.message}\n${[...this.nodes.values()].map((x) => `${x.name}: ${x.output.slice(-5).join("\n  ")}`).join("\n")}`,
       );

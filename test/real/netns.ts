@@ -134,7 +134,6 @@ export class Topology {
     this.#destroyed = true;
     for (const ns of this.#namespaces) {
       await waitFor(
-        `no process left in ${ns}`,
         async () => {
           const pids = await this.pids(ns);
           for (const pid of pids) {
@@ -146,7 +145,7 @@ export class Topology {
           }
           return pids.length === 0;
         },
-        { timeoutMs: 10_000, intervalMs: 50 },
+        { what: `no process left in ${ns}`, timeoutMs: 10_000, intervalMs: 50 },
       ).catch(() => undefined);
       await ip("netns", "del", ns).catch(() => undefined);
     }

@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { appendFile, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "../../helpers/wait.js";
 import { DAEMON_MARK, ensureRoot, findMarkedProcs, inRoot, LOGGER_MARK, resolveRoot } from "./core.mjs";
 
 /** Absolute path of the double's executable script. */
@@ -146,22 +146,21 @@ export function doubleProcesses(root: string): DoubleProcess[] {
 
 /** SIGKILL everything the double started for this root and wait until it is gone (test cleanup). */
 export async function killDoubleProcesses(root: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const procs = doubleProcesses(root);
-    if (procs.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`rcctl double: processes survived SIGKILL: ${procs.map((p) => p.pid).join(" ")}`);
-    }
-    for (const p of procs) {
-      try {
-        process.kill(p.pid, "SIGKILL");
-      } catch {
-        // already gone
+  await waitFor(
+    () => {
+      const procs = doubleProcesses(root);
+      for (const p of procs) {
+        try {
+          process.kill(p.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
       }
-    }
-    await delay(20);
-  }
+      if (procs.length === 0) return true;
+      throw new Error(`alive: ${procs.map((p) => p.pid).join(" ")}`);
+    },
+    { what: "the rcctl double's processes to die of SIGKILL", timeoutMs, intervalMs: 20 },
+  );
 }
 
 /**

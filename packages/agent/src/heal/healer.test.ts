@@ -13,6 +13,7 @@ import {
 } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../../../test/helpers/wait.js";
 import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import { ApplyEngine } from "../reconcile/engine.js";
@@ -109,14 +110,6 @@ const signal = (
   name: string,
   label: HealthSignal["label"] = "failed",
 ) => ({ component, signal: name, label, explain: "test", at: new Date().toISOString() }) as HealthSignal;
-
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 describe("healer", () => {
   it("restores a drifted file and restarts its service once; reports both, never the content", async () => {
@@ -265,7 +258,10 @@ describe("healer", () => {
 
     await writeFile(path.join(root, STORE), "corrupt");
     t.healer.onSignal(signal("jicofo", "truststore-rejected"));
-    await until("remedy event", () => t.events.some((e) => e.kind === "remedy-truststore"));
+    await waitFor(() => t.events.some((e) => e.kind === "remedy-truststore"), {
+      what: "remedy event",
+      intervalMs: 0,
+    });
     expect(await readFile(path.join(root, STORE), "utf8")).toBe("truststore bytes");
     // enforce restarted jicofo for the store (notify); the plan's own restart is skipped: once.
     expect(t.fake.actions).toEqual(["restart jicofo"]);
@@ -276,7 +272,10 @@ describe("healer", () => {
     // Store intact, jicofo still rejects: restart only.
     t.clock.advance(2000);
     t.healer.onSignal(signal("jicofo", "truststore-rejected"));
-    await until("second remedy", () => t.events.filter((e) => e.kind === "remedy-truststore").length === 2);
+    await waitFor(() => t.events.filter((e) => e.kind === "remedy-truststore").length === 2, {
+      what: "second remedy",
+      intervalMs: 0,
+    });
     expect(t.fake.actions).toEqual(["restart jicofo", "restart jicofo"]);
     expect(t.events.filter((e) => e.kind === "remedy-truststore")[1]!.message).toBe(
       "jicofo logged truststore-rejected: files already as desired; restarted jicofo",
@@ -285,7 +284,7 @@ describe("healer", () => {
     // Budget spent (2 per hour): reported once, not acted on.
     t.clock.advance(2000);
     t.healer.onSignal(signal("jicofo", "truststore-rejected"));
-    await until("limited", () => t.events.some((e) => e.kind === "heal-limited"));
+    await waitFor(() => t.events.some((e) => e.kind === "heal-limited"), { what: "limited", intervalMs: 0 });
     t.clock.advance(2000);
     t.healer.onSignal(signal("jicofo", "truststore-rejected"));
     await t.healer.pass();
@@ -294,7 +293,10 @@ describe("healer", () => {
     // An hour later it may run again.
     t.clock.advance(3_600_000);
     t.healer.onSignal(signal("jicofo", "truststore-rejected"));
-    await until("third remedy", () => t.events.filter((e) => e.kind === "remedy-truststore").length === 3);
+    await waitFor(() => t.events.filter((e) => e.kind === "remedy-truststore").length === 3, {
+      what: "third remedy",
+      intervalMs: 0,
+    });
   });
 
   it("reconnect remedy: no restart when jicofo reconnects within its grace, a restart when it does not", async () => {
@@ -315,7 +317,10 @@ describe("healer", () => {
     t.clock.advance(29_000);
     expect(t.fake.actions).toEqual([]);
     t.clock.advance(1000);
-    await until("restart", () => t.events.some((e) => e.kind === "remedy-reconnect"));
+    await waitFor(() => t.events.some((e) => e.kind === "remedy-reconnect"), {
+      what: "restart",
+      intervalMs: 0,
+    });
     expect(t.fake.actions).toEqual(["restart jicofo"]);
     expect(t.events[0]).toMatchObject({
       kind: "remedy-reconnect",
@@ -345,10 +350,13 @@ describe("healer", () => {
     t.healer.start();
     expect(t.clock.pending).toBe(1);
     t.clock.advance(60_000);
-    await until("first attempt", () => t.fake.actions.length === 1);
-    await until("re-armed", () => t.clock.pending === 1);
+    await waitFor(() => t.fake.actions.length === 1, { what: "first attempt", intervalMs: 0 });
+    await waitFor(() => t.clock.pending === 1, { what: "re-armed", intervalMs: 0 });
     t.clock.advance(5000);
-    await until("second attempt after 5 s, not 60 s", () => t.fake.actions.length === 2);
+    await waitFor(() => t.fake.actions.length === 2, {
+      what: "second attempt after 5 s, not 60 s",
+      intervalMs: 0,
+    });
     await t.healer.stop();
     expect(t.clock.pending).toBe(0);
   });
@@ -381,13 +389,21 @@ describe("healer with watches", () => {
     cleanups.push(() => healer.stop());
     // An editor that rewrites in place, then one that replaces by rename: both are seen.
     await writeFile(path.join(root, CONF), "edited in place\n");
-    await until("in-place edit restored", () => events.length >= 2, 10_000);
+    await waitFor(() => events.length >= 2, {
+      what: "in-place edit restored",
+      timeoutMs: 10_000,
+      intervalMs: 0,
+    });
     expect(await readFile(path.join(root, CONF), "utf8")).toContain('"PW"');
     const tmp = path.join(root, "etc/jicofo/.jicofo.conf.swp");
     await writeFile(tmp, "replaced\n");
     const { rename } = await import("node:fs/promises");
     await rename(tmp, path.join(root, CONF));
-    await until("replaced file restored", () => events.length >= 4, 10_000);
+    await waitFor(() => events.length >= 4, {
+      what: "replaced file restored",
+      timeoutMs: 10_000,
+      intervalMs: 0,
+    });
     expect(await readFile(path.join(root, CONF), "utf8")).toContain('"PW"');
     expect(fake.actions).toEqual(["restart jicofo", "restart jicofo"]);
     expect(healer.passes).toBe(0);

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { NodeDesired } from "@vmmeet/shared";
@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { FakeServiceManager } from "../services/fake.js";
 import { HealthMonitor } from "./monitor.js";
+import { JsonFileOffsetStore } from "./offsetStore.js";
 
 const dirs: string[] = [];
 const monitors: HealthMonitor[] = [];
@@ -54,7 +55,11 @@ async function setup(o: { ownLog?: boolean; probeIntervalMs?: number; dir?: stri
     changes += 1;
   });
   await m.configure(jicofoDesired);
-  return { dir, root, m, services, changes: () => changes };
+  /** Where the monitor's tailer of `file` has read to, as it saved it (after handing the lines on). */
+  const readTo = async (file: string) =>
+    (await new JsonFileOffsetStore(path.join(dir, "state", "log-offsets.json")).load(path.join(root, file)))
+      ?.offset ?? -1;
+  return { dir, root, m, services, changes: () => changes, readTo };
 }
 
 const added =
@@ -66,15 +71,16 @@ describe("HealthMonitor", () => {
   it("turns jicofo's log into the bridges of its brewery, and reports the change", async () => {
     const t = await setup();
     await appendFile(path.join(t.root, "var/log/jicofo"), `${added}\n`);
-    const report = await waitFor("bridge seen", () =>
-      t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+    const report = await waitFor(
+      () => t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+      { what: "bridge seen" },
     );
     expect(report.bridges?.join()).toMatch(/jvb/);
     expect(t.changes()).toBeGreaterThan(0);
     await appendFile(path.join(t.root, "var/log/jicofo"), `${removed}\n`);
-    await waitFor("bridge gone", () =>
-      t.m.components().find((c) => c.component === "jicofo" && c.bridges?.length === 0),
-    );
+    await waitFor(() => t.m.components().find((c) => c.component === "jicofo" && c.bridges?.length === 0), {
+      what: "bridge gone",
+    });
   });
 
   it("reads a shared syslog file only for the component's tag and never reports raw lines", async () => {
@@ -85,9 +91,9 @@ describe("HealthMonitor", () => {
     await t.m.probeNow();
     expect(t.m.components()[0]?.bridges ?? []).toEqual([]);
     await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:25 jicofo jicofo[4243]: ${added}\n`);
-    const report = await waitFor("tagged line used", () =>
-      t.m.components().find((c) => (c.bridges?.length ?? 0) > 0),
-    );
+    const report = await waitFor(() => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0), {
+      what: "tagged line used",
+    });
     expect(JSON.stringify(report)).not.toContain("BaseBrewery.addInstance");
   });
 });
@@ -98,9 +104,9 @@ describe("HealthMonitor across a restart of the agent", () => {
   it("keeps jicofo's brewery with the log offsets: a new monitor knows it before reading a line", async () => {
     const first = await setup();
     await appendFile(path.join(first.root, "var/log/jicofo"), `${added}\n`);
-    const seen = await waitFor("bridge seen", () =>
-      jicofo(first.m)?.bridges?.length ? jicofo(first.m) : null,
-    );
+    const seen = await waitFor(() => (jicofo(first.m)?.bridges?.length ? jicofo(first.m) : null), {
+      what: "bridge seen",
+    });
     await first.m.stop();
     // The new process resumes the tailer at its kept offset: the "Added brewery instance" line is behind it.
     const second = await setup({ dir: first.dir });
@@ -120,24 +126,30 @@ describe("HealthMonitor across a restart of the agent", () => {
     expect(jicofo(second.m)?.bridges).toEqual(["jvb"]);
     // A removal read after the restart is kept as well.
     await appendFile(path.join(first.root, "var/log/jicofo"), `${removed}\n`);
-    await waitFor("bridge gone", () => jicofo(second.m)?.bridges?.length === 0);
+    await waitFor(() => jicofo(second.m)?.bridges?.length === 0, { what: "bridge gone" });
     await second.m.stop();
     const third = await setup({ dir: first.dir });
     expect(jicofo(third.m)?.bridges).toEqual([]);
   });
 });
 
+/**
+ * Lets a probe round whose check has answered end. It has no ports to try, so the rest of the round is
+ * promise callbacks, which all run before the next turn of the event loop (one still running would absorb
+ * the next round the test asks for).
+ */
+const roundOver = () => new Promise<void>((r) => setImmediate(r));
+
 describe("HealthMonitor fallback log", () => {
   it("probes when its configuration is new, not when a push brings the same one again", async () => {
     // No interval probe during the test: every `rcctl check` here comes from configure().
     const t = await setup({ probeIntervalMs: 3_600_000 });
     const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor("the first probe", () => checks() === 1);
-    // It has no ports to try: it is over right after its check (one still running would absorb the next).
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
     await t.m.configure(jicofoDesired);
-    // A negative: a probe started by configure() runs at once; give it time to (not) happen.
-    await new Promise((r) => setTimeout(r, 200));
+    // A negative without a sleep: a round's first step is its rcctl check, and configure() starts its round
+    // before it returns, so a probe it started would already be counted here.
     expect(checks()).toBe(1);
     const changed = NodeDesired.parse({
       ...jicofoDesired,
@@ -147,14 +159,14 @@ describe("HealthMonitor fallback log", () => {
       },
     });
     await t.m.configure(changed);
-    await waitFor("a probe of the new configuration", () => checks() === 2);
+    await waitFor(() => checks() === 2, { what: "a probe of the new configuration" });
   });
 
   it("takes a check it is given instead of asking rcctl, and runs a round asked for during one after it", async () => {
     const t = await setup({ probeIntervalMs: 3_600_000 });
     const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor("the first probe", () => checks() === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
     await t.m.probeNow({ jicofo: true });
     expect(checks()).toBe(1);
     // Asked twice at once: the second comes while the first round waits for rcctl; it runs after it.
@@ -168,14 +180,21 @@ describe("HealthMonitor fallback log", () => {
     const t = await setup();
     const { rm: remove } = await import("node:fs/promises");
     // With /var/log/jicofo present, a tagged line in /var/log/daemon is a duplicate: not counted.
-    await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:25 jicofo jicofo[4243]: ${added}\n`);
+    // Two records: a used first one would be complete (and counted) once the second begins, not a second later.
+    const tagged = (second: number) => `Sep 16 14:45:${second} jicofo jicofo[4243]: ${added}\n`;
+    await appendFile(path.join(t.root, "var/log/daemon"), tagged(24) + tagged(25));
+    // A negative without a sleep: the tailer saves its offset after it has handed the lines on.
+    const size = (await stat(path.join(t.root, "var/log/daemon"))).size;
+    await waitFor(async () => (await t.readTo("/var/log/daemon")) === size, {
+      what: "the tailer of /var/log/daemon to read the line",
+    });
     await t.m.probeNow();
-    // A negative: give the 20 ms tailers a few polls to (not) deliver it.
-    await new Promise((r) => setTimeout(r, 300));
     expect(t.m.components()[0]?.bridges ?? []).toEqual([]);
     // Without it (no program block yet), /var/log/daemon is where jicofo's lines are.
     await remove(path.join(t.root, "var/log/jicofo"));
     await appendFile(path.join(t.root, "var/log/daemon"), `Sep 16 14:45:26 jicofo jicofo[4243]: ${added}\n`);
-    await waitFor("fallback used", () => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0));
+    await waitFor(() => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0), {
+      what: "fallback used",
+    });
   });
 });

@@ -15,6 +15,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../../../test/helpers/wait.js";
 import { ManualClock } from "./clock.js";
 import { JsonFileOffsetStore, MemoryOffsetStore, type OffsetStore } from "./offsetStore.js";
 import {
@@ -24,14 +25,6 @@ import {
   NotARegularFileError,
   type SkipReport,
 } from "./tailer.js";
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let dir: string;
 let log: string;
@@ -91,7 +84,7 @@ async function wokenAfterFirstPoll(
   const h = manual(store, { clock, pollIntervalMs: 1000, wakeOnWrite: true, wakeGapMs });
   h.tailer.start();
   clock.advance(0);
-  await waitFor(() => clock.nextAt === 1000, "the first poll done, the next one armed");
+  await waitFor(() => clock.nextAt === 1000, { what: "the first poll done, the next one armed" });
   return { clock, h };
 }
 
@@ -100,14 +93,14 @@ describe("LogTailer, timer-driven", () => {
     writeFileSync(log, text(lines("old", 3)));
     const h = manual(new MemoryOffsetStore(), { pollIntervalMs: 10 });
     h.tailer.start();
-    await waitFor(() => h.lines.length === 3, "first lines");
+    await waitFor(() => h.lines.length === 3, { what: "first lines" });
     appendFileSync(log, text(lines("before-rename", 2)));
     renameSync(log, `${log}.0`);
     // syslogd keeps writing to the renamed file until newsyslog's SIGHUP
     appendFileSync(`${log}.0`, text(lines("late", 2)));
     writeFileSync(log, "Sep 16 15:00:00 jicofo newsyslog[1]: logfile turned over\n");
     appendFileSync(log, text(lines("new", 3)));
-    await waitFor(() => h.lines.length === 11, "all lines");
+    await waitFor(() => h.lines.length === 11, { what: "all lines" });
     expect(h.lines).toEqual([
       ...lines("old", 3),
       ...lines("before-rename", 2),
@@ -123,7 +116,7 @@ describe("LogTailer, timer-driven", () => {
     h.tailer.start();
     await h.tailer.poll();
     writeFileSync(log, text(["first", "second"]));
-    await waitFor(() => h.lines.length === 2, "lines of the new file");
+    await waitFor(() => h.lines.length === 2, { what: "lines of the new file" });
     expect(h.lines).toEqual(["first", "second"]);
   });
 
@@ -151,9 +144,11 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
     h.tailer.start();
     await h.tailer.poll();
     appendFileSync(log, text(["Added brewery instance: jvbbrewery@internal.auth.example.org/jvb1"]));
-    await waitFor(() => h.lines.length === 1, "the line, read on the write (the interval is 10 minutes)");
+    await waitFor(() => h.lines.length === 1, {
+      what: "the line, read on the write (the interval is 10 minutes)",
+    });
     appendFileSync(log, text(["second"]));
-    await waitFor(() => h.lines.length === 2, "the next line");
+    await waitFor(() => h.lines.length === 2, { what: "the next line" });
     expect(h.errors).toEqual([]);
   });
 
@@ -161,15 +156,15 @@ describe("LogTailer, woken by writes (wakeOnWrite)", () => {
     const { clock, h } = await wokenAfterFirstPoll("x\n", 250);
     clock.advance(100);
     appendFileSync(log, "y\n");
-    await waitFor(() => clock.nextAt === 100, "the write bringing the next poll forward to now");
+    await waitFor(() => clock.nextAt === 100, { what: "the write bringing the next poll forward to now" });
     clock.advance(0);
-    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1100, "the woken poll");
+    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1100, { what: "the woken poll" });
     clock.advance(50);
     appendFileSync(log, "z\n");
-    await waitFor(() => clock.nextAt === 350, "the next write: one gap after the woken poll");
+    await waitFor(() => clock.nextAt === 350, { what: "the next write: one gap after the woken poll" });
     expect(clock.pending).toBe(1);
     clock.advance(200);
-    await waitFor(() => h.lines.length === 3, "the third line");
+    await waitFor(() => h.lines.length === 3, { what: "the third line" });
     expect(h.lines).toEqual(["x", "y", "z"]);
   });
 });
@@ -179,15 +174,17 @@ describe("LogTailer, a woken poll that finds nothing", () => {
     const { clock, h } = await wokenAfterFirstPoll("a\n", 200);
     clock.advance(100);
     utimesSync(log, new Date(), new Date()); // an event without new lines (as the second event of one write)
-    await waitFor(() => clock.nextAt === 100, "the event bringing a poll forward");
+    await waitFor(() => clock.nextAt === 100, { what: "the event bringing a poll forward" });
     clock.advance(0);
-    await waitFor(() => clock.nextAt === 1100, "the woken poll, which found nothing");
+    await waitFor(() => clock.nextAt === 1100, { what: "the woken poll, which found nothing" });
     expect(h.lines).toEqual(["a"]);
     clock.advance(50);
     appendFileSync(log, "b\n");
-    await waitFor(() => clock.nextAt === 150, "the next line read at once, no gap after an empty poll");
+    await waitFor(() => clock.nextAt === 150, {
+      what: "the next line read at once, no gap after an empty poll",
+    });
     clock.advance(0);
-    await waitFor(() => h.lines.length === 2, "the line");
+    await waitFor(() => h.lines.length === 2, { what: "the line" });
     expect(h.lines).toEqual(["a", "b"]);
   });
 });
@@ -207,12 +204,12 @@ describe("LogTailer, offsets of woken polls", () => {
     expect(saved).toEqual([2]); // the first poll, a timer's, saves
     clock.advance(100);
     appendFileSync(log, "b\n");
-    await waitFor(() => clock.nextAt === 100, "the write bringing the poll forward");
+    await waitFor(() => clock.nextAt === 100, { what: "the write bringing the poll forward" });
     clock.advance(0);
-    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1100, "the woken poll");
+    await waitFor(() => h.lines.length === 2 && clock.nextAt === 1100, { what: "the woken poll" });
     expect(saved).toEqual([2]); // read, not saved: the last save is less than an interval old
     clock.advance(1000); // the interval's poll saves
-    await waitFor(() => saved.length === 2, "the interval's save");
+    await waitFor(() => saved.length === 2, { what: "the interval's save" });
     expect(saved).toEqual([2, 4]);
     await h.tailer.stop();
     expect(saved.at(-1)).toBe(4);

@@ -1,5 +1,6 @@
 import { HostMetrics } from "@vmmeet/shared";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../../../../test/helpers/wait.js";
 import { ManualClock } from "../health/clock.js";
 import {
   type HostMetricsReport,
@@ -93,12 +94,14 @@ describe("MetricsCollector", () => {
     expect(c.latest()).toBeNull();
     c.start();
     c.start(); // a second start does not add a timer
-    await vi.waitFor(() => expect(seen).toEqual([1]));
+    await waitFor(() => seen.length >= 1, { what: "the first sample", intervalMs: 0 });
+    expect(seen).toEqual([1]);
     expect(clock.pending).toBe(1);
     clock.advance(59_999);
     expect(n).toBe(1);
     clock.advance(1);
-    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    await waitFor(() => seen.length >= 2, { what: "the second sample", intervalMs: 0 });
+    expect(seen).toEqual([1, 2]);
     expect(c.latest()?.load1).toBe(2);
     expect(clock.pending).toBe(1);
     c.stop();
@@ -123,13 +126,14 @@ describe("MetricsCollector", () => {
     };
     const c = new MetricsCollector({ sampler, intervalMs: 1000, clock, onError: (e) => errors.push(e) });
     c.start();
-    await vi.waitFor(() => expect(errors).toHaveLength(1));
-    await vi.waitFor(() => expect(clock.pending).toBe(1));
+    await waitFor(() => errors.length >= 1, { what: "the failed sample's error", intervalMs: 0 });
+    expect(errors).toHaveLength(1);
+    await waitFor(() => clock.pending === 1, { what: "the next sample's timer", intervalMs: 0 });
     clock.advance(1000);
     expect(calls).toBe(2);
     c.stop();
     release();
-    await vi.waitFor(() => expect(c.latest()).not.toBeNull());
+    await waitFor(() => c.latest(), { what: "the sample in flight to land", intervalMs: 0 });
     expect(clock.pending).toBe(0);
   });
 });

@@ -61,7 +61,7 @@ describe("AgentTransport against a real ws server", () => {
     let vmNow = 1_800_000_000_000;
     const { t, frames, opens } = transport(h.url, { now: () => vmNow });
     t.start();
-    await waitFor("open", () => t.state === "open");
+    await waitFor(() => t.state === "open", { what: "open" });
     expect(opens()).toBe(1);
     expect(h.frames[0]).toEqual({
       type: "hello",
@@ -74,10 +74,12 @@ describe("AgentTransport against a real ws server", () => {
     });
     vmNow += 5000;
     h.sockets[0]!.send(JSON.stringify({ type: "ping", id: "p1", sentAt: 1 }));
-    const pong = await waitFor("pong", () => h.frames.find((f) => (f as { type?: string }).type === "pong"));
+    const pong = await waitFor(() => h.frames.find((f) => (f as { type?: string }).type === "pong"), {
+      what: "pong",
+    });
     expect(pong).toEqual({ type: "pong", replyTo: "p1", sentAt: 1, agentTime: 1_800_000_005_000 });
     h.sockets[0]!.send(JSON.stringify({ type: "snapshot-request", id: "s1" }));
-    await waitFor("frame delivered", () => frames.length === 1);
+    await waitFor(() => frames.length === 1, { what: "frame delivered" });
     expect(frames[0]).toEqual({ type: "snapshot-request", id: "s1" });
   });
 
@@ -85,9 +87,9 @@ describe("AgentTransport against a real ws server", () => {
     const h = await server();
     const { t, opens } = transport(h.url);
     t.start();
-    await waitFor("first open", () => opens() === 1);
+    await waitFor(() => opens() === 1, { what: "first open" });
     h.sockets[0]!.terminate();
-    await waitFor("second open", () => opens() === 2);
+    await waitFor(() => opens() === 2, { what: "second open" });
     expect(h.frames.filter((f) => (f as { type?: string }).type === "hello")).toHaveLength(2);
     expect(t.reconnects).toBeGreaterThanOrEqual(1);
   });
@@ -96,9 +98,9 @@ describe("AgentTransport against a real ws server", () => {
     const h = await server({ heartbeatMs: 100 });
     const { t, opens } = transport(h.url);
     t.start();
-    await waitFor("open", () => opens() === 1);
+    await waitFor(() => opens() === 1, { what: "open" });
     // The server never pings and never closes: a half-open link.
-    await waitFor("reconnected", () => opens() === 2, { timeoutMs: 5000 });
+    await waitFor(() => opens() === 2, { what: "reconnected", timeoutMs: 5000 });
     expect(h.sockets.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -108,23 +110,22 @@ describe("AgentTransport against a real ws server", () => {
     await new Promise((r) => h.wss.close(r));
     const { t, opens } = transport(`ws://127.0.0.1:${port}`);
     t.start();
-    await waitFor("a few failed attempts", () => t.reconnects >= 3);
+    await waitFor(() => t.reconnects >= 3, { what: "a few failed attempts" });
     expect(t.state).toBe("connecting");
     await server({ port });
-    await waitFor("open after the coordinator came back", () => opens() === 1);
+    await waitFor(() => opens() === 1, { what: "open after the coordinator came back" });
   });
 
   it("answers a garbage frame with an error frame and stays connected", async () => {
     const h = await server();
     const { t, frames } = transport(h.url);
     t.start();
-    await waitFor("open", () => t.state === "open");
+    await waitFor(() => t.state === "open", { what: "open" });
     h.sockets[0]!.send("{this is not json");
     h.sockets[0]!.send(JSON.stringify({ type: "desired", id: "d1", generation: 1, desired: { node: "x" } }));
-    await waitFor(
-      "two errors",
-      () => h.frames.filter((f) => (f as { type?: string }).type === "error").length === 2,
-    );
+    await waitFor(() => h.frames.filter((f) => (f as { type?: string }).type === "error").length === 2, {
+      what: "two errors",
+    });
     const errs = h.frames.filter((f) => (f as { type?: string }).type === "error") as {
       code: string;
       replyTo?: string;
@@ -139,9 +140,9 @@ describe("AgentTransport against a real ws server", () => {
     const h = await server();
     const { t } = transport(h.url);
     t.start();
-    await waitFor("open", () => t.state === "open");
+    await waitFor(() => t.state === "open", { what: "open" });
     h.sockets[0]!.close(CloseCode.revoked, "revoked");
-    await waitFor("gave up", () => t.gaveUp);
+    await waitFor(() => t.gaveUp, { what: "gave up" });
     expect(t.gaveUp).toMatch(/revoked/);
     expect(t.state).toBe("idle");
     expect(h.sockets).toHaveLength(1);
@@ -151,7 +152,7 @@ describe("AgentTransport against a real ws server", () => {
     const h = await server();
     const { t } = transport(h.url);
     t.start();
-    await waitFor("open", () => t.state === "open");
+    await waitFor(() => t.state === "open", { what: "open" });
     await Promise.all([t.stop(), t.stop()]);
     await t.stop();
     expect(t.state).toBe("idle");
@@ -177,10 +178,9 @@ describe("the coordinator URL", () => {
     const sink = pino({ level: "warn" }, { write: (l: string) => lines.push(JSON.parse(l)) });
     const { t } = transport(`ws://127.0.0.1:${port}/wrong`, { logger: sink });
     t.start();
-    await waitFor(
-      "two refused attempts logged",
-      () => lines.filter((l) => /HTTP 400/.test(l.msg)).length >= 2,
-    );
+    await waitFor(() => lines.filter((l) => /HTTP 400/.test(l.msg)).length >= 2, {
+      what: "two refused attempts logged",
+    });
     const explained = lines.filter((l) => /HTTP 400/.test(l.msg));
     expect(explained[0]?.msg).toBe(
       "coordinator answered HTTP 400 instead of a websocket upgrade: no websocket endpoint at this path: the coordinator serves agents at /agent (give wss://HOST:PORT or wss://HOST:PORT/agent)",

@@ -2,10 +2,10 @@
 // VM's system files (pf.conf, hosts, myname, syslog.conf and newsyslog.conf with the component's program
 // blocks), and the VMM host as a node of its own. Pure: same input, same bytes.
 import {
+  jvbNickname,
   type NodeDesired,
   NodeDesired as NodeDesiredSchema,
   type NodeSpec,
-  jvbNickname,
   pathRefusal,
   type Role,
   releaseOf,
