@@ -67,10 +67,13 @@ export class LogClassifier {
    * pass. A line without a signal never changes the session correlator, so it is skipped there too.
    */
   pushLines(text: string, from: number, to: number, maxLine = Number.POSITIVE_INFINITY): void {
-    if (this.joiner !== undefined) {
+    const joiner = this.joiner;
+    if (joiner !== undefined) {
+      // Every line, as the CLI cut them before (inline: the daemon runs without the optimizing compiler).
       for (let start = from; start < to; ) {
         const nl = text.indexOf("\n", start);
-        this.push(text.slice(start, Math.min(lineEnd(text, start, nl), start + maxLine)));
+        const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        joiner.push(text.slice(start, end - start > maxLine ? start + maxLine : end));
         start = nl + 1;
       }
       return;
