@@ -1,7 +1,8 @@
 // Log rules: what the health classifier costs.
 //
 //   - rate: lines per CPU second of the agent's classifier (`vmmeet-agent classify --count`, run in a fresh
-//     process: line splitting, jicofo's/jvb's record joiner, prosody's session correlator, the rule table)
+//     process: reading and decoding, the gate over each read chunk (prosody's lines it turns away are
+//     counted, not cut out), jicofo's/jvb's record joiner, prosody's session correlator, the rule table)
 //     over a generated mixed jicofo/jvb/prosody log, one pass per component, against GNU `grep -E -c` with
 //     the same component's rule patterns (rules.js RULES via classify.js compileRules, translated to ERE
 //     by lib/ere.mjs) on the same file in the same run. CPU time, not wall time, because the machine may

@@ -13,7 +13,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StatusReport } from "../packages/coordinator/dist/index.js";
+import type { StatusReport } from "@vmmeet/coordinator";
 import { Deployment } from "./harness/deployment.js";
 import { recordFigure } from "./helpers/reliability.js";
 

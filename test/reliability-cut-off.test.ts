@@ -12,7 +12,7 @@
 //   - the deployment is conference-ready again, every node connected.
 import { readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StatusReport } from "../packages/coordinator/dist/index.js";
+import type { StatusReport } from "@vmmeet/coordinator";
 import { Deployment } from "./harness/deployment.js";
 import { prng } from "./helpers/fuzz.js";
 import { attemptsWithin, type LossyProxy, lossyProxy } from "./helpers/lossy-proxy.js";

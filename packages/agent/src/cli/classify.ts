@@ -145,6 +145,14 @@ export async function runClassify(
   const classifier = new LogClassifier({
     component: args.component,
     ...(args.release === undefined ? {} : { release: args.release }),
+    ...(totals === undefined
+      ? {}
+      : {
+          onUnmatched: (lines: number) => {
+            totals.records += lines;
+            totals.labels.info += lines;
+          },
+        }),
     onRecord: (r) => {
       if (totals !== undefined) {
         totals.records++;
@@ -165,17 +173,20 @@ export async function runClassify(
   let skipping = false;
   const feed = (text: string) => {
     let start = 0;
-    for (;;) {
-      const nl = text.indexOf("\n", start);
-      if (nl === -1) break;
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      if (skipping) skipping = false;
-      else classifier.push(text.slice(start, Math.min(end, start + MAX_LINE)));
+    if (skipping) {
+      const nl = text.indexOf("\n");
+      if (nl === -1) return text.length > MAX_LINE ? "" : text;
+      skipping = false;
       start = nl + 1;
+    }
+    const last = text.lastIndexOf("\n");
+    if (last >= start) {
+      classifier.pushLines(text, start, last + 1, MAX_LINE);
+      start = last + 1;
     }
     let tail = start === 0 ? text : text.slice(start);
     if (tail.length > MAX_LINE) {
-      if (!skipping) classifier.push(tail.slice(0, MAX_LINE));
+      classifier.push(tail.slice(0, MAX_LINE));
       skipping = true;
       tail = "";
     }

@@ -50,6 +50,12 @@ export interface Prefilter {
    */
   readonly upper: RegExp;
   readonly lower: RegExp;
+  /**
+   * The same two with /g, for a whole chunk of lines at once (nextGateHit): no needle or token holds
+   * a "\n", so a match lies within one line, and a line without one is `info` unseen.
+   */
+  readonly upperAll: RegExp;
+  readonly lowerAll: RegExp;
   /** The level tokens in `upper` as it matches them: a line `upper` let in for its level only. */
   readonly tokens: ReadonlySet<string>;
   readonly needlesOnly: RegExp;
@@ -121,10 +127,14 @@ function buildPrefilter(needles: readonly string[], tokens: readonly string[]): 
     const text = part ?? n;
     if (!to.includes(text)) to.push(text);
   }
+  for (const n of [...needles, ...extra])
+    if (n.includes("\n")) throw new Error(`needle ${JSON.stringify(n)} holds a line break`);
   return {
     needles,
     upper: alternation(upper),
     lower: alternation(lower),
+    upperAll: alternation(upper, "g"),
+    lowerAll: alternation(lower, "g"),
     tokens: new Set(extra.map((t) => upperPart(t) ?? t)),
     needlesOnly: alternation(needles),
     m,
@@ -144,9 +154,40 @@ function upperPart(needle: string): string | undefined {
 }
 
 /** One regex that matches any of the literals; one that never matches when there are none. */
-function alternation(literals: readonly string[]): RegExp {
-  if (literals.length === 0) return /(?!)/;
-  return new RegExp(literals.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
+function alternation(literals: readonly string[], flags = ""): RegExp {
+  if (literals.length === 0) return new RegExp("(?!)", flags);
+  return new RegExp(literals.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), flags);
+}
+
+function firstMatch(re: RegExp, text: string, from: number, to: number): number {
+  re.lastIndex = from;
+  const m = re.exec(text);
+  return m === null || m.index >= to ? -1 : m.index;
+}
+
+/**
+ * The gate over a chunk of lines, text[0, to): hits in order, each regex run once per hit it
+ * finds (not once per line). The lines before a hit would each get -1 from scanNeedles (no needle,
+ * no level token), so LogClassifier.pushLines counts them `info` without cutting them out.
+ */
+export class GateScan {
+  /** Next hit of each regex at or after the last `from`: -2 not searched yet, -1 none before `to`. */
+  private u = -2;
+  private l = -2;
+
+  constructor(
+    private readonly p: Prefilter,
+    private readonly text: string,
+    private readonly to: number,
+  ) {}
+
+  /** Index of the first gate hit at or after `from`, or -1. `from` never decreases. */
+  next(from: number): number {
+    if (this.u !== -1 && this.u < from) this.u = firstMatch(this.p.upperAll, this.text, from, this.to);
+    if (this.l !== -1 && this.l < from) this.l = firstMatch(this.p.lowerAll, this.text, from, this.to);
+    const { u, l } = this;
+    return u === -1 ? l : l === -1 ? u : Math.min(u, l);
+  }
 }
 
 /**
