@@ -7,10 +7,10 @@
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { adminCall, CoordinatorDaemon } from "@vmmeet/coordinator";
 import type { NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminCall, CoordinatorDaemon } from "@vmmeet/coordinator";
 import { beginRotation, rotationPending } from "../packages/coordinator/src/secrets/rotation.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";

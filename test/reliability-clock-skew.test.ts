@@ -12,8 +12,8 @@
 //   - a second push that restarts the bridge waits for its new join again and passes.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StatusReport } from "@vmmeet/coordinator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Deployment } from "./harness/deployment.js";
 import { recordFigure } from "./helpers/reliability.js";
 

@@ -11,8 +11,8 @@
 //     write of jvb.conf);
 //   - the deployment is conference-ready again, every node connected.
 import { readFile, writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StatusReport } from "@vmmeet/coordinator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Deployment } from "./harness/deployment.js";
 import { prng } from "./helpers/fuzz.js";
 import { attemptsWithin, type LossyProxy, lossyProxy } from "./helpers/lossy-proxy.js";
