@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     out(`coordinator: ${d.coordinatorUrl}\nstatus page: ${d.statusPageUrl}\n`);
     out((await d.vmmeet("agents")).stdout);
 
-    step("vmmeet push (prosody first, then jicofo and the bridges, then web)");
+    step("vmmeet push (prosody first, then jicofo and the bridges and, beside them, web)");
     const push = await d.push(120);
     out(push.stdout);
     if (push.code !== 0) {
