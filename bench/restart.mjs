@@ -43,7 +43,7 @@ export async function run({ pushes, log }) {
   const s = (ms) => round(ms / 1000, 3);
   // Where a push spends its time: per phase (lib/restart-child.mjs), the median over the pushes of ms since
   // the push's start, in the order they happen.
-  const names = [...new Set(phases.flatMap((x) => Object.keys(x)))];
+  const names = [...new Set(phases.flatMap((x) => Object.keys(x).filter((k) => typeof x[k] === "number")))];
   const phaseMs = Object.fromEntries(
     names
       .map((n) => [n, median(phases.map((x) => x[n]).filter((v) => v !== undefined))])

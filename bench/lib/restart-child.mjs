@@ -19,11 +19,12 @@ const rounds = Number(values.rounds ?? 20);
 /**
  * Polls status until conference-ready after prosody's restart: the verdict, and prosody has seen focus and
  * the bridge log in again and jicofo the bridge join again since `since` (a status from before the restart
- * would say conference-ready at once). Returns when it was first seen (ms).
+ * would say conference-ready at once). Returns when it was first seen (ms), and what it waited on before.
  */
 async function readyAt(d, since) {
   const deadline = Date.now() + 180_000;
   const after = (at) => Date.parse(at ?? "") >= since;
+  const waitedOn = [];
   for (;;) {
     const st = await d.status();
     const health = st.nodes.flatMap((n) => n.health);
@@ -33,7 +34,15 @@ async function readyAt(d, since) {
       ["c2s-authenticated-focus", "c2s-authenticated-jvb"].every((name) =>
         after(prosody?.signals.find((s) => s.signal === name)?.at),
       ) && after(jicofo?.bridgesSince?.jvb);
-    if (back && st.verdict.verdict === "conference-ready") return Date.now();
+    if (back && st.verdict.verdict === "conference-ready") return { at: Date.now(), waitedOn };
+    // What held it back, once per distinct reason (kept in the details, to explain a slow sample).
+    const why = !back
+      ? `not back: ${["c2s-authenticated-focus", "c2s-authenticated-jvb"]
+          .filter((name) => !after(prosody?.signals.find((s) => s.signal === name)?.at))
+          .concat(after(jicofo?.bridgesSince?.jvb) ? [] : ["jvb in the brewery"])
+          .join(", ")}`
+      : `${st.verdict.verdict}: ${st.verdict.reasons.join("; ")}`;
+    if (waitedOn.at(-1)?.why !== why) waitedOn.push({ ms: Date.now() - since, why });
     if (Date.now() > deadline)
       throw new Error(`not conference-ready within 180 s: ${st.verdict.reasons.join("; ")}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -78,12 +87,12 @@ try {
     const r = await d.vmmeet("push", "--timeout", "300", "--json");
     if (r.code !== 0) throw new Error(`push ${i + 1} failed:\n${r.stdout}`);
     const ready = await readyAt(d, t);
-    push.push(ready - t);
-    phases.push({ ...pushPhases(r.stdout, t), ready: ready - t });
+    push.push(ready.at - t);
+    phases.push({ ...pushPhases(r.stdout, t), ready: ready.at - t, waitedOn: ready.waitedOn });
     t = Date.now();
     const rc = await d.rcctl("xmpp", "restart", "prosody");
     if (rc.code !== 0) throw new Error(`rcctl restart prosody: ${rc.stdout}${rc.stderr}`);
-    restart.push((await readyAt(d, t)) - t);
+    restart.push((await readyAt(d, t)).at - t);
   }
   process.stdout.write(`${JSON.stringify({ push, restart, phases })}\n`);
 } finally {
