@@ -14,6 +14,7 @@
 // not move the estimate. A new connection starts over: the VM's clock may have been set while it was away.
 // Pure: times are given.
 import type { AgentToCoordinator, NodeStatus } from "@vmmeet/shared";
+import type { NodeReport } from "../admin/methods.js";
 
 /** Samples the estimate is the best of: at the coordinator's 15 s heartbeat, two minutes of pongs. */
 export const SKEW_SAMPLES = 8;
@@ -66,13 +67,8 @@ export class SkewEstimator {
   }
 }
 
-/** The skew as status reports it: rounded figures, and a warning past SKEW_WARN_MS. */
-export interface NodeClock {
-  skewMs: number;
-  uncertaintyMs: number;
-  measuredAt: string;
-  warning?: string;
-}
+/** The skew as status reports it (its schema is status's, admin/methods.ts), with a warning past SKEW_WARN_MS. */
+export type NodeClock = NonNullable<NodeReport["clock"]>;
 
 export function nodeClock(s: ClockSample): NodeClock {
   const off = Math.abs(s.skewMs) - s.uncertaintyMs;
