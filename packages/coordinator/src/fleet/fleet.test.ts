@@ -1,8 +1,7 @@
 import type { AgentToCoordinator, CoordinatorToAgent, NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import type { AgentConnection } from "../server/agents.js";
-import { applyDesired, applyProblem } from "./apply.js";
 import { type ApplyResult, Fleet, ReplyError } from "./fleet.js";
+import type { AgentConnection } from "./link.js";
 
 const desired: NodeDesired = {
   node: "jicofo",
@@ -47,7 +46,7 @@ const result = (replyTo: string, over: Partial<ApplyResult> = {}): ApplyResult =
 describe("Fleet.request", () => {
   it("gives the request its id and resolves with the reply of its type", async () => {
     const { fleet, sent } = fleetWith((f) => result(f.id));
-    const reply = await applyDesired(fleet, "jicofo", 3, desired, 5000);
+    const reply = await fleet.request("jicofo", { type: "desired", generation: 3, desired }, 5000);
     expect(reply).toMatchObject({ type: "apply-result", generation: 3, ok: true });
     expect(sent).toEqual([{ type: "desired", id: "c1", generation: 3, desired }]);
   });
@@ -58,7 +57,9 @@ describe("Fleet.request", () => {
       replyTo: f.id,
       status: { generation: 3, applying: null, files: [], services: [], health: [], metrics: null },
     }));
-    const err = await applyDesired(fleet, "jicofo", 3, desired, 5000).catch((e: unknown) => e);
+    const err = await fleet
+      .request("jicofo", { type: "desired", generation: 3, desired }, 5000)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReplyError);
     expect(err).toMatchObject({
       node: "jicofo",
@@ -90,25 +91,5 @@ describe("Fleet.request", () => {
     await expect(new Fleet().request("xmpp", { type: "snapshot-request" }, 5000)).rejects.toThrow(
       "xmpp is not connected",
     );
-  });
-});
-
-describe("applyProblem", () => {
-  it("is null for a success, else the agent's error or its failed items", () => {
-    expect(applyProblem(result("c1"))).toBeNull();
-    expect(applyProblem(result("c1", { ok: false, error: "refused: /etc/x: outside the allow-list" }))).toBe(
-      "refused: /etc/x: outside the allow-list",
-    );
-    expect(
-      applyProblem(
-        result("c1", {
-          ok: false,
-          items: [
-            { kind: "file", target: "/etc/a", status: "written" },
-            { kind: "service", target: "jicofo", status: "failed", detail: "rcctl check: failed" },
-          ],
-        }),
-      ),
-    ).toBe("service jicofo: failed (rcctl check: failed)");
   });
 });

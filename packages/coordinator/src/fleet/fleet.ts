@@ -12,8 +12,8 @@ import {
   type RequestBody,
   type RequestType,
 } from "@vmmeet/shared";
-import type { AgentConnection } from "../server/agents.js";
 import { type NodeClock, nodeClock } from "./clock.js";
+import type { AgentConnection } from "./link.js";
 
 export type ApplyResult = ReplyFor<"desired">;
 

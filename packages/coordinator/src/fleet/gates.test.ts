@@ -1,21 +1,8 @@
 import { type ComponentHealth, type HealthSignal, type NodeStatus, SpecSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
+import { fleetSpec as spec } from "../../../../test/helpers/fleet-spec.js";
 import { evaluateGate } from "./gates.js";
 import { dependentsOf, type Recovery } from "./recovery.js";
-
-const spec = SpecSchema.parse({
-  version: 1,
-  domain: "jts.fips.de",
-  jitsi: { release: 9646 },
-  publicAddress: "192.0.2.10",
-  tls: { mode: "files", certificate: "/etc/ssl/a.pem", key: "/etc/ssl/private/a.key" },
-  nodes: [
-    { name: "web", role: "web", address: "100.64.1.3" },
-    { name: "xmpp", role: "xmpp", address: "100.64.2.3" },
-    { name: "jicofo", role: "jicofo", address: "100.64.3.3" },
-    { name: "jvb", role: "jvb", address: "100.64.4.3" },
-  ],
-});
 
 const T = Date.parse("2026-12-06T09:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();

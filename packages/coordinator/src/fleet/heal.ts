@@ -11,15 +11,35 @@
 //   3. raises a deployment alarm when the verdict ("can a conference happen now") has been "down" for
 //      longer than alarmAfterSeconds, and clears it when it no longer is.
 // Each action is an audit entry and a "heal" event (kinds heal-repush, heal-repair, heal-repair-needed,
-// heal-alarm, heal-alarm-cleared). The decisions are pure functions below; HealScheduler does the I/O.
-import { createHash } from "node:crypto";
+// heal-alarm, heal-alarm-cleared). The decisions are pure functions (fleet/heal-rules.ts); HealScheduler
+// does the I/O, through what it is given of the coordinator (HealSource: server/daemon.ts wires it) and on
+// its clock.
 import { EventEmitter } from "node:events";
-import type { ComponentHealth, NodeDesired, NodeRole, NodeStatus, Spec } from "@vmmeet/shared";
+import type {
+  DeploymentVerdict,
+  NodeDesired,
+  NodeHealth,
+  NodeRole,
+  NodeStatus,
+  Spec,
+  VerdictResult,
+} from "@vmmeet/shared";
 import { schedule as cronSchedule, validate as cronValidate, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
-import type { CoordinatorCore } from "../server/coordinator.js";
-import { applyDesired, applyProblem } from "./apply.js";
-import { rolloutStages } from "./stages.js";
+import type { AuditEntry, GenerationRecord } from "../state/store.js";
+import {
+  type AlarmState,
+  alarmStep,
+  type CrossRepair,
+  crossNodeRepairs,
+  NO_ALARM,
+  type NodeView,
+  nodeOrder,
+  type Reassert,
+  reassertPlan,
+} from "./heal-rules.js";
+import type { Rollout } from "./rollout.js";
+import { type Clock, systemClock } from "./time.js";
 
 export interface HealTuning {
   /** node-cron expression (5 fields, or 6 with seconds first). */
@@ -49,21 +69,13 @@ export const DEFAULT_HEAL_TUNING: HealTuning = {
   settleSeconds: 60,
 };
 
-export type DeploymentVerdictName = "conference-ready" | "degraded" | "down";
-export interface NodeHealthView {
-  node: string;
-  role: NodeRole;
-  health: readonly ComponentHealth[];
-}
 /** @vmmeet/shared's deploymentVerdict, injected (it answers "can a conference happen now?"). */
-export type VerdictFn = (nodes: readonly NodeHealthView[]) => {
-  verdict: DeploymentVerdictName;
-  reasons: string[];
-};
+export type VerdictFn = (nodes: readonly NodeHealth[]) => VerdictResult;
 
 /**
- * Restarts a service on another node. The protocol has no frame for it yet (coordinatorToAgent.ts); the
- * agent side is Healer.restartService. Without one, a due repair is recorded as "heal-repair-needed".
+ * Restarts a service on another node and resolves whether it did: the daemon sends the node a repair frame
+ * (coordinatorToAgent.ts), which the agent's healer carries out. Without one, a due repair is recorded as
+ * "heal-repair-needed".
  */
 export type RemoteRestart = (node: string, service: string, reason: string) => Promise<boolean>;
 
@@ -75,175 +87,27 @@ export interface HealEvent {
   message: string;
 }
 
-// --- pure decisions ----------------------------------------------------------------------------------
-
-export interface NodeView {
-  node: string;
-  role: NodeRole;
-  connected: boolean;
-  status: NodeStatus | null;
+/** What the heal schedule sees of the coordinator, and all it may do to the nodes and the audit log. */
+export interface HealSource {
+  /** The generation in force (null before the first push). */
+  current(): Pick<GenerationRecord, "generation" | "spec" | "nodes"> | null;
+  /** Whether a push, or the recovery of an interrupted one, runs: no re-push then. */
+  pushRunning(): boolean;
+  /** Every node the coordinator knows: its last report, and whether its agent is connected now. */
+  nodes(): Iterable<{ node: string; connected: boolean; status: NodeStatus | null }>;
+  /** Asks a connected node for a fresh report (nodes() has it after); rejects when none comes in time. */
+  refresh(node: string, timeoutMs: number): Promise<unknown>;
+  /** Sends a node the desired state of a generation and reads its answer (fleet/rollout.ts). */
+  apply: Rollout["apply"];
+  /** One line of the audit log (`vmmeet events`). */
+  audit(entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void>;
 }
-
-export interface Reassert {
-  node: string;
-  why: "lagging" | "drift";
-  detail: string;
-}
-
-function bytesOf(f: NodeDesired["files"][number]): Buffer {
-  return f.encoding === "base64" ? Buffer.from(f.content, "base64") : Buffer.from(f.content, "utf8");
-}
-
-/** Files whose reported hash or mode differs from the rendered entry (paths only: never content). */
-export function driftedFiles(desired: NodeDesired, status: NodeStatus): string[] {
-  const seen = new Map(status.files.map((f) => [f.path, f]));
-  const out: string[] = [];
-  for (const f of desired.files) {
-    const s = seen.get(f.path);
-    const want = createHash("sha256").update(bytesOf(f)).digest("hex");
-    if (!s || s.sha256 !== want || s.mode !== f.mode) out.push(f.path);
-  }
-  return out;
-}
-
-/**
- * Which connected nodes need the generation in force again, in the given order: behind it, or at it but
- * reporting files that differ (an agent without a healer, or one whose repair failed). A node in the middle
- * of an apply is left alone.
- */
-export function reassertPlan(
-  order: readonly string[],
-  generation: number,
-  desired: Readonly<Record<string, NodeDesired>>,
-  nodes: ReadonlyMap<string, NodeView>,
-): Reassert[] {
-  const out: Reassert[] = [];
-  for (const name of order) {
-    const d = desired[name];
-    const n = nodes.get(name);
-    if (!d || !n?.connected) continue;
-    const st = n.status;
-    if (st?.applying != null) continue;
-    const applied = st?.generation ?? 0;
-    if (applied < generation) {
-      out.push({ node: name, why: "lagging", detail: `applied ${applied}, in force ${generation}` });
-      continue;
-    }
-    if (st && applied === generation) {
-      const drift = driftedFiles(d, st);
-      if (drift.length > 0)
-        out.push({ node: name, why: "drift", detail: `files differ: ${drift.join(", ")}` });
-    }
-  }
-  return out;
-}
-
-/** The signals of jicofo and jvb that say they lost prosody (agent health/rules.ts names). */
-export const LOST_PROSODY: ReadonlySet<string> = new Set([
-  "xmpp-not-connected",
-  "xmpp-connection-refused",
-  "xmpp-connect-failed",
-]);
-
-export interface CrossRepair {
-  node: string;
-  service: string;
-  reason: string;
-}
-
-export interface CrossNodeInput {
-  nodes: readonly NodeView[];
-  now: number;
-  /** ServiceEntry.graceSeconds of that node's service, in ms. */
-  graceMs: (node: string, service: string) => number;
-  /** When this coordinator last restarted that service (ms), if it did. */
-  lastRepair: (node: string, service: string) => number | null;
-}
-
-const CLIENTS: readonly { role: NodeRole; component: ComponentHealth["component"]; service: string }[] = [
-  { role: "jicofo", component: "jicofo", service: "jicofo" },
-  { role: "jvb", component: "jvb", service: "jvb" },
-];
-
-/**
- * Cross-node repairs due now, one stage at a time in the paper's order: nothing while prosody is not
- * healthy (no client can log in; the xmpp node's agent restarts prosody itself), then the jicofo nodes
- * that still have lost prosody a grace period after prosody came up, and the bridges only once no jicofo
- * is being repaired or still starting. A service restarted since prosody came up is not restarted again
- * for the same outage.
- */
-export function crossNodeRepairs(input: CrossNodeInput): CrossRepair[] {
-  const prosody = input.nodes
-    .filter((n) => n.role === "xmpp")
-    .flatMap((n) => (n.status?.health ?? []).filter((h) => h.component === "prosody"))
-    .find((h) => h.state === "healthy");
-  if (!prosody) return [];
-  const upSince = Date.parse(prosody.since);
-  for (const c of CLIENTS) {
-    const due: CrossRepair[] = [];
-    let waiting = false;
-    for (const n of input.nodes) {
-      if (n.role !== c.role) continue;
-      const h = n.status?.health.find((x) => x.component === c.component);
-      if (!h) continue;
-      if (h.state === "starting") {
-        waiting = true;
-        continue;
-      }
-      if (h.state === "healthy") continue;
-      const lost = h.signals.find((s) => LOST_PROSODY.has(s.signal) && s.label === "failed");
-      if (!lost) continue;
-      const grace = input.graceMs(n.node, c.service);
-      const last = input.lastRepair(n.node, c.service);
-      if (input.now - upSince < grace) {
-        waiting = true;
-        continue;
-      }
-      if (last !== null && last >= upSince) {
-        // Restarted for this outage already; give it its grace period before the next stage goes.
-        if (input.now - last < grace) waiting = true;
-        continue;
-      }
-      if (!n.connected) continue;
-      due.push({
-        node: n.node,
-        service: c.service,
-        reason: `${c.component} on ${n.node} has not reconnected to prosody (${lost.signal}) ${Math.round((input.now - upSince) / 1000)} s after prosody came up`,
-      });
-    }
-    if (due.length > 0) return due;
-    if (waiting) return [];
-  }
-  return [];
-}
-
-export interface AlarmState {
-  downSince: number | null;
-  raised: boolean;
-  reasons: string[];
-}
-
-export const NO_ALARM: AlarmState = { downSince: null, raised: false, reasons: [] };
-
-/** Raised once the verdict has been "down" for afterMs; cleared by any other verdict. */
-export function alarmStep(
-  prev: AlarmState,
-  verdict: { verdict: DeploymentVerdictName; reasons: string[] },
-  now: number,
-  afterMs: number,
-): { state: AlarmState; change: "raised" | "cleared" | null } {
-  if (verdict.verdict !== "down") return { state: NO_ALARM, change: prev.raised ? "cleared" : null };
-  const downSince = prev.downSince ?? now;
-  if (!prev.raised && now - downSince >= afterMs)
-    return { state: { downSince, raised: true, reasons: verdict.reasons }, change: "raised" };
-  return { state: { downSince, raised: prev.raised, reasons: verdict.reasons }, change: null };
-}
-
-// --- the scheduler -----------------------------------------------------------------------------------
 
 export interface HealSchedulerOptions {
-  core: CoordinatorCore;
+  source: HealSource;
   logger: Logger;
+  /** The time source and the jitter's timer (the system's by default); node-cron keeps its own. */
+  clock?: Clock;
   /** Overrides of the spec's operations.heal (and the timeouts); tests shorten them. */
   tuning?: Partial<HealTuning>;
   verdict?: VerdictFn;
@@ -254,7 +118,7 @@ export interface HealSchedulerOptions {
 export interface HealReport {
   repushed: { node: string; why: Reassert["why"]; ok: boolean }[];
   repairs: CrossRepair[];
-  verdict: DeploymentVerdictName | null;
+  verdict: DeploymentVerdict | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -262,7 +126,7 @@ const HOUR_MS = 3_600_000;
 export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   #task: ScheduledTask | null = null;
   #schedule: string | null = null;
-  #jitterTimer: NodeJS.Timeout | null = null;
+  #jitterTimer: unknown = null;
   #ticking: Promise<HealReport> | null = null;
   #alarm: AlarmState = NO_ALARM;
   /** Per node: failed re-pushes of a generation in a row and when the next may go. */
@@ -272,13 +136,16 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   #stopped = false;
   #startedAt = 0;
 
+  readonly #clock: Clock;
+
   constructor(private readonly o: HealSchedulerOptions) {
     super();
+    this.#clock = o.clock ?? systemClock;
   }
 
   /** The spec's operations.heal with the options' overrides. */
   get tuning(): HealTuning {
-    const spec: Spec | undefined = this.o.core.current?.spec;
+    const spec: Spec | undefined = this.o.source.current()?.spec;
     const fromSpec = spec?.operations.heal ?? {};
     const t = { ...DEFAULT_HEAL_TUNING, ...fromSpec, ...definedOnly(this.o.tuning ?? {}) };
     return t;
@@ -293,7 +160,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
 
   start(): void {
     if (this.#stopped) return;
-    this.#startedAt = Date.now();
+    this.#startedAt = this.#clock.now();
     this.reconfigure();
   }
 
@@ -336,17 +203,17 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#jitterTimer) clearTimeout(this.#jitterTimer);
+    if (this.#jitterTimer !== null) this.#clock.clearTimeout(this.#jitterTimer);
     this.#jitterTimer = null;
     await this.#task?.destroy();
     this.#task = null;
   }
 
   #fire(): void {
-    if (this.#stopped || this.#jitterTimer) return;
-    if (Date.now() - this.#startedAt < this.tuning.settleSeconds * 1000) return;
+    if (this.#stopped || this.#jitterTimer !== null) return;
+    if (this.#clock.now() - this.#startedAt < this.tuning.settleSeconds * 1000) return;
     const jitterMs = Math.round((this.o.random ?? Math.random)() * this.tuning.jitterSeconds * 1000);
-    this.#jitterTimer = setTimeout(() => {
+    this.#jitterTimer = this.#clock.setTimeout(() => {
       this.#jitterTimer = null;
       this.tick().catch((err: unknown) =>
         this.o.logger.error({ err: (err as Error).message }, "heal tick failed"),
@@ -364,11 +231,11 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
 
   async #tick(): Promise<HealReport> {
     const report: HealReport = { repushed: [], repairs: [], verdict: null };
-    const cur = this.o.core.current;
+    const cur = this.o.source.current();
     if (cur && !this.#stopped) {
       const order = nodeOrder(cur.spec, Object.keys(cur.nodes));
       await this.#refresh(order);
-      if (!this.o.core.pushRunning) await this.#reassert(cur.generation, cur.nodes, order, report);
+      if (!this.o.source.pushRunning()) await this.#reassert(cur.generation, cur.nodes, order, report);
       await this.#crossNode(cur.spec, cur.nodes, report);
       report.verdict = this.#evaluateAlarm(cur.spec);
     }
@@ -382,10 +249,10 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       for (const n of spec.nodes) roles.set(n.name, n.role);
     }
     const out = new Map<string, NodeView>();
-    for (const [name, live] of this.o.core.fleet.nodes) {
-      const role = roles.get(name);
+    for (const { node, connected, status } of this.o.source.nodes()) {
+      const role = roles.get(node);
       if (!role) continue;
-      out.set(name, { node: name, role, connected: this.o.core.fleet.connected(name), status: live.status });
+      out.set(node, { node, role, connected, status });
     }
     return out;
   }
@@ -393,12 +260,13 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   /** Fresh snapshots from every connected node (in parallel); a node that does not answer keeps its last. */
   async #refresh(order: readonly string[]): Promise<void> {
     const { snapshotTimeoutMs } = this.tuning;
+    const connected = new Set([...this.o.source.nodes()].filter((n) => n.connected).map((n) => n.node));
     await Promise.all(
       order
-        .filter((n) => this.o.core.fleet.connected(n))
+        .filter((n) => connected.has(n))
         .map((node) =>
-          this.o.core.fleet
-            .request(node, { type: "snapshot-request" }, snapshotTimeoutMs)
+          this.o.source
+            .refresh(node, snapshotTimeoutMs)
             .catch((err: unknown) =>
               this.o.logger.debug(
                 { node, err: (err as Error).message },
@@ -415,28 +283,16 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     order: readonly string[],
     report: HealReport,
   ): Promise<void> {
-    const core = this.o.core;
-    const plan = reassertPlan(order, generation, desired, this.#views(core.current?.spec ?? null));
+    const source = this.o.source;
+    const plan = reassertPlan(order, generation, desired, this.#views(source.current()?.spec ?? null));
     for (const r of plan) {
-      if (this.#stopped || core.pushRunning || core.current?.generation !== generation) return;
-      const now = Date.now();
+      if (this.#stopped || source.pushRunning() || source.current()?.generation !== generation) return;
+      const now = this.#clock.now();
       const b = this.#backoff.get(r.node);
       if (b && b.generation === generation && now < b.nextAt) continue;
-      let ok = false;
-      let problem = "";
-      try {
-        const reply = await applyDesired(
-          core.fleet,
-          r.node,
-          generation,
-          desired[r.node]!,
-          this.tuning.applyTimeoutMs,
-        );
-        problem = applyProblem(reply) ?? "";
-        ok = reply.ok;
-      } catch (err) {
-        problem = (err as Error).message;
-      }
+      const applied = await source.apply(r.node, generation, desired[r.node]!, this.tuning.applyTimeoutMs);
+      const ok = applied.ok;
+      const problem = applied.ok ? "" : applied.problem;
       if (ok) this.#backoff.delete(r.node);
       else {
         const failures = b && b.generation === generation ? b.failures + 1 : 1;
@@ -456,7 +312,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   }
 
   async #crossNode(spec: Spec, desired: Record<string, NodeDesired>, report: HealReport): Promise<void> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const key = (node: string, service: string) => `${node}\u0000${service}`;
     const repairs = crossNodeRepairs({
       nodes: [...this.#views(spec).values()],
@@ -504,7 +360,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     }
   }
 
-  #evaluateAlarm(spec: Spec): DeploymentVerdictName | null {
+  #evaluateAlarm(spec: Spec): DeploymentVerdict | null {
     if (!this.o.verdict) return null;
     const views = [...this.#views(spec).values()].map((v) => ({
       node: v.node,
@@ -512,7 +368,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       health: v.status?.health ?? [],
     }));
     const v = this.o.verdict(views);
-    const now = Date.now();
+    const now = this.#clock.now();
     const { state, change } = alarmStep(this.#alarm, v, now, this.tuning.alarmAfterSeconds * 1000);
     this.#alarm = state;
     if (change === "raised") {
@@ -537,22 +393,19 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   }
 
   async #record(e: Omit<HealEvent, "at">, result: string): Promise<void> {
-    const event: HealEvent = { at: new Date().toISOString(), ...e, message: e.message.slice(0, 2000) };
+    const event: HealEvent = {
+      at: new Date(this.#clock.now()).toISOString(),
+      ...e,
+      message: e.message.slice(0, 2000),
+    };
     this.o.logger.info({ kind: event.kind, node: event.node, result }, event.message);
     this.emit("event", event);
-    await this.o.core.store
+    await this.o.source
       .audit({ ...event, result })
       .catch((err: unknown) =>
         this.o.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
       );
   }
-}
-
-/** Nodes in rollout order (host, xmpp, jicofo and bridges, web), then any others the generation has. */
-export function nodeOrder(spec: Spec, names: readonly string[]): string[] {
-  const out = rolloutStages(spec).flatMap((s) => s.nodes);
-  for (const n of names) if (!out.includes(n)) out.push(n);
-  return out.filter((n) => names.includes(n));
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -4,15 +4,19 @@
 // to the audit log (`vmmeet events`) and the push feed.
 import type { NodeStatus } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import type { PushEvent, PushOutcome } from "../server/coordinator.js";
+import type { PushOutcome } from "../admin/methods.js";
 import type { GenerationRecord, StateStore } from "../state/store.js";
 import type { Fleet } from "./fleet.js";
 import { gatesNow, journalNodes, planRecovery, type RolloutJournal } from "./journal.js";
+import type { RolloutEmit } from "./rollout.js";
+import type { Clock } from "./time.js";
 
 export interface RecoveryDeps {
-  fleet: Fleet;
-  store: StateStore;
+  fleet: Pick<Fleet, "nodes" | "connected">;
+  store: Pick<StateStore, "current" | "audit" | "setCurrent" | "loadGeneration" | "dir">;
   logger: Logger;
+  /** The coordinator's clock: the push's time limit runs from the recovery's start on it. */
+  clock: Pick<Clock, "now">;
   /** The generation in force (current.json's desired one). */
   current: () => GenerationRecord | null;
   /** What nodes.json said of each node before the restart: not a report of now. */
@@ -21,10 +25,10 @@ export interface RecoveryDeps {
   waitFor: (cond: () => boolean, deadline: number, tickMs?: number) => Promise<boolean>;
   /** The coordinator is stopping: the recovery ends where it waits, and the journal stays for the next start. */
   stopping: () => boolean;
-  emit: (e: Omit<PushEvent, "at" | "generation">) => void;
+  emit: RolloutEmit;
   /** Says in `vmmeet status` what the recovery does ("finishing it", "rolling it back"). */
   describe: (doing: string) => void;
-  /** The live rollout's rollback of `failed` to the journal's good generation. */
+  /** The live rollout's rollback of `failed` to the journal's good generation (fleet/rollout.ts). */
   rollback: (failed: GenerationRecord, changed: string[]) => Promise<{ to?: number; message: string }>;
 }
 
@@ -34,7 +38,7 @@ export async function recoverInterruptedPush(
 ): Promise<PushOutcome | null> {
   const g = j.generation;
   const nodes = journalNodes(j);
-  const deadline = Date.now() + j.timeoutMs;
+  const deadline = d.clock.now() + j.timeoutMs;
   const statusOf = (n: string) => d.fleet.nodes.get(n)?.status ?? null;
   // A report from before the restart (nodes.json), or taken during an apply, says nothing of the end state.
   const reported = (n: string) => {
@@ -61,7 +65,7 @@ export async function recoverInterruptedPush(
     d.describe("finishing it");
     // The moments the push restarted each service are gone with it: a dependent still reconnecting cannot
     // be told from a failed one, so no gate fails early; each must pass by the push's deadline.
-    const passed = await wait(() => gatesNow(j, cur.spec, statusOf, Date.now()) === null);
+    const passed = await wait(() => gatesNow(j, cur.spec, statusOf, d.clock.now()) === null);
     if (d.stopping()) return null;
     if (passed) {
       await d.store.setCurrent({ desired: g, good: g });
@@ -75,7 +79,7 @@ export async function recoverInterruptedPush(
         nodes: Object.fromEntries(nodes.map((n) => [n, "healthy"])),
       };
     }
-    const stuck = gatesNow(j, cur.spec, statusOf, Date.now());
+    const stuck = gatesNow(j, cur.spec, statusOf, d.clock.now());
     failure = `its gates did not pass again after the restart (${stuck ? `${stuck.node}: ${stuck.waitingFor}` : "?"})`;
   }
   d.describe("rolling it back");

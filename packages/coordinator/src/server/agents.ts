@@ -27,25 +27,15 @@ import {
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type ClockSample, clockSample, onCoordinatorClock, SkewEstimator } from "../fleet/clock.js";
+import { clockSample, onCoordinatorClock, SkewEstimator } from "../fleet/clock.js";
+import type { AgentConnection } from "../fleet/link.js";
 
 /** Heartbeats without a frame after which a link is dead (the agent's own rule, transport/client.ts). */
 export const STALE_HEARTBEATS = 3;
 
 type Hello = Extract<AgentToCoordinator, { type: "hello" }>;
 
-export interface AgentConnection {
-  readonly node: string;
-  readonly remote: string;
-  send(frame: CoordinatorToAgent): boolean;
-  close(code: number, reason: string): void;
-  /** The agent's clock skew as measured on this link (agent minus coordinator), null before a sample. */
-  readonly clock?: ClockSample | null;
-  /** When the last frame of this link arrived (coordinator ms). */
-  readonly lastHeardAt?: number;
-  /** Torn down because nothing came for STALE_HEARTBEATS heartbeats (the node is away since lastHeardAt). */
-  readonly silent?: boolean;
-}
+export type { AgentConnection } from "../fleet/link.js";
 
 export type Authorization = { ok: true } | { ok: false; close: number; reason: string };
 

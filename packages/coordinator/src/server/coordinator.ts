@@ -1,20 +1,19 @@
-// The coordinator daemon's core: holds the desired state, renders it, rolls it out in stages, and answers
-// the admin commands (plan, push, status, agents, events). Transport-agnostic: the agent endpoint and the
-// admin socket call into it.
+// The coordinator daemon's core: holds the desired state, renders it, stores each pushed generation with
+// its rollout journal, and answers the admin commands (plan, push, rotate, status, agents, events). The
+// rollout itself, its gates and its rollback are fleet/rollout.ts's. Transport-agnostic: the agent endpoint
+// and the admin socket call into it.
 import { EventEmitter } from "node:events";
-import { isDeepStrictEqual } from "node:util";
 import type { AgentEvent, NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
-import { applyDesired, applyProblem } from "../fleet/apply.js";
-import { type ApplyResult, Fleet } from "../fleet/fleet.js";
-import { evaluateGate, type GateContext } from "../fleet/gates.js";
+import type { PushEvent, PushOutcome } from "../admin/methods.js";
+import { Fleet } from "../fleet/fleet.js";
 import { recoverInterruptedPush } from "../fleet/interrupted.js";
 import { newJournal, noteEvent, type RolloutJournal } from "../fleet/journal.js";
 import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
-import { DEPENDENCY_SERVICES, DEPENDENT_SERVICES, dependentsOf, type Recovery } from "../fleet/recovery.js";
+import { DEPENDENCY_SERVICES, dependentsOf } from "../fleet/recovery.js";
+import { Rollout, type RolloutEmit } from "../fleet/rollout.js";
 import { rolloutStages } from "../fleet/stages.js";
-import { buildStatus } from "../fleet/status.js";
+import { type Clock, systemClock } from "../fleet/time.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
 import { MaterialCache, type SecretName } from "../secrets/index.js";
@@ -40,7 +39,8 @@ export class SpecInvalidError extends Error {
 export interface CoordinatorCoreOptions {
   stateDir: string;
   logger: Logger;
-  now?: () => Date;
+  /** The time source and timers of every decision (push deadlines, gates, recovery windows); the system's by default. */
+  clock?: Clock;
   /** How long one node may take to answer a desired-state frame. */
   applyTimeoutMs?: number;
 }
@@ -48,12 +48,13 @@ export interface CoordinatorCoreOptions {
 export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   readonly store: StateStore;
   readonly fleet: Fleet;
+  /** Sends generations to the nodes: stages, gates, rollback, and the one `apply` every sender uses. */
+  readonly rollout: Rollout;
+  readonly clock: Clock;
   #current: GenerationRecord | null = null;
   #running: { generation: number; by: string; since: string } | null = null;
-  /** Whether the deployment was conference-ready when the running push began. */
-  #readyBefore = false;
   #secrets: Secrets | null = null;
-  #persistTimer: NodeJS.Timeout | null = null;
+  #persistTimer: unknown = null;
   /** Secrets and PKI, loaded again only when their files change (every push and plan needs them). */
   readonly #material: MaterialCache;
   /** The rollout journal of the push in flight (fleet/journal.ts), and its writes in order. */
@@ -68,12 +69,23 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     super();
     this.store = new StateStore(o.stateDir);
     this.#material = new MaterialCache(o.stateDir, { logger: o.logger });
-    this.fleet = new Fleet(o.now);
+    const clock = o.clock ?? systemClock;
+    this.clock = clock;
+    this.fleet = new Fleet(() => new Date(clock.now()));
     this.fleet.on("change", () => this.#schedulePersist());
+    this.rollout = new Rollout({
+      fleet: this.fleet,
+      store: this.store,
+      clock,
+      ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
+      inForce: (record) => {
+        this.#current = record;
+      },
+    });
   }
 
   get now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return new Date(this.clock.now());
   }
 
   /** Loads the state directory: the generation in force and what the nodes last reported. */
@@ -119,7 +131,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
 
   #schedulePersist(): void {
     if (this.#persistTimer) return;
-    this.#persistTimer = setTimeout(() => {
+    this.#persistTimer = this.clock.setTimeout(() => {
       this.#persistTimer = null;
       this.store
         .saveNodes(this.fleet.records())
@@ -130,8 +142,8 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   }
 
   async flush(): Promise<void> {
-    if (this.#persistTimer) {
-      clearTimeout(this.#persistTimer);
+    if (this.#persistTimer !== null) {
+      this.clock.clearTimeout(this.#persistTimer);
       this.#persistTimer = null;
     }
     await this.store.saveNodes(this.fleet.records());
@@ -202,15 +214,16 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       const pointer = await this.store.current();
       const previous = this.#current;
       // A rollback is to leave the deployment as good as it was: conference-ready again if it was.
-      this.#readyBefore =
-        previous !== null && this.#verdict(previous.spec, previous.generation).verdict === "conference-ready";
+      const readyBefore =
+        previous !== null &&
+        this.rollout.verdict(previous.spec, previous.generation).verdict === "conference-ready";
       const journal = newJournal({
         generation,
         good: pointer.good,
         by: opts.by,
         startedAt: record.createdAt,
         timeoutMs: opts.timeoutMs,
-        readyBefore: this.#readyBefore,
+        readyBefore,
         stages: rolloutStages(spec),
       });
       // All stored or none (a full state directory refuses the push; the generation in force stays).
@@ -228,7 +241,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       this.#current = record;
       const emit = this.#emitter(generation, opts.onEvent);
       emit({ kind: "accepted", message: `generation ${generation} accepted` });
-      const outcome = await this.#rollout(record, pointer.good, opts, emit, previous);
+      const outcome = await this.rollout.run(
+        record,
+        { by: opts.by, timeoutMs: opts.timeoutMs, emit, good: pointer.good, readyBefore },
+        previous,
+      );
       await this.#endJournal();
       return outcome;
     } finally {
@@ -237,13 +254,13 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   }
 
   /** A push's progress: to the admin who pushed, to the feed, and into the rollout journal. */
-  #emitter(generation: number, onEvent?: (e: PushEvent) => void) {
-    return (e: Omit<PushEvent, "at" | "generation">) => {
+  #emitter(generation: number, onEvent?: (e: PushEvent) => void): RolloutEmit {
+    return (e) => {
       const ev: PushEvent = { at: this.now.toISOString(), generation, ...e };
       onEvent?.(ev);
       this.emit("push", ev);
       const j = this.#journal;
-      if (j && noteEvent(j, ev, Date.now(), this.#current?.generation)) {
+      if (j && noteEvent(j, ev, this.clock.now(), this.#current?.generation)) {
         // Written in order, each a copy of the journal as it was then. A failed write loses only progress:
         // recovery asks the agents what they hold, the journal tells it what was asked.
         const copy = structuredClone(j);
@@ -282,19 +299,23 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         fleet: this.fleet,
         store: this.store,
         logger: this.o.logger,
+        clock: this.clock,
         restored: this.#restored,
         emit,
         current: () => this.#current,
-        waitFor: (cond, deadline, tickMs) => this.#waitFor(cond, deadline, tickMs),
+        waitFor: (cond, deadline, tickMs) => this.rollout.wait.until(cond, deadline, tickMs),
         stopping: () => this.#stopping,
         describe: (doing) => {
           if (this.#running) this.#running.by = `${j.by}, interrupted by a coordinator restart: ${doing}`;
         },
-        rollback: (failed, changed) => {
-          this.#readyBefore = j.readyBefore;
-          const opts = { by: j.by, timeoutMs: j.timeoutMs };
-          return this.#rollback(failed, j.good, changed, opts, emit, () => undefined);
-        },
+        rollback: (failed, changed) =>
+          this.rollout.rollback(failed, changed, {
+            by: j.by,
+            timeoutMs: j.timeoutMs,
+            emit,
+            good: j.good,
+            readyBefore: j.readyBefore,
+          }),
       });
       // The push of a `vmmeet secrets rotate`: its new values stay if it was finished, else the old come back.
       if (!this.#stopping && (await rotationPending(this.o.stateDir))) {
@@ -362,412 +383,6 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         : `${names.join(", ")} not rotated: the previous values are in force again (${outcome.message})`,
     });
     return outcome;
-  }
-
-  async #rollout(
-    record: GenerationRecord,
-    good: number,
-    opts: PushOptions,
-    emit: (e: Omit<PushEvent, "at" | "generation">) => void,
-    previous: GenerationRecord | null = null,
-    /** This rollout restores `good` after `failed` failed: no rollback of its own. */
-    restoring?: { failed: number },
-  ): Promise<PushOutcome> {
-    const { generation, spec } = record;
-    const phases: Record<string, NodePhase> = {};
-    const stages = rolloutStages(spec);
-    for (const s of stages) for (const n of s.nodes) phases[n] = "waiting";
-    const setPhase = (node: string, phase: NodePhase, message: string) => {
-      phases[node] = phase;
-      emit({ kind: "node", node, phase, message });
-    };
-    const deadline = Date.now() + opts.timeoutMs;
-    const changed: string[] = [];
-    // When each node that this push (re)started a service on was sent its desired state: a bridge restarted
-    // by the push counts only once jicofo logs it joining again after that (otherwise jicofo's stale
-    // "1 bridge" from before the restart would pass the gate for a bridge that cannot log in any more).
-    const restartedSince = new Map<string, number>();
-    // The dependents of a service this push restarted (prosody, a jvb): they drop and reconnect by
-    // themselves, and their gates give them their recovery window (fleet/recovery.ts).
-    const recovering = new Map<string, Recovery>();
-    // Nodes whose own dependent service this push (re)started: their grace period covers them, not a
-    // recovery window; only a problem waiting cannot heal fails them early.
-    const selfStarted = new Map<string, Recovery>();
-    const expectRecovery = (node: string, services: string[], at: number) => {
-      // A first start drops nobody: only a restart of a running dependency does.
-      const restarted = services.filter((s) => DEPENDENCY_SERVICES.has(s));
-      if (restarted.length === 0) return;
-      const cause = `${restarted.join(", ")} on ${node} restarted`;
-      for (const dep of dependentsOf(spec, node)) {
-        const windowMs = spec.operations.recoverySeconds[dep.component] * 1000;
-        const prev = recovering.get(dep.node);
-        const since = Math.min(prev?.since ?? at, at);
-        recovering.set(dep.node, {
-          component: dep.component,
-          since,
-          windowMs: Math.max(prev ? prev.since + prev.windowMs : 0, at + windowMs) - since,
-          cause: prev && !prev.cause.includes(cause) ? `${prev.cause}; ${cause}` : cause,
-        });
-        // jicofo lost its XMPP connection with prosody's restart: every bridge must join its brewery again.
-        if (dep.component === "jvb")
-          restartedSince.set(dep.node, Math.max(restartedSince.get(dep.node) ?? 0, at));
-      }
-    };
-    const applyNode = async (
-      node: string,
-      aside = false,
-    ): Promise<{ node: string; error: string | null }> => {
-      // An apply run aside reports its phase only until its stage takes over (gating, healthy).
-      const mark = (phase: NodePhase, message: string) => {
-        if (!aside || phases[node] === "waiting" || phases[node] === "applying")
-          setPhase(node, phase, message);
-      };
-      // A restore does not wait for a node that is away: it catches up when it connects again.
-      const connected = restoring ? this.fleet.connected(node) : await this.#waitConnected(node, deadline);
-      if (!connected)
-        return {
-          node,
-          error: `${node} is not connected (last seen ${this.fleet.nodes.get(node)?.lastSeen ?? "never"})`,
-        };
-      mark("applying", `applying generation ${generation}`);
-      const sentAt = Date.now();
-      try {
-        const res = await this.#apply(
-          node,
-          generation,
-          record.nodes[node]!,
-          Math.max(1000, Math.min(deadline - Date.now(), this.o.applyTimeoutMs ?? 120_000)),
-        );
-        if (!res.unchanged) changed.push(node);
-        const problem = applyProblem(res);
-        if (problem !== null) return { node, error: `apply failed: ${problem}` };
-        const restarted = res.items.some((i) => i.status === "restarted" || i.status === "started");
-        if (restarted) restartedSince.set(node, sentAt);
-        const own = res.items.find(
-          (i) =>
-            i.kind === "service" &&
-            DEPENDENT_SERVICES.has(i.target) &&
-            (i.status === "restarted" || i.status === "started"),
-        );
-        if (own)
-          selfStarted.set(node, {
-            component: own.target as Recovery["component"],
-            since: sentAt,
-            windowMs: 0,
-            cause: `its own ${own.status === "started" ? "start" : "restart"}`,
-            ownStart: true,
-          });
-        expectRecovery(
-          node,
-          res.items.filter((i) => i.kind === "service" && i.status === "restarted").map((i) => i.target),
-          sentAt,
-        );
-        if (restarted) mark("restarting", "applied; services restarted");
-        else if (res.unchanged) mark("unchanged", "nothing to change");
-        return { node, error: null };
-      } catch (err) {
-        return { node, error: (err as Error).message };
-      }
-    };
-    // A node whose desired state is the one it already applied (the last good generation's, which it
-    // reports) has nothing to change: its apply only moves its generation number, so it runs beside the
-    // rollout instead of holding up its stage. It starts with its stage, not with the push: on a busy
-    // machine the agents' work for it would slow the stages before (prosody's restart). The stage still
-    // waits for its health gate, and the push for the apply's result.
-    const unchanged = new Set(
-      stages.flatMap((s) => s.nodes).filter((n) => this.#hasApplied(n, previous, good, record.nodes[n])),
-    );
-    const aside: Promise<{ node: string; error: string | null }>[] = [];
-    let failure: string | null = null;
-    // A push stops at its first failure: the stages still running stop waiting for their gates, and no
-    // further stage starts (a restore goes on regardless, see below).
-    const stop = new AbortController();
-    const fail = (message: string) => {
-      failure ??= message;
-      if (!restoring) stop.abort();
-    };
-    /** One stage: its applies, then its gate. Resolves whether it passed. */
-    const runStage = async (stage: (typeof stages)[number]): Promise<boolean> => {
-      if (stage.nodes.length === 0) return true;
-      emit({ kind: "stage", stage: stage.name, message: `stage ${stage.name}: ${stage.nodes.join(", ")}` });
-      for (const n of stage.nodes) if (unchanged.has(n)) aside.push(applyNode(n, true));
-      const results = await Promise.all(
-        stage.nodes.filter((n) => !unchanged.has(n)).map((node) => applyNode(node)),
-      );
-      // A restore goes on with the later stages, so that every node it can reach gets the good generation
-      // back.
-      const failedApply = results.find((r) => r.error);
-      if (failedApply) {
-        for (const r of results) if (r.error) setPhase(r.node, "failed", r.error);
-        fail(`${failedApply.node}: ${failedApply.error}`);
-        return false;
-      }
-      if (stop.signal.aborted) return false;
-      for (const node of stage.nodes) setPhase(node, "gating", `waiting for ${stage.gate}`);
-      const gateError = await this.#waitGate(
-        stage.gate,
-        spec,
-        stage.nodes,
-        deadline,
-        {
-          restartedSince,
-          recovering: new Map([...recovering, ...selfStarted]),
-        },
-        (node, msg) => emit({ kind: "node", node, phase: "gating", message: msg }),
-        stop.signal,
-      );
-      if (stop.signal.aborted && !restoring) return false;
-      if (gateError) {
-        setPhase(gateError.node, "failed", gateError.message);
-        // A restore judges the end result (conference-ready) rather than each stage: prosody may fail its
-        // gate on the logins of a jicofo the next stage is about to restore.
-        if (!restoring) fail(`${gateError.node}: ${gateError.message}`);
-        return false;
-      }
-      for (const node of stage.nodes) setPhase(node, "healthy", "passed its gate");
-      return true;
-    };
-    // Each stage starts once the stages it depends on passed (fleet/stages.ts): the web VM beside jicofo
-    // and the bridges, both after prosody.
-    const ran = new Map<string, Promise<boolean>>();
-    for (const stage of stages) {
-      const deps = stage.after.map((name) => ran.get(name) ?? Promise.resolve(true));
-      ran.set(
-        stage.name,
-        Promise.all(deps).then((passed) =>
-          restoring || (passed.every(Boolean) && !stop.signal.aborted) ? runStage(stage) : false,
-        ),
-      );
-    }
-    await Promise.all(ran.values());
-    // The applies run aside are part of the push: it succeeds only once each of them did.
-    const asideFailed = (await Promise.all(aside)).find((r) => r.error);
-    if (!failure && asideFailed) {
-      setPhase(asideFailed.node, "failed", asideFailed.error!);
-      failure = `${asideFailed.node}: ${asideFailed.error}`;
-    }
-    if (restoring) {
-      return failure
-        ? { ok: false, generation, message: failure, nodes: phases }
-        : { ok: true, generation, message: `generation ${good} restored as ${generation}`, nodes: phases };
-    }
-    if (!failure) {
-      await this.store.setCurrent({ desired: generation, good: generation });
-      await this.store.audit({
-        kind: "push-succeeded",
-        by: opts.by,
-        generation,
-        result: "ok",
-        message: `generation ${generation} rolled out; every gate passed`,
-      });
-      emit({ kind: "done", message: `generation ${generation} rolled out` });
-      return { ok: true, generation, message: `generation ${generation} rolled out`, nodes: phases };
-    }
-    await this.store.audit({
-      kind: "push-failed",
-      by: opts.by,
-      generation,
-      result: "failed",
-      message: failure,
-    });
-    const rolled = await this.#rollback(record, good, changed, opts, emit, (node) =>
-      setPhase(node, "rolled-back", `restored generation ${good}`),
-    );
-    const message = `generation ${generation} failed: ${failure}${rolled.message ? `; ${rolled.message}` : ""}`;
-    emit({ kind: "done", message });
-    return {
-      ok: false,
-      generation,
-      ...(rolled.to ? { rolledBackTo: rolled.to } : {}),
-      message,
-      nodes: phases,
-    };
-  }
-
-  /**
-   * Restores the last good generation: a rollout of its content as a new generation (agents never go back
-   * in numbers), stage by stage with the same gates and recovery windows, so that prosody is healthy before
-   * jicofo and the bridges are judged. Nodes the failed push did not change have nothing to apply. Then it
-   * waits until the deployment is conference-ready again; when the restore or that wait fails, the message
-   * says so plainly.
-   */
-  async #rollback(
-    failed: GenerationRecord,
-    good: number,
-    changed: string[],
-    opts: PushOptions,
-    emit: (e: Omit<PushEvent, "at" | "generation">) => void,
-    restored: (node: string) => void,
-  ): Promise<{ to?: number; message: string }> {
-    const target = await this.store.loadGeneration(good);
-    if (!target) {
-      await this.store.audit({
-        kind: "rollback-skipped",
-        by: opts.by,
-        generation: failed.generation,
-        message: "no earlier good generation to restore",
-      });
-      return { message: "no earlier good generation to roll back to" };
-    }
-    const generation = failed.generation + 1;
-    const record: GenerationRecord = {
-      ...target,
-      generation,
-      createdAt: this.now.toISOString(),
-      by: `${opts.by} (rollback of ${failed.generation} to ${good})`,
-    };
-    await this.store.saveGeneration(record);
-    await this.store.setCurrent({ desired: generation, good: generation });
-    this.#current = record;
-    emit({
-      kind: "rollback",
-      message: `restoring generation ${good} as ${generation} on ${changed.join(", ") || "no node (none had changed)"}`,
-    });
-    const res = await this.#rollout(record, good, opts, emit, target, { failed: failed.generation });
-    for (const node of changed) if (res.nodes[node] === "healthy") restored(node);
-    let message: string;
-    let ok = res.ok;
-    if (!ok) {
-      message = `the ROLLBACK FAILED too: generation ${good} could not be restored (${res.message}); the deployment needs attention (vmmeet status)`;
-    } else if (this.#readyBefore) {
-      const ready = await this.#waitConferenceReady(record.spec, generation, Date.now() + opts.timeoutMs);
-      ok = ready.ok;
-      message = ready.ok
-        ? `rolled back to generation ${good}; conference-ready again`
-        : `rolled back to generation ${good}, but the deployment is NOT conference-ready: ${ready.reasons}`;
-    } else {
-      const v = this.#verdict(record.spec, generation);
-      message = `rolled back to generation ${good} (the deployment was not conference-ready before the push either; now ${v.verdict})`;
-    }
-    emit({ kind: "rollback", message });
-    await this.store.audit({
-      kind: "rollback",
-      by: opts.by,
-      generation,
-      result: ok ? "ok" : "failed",
-      message,
-    });
-    return { to: good, message };
-  }
-
-  #verdict(spec: Spec, generation: number) {
-    return buildStatus(spec, generation, this.fleet.nodes, this.now, null).verdict;
-  }
-
-  /** Waits (until `deadline`) for the verdict conference-ready over what the agents report. */
-  async #waitConferenceReady(
-    spec: Spec,
-    generation: number,
-    deadline: number,
-  ): Promise<{ ok: boolean; reasons: string }> {
-    const ready = () => this.#verdict(spec, generation).verdict === "conference-ready";
-    const ok = await this.#waitFor(ready, deadline, 1000);
-    return { ok, reasons: ok ? "" : this.#verdict(spec, generation).reasons.join("; ") };
-  }
-
-  /** The node reports the last good generation, and this desired state is that generation's, unchanged. */
-  #hasApplied(
-    node: string,
-    previous: GenerationRecord | null,
-    good: number,
-    desired: NodeDesired | undefined,
-  ): boolean {
-    if (!previous || previous.generation !== good || desired === undefined) return false;
-    const before = previous.nodes[node];
-    if (!before || this.fleet.nodes.get(node)?.status?.generation !== good) return false;
-    return isDeepStrictEqual(before, desired);
-  }
-
-  async #apply(
-    node: string,
-    generation: number,
-    desired: NodeDesired,
-    timeoutMs: number,
-  ): Promise<ApplyResult> {
-    return applyDesired(this.fleet, node, generation, desired, timeoutMs);
-  }
-
-  async #waitConnected(node: string, deadline: number): Promise<boolean> {
-    if (this.fleet.connected(node)) return true;
-    return this.#waitFor(() => this.fleet.connected(node), deadline);
-  }
-
-  async #waitGate(
-    gate: Parameters<typeof evaluateGate>[0],
-    spec: Spec,
-    nodes: string[],
-    deadline: number,
-    ctx: Omit<GateContext, "now">,
-    progress: (node: string, message: string) => void,
-    abort?: AbortSignal,
-  ): Promise<{ node: string; message: string } | null> {
-    const last = new Map<string, string>();
-    let result: { node: string; message: string } | null = null;
-    const check = () => {
-      for (const node of nodes) {
-        const r = evaluateGate(gate, spec, (n) => this.fleet.nodes.get(n)?.status ?? null, node, {
-          ...ctx,
-          now: Date.now(),
-        });
-        if (r.failed) {
-          result = { node, message: r.failed };
-          return true;
-        }
-        if (!r.passed) {
-          if (last.get(node) !== r.waitingFor) {
-            last.set(node, r.waitingFor);
-            progress(node, `waiting for ${r.waitingFor}`);
-          }
-          return false;
-        }
-      }
-      return true;
-    };
-    // A recovery window ends without any fleet change: look again every second while one is open.
-    const ok = await this.#waitFor(
-      check,
-      deadline,
-      (ctx.recovering?.size ?? 0) > 0 ? 1000 : undefined,
-      abort,
-    );
-    if (abort?.aborted) return null;
-    if (result) return result;
-    if (ok) return null;
-    const stuck =
-      nodes.find(
-        (n) =>
-          !evaluateGate(gate, spec, (x) => this.fleet.nodes.get(x)?.status ?? null, n, {
-            ...ctx,
-            now: Date.now(),
-          }).passed,
-      ) ?? nodes[0]!;
-    return { node: stuck, message: `health gate not passed in time (${last.get(stuck) ?? gate})` };
-  }
-
-  /**
-   * Resolves true when cond() holds (re-checked on every fleet change, and every `tickMs` for conditions
-   * that time alone can change), false at the deadline or when `abort` fires.
-   */
-  #waitFor(cond: () => boolean, deadline: number, tickMs?: number, abort?: AbortSignal): Promise<boolean> {
-    if (cond()) return Promise.resolve(true);
-    if (abort?.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const onChange = () => {
-        if (cond()) done(true);
-      };
-      const timer = setTimeout(() => done(cond()), Math.max(0, deadline - Date.now()));
-      const tick = tickMs === undefined ? null : setInterval(onChange, tickMs);
-      const onAbort = () => done(false);
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        if (tick) clearInterval(tick);
-        this.fleet.off("change", onChange);
-        abort?.removeEventListener("abort", onAbort);
-        resolve(v);
-      };
-      this.fleet.on("change", onChange);
-      abort?.addEventListener("abort", onAbort, { once: true });
-    });
   }
 
   /** Agent events (repairs, refusals) go to the audit log as they arrive. */

@@ -13,9 +13,15 @@ import {
   enrollmentOnlyRows,
   roleInSpec,
 } from "../enroll/listener.js";
-import { applyDesired, applyProblem } from "../fleet/apply.js";
-import { HealScheduler, type HealTuning, type RemoteRestart, type VerdictFn } from "../fleet/heal.js";
+import {
+  HealScheduler,
+  type HealSource,
+  type HealTuning,
+  type RemoteRestart,
+  type VerdictFn,
+} from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
+import type { Clock } from "../fleet/time.js";
 import { AdminError, type AdminHandlers, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
 import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";
@@ -24,6 +30,9 @@ import { type Counters, exposition, metricsServer, newCounters } from "./metrics
 import { StatusPage } from "./statuspage.js";
 
 export const COORDINATOR_VERSION = "0.1.0";
+
+/** How long a reconnecting node's catch-up apply may take. */
+const CATCH_UP_TIMEOUT_MS = 120_000;
 
 export interface DaemonOptions {
   stateDir: string;
@@ -34,7 +43,8 @@ export interface DaemonOptions {
   /** The read-only status page (and /metrics) on a loopback address (server/statuspage.ts). */
   http?: { host: string; port: number } | null;
   adminSocket?: string;
-  now?: () => Date;
+  /** The time source and timers of the core, the rollout and the heal schedule (the system's by default). */
+  clock?: Clock;
   applyTimeoutMs?: number;
   /**
    * Plain ws:// without TLS or agent authentication, for tests on loopback only (refused on any other
@@ -69,7 +79,7 @@ export class CoordinatorDaemon {
     this.core = new CoordinatorCore({
       stateDir: o.stateDir,
       logger: o.logger.child({ part: "core" }),
-      ...(o.now ? { now: o.now } : {}),
+      ...(o.clock ? { clock: o.clock } : {}),
       ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
     });
   }
@@ -118,7 +128,7 @@ export class CoordinatorDaemon {
       roleOf: (node) => roleInSpec(this.core.current?.spec, node),
       ...(this.o.insecure ? { insecure: true } : {}),
       ...(this.o.san ? { san: this.o.san } : {}),
-      ...(this.o.now ? { now: this.o.now } : {}),
+      ...(this.o.clock ? { now: () => this.core.now } : {}),
     });
     this.#http = this.#listener.server;
     this.#agents = new AgentServer({
@@ -194,8 +204,9 @@ export class CoordinatorDaemon {
     if (this.o.heal !== false) {
       const { verdict, restart, ...tuning } = this.o.heal ?? {};
       this.#heal = new HealScheduler({
-        core: this.core,
+        source: healSource(this.core),
         logger: log.child({ part: "heal" }),
+        clock: this.core.clock,
         tuning,
         verdict: verdict ?? deploymentVerdict,
         restart:
@@ -260,15 +271,13 @@ export class CoordinatorDaemon {
   #catchUp(node: string, agentGeneration: number): void {
     const want = this.core.desiredFor(node);
     if (!want || agentGeneration >= want.generation || this.core.pushRunning) return;
-    applyDesired(this.core.fleet, node, want.generation, want.desired, 120_000)
-      .then((reply) => {
-        const problem = applyProblem(reply);
-        if (problem !== null)
-          this.o.logger.warn({ node, generation: want.generation, problem }, "catch-up apply failed");
-      })
-      .catch((err: unknown) =>
-        this.o.logger.warn({ node, err: (err as Error).message }, "catch-up push failed"),
-      );
+    void this.core.rollout.apply(node, want.generation, want.desired, CATCH_UP_TIMEOUT_MS).then((applied) => {
+      if (!applied.ok)
+        this.o.logger.warn(
+          { node, generation: want.generation, problem: applied.problem },
+          applied.result ? "catch-up apply failed" : "catch-up push failed",
+        );
+    });
   }
 
   /** The admin methods (admin/methods.ts): each gets its params validated by the admin server. */
@@ -283,14 +292,14 @@ export class CoordinatorDaemon {
         }
       },
       push: async ({ params, user }, emit) => {
-        const started = Date.now();
+        const started = this.core.clock.now();
         const run = this.core.push(params.specText, params.file, {
           by: user,
           timeoutMs: params.timeoutMs,
           onEvent: (e: PushEvent) => emit(e),
         });
         const account = (ok: boolean) => {
-          const s = (Date.now() - started) / 1000;
+          const s = (this.core.clock.now() - started) / 1000;
           this.counters.lastPushSeconds = s;
           this.counters.pushSecondsSum += s;
           if (ok) this.counters.pushes.ok += 1;
@@ -385,6 +394,23 @@ export class CoordinatorDaemon {
       },
     };
   }
+}
+
+/** What the heal schedule may see and do of the core (fleet/heal.ts HealSource). */
+function healSource(core: CoordinatorCore): HealSource {
+  return {
+    current: () => core.current,
+    pushRunning: () => core.pushRunning !== null,
+    nodes: () =>
+      [...core.fleet.nodes].map(([node, live]) => ({
+        node,
+        connected: core.fleet.connected(node),
+        status: live.status,
+      })),
+    refresh: (node, timeoutMs) => core.fleet.request(node, { type: "snapshot-request" }, timeoutMs),
+    apply: (node, generation, desired, timeoutMs) => core.rollout.apply(node, generation, desired, timeoutMs),
+    audit: (entry) => core.store.audit(entry),
+  };
 }
 
 function toAdminError(err: Error): Error {

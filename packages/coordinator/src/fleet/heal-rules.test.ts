@@ -15,7 +15,7 @@ import {
   NO_ALARM,
   type NodeView,
   reassertPlan,
-} from "./heal.js";
+} from "./heal-rules.js";
 
 const T = Date.parse("2024-05-01T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
