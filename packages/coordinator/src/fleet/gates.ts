@@ -24,8 +24,8 @@ export interface GateContext {
   restartedSince?: ReadonlyMap<string, number>;
   /** Nodes whose component rides through a dependency's restart (recovery.ts). */
   recovering?: ReadonlyMap<string, Recovery>;
-  /** The coordinator's clock, ms. */
-  now?: number;
+  /** Now on the coordinator's clock (ms): where a recovery window stands. */
+  now: number;
 }
 
 export function evaluateGate(
@@ -33,12 +33,12 @@ export function evaluateGate(
   spec: Spec,
   status: (node: string) => NodeStatus | null,
   node: string,
-  ctx: GateContext = {},
+  ctx: GateContext,
 ): GateResult {
   const base = baseGate(gate, spec, status, node, ctx.restartedSince ?? new Map());
   const rec = ctx.recovering?.get(node);
   if (!rec || gate === "applied") return base;
-  return withRecovery(base, rec, spec, status, node, ctx.now ?? Date.now());
+  return withRecovery(base, rec, spec, status, node, ctx.now);
 }
 
 const secs = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`;
