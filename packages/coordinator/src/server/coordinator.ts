@@ -130,7 +130,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   }
 
   #schedulePersist(): void {
-    if (this.#persistTimer) return;
+    if (this.#persistTimer !== null) return;
     this.#persistTimer = this.clock.setTimeout(() => {
       this.#persistTimer = null;
       this.store
