@@ -28,7 +28,7 @@ import { RemedyRunner } from "./remedyRunner.js";
 import { Restarter } from "./restarter.js";
 import { type HealerTuning, type HealerTuningInput, healerTuning } from "./tuning.js";
 
-export { DEFAULT_HEALER_TUNING, type HealerTuning, type HealerTuningInput } from "./tuning.js";
+export type { HealerTuning, HealerTuningInput } from "./tuning.js";
 
 /** stop() waits this long at most for the repair in progress (rc.d's daemon_timeout is real time). */
 const STOP_WAIT_MS = 5000;
