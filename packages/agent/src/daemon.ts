@@ -338,7 +338,10 @@ export class AgentDaemon {
   }
 
   #drainEvents(): void {
-    this.#outbox.drain((event) => this.#send({ type: "event", event }));
+    this.#outbox.drain(
+      (event) => this.#send({ type: "event", event }),
+      () => new Date(this.#vmClock.now()),
+    );
   }
 
   #sendStatus(): void {
