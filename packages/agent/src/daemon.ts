@@ -7,7 +7,6 @@ import type {
   AgentToCoordinator,
   ComponentHealth,
   CoordinatorToAgent,
-  HealthSignal,
   HostMetrics,
   ItemResult,
   NodeDesired,
@@ -161,11 +160,6 @@ export class AgentDaemon {
 
   get healer(): Healer | null {
     return this.#healer;
-  }
-
-  /** A classified log signal of this node: the healer may have a remedy for it. */
-  onSignal(signal: HealthSignal): void {
-    this.#healer?.onSignal(signal);
   }
 
   get transport(): AgentTransport | null {
