@@ -8,7 +8,6 @@ import type {
   ComponentHealth,
   CoordinatorToAgent,
   HostMetrics,
-  ItemResult,
   NodeDesired,
   NodeRole,
   NodeStatus,
@@ -24,6 +23,7 @@ import { PfManager } from "./pf/manager.js";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
+import { applyError, itemResults } from "./replies.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
@@ -36,6 +36,7 @@ const STATUS_INTERVAL_MS = 250;
 export const AGENT_VERSION = "0.1.0";
 
 export type { HealthSource } from "./health/source.js";
+export { itemResults } from "./replies.js";
 
 export interface MetricsSource {
   start(): void;
@@ -434,17 +435,7 @@ export class AgentDaemon {
       },
       "apply finished",
     );
-    const error =
-      res.outcome === "stale"
-        ? `stale generation ${generation}: this agent holds ${res.current ?? "a newer one"}`
-        : res.outcome === "refused"
-          ? `refused: ${res.refusals.map((r) => `${r.item}: ${r.reason}`).join("; ")}`
-          : res.outcome === "failed"
-            ? items
-                .filter((i) => i.status === "failed")
-                .map((i) => `${i.kind} ${i.target}${i.detail ? `: ${i.detail}` : ""}`)
-                .join("; ")
-            : undefined;
+    const error = applyError(res, generation, items);
     this.#send({
       type: "apply-result",
       replyTo: id,
@@ -474,30 +465,6 @@ function gateKey(health: readonly ComponentHealth[]): string {
 /** Services an apply (re)started: the healer gives them their grace period. */
 function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
   return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
-}
-
-/** The apply engine's result as the protocol's per-item results. */
-export function itemResults(res: ApplyResult): ItemResult[] {
-  const out: ItemResult[] = [];
-  const detail = (d?: string) => (d ? { detail: d.slice(0, 2000) } : {});
-  for (const r of res.refusals)
-    out.push({
-      kind: r.item.startsWith("service") ? "service" : r.item.startsWith("action") ? "action" : "file",
-      target: r.item,
-      status: "refused",
-      detail: r.reason.slice(0, 2000),
-    });
-  for (const f of res.files)
-    out.push({ kind: "file", target: f.path, status: f.status, ...detail(f.detail) });
-  for (const s of res.services) {
-    if (s.status === "unchanged") out.push({ kind: "service", target: s.name, status: "unchanged" });
-    for (const step of s.steps) out.push({ kind: "service", target: s.name, status: step });
-    if (s.status === "failed")
-      out.push({ kind: "service", target: s.name, status: "failed", ...detail(s.detail) });
-  }
-  for (const a of res.actions)
-    out.push({ kind: "action", target: `${a.action} ${a.target}`, status: a.status, ...detail(a.detail) });
-  return out;
 }
 
 /** The service manager with a callback just before every start and restart (reload keeps the process). */
