@@ -1,7 +1,7 @@
 // The healer's periodic pass: every `intervalMs` (with jitter) the managed files are compared (drift
 // repair) and the managed services checked (restarter), one after the other in the repair queue. A
 // service waiting for its next start attempt brings the pass forward to that time. One clock timer, armed
-// from start() to stop() (STYLE.md 7).
+// from start() to stop(), like every timer of the agent.
 import type { HealContext } from "./context.js";
 import { jittered } from "./tuning.js";
 
