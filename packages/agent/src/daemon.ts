@@ -7,9 +7,7 @@ import type {
   AgentToCoordinator,
   ComponentHealth,
   CoordinatorToAgent,
-  HealthSignal,
   HostMetrics,
-  ItemResult,
   NodeDesired,
   NodeRole,
   NodeStatus,
@@ -18,14 +16,16 @@ import type { Logger } from "pino";
 import type { CommandRunner } from "./actions/runner.js";
 import { Healer, type HealerTuningInput } from "./heal/healer.js";
 import { EventOutbox } from "./heal/outbox.js";
-import type { Clock } from "./health/clock.js";
+import { type Clock, liveClock } from "./health/clock.js";
+import type { HealthSource } from "./health/source.js";
 import { HostManager } from "./host/vmm.js";
 import { PfManager } from "./pf/manager.js";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
+import { applyError, itemResults } from "./replies.js";
 import type { ServiceManager } from "./services/manager.js";
-import { fileStates, type ServiceHealthHint, serviceStates } from "./status.js";
+import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
 import type { BackoffOptions } from "./transport/backoff.js";
 import { AgentTransport, type TransportTls } from "./transport/client.js";
@@ -35,26 +35,8 @@ const STATUS_INTERVAL_MS = 250;
 
 export const AGENT_VERSION = "0.1.0";
 
-/** Log-derived health of the node's components (health/monitor.ts). */
-export interface HealthSource {
-  configure(desired: NodeDesired | null): Promise<void>;
-  components(): ComponentHealth[];
-  /** Per service: ok/starting/backoff/failed as the healer sees it. */
-  serviceHint(name: string): ServiceHealthHint | undefined;
-  onChange(listener: () => void): void;
-  /** The agent (re)started a service: its component's grace period begins. */
-  serviceStarted?(service: string): void;
-  /**
-   * Probes every component now (rcctl check, HTTP endpoint, ports) instead of at the next interval;
-   * `running`: what rcctl check just said per service, not asked again.
-   */
-  probeNow?(running?: Readonly<Record<string, boolean>>): Promise<void>;
-  /** Every classified log signal (the healer's remedies act on some). */
-  onSignal?(listener: (signal: HealthSignal) => void): void;
-  /** Events of the health side worth an audit line (log lines skipped in a flood). */
-  onEvent?(listener: (event: AgentEvent) => void): void;
-  stop(): Promise<void>;
-}
+export type { HealthSource } from "./health/source.js";
+export { itemResults } from "./replies.js";
 
 export interface MetricsSource {
   start(): void;
@@ -95,7 +77,10 @@ export interface AgentDaemonOptions {
   sysctl?: string;
   /** Times the status and snapshot throttles (tests drive it by hand). */
   clock?: Clock;
-  /** The VM's wall clock, reported to the coordinator (default Date.now; see transport's `now`). */
+  /**
+   * The VM's wall clock (default Date.now; main.ts's --clock-offset): reported to the coordinator (see
+   * transport's `now`), and read by the healer and pf's confirm window for their times and events.
+   */
   now?: () => number;
 }
 
@@ -118,10 +103,14 @@ export class AgentDaemon {
   readonly #snapshot: Throttle;
   readonly #pf: PfManager;
   readonly #host: HostManager;
+  /** The VM's clock for the healer and pf: live timers, times read from `now`. */
+  readonly #vmClock: Clock;
   /** When the coordinator link last changed state, for the pf revert event. */
-  #link = { state: "idle", since: new Date().toISOString() };
+  #link: { state: string; since: string };
 
   constructor(private readonly o: AgentDaemonOptions) {
+    this.#vmClock = o.now ? { ...liveClock, now: o.now } : liveClock;
+    this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
     this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
     this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
     this.#pf = new PfManager({
@@ -129,6 +118,7 @@ export class AgentDaemon {
       stateDir: o.stateDir,
       log: o.logger.child({ part: "pf" }),
       confirmable: o.coordinator !== null,
+      clock: this.#vmClock,
       ...(o.pfctl ? { pfctl: o.pfctl } : {}),
       ...(o.runner ? { runner: o.runner } : {}),
       onEvent: (e) => this.#event(e),
@@ -173,11 +163,6 @@ export class AgentDaemon {
     return this.#healer;
   }
 
-  /** A classified log signal of this node: the healer may have a remedy for it. */
-  onSignal(signal: HealthSignal): void {
-    this.#healer?.onSignal(signal);
-  }
-
   get transport(): AgentTransport | null {
     return this.#transport;
   }
@@ -217,13 +202,12 @@ export class AgentDaemon {
         accounts: this.o.accounts,
         log: log.child({ part: "heal" }),
         ...(this.o.heal ? { tuning: this.o.heal } : {}),
+        clock: this.#vmClock,
         busy: () => this.#applying !== null,
+        ...(this.o.health ? { health: this.o.health } : {}),
         onEvent: (e) => this.#event(e),
         onChange: () => this.#snapshot.request(),
-        onServiceStarted: (name) => this.o.health?.serviceStarted?.(name),
-        onServiceRunning: (name) => void this.o.health?.probeNow?.({ [name]: true }),
       });
-      this.o.health?.onSignal?.((s) => this.onSignal(s));
       this.#healer.configure(
         this.#desired,
         started.kind === "enforced"
@@ -247,7 +231,7 @@ export class AgentDaemon {
         onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
         onFrame: (f) => void this.#onFrame(f),
         onStateChange: (state) => {
-          this.#link = { state, since: new Date().toISOString() };
+          this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
         },
         logger: log.child({ part: "transport" }),
         ...(this.o.now ? { now: this.o.now } : {}),
@@ -349,7 +333,10 @@ export class AgentDaemon {
   }
 
   #drainEvents(): void {
-    this.#outbox.drain((event) => this.#send({ type: "event", event }));
+    this.#outbox.drain(
+      (event) => this.#send({ type: "event", event }),
+      () => new Date(this.#vmClock.now()),
+    );
   }
 
   #sendStatus(): void {
@@ -448,17 +435,7 @@ export class AgentDaemon {
       },
       "apply finished",
     );
-    const error =
-      res.outcome === "stale"
-        ? `stale generation ${generation}: this agent holds ${res.current ?? "a newer one"}`
-        : res.outcome === "refused"
-          ? `refused: ${res.refusals.map((r) => `${r.item}: ${r.reason}`).join("; ")}`
-          : res.outcome === "failed"
-            ? items
-                .filter((i) => i.status === "failed")
-                .map((i) => `${i.kind} ${i.target}${i.detail ? `: ${i.detail}` : ""}`)
-                .join("; ")
-            : undefined;
+    const error = applyError(res, generation, items);
     this.#send({
       type: "apply-result",
       replyTo: id,
@@ -488,30 +465,6 @@ function gateKey(health: readonly ComponentHealth[]): string {
 /** Services an apply (re)started: the healer gives them their grace period. */
 function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
   return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
-}
-
-/** The apply engine's result as the protocol's per-item results. */
-export function itemResults(res: ApplyResult): ItemResult[] {
-  const out: ItemResult[] = [];
-  const detail = (d?: string) => (d ? { detail: d.slice(0, 2000) } : {});
-  for (const r of res.refusals)
-    out.push({
-      kind: r.item.startsWith("service") ? "service" : r.item.startsWith("action") ? "action" : "file",
-      target: r.item,
-      status: "refused",
-      detail: r.reason.slice(0, 2000),
-    });
-  for (const f of res.files)
-    out.push({ kind: "file", target: f.path, status: f.status, ...detail(f.detail) });
-  for (const s of res.services) {
-    if (s.status === "unchanged") out.push({ kind: "service", target: s.name, status: "unchanged" });
-    for (const step of s.steps) out.push({ kind: "service", target: s.name, status: step });
-    if (s.status === "failed")
-      out.push({ kind: "service", target: s.name, status: "failed", ...detail(s.detail) });
-  }
-  for (const a of res.actions)
-    out.push({ kind: "action", target: `${a.action} ${a.target}`, status: a.status, ...detail(a.detail) });
-  return out;
 }
 
 /** The service manager with a callback just before every start and restart (reload keeps the process). */

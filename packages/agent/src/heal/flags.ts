@@ -1,6 +1,6 @@
 // The healer's command-line flags (main.ts), kept beside the healer so main.ts only splices them in.
 // Seconds, fractions allowed, so the tests can run the real process with intervals of a fraction of a second.
-import type { HealerTuningInput } from "./healer.js";
+import type { HealerTuningInput } from "./tuning.js";
 
 export const HEAL_OPTIONS = {
   "heal-interval": { type: "string" },

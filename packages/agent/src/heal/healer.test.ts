@@ -98,7 +98,12 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
     onChange: () => {
       changes += 1;
     },
-    onServiceRunning: (name) => running.push(name),
+    // What the healer asks of the health monitor once a service it started runs: a probe of it now.
+    health: {
+      probeNow: async (r) => {
+        running.push(...Object.keys(r ?? {}));
+      },
+    },
   });
   healer.configure(d, ["jicofo"]);
   cleanups.push(() => healer.stop());

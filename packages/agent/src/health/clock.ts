@@ -19,6 +19,16 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/**
+ * The system clock with timers that keep the process alive: what must happen even when nothing else keeps
+ * the agent busy (a heal pass without a coordinator, pf's revert when its confirm window runs out).
+ */
+export const liveClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 /** A clock for tests: time moves only through advance(), which runs due timers in order. */
 export class ManualClock implements Clock {
   private t: number;

@@ -5,13 +5,13 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import type { HealthSource } from "../daemon.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { syslogTag } from "./joiner.js";
 import { type BreweryState, JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
+import type { HealthSource } from "./source.js";
 import { type ComponentTracker, trackersFor } from "./state.js";
 import { LogTailer, type SkipReport } from "./tailer.js";
 

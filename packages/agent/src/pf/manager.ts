@@ -28,7 +28,7 @@ import path from "node:path";
 import type { AgentEvent, HealthLabel } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
-import type { Clock } from "../health/clock.js";
+import { type Clock, liveClock } from "../health/clock.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import { Serial } from "../services/serial.js";
 import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
@@ -98,13 +98,6 @@ export interface PfRevert {
   mode: number | null;
   ok: boolean;
 }
-
-const liveClock: Clock = {
-  now: () => Date.now(),
-  // Not unref'd: a revert that is due must happen even if nothing else keeps the agent busy.
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));

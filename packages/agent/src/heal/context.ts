@@ -1,0 +1,94 @@
+// What the healer's units (driftRepair.ts, restarter.ts, remedyRunner.ts, certificate.ts) share: the clock,
+// the one queue every repair runs through (so the healer never races itself), the desired state in force,
+// when each service last (re)started, the hourly budgets and the event sink.
+import type { AgentEvent, HealthLabel, NodeDesired } from "@vmmeet/shared";
+import type { Logger } from "pino";
+import type { Clock } from "../health/clock.js";
+import { Serial } from "../services/serial.js";
+import type { HealerTuning } from "./tuning.js";
+
+const HOUR_MS = 3_600_000;
+
+/** Grace after a (re)start when the desired state names none (ServiceEntry.graceSeconds). */
+const DEFAULT_GRACE_SECONDS = 10;
+
+export interface HealContextOptions {
+  /** Every timer and every time read (events' `at`, budgets, backoff): the agent's clock, --clock-offset included. */
+  clock: Clock;
+  random: () => number;
+  log: Logger;
+  tuning: HealerTuning;
+  /** True while the daemon applies a desired state: the units do nothing then. */
+  busy?: () => boolean;
+  /** Every repair, give-up and recovery, as the protocol's AgentEvent (never a secret). */
+  onEvent?: (event: AgentEvent) => void;
+}
+
+export class HealContext {
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly tuning: HealerTuning;
+  /** Every repair runs through this queue, one at a time. */
+  readonly work = new Serial();
+  /** The desired state in force (the daemon's start, every apply). */
+  desired: NodeDesired | null = null;
+  /** Last known (re)start of each service by anyone the healer hears of (itself, an apply). */
+  readonly startedAt = new Map<string, number>();
+  readonly #limitedAt = new Map<string, number>();
+
+  constructor(private readonly o: HealContextOptions) {
+    this.clock = o.clock;
+    this.random = o.random;
+    this.log = o.log;
+    this.tuning = o.tuning;
+  }
+
+  busy(): boolean {
+    return this.o.busy?.() ?? false;
+  }
+
+  /** How long after a (re)start the service's failures are expected (a JVM coming up). */
+  grace(service: string): number {
+    if (this.tuning.graceMs !== null) return this.tuning.graceMs;
+    const s = this.desired?.services.find((x) => x.name === service);
+    return (s?.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+  }
+
+  /** Whether the service (re)started less than its grace period ago. */
+  inGrace(service: string): boolean {
+    const since = this.startedAt.get(service);
+    return since !== undefined && this.clock.now() - since < this.grace(service);
+  }
+
+  /** Sliding one-hour budget: true (and counted) while fewer than `perHour` runs happened in the last hour. */
+  allow(runs: number[], perHour: number): boolean {
+    const now = this.clock.now();
+    while (runs.length > 0 && now - runs[0]! >= HOUR_MS) runs.shift();
+    if (runs.length >= perHour) return false;
+    runs.push(now);
+    return true;
+  }
+
+  /** One "heal-limited" event per key and hour: a spent budget is reported, not repeated. */
+  limited(key: string, message: string): void {
+    const now = this.clock.now();
+    const last = this.#limitedAt.get(key);
+    if (last !== undefined && now - last < HOUR_MS) return;
+    this.#limitedAt.set(key, now);
+    this.event("heal-limited", "failed", message, key);
+  }
+
+  event(kind: string, label: HealthLabel, message: string, target?: string): void {
+    const event: AgentEvent = {
+      at: new Date(this.clock.now()).toISOString(),
+      kind,
+      label,
+      message: message.slice(0, 2000),
+      ...(target ? { target: target.slice(0, 1024) } : {}),
+    };
+    const log = label === "failed" ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
+    log({ kind, target, label }, message.slice(0, 500));
+    this.o.onEvent?.(event);
+  }
+}

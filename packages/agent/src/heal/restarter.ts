@@ -1,0 +1,212 @@
+// The restarter: a managed service that rcctl check does not find is started again with a per-service
+// backoff (backoff.ts); after `maxAttempts` starts that did not last it is reported failed and left alone
+// until it runs again or a new desired state arrives. It also restarts a service on request (a remedy, the
+// coordinator's repair frame) and says how each service looks to it (serviceHint, for the status report).
+//
+// check() runs in the healer's periodic pass (pass.ts), which asks nextAttemptIn() so that a service
+// waiting for its next attempt is looked at when that time comes; it owns no timer of its own. stop() ends a
+// check in progress at its next service.
+import type { HealerHealth } from "../health/source.js";
+import type { ServiceManager } from "../services/manager.js";
+import type { ServiceHealthHint } from "../status.js";
+import {
+  afterAttempt,
+  decide,
+  newRecord,
+  phaseOf,
+  type ServicePhase,
+  type ServiceRecord,
+  settle,
+} from "./backoff.js";
+import type { HealContext } from "./context.js";
+
+export interface RestarterOptions {
+  ctx: HealContext;
+  services: ServiceManager;
+  /** Told of every (re)start before it happens, and asked for a probe once the service runs. */
+  health?: HealerHealth;
+  /** A service's state (ok/starting/backoff/failed) changed. */
+  onChange?: () => void;
+}
+
+export type StartOutcome = { ok: true } | { ok: false; error: string };
+
+export class Restarter {
+  readonly #ctx: HealContext;
+  readonly #records = new Map<string, ServiceRecord>();
+  readonly #running = new Map<string, boolean>();
+  readonly #phases = new Map<string, ServicePhase>();
+  #stopped = false;
+
+  constructor(private readonly o: RestarterOptions) {
+    this.#ctx = o.ctx;
+  }
+
+  /** Idempotent: a check in progress ends at its next service. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /**
+   * The desired state changed (ctx.desired). A new desired state may fix what failed, so every service's
+   * attempt count and give-up are reset; a service no longer desired is forgotten.
+   */
+  configure(): void {
+    const names = new Set((this.#ctx.desired?.services ?? []).map((s) => s.name));
+    for (const name of [...this.#records.keys()]) if (!names.has(name)) this.#forget(name);
+    for (const name of names) {
+      const old = this.#records.get(name);
+      this.#records.set(name, { ...newRecord(), restarts: old?.restarts ?? 0 });
+    }
+  }
+
+  /** Milliseconds until the earliest start attempt a stopped service waits for; undefined: none waits. */
+  nextAttemptIn(): number | undefined {
+    const now = this.#ctx.clock.now();
+    let next: number | undefined;
+    for (const [name, rec] of this.#records) {
+      if (rec.gaveUp || rec.attempts === 0 || this.#running.get(name) !== false) continue;
+      next = Math.min(next ?? Number.POSITIVE_INFINITY, rec.nextAttemptAt - now);
+    }
+    return next;
+  }
+
+  /** The service's state as the restarter sees it, for the status report; undefined before its first check. */
+  serviceHint(name: string): ServiceHealthHint | undefined {
+    const rec = this.#records.get(name);
+    const running = this.#running.get(name);
+    if (!rec || running === undefined) return undefined;
+    const state = this.#phase(name, rec, running);
+    const p = this.#ctx.tuning.restart;
+    let detail: string | undefined;
+    if (rec.gaveUp && !running)
+      detail = `gave up after ${rec.attempts} starts that did not last${rec.lastError ? ` (last: ${rec.lastError})` : ""}; fix it, then rcctl start ${name} or push again`;
+    else if (state === "backoff") {
+      const wait = Math.max(0, Math.ceil((rec.nextAttemptAt - this.#ctx.clock.now()) / 1000));
+      detail = `start attempt ${rec.attempts} of ${p.maxAttempts} did not last${rec.lastError ? ` (${rec.lastError})` : ""}; next in ${wait} s`;
+    }
+    return { state, restarts: rec.restarts, ...(detail ? { detail: detail.slice(0, 2000) } : {}) };
+  }
+
+  /**
+   * Restarts a managed service now (the coordinator's repair frame), queued behind the repair in progress
+   * and reported as an event. Returns whether rcctl check finds it running afterwards.
+   */
+  restartService(name: string, reason: string): Promise<boolean> {
+    return this.#ctx.work.run(async () => {
+      const r = await this.startAndCheck(name, "restart");
+      this.#ctx.event(
+        "repair-service",
+        r.ok ? "degraded" : "failed",
+        r.ok ? `restarted ${name}: ${reason}` : `restart of ${name} failed (${reason}): ${r.error}`,
+        name,
+      );
+      return r.ok;
+    });
+  }
+
+  /** Checks every managed service in start order and starts what is not running. Runs inside ctx.work. */
+  async check(): Promise<void> {
+    const ctx = this.#ctx;
+    const desired = ctx.desired;
+    if (!desired) return;
+    const p = ctx.tuning.restart;
+    for (const s of [...desired.services].sort((a, b) => a.order - b.order)) {
+      if (this.#stopped || ctx.busy() || ctx.desired !== desired) return;
+      let running: boolean;
+      try {
+        running = await this.o.services.check(s.name);
+      } catch (err) {
+        ctx.log.warn({ service: s.name, err: (err as Error).message }, "rcctl check failed");
+        continue;
+      }
+      const now = ctx.clock.now();
+      let rec = settle(this.#records.get(s.name) ?? newRecord(), running, now, p);
+      const d = decide(rec, running, now, p);
+      if (d.kind === "recovered") {
+        rec = { ...newRecord(), restarts: rec.restarts };
+        ctx.event(
+          "service-recovered",
+          "healthy",
+          `${s.name} runs again; restarting it on failure again`,
+          s.name,
+        );
+      } else if (d.kind === "give-up") {
+        rec = { ...rec, gaveUp: true };
+        ctx.event(
+          "service-failed",
+          "failed",
+          `gave up on ${s.name} after ${rec.attempts} starts that did not last${rec.lastError ? ` (last: ${rec.lastError})` : ""}; fix it, then rcctl start ${s.name} or push a new generation`,
+          s.name,
+        );
+      } else if (d.kind === "start") {
+        const r = await this.startAndCheck(s.name, "start");
+        rec = afterAttempt(rec, ctx.clock.now(), p, r.ok, r.ok ? null : r.error);
+        running = r.ok;
+        const of = `attempt ${d.attempt} of ${p.maxAttempts}`;
+        const next = Math.round((rec.nextAttemptAt - ctx.clock.now()) / 1000);
+        ctx.event(
+          "repair-service",
+          r.ok ? "degraded" : "failed",
+          r.ok
+            ? `${s.name} was not running: started it (${of})`
+            : `${s.name} was not running and did not start (${of}): ${r.error}; ${d.attempt >= p.maxAttempts ? "giving up unless it runs" : "next attempt"} in ${next} s`,
+          s.name,
+        );
+      }
+      this.#records.set(s.name, rec);
+      this.#running.set(s.name, running);
+    }
+    this.#notifyPhases();
+  }
+
+  /**
+   * The restart step, one piece: rcctl start/restart, then rcctl check (rcctl says ok even when the process
+   * is gone at once). Every (re)start the healer makes goes through here.
+   */
+  async startAndCheck(name: string, verb: "start" | "restart"): Promise<StartOutcome> {
+    try {
+      // Announced before the start: the health monitor discards what the old process logged, and a JVM may
+      // log its first lines before rcctl returns.
+      this.o.health?.serviceStarted?.(name);
+      const r = verb === "start" ? await this.o.services.start(name) : await this.o.services.restart(name);
+      this.#ctx.startedAt.set(name, this.#ctx.clock.now());
+      if (!r.ok)
+        return { ok: false, error: `rcctl ${verb}: ${r.outcome} ${r.output.trim()}`.trim().slice(0, 500) };
+      if (!(await this.o.services.check(name)))
+        return { ok: false, error: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process` };
+      this.#running.set(name, true);
+      // Running: its component is probed at once, as after an apply's restart, not at the next interval.
+      void this.o.health?.probeNow?.({ [name]: true });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message.slice(0, 500) };
+    }
+  }
+
+  #phase(name: string, rec: ServiceRecord, running: boolean): ServicePhase {
+    const ctx = this.#ctx;
+    return phaseOf(rec, running, ctx.clock.now(), ctx.grace(name), ctx.startedAt.get(name) ?? null);
+  }
+
+  #notifyPhases(): void {
+    let changed = false;
+    for (const [name, rec] of this.#records) {
+      const running = this.#running.get(name);
+      if (running === undefined) continue;
+      const ph = this.#phase(name, rec, running);
+      if (this.#phases.get(name) !== ph) {
+        this.#phases.set(name, ph);
+        changed = true;
+      }
+    }
+    if (changed) this.o.onChange?.();
+  }
+
+  #forget(name: string): void {
+    this.#records.delete(name);
+    this.#running.delete(name);
+    this.#ctx.startedAt.delete(name);
+    this.#phases.delete(name);
+  }
+}
