@@ -441,6 +441,31 @@ describe("LogTailer under a flood", () => {
     ]);
   });
 
+  it("counts the time budget in CPU time: time spent waiting (a loaded machine) skips nothing", async () => {
+    const clock = new ManualClock(0);
+    const reports: SkipReport[] = [];
+    let delivered = 0;
+    const blocked = new Int32Array(new SharedArrayBuffer(4));
+    const tailer = new LogTailer({
+      path: log,
+      store: new MemoryOffsetStore(),
+      startAt: "start",
+      clock,
+      maxBusyMsPerSecond: 20,
+      onSkipped: (r) => reports.push(r),
+      onLine: () => {
+        delivered++;
+        // 2 ms off the CPU, as when the process waits for a core: 400 ms of wall time, a few ms of CPU.
+        Atomics.wait(blocked, 0, 0, 2);
+      },
+    });
+    tailers.push(tailer);
+    writeFileSync(log, text(lines("a", 200)));
+    await tailer.poll();
+    expect(delivered).toBe(200);
+    expect(reports).toEqual([]);
+  });
+
   it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {
     const reports: SkipReport[] = [];
     const h = manual(new MemoryOffsetStore(), {
