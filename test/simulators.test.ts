@@ -33,6 +33,8 @@ import {
   startService,
   writeRenderedFiles,
 } from "./simulators/index.js";
+import { RECONNECT } from "./simulators/lib.mjs";
+import { SIM_SEED_ENV, simRandom } from "./simulators/random.mjs";
 
 const DOMAIN = "jts.fips.de";
 const AUTH = `auth.${DOMAIN}`;
@@ -438,6 +440,34 @@ describe("jitsi simulators on rendered files", () => {
     );
     const closed = jvb().findIndex((l) => l.includes("Closed on error:"));
     expect(jvb()[closed + 1]).toContain("XMPPException$StreamErrorException: system-shutdown");
+  });
+
+  it("VMMEET_SIM_SEED, handed to jicofo by rcctl, fixes its reconnect delay: the same seed, the same wait", async () => {
+    // smack's randomBase as the simulator draws it (lib.mjs RECONNECT with random.mjs simRandom).
+    const base = (seed: number) =>
+      RECONNECT.jicofo(1, simRandom("jicofo", { [SIM_SEED_ENV]: String(seed) })).delaySeconds(1);
+    const seedFor = (b: number) => Array.from({ length: 1000 }, (_, i) => i).find((i) => base(i) === b) ?? -1;
+    const [two, four] = [seedFor(2), seedFor(4)];
+    try {
+      for (const seed of [two, four, two]) {
+        process.env[SIM_SEED_ENV] = String(seed);
+        const bridgeBack = (lines: () => string[], what: string) =>
+          waitFor(() => lines().some((l) => l.includes("Added brewery instance")), {
+            what,
+            timeoutMs: 30_000,
+          });
+        const started = mark("jicofo");
+        await rcctl("jicofo", "restart", "jicofo");
+        await bridgeBack(started, `jicofo (seed ${seed}) with the bridge in its brewery`);
+        const jicofo = mark("jicofo");
+        await rcctl("xmpp", "restart", "prosody");
+        await bridgeBack(jicofo, `jicofo (seed ${seed}) back after prosody's restart`);
+        const first = jicofo().find((l) => l.includes("XMPP reconnecting in:"));
+        expect(first, `seed ${seed}`).toContain(`XMPP reconnecting in: ${base(seed) - 1} seconds.`);
+      }
+    } finally {
+      delete process.env[SIM_SEED_ENV];
+    }
   });
 
   it("stopping jvb removes the bridge from the brewery", async () => {

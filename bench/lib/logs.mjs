@@ -4,6 +4,7 @@
 // file log "Mon DD HH:MM:SS SESSION\tLEVEL\tmessage"). Deterministic for a given seed.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { mulberry32 } from "../../test/simulators/random.mjs";
 
 export const CORPUS = fileURLToPath(new URL("../../test/fixtures/logs/corpus.jsonl", import.meta.url));
 export const COMPONENTS = ["jicofo", "jvb", "prosody"];
@@ -19,16 +20,9 @@ export function corpusLines(file = CORPUS) {
   return out;
 }
 
-/** Mulberry32: a small seeded generator, so every run writes the same file. */
+/** A small seeded generator (the simulators' mulberry32), so every run writes the same file. */
 export function rng(seed = 9) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 const hex = (r, n) => {

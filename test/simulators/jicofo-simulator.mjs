@@ -22,6 +22,7 @@ import {
   simulatorArgs,
   xmppLogin,
 } from "./lib.mjs";
+import { simRandom } from "./random.mjs";
 
 const HELP = `jicofo-simulator: a test double of jicofo (not jicofo, does not speak XMPP)
 usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F] [--address A]... --host=HOST
@@ -38,6 +39,13 @@ const args = simulatorArgs(HELP);
 if (!args.host || args.host === "true") {
   process.stdout.write("usage: jicofo --host=HOST (must match virtualhost) [jicofo-simulator]\n");
   process.exit(1);
+}
+let randomDraw;
+try {
+  randomDraw = simRandom("jicofo");
+} catch (e) {
+  process.stderr.write(`jicofo-simulator: ${e.message}\n`);
+  process.exit(2);
 }
 const ROOT = path.resolve(args.root);
 const NET = path.resolve(args.net);
@@ -110,7 +118,8 @@ const session =
     ? undefined
     : keepLoggedIn({
         retry: {
-          ...RECONNECT.jicofo(scale),
+          // smack's randomBase, drawn once for the connection (VMMEET_SIM_SEED: reproducible, random.mjs).
+          ...RECONNECT.jicofo(scale, randomDraw),
           onCountdown: (n) =>
             log.info(
               59,

@@ -915,11 +915,18 @@ export function onStop(cleanup, signals = ["SIGTERM", "SIGINT"]) {
  * jicofo: its first login is retried every 5 s (XmppProvider.start: RetryStrategy with SimpleRetryTask(0,
  * 5000)); once logged in, smack's ReconnectionManager takes over (enabled per default by XmppProvider; no
  * fixed delay set at 9646), whose RANDOM_INCREASING_DELAY policy waits randomBase seconds before each of the
- * first 7 attempts, randomBase * 6 before attempts 8 to 13 and randomBase * 30 after, with randomBase =
- * new Random().nextInt(13) + 2 (2 to 14) drawn once per connection, and tells its listeners every second
- * how long is left (jicofo logs each: "XMPP reconnecting in: N seconds.", then 0 once more before the
- * attempt). Sources: jitsi/jicofo jicofo-common/.../xmpp/XmppProvider.kt at stable/jitsi-meet_9646;
- * igniterealtime/Smack smack-core/.../ReconnectionManager.java (4.4).
+ * first 7 attempts, randomBase * 6 before attempts 8 to 13 and randomBase * 30 after (the count starts
+ * again at each drop), with randomBase = new Random().nextInt(13) + 2 (2 to 14) drawn once per
+ * ReconnectionManager, that is once per connection: jicofo makes one XMPPTCPConnection per XmppProvider
+ * and keeps it for its whole life, so one jicofo process waits the same delay after every drop. It tells
+ * its listeners every second how long is left (jicofo logs each: "XMPP reconnecting in: N seconds.", then
+ * 0 once more before the attempt). Sources: jitsi/jicofo jicofo-common/.../xmpp/XmppProvider.kt at
+ * stable/jitsi-meet_9646 (pom.xml: smack.version 4.4.8); igniterealtime/Smack
+ * smack-core/src/main/java/org/jivesoftware/smack/ReconnectionManager.java at tag 4.4.8 (randomBase,
+ * timeDelay, run). From stable/jitsi-meet_9909 on jicofo sets smack's FIXED_DELAY of 2 s instead (jicofo
+ * commit a470222a9, "Enable quicker reconnect"); the simulator prints 9646's lines and keeps 9646's timing.
+ * `random` is the draw (default Math.random; the simulator passes random.mjs simRandom("jicofo"), which
+ * VMMEET_SIM_SEED makes reproducible).
  *
  * jvb: jicoco's MucClient (1.1-141-g30ec741, jvb 9646) disables smack's reconnection and runs its
  * connect-and-login task every 5 s for ever (SimpleRetryTask(0, 5000, true, ...)): it connects if not

@@ -497,6 +497,8 @@ function spawnDaemon(svc, cfg) {
     ...(process.env.VMMEET_VM_CLOCK_OFFSET_MS
       ? { VMMEET_VM_CLOCK_OFFSET_MS: process.env.VMMEET_VM_CLOCK_OFFSET_MS }
       : {}),
+    // The simulators' random seed (test/simulators/random.mjs): test instrumentation, not part of a login.
+    ...(process.env.VMMEET_SIM_SEED ? { VMMEET_SIM_SEED: process.env.VMMEET_SIM_SEED } : {}),
   };
   let stdio = "ignore";
   let logger = null;

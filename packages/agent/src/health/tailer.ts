@@ -1,28 +1,16 @@
-import { createHash } from "node:crypto";
-import { constants, type FSWatcher, type Stats, watch } from "node:fs";
-import { type FileHandle, lstat, open, readdir } from "node:fs/promises";
+// Follows one log file (LogTailer): polling and waking on writes, rotation and copy-truncate, offsets
+// committed to the store. The line work (cutting, the budget, skipping, decoding, the hand-off to onLine)
+// is tailer-lines.ts; opening and recognizing a file, tailer-file.ts.
+import { type FSWatcher, type Stats, watch } from "node:fs";
+import { type FileHandle, lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { type Clock, systemClock } from "./clock.js";
 import type { OffsetStore, TailState } from "./offsetStore.js";
+import { type Current, hashPrefix, isEnoent, NotARegularFileError, openLog } from "./tailer-file.js";
+import { EMPTY, LineCutter, type LineInfo, type SkipReport } from "./tailer-lines.js";
 
-export interface LineInfo {
-  /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */
-  truncated: boolean;
-}
-
-/** What a tailer read but did not deliver since its last report (LogTailerOptions.onSkipped). */
-export interface SkipReport {
-  /** Complete lines not delivered because the second's budget (maxLinesPerSecond) was spent. */
-  lines: number;
-  /** Lines longer than maxLineBytes: their first maxLineBytes were delivered, the rest not. */
-  cut: number;
-  /** Bytes read and not delivered (skipped lines and the rest of cut ones). */
-  bytes: number;
-  /** Lines delivered over the same time (so a report says "N of M lines"). */
-  delivered: number;
-  /** When the first of them was read (the tailer's clock). */
-  since: number;
-}
+export { NotARegularFileError } from "./tailer-file.js";
+export type { LineInfo, SkipReport } from "./tailer-lines.js";
 
 export interface LogTailerOptions {
   /** The log file, followed by name (e.g. /var/log/daemon, /var/log/jicofo). */
@@ -73,10 +61,11 @@ export interface LogTailerOptions {
    */
   maxLinesPerSecond?: number;
   /**
-   * Milliseconds per second at most spent delivering lines (in onLine: decoding, classifying, what the
+   * CPU milliseconds per second at most spent delivering lines (in onLine: decoding, classifying, what the
    * signals set off), default 100: a tenth of a core. Lines differ in cost (one that carries a signal costs
    * more than one that matches nothing), so a line count alone does not bound the CPU; past this, the
-   * second's remaining lines are skipped and counted as over the budget.
+   * second's remaining lines are skipped and counted as over the budget. CPU time, not wall time: time
+   * spent waiting for a core on a loaded machine costs the agent nothing (tailer-lines.ts overBudget).
    */
   maxBusyMsPerSecond?: number;
   /**
@@ -90,85 +79,6 @@ export interface LogTailerOptions {
 }
 
 const CHUNK = 64 * 1024;
-const EMPTY: Buffer = Buffer.alloc(0);
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
-const decoder = new TextDecoder("utf-8", { fatal: false });
-
-function decodeLine(bytes: Buffer): string {
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 13) end--;
-  const s = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
-  return s.replace(CONTROL, "\uFFFD");
-}
-
-function isEnoent(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
-}
-
-/**
- * A log is read only when it is a regular file reached without following a link in its last component: a
- * log path replaced by a symlink (to /etc/master.passwd, say) is not read, nor is a FIFO waited on
- * (O_NONBLOCK: open(2) of a FIFO without a writer would block a thread-pool thread for good).
- */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-export class NotARegularFileError extends Error {
-  constructor(
-    readonly file: string,
-    readonly kind: string,
-  ) {
-    super(`${file} is ${kind}, not a regular file: not read`);
-  }
-}
-
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
-  return "not a regular file";
-}
-
-/** Opens a log for reading, or throws NotARegularFileError (ENOENT passes through). */
-async function openLog(file: string): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, OPEN_FLAGS);
-  } catch (err) {
-    // O_NOFOLLOW on a symbolic link fails with ELOOP (Linux, OpenBSD's open(2)); EMLINK on some BSDs.
-    const code = (err as NodeJS.ErrnoException | null)?.code;
-    if (code === "ELOOP" || code === "EMLINK") throw new NotARegularFileError(file, "a symbolic link");
-    throw err;
-  }
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    await fh.close().catch(() => undefined);
-    throw new NotARegularFileError(file, fileKind(st));
-  }
-  return fh;
-}
-
-async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return createHash("sha256").update(buf.subarray(0, got)).digest("hex");
-}
-
-interface Current {
-  fh: FileHandle;
-  ino: number;
-  /** Next byte to read. */
-  pos: number;
-  fpLen: number;
-  fpHash: string;
-  /** Size at the last poll (the fingerprint is re-checked when it changes). */
-  lastSize: number;
-}
 
 /**
  * Follows a log file by name, as newsyslog(8) rotation requires (docs/openbsd-rc.md §4): keeps
@@ -184,20 +94,17 @@ interface Current {
 export class LogTailer {
   private readonly file: string;
   private readonly store: OffsetStore;
-  private readonly onLine: (line: string, info: LineInfo) => void;
   private readonly onError: (err: unknown) => void;
   private readonly pollIntervalMs: number;
   private readonly clock: Clock;
-  private readonly maxLineBytes: number;
   private readonly fingerprintBytes: number;
   private readonly startAt: "start" | "end";
   private readonly maxBytesPerPoll: number;
   private readonly rotationGracePolls: number;
 
   private cur: Current | undefined;
-  /** Bytes of the partial last line (not yet delivered, not committed). */
-  private pending: Buffer = EMPTY;
-  private skipping = false;
+  /** The line work: the partial line, skipping, the budget, onLine (tailer-lines.ts). */
+  private readonly lines: LineCutter;
   /** The store's state has been consulted (only the first open resumes from it). */
   private resumed = false;
   /** Polls since the name was seen pointing at another file (undefined: no rotation seen). */
@@ -223,41 +130,36 @@ export class LogTailer {
   /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
   private wokeDuringPoll = false;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
-  /** Lines delivered so far (whether a poll found any). */
-  private linesRead = 0;
-  private readonly maxLinesPerSecond: number;
-  private readonly onSkipped: ((r: SkipReport) => void) | undefined;
-  private readonly skipReportMs: number;
-  /** The current second of the line budget: when it began and how many lines it delivered. */
-  private budget = { windowStart: Number.NEGATIVE_INFINITY, lines: 0, busyMs: 0 };
-  private readonly maxBusyMsPerSecond: number;
-  /** Skipped since the last report. */
-  private skipped: SkipReport = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
-  /** When a report last carried lines over the budget, and cut lines. */
-  private lastSkipReportAt = { lines: Number.NEGATIVE_INFINITY, cut: Number.NEGATIVE_INFINITY };
-  /** Totals since start (status and tests). */
-  readonly totals = { delivered: 0, skippedLines: 0, cutLines: 0, skippedBytes: 0 };
   /** The last NotARegularFileError reported: reported once, not at every poll. */
   private refused: string | undefined;
 
   constructor(opts: LogTailerOptions) {
     this.file = opts.path;
     this.store = opts.store;
-    this.onLine = opts.onLine;
     this.onError = opts.onError ?? (() => undefined);
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.clock = opts.clock ?? systemClock;
-    this.maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
     this.fingerprintBytes = opts.fingerprintBytes ?? 1024;
     this.startAt = opts.startAt ?? "end";
     this.maxBytesPerPoll = opts.maxBytesPerPoll ?? 8 * 1024 * 1024;
     this.rotationGracePolls = opts.rotationGracePolls ?? 5;
     this.wakeOnWrite = opts.wakeOnWrite ?? false;
     this.wakeGapMs = opts.wakeGapMs ?? 100;
-    this.maxLinesPerSecond = opts.maxLinesPerSecond ?? 5000;
-    this.maxBusyMsPerSecond = opts.maxBusyMsPerSecond ?? 100;
-    this.onSkipped = opts.onSkipped;
-    this.skipReportMs = opts.skipReportMs ?? 60_000;
+    this.lines = new LineCutter({
+      onLine: opts.onLine,
+      onError: this.onError,
+      clock: this.clock,
+      maxLineBytes: opts.maxLineBytes ?? 64 * 1024,
+      maxLinesPerSecond: opts.maxLinesPerSecond ?? 5000,
+      maxBusyMsPerSecond: opts.maxBusyMsPerSecond ?? 100,
+      onSkipped: opts.onSkipped,
+      skipReportMs: opts.skipReportMs ?? 60_000,
+    });
+  }
+
+  /** Totals since start (status and tests). */
+  get totals(): LineCutter["totals"] {
+    return this.lines.totals;
   }
 
   /** Starts polling (the first poll runs at once). Calling it again does nothing. */
@@ -276,7 +178,7 @@ export class LogTailer {
       }
       await this.inFlight;
       this.unwatch();
-      this.reportSkipped(true);
+      this.lines.reportSkipped(true);
       try {
         await this.commit();
       } catch (err) {
@@ -315,7 +217,7 @@ export class LogTailer {
         },
       )
       .finally(() => {
-        this.reportSkipped(false);
+        this.lines.reportSkipped(false);
       })
       .finally(() => {
         this.inFlight = undefined;
@@ -329,13 +231,13 @@ export class LogTailer {
       this.timer = undefined;
       this.timerDue = Number.POSITIVE_INFINITY;
       const now = this.clock.now();
-      const before = this.linesRead;
+      const before = this.lines.linesRead;
       this.wokeDuringPoll = false;
       const commit = !woken || now - this.lastCommitAt >= this.pollIntervalMs;
       void this.#poll(commit).then(() => {
         // Only a woken poll that found lines starts a gap: the poll a write event during the previous one
         // asked for often finds nothing (that poll had read it), and must not delay the next single line.
-        if (woken && this.linesRead !== before) this.lastWokenPollAt = now;
+        if (woken && this.lines.linesRead !== before) this.lastWokenPollAt = now;
         if (this.stopping !== undefined) return;
         this.watchCurrent();
         if (this.backlog) this.schedule(0);
@@ -428,7 +330,7 @@ export class LogTailer {
         this.rotatedFor = this.rotatedFor === undefined ? 0 : this.rotatedFor + 1;
         if (this.rotatedFor > 0 && (read === 0 || this.rotatedFor >= this.rotationGracePolls)) {
           await this.readAvailable(cur, Number.POSITIVE_INFINITY);
-          this.flushPartial(false);
+          this.lines.flushPartial(false);
           await cur.fh.close().catch(() => undefined);
           this.cur = undefined;
           this.rotatedFor = undefined;
@@ -468,7 +370,7 @@ export class LogTailer {
       if (same) {
         this.cur = { fh, ino, pos: state.offset, fpLen: state.fpLen, fpHash: state.fpHash, lastSize: -1 };
         this.watchCurrent();
-        this.skipping = state.skipping;
+        this.lines.skipping = state.skipping;
         await this.extendFingerprint(this.cur, size);
         return;
       }
@@ -485,7 +387,7 @@ export class LogTailer {
     // Starting at the end inside a line still being written: skip its rest, never emit a fragment.
     const last = Buffer.alloc(1);
     await fh.read(last, 0, 1, size - 1);
-    if (last[0] !== 10) this.skipping = true;
+    if (last[0] !== 10) this.lines.skipping = true;
   }
 
   /** A file that appeared or was rotated in: from its start. */
@@ -503,8 +405,7 @@ export class LogTailer {
 
   private async adopt(fh: FileHandle, ino: number, pos: number, size: number): Promise<void> {
     this.orphan = undefined;
-    this.pending = EMPTY;
-    this.skipping = false;
+    this.lines.reset();
     const fpLen = Math.min(size, this.fingerprintBytes);
     this.cur = { fh, ino, pos, fpLen, fpHash: await hashPrefix(fh, fpLen), lastSize: size };
     this.watchCurrent();
@@ -520,11 +421,11 @@ export class LogTailer {
     if (truncated || rewritten) {
       // copy-truncate: the lines between our offset and the truncation are in the copy.
       const copied = await this.drainSibling(
-        { ino: -1, offset: cur.pos, fpLen: cur.fpLen, fpHash: cur.fpHash, skipping: this.skipping },
+        { ino: -1, offset: cur.pos, fpLen: cur.fpLen, fpHash: cur.fpHash, skipping: this.lines.skipping },
         cur.ino,
-        this.pending,
+        this.lines.pending,
       );
-      if (!copied) this.flushPartial(true);
+      if (!copied) this.lines.flushPartial(true);
       await this.adopt(cur.fh, cur.ino, 0, size);
       await this.readAvailable(this.cur as Current);
       return;
@@ -577,11 +478,10 @@ export class LogTailer {
             ? s.size >= state.fpLen && (await hashPrefix(fh, state.fpLen)) === state.fpHash
             : s.ino === state.ino;
         if (!match) continue;
-        this.pending = pending;
-        this.skipping = state.skipping;
+        this.lines.reset(pending, state.skipping);
         const tmp: Current = { fh, ino: s.ino, pos: state.offset, fpLen: 0, fpHash: "", lastSize: s.size };
         await this.readAvailable(tmp, Number.POSITIVE_INFINITY);
-        this.flushPartial(false);
+        this.lines.flushPartial(false);
         const fpLen = Math.min(s.size, this.fingerprintBytes);
         this.orphan = {
           ino: s.ino,
@@ -609,128 +509,10 @@ export class LogTailer {
       if (bytesRead === 0) return total;
       cur.pos += bytesRead;
       total += bytesRead;
-      const now = this.clock.now();
-      if (now - this.budget.windowStart >= 1000) this.budget = { windowStart: now, lines: 0, busyMs: 0 };
-      this.consume(buf.subarray(0, bytesRead));
+      this.lines.chunk(buf.subarray(0, bytesRead));
     }
     this.backlog = true;
     return total;
-  }
-
-  private consume(chunk: Buffer): void {
-    const began = performance.now();
-    try {
-      this.consumeLines(chunk, began);
-    } finally {
-      this.budget.busyMs += performance.now() - began;
-    }
-  }
-
-  private overBudget(began: number): boolean {
-    return (
-      this.budget.lines >= this.maxLinesPerSecond ||
-      this.budget.busyMs + (performance.now() - began) >= this.maxBusyMsPerSecond
-    );
-  }
-
-  private consumeLines(chunk: Buffer, began: number): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl === -1) break;
-      if (this.skipping) {
-        this.skipping = false;
-        this.skip(nl - start, 0);
-      } else if (this.overBudget(began)) {
-        // Over the second's budget: not decoded, not classified, counted.
-        this.skip(this.pending.length + nl - start, 1);
-        this.pending = EMPTY;
-      } else if (this.pending.length > 0) {
-        const line = Buffer.concat([this.pending, chunk.subarray(start, nl)]);
-        this.pending = EMPTY;
-        this.deliver(line);
-      } else {
-        this.deliver(chunk.subarray(start, nl));
-      }
-      start = nl + 1;
-    }
-    if (start >= chunk.length) return;
-    if (this.skipping) {
-      this.skip(chunk.length - start, 0);
-      return;
-    }
-    // A partial line: keep a copy (the read buffer is reused), cut it when it grows too long.
-    const rest = chunk.subarray(start);
-    if (this.pending.length + rest.length > this.maxLineBytes) {
-      const whole = this.pending.length + rest.length;
-      const head = Buffer.concat([this.pending, rest]).subarray(0, this.maxLineBytes);
-      this.pending = EMPTY;
-      this.skipping = true;
-      this.skip(whole - this.maxLineBytes, 0, 1);
-      this.emit(head, true);
-      return;
-    }
-    this.pending = this.pending.length === 0 ? Buffer.from(rest) : Buffer.concat([this.pending, rest]);
-  }
-
-  private deliver(line: Buffer): void {
-    if (line.length > this.maxLineBytes) {
-      this.skip(line.length - this.maxLineBytes, 0, 1);
-      this.emit(line.subarray(0, this.maxLineBytes), true);
-    } else this.emit(line, false);
-  }
-
-  private skip(bytes: number, lines: number, cut = 0): void {
-    if (bytes === 0 && lines === 0 && cut === 0) return;
-    const s = this.skipped;
-    if (s.lines === 0 && s.cut === 0 && s.bytes === 0) {
-      s.since = this.clock.now();
-      // The report counts the lines delivered from the first skip on.
-      s.delivered = 0;
-    }
-    s.lines += lines;
-    s.cut += cut;
-    s.bytes += bytes;
-    this.totals.skippedLines += lines;
-    this.totals.cutLines += cut;
-    this.totals.skippedBytes += bytes;
-  }
-
-  /** Hands what was skipped to onSkipped: at once the first time, then at most once per skipReportMs and kind. */
-  private reportSkipped(force: boolean): void {
-    const s = this.skipped;
-    if (s.lines === 0 && s.cut === 0 && s.bytes === 0) return;
-    const now = this.clock.now();
-    const due = (kind: "lines" | "cut") =>
-      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.skipReportMs;
-    if (!force && !due("lines") && !due("cut")) return;
-    if (s.lines > 0) this.lastSkipReportAt.lines = now;
-    if (s.cut > 0) this.lastSkipReportAt.cut = now;
-    this.skipped = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
-    try {
-      this.onSkipped?.(s);
-    } catch (err) {
-      this.onError(err);
-    }
-  }
-
-  /** The file ended without a newline and will not grow any more: its last line is complete. */
-  private flushPartial(truncated: boolean): void {
-    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, truncated);
-    this.pending = EMPTY;
-    this.skipping = false;
-  }
-
-  private emit(bytes: Buffer, truncated: boolean): void {
-    try {
-      this.linesRead++;
-      this.budget.lines++;
-      this.totals.delivered++;
-      this.skipped.delivered++;
-      this.onLine(decodeLine(bytes), { truncated });
-    } catch (err) {
-      this.onError(err);
-    }
   }
 
   private async commit(): Promise<void> {
@@ -740,10 +522,10 @@ export class LogTailer {
         ? this.orphan
         : {
             ino: cur.ino,
-            offset: cur.pos - this.pending.length,
+            offset: cur.pos - this.lines.pending.length,
             fpLen: cur.fpLen,
             fpHash: cur.fpHash,
-            skipping: this.skipping,
+            skipping: this.lines.skipping,
           };
     if (state === undefined) return;
     const key = JSON.stringify(state);
