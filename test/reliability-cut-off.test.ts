@@ -13,9 +13,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { StatusReport } from "@vmmeet/coordinator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Deployment } from "./harness/deployment.js";
-import { prng } from "./helpers/fuzz.js";
-import { attemptsWithin, type LossyProxy, lossyProxy } from "./helpers/lossy-proxy.js";
+import type { Deployment } from "./harness/deployment.js";
+import { attemptsWithin, type LossyProxy } from "./helpers/lossy-proxy.js";
+import { deploymentWithProxy } from "./helpers/proxied-node.js";
 import { recordFigure } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -28,22 +28,8 @@ let d: Deployment;
 let proxy: LossyProxy | undefined;
 
 beforeAll(async () => {
-  d = await Deployment.start();
-  // (Before the first push the status lists the nodes that connected: jvb once it has enrolled.)
-  await waitFor(async () => jvbOf(await d.status())?.connected === true, {
-    what: "jvb enrolled and connected",
-    timeoutMs: 60_000,
-  });
-  // Enrolled directly, then restarted behind the proxy (enrollment is one HTTPS exchange: the link's faults
-  // are for the agent's websocket).
-  const port = new URL(d.coordinatorUrl.replace(/^wss?:/, "http:")).port;
-  proxy = await lossyProxy(Number(port), prng(SEED));
-  d.nodes.get("jvb")!.own = { coordinator: d.coordinatorUrl.replace(`:${port}/`, `:${proxy.port}/`) };
-  await d.restartAgent("jvb");
-  await waitFor(async () => proxy!.accepted > 0 && jvbOf(await d.status())?.connected === true, {
-    what: "jvb connected through the proxy",
-    timeoutMs: 60_000,
-  });
+  // Enrolled through the proxy too: its faults come later, for the agent's websocket.
+  ({ d, proxy } = await deploymentWithProxy("jvb", SEED));
 }, 180_000);
 afterAll(async () => {
   await d?.remove();

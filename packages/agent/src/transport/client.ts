@@ -146,6 +146,8 @@ export class AgentTransport {
   #bad = { windowStart: 0, count: 0 };
   readonly #badLog: RefusalLog;
   readonly #answers = new ApplyAnswers();
+  /** Repeats are logged once per kind and minute, with a count: a peer replaying one frame floods no log. */
+  readonly #repeatLog: RefusalLog;
   /** Desired states received again (a resend, or the same state while it was applied) and not applied again. */
   repeatsAnswered = 0;
   reconnects = 0;
@@ -158,6 +160,7 @@ export class AgentTransport {
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
     this.#clock = o.clock ?? transportClock;
     this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
+    this.#repeatLog = new RefusalLog({ now: () => this.#clock.now() });
   }
 
   get state(): TransportState {
@@ -434,16 +437,19 @@ export class AgentTransport {
       const seen = this.#answers.seen(frame);
       if (seen.kind !== "apply") {
         this.repeatsAnswered += 1;
-        this.o.logger.info(
-          {
-            id: frame.id,
-            generation: frame.generation,
-            ...(seen.kind === "running" ? { with: seen.request } : {}),
-          },
-          seen.kind === "answer"
-            ? "desired state sent again: answered with its apply's result, not applied again"
-            : "desired state sent again while it is being applied: answered when that apply ends",
-        );
+        const note = this.#repeatLog.note(seen.kind);
+        if (note !== null)
+          this.o.logger.info(
+            {
+              id: frame.id,
+              generation: frame.generation,
+              ...(seen.kind === "running" ? { with: seen.request } : {}),
+              ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+            },
+            seen.kind === "answer"
+              ? "desired state sent again: answered with its apply's result, not applied again"
+              : "desired state sent again while it is being applied: answered when that apply ends",
+          );
         if (seen.kind === "answer") ws.send(encodeFrame(seen.frame));
         return;
       }
