@@ -12,11 +12,9 @@
 //   - at the end the deployment is conference-ready, jvb on the last generation.
 import { readFile, writeFile } from "node:fs/promises";
 import type { StatusReport } from "@vmmeet/coordinator";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Deployment } from "./harness/deployment.js";
+import { describe, expect, it } from "vitest";
 import { prng } from "./helpers/fuzz.js";
-import type { LossyProxy } from "./helpers/lossy-proxy.js";
-import { deploymentWithProxy } from "./helpers/proxied-node.js";
+import { proxiedNodeForTests } from "./helpers/proxied-node.js";
 import { recordFigure, scale } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -26,27 +24,17 @@ const SEED = Number(process.env.FUZZ_SEED ?? 7);
 const CUT_WITHIN_MS = 3000;
 const jvbOf = (st: StatusReport) => st.nodes.find((n) => n.node === "jvb");
 
-let d: Deployment;
-let proxy: LossyProxy | undefined;
-
-beforeAll(async () => {
-  // Enrolled through the proxy too: its faults come later, for the agent's websocket.
-  ({ d, proxy } = await deploymentWithProxy("jvb", SEED));
-}, 180_000);
-afterAll(async () => {
-  await d?.remove();
-  await proxy?.close();
-}, 60_000);
+const sandbox = proxiedNodeForTests("jvb", SEED);
 
 describe("pushes whose apply on a VM is cut off from the coordinator midway", () => {
   it(
     `complete, each generation applied once (${PUSHES} pushes, seed ${SEED})`,
     async () => {
+      const { d, proxy: p } = sandbox;
       const r = prng(SEED);
       const first = await d.push(180);
       expect(first.stdout, first.stdout + first.stderr).toMatch(/ok: generation 1 rolled out/);
       await d.waitVerdict("conference-ready", 90_000);
-      const p = proxy!;
       p.faults = { latencyMs: 200, stallChance: 0, stallMaxMs: 0, cutChance: 0 };
       const jvb = d.nodes.get("jvb")!;
       const lines = (re: RegExp) => jvb.output.filter((l) => re.test(l));

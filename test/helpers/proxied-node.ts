@@ -2,6 +2,7 @@
 // (lossy-proxy.ts) from its first start, its enrollment included: the link faults a test then sets on the
 // proxy are that agent's alone.
 import type { StatusReport } from "@vmmeet/coordinator";
+import { afterAll, beforeAll } from "vitest";
 import { Deployment } from "../harness/deployment.js";
 import { prng } from "./fuzz.js";
 import { type LossyProxy, lossyProxy } from "./lossy-proxy.js";
@@ -36,4 +37,32 @@ export async function deploymentWithProxy(
     timeoutMs: 60_000,
   });
   return { d, proxy: p };
+}
+
+/**
+ * deploymentWithProxy for the tests of one file: started before them (enrolled through the proxy too: the
+ * faults come later, for the agent's websocket), removed after them. Read `d` and `proxy` inside a test.
+ */
+export function proxiedNodeForTests(
+  node: string,
+  seed: number,
+): { readonly d: Deployment; readonly proxy: LossyProxy } {
+  const started: Partial<{ d: Deployment; proxy: LossyProxy }> = {};
+  beforeAll(async () => {
+    Object.assign(started, await deploymentWithProxy(node, seed));
+  }, 180_000);
+  afterAll(async () => {
+    await started.d?.remove();
+    await started.proxy?.close();
+  }, 60_000);
+  return {
+    get d() {
+      if (!started.d) throw new Error("the sandbox deployment did not start");
+      return started.d;
+    },
+    get proxy() {
+      if (!started.proxy) throw new Error("the sandbox deployment did not start");
+      return started.proxy;
+    },
+  };
 }

@@ -146,7 +146,7 @@ export class AgentTransport {
   #bad = { windowStart: 0, count: 0 };
   readonly #badLog: RefusalLog;
   readonly #answers = new ApplyAnswers();
-  /** Repeats are logged once per kind and minute, with a count: a peer replaying one frame floods no log. */
+  /** Repeats are logged once per generation and minute, with a count (the apply answers kept are few). */
   readonly #repeatLog: RefusalLog;
   /** Desired states received again (a resend, or the same state while it was applied) and not applied again. */
   repeatsAnswered = 0;
@@ -437,7 +437,8 @@ export class AgentTransport {
       const seen = this.#answers.seen(frame);
       if (seen.kind !== "apply") {
         this.repeatsAnswered += 1;
-        const note = this.#repeatLog.note(seen.kind);
+        // One line per generation and minute: a peer replaying one frame floods no log.
+        const note = this.#repeatLog.note(`${seen.kind} ${frame.generation}`);
         if (note !== null)
           this.o.logger.info(
             {
