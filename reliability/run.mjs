@@ -6,7 +6,7 @@
 // CI runs the same tests at small counts (`npm test`); this is never part of it.
 //
 //   node reliability/run.mjs [--quick] [--only coordinator-crash,disk-full,log-flood,days-away,lossy-link,
-//                            cut-off,clock-skew,bad-frames,bad-specs,hostile-files]
+//                            cut-off,apply-cuts,clock-skew,bad-frames,bad-specs,hostile-files]
 //                            [--out FILE]
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -27,6 +27,7 @@ const FAULTS = {
   "days-away": "test/reliability-days-away.test.ts",
   "lossy-link": "test/reliability-lossy-link.test.ts",
   "cut-off": "test/reliability-cut-off.test.ts",
+  "apply-cuts": "test/reliability-apply-cuts.test.ts",
   "clock-skew": "test/reliability-clock-skew.test.ts",
   "bad-frames": "test/fuzz.test.ts",
   "bad-specs": "test/reliability-bad-input.test.ts",

@@ -12,10 +12,9 @@
 //   - the deployment is conference-ready again, every node connected.
 import { readFile, writeFile } from "node:fs/promises";
 import type { StatusReport } from "@vmmeet/coordinator";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Deployment } from "./harness/deployment.js";
-import { prng } from "./helpers/fuzz.js";
-import { attemptsWithin, type LossyProxy, lossyProxy } from "./helpers/lossy-proxy.js";
+import { describe, expect, it } from "vitest";
+import { attemptsWithin } from "./helpers/lossy-proxy.js";
+import { proxiedNodeForTests } from "./helpers/proxied-node.js";
 import { recordFigure } from "./helpers/reliability.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -24,38 +23,14 @@ const HEARTBEAT_MS = 2000;
 const SEED = Number(process.env.FUZZ_SEED ?? 21);
 const jvbOf = (st: StatusReport) => st.nodes.find((n) => n.node === "jvb");
 
-let d: Deployment;
-let proxy: LossyProxy | undefined;
-
-beforeAll(async () => {
-  d = await Deployment.start();
-  // (Before the first push the status lists the nodes that connected: jvb once it has enrolled.)
-  await waitFor(async () => jvbOf(await d.status())?.connected === true, {
-    what: "jvb enrolled and connected",
-    timeoutMs: 60_000,
-  });
-  // Enrolled directly, then restarted behind the proxy (enrollment is one HTTPS exchange: the link's faults
-  // are for the agent's websocket).
-  const port = new URL(d.coordinatorUrl.replace(/^wss?:/, "http:")).port;
-  proxy = await lossyProxy(Number(port), prng(SEED));
-  d.nodes.get("jvb")!.own = { coordinator: d.coordinatorUrl.replace(`:${port}/`, `:${proxy.port}/`) };
-  await d.restartAgent("jvb");
-  await waitFor(async () => proxy!.accepted > 0 && jvbOf(await d.status())?.connected === true, {
-    what: "jvb connected through the proxy",
-    timeoutMs: 60_000,
-  });
-}, 180_000);
-afterAll(async () => {
-  await d?.remove();
-  await proxy?.close();
-}, 60_000);
+const sandbox = proxiedNodeForTests("jvb", SEED);
 
 describe("a VM cut off from the coordinator, then back over a slow, stalling link", () => {
   it("is found away within the heartbeat window and named, then catches up once, without a storm", async () => {
+    const { d, proxy: p } = sandbox;
     const first = await d.push(180);
     expect(first.stdout, first.stdout + first.stderr).toMatch(/ok: generation 1 rolled out/);
     await d.waitVerdict("conference-ready", 90_000);
-    const p = proxy!;
     const jvb = d.nodes.get("jvb")!;
 
     // The cable is pulled.

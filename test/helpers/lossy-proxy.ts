@@ -32,6 +32,8 @@ export interface LossyProxy {
   setSilent(silent: boolean): void;
   /** Cuts the connection at the next chunk going that way, which is lost. */
   cutOnNext(direction: "to-coordinator" | "to-agent"): void;
+  /** Cuts every connection now (what is still on its way, delayed in the proxy, is lost with it). */
+  cutNow(): void;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,11 @@ export async function lossyProxy(
     cutOnNext(direction) {
       cutNext[direction] = true;
     },
+    cutNow() {
+      if (live.size === 0) return;
+      state.cuts += 1;
+      for (const s of live) s.destroy();
+    },
     setSilent(on) {
       silent = on;
     },
@@ -71,13 +78,16 @@ export async function lossyProxy(
         server.close(() => res());
       }),
   };
-  const server: Server = createServer((client) => {
+  // Half-open allowed on both sides: a connection's end (FIN) goes through like its bytes, one direction at a
+  // time, after the bytes sent before it. (Closing the other side at once when one side closed lost an answer
+  // that was still delayed in the proxy: an HTTP server's answer followed by its close, as in enrollment.)
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     state.accepted += 1;
     if (cutOff) {
       client.destroy();
       return;
     }
-    const upstream = connect(upstreamPort, "127.0.0.1");
+    const upstream = connect({ port: upstreamPort, host: "127.0.0.1", allowHalfOpen: true });
     live.add(client);
     live.add(upstream);
     const cut = () => {
@@ -90,30 +100,38 @@ export async function lossyProxy(
       s.on("error", () => {
         if (!silent) cut();
       });
-      s.on("close", () => {
-        live.delete(s);
-        if (!silent) cut();
-      });
     }
-    // Each direction keeps its order: a chunk leaves no earlier than the one before it.
+    // Each direction keeps its order: a chunk, or the end, leaves no earlier than the chunk before it.
     const pipe = (from: Socket, to: Socket, direction: keyof typeof cutNext) => {
       let lastAt = 0;
+      const later = (send: () => void) => {
+        const now = Date.now();
+        const at = Math.max(now + proxy.faults.latencyMs, stalledUntil, lastAt);
+        lastAt = at;
+        setTimeout(() => {
+          if (!to.destroyed) send();
+        }, at - now);
+      };
       from.on("data", (chunk: Buffer) => {
         if (silent) return;
         const f = proxy.faults;
-        const now = Date.now();
         if (cutNext[direction] || r.next() < f.cutChance) {
           cutNext[direction] = false;
           state.cuts += 1;
           cut();
           return;
         }
-        if (r.next() < f.stallChance) stalledUntil = Math.max(stalledUntil, now + r.next() * f.stallMaxMs);
-        const at = Math.max(now + f.latencyMs, stalledUntil, lastAt);
-        lastAt = at;
-        setTimeout(() => {
-          if (!to.destroyed) to.write(chunk);
-        }, at - now);
+        if (r.next() < f.stallChance)
+          stalledUntil = Math.max(stalledUntil, Date.now() + r.next() * f.stallMaxMs);
+        later(() => to.write(chunk));
+      });
+      from.on("end", () => {
+        if (!silent) later(() => to.end());
+      });
+      from.on("close", () => {
+        live.delete(from);
+        // Gone without an end or an error (destroyed): the other side gets its end after what is on its way.
+        if (!silent) later(() => to.end());
       });
     };
     pipe(client, upstream, "to-coordinator");

@@ -4,6 +4,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type FakeCoordinator, fakeCoordinator } from "../../../../test/helpers/fake-coordinator.js";
+import { jicofoConf, jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { backoffDelay } from "./backoff.js";
 import { AgentTransport, agentEndpoint, explainHttpStatus } from "./client.js";
@@ -92,6 +93,39 @@ describe("AgentTransport against a real ws server", () => {
     await waitFor(() => opens() === 2, { what: "second open" });
     expect(h.frames.filter((f) => (f as { type?: string }).type === "hello")).toHaveLength(2);
     expect(t.reconnects).toBeGreaterThanOrEqual(1);
+  });
+
+  it("hands a desired state on once: its resend on the next link is answered with the apply's result", async () => {
+    const h = await server();
+    const { t, frames, opens } = transport(h.url);
+    t.start();
+    await waitFor(() => opens() === 1, { what: "first open" });
+    const desired = {
+      type: "desired",
+      id: "cab12.7",
+      generation: 8,
+      desired: jicofoDesired([jicofoConf("jicofo {}\n")]),
+    };
+    h.sockets[0]!.send(JSON.stringify(desired));
+    await waitFor(() => frames.length === 1, { what: "the desired state handed on" });
+    // The link drops during the apply; its answer cannot go.
+    h.sockets[0]!.terminate();
+    await waitFor(() => t.state !== "open", { what: "link down" });
+    const result = {
+      type: "apply-result" as const,
+      replyTo: "cab12.7",
+      generation: 8,
+      ok: true,
+      unchanged: false,
+      items: [{ kind: "service" as const, target: "jicofo", status: "restarted" as const }],
+    };
+    expect(t.send(result)).toBe(false);
+    await waitFor(() => opens() === 2, { what: "second open" });
+    h.sockets[1]!.send(JSON.stringify(desired));
+    await waitFor(() => h.frames.some((f) => f.type === "apply-result"), { what: "the answer" });
+    expect(h.frames.filter((f) => f.type === "apply-result")).toEqual([result]);
+    expect(frames).toHaveLength(1);
+    expect(t.repeatsAnswered).toBe(1);
   });
 
   it("declares a silent link dead after three heartbeats and reconnects", async () => {

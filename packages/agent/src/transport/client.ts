@@ -6,7 +6,8 @@
 // The agent's first frame is a hello (protocol version, node, role, generation); the coordinator answers with
 // a welcome carrying its heartbeat interval. The coordinator pings; if nothing at all arrives for three
 // heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
-// After every (re)connect the daemon sends a full snapshot (onOpen), then only changes.
+// After every (re)connect the daemon sends a full snapshot (onOpen), then only changes. A desired state the
+// coordinator sends again after a dropped link is answered from its apply, not applied twice (replies.ts).
 //
 // Invalid frames from the coordinator are answered with an error frame, at most BAD_FRAME_REPLY_LIMIT per
 // minute and link (more are dropped without an answer); past BAD_FRAME_CLOSE_LIMIT per minute the link is
@@ -38,6 +39,7 @@ import WebSocket from "ws";
 import { pinnedServerIdentity } from "../enroll/pin.js";
 import type { Clock } from "../health/clock.js";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+import { ApplyAnswers } from "./replies.js";
 
 /** The coordinator serves agents at this path (vmmeet serve prints it). */
 export const AGENT_PATH = "/agent";
@@ -143,6 +145,11 @@ export class AgentTransport {
   #gaveUp: string | null = null;
   #bad = { windowStart: 0, count: 0 };
   readonly #badLog: RefusalLog;
+  readonly #answers = new ApplyAnswers();
+  /** Repeats are logged once per generation and minute, with a count (the apply answers kept are few). */
+  readonly #repeatLog: RefusalLog;
+  /** Desired states received again (a resend, or the same state while it was applied) and not applied again. */
+  repeatsAnswered = 0;
   reconnects = 0;
   /** Connection attempts made (the first one included). */
   attempts = 0;
@@ -153,6 +160,7 @@ export class AgentTransport {
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
     this.#clock = o.clock ?? transportClock;
     this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
+    this.#repeatLog = new RefusalLog({ now: () => this.#clock.now() });
   }
 
   get state(): TransportState {
@@ -199,9 +207,12 @@ export class AgentTransport {
 
   /** Sends when open; returns false when the frame could not be sent (the caller keeps state for the next snapshot). */
   send(frame: AgentToCoordinator): boolean {
+    // Kept even when it cannot go now: a resend of its request after the reconnect is answered with it.
+    const copies = this.#answers.answered(frame);
     const ws = this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || (!this.#welcomed && frame.type !== "hello")) return false;
     ws.send(encodeFrame(frame));
+    for (const copy of copies) ws.send(encodeFrame(copy));
     return true;
   }
 
@@ -422,6 +433,28 @@ export class AgentTransport {
       return;
     }
     if (frame.type === "pong") return;
+    if (frame.type === "desired") {
+      const seen = this.#answers.seen(frame);
+      if (seen.kind !== "apply") {
+        this.repeatsAnswered += 1;
+        // One line per generation and minute: a peer replaying one frame floods no log.
+        const note = this.#repeatLog.note(`${seen.kind} ${frame.generation}`);
+        if (note !== null)
+          this.o.logger.info(
+            {
+              id: frame.id,
+              generation: frame.generation,
+              ...(seen.kind === "running" ? { with: seen.request } : {}),
+              ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+            },
+            seen.kind === "answer"
+              ? "desired state sent again: answered with its apply's result, not applied again"
+              : "desired state sent again while it is being applied: answered when that apply ends",
+          );
+        if (seen.kind === "answer") ws.send(encodeFrame(seen.frame));
+        return;
+      }
+    }
     this.o.onFrame(frame);
   }
 

@@ -37,6 +37,22 @@ describe("clock skew", () => {
     expect(e.estimate).toMatchObject({ skewMs: 0 });
   });
 
+  it("follows a VM clock set while connected from the next exchange on, not after SKEW_SAMPLES of them", () => {
+    const e = new SkewEstimator();
+    e.add({ skewMs: 600_000, uncertaintyMs: 1, at: T });
+    // ntpd steps the VM's clock to the host's: the next pong's bounds (a slower exchange) exclude 600 s.
+    expect(e.add({ skewMs: 3, uncertaintyMs: 40, at: T + 15_000 })).toEqual({
+      skewMs: 3,
+      uncertaintyMs: 40,
+      at: T + 15_000,
+    });
+    // Bounds that meet the estimate's are the same clock: the better sample stays.
+    expect(e.add({ skewMs: 60, uncertaintyMs: 200, at: T + 30_000 })).toMatchObject({ skewMs: 3 });
+    // Whole-ms rounding of two tight samples is no step.
+    expect(e.add({ skewMs: 4, uncertaintyMs: 0, at: T + 45_000 })).toMatchObject({ skewMs: 4 });
+    expect(e.add({ skewMs: 3, uncertaintyMs: 0, at: T + 60_000 })).toMatchObject({ skewMs: 4 });
+  });
+
   it("warns past SKEW_WARN_MS beyond the measuring bound, not within it", () => {
     expect(nodeClock({ skewMs: 600_000, uncertaintyMs: 1, at: T }).warning).toMatch(
       /its clock is 600 s ahead of the coordinator's/,

@@ -11,7 +11,9 @@
 // the hello (t0: the upgrade's answer was sent; the agent sends its hello as soon as it has it) and from
 // every pong (t0: the ping's sentAt, echoed). Of the last SAMPLES, the one with the shortest round trip is
 // kept (NTP's clock filter idea: a slow exchange bounds the skew worse): a link that stalls for seconds does
-// not move the estimate. A new connection starts over: the VM's clock may have been set while it was away.
+// not move the estimate. A sample whose bounds exclude the estimate's means the VM's clock was set: the
+// estimate starts over from it. A new connection starts over too: the VM's clock may have been set while it
+// was away.
 // Pure: times are given.
 import type { AgentToCoordinator, NodeStatus } from "@vmmeet/shared";
 import type { NodeReport } from "../admin/methods.js";
@@ -48,12 +50,24 @@ export function clockSample(sentAt: number, agentTime: number, receivedAt: numbe
   };
 }
 
+/** Rounding of two samples (skews are whole ms): no step is seen within this much beyond their bounds. */
+const STEP_SLACK_MS = 1;
+
 export class SkewEstimator {
   readonly #samples: ClockSample[] = [];
   #best: ClockSample | null = null;
 
-  /** Adds a sample; returns the estimate after it. */
+  /**
+   * Adds a sample; returns the estimate after it. Every true sample's bounds hold the true skew, so two
+   * samples whose bounds do not meet cannot both be of the same clock: the VM's clock was set (stepped)
+   * between them, and the samples before this one are forgotten (the status the agent sends next is
+   * translated with the new skew, not with a best sample of the clock it had before, for up to SKEW_SAMPLES
+   * heartbeats).
+   */
   add(s: ClockSample): ClockSample {
+    const was = this.#best;
+    if (was && Math.abs(s.skewMs - was.skewMs) > s.uncertaintyMs + was.uncertaintyMs + STEP_SLACK_MS)
+      this.#samples.length = 0;
     this.#samples.push(s);
     if (this.#samples.length > SKEW_SAMPLES) this.#samples.shift();
     let best = this.#samples[0]!;

@@ -1,5 +1,11 @@
 // What the coordinator knows about each node right now: connected or last seen, the status it reported
 // (snapshot, then changes), its recent events, and the requests in flight to it (correlated by frame id).
+//
+// A desired state in flight when its node's link drops is not lost with it: the request waits, within its
+// own timeout, for the node to connect again and sends the same frame (same id) on the new link; the agent
+// answers a resend from the apply that frame started (shared protocol/requests.ts RESENT_ON_RECONNECT), so a
+// cut during an apply costs a reconnect, not the push.
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type AgentEvent,
@@ -8,6 +14,7 @@ import {
   checkReply,
   type HealthSignal,
   type NodeStatus,
+  RESENT_ON_RECONNECT,
   type ReplyFor,
   type RequestBody,
   type RequestType,
@@ -51,6 +58,12 @@ interface Pending {
   resolve: (frame: AgentToCoordinator) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** The frame, when a new link gets it again (RESENT_ON_RECONNECT); absent: a drop rejects the request. */
+  resend?: CoordinatorToAgent;
+  /** The link it last went out on; null while it waits for the node to connect again. */
+  conn: AgentConnection | null;
+  /** Times it went out again on a new link. */
+  resent: number;
 }
 
 export interface FleetEvents {
@@ -64,6 +77,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #conns = new Map<string, AgentConnection>();
   readonly #pending = new Map<string, Pending>();
   #seq = 0;
+  /**
+   * Part of every request id: an agent remembers the ids of the desired states it applied (to answer a
+   * resend), so ids must not start over at c1 when the coordinator restarts.
+   */
+  readonly #idPrefix = `c${randomBytes(4).toString("hex")}.`;
+  /** Requests sent again on a new link after a drop, since start. */
+  resends = 0;
 
   constructor(private readonly now: () => Date = () => new Date()) {
     super();
@@ -112,7 +132,20 @@ export class Fleet extends EventEmitter<FleetEvents> {
     live.lastSeen = this.now().toISOString();
     if (conn.clock) live.clock = nodeClock(conn.clock);
     this.#conns.set(conn.node, conn);
+    this.#resendOn(conn);
     this.emit("change", conn.node);
+  }
+
+  /** A node's new link: the requests that wait for it (or went out on a link it replaces) go again. */
+  #resendOn(conn: AgentConnection): void {
+    for (const [key, p] of this.#pending) {
+      if (!key.startsWith(`${conn.node}/`) || !p.resend || p.conn === conn) continue;
+      p.conn = conn.send(p.resend) ? conn : null;
+      if (p.conn) {
+        p.resent += 1;
+        this.resends += 1;
+      }
+    }
   }
 
   detach(conn: AgentConnection): void {
@@ -127,6 +160,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
         : this.now().toISOString();
     for (const [id, p] of this.#pending) {
       if (id.startsWith(`${conn.node}/`)) {
+        if (p.resend) {
+          // Waits for the next link (or its timeout).
+          p.conn = null;
+          continue;
+        }
         clearTimeout(p.timer);
         this.#pending.delete(id);
         p.reject(new Error(`${conn.node} disconnected`));
@@ -174,7 +212,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   /**
    * Sends a request (given its id here) and waits for the frame that replies to it, narrowed to the reply
    * type of the protocol's table (shared protocol/requests.ts). An error frame or a reply of another type
-   * rejects with a ReplyError naming the node and the request.
+   * rejects with a ReplyError naming the node and the request. A request of RESENT_ON_RECONNECT outlives a
+   * dropped link: it goes again, the same frame, when the node connects again within `timeoutMs`.
    */
   request<K extends RequestType>(
     node: string,
@@ -191,16 +230,34 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #exchange(node: string, frame: AnyRequestBody, timeoutMs: number): Promise<AgentToCoordinator> {
     const conn = this.#conns.get(node);
     if (!conn) return Promise.reject(new Error(`${node} is not connected`));
-    const id = `c${++this.#seq}`;
+    const id = `${this.#idPrefix}${++this.#seq}`;
+    const key = `${node}/${id}`;
+    const full = { ...frame, id } as CoordinatorToAgent;
+    const resendable = RESENT_ON_RECONNECT.has(frame.type);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#pending.delete(`${node}/${id}`);
-        reject(new Error(`${node} did not answer within ${Math.round(timeoutMs / 1000)} s`));
+        const p = this.#pending.get(key);
+        this.#pending.delete(key);
+        const secs = Math.round(timeoutMs / 1000);
+        reject(
+          new Error(
+            p?.conn === null
+              ? `${node} disconnected and did not connect again within ${secs} s`
+              : `${node} did not answer within ${secs} s${p?.resent ? ` (sent again ${p.resent} times after its link dropped)` : ""}`,
+          ),
+        );
       }, timeoutMs);
-      this.#pending.set(`${node}/${id}`, { resolve, reject, timer });
-      if (!conn.send({ ...frame, id })) {
+      const pending: Pending = { resolve, reject, timer, conn, resent: 0 };
+      if (resendable) pending.resend = full;
+      this.#pending.set(key, pending);
+      if (!conn.send(full)) {
+        if (resendable) {
+          // The link is closing: the next one gets it.
+          pending.conn = null;
+          return;
+        }
         clearTimeout(timer);
-        this.#pending.delete(`${node}/${id}`);
+        this.#pending.delete(key);
         reject(new Error(`${node} is not connected`));
       }
     });

@@ -14,6 +14,15 @@ export const REPLIES = {
 } as const satisfies Partial<Record<CoordinatorToAgent["type"], readonly AgentToCoordinator["type"][]>>;
 
 export type RequestType = keyof typeof REPLIES;
+
+/**
+ * Requests the coordinator sends again, the same frame with the same id, over a new link when the one it went
+ * out on drops before the answer came (within the request's own timeout). The agent answers such a resend
+ * from the result of the apply that frame started, finished or still running, and never applies it twice
+ * (agent transport/replies.ts). A repair is not resent: its restart may have happened, and the heal schedule
+ * decides anew.
+ */
+export const RESENT_ON_RECONNECT: ReadonlySet<RequestType> = new Set<RequestType>(["desired"]);
 type FramesByType<U extends { type: string }> = { [F in U as F["type"]]: F };
 export type RequestFrame<K extends RequestType> = FramesByType<CoordinatorToAgent>[K];
 /** A request before the sender gives it its id. */
