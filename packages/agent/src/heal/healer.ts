@@ -17,9 +17,10 @@
 //
 // One timer owns the periodic pass (STYLE.md 7); all repairs run one at a time through one queue, so the
 // healer never races itself, and it stands aside while the daemon applies a desired state (`busy`).
+
+import { type Clock, cappedDelay } from "@vmmeet/node";
 import type { AgentEvent, HealthLabel, HealthSignal, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import type { Clock } from "../health/clock.js";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
 import type { ApplyEngine } from "../reconcile/engine.js";
@@ -511,7 +512,11 @@ export class Healer {
       return;
     }
     const count = this.#driftFailures.count + 1;
-    const waitMs = this.tuning.intervalMs * 2 ** Math.min(count - 1, 6);
+    const waitMs = cappedDelay(count - 1, {
+      initialMs: this.tuning.intervalMs,
+      maxMs: this.tuning.intervalMs * 64,
+      factor: 2,
+    });
     this.#driftFailures = { count, retryAt: this.#clock.now() + waitMs };
     this.o.log.warn(
       { failures: count, retryInMs: waitMs },

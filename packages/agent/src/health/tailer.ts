@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { constants, type FSWatcher, type Stats, watch } from "node:fs";
 import { type FileHandle, lstat, open, readdir } from "node:fs/promises";
 import path from "node:path";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, sha256, systemClock } from "@vmmeet/node";
 import type { OffsetStore, TailState } from "./offsetStore.js";
 
 export interface LineInfo {
@@ -156,7 +155,7 @@ async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
     if (bytesRead === 0) break;
     got += bytesRead;
   }
-  return createHash("sha256").update(buf.subarray(0, got)).digest("hex");
+  return sha256(buf.subarray(0, got));
 }
 
 interface Current {

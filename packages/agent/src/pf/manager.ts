@@ -21,17 +21,15 @@
 // The pending confirmation and `good` survive an agent restart (STATE/pf/state.json): a crash inside the
 // window resumes the timer on start, and an expired window reverts at once. The timer is owned by
 // start()/stop() (STYLE.md 7).
-import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, open, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
+import { type Clock, sha256, writeFileAtomic, writeJsonAtomic } from "@vmmeet/node";
 import type { AgentEvent, HealthLabel } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
-import type { Clock } from "../health/clock.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import { Serial } from "../services/serial.js";
-import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import { isNotFound } from "../state/store.js";
 
 /** pf.conf(5)'s place; the only file that notifies "pf" (shared/allowlist.ts). */
@@ -106,7 +104,6 @@ const liveClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class PfManager {

@@ -12,8 +12,8 @@
 //      longer than alarmAfterSeconds, and clears it when it no longer is.
 // Each action is an audit entry and a "heal" event (kinds heal-repush, heal-repair, heal-repair-needed,
 // heal-alarm, heal-alarm-cleared). The decisions are pure functions below; HealScheduler does the I/O.
-import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { cappedDelay, entryDigest } from "@vmmeet/node";
 import type { ComponentHealth, NodeDesired, NodeRole, NodeStatus, Spec } from "@vmmeet/shared";
 import { schedule as cronSchedule, validate as cronValidate, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
@@ -90,17 +90,13 @@ export interface Reassert {
   detail: string;
 }
 
-function bytesOf(f: NodeDesired["files"][number]): Buffer {
-  return f.encoding === "base64" ? Buffer.from(f.content, "base64") : Buffer.from(f.content, "utf8");
-}
-
 /** Files whose reported hash or mode differs from the rendered entry (paths only: never content). */
 export function driftedFiles(desired: NodeDesired, status: NodeStatus): string[] {
   const seen = new Map(status.files.map((f) => [f.path, f]));
   const out: string[] = [];
   for (const f of desired.files) {
     const s = seen.get(f.path);
-    const want = createHash("sha256").update(bytesOf(f)).digest("hex");
+    const want = entryDigest(f);
     if (!s || s.sha256 !== want || s.mode !== f.mode) out.push(f.path);
   }
   return out;
@@ -444,7 +440,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
         this.#backoff.set(r.node, {
           generation,
           failures,
-          nextAt: now + Math.min(HOUR_MS, 60_000 * 2 ** (failures - 1)),
+          nextAt: now + cappedDelay(failures - 1, { initialMs: 60_000, maxMs: HOUR_MS, factor: 2 }),
         });
       }
       report.repushed.push({ node: r.node, why: r.why, ok });
