@@ -19,8 +19,8 @@ import pino from "pino";
 import { pkg } from "./packages.mjs";
 
 const { AgentTransport } = await import(pkg("agent/dist/transport/client.js"));
-const { pinnedServerIdentity, pemFingerprint } = await import(pkg("agent/dist/enroll/pin.js"));
-const { entryDigest } = await import(pkg("node/dist/index.js"));
+const { pinnedServerIdentity } = await import(pkg("agent/dist/enroll/pin.js"));
+const { entryDigest, pemFingerprint } = await import(pkg("node/dist/index.js"));
 
 const logger = pino({ level: "silent" });
 const agents = new Map();

@@ -3,3 +3,4 @@ export * from "./atomic.js";
 export * from "./backoff.js";
 export * from "./clock.js";
 export * from "./fileEntry.js";
+export * from "./fingerprint.js";
