@@ -7,7 +7,7 @@ const src = (pkg: string) => fileURLToPath(new URL(`packages/${pkg}/src/index.ts
 // simulators live in test/.
 //
 // One import rule, so that one copy of each class loads in a test process:
-// - In-process, tests use the sources: a package by its name (@vmmeet/shared, @vmmeet/agent,
+// - In-process, tests use the sources: a package by its name (@vmmeet/shared, @vmmeet/node, @vmmeet/agent,
 //   @vmmeet/coordinator, mapped to src/index.ts below and by "paths" in tsconfig.test.json), or a module
 //   of packages/*/src/ by its path. Never packages/*/dist/: test/import-rule.test.ts fails on such an import.
 // - Spawned processes run the build: the agents, the vmmeet CLI and daemon, the simulators and the test
@@ -16,6 +16,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@vmmeet\/shared$/, replacement: src("shared") },
+      { find: /^@vmmeet\/node$/, replacement: src("node") },
       { find: /^@vmmeet\/agent$/, replacement: src("agent") },
       { find: /^@vmmeet\/coordinator$/, replacement: src("coordinator") },
     ],

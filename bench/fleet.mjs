@@ -183,7 +183,7 @@ export async function run({ agents: n = 1000, processes = 4, fanouts = 3, log = 
             p99BackS: round((back.p99 ?? Number.NaN) / 1000, 2),
             firstConnectAllS: round(first.all / 1000, 2),
             reconnectsCounted: counts.reduce((a, c) => a + c.reconnects, 0),
-            backoff: "agent default: 500 ms doubling to 30 s, jitter 0.5 (transport/backoff.ts)",
+            backoff: "agent default: 500 ms doubling to 30 s, jitter 0.5 (packages/node/src/backoff.ts)",
           },
         }),
         figure({

@@ -5,6 +5,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock, sha256 } from "@vmmeet/node";
 import {
   type AgentToCoordinator,
   type ComponentHealth,
@@ -14,9 +15,7 @@ import {
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { AgentDaemon, type HealthSource } from "../packages/agent/src/daemon.js";
-import { ManualClock } from "../packages/agent/src/health/clock.js";
 import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
-import { sha256 } from "../packages/agent/src/reconcile/files.js";
 import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
 import { fileStates } from "../packages/agent/src/status.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";

@@ -105,5 +105,8 @@ describe("the import rule", () => {
     const shared = await import("@vmmeet/shared");
     const { NodeDesired } = await import("../packages/shared/src/index.js");
     expect(shared.NodeDesired).toBe(NodeDesired);
+    const node = await import("@vmmeet/node");
+    const { ManualClock } = await import("../packages/node/src/clock.js");
+    expect(node.ManualClock).toBe(ManualClock);
   });
 });

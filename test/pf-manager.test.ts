@@ -5,11 +5,11 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import type { AgentEvent } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { execRunner } from "../packages/agent/src/actions/runner.js";
-import { ManualClock } from "../packages/agent/src/health/clock.js";
 import { PfManager } from "../packages/agent/src/pf/manager.js";
 import { loadedRules, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
 

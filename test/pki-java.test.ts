@@ -13,10 +13,10 @@ import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
+import { pemFingerprint } from "@vmmeet/node";
 import forge from "node-forge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  certFingerprint,
   createCa,
   loadOrCreateMaterial,
   type Material,
@@ -119,7 +119,7 @@ function probe(jdk: Jdk, store: string | undefined, password: string, name = AUT
   return runProgram(jdk.java, [...props, PROBE, "127.0.0.1", String(port), name], { timeoutMs: 50_000 });
 }
 
-/** keytool prints SHA256: AB:CD:...; certFingerprint gives sha256:abcd... */
+/** keytool prints SHA256: AB:CD:...; pemFingerprint gives sha256:abcd... */
 function keytoolFingerprint(fp: string): string {
   return (
     fp
@@ -140,8 +140,8 @@ describe("the truststore is a PKCS#12 the JDK's keytool lists as one trusted cer
       expect(out).toContain("Your keystore contains 1 entry");
       expect(out.match(/Entry type: (\w+)/g)).toEqual(["Entry type: trustedCertEntry"]);
       expect(out).toContain("Alias name: vmmeet-ca");
-      expect(out).toContain(`SHA256: ${keytoolFingerprint(certFingerprint(material.pki.caCertPem))}`);
-      expect(material.caFingerprint).toBe(certFingerprint(material.pki.caCertPem));
+      expect(out).toContain(`SHA256: ${keytoolFingerprint(pemFingerprint(material.pki.caCertPem))}`);
+      expect(material.caFingerprint).toBe(pemFingerprint(material.pki.caCertPem));
     });
 
     it("refuses the store with a wrong password (the MAC is checked)", async () => {

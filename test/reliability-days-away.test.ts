@@ -9,11 +9,10 @@
 //   - when the coordinator is back, the next attempt connects, and what was queued arrives in order after a
 //     note saying how many older events were dropped. Nothing else is lost.
 import { createServer } from "node:net";
+import { DEFAULT_BACKOFF, ManualClock } from "@vmmeet/node";
 import type { AgentEvent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { EventOutbox } from "../packages/agent/src/heal/outbox.js";
-import { ManualClock } from "../packages/agent/src/health/clock.js";
-import { DEFAULT_BACKOFF } from "../packages/agent/src/transport/backoff.js";
 import {
   AgentTransport,
   FAILURE_LOG_EVERY_MS,

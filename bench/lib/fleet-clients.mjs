@@ -13,13 +13,14 @@
 //   {cmd: "start", url, desired}       -> {started: n}   connect every node (the snapshot describes `desired`)
 //   {cmd: "count"}                     -> {open: n, reconnects: n}
 //   {cmd: "stop"}                      -> {stopped: n}
-import { createHash, generateKeyPair, sign, X509Certificate } from "node:crypto";
+import { generateKeyPair, sign, X509Certificate } from "node:crypto";
 import https from "node:https";
 import pino from "pino";
 import { pkg } from "./packages.mjs";
 
 const { AgentTransport } = await import(pkg("agent/dist/transport/client.js"));
-const { pinnedServerIdentity, pemFingerprint } = await import(pkg("agent/dist/enroll/pin.js"));
+const { pinnedServerIdentity } = await import(pkg("agent/dist/enroll/pin.js"));
+const { entryDigest, pemFingerprint } = await import(pkg("node/dist/index.js"));
 
 const logger = pino({ level: "silent" });
 const agents = new Map();
@@ -96,11 +97,6 @@ async function enrollAll({ url, tokens, caHash }) {
   return { enrolled: material.certs.size };
 }
 
-const sha = (f) =>
-  createHash("sha256")
-    .update(f.encoding === "base64" ? Buffer.from(f.content, "base64") : Buffer.from(f.content))
-    .digest("hex");
-
 /** What an agent reports for a desired state it holds: files as written, services running, healthy. */
 function statusFor(desired, generation) {
   const since = new Date().toISOString();
@@ -109,7 +105,7 @@ function statusFor(desired, generation) {
     applying: null,
     files: desired.files.map((f) => ({
       path: f.path,
-      sha256: sha(f),
+      sha256: entryDigest(f),
       mode: f.mode,
       owner: f.owner,
       group: f.group,

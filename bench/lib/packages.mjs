@@ -1,5 +1,5 @@
 // Where the benchmarks load vmmeet from. run.mjs copies the freshly built packages (dist/ and
-// package.json of shared, agent and coordinator) into a temporary directory once, before the first
+// package.json of shared, node, agent and coordinator) into a temporary directory once, before the first
 // benchmark, and every process of the run (this one and its children, through VMMEET_BENCH_PACKAGES) loads
 // that copy: a rebuild of the working tree during a run (another terminal, an editor's watcher) cannot
 // pair a coordinator from one build with agents from another.
@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const NAMES = ["shared", "agent", "coordinator"];
+const NAMES = ["shared", "node", "agent", "coordinator"];
 
 /** packages/ of the run's copy (or of the working tree when no copy was made). */
 export function packagesDir() {

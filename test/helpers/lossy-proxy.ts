@@ -3,6 +3,7 @@
 // forwarded, nothing lost), connections can be cut at random (both sides destroyed), and the link can be
 // cut off altogether (every connection destroyed, new ones refused at once). Seeded, so a run replays.
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { backoffDelay, DEFAULT_BACKOFF } from "@vmmeet/node";
 import type { Rng } from "./fuzz.js";
 
 export interface LinkFaults {
@@ -142,9 +143,6 @@ export async function lossyProxy(
   return proxy;
 }
 
-/** The agent's default backoff (agent transport/backoff.ts): 500 ms doubling, jitter shortening it by up to half. */
-const BACKOFF_FIRST_MS = 500;
-
 /**
  * Connection attempts at most that the agent's backoff can make in `ms` (each wait at least half its step):
  * more would be a reconnect storm.
@@ -153,7 +151,8 @@ export function attemptsWithin(ms: number): number {
   let n = 0;
   let spent = 0;
   while (spent <= ms) {
-    spent += (BACKOFF_FIRST_MS * 2 ** n) / 2;
+    // The shortest wait the agent's default backoff allows (its jitter takes off up to half of each step).
+    spent += backoffDelay(n, DEFAULT_BACKOFF, () => 1);
     n += 1;
   }
   return n;

@@ -1,7 +1,7 @@
 // A scripted agent: speaks the real protocol over a real websocket but applies nothing. Tests use it to drive
 // the coordinator through rollouts, gates and failures, and to misbehave on purpose (never answer, fail an
 // apply, report a failed component). Not a simulator of a VM: the agent daemon tests use real agents.
-import { createHash } from "node:crypto";
+import { entryDigest } from "@vmmeet/node";
 import {
   type ComponentHealth,
   type CoordinatorToAgent,
@@ -42,9 +42,7 @@ export class ScriptedAgent {
       applying: null,
       files: (d?.files ?? []).map((f) => ({
         path: f.path,
-        sha256: createHash("sha256")
-          .update(f.encoding === "base64" ? Buffer.from(f.content, "base64") : Buffer.from(f.content))
-          .digest("hex"),
+        sha256: entryDigest(f),
         mode: f.mode,
         owner: f.owner,
         group: f.group,

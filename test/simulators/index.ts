@@ -8,6 +8,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { entryBytes } from "@vmmeet/node";
 import { type NodeDesired, PROSODY } from "@vmmeet/shared";
 import { makeRcctl, runRcctl, writeRcScript } from "../doubles/rcctl/index.js";
 
@@ -164,7 +165,7 @@ export async function writeRenderedFiles(
   for (const f of node.files) {
     const file = path.join(root, f.path);
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, f.encoding === "base64" ? Buffer.from(f.content, "base64") : f.content, {
+    await writeFile(file, entryBytes(f), {
       mode: Number.parseInt(f.mode, 8),
     });
   }

@@ -2,6 +2,8 @@
 // It enforces the last applied desired state from its state directory at start, with or without a
 // coordinator, applies what the coordinator sends, and reports a full snapshot after every (re)connect and
 // changes after that.
+
+import { type BackoffOptions, type Clock, liveClock } from "@vmmeet/node";
 import type {
   AgentEvent,
   AgentToCoordinator,
@@ -16,7 +18,6 @@ import type { Logger } from "pino";
 import type { CommandRunner } from "./actions/runner.js";
 import { Healer, type HealerTuningInput } from "./heal/healer.js";
 import { EventOutbox } from "./heal/outbox.js";
-import { type Clock, liveClock } from "./health/clock.js";
 import type { HealthSource } from "./health/source.js";
 import { HostManager } from "./host/vmm.js";
 import { PfManager } from "./pf/manager.js";
@@ -27,7 +28,6 @@ import { applyError, itemResults } from "./replies.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
-import type { BackoffOptions } from "./transport/backoff.js";
 import { AgentTransport, type TransportTls } from "./transport/client.js";
 
 /** At most one health status frame, and one snapshot for the healer's changes, per this many ms. */

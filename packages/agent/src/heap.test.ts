@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ManualClock } from "@vmmeet/node";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "./health/clock.js";
 import { exposedGc, HeapTrimmer } from "./heap.js";
 
 const MB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
-import { type Clock, systemClock } from "./health/clock.js";
+import { type Clock, systemClock } from "@vmmeet/node";
 
 /*
  * Gives the garbage of a burst back when the agent goes quiet.

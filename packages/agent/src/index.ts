@@ -2,7 +2,6 @@
 
 export { AGENT_VERSION, AgentDaemon, type AgentDaemonOptions, itemResults } from "./daemon.js";
 export { type ClassifyResult, classify, UNMATCHED } from "./health/classify.js";
-export { type Clock, ManualClock, systemClock } from "./health/clock.js";
 export { SessionCorrelator } from "./health/correlator.js";
 export { prefixLength, RecordJoiner, syslogTag } from "./health/joiner.js";
 export {

@@ -4,13 +4,13 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { offsetClock, systemClock } from "@vmmeet/node";
 import { PROSODY } from "@vmmeet/shared";
 import pino from "pino";
 import { runClassify } from "./cli/classify.js";
 import { AGENT_VERSION, AgentDaemon } from "./daemon.js";
 import { secureStart } from "./enroll/startup.js";
 import { HEAL_OPTIONS, HEAL_USAGE, healTuningFrom } from "./heal/flags.js";
-import { offsetClock, systemClock } from "./health/clock.js";
 import { HealthMonitor } from "./health/monitor.js";
 import { exposedGc, HeapTrimmer } from "./heap.js";
 import { MetricsCollector } from "./metrics/index.js";

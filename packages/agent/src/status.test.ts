@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { sha256 } from "@vmmeet/node";
 import { NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { lenientAccounts } from "./reconcile/accounts.js";
-import { sha256 } from "./reconcile/files.js";
 import { FakeServiceManager } from "./services/fake.js";
 import { fileStates, serviceStates } from "./status.js";
 

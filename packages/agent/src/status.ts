@@ -1,9 +1,11 @@
 // What the agent reports about its node: the managed files as they are on disk (hash, mode, owner), the
 // services as rcctl(8) sees them. Raw log lines and file contents never leave the VM.
+
+import { sha256 } from "@vmmeet/node";
 import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
 import type { AccountResolver } from "./reconcile/accounts.js";
 import { modeText, type ObservedService } from "./reconcile/apply.js";
-import { readCurrent, sha256 } from "./reconcile/files.js";
+import { readCurrent } from "./reconcile/files.js";
 import { resolveUnderRoot } from "./reconcile/paths.js";
 import type { ServiceManager } from "./services/manager.js";
 

@@ -1,5 +1,5 @@
+import { ManualClock } from "@vmmeet/node";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "./health/clock.js";
 import { Throttle } from "./throttle.js";
 
 function setup() {

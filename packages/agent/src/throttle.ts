@@ -1,5 +1,5 @@
 // At most one run per interval, without delaying the first: what the agent uses to send status frames.
-import { type Clock, systemClock } from "./health/clock.js";
+import { type Clock, systemClock } from "@vmmeet/node";
 
 /**
  * Runs `fn` at most once per `intervalMs`. A request after a quiet spell runs at once (a rollout's health

@@ -1,7 +1,7 @@
 // The coordinator as a library: what tests, the demo and the benchmarks start in-process.
 
 export { runCli } from "./cli/run.js";
-export { planNode, sha256 } from "./fleet/plan.js";
+export { planNode } from "./fleet/plan.js";
 export { rolloutStages } from "./fleet/stages.js";
 export { buildStatus, type StatusReport } from "./fleet/status.js";
 export { renderDeployment, renderHostNode, renderNode } from "./render/index.js";

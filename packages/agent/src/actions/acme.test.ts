@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import {
   type AgentEvent,
   type NodeDesired,
@@ -18,7 +19,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { Healer } from "../heal/healer.js";
-import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
 import { ApplyEngine } from "../reconcile/engine.js";

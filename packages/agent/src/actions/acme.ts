@@ -17,12 +17,12 @@
 import { X509Certificate } from "node:crypto";
 import { chmod, lstat, mkdtemp, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "@vmmeet/node";
 import type { SetupAction } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import type { ServiceManager } from "../services/manager.js";
-import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import { isNotFound, readJson } from "../state/store.js";
 import { type CommandRunner, lastLines } from "./runner.js";
 import type { ActionItem } from "./types.js";

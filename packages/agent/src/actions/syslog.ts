@@ -5,10 +5,10 @@
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
+import { fsyncDir } from "@vmmeet/node";
 import type { SetupAction } from "@vmmeet/shared";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
-import { fsyncDir } from "../state/atomic.js";
 import type { ActionItem } from "./types.js";
 
 type LogfileAction = Extract<SetupAction, { kind: "syslog-logfile" }>;

@@ -13,10 +13,10 @@ import { constants } from "node:fs";
 import { chmod, lstat, mkdir, open } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
+import { pemFingerprint, writeFileAtomic } from "@vmmeet/node";
 import { HOST_ROLE, type NodeRole, ROLES } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import { writeFileAtomic } from "../state/atomic.js";
-import { parseCaHash, pemFingerprint, pinnedServerIdentity } from "./pin.js";
+import { parseCaHash, pinnedServerIdentity } from "./pin.js";
 
 export const ENROLL_DIR = "enroll";
 export const ENROLL_FILES = {

@@ -11,5 +11,5 @@ export {
   loadEnrollment,
   saveEnrollment,
 } from "./enroll.js";
-export { derFingerprint, parseCaHash, pemFingerprint, pinnedServerIdentity } from "./pin.js";
+export { parseCaHash, pinnedServerIdentity } from "./pin.js";
 export { isLoopbackUrl, type SecureStart, type SecureStartOptions, secureStart } from "./startup.js";

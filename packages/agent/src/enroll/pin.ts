@@ -1,8 +1,8 @@
 // Pinning the coordinator by its CA, as kubeadm join does with --discovery-token-ca-cert-hash: the operator
 // copies "sha256:HEX" (the SHA-256 of the deployment CA certificate's DER, printed by `vmmeet agents
 // token`) to the agent, which then trusts that one CA and nothing else.
-import { createHash, X509Certificate } from "node:crypto";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import { derFingerprint } from "@vmmeet/node";
 
 const CA_HASH_RE = /^sha256:([0-9a-f]{64})$/;
 
@@ -10,14 +10,6 @@ const CA_HASH_RE = /^sha256:([0-9a-f]{64})$/;
 export function parseCaHash(text: string): string | null {
   const t = text.trim().toLowerCase();
   return CA_HASH_RE.test(t) ? t : null;
-}
-
-export function derFingerprint(der: Buffer): string {
-  return `sha256:${createHash("sha256").update(der).digest("hex")}`;
-}
-
-export function pemFingerprint(pem: string): string {
-  return derFingerprint(new X509Certificate(pem).raw);
 }
 
 /**

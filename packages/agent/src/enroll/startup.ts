@@ -6,6 +6,7 @@
 //           backoff for a while: the VMM host may still be booting; refusals are final).
 //   ws://   no TLS and no authentication: accepted for a loopback coordinator only (tests), never for an
 //           address another machine could answer on.
+import { cappedDelay } from "@vmmeet/node";
 import type { NodeRole } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { StateStore } from "../state/store.js";
@@ -141,7 +142,7 @@ async function connectStart(o: SecureStartOptions): Promise<SecureStart> {
         const retry = err instanceof EnrollError && err.retry && Date.now() < deadline;
         o.logger.error({ err: (err as Error).message, retry }, "enrollment failed");
         if (!retry) return { ok: false, exit: 1, message: `enrollment failed: ${(err as Error).message}` };
-        await sleep(Math.min(30_000, 1000 * 2 ** attempt));
+        await sleep(cappedDelay(attempt, { initialMs: 1000, maxMs: 30_000, factor: 2 }));
       }
     }
   } else if (sameJoin) {

@@ -4,6 +4,8 @@
 // trying and reports the service as failed instead of flapping (rc.subr has no supervisor of its own:
 // rcctl(8) starts a daemon once and never restarts it, docs/openbsd-rc.md section 1).
 
+import { cappedDelay } from "@vmmeet/node";
+
 export interface RestartPolicy {
   /** Delay after the first start before the second may follow; multiplied by `factor` per attempt. */
   initialMs: number;
@@ -44,7 +46,7 @@ export function newRecord(): ServiceRecord {
 
 /** Delay that must pass after attempt number `attempt` (1-based) before the next one. */
 export function delayAfter(attempt: number, p: RestartPolicy): number {
-  return Math.min(p.maxMs, p.initialMs * p.factor ** Math.max(0, attempt - 1));
+  return cappedDelay(attempt - 1, p);
 }
 
 export type Decision =

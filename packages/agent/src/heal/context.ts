@@ -1,9 +1,10 @@
 // What the healer's units (driftRepair.ts, restarter.ts, remedyRunner.ts, certificate.ts) share: the clock,
 // the one queue every repair runs through (so the healer never races itself), the desired state in force,
 // when each service last (re)started, the hourly budgets and the event sink.
+
+import type { Clock } from "@vmmeet/node";
 import type { AgentEvent, HealthLabel, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import type { Clock } from "../health/clock.js";
 import { Serial } from "../services/serial.js";
 import type { HealerTuning } from "./tuning.js";
 

@@ -10,10 +10,10 @@
 // whatever a watch misses (a directory that did not exist yet, a watch limit).
 import { type FSWatcher, watch } from "node:fs";
 import path from "node:path";
+import { entryBytes, sha256 } from "@vmmeet/node";
 import type { NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { AccountResolver } from "../reconcile/accounts.js";
-import { entryBytes, sha256 } from "../reconcile/files.js";
 import { fileStates } from "../status.js";
 
 export interface Drift {

@@ -5,6 +5,7 @@
 //
 // start() opens the watch, stop() closes it and its debounce timer. compare() works before start(): the
 // periodic pass and tests call it.
+import { cappedDelay } from "@vmmeet/node";
 import type { Logger } from "pino";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyEngine } from "../reconcile/engine.js";
@@ -99,7 +100,11 @@ export class DriftRepair {
       return;
     }
     const count = this.#failures.count + 1;
-    const waitMs = ctx.tuning.intervalMs * 2 ** Math.min(count - 1, 6);
+    const waitMs = cappedDelay(count - 1, {
+      initialMs: ctx.tuning.intervalMs,
+      maxMs: ctx.tuning.intervalMs * 64,
+      factor: 2,
+    });
     this.#failures = { count, retryAt: ctx.clock.now() + waitMs };
     this.#log.warn(
       { failures: count, retryInMs: waitMs },

@@ -4,6 +4,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import {
   type AgentEvent,
   type HealthSignal,
@@ -14,7 +15,6 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import { ApplyEngine } from "../reconcile/engine.js";
 import { FakeServiceManager } from "../services/fake.js";

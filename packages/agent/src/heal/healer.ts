@@ -11,9 +11,10 @@
 // The periodic pass (pass.ts) runs drift repair's compare and the restarter's check. All repairs run one at
 // a time through one queue (context.ts), so the healer never races itself, and it stands aside while the
 // daemon applies a desired state (`busy`).
+
+import { type Clock, liveClock } from "@vmmeet/node";
 import type { AgentEvent, HealthSignal, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
-import { type Clock, liveClock } from "../health/clock.js";
 import type { HealerHealth } from "../health/source.js";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyEngine } from "../reconcile/engine.js";

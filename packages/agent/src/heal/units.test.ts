@@ -6,6 +6,7 @@ import type { FSWatcher } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import {
   type AgentEvent,
   type HealthSignal,
@@ -16,7 +17,6 @@ import {
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { ManualClock } from "../health/clock.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
 import { FakeServiceManager } from "../services/fake.js";

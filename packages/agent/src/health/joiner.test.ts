@@ -1,5 +1,5 @@
+import { ManualClock } from "@vmmeet/node";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "./clock.js";
 import { isContinuation, isJulHeader, prefixLength, RecordJoiner, syslogTag } from "./joiner.js";
 
 function joinAll(lines: string[]): string[] {

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, systemClock } from "@vmmeet/node";
 
 /*
  * Transport prefixes in front of a program's own text. On OpenBSD, rc.subr pipes jicofo's and

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomicIn } from "@vmmeet/node";
 
 /** Where a tailer stands in one file: enough to resume without reading a line twice or missing one. */
 export interface TailState {
@@ -72,8 +72,8 @@ export class MemoryOffsetStore implements OffsetStore {
 }
 
 /**
- * Offsets of every tailed file in one small JSON file, written atomically (temporary file in the
- * same directory, fsync, rename) so a crash leaves either the old or the new state. Share one
+ * Offsets of every tailed file in one small JSON file, written atomically (@vmmeet/node's
+ * writeFileAtomic) so a crash leaves either the old or the new state. Share one
  * instance between the tailers of a process: writes are serialized here.
  */
 export class JsonFileOffsetStore implements OffsetStore {
@@ -81,7 +81,6 @@ export class JsonFileOffsetStore implements OffsetStore {
   private brewery: BreweryState | undefined;
   private loading: Promise<Map<string, TailState>> | undefined;
   private writing: Promise<void> = Promise.resolve();
-  private seq = 0;
 
   constructor(private readonly stateFile: string) {}
 
@@ -165,21 +164,6 @@ export class JsonFileOffsetStore implements OffsetStore {
   }
 
   private async writeAtomically(doc: string): Promise<void> {
-    const dir = path.dirname(this.stateFile);
-    await mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.${path.basename(this.stateFile)}.${process.pid}.${++this.seq}.tmp`);
-    const fh = await open(tmp, "w", 0o600);
-    try {
-      await fh.writeFile(doc, "utf8");
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.stateFile);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomicIn(this.stateFile, doc, { mode: 0o600 });
   }
 }

@@ -1,3 +1,4 @@
+import type { Clock } from "@vmmeet/node";
 import type { HealthSignal, LogComponent } from "@vmmeet/shared";
 import {
   type ClassifyResult,
@@ -8,7 +9,6 @@ import {
   ruleTable,
   UNMATCHED,
 } from "./classify.js";
-import type { Clock } from "./clock.js";
 import { SessionCorrelator } from "./correlator.js";
 import { RecordJoiner } from "./joiner.js";
 

@@ -1,8 +1,8 @@
+import { ManualClock } from "@vmmeet/node";
 import { ComponentHealth, type HealthSignal, type LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { CATALOG_RULES } from "./catalogRules.js";
 import { classify } from "./classify.js";
-import { ManualClock } from "./clock.js";
 import { RULES } from "./rules.js";
 import {
   BREWERY_SIGNAL,

@@ -1,9 +1,9 @@
 // The log tailer's file handling (tailer.ts follows the log): opening a log only when it is a regular
 // file reached without a symbolic link, and the hash of its leading bytes that recognizes it after a
 // rotation or a restart.
-import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
+import { sha256 } from "@vmmeet/node";
 
 export function isEnoent(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === "ENOENT";
@@ -60,7 +60,7 @@ export async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
     if (bytesRead === 0) break;
     got += bytesRead;
   }
-  return createHash("sha256").update(buf.subarray(0, got)).digest("hex");
+  return sha256(buf.subarray(0, got));
 }
 
 export interface Current {

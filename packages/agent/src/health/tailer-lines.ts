@@ -1,7 +1,7 @@
 // The log tailer's line work (tailer.ts reads the bytes): cutting the read chunks into lines, the
 // per-second budget that skips a flood's lines over it, over-long lines cut at maxLineBytes, decoding,
 // and handing each delivered line to onLine (the classifier's side), with the skips counted and reported.
-import type { Clock } from "./clock.js";
+import type { Clock } from "@vmmeet/node";
 
 export interface LineInfo {
   /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */

@@ -14,9 +14,9 @@ import {
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { ManualClock } from "./clock.js";
 import { JsonFileOffsetStore, MemoryOffsetStore, type OffsetStore } from "./offsetStore.js";
 import {
   type LineInfo,

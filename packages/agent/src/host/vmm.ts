@@ -7,12 +7,12 @@
 // VM, or touching a VM the spec does not list.
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "@vmmeet/node";
 import type { VmEntry, VmState } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
 import type { HookItem } from "../reconcile/apply.js";
 import type { ServiceActionResult } from "../services/manager.js";
-import { writeFileAtomic } from "../state/atomic.js";
 import { parseSysctlConf } from "./sysctl.js";
 
 export const VM_CONF = "/etc/vm.conf";

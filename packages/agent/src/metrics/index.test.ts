@@ -1,7 +1,7 @@
+import { ManualClock } from "@vmmeet/node";
 import { HostMetrics } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { ManualClock } from "../health/clock.js";
 import {
   type HostMetricsReport,
   MetricsCollector,

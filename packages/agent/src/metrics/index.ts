@@ -9,11 +9,11 @@
 // runs (measured with bench/footprint.mjs's setup; the package has no "exports" map, so these paths are
 // public). The types are in systeminformation.d.ts.
 import os from "node:os";
+import { type Clock, systemClock } from "@vmmeet/node";
 import type { HostMetrics } from "@vmmeet/shared";
 import filesystem from "systeminformation/lib/filesystem.js";
 import memory from "systeminformation/lib/memory.js";
 import network from "systeminformation/lib/network.js";
-import { type Clock, systemClock } from "../health/clock.js";
 
 /** The HostMetrics object of the protocol (packages/shared/src/protocol/common.ts). */
 export type HostMetricsReport = ReturnType<(typeof HostMetrics)["parse"]>;

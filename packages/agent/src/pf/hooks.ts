@@ -9,9 +9,9 @@
 // the kernel's host name (the services use the names of their configs and /etc/hosts). A VM copied from
 // the template therefore carries the template's name in its kernel until its next boot.
 
+import { entryBytes } from "@vmmeet/node";
 import { type HostManager, SYSCTL_CONF, VM_CONF } from "../host/vmm.js";
 import type { ApplyHooks, HookItem } from "../reconcile/apply.js";
-import { entryBytes } from "../reconcile/files.js";
 import { DEFAULT_CONFIRM_SECONDS, PF_CONF, type PfManager } from "./manager.js";
 
 export interface SystemHooksOptions {

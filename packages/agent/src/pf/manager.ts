@@ -21,17 +21,15 @@
 // The pending confirmation and `good` survive an agent restart (STATE/pf/state.json): a crash inside the
 // window resumes the timer on start, and an expired window reverts at once. The timer is owned by
 // start()/stop() (STYLE.md 7).
-import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { mkdir, open, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
+import { type Clock, liveClock, sha256, writeFileAtomic, writeJsonAtomic } from "@vmmeet/node";
 import type { AgentEvent, HealthLabel } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { type CommandRunner, execRunner } from "../actions/runner.js";
-import { type Clock, liveClock } from "../health/clock.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
 import { Serial } from "../services/serial.js";
-import { writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import { isNotFound } from "../state/store.js";
 
 /** pf.conf(5)'s place; the only file that notifies "pf" (shared/allowlist.ts). */
@@ -99,7 +97,6 @@ export interface PfRevert {
   ok: boolean;
 }
 
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class PfManager {

@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { sha256 } from "@vmmeet/node";
 import { FileEntry, type FileEntryInput } from "@vmmeet/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lenientAccounts, systemAccounts, UnknownAccountError } from "./accounts.js";
-import { FileWriter, sha256 } from "./files.js";
+import { FileWriter } from "./files.js";
 import { PathRefusedError } from "./paths.js";
 
 let dir: string;

@@ -8,12 +8,11 @@
 // - per-generation directories let rollback(generation) restore exactly what that apply replaced, and the
 //   oldest generations are pruned as a whole;
 // - one JSON file per (generation, path), written atomically, needs no manifest to update.
-import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
+import { entryBytes, isTempFor, sha256, writeFileAtomic, writeJsonAtomic } from "@vmmeet/node";
 import type { FileEntry } from "@vmmeet/shared";
-import { isTempFor, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import { isNotFound, type PendingAction } from "../state/store.js";
 import type { AccountResolver } from "./accounts.js";
 import { PathRefusedError, resolveUnderRoot } from "./paths.js";
@@ -50,16 +49,6 @@ export interface FileWriterOptions {
   /** STATE/backup. */
   backupDir: string;
   accounts: AccountResolver;
-}
-
-export function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-export function entryBytes(entry: FileEntry): Buffer {
-  return entry.encoding === "base64"
-    ? Buffer.from(entry.content, "base64")
-    : Buffer.from(entry.content, "utf8");
 }
 
 /** Services a change of this file needs; restart wins over reload. */

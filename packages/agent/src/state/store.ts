@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { fsyncDir, writeFileAtomic, writeJsonAtomic } from "@vmmeet/node";
 import { NodeDesired } from "@vmmeet/shared";
-import { fsyncDir, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
 
 export type PendingAction = "restart" | "reload";
 

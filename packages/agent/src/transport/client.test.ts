@@ -6,7 +6,6 @@ import { WebSocketServer } from "ws";
 import { type FakeCoordinator, fakeCoordinator } from "../../../../test/helpers/fake-coordinator.js";
 import { jicofoConf, jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { backoffDelay } from "./backoff.js";
 import { AgentTransport, agentEndpoint, explainHttpStatus } from "./client.js";
 
 const logger = pino({ level: "silent" });
@@ -45,15 +44,6 @@ function transport(url: string, extra: Partial<ConstructorParameters<typeof Agen
   open.push({ close: () => t.stop() });
   return { t, frames, opens: () => opens };
 }
-
-describe("backoffDelay", () => {
-  it("grows exponentially, is capped, and jitter only shortens it", () => {
-    const o = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 };
-    expect([0, 1, 2, 3].map((a) => backoffDelay(a, o, () => 0))).toEqual([500, 1000, 2000, 4000]);
-    expect(backoffDelay(20, o, () => 0)).toBe(30_000);
-    expect(backoffDelay(20, o, () => 1)).toBe(15_000);
-  });
-});
 
 describe("AgentTransport against a real ws server", () => {
   it("says hello first, opens on the welcome, and answers pings", async () => {

@@ -19,6 +19,8 @@
 // every FAILURE_LOG_EVERY_MS says how many attempts failed since the link was last up (a week away is about
 // 27,000 attempts at the 30 s cap; a line each would be 54,000 lines in syslog). Timers and "now" come from
 // an injected clock, so a test can let a simulated week pass (test/reliability-days-away.test.ts).
+
+import { type BackoffOptions, backoffDelay, type Clock, DEFAULT_BACKOFF } from "@vmmeet/node";
 import {
   type AgentToCoordinator,
   CloseCode,
@@ -37,8 +39,6 @@ import {
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import { pinnedServerIdentity } from "../enroll/pin.js";
-import type { Clock } from "../health/clock.js";
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 import { ApplyAnswers } from "./replies.js";
 
 /** The coordinator serves agents at this path (vmmeet serve prints it). */

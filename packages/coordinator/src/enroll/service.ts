@@ -14,10 +14,11 @@
 import { createPublicKey, verify, X509Certificate } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { pemFingerprint } from "@vmmeet/node";
 import { CloseCode } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { type CaMaterial, certFingerprint, signCertificate } from "../secrets/ca.js";
+import { type CaMaterial, signCertificate } from "../secrets/ca.js";
 import { type EnrollmentStore, TOKEN_RE, TokenRefused, tokenId } from "./store.js";
 
 /** What a refusal writes to the audit log (state/store.ts AuditEntry without its time). */
@@ -105,7 +106,7 @@ export class EnrollmentService {
 
   constructor(private readonly o: EnrollmentServiceOptions) {
     this.auditor = new RefusalAuditor(o.audit, o.logger);
-    this.#caFingerprint = certFingerprint(o.ca.certPem);
+    this.#caFingerprint = pemFingerprint(o.ca.certPem);
   }
 
   get caFingerprint(): string {
@@ -204,7 +205,7 @@ export class EnrollmentService {
         });
         const x = new X509Certificate(certPem);
         return {
-          fingerprint: certFingerprint(certPem),
+          fingerprint: pemFingerprint(certPem),
           serial: x.serialNumber,
           notAfter: new Date(x.validTo).toISOString(),
         };
@@ -250,7 +251,7 @@ export class EnrollmentService {
         `the client certificate is not accepted (${String(sock.authorizationError ?? "not issued by the deployment CA")})`,
       );
     const cn = typeof cert.subject?.CN === "string" ? cert.subject.CN : "";
-    const fingerprint = certFingerprint(
+    const fingerprint = pemFingerprint(
       `-----BEGIN CERTIFICATE-----\n${cert.raw.toString("base64")}\n-----END CERTIFICATE-----\n`,
     );
     const status = this.o.store.certificateStatus(cn, fingerprint);

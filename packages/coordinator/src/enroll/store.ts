@@ -43,7 +43,7 @@ export interface TokenRecord {
 
 export interface AgentRecord {
   node: string;
-  /** certFingerprint of the client certificate issued at enrollment ("sha256:HEX"). */
+  /** pemFingerprint of the client certificate issued at enrollment ("sha256:HEX"). */
   fingerprint: string;
   serial: string;
   enrolledAt: string;

@@ -9,7 +9,8 @@
 
 import { isIP } from "node:net";
 import os from "node:os";
-import { type CaMaterial, certFingerprint, issueServerCert, storedCertProblem } from "../secrets/ca.js";
+import { pemFingerprint } from "@vmmeet/node";
+import { type CaMaterial, issueServerCert, storedCertProblem } from "../secrets/ca.js";
 import {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
@@ -89,7 +90,7 @@ export async function loadServerTls(
     const keyPem = (await readStateFile(stateDir, SERVER_KEY_FILE, "private key"))?.toString("utf8");
     const certPem = (await readStateFile(stateDir, SERVER_CERT_FILE))?.toString("utf8");
     const problem = serverCertProblem(certPem, keyPem, names, ca, now);
-    const base = { ca, caFingerprint: certFingerprint(ca.certPem), names: [...names] };
+    const base = { ca, caFingerprint: pemFingerprint(ca.certPem), names: [...names] };
     if (problem === null && certPem !== undefined && keyPem !== undefined)
       return { ...base, certPem, keyPem, issued: null };
     const issued = issueServerCert(ca, names, now, SERVER_CERT_DAYS);

@@ -1,7 +1,7 @@
 // The heal schedule's decisions (fleet/heal.ts runs them every tick), pure: which nodes get the generation in
 // force again, which cross-node restarts are due and in which order, when the deployment alarm goes up or
 // down. Times are given.
-import { createHash } from "node:crypto";
+import { entryDigest } from "@vmmeet/node";
 import type { ComponentHealth, NodeDesired, NodeRole, NodeStatus, Spec, VerdictResult } from "@vmmeet/shared";
 import { rolloutStages } from "./stages.js";
 
@@ -18,17 +18,13 @@ export interface Reassert {
   detail: string;
 }
 
-function bytesOf(f: NodeDesired["files"][number]): Buffer {
-  return f.encoding === "base64" ? Buffer.from(f.content, "base64") : Buffer.from(f.content, "utf8");
-}
-
 /** Files whose reported hash or mode differs from the rendered entry (paths only: never content). */
 export function driftedFiles(desired: NodeDesired, status: NodeStatus): string[] {
   const seen = new Map(status.files.map((f) => [f.path, f]));
   const out: string[] = [];
   for (const f of desired.files) {
     const s = seen.get(f.path);
-    const want = createHash("sha256").update(bytesOf(f)).digest("hex");
+    const want = entryDigest(f);
     if (!s || s.sha256 !== want || s.mode !== f.mode) out.push(f.path);
   }
   return out;

@@ -1,4 +1,4 @@
-import { ManualClock } from "@vmmeet/agent";
+import { ManualClock } from "@vmmeet/node";
 import { type NodeDesired, NodeDesired as NodeDesiredSchema, type NodeStatus } from "@vmmeet/shared";
 import pino from "pino";
 import { describe, expect, it } from "vitest";

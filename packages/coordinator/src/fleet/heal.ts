@@ -15,6 +15,7 @@
 // does the I/O, through what it is given of the coordinator (HealSource: server/daemon.ts wires it) and on
 // its clock.
 import { EventEmitter } from "node:events";
+import { type Clock, cappedDelay, liveClock } from "@vmmeet/node";
 import type {
   DeploymentVerdict,
   NodeDesired,
@@ -39,7 +40,6 @@ import {
   reassertPlan,
 } from "./heal-rules.js";
 import type { Rollout } from "./rollout.js";
-import { type Clock, systemClock } from "./time.js";
 
 export interface HealTuning {
   /** node-cron expression (5 fields, or 6 with seconds first). */
@@ -140,7 +140,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
 
   constructor(private readonly o: HealSchedulerOptions) {
     super();
-    this.#clock = o.clock ?? systemClock;
+    this.#clock = o.clock ?? liveClock;
   }
 
   /** The spec's operations.heal with the options' overrides. */
@@ -300,7 +300,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
         this.#backoff.set(r.node, {
           generation,
           failures,
-          nextAt: now + Math.min(HOUR_MS, 60_000 * 2 ** (failures - 1)),
+          nextAt: now + cappedDelay(failures - 1, { initialMs: 60_000, maxMs: HOUR_MS, factor: 2 }),
         });
       }
       report.repushed.push({ node: r.node, why: r.why, ok });

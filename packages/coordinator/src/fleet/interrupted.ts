@@ -2,6 +2,8 @@
 // the push has reported what it holds (or the push's time is up), it is finished or rolled back by
 // fleet/journal.ts's rules, with the live rollout's gates and rollback. What was found and what was done go
 // to the audit log (`vmmeet events`) and the push feed.
+
+import type { Clock } from "@vmmeet/node";
 import type { NodeStatus } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { PushOutcome } from "../admin/methods.js";
@@ -9,7 +11,6 @@ import type { GenerationRecord, StateStore } from "../state/store.js";
 import type { Fleet } from "./fleet.js";
 import { gatesNow, journalNodes, planRecovery, type RolloutJournal } from "./journal.js";
 import type { RolloutEmit } from "./rollout.js";
-import type { Clock } from "./time.js";
 
 export interface RecoveryDeps {
   fleet: Pick<Fleet, "nodes" | "connected">;

@@ -1,6 +1,7 @@
+import { entryDigest } from "@vmmeet/node";
 import { NodeDesired, type NodeStatus } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { maskSecrets, planNode, sha256 } from "./plan.js";
+import { maskSecrets, planNode } from "./plan.js";
 
 const key = (body: string) => `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 
@@ -42,7 +43,7 @@ function reported(d: NodeDesired, generation = 1): NodeStatus {
     applying: null,
     files: d.files.map((f) => ({
       path: f.path,
-      sha256: sha256(f.content, f.encoding),
+      sha256: entryDigest(f),
       mode: f.mode,
       owner: f.owner,
       group: f.group,

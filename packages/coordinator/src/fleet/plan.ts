@@ -4,18 +4,12 @@
 // The agent reports file hashes, not contents (contents may hold secrets and stay on the VM). The old side
 // of a diff is therefore the content of the generation the agent says it applied, when the reported hash
 // matches it; a file changed by hand on the VM shows as drift with unknown content.
-import { createHash } from "node:crypto";
+import { entryDigest, sha256 } from "@vmmeet/node";
 import type { FileEntry, NodeDesired, NodeStatus, SetupAction } from "@vmmeet/shared";
 import { createTwoFilesPatch } from "diff";
 import type { FilePlan, NodePlan } from "../admin/methods.js";
 
 export type { FilePlan, NodePlan } from "../admin/methods.js";
-
-export function sha256(content: string, encoding: "utf8" | "base64"): string {
-  return createHash("sha256")
-    .update(encoding === "base64" ? Buffer.from(content, "base64") : Buffer.from(content, "utf8"))
-    .digest("hex");
-}
 
 /**
  * In files marked secret, every run of 32+ letters and digits is masked too: the node's old content may hold
@@ -52,7 +46,7 @@ export function actionLabel(a: SetupAction): string {
 }
 
 function actionKey(a: SetupAction): string {
-  return a.kind === "prosody-user" ? `${actionLabel(a)} ${sha256(a.password, "utf8")}` : JSON.stringify(a);
+  return a.kind === "prosody-user" ? `${actionLabel(a)} ${sha256(a.password)}` : JSON.stringify(a);
 }
 
 export function planNode(
@@ -96,7 +90,7 @@ function planFile(
   neverReported: boolean,
   secrets: readonly string[],
 ): FilePlan {
-  const want = sha256(f.content, f.encoding);
+  const want = entryDigest(f);
   const base = { path: f.path, secret: f.secret };
   const text = (e: FileEntry) =>
     e.encoding === "base64"
@@ -134,7 +128,7 @@ function planFile(
       diff: newText === null ? "(binary content)\n" : patch("", newText, "absent"),
     };
   }
-  if (previous && sha256(previous.content, previous.encoding) === onNode) {
+  if (previous && entryDigest(previous) === onNode) {
     const oldText = text(previous);
     if (oldText === null || newText === null)
       return { ...base, change: "modify", diff: "(binary content changed)\n" };

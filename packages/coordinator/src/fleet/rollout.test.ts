@@ -1,4 +1,4 @@
-import { ManualClock } from "@vmmeet/agent";
+import { ManualClock } from "@vmmeet/node";
 import {
   type ComponentHealth,
   type CoordinatorToAgent,

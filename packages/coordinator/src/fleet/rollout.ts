@@ -1,13 +1,14 @@
 // The rollout: a stored generation sent to its nodes stage by stage in the paper's order (fleet/stages.ts),
 // each stage gated on health (fleet/gates.ts) with the dependents of a restarted service given their recovery
 // window (fleet/recovery.ts), and on a failure the rollback to the last good generation. Time is the injected
-// clock's (fleet/time.ts).
+// clock (Clock of @vmmeet/node).
 //
 // `apply` is the one way the coordinator asks an agent to apply a desired state and reads its answer: the
 // push and the rollback here, the catch-up of a node that says hello behind the generation in force
 // (server/daemon.ts), the heal schedule's re-push (fleet/heal.ts) and, through the rollback, the recovery of
 // an interrupted push (fleet/interrupted.ts).
 import { isDeepStrictEqual } from "node:util";
+import type { Clock } from "@vmmeet/node";
 import type { NodeDesired, Spec } from "@vmmeet/shared";
 import type { NodePhase, PushEvent, PushOutcome } from "../admin/methods.js";
 import type { GenerationRecord, StateStore } from "../state/store.js";
@@ -15,7 +16,6 @@ import type { ApplyResult, Fleet } from "./fleet.js";
 import { DEPENDENCY_SERVICES, DEPENDENT_SERVICES, dependentsOf, type Recovery } from "./recovery.js";
 import { rolloutStages } from "./stages.js";
 import { buildStatus } from "./status.js";
-import type { Clock } from "./time.js";
 import { FleetWait } from "./wait.js";
 
 /** What the rollout uses of the fleet: the nodes' reports and links, their changes, and requests. */

@@ -1,11 +1,12 @@
-// Waiting on what the agents report, on the coordinator's clock (fleet/time.ts): a condition re-checked on
+// Waiting on what the agents report, on the coordinator's clock (Clock of @vmmeet/node): a condition re-checked on
 // every fleet change (and every tick for one that time alone changes, such as a recovery window closing), a
 // node's link, a stage's health gate (fleet/gates.ts).
+
+import type { Clock } from "@vmmeet/node";
 import type { NodeStatus, Spec } from "@vmmeet/shared";
 import type { Fleet } from "./fleet.js";
 import { evaluateGate, type GateContext } from "./gates.js";
 import type { Gate } from "./stages.js";
-import type { Clock } from "./time.js";
 
 /** What waiting reads of the fleet: the nodes' reports and links, and their changes. */
 export type WatchedFleet = Pick<Fleet, "nodes" | "connected" | "on" | "off">;

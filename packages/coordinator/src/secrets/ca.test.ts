@@ -1,11 +1,11 @@
 import { X509Certificate } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
+import { pemFingerprint } from "@vmmeet/node";
 import forge from "node-forge";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CaMaterial,
-  certFingerprint,
   certInfo,
   createCa,
   isSignedBy,
@@ -140,13 +140,13 @@ describe("issueClientCert", () => {
   });
 });
 
-describe("certFingerprint", () => {
+describe("pemFingerprint", () => {
   it("is sha256: and the lower-case hex SHA-256 of the DER", () => {
-    const fp = certFingerprint(ca.certPem);
+    const fp = pemFingerprint(ca.certPem);
     expect(fp).toMatch(/^sha256:[0-9a-f]{64}$/);
     const openssl = new X509Certificate(ca.certPem).fingerprint256.replaceAll(":", "").toLowerCase();
     expect(fp).toBe(`sha256:${openssl}`);
-    expect(certFingerprint(otherCa.certPem)).not.toBe(fp);
+    expect(pemFingerprint(otherCa.certPem)).not.toBe(fp);
   });
 });
 

@@ -3,7 +3,7 @@
 import { constants, type Stats } from "node:fs";
 import { chmod, link, lstat, mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { type ReplaceOptions, replaceFileAtomic } from "../state/atomic.js";
+import { type AtomicWriteOptions, writeFileAtomic } from "@vmmeet/node";
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PUBLIC_FILE_MODE = 0o644;
@@ -91,12 +91,12 @@ export async function readStateFile(
   }
 }
 
-export type WriteOptions = ReplaceOptions;
+export type WriteOptions = AtomicWriteOptions;
 
-/** Write `name` in `dir` atomically and durably (see replaceFileAtomic); `dir` must exist. */
+/** Write `name` in `dir` atomically and durably (see writeFileAtomic); `dir` must exist. */
 export async function writeStateFile(dir: string, name: string, data: string | Buffer, opts: WriteOptions) {
   const owner = await daemonOwner(dir);
-  await replaceFileAtomic(path.join(dir, name), data, owner ? { ...opts, owner } : opts);
+  await writeFileAtomic(path.join(dir, name), data, owner ? { ...opts, ...owner } : opts);
 }
 
 const LOCK_NAME = ".lock";

@@ -4,7 +4,6 @@ export {
   type CaMaterial,
   type CertInfo,
   type CertUsage,
-  certFingerprint,
   certInfo,
   createCa,
   type IssuedCert,

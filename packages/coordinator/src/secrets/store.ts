@@ -13,11 +13,11 @@
 // between runs (a fresh truststore has a fresh MAC salt, a fresh leaf a fresh key) and agents do not restart
 // jicofo and jvb for nothing.
 import { randomBytes, X509Certificate } from "node:crypto";
+import { pemFingerprint } from "@vmmeet/node";
 import type { Spec } from "@vmmeet/shared";
 import type { Pki, Secrets } from "../render/types.js";
 import {
   type CaMaterial,
-  certFingerprint,
   certInfo,
   createCa,
   issueServerCert,
@@ -82,7 +82,7 @@ export interface Material {
   created: string[];
   /** Conditions the operator should act on (CA close to expiry). */
   warnings: string[];
-  /** certFingerprint of the CA: what agents pin. */
+  /** pemFingerprint of the CA: what agents pin. */
   caFingerprint: string;
 }
 
@@ -125,7 +125,7 @@ export async function loadOrCreateMaterial(
           exclusive: true,
         });
         created.push(STATE_FILES.caKey, STATE_FILES.caCert);
-        log?.info({ stateDir, caFingerprint: certFingerprint(ca.certPem) }, "generated the deployment CA");
+        log?.info({ stateDir, caFingerprint: pemFingerprint(ca.certPem) }, "generated the deployment CA");
       }
       const caInfo = certInfo(ca.certPem);
       const caDaysLeft = Math.floor((caInfo.notAfter.getTime() - now.getTime()) / DAY_MS);

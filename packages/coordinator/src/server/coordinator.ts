@@ -3,6 +3,7 @@
 // rollout itself, its gates and its rollback are fleet/rollout.ts's. Transport-agnostic: the agent endpoint
 // and the admin socket call into it.
 import { EventEmitter } from "node:events";
+import { type Clock, liveClock } from "@vmmeet/node";
 import type { AgentEvent, NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { PushEvent, PushOutcome } from "../admin/methods.js";
@@ -13,7 +14,6 @@ import { type NodePlan, planHasChanges, planNode } from "../fleet/plan.js";
 import { DEPENDENCY_SERVICES, dependentsOf } from "../fleet/recovery.js";
 import { Rollout, type RolloutEmit } from "../fleet/rollout.js";
 import { rolloutStages } from "../fleet/stages.js";
-import { type Clock, systemClock } from "../fleet/time.js";
 import { renderDeployment } from "../render/index.js";
 import type { Secrets } from "../render/types.js";
 import { MaterialCache, type SecretName } from "../secrets/index.js";
@@ -69,7 +69,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     super();
     this.store = new StateStore(o.stateDir);
     this.#material = new MaterialCache(o.stateDir, { logger: o.logger });
-    const clock = o.clock ?? systemClock;
+    const clock = o.clock ?? liveClock;
     this.clock = clock;
     this.fleet = new Fleet(() => new Date(clock.now()));
     this.fleet.on("change", () => this.#schedulePersist());

@@ -3,6 +3,7 @@
 import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import type { Clock } from "@vmmeet/node";
 import { CloseCode, deploymentVerdict, RefusalLog } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import {
@@ -21,7 +22,6 @@ import {
   type VerdictFn,
 } from "../fleet/heal.js";
 import { buildStatus, type StatusReport } from "../fleet/status.js";
-import type { Clock } from "../fleet/time.js";
 import { AdminError, type AdminHandlers, AdminServer } from "./admin.js";
 import { AgentServer } from "./agents.js";
 import { CoordinatorCore, PushBusyError, type PushEvent, SpecInvalidError } from "./coordinator.js";

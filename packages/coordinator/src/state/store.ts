@@ -15,10 +15,13 @@
 // and the generation in force stays what it was, on disk and in memory.
 import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
+import { appendLine, fsyncDir, writeFileAtomicIn } from "@vmmeet/node";
 import type { NodeDesired, NodeStatus, Spec } from "@vmmeet/shared";
 import type { AuditEntry } from "../admin/methods.js";
 import { parseJournal, type RolloutJournal } from "../fleet/journal.js";
-import { appendLine, fsyncDir, writeFileAtomic } from "./atomic.js";
+
+/** Every file of the state directory: private to the coordinator's user. */
+const PRIVATE = { mode: 0o600 };
 
 export interface GenerationRecord {
   generation: number;
@@ -105,7 +108,7 @@ export class StateStore {
   }
 
   async setCurrent(p: CurrentPointer): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, "current.json"), `${JSON.stringify(p)}\n`);
+    await writeFileAtomicIn(path.join(this.dir, "current.json"), `${JSON.stringify(p)}\n`, PRIVATE);
   }
 
   async generations(): Promise<number[]> {
@@ -122,7 +125,7 @@ export class StateStore {
   }
 
   async saveGeneration(rec: GenerationRecord): Promise<void> {
-    await writeFileAtomic(this.genFile(rec.generation), JSON.stringify(rec));
+    await writeFileAtomicIn(this.genFile(rec.generation), JSON.stringify(rec), PRIVATE);
   }
 
   /**
@@ -191,7 +194,7 @@ export class StateStore {
   }
 
   async writeJournal(j: RolloutJournal): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, "rollout.json"), JSON.stringify(j));
+    await writeFileAtomicIn(path.join(this.dir, "rollout.json"), JSON.stringify(j), PRIVATE);
   }
 
   /** The push has ended: its journal goes (and the removal is durable, as the writes are). */
@@ -217,7 +220,7 @@ export class StateStore {
   }
 
   async saveNodes(nodes: Record<string, NodeRecord>): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, "nodes.json"), JSON.stringify(nodes));
+    await writeFileAtomicIn(path.join(this.dir, "nodes.json"), JSON.stringify(nodes), PRIVATE);
   }
 
   async audit(entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void> {

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { entryBytes } from "@vmmeet/node";
 import { renderDeployment } from "../../render/index.js";
 import { checkInvariants, formatViolations } from "../../render/invariants.js";
 import { renderTopologySvg } from "../../render/topology.js";
@@ -47,7 +48,7 @@ Exit status: 0 written, 1 invalid spec or error, 64 bad command line.`,
       for (const f of desired.files) {
         const target = path.join(out, name, f.path);
         await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-        await writeFile(target, f.encoding === "base64" ? Buffer.from(f.content, "base64") : f.content, {
+        await writeFile(target, entryBytes(f), {
           mode: Number.parseInt(f.mode, 8),
         });
         count += 1;

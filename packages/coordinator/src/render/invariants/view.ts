@@ -1,5 +1,6 @@
 // The deployment as the checks see it: nodes by role, their files parsed once (render/grammar's readers,
 // cached), values located by node, file and key, and names resolved as each VM resolves them.
+import { entryText } from "@vmmeet/node";
 import { type FileEntry, type NodeDesired, releaseOf, type Spec } from "@vmmeet/shared";
 import {
   type HoconObject,
@@ -71,7 +72,7 @@ export class View {
   text(node: NodeDesired, path: string): string {
     const f = this.file(node, path);
     if (!f) throw new Unreadable(`${node.node}:${path} is not rendered`);
-    return f.encoding === "base64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content;
+    return entryText(f);
   }
 
   private parsed<T>(node: NodeDesired, path: string, kind: string, parse: (text: string) => T): T {

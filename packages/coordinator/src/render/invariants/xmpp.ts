@@ -1,5 +1,6 @@
 // The XMPP names and credentials every VM must agree on: the domain, auth.DOMAIN, the brewery MUC, the
 // conference MUC, the focus proxy and the passwords (with the truststores jicofo and the bridges share).
+import { entryBytes } from "@vmmeet/node";
 import type { FileEntry, NodeDesired, SetupAction } from "@vmmeet/shared";
 import { isLuaTable, jsGet, luaString, nginxFind, type ProsodySection } from "../grammar/index.js";
 import { JICOFO_CONF, JICOFO_ENV } from "../jicofo.js";
@@ -265,7 +266,5 @@ export function checkPasswords(c: Checker, v: View): void {
 }
 
 function bytesOf(file: FileEntry): string {
-  return (
-    file.encoding === "base64" ? Buffer.from(file.content, "base64") : Buffer.from(file.content)
-  ).toString("base64");
+  return entryBytes(file).toString("base64");
 }

@@ -1,6 +1,6 @@
 /**
- * The time source and timers the health code uses, injected so tests drive time by hand
- * (STYLE.md: inject, don't mock).
+ * The time source and timers of the agent's code (health, transport, healing, pf's confirm window, metrics),
+ * injected so that tests drive time by hand with ManualClock instead of mocking modules.
  */
 export interface Clock {
   now(): number;
