@@ -14,7 +14,14 @@
 // heal-alarm, heal-alarm-cleared). The decisions are pure functions below; HealScheduler does the I/O.
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { ComponentHealth, NodeDesired, NodeRole, NodeStatus, Spec } from "@vmmeet/shared";
+import {
+  type ComponentHealth,
+  DEFAULT_GRACE_SECONDS,
+  type NodeDesired,
+  type NodeRole,
+  type NodeStatus,
+  type Spec,
+} from "@vmmeet/shared";
 import { schedule as cronSchedule, validate as cronValidate, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { CoordinatorCore } from "../server/coordinator.js";
@@ -462,7 +469,8 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       nodes: [...this.#views(spec).values()],
       now,
       graceMs: (node, service) =>
-        (desired[node]?.services.find((s) => s.name === service)?.graceSeconds ?? 10) * 1000,
+        (desired[node]?.services.find((s) => s.name === service)?.graceSeconds ?? DEFAULT_GRACE_SECONDS) *
+        1000,
       lastRepair: (node, service) => this.#repairs.get(key(node, service))?.at(-1) ?? null,
     });
     for (const r of repairs) {
