@@ -84,10 +84,12 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
   const clock = new ManualClock(Date.parse("2024-05-01T12:00:00Z"));
   const events: AgentEvent[] = [];
   let changes = 0;
+  // The services whose start the owner saw succeed (its check after the start found the process).
   const running: string[] = [];
+  engine.services.on("running", (e) => running.push(e.service));
   const healer = new Healer({
     engine,
-    services: fake,
+    services: engine.services,
     root,
     accounts: lenientAccounts(),
     log,
@@ -98,7 +100,6 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
     onChange: () => {
       changes += 1;
     },
-    onServiceRunning: (name) => running.push(name),
   });
   healer.configure(d, ["jicofo"]);
   cleanups.push(() => healer.stop());

@@ -17,12 +17,19 @@
 //
 // One timer owns the periodic pass (STYLE.md 7); all repairs run one at a time through one queue, so the
 // healer never races itself, and it stands aside while the daemon applies a desired state (`busy`).
-import type { AgentEvent, HealthLabel, HealthSignal, NodeDesired } from "@vmmeet/shared";
+import {
+  type AgentEvent,
+  DEFAULT_GRACE_SECONDS,
+  type HealthLabel,
+  type HealthSignal,
+  type NodeDesired,
+} from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { Clock } from "../health/clock.js";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
 import type { ApplyEngine } from "../reconcile/engine.js";
+import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import { Serial } from "../services/serial.js";
 import type { ServiceHealthHint } from "../status.js";
@@ -79,7 +86,8 @@ export type HealerTuningInput = Partial<Omit<HealerTuning, "restart">> & { resta
 
 export interface HealerOptions {
   engine: Pick<ApplyEngine, "enforce">;
-  services: ServiceManager;
+  /** The owner of the services' life (its starts are announced to the health monitor), or rcctl. */
+  services: ServiceManager | ServiceLife;
   /** Prefix of every managed path ("/" on the VM). */
   root: string;
   accounts: AccountResolver;
@@ -93,13 +101,6 @@ export interface HealerOptions {
   onEvent?: (event: AgentEvent) => void;
   /** A service's state (ok/starting/backoff/failed) changed. */
   onChange?: () => void;
-  /** The healer is about to (re)start a service (the health tracker starts its grace period). */
-  onServiceStarted?: (service: string) => void;
-  /**
-   * A service the healer (re)started runs (`rcctl check` after the start matched): the daemon probes its
-   * component at once, as after an apply's restart, instead of at the next probe interval.
-   */
-  onServiceRunning?: (service: string) => void;
 }
 
 const HOUR_MS = 3_600_000;
@@ -129,6 +130,7 @@ export class Healer {
   readonly tuning: HealerTuning;
   readonly #clock: Clock;
   readonly #random: () => number;
+  readonly #life: ServiceLife;
   readonly #work = new Serial();
   #desired: NodeDesired | null = null;
   readonly #records = new Map<string, ServiceRecord>();
@@ -168,6 +170,7 @@ export class Healer {
     } as HealerTuning;
     this.#clock = o.clock ?? liveClock;
     this.#random = o.random ?? Math.random;
+    this.#life = ServiceLife.of(o.services);
   }
 
   /** Completed periodic passes (tests wait on it instead of sleeping). */
@@ -350,7 +353,7 @@ export class Healer {
       if (this.#stopped || this.o.busy?.() || this.#desired !== desired) return;
       let running: boolean;
       try {
-        running = await this.o.services.check(s.name);
+        running = await this.#life.check(s.name);
       } catch (err) {
         this.o.log.warn({ service: s.name, err: (err as Error).message }, "rcctl check failed");
         continue;
@@ -395,23 +398,16 @@ export class Healer {
     this.#notifyPhases();
   }
 
-  /** rcctl start/restart, then rcctl check (rcctl says ok even when the process is gone at once). */
+  /** Start or restart through the service owner, which checks after it and tells the health monitor. */
   async #start(
     name: string,
     verb: "start" | "restart",
   ): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      // Announced before the start: the health monitor discards what the old process logged, and a JVM may
-      // log its first lines before rcctl returns.
-      this.o.onServiceStarted?.(name);
-      const r = verb === "start" ? await this.o.services.start(name) : await this.o.services.restart(name);
+      const r = verb === "start" ? await this.#life.start(name) : await this.#life.restart(name);
       this.#startedAt.set(name, this.#clock.now());
-      if (!r.ok)
-        return { ok: false, error: `rcctl ${verb}: ${r.outcome} ${r.output.trim()}`.trim().slice(0, 500) };
-      if (!(await this.o.services.check(name)))
-        return { ok: false, error: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process` };
+      if (!r.ok) return { ok: false, error: r.detail.slice(0, 500) };
       this.#running.set(name, true);
-      this.o.onServiceRunning?.(name);
       return { ok: true };
     } catch (err) {
       return { ok: false, error: (err as Error).message.slice(0, 500) };
@@ -646,7 +642,7 @@ export class Healer {
   #grace(service: string): number {
     if (this.tuning.graceMs !== null) return this.tuning.graceMs;
     const s = this.#desired?.services.find((x) => x.name === service);
-    return (s?.graceSeconds ?? 10) * 1000;
+    return (s?.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
   }
 
   #phase(name: string, rec: ServiceRecord, running: boolean): ServicePhase {
