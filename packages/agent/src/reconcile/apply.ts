@@ -11,12 +11,13 @@
 import type { NodeDesired, ServiceEntry } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { ActionItem } from "../actions/types.js";
-import { type PendingAction, type PendingMark, StateCorruptError } from "../state/store.js";
+import type { PendingAction, PendingMark } from "../state/store.js";
 import { UnknownAccountError } from "./accounts.js";
 import { actionsOf, COMPONENT_STEPS, type StepContext } from "./components.js";
 import { converge } from "./converge.js";
 import { type FilePlan, notifyMap } from "./files.js";
 import { PathRefusedError } from "./paths.js";
+import { loadState, mergeInto, readPendingSafe } from "./persisted.js";
 import {
   type ApplyDeps,
   type ApplyResult,
@@ -27,7 +28,6 @@ import {
   type HookItem,
   modeText,
   type Refusal,
-  type RollbackResult,
   type ServiceItem,
 } from "./types.js";
 import { logRefusal, refusalKind, validateDesired } from "./validate.js";
@@ -52,13 +52,6 @@ const DEFAULT_KEEP_BACKUPS = 5;
 
 function emptyResult(outcome: ApplyResult["outcome"], generation: number): ApplyResult {
   return { outcome, generation, changed: false, files: [], services: [], actions: [], refusals: [] };
-}
-
-/** Merges service actions: restart wins over reload. */
-function mergeInto(into: Map<string, PendingAction>, from: Record<string, PendingAction>) {
-  for (const [svc, act] of Object.entries(from)) {
-    if (into.get(svc) !== "restart") into.set(svc, act);
-  }
 }
 
 const sameFlags = (a: string, b: string) => a.trim() === b.trim();
@@ -419,94 +412,6 @@ async function runServices(
   return actionItems;
 }
 
-/** A corrupt state file (it cannot be torn: it is written atomically) is logged and treated as absent. */
-async function loadState(deps: ApplyDeps, log: Logger) {
-  try {
-    return await deps.state.load();
-  } catch (e) {
-    if (!(e instanceof StateCorruptError)) throw e;
-    log.error({ err: e.message }, "state unreadable, ignored");
-    return null;
-  }
-}
-
-async function readPendingSafe(deps: ApplyDeps, log: Logger): Promise<PendingMark | null> {
-  try {
-    return await deps.state.readPending();
-  } catch (e) {
-    if (!(e instanceof StateCorruptError)) throw e;
-    log.error({ err: e.message }, "pending mark unreadable, removed");
-    await deps.state.clearPending();
-    return null;
-  }
-}
-
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-export async function rollback(generation: number, deps: ApplyDeps): Promise<RollbackResult> {
-  const log = deps.log.child({ rollback: generation });
-  const backups = await deps.files.backups(generation);
-  if (backups.length === 0) return { outcome: "nothing", generation, files: [], services: [] };
-  const todo = new Map<string, PendingAction>();
-  for (const b of backups) mergeInto(todo, b.services);
-  const state = await loadState(deps, log);
-  const undoesCurrent = state !== null && state.generation >= generation;
-  const target = undoesCurrent ? (state.previous?.desired ?? null) : null;
-  // The state first, then the pending mark, then the files: a crash in between makes start-up converge
-  // to the rolled-back state and finish the restarts, instead of re-applying what is being undone.
-  if (undoesCurrent) {
-    await deps.state.save({ generation: state.generation, desired: target, complete: true, previous: null });
-  }
-  await deps.state.writePending({ generation, services: Object.fromEntries(todo) });
-  const files: FileItem[] = [];
-  for (const b of backups) {
-    try {
-      await deps.files.restore(b);
-      files.push({
-        kind: "file",
-        path: b.path,
-        status: "written",
-        change: b.existed ? "content" : "created",
-      });
-    } catch (e) {
-      files.push({ kind: "file", path: b.path, status: "failed", detail: errText(e) });
-    }
-  }
-  const desiredServices: ServiceEntry[] = target?.services ?? state?.desired?.services ?? [];
-  const orderOf = new Map(desiredServices.map((s) => [s.name, s.order]));
-  const names = [...todo.keys()].sort((a, b) => (orderOf.get(a) ?? -1) - (orderOf.get(b) ?? -1));
-  const services: ServiceItem[] = [];
-  for (const name of names) {
-    const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
-    await converge(name, it, deps, log, {
-      action: todo.get(name),
-      startIfStopped: orderOf.has(name),
-      ctx: { generation: state?.generation ?? generation, desired: target },
-    });
-    services.push(it);
-  }
-  await deps.state.clearPending();
-  const failed = files.some((f) => f.status === "failed") || services.some((s) => s.status === "failed");
-  log.info({ failed }, "rollback finished");
-  return { outcome: failed ? "failed" : "rolled-back", generation, files, services };
-}
-
-/** Finishes an interrupted job when there is no desired state to re-apply: the pending restarts only. */
-export async function finishPending(deps: ApplyDeps): Promise<ServiceItem[]> {
-  const pending = await readPendingSafe(deps, deps.log);
-  if (!pending) return [];
-  const items: ServiceItem[] = [];
-  for (const [name, act] of Object.entries(pending.services)) {
-    const it: ServiceItem = { kind: "service", name, status: "unchanged", steps: [] };
-    await converge(name, it, deps, deps.log, {
-      action: act,
-      startIfStopped: false,
-      ctx: { generation: pending.generation, desired: null },
-    });
-    items.push(it);
-  }
-  await deps.state.clearPending();
-  return items;
 }

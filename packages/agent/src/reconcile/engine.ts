@@ -17,12 +17,11 @@ import {
   type ApplyDeps,
   type ApplyResult,
   applyDesired,
-  finishPending,
   type RollbackResult,
-  rollback,
   type ServiceItem,
 } from "./apply.js";
 import { FileWriter } from "./files.js";
+import { finishPending, rollback } from "./rollback.js";
 
 export interface ApplyEngineOptions {
   /** STATE: last desired state, pending mark, action records, backups (created 0700). */
