@@ -162,6 +162,19 @@ describe("HealthMonitor and the service owner", () => {
     await waitFor(() => t.m.components()[0]?.state === "starting", { what: "the grace period" });
     expect(t.m.components()[0]?.explain).toMatch(/\(re\)started .* ago/);
   });
+
+  it("reports a service the owner's check finds gone without waiting for the probe interval", async () => {
+    const t = await setup({ probeIntervalMs: 3_600_000 });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
+    t.services.services.get("jicofo")!.running = false;
+    // The healer's pass, say: its check is the owner's, and the owner says the service stopped.
+    await t.life.check("jicofo");
+    await waitFor(() => /jicofo is not running/.test(t.m.components()[0]?.explain ?? ""), {
+      what: "jicofo reported not running",
+    });
+  });
 });
 
 describe("HealthMonitor fallback log", () => {

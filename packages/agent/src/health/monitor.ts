@@ -75,6 +75,8 @@ export class HealthMonitor implements HealthSource {
       // Probed at once, not up to a probe interval later: its component's gate may be waiting for it. The
       // owner's check after the action answers the probe's "is it running?".
       this.#life.on("running", () => void this.probeNow()),
+      // A check of someone else's (the healer's pass) found it gone: said now, from that check's answer.
+      this.#life.on("stopped", () => void this.probeNow()),
     ];
   }
 
@@ -123,7 +125,7 @@ export class HealthMonitor implements HealthSource {
     }
     // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
     // what was observed: a probe now would run before the apply's restarts, whose "started" discards it; the
-    // daemon probes after an apply that (re)started or reloaded a service instead.
+    // service owner's "running" after each (re)start or reload probes instead.
     if (rebuilt) void this.probeNow();
     this.#changed();
   }
