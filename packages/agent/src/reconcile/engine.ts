@@ -110,7 +110,8 @@ export class ApplyEngine {
         await this.state.open();
         this.opened = true;
       }
-      return job();
+      // The services' "running" events are told when the apply (or rollback) ends.
+      return this.services.hold(job);
     });
   }
 

@@ -89,6 +89,28 @@ describe("ServiceLife actions", () => {
   });
 });
 
+describe("ServiceLife hold", () => {
+  it("tells an apply's running events when it ends, once per service; starting at once", async () => {
+    const services = new FakeServiceManager({
+      jicofo: { enabled: true },
+      nginx: { enabled: true, running: true },
+    });
+    const { life, events } = owner(services);
+    const during: string[] = [];
+    await life.hold(async () => {
+      await life.start("jicofo");
+      await life.reload("nginx");
+      await life.restart("jicofo");
+      during.push(...events.map((e) => `${e.kind} ${e.service}`));
+    });
+    expect(during).toEqual(["starting jicofo", "starting jicofo"]);
+    expect(events.slice(2).map((e) => `${e.kind} ${e.service}`)).toEqual(["running jicofo", "running nginx"]);
+    // Outside a hold they are told at once again.
+    await life.reload("nginx");
+    expect(events.at(-1)).toMatchObject({ kind: "running", service: "nginx" });
+  });
+});
+
 describe("ServiceLife cache", () => {
   it("answers from the last observation while it is fresh, then asks rcctl again", async () => {
     const services = new FakeServiceManager({ jicofo: { enabled: true } });

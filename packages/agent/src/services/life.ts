@@ -61,6 +61,8 @@ export class ServiceLife {
   readonly #startedAt = new Map<string, number>();
   readonly #graceMs = new Map<string, number>();
   readonly #listeners = new Map<LifeEventKind, Set<(e: LifeEvent) => void>>();
+  /** While an apply runs: its "running" events, told when it ends (see hold). */
+  #held: Extract<LifeEvent, { kind: "running" }>[] | null = null;
 
   constructor(
     readonly manager: ServiceManager,
@@ -107,6 +109,25 @@ export class ServiceLife {
     const l = listener as (e: LifeEvent) => void;
     set.add(l);
     return () => set.delete(l);
+  }
+
+  /**
+   * Runs `job` (one apply) with its "running" events held until it ends, then told once per service: a
+   * probe made between two services' restarts would see a component whose dependency is still being
+   * restarted, and a component's probe after its own start would come before the apply's setup steps
+   * (prosody's accounts) are done. "starting" is told at once: the grace period begins with the start.
+   */
+  async hold<T>(job: () => Promise<T>): Promise<T> {
+    if (this.#held) return job();
+    this.#held = [];
+    try {
+      return await job();
+    } finally {
+      const held = this.#held;
+      this.#held = null;
+      const last = new Map(held.map((e) => [e.service, e]));
+      for (const e of last.values()) this.#emit(e);
+    }
   }
 
   // --- is it running? --------------------------------------------------------------------------------
@@ -223,7 +244,9 @@ export class ServiceLife {
         detail: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process (it exited, or its pexp never matches)`,
       };
     }
-    this.#emit({ kind: "running", service, at: this.#now(), step });
+    const e = { kind: "running", service, at: this.#now(), step } as const;
+    if (this.#held) this.#held.push(e);
+    else this.#emit(e);
     return { ok: true, step, running: true };
   }
 
