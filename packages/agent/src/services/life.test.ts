@@ -111,6 +111,24 @@ describe("ServiceLife hold", () => {
   });
 });
 
+describe("ServiceLife hold and the cache", () => {
+  it("counts what an apply saw as seen at its end, however long the apply took", async () => {
+    const services = new FakeServiceManager({ jicofo: { enabled: true, flags: "--a" } });
+    const { life, advance } = owner(services, 1000);
+    await life.hold(async () => {
+      await life.getFlags("jicofo");
+      await life.start("jicofo");
+      // the apply's other steps (prosody's accounts, acme-client) take a while
+      advance(5000);
+    });
+    services.calls.length = 0;
+    advance(999);
+    expect(await life.running("jicofo")).toBe(true);
+    expect(await life.flags("jicofo")).toBe("--a");
+    expect(services.calls).toEqual([]);
+  });
+});
+
 describe("ServiceLife cache", () => {
   it("answers from the last observation while it is fresh, then asks rcctl again", async () => {
     const services = new FakeServiceManager({ jicofo: { enabled: true } });

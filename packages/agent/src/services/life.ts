@@ -63,6 +63,8 @@ export class ServiceLife {
   readonly #listeners = new Map<LifeEventKind, Set<(e: LifeEvent) => void>>();
   /** While an apply runs: its "running" events, told when it ends (see hold). */
   #held: Extract<LifeEvent, { kind: "running" }>[] | null = null;
+  /** While an apply runs: the services it asked rcctl about, whose answers count as of its end. */
+  readonly #heldSeen = new Set<string>();
 
   constructor(
     readonly manager: ServiceManager,
@@ -116,6 +118,9 @@ export class ServiceLife {
    * probe made between two services' restarts would see a component whose dependency is still being
    * restarted, and a component's probe after its own start would come before the apply's setup steps
    * (prosody's accounts) are done. "starting" is told at once: the grace period begins with the start.
+   * What the apply saw counts as seen at its end: an apply of several services with its setup steps takes
+   * longer than an observation stays fresh, and the status snapshot sent right after it takes these
+   * answers instead of asking rcctl again, as it took the apply's own result before.
    */
   async hold<T>(job: () => Promise<T>): Promise<T> {
     if (this.#held) return job();
@@ -125,6 +130,14 @@ export class ServiceLife {
     } finally {
       const held = this.#held;
       this.#held = null;
+      const at = this.#now();
+      for (const service of this.#heldSeen) {
+        const r = this.#running.get(service);
+        if (r) r.at = at;
+        const f = this.#flags.get(service);
+        if (f) f.at = at;
+      }
+      this.#heldSeen.clear();
       const last = new Map(held.map((e) => [e.service, e]));
       for (const e of last.values()) this.#emit(e);
     }
@@ -157,6 +170,7 @@ export class ServiceLife {
   async getFlags(service: string): Promise<string> {
     const flags = await this.manager.getFlags(service);
     this.#flags.set(service, { value: flags, at: this.#now() });
+    if (this.#held) this.#heldSeen.add(service);
     return flags;
   }
 
@@ -254,6 +268,7 @@ export class ServiceLife {
     const before = this.#running.get(service)?.value;
     const at = this.#now();
     this.#running.set(service, { value: running, at });
+    if (this.#held) this.#heldSeen.add(service);
     if (before === true && !running) this.#emit({ kind: "stopped", service, at });
   }
 
