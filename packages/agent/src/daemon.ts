@@ -25,6 +25,7 @@ import type { AccountResolver } from "./reconcile/accounts.js";
 import type { ApplyResult } from "./reconcile/apply.js";
 import { ApplyEngine } from "./reconcile/engine.js";
 import { applyError, itemResults } from "./replies.js";
+import { ServiceLife } from "./services/life.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
@@ -49,7 +50,11 @@ export interface AgentDaemonOptions {
   coordinator: string | null;
   stateDir: string;
   root: string;
-  services: ServiceManager;
+  /**
+   * rcctl, or the owner of the services' life (services/life.ts) shared with the health monitor, which
+   * follows its starts and checks; one is made over a plain ServiceManager.
+   */
+  services: ServiceManager | ServiceLife;
   accounts: AccountResolver;
   logger: Logger;
   runner?: CommandRunner;
@@ -86,6 +91,7 @@ export interface AgentDaemonOptions {
 
 export class AgentDaemon {
   readonly engine: ApplyEngine;
+  readonly #life: ServiceLife;
   #transport: AgentTransport | null = null;
   #generation = 0;
   #desired: NodeDesired | null = null;
@@ -111,6 +117,7 @@ export class AgentDaemon {
   constructor(private readonly o: AgentDaemonOptions) {
     this.#vmClock = o.now ? { ...liveClock, now: o.now } : liveClock;
     this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
+    this.#life = ServiceLife.of(o.services);
     this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
     this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
     this.#pf = new PfManager({
@@ -140,10 +147,7 @@ export class AgentDaemon {
       pf: this.#pf,
       host: this.#host,
       stateDir: o.stateDir,
-      // The health monitor must learn of a (re)start when it happens, not when the apply returns: a JVM
-      // that logs "Added brewery instance" while the apply finishes its other services would otherwise have
-      // that line discarded as its predecessor's.
-      services: announcingStarts(o.services, (name) => this.o.health?.serviceStarted?.(name)),
+      services: this.#life,
       root: o.root,
       accounts: o.accounts,
       log: o.logger.child({ part: "apply" }),
@@ -197,7 +201,7 @@ export class AgentDaemon {
     if (this.o.heal !== false) {
       this.#healer = new Healer({
         engine: this.engine,
-        services: this.o.services,
+        services: this.#life,
         root: this.o.root,
         accounts: this.o.accounts,
         log: log.child({ part: "heal" }),
@@ -264,17 +268,16 @@ export class AgentDaemon {
   }
 
   /**
-   * `known`: the apply that just ended, whose result says how it left the services and files
-   * (ApplyResult.observed and observedFiles); only what it does not say is asked of rcctl and the disk.
+   * `known`: the apply that just ended, whose result says how it left the files (observedFiles); the
+   * services' owner answers what rcctl said moments ago; only the rest is asked of rcctl and the disk.
    */
-  async status(known?: Pick<ApplyResult, "observed" | "observedFiles">): Promise<NodeStatus> {
+  async status(known?: Pick<ApplyResult, "observedFiles">): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
       fileStates(this.#desired, this.o.root, this.o.accounts, known?.observedFiles),
       serviceStates(
         this.#desired,
-        this.o.services,
+        this.#life,
         (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
-        known?.observed,
       ),
     ]);
     return {
@@ -314,10 +317,7 @@ export class AgentDaemon {
     }
   }
 
-  async #sendSnapshot(
-    replyTo?: string,
-    known?: Pick<ApplyResult, "observed" | "observedFiles">,
-  ): Promise<void> {
+  async #sendSnapshot(replyTo?: string, known?: Pick<ApplyResult, "observedFiles">): Promise<void> {
     try {
       const status = await this.status(known);
       this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
@@ -446,14 +446,6 @@ export class AgentDaemon {
       ...(error ? { error: error.slice(0, 2000) } : {}),
     });
     await this.#sendSnapshot(undefined, res);
-    // A (re)started or reloaded daemon is probed at once, not up to a probe interval later: its
-    // component's gate may be waiting for it. The apply's own `rcctl check` after the restart is its check.
-    if (res.services.some((s) => s.steps.some((st) => st !== "enabled" && st !== "flags-set"))) {
-      const running = Object.entries(res.observed ?? {}).flatMap(([name, o]) =>
-        o.running === undefined ? [] : [[name, o.running] as const],
-      );
-      void this.o.health?.probeNow?.(Object.fromEntries(running));
-    }
   }
 }
 
@@ -465,25 +457,4 @@ function gateKey(health: readonly ComponentHealth[]): string {
 /** Services an apply (re)started: the healer gives them their grace period. */
 function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
   return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
-}
-
-/** The service manager with a callback just before every start and restart (reload keeps the process). */
-export function announcingStarts(services: ServiceManager, onStart: (name: string) => void): ServiceManager {
-  return {
-    isEnabled: (name) => services.isEnabled(name),
-    enable: (name) => services.enable(name),
-    getFlags: (name) => services.getFlags(name),
-    setFlags: (name, flags) => services.setFlags(name, flags),
-    check: (name) => services.check(name),
-    start: (name) => {
-      onStart(name);
-      return services.start(name);
-    },
-    stop: (name) => services.stop(name),
-    restart: (name) => {
-      onStart(name);
-      return services.restart(name);
-    },
-    reload: (name) => services.reload(name),
-  };
 }

@@ -15,5 +15,6 @@ export { RULES, type Rule } from "./health/rules.js";
 export { type LineInfo, LogTailer, type LogTailerOptions } from "./health/tailer.js";
 export { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 export { ApplyEngine } from "./reconcile/engine.js";
+export { type LifeEvent, type LifeResult, ServiceLife } from "./services/life.js";
 export { Rcctl } from "./services/rcctl.js";
 export { AgentTransport } from "./transport/client.js";

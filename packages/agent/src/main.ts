@@ -15,6 +15,7 @@ import { HealthMonitor } from "./health/monitor.js";
 import { exposedGc, HeapTrimmer } from "./heap.js";
 import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
+import { ServiceLife } from "./services/life.js";
 import { Rcctl } from "./services/rcctl.js";
 import { agentEndpoint } from "./transport/client.js";
 
@@ -178,10 +179,11 @@ async function main(argv: string[]): Promise<number> {
     const given = values[flag];
     return typeof given === "string" ? given : path.join(root, openbsd);
   };
-  const services = new Rcctl({
-    path: program("rcctl", "/usr/sbin/rcctl"),
-    log: logger.child({ part: "rcctl" }),
-  });
+  // One owner of the services' life for the daemon and the health monitor: the monitor hears of every
+  // (re)start, and rcctl is not asked again what it said moments ago.
+  const services = new ServiceLife(
+    new Rcctl({ path: program("rcctl", "/usr/sbin/rcctl"), log: logger.child({ part: "rcctl" }) }),
+  );
   const daemon = new AgentDaemon({
     node,
     coordinator,

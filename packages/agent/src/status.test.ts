@@ -6,6 +6,7 @@ import { NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { lenientAccounts } from "./reconcile/accounts.js";
 import { FakeServiceManager } from "./services/fake.js";
+import { ServiceLife } from "./services/life.js";
 import { fileStates, serviceStates } from "./status.js";
 
 const desired = NodeDesired.parse({
@@ -26,7 +27,7 @@ describe("serviceStates", () => {
       jicofo: { enabled: true, running: true, flags: "--host=example.org" },
       syslogd: { enabled: false, running: false },
     });
-    const states = await serviceStates(desired, services, () => undefined);
+    const states = await serviceStates(desired, new ServiceLife(services), () => undefined);
     expect(states).toEqual([
       { name: "jicofo", enabled: true, running: true, flags: "--host=example.org", state: "ok", restarts: 0 },
       { name: "syslogd", enabled: false, running: false, flags: "NO", state: "stopped", restarts: 0 },
@@ -37,15 +38,18 @@ describe("serviceStates", () => {
     ]);
   });
 
-  it("asks rcctl only what the apply that just ended did not see", async () => {
+  it("asks rcctl only what the service owner has no fresh answer for", async () => {
     const services = new FakeServiceManager({
       jicofo: { enabled: true, running: true, flags: "--host=example.org" },
       syslogd: { enabled: false, running: false },
     });
-    const states = await serviceStates(desired, services, () => undefined, {
-      jicofo: { running: true, flags: "--host=example.org" },
-      syslogd: { running: false },
-    });
+    // Time stands still: what the owner saw (an apply's reads and checks) is fresh.
+    const life = new ServiceLife(services, { now: () => 0 });
+    await life.getFlags("jicofo");
+    await life.check("jicofo");
+    await life.check("syslogd");
+    services.calls.length = 0;
+    const states = await serviceStates(desired, life, () => undefined);
     expect(services.calls).toEqual(["get syslogd flags"]);
     expect(states.map((s) => [s.name, s.enabled, s.running, s.flags])).toEqual([
       ["jicofo", true, true, "--host=example.org"],
@@ -56,7 +60,7 @@ describe("serviceStates", () => {
   it("an unknown service is neither enabled nor running", async () => {
     const states = await serviceStates(
       desired,
-      new FakeServiceManager({ jicofo: { enabled: true, running: true } }),
+      new ServiceLife(new FakeServiceManager({ jicofo: { enabled: true, running: true } })),
       () => undefined,
     );
     expect(states[1]).toMatchObject({ name: "syslogd", enabled: false, running: false, flags: null });

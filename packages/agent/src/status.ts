@@ -4,13 +4,12 @@
 import { sha256 } from "@vmmeet/node";
 import type { NodeDesired, NodeStatus } from "@vmmeet/shared";
 import type { AccountResolver } from "./reconcile/accounts.js";
-import { modeText, type ObservedService } from "./reconcile/apply.js";
 import { readCurrent } from "./reconcile/files.js";
 import { resolveUnderRoot } from "./reconcile/paths.js";
-import type { ServiceManager } from "./services/manager.js";
+import { type FileState, modeText } from "./reconcile/types.js";
+import type { ServiceLife } from "./services/life.js";
 
-/** One managed file as the status reports it (all null when it is missing or unreadable). */
-export type FileState = NodeStatus["files"][number];
+export type { FileState } from "./reconcile/types.js";
 
 /**
  * `known`: files as the apply that just ended left them (see ApplyResult.observedFiles); not read again.
@@ -55,20 +54,19 @@ export interface ServiceHealthHint {
 }
 
 /**
- * `known`: what rcctl said moments ago (the apply that just ended); only what is missing is asked again.
+ * The services as the owner of their life knows them: what rcctl said moments ago (an apply's or a
+ * restart's check, the flags it read) is not asked again; what it has no fresh answer for is.
  */
 export async function serviceStates(
   desired: NodeDesired | null,
-  services: ServiceManager,
+  services: ServiceLife,
   hints: (name: string) => ServiceHealthHint | undefined,
-  known: Readonly<Record<string, ObservedService>> = {},
 ): Promise<NodeStatus["services"]> {
   const out: NodeStatus["services"] = [];
   for (const s of desired?.services ?? []) {
-    const k = Object.hasOwn(known, s.name) ? known[s.name] : undefined;
     const [running, flags] = await Promise.all([
-      k?.running ?? services.check(s.name).catch(() => false),
-      k?.flags ?? services.getFlags(s.name).catch(() => null),
+      services.running(s.name).catch(() => false),
+      services.flags(s.name).catch(() => null),
     ]);
     // `rcctl get NAME flags` prints NO exactly when NAME is disabled (rcctl refuses to set flags NO), so a
     // second rcctl call for the status would only repeat what this one said.

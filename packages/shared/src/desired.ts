@@ -30,6 +30,13 @@ export const FileEntry = z
 export type FileEntry = z.infer<typeof FileEntry>;
 export type FileEntryInput = z.input<typeof FileEntry>;
 
+/**
+ * A service's grace period when its entry gives none: seconds after a (re)start during which its failures
+ * are expected. The agent's service owner, its health trackers and the coordinator's heal scheduler all
+ * read this one value.
+ */
+export const DEFAULT_GRACE_SECONDS = 10;
+
 export const ServiceEntry = z
   .object({
     name: ServiceName,
@@ -41,7 +48,7 @@ export const ServiceEntry = z
     /** Start order within the node (ascending). */
     order: z.number().int(),
     /** Seconds after a (re)start during which failures are expected (the JVMs are slow to come up). */
-    graceSeconds: z.number().int().min(0).default(10),
+    graceSeconds: z.number().int().min(0).default(DEFAULT_GRACE_SECONDS),
   })
   .strict();
 export type ServiceEntry = z.infer<typeof ServiceEntry>;

@@ -3,15 +3,12 @@
 // when each service last (re)started, the hourly budgets and the event sink.
 
 import type { Clock } from "@vmmeet/node";
-import type { AgentEvent, HealthLabel, NodeDesired } from "@vmmeet/shared";
+import { type AgentEvent, DEFAULT_GRACE_SECONDS, type HealthLabel, type NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { Serial } from "../services/serial.js";
 import type { HealerTuning } from "./tuning.js";
 
 const HOUR_MS = 3_600_000;
-
-/** Grace after a (re)start when the desired state names none (ServiceEntry.graceSeconds). */
-const DEFAULT_GRACE_SECONDS = 10;
 
 export interface HealContextOptions {
   /** Every timer and every time read (events' `at`, budgets, backoff): the agent's clock, --clock-offset included. */

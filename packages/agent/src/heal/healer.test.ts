@@ -84,10 +84,12 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
   const clock = new ManualClock(Date.parse("2024-05-01T12:00:00Z"));
   const events: AgentEvent[] = [];
   let changes = 0;
+  // The services whose start the owner saw succeed (its check after the start found the process).
   const running: string[] = [];
+  engine.services.on("running", (e) => running.push(e.service));
   const healer = new Healer({
     engine,
-    services: fake,
+    services: engine.services,
     root,
     accounts: lenientAccounts(),
     log,
@@ -97,12 +99,6 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
     onEvent: (e) => events.push(e),
     onChange: () => {
       changes += 1;
-    },
-    // What the healer asks of the health monitor once a service it started runs: a probe of it now.
-    health: {
-      probeNow: async (r) => {
-        running.push(...Object.keys(r ?? {}));
-      },
     },
   });
   healer.configure(d, ["jicofo"]);

@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import type { HealerHealth } from "../health/source.js";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyEngine } from "../reconcile/engine.js";
+import type { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { CertificateRenewal } from "./certificate.js";
@@ -36,7 +37,8 @@ const STOP_WAIT_MS = 5000;
 
 export interface HealerOptions {
   engine: Pick<ApplyEngine, "enforce">;
-  services: ServiceManager;
+  /** The owner of the services' life (its starts are told to the health monitor), or rcctl. */
+  services: ServiceManager | ServiceLife;
   /** Prefix of every managed path ("/" on the VM). */
   root: string;
   accounts: AccountResolver;
@@ -51,8 +53,8 @@ export interface HealerOptions {
   /** True while the daemon applies a desired state: the healer does nothing then. */
   busy?: () => boolean;
   /**
-   * The node's health: told of every (re)start the healer makes (its grace period), asked to probe a
-   * service the healer started once it runs, and the source of the log signals remedies act on.
+   * The node's health: the source of the log signals remedies act on (the service owner tells it of the
+   * healer's starts).
    */
   health?: HealerHealth;
   /** Every repair, give-up and recovery, as the protocol's AgentEvent (never a secret). */
@@ -88,7 +90,6 @@ export class Healer {
     this.#restarter = new Restarter({
       ctx,
       services: o.services,
-      ...(o.health ? { health: o.health } : {}),
       ...(o.onChange ? { onChange: o.onChange } : {}),
     });
     this.#remedies = new RemedyRunner({

@@ -6,7 +6,7 @@
 // check() runs in the healer's periodic pass (pass.ts), which asks nextAttemptIn() so that a service
 // waiting for its next attempt is looked at when that time comes; it owns no timer of its own. stop() ends a
 // check in progress at its next service.
-import type { HealerHealth } from "../health/source.js";
+import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import {
@@ -22,9 +22,8 @@ import type { HealContext } from "./context.js";
 
 export interface RestarterOptions {
   ctx: HealContext;
-  services: ServiceManager;
-  /** Told of every (re)start before it happens, and asked for a probe once the service runs. */
-  health?: HealerHealth;
+  /** The owner of the services' life: it checks after each start and tells the health monitor. */
+  services: ServiceManager | ServiceLife;
   /** A service's state (ok/starting/backoff/failed) changed. */
   onChange?: () => void;
 }
@@ -38,8 +37,11 @@ export class Restarter {
   readonly #phases = new Map<string, ServicePhase>();
   #stopped = false;
 
+  readonly #life: ServiceLife;
+
   constructor(private readonly o: RestarterOptions) {
     this.#ctx = o.ctx;
+    this.#life = ServiceLife.of(o.services);
   }
 
   /** Idempotent: a check in progress ends at its next service. */
@@ -115,7 +117,7 @@ export class Restarter {
       if (this.#stopped || ctx.busy() || ctx.desired !== desired) return;
       let running: boolean;
       try {
-        running = await this.o.services.check(s.name);
+        running = await this.#life.check(s.name);
       } catch (err) {
         ctx.log.warn({ service: s.name, err: (err as Error).message }, "rcctl check failed");
         continue;
@@ -161,23 +163,16 @@ export class Restarter {
   }
 
   /**
-   * The restart step, one piece: rcctl start/restart, then rcctl check (rcctl says ok even when the process
-   * is gone at once). Every (re)start the healer makes goes through here.
+   * The restart step, one piece: the service owner starts or restarts, checks after it (rcctl says ok even
+   * when the process is gone at once) and tells the health monitor. Every (re)start the healer makes goes
+   * through here.
    */
   async startAndCheck(name: string, verb: "start" | "restart"): Promise<StartOutcome> {
     try {
-      // Announced before the start: the health monitor discards what the old process logged, and a JVM may
-      // log its first lines before rcctl returns.
-      this.o.health?.serviceStarted?.(name);
-      const r = verb === "start" ? await this.o.services.start(name) : await this.o.services.restart(name);
+      const r = verb === "start" ? await this.#life.start(name) : await this.#life.restart(name);
       this.#ctx.startedAt.set(name, this.#ctx.clock.now());
-      if (!r.ok)
-        return { ok: false, error: `rcctl ${verb}: ${r.outcome} ${r.output.trim()}`.trim().slice(0, 500) };
-      if (!(await this.o.services.check(name)))
-        return { ok: false, error: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process` };
+      if (!r.ok) return { ok: false, error: r.detail.slice(0, 500) };
       this.#running.set(name, true);
-      // Running: its component is probed at once, as after an apply's restart, not at the next interval.
-      void this.o.health?.probeNow?.({ [name]: true });
       return { ok: true };
     } catch (err) {
       return { ok: false, error: (err as Error).message.slice(0, 500) };

@@ -6,6 +6,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { FakeServiceManager } from "../services/fake.js";
+import { ServiceLife } from "../services/life.js";
 import { HealthMonitor } from "./monitor.js";
 import { JsonFileOffsetStore } from "./offsetStore.js";
 
@@ -32,7 +33,9 @@ const jicofoDesired = NodeDesired.parse({
   },
 });
 
-async function setup(o: { ownLog?: boolean; probeIntervalMs?: number; dir?: string } = {}) {
+async function setup(
+  o: { ownLog?: boolean; probeIntervalMs?: number; dir?: string; now?: () => number } = {},
+) {
   const dir = o.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-")));
   if (!o.dir) dirs.push(dir);
   const root = path.join(dir, "root");
@@ -40,10 +43,13 @@ async function setup(o: { ownLog?: boolean; probeIntervalMs?: number; dir?: stri
   if (o.ownLog ?? true) await appendFile(path.join(root, "var/log/jicofo"), "");
   await appendFile(path.join(root, "var/log/daemon"), "");
   const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
+  // Every probe asks rcctl (no observation stays fresh) unless the test drives the owner's time itself:
+  // the tests count probes by their checks.
+  const life = new ServiceLife(services, o.now ? { now: o.now } : { freshMs: 0 });
   const m = new HealthMonitor({
     root,
     stateDir: path.join(dir, "state"),
-    services,
+    services: life,
     logger: pino({ level: "silent" }),
     pollIntervalMs: 20,
     probeIntervalMs: o.probeIntervalMs ?? 50,
@@ -59,7 +65,7 @@ async function setup(o: { ownLog?: boolean; probeIntervalMs?: number; dir?: stri
   const readTo = async (file: string) =>
     (await new JsonFileOffsetStore(path.join(dir, "state", "log-offsets.json")).load(path.join(root, file)))
       ?.offset ?? -1;
-  return { dir, root, m, services, changes: () => changes, readTo };
+  return { dir, root, m, services, life, changes: () => changes, readTo };
 }
 
 const added =
@@ -140,6 +146,37 @@ describe("HealthMonitor across a restart of the agent", () => {
  */
 const roundOver = () => new Promise<void>((r) => setImmediate(r));
 
+describe("HealthMonitor and the service owner", () => {
+  it("begins the grace period when the owner starts the service, and probes once it runs", async () => {
+    const t = await setup({ probeIntervalMs: 3_600_000 });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
+    const graced = jicofoDesired.services.map((s) => ({ ...s, graceSeconds: 3600 }));
+    await t.m.configure({ ...jicofoDesired, services: graced });
+    await waitFor(() => checks() === 2, { what: "the probe of the new trackers" });
+    await roundOver();
+    await t.life.restart("jicofo");
+    // The restart's own check, then the probe the running event asked for.
+    await waitFor(() => checks() === 4, { what: "the probe after the restart" });
+    await waitFor(() => t.m.components()[0]?.state === "starting", { what: "the grace period" });
+    expect(t.m.components()[0]?.explain).toMatch(/\(re\)started .* ago/);
+  });
+
+  it("reports a service the owner's check finds gone without waiting for the probe interval", async () => {
+    const t = await setup({ probeIntervalMs: 3_600_000 });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
+    t.services.services.get("jicofo")!.running = false;
+    // The healer's pass, say: its check is the owner's, and the owner says the service stopped.
+    await t.life.check("jicofo");
+    await waitFor(() => /jicofo is not running/.test(t.m.components()[0]?.explain ?? ""), {
+      what: "jicofo reported not running",
+    });
+  });
+});
+
 describe("HealthMonitor fallback log", () => {
   it("probes when its configuration is new, not when a push brings the same one again", async () => {
     // No interval probe during the test: every `rcctl check` here comes from configure().
@@ -162,13 +199,26 @@ describe("HealthMonitor fallback log", () => {
     await waitFor(() => checks() === 2, { what: "a probe of the new configuration" });
   });
 
-  it("takes a check it is given instead of asking rcctl, and runs a round asked for during one after it", async () => {
+  it("takes the owner's fresh observation instead of asking rcctl", async () => {
+    let now = 1_000_000;
+    const t = await setup({ probeIntervalMs: 3_600_000, now: () => now });
+    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
+    await waitFor(() => checks() === 1, { what: "the first probe" });
+    await roundOver();
+    // Within the owner's freshness the first probe's check answers again.
+    await t.m.probeNow();
+    expect(checks()).toBe(1);
+    // Once it is old, rcctl is asked.
+    now += 60_000;
+    await t.m.probeNow();
+    expect(checks()).toBe(2);
+  });
+
+  it("runs a round asked for during one after it", async () => {
     const t = await setup({ probeIntervalMs: 3_600_000 });
     const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
     await waitFor(() => checks() === 1, { what: "the first probe" });
     await roundOver();
-    await t.m.probeNow({ jicofo: true });
-    expect(checks()).toBe(1);
     // Asked twice at once: the second comes while the first round waits for rcctl; it runs after it.
     const first = t.m.probeNow();
     await t.m.probeNow();

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { syslogTag } from "./joiner.js";
@@ -18,7 +19,12 @@ import { LogTailer, type SkipReport } from "./tailer.js";
 export interface HealthMonitorOptions {
   root: string;
   stateDir: string;
-  services: ServiceManager;
+  /**
+   * The owner of the services' life, shared with the daemon: its starts begin a component's grace period,
+   * a (re)started or reloaded service's component is probed at once, and "is it running?" is answered from
+   * its fresh observation when it has one. A plain ServiceManager gets an owner of its own.
+   */
+  services: ServiceManager | ServiceLife;
   logger: Logger;
   /** How often rcctl check, the HTTP endpoint and the ports are probed. */
   probeIntervalMs?: number;
@@ -55,9 +61,23 @@ export class HealthMonitor implements HealthSource {
   #breweryKey: string | undefined;
   #breweryLoad: Promise<void> | undefined;
   #stopped = false;
+  readonly #life: ServiceLife;
+  readonly #unsubscribe: (() => void)[];
 
   constructor(private readonly o: HealthMonitorOptions) {
     this.#offsets = new JsonFileOffsetStore(path.join(o.stateDir, "log-offsets.json"));
+    this.#life = ServiceLife.of(o.services);
+    this.#unsubscribe = [
+      // Learnt when the (re)start happens, not when the apply returns: a JVM that logs "Added brewery
+      // instance" while the apply finishes its other services would otherwise have that line discarded as
+      // its predecessor's.
+      this.#life.on("starting", (e) => this.serviceStarted(e.service)),
+      // Probed at once, not up to a probe interval later: its component's gate may be waiting for it. The
+      // owner's check after the action answers the probe's "is it running?".
+      this.#life.on("running", () => void this.probeNow()),
+      // A check of someone else's (the healer's pass) found it gone: said now, from that check's answer.
+      this.#life.on("stopped", () => void this.probeNow()),
+    ];
   }
 
   async configure(desired: NodeDesired | null): Promise<void> {
@@ -105,7 +125,7 @@ export class HealthMonitor implements HealthSource {
     }
     // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
     // what was observed: a probe now would run before the apply's restarts, whose "started" discards it; the
-    // daemon probes after an apply that (re)started or reloaded a service instead.
+    // service owner's "running" after each (re)start or reload probes instead.
     if (rebuilt) void this.probeNow();
     this.#changed();
   }
@@ -207,10 +227,9 @@ export class HealthMonitor implements HealthSource {
 
   /**
    * One round of probes for every component. Asked while a round runs, it runs once more after that one
-   * (whose observations may predate what the caller just did, a restart). `running`: what `rcctl check`
-   * said moments ago (the apply that just ended, after its restarts), taken instead of asking again.
+   * (whose observations may predate what the caller just did, a restart).
    */
-  async probeNow(running: Readonly<Record<string, boolean>> = {}): Promise<void> {
+  async probeNow(): Promise<void> {
     if (this.#stopped) return;
     if (this.#probing) {
       this.#probeAgain = true;
@@ -228,8 +247,7 @@ export class HealthMonitor implements HealthSource {
               ...(probe?.http ? { http: probe.http } : {}),
             },
             {
-              check: (s) =>
-                Object.hasOwn(running, s) ? Promise.resolve(running[s] === true) : this.o.services.check(s),
+              check: (s) => this.#life.running(s),
               ...(this.o.now ? { now: this.o.now } : {}),
               ...(this.o.probe ?? {}),
             },
@@ -320,6 +338,7 @@ export class HealthMonitor implements HealthSource {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const u of this.#unsubscribe) u();
     if (this.#probeTimer) clearInterval(this.#probeTimer);
     this.#probeTimer = null;
     // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.

@@ -9,7 +9,13 @@
 // The core, assess(), is pure: a snapshot of observations with their times and a `now` in, a state with an
 // explanation and a fix out. ComponentTracker keeps the snapshot, the time the state last changed and, for
 // jicofo, the bridges currently in the brewery.
-import type { ComponentHealth, HealthLabel, HealthSignal, LogComponent } from "@vmmeet/shared";
+import {
+  type ComponentHealth,
+  DEFAULT_GRACE_SECONDS,
+  type HealthLabel,
+  type HealthSignal,
+  type LogComponent,
+} from "@vmmeet/shared";
 import type { BreweryState } from "./offsetStore.js";
 
 /** The ComponentHealth object of the protocol (packages/shared/src/protocol/common.ts). */
@@ -545,7 +551,7 @@ export function trackersFor(
   for (const component of components) {
     const probe = desired.health.probes.find((p) => p.component === component);
     const service = probe?.service ?? component;
-    const grace = desired.services.find((s) => s.name === service)?.graceSeconds ?? 10;
+    const grace = desired.services.find((s) => s.name === service)?.graceSeconds ?? DEFAULT_GRACE_SECONDS;
     out.set(
       component,
       new ComponentTracker(

@@ -8,6 +8,7 @@ import { jicofoConf } from "../../../../test/helpers/jicofo-desired.js";
 import { accountFile } from "../actions/prosody.js";
 import type { CommandRunner } from "../actions/runner.js";
 import { FakeServiceManager } from "../services/fake.js";
+import { ServiceLife } from "../services/life.js";
 import { fileStates } from "../status.js";
 import { lenientAccounts, UnknownAccountError } from "./accounts.js";
 import { ApplyEngine } from "./engine.js";
@@ -156,32 +157,44 @@ describe("applyDesired", () => {
     expect(svc.actions).toEqual([]);
   });
 
-  it("asks rcctl once for flags and once whether it runs; the result carries what it said", async () => {
+  /** The engine's service owner with its time stopped: what it saw stays fresh for the whole test. */
+  const frozen = (svc: FakeServiceManager) => new ServiceLife(svc, { now: () => 0 });
+
+  /** What the owner answers without asking rcctl (the status snapshot's questions), and whether it asked. */
+  async function ownerKnows(e: ApplyEngine, svc: FakeServiceManager, name: string) {
+    const before = svc.calls.length;
+    const known = { running: await e.services.running(name), flags: await e.services.flags(name) };
+    return { ...known, asked: svc.calls.slice(before) };
+  }
+
+  it("asks rcctl once for flags and once whether it runs; the service owner keeps what it said", async () => {
     const svc = jicofoServices();
-    const e = engine(svc);
+    const e = engine(svc, { services: frozen(svc) });
     await e.apply(jicofoNode(), 1);
     svc.calls.length = 0;
-    const r = await e.apply(jicofoNode(), 2);
+    await e.apply(jicofoNode(), 2);
     // `get flags` printing the flags (not NO) already says jicofo is enabled: no `get jicofo status`
     expect(svc.calls).toEqual(["get jicofo flags", "check jicofo"]);
-    expect(r.observed).toEqual({ jicofo: { flags: "--host=xmpp.example.org", running: true } });
+    const flags = "--host=xmpp.example.org";
+    expect(await ownerKnows(e, svc, "jicofo")).toEqual({ running: true, flags, asked: [] });
 
     svc.calls.length = 0;
     const d = jicofoNode("jicofo { xmpp { a = 1 } }\n");
-    const r2 = await e.apply(d, 3);
+    await e.apply(d, 3);
     expect(svc.calls).toEqual(["get jicofo flags", "check jicofo", "restart jicofo", "check jicofo"]);
-    expect(r2.observed).toEqual({ jicofo: { flags: "--host=xmpp.example.org", running: true } });
+    expect(await ownerKnows(e, svc, "jicofo")).toEqual({ running: true, flags, asked: [] });
   });
 
   it("reads the flags of a service whose flags it does not manage, instead of `get status`", async () => {
     const svc = jicofoServices();
-    const e = engine(svc);
+    const e = engine(svc, { services: frozen(svc) });
     await e.apply(jicofoNode(undefined, null), 1);
     svc.calls.length = 0;
-    const r = await e.apply(jicofoNode(undefined, null), 2);
+    await e.apply(jicofoNode(undefined, null), 2);
     // one call says both whether it is enabled and what the status reports as its flags
     expect(svc.calls).toEqual(["get jicofo flags", "check jicofo"]);
-    expect(r.observed).toEqual({ jicofo: { flags: "", running: true } }); // never set: the script's default
+    // never set: the script's default
+    expect(await ownerKnows(e, svc, "jicofo")).toEqual({ running: true, flags: "", asked: [] });
     expect(svc.actions).toEqual([]);
   });
 
@@ -203,18 +216,25 @@ describe("applyDesired", () => {
       jicofo: { enabled: true, running: true, flags: "--old", reloadUnsupported: true },
       syslogd: { enabled: true, running: true },
     });
-    const e = engine(svc);
+    const e = engine(svc, { services: frozen(svc) });
     const r = await e.apply(jicofoNode(), 1);
     expect(r.services.find((s) => s.name === "jicofo")?.steps).toContain("flags-set");
-    expect(r.observed?.["jicofo"]).toEqual({ running: true }); // flags not recorded after `set`
+    // the flags are asked again after `set` (what rcctl prints is its business), whether it runs is not
+    expect(await ownerKnows(e, svc, "jicofo")).toMatchObject({ running: true, asked: ["get jicofo flags"] });
 
     const failing = new FakeServiceManager({
       jicofo: { enabled: true, running: false, flags: "--host=xmpp.example.org", startFails: true },
       syslogd: { enabled: true, running: true },
     });
-    const r2 = await engine(failing).apply(jicofoNode(), 1);
+    const e2 = engine(failing, { services: frozen(failing) });
+    const r2 = await e2.apply(jicofoNode(), 1);
     expect(r2.outcome).toBe("failed");
-    expect(r2.observed?.["jicofo"]).toEqual({ flags: "--host=xmpp.example.org" });
+    // after a failed start nothing is known of the process: asked again
+    expect(await ownerKnows(e2, failing, "jicofo")).toEqual({
+      running: false,
+      flags: "--host=xmpp.example.org",
+      asked: ["check jicofo"],
+    });
   });
 
   it("enables a service whose `get flags` prints NO, without asking `get status`", async () => {

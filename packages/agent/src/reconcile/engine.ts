@@ -8,6 +8,7 @@ import { type CommandRunner, execRunner } from "../actions/runner.js";
 import type { HostManager } from "../host/vmm.js";
 import { systemHooks } from "../pf/hooks.js";
 import type { PfManager } from "../pf/manager.js";
+import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import { Serial } from "../services/serial.js";
 import { StateCorruptError, StateStore } from "../state/store.js";
@@ -16,17 +17,17 @@ import {
   type ApplyDeps,
   type ApplyResult,
   applyDesired,
-  finishPending,
   type RollbackResult,
-  rollback,
   type ServiceItem,
 } from "./apply.js";
 import { FileWriter } from "./files.js";
+import { finishPending, rollback } from "./rollback.js";
 
 export interface ApplyEngineOptions {
   /** STATE: last desired state, pending mark, action records, backups (created 0700). */
   stateDir: string;
-  services: ServiceManager;
+  /** rcctl, or the owner of the services' life the daemon shares with health and healing (one is made). */
+  services: ServiceManager | ServiceLife;
   /** Prefix of every managed path; "/" on the VM, a temp dir in tests. */
   root?: string;
   /** Owner/group names to ids; systemAccounts() (refuses unknown names) by default. */
@@ -56,6 +57,8 @@ export type StartResult =
 
 export class ApplyEngine {
   readonly state: StateStore;
+  /** Every start, restart and reload of this engine's applies goes through it. */
+  readonly services: ServiceLife;
   private readonly deps: ApplyDeps;
   private readonly serial = new Serial();
   private opened = false;
@@ -66,13 +69,14 @@ export class ApplyEngine {
     const accounts = opts.accounts ?? systemAccounts();
     const runner = opts.runner ?? execRunner(log);
     this.state = new StateStore(opts.stateDir);
+    this.services = ServiceLife.of(opts.services);
     this.deps = {
       root,
       log,
       refusalLog: new RefusalLog(),
       accounts,
       state: this.state,
-      services: opts.services,
+      services: this.services,
       files: new FileWriter({ root, backupDir: this.state.backupDir, accounts }),
       prosody: new ProsodyActions({
         root,
@@ -106,7 +110,8 @@ export class ApplyEngine {
         await this.state.open();
         this.opened = true;
       }
-      return job();
+      // The services' "running" events are told when the apply (or rollback) ends.
+      return this.services.hold(job);
     });
   }
 

@@ -16,14 +16,15 @@
 // its clock.
 import { EventEmitter } from "node:events";
 import { type Clock, cappedDelay, liveClock } from "@vmmeet/node";
-import type {
-  DeploymentVerdict,
-  NodeDesired,
-  NodeHealth,
-  NodeRole,
-  NodeStatus,
-  Spec,
-  VerdictResult,
+import {
+  DEFAULT_GRACE_SECONDS,
+  type DeploymentVerdict,
+  type NodeDesired,
+  type NodeHealth,
+  type NodeRole,
+  type NodeStatus,
+  type Spec,
+  type VerdictResult,
 } from "@vmmeet/shared";
 import { schedule as cronSchedule, validate as cronValidate, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
@@ -318,7 +319,8 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       nodes: [...this.#views(spec).values()],
       now,
       graceMs: (node, service) =>
-        (desired[node]?.services.find((s) => s.name === service)?.graceSeconds ?? 10) * 1000,
+        (desired[node]?.services.find((s) => s.name === service)?.graceSeconds ?? DEFAULT_GRACE_SECONDS) *
+        1000,
       lastRepair: (node, service) => this.#repairs.get(key(node, service))?.at(-1) ?? null,
     });
     for (const r of repairs) {
