@@ -279,6 +279,12 @@ export class AgentServer {
           const s = clockSample(frame.sentAt, frame.agentTime, now());
           if (s) link.skew.add(s);
         }
+        // A link a newer one replaced (the agent found it dead first): its frames still on the way (a slow
+        // or stalling network delivers them late) describe the node as it was. The node's status comes from
+        // its current link only; the agent sends a fresh snapshot there after its hello. Replies and events
+        // still count: a reply answers its request, an event happened.
+        if (this.#byNode.get(conn.node)?.ws !== ws && (frame.type === "snapshot" || frame.type === "status"))
+          return;
         this.o.onFrame(conn, onCoordinatorClock(frame, link.skew.estimate?.skewMs) as typeof frame);
       })().catch((err: unknown) => {
         log.error({ err: (err as Error).message }, "agent frame handler failed");
