@@ -4,7 +4,7 @@
 import { type FSWatcher, type Stats, watch } from "node:fs";
 import { type FileHandle, lstat, readdir } from "node:fs/promises";
 import path from "node:path";
-import { type Clock, sha256, systemClock } from "@vmmeet/node";
+import { type Clock, systemClock } from "@vmmeet/node";
 import type { OffsetStore, TailState } from "./offsetStore.js";
 import { type Current, hashPrefix, isEnoent, NotARegularFileError, openLog } from "./tailer-file.js";
 import { EMPTY, LineCutter, type LineInfo, type SkipReport } from "./tailer-lines.js";
