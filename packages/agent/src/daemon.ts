@@ -307,8 +307,13 @@ export class AgentDaemon {
   /** pf's confirm window ran out: the engine puts the rules of before back and keeps them. */
   async #pfExpired(): Promise<void> {
     try {
+      const generation = this.#generation;
       const desired = await this.engine.revertPf();
       if (!desired) return;
+      this.#transport?.revokeAnswers(
+        generation,
+        `pf.conf of generation ${generation} was not confirmed within its window: the previous rules are back`,
+      );
       this.#desired = desired;
       this.#healer?.configure(desired);
       this.#snapshot.request();

@@ -205,6 +205,11 @@ export class AgentTransport {
     this.#setState("idle");
   }
 
+  /** An applied generation was undone on the node (pf reverted): a resend of its request is answered as failed. */
+  revokeAnswers(generation: number, error: string): void {
+    this.#answers.revoke(generation, error);
+  }
+
   /** Sends when open; returns false when the frame could not be sent (the caller keeps state for the next snapshot). */
   send(frame: AgentToCoordinator): boolean {
     // Kept even when it cannot go now: a resend of its request after the reconnect is answered with it.

@@ -41,6 +41,20 @@ describe("ApplyAnswers", () => {
     expect(a.seen(desired("c1", 3))).toEqual({ kind: "answer", frame: answer("c1", 3) });
   });
 
+  it("answers a resend of a generation whose pf.conf was reverted since as failed, and only that generation's", () => {
+    const a = new ApplyAnswers();
+    a.seen(desired("c1", 2));
+    a.answered(answer("c1", 2));
+    a.seen(desired("c2", 3, "b"));
+    a.answered(answer("c2", 3));
+    a.revoke(3, "pf.conf of generation 3 was not confirmed");
+    expect(a.seen(desired("c2", 3, "b"))).toEqual({
+      kind: "answer",
+      frame: { ...answer("c2", 3), ok: false, error: "pf.conf of generation 3 was not confirmed" },
+    });
+    expect(a.seen(desired("c1", 2))).toEqual({ kind: "answer", frame: answer("c1", 2) });
+  });
+
   it("leaves a resend that comes while its apply runs to that apply's answer", () => {
     const a = new ApplyAnswers();
     a.seen(desired("c1", 3));

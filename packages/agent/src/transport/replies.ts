@@ -75,6 +75,16 @@ export class ApplyAnswers {
     return copies;
   }
 
+  /**
+   * What an apply did was undone after its answer was made (pf's confirm window ran out and the rules of
+   * before are back): a resend of that request must not say the generation holds. Its kept answers become
+   * this failure, so the push that sent it fails and rolls back as it did before resends existed.
+   */
+  revoke(generation: number, error: string): void {
+    for (const k of this.#kept.values())
+      if (k.generation === generation && k.answer?.ok) k.answer = { ...k.answer, ok: false, error };
+  }
+
   #keep(id: string, kept: Kept): void {
     this.#kept.delete(id);
     this.#kept.set(id, kept);
