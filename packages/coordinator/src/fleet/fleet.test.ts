@@ -64,6 +64,19 @@ describe("Fleet.request", () => {
     expect(ids[0]).not.toBe(ids[1]);
   });
 
+  it("takes an applied generation from the answer, not only from the next snapshot; a failed one changes nothing", async () => {
+    let ok = true;
+    const { fleet } = fleetWith((f) => result(f.id, { generation: 3, ok }));
+    const status = { generation: 2, applying: null, files: [], services: [], health: [], metrics: null };
+    fleet.receive("jicofo", { type: "snapshot", status });
+    ok = false;
+    await fleet.request("jicofo", { type: "desired", generation: 3, desired }, 5000);
+    expect(fleet.node("jicofo").status?.generation).toBe(2);
+    ok = true;
+    await fleet.request("jicofo", { type: "desired", generation: 3, desired }, 5000);
+    expect(fleet.node("jicofo").status).toEqual({ ...status, generation: 3 });
+  });
+
   it("rejects a reply of the wrong type with an error naming the node and the frame types", async () => {
     const { fleet } = fleetWith((f) => ({
       type: "snapshot",

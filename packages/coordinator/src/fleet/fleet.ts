@@ -194,6 +194,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
       case "signal":
         this.emit("signal", node, frame.signal);
         break;
+      case "apply-result":
+        // An applied desired state: the node holds that generation now, before its next snapshot arrives (a
+        // resend is answered from the agent's kept answer at once, while the snapshot of the new link is
+        // still being built behind rcctl).
+        if (frame.ok && live.status && frame.generation > live.status.generation)
+          live.status = { ...live.status, generation: frame.generation };
+        break;
       default:
         break;
     }
