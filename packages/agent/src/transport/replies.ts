@@ -9,7 +9,7 @@
 //
 // Kept in memory, the last KEPT_ANSWERS requests: a resend comes within the request's timeout (minutes), and
 // an agent restart enforces its persisted state anew anyway.
-import { createHash } from "node:crypto";
+import { sha256 } from "@vmmeet/node";
 import type { AgentToCoordinator, CoordinatorToAgent } from "@vmmeet/shared";
 
 export const KEPT_ANSWERS = 16;
@@ -40,7 +40,7 @@ export class ApplyAnswers {
 
   /** A desired frame arrived: to apply, or a repeat of an apply kept here. */
   seen(frame: DesiredFrame): DesiredSeen {
-    const digest = createHash("sha256").update(JSON.stringify(frame.desired)).digest("hex");
+    const digest = sha256(JSON.stringify(frame.desired));
     const same = (k: Kept) => k.generation === frame.generation && k.digest === digest;
     const kept = this.#kept.get(frame.id);
     if (kept && same(kept)) {
