@@ -1,6 +1,6 @@
 import type { LogComponent } from "@vmmeet/shared";
 import { CATALOG_RULES } from "../catalogRules.js";
-import type { Rule } from "../rules.js";
+import type { Rule } from "./rule.js";
 
 // What the components' rule tables (jicofo.ts, jvb.ts, prosody.ts, nginx.ts) share.
 

@@ -1,7 +1,7 @@
-import type { Rule } from "../rules.js";
 import { JUL_HEADER, ROTATED, xmppClientRules, xmppConnectionRules } from "./common.js";
+import type { Rule } from "./rule.js";
 
-/** jicofo's rules, in match order (first match wins; rules.ts says what a rule is). */
+/** jicofo's rules, in match order (first match wins; rule.ts says what a rule is). */
 export function jicofoRules(): Rule[] {
   return [
     ...xmppClientRules("jicofo"),

@@ -1,7 +1,7 @@
-import type { Rule } from "../rules.js";
 import { JUL_HEADER, ROTATED, xmppClientRules, xmppConnectionRules } from "./common.js";
+import type { Rule } from "./rule.js";
 
-/** jvb's rules, in match order (first match wins; rules.ts says what a rule is). */
+/** jvb's rules, in match order (first match wins; rule.ts says what a rule is). */
 export function jvbRules(): Rule[] {
   return [
     ...xmppClientRules("jvb"),

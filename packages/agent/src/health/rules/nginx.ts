@@ -1,5 +1,5 @@
-import type { Rule } from "../rules.js";
 import { ROTATED } from "./common.js";
+import type { Rule } from "./rule.js";
 
 /** nginx on the web VM: its upstreams are prosody's BOSH/websocket (5280) and jvb's colibri-ws. */
 function nginxPathRules(path: "/http-bind" | "/xmpp-websocket" | "/colibri-ws", name: string): Rule[] {
@@ -55,7 +55,7 @@ function nginxPathRules(path: "/http-bind" | "/xmpp-websocket" | "/colibri-ws", 
   ];
 }
 
-/** nginx's rules, in match order (first match wins; rules.ts says what a rule is). */
+/** nginx's rules, in match order (first match wins; rule.ts says what a rule is). */
 export function nginxRules(): Rule[] {
   return [
     ...nginxPathRules("/http-bind", "bosh"),

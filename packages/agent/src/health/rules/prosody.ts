@@ -1,11 +1,11 @@
-import type { Rule } from "../rules.js";
 import { fromCatalog, RELEASE_FOCUS_CLIENT_PROXY, ROTATED, TRUSTSTORE_FIX } from "./common.js";
+import type { Rule } from "./rule.js";
 
 const COMPONENT_NOT_CONNECTED_FIX_OLD =
   "Check that jicofo/jvb run in component mode and connect to port 5347 with the component_secret of " +
   "prosody.cfg.lua; after a prosody restart restart them too.";
 
-/** prosody's rules, in match order (first match wins; rules.ts says what a rule is). */
+/** prosody's rules, in match order (first match wins; rule.ts says what a rule is). */
 export function prosodyRules(): Rule[] {
   return [
     fromCatalog(
