@@ -349,18 +349,6 @@ describe("releases", () => {
 });
 
 describe("multi-line records", () => {
-  it("prefers the cause over the message that announces it", () => {
-    const rec = [
-      "JVB 2020-10-22 13:52:16.903 WARNING: [20] MucClient.lambda$x#673: [MucClient id=shard hostname=localhost] error connecting",
-      "org.jivesoftware.smack.SmackException$ConnectionException: The following addresses failed: 'localhost:5222' failed because: localhost/127.0.0.1 exception: java.net.ConnectException: Connection refused",
-      "\tat org.jivesoftware.smack.tcp.XMPPTCPConnection.connectUsingConfiguration(XMPPTCPConnection.java:664)",
-    ].join("\n");
-    expect(classify("jvb", rec)).toMatchObject({
-      signal: "xmpp-connection-refused",
-      detail: "localhost:5222",
-    });
-  });
-
   it("a SimpleFormatter header never hides the message", () => {
     const rec = "Mar 19, 2021 6:15:08 PM org.jitsi.utils.logging2.LoggerImpl log\nINFO: Joined the room.";
     expect(classify("jicofo", rec).signal).toBe("brewery-room-joined");
@@ -371,12 +359,29 @@ describe("multi-line records", () => {
     expect(classify("jicofo", none).signal).toBe("jul-simpleformatter-header");
   });
 
-  it("the most severe line wins and stack frames are ignored", () => {
-    const rec = [
-      "Jicofo 2020-04-25 10:09:56.623 SEVERE: [30] org.jitsi.jicofo.health.Health.log() Health check failed in PT0.005S:",
-      "java.lang.RuntimeException: No operational bridges available (total bridge count: 0)",
-      "\tat org.jivesoftware.smack.SmackException$NotConnectedException.<init>(SmackException.java:1)",
-    ].join("\n");
-    expect(classify("jicofo", rec)).toMatchObject({ signal: "no-operational-bridges", label: "failed" });
+  // Each record: its lines, and what the whole record is classified as.
+  it.each([
+    {
+      what: "prefers the cause over the message that announces it",
+      component: "jvb",
+      record: [
+        "JVB 2020-10-22 13:52:16.903 WARNING: [20] MucClient.lambda$x#673: [MucClient id=shard hostname=localhost] error connecting",
+        "org.jivesoftware.smack.SmackException$ConnectionException: The following addresses failed: 'localhost:5222' failed because: localhost/127.0.0.1 exception: java.net.ConnectException: Connection refused",
+        "\tat org.jivesoftware.smack.tcp.XMPPTCPConnection.connectUsingConfiguration(XMPPTCPConnection.java:664)",
+      ],
+      expected: { signal: "xmpp-connection-refused", detail: "localhost:5222" },
+    },
+    {
+      what: "the most severe line wins and stack frames are ignored",
+      component: "jicofo",
+      record: [
+        "Jicofo 2020-04-25 10:09:56.623 SEVERE: [30] org.jitsi.jicofo.health.Health.log() Health check failed in PT0.005S:",
+        "java.lang.RuntimeException: No operational bridges available (total bridge count: 0)",
+        "\tat org.jivesoftware.smack.SmackException$NotConnectedException.<init>(SmackException.java:1)",
+      ],
+      expected: { signal: "no-operational-bridges", label: "failed" },
+    },
+  ] as const)("$what", ({ component, record, expected }) => {
+    expect(classify(component, record.join("\n"))).toMatchObject(expected);
   });
 });

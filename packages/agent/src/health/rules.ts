@@ -1,5 +1,6 @@
 import type { LogComponent } from "@vmmeet/shared";
 
+import { xmppClientRules, xmppConnectionRules } from "./rules/common.js";
 import { jicofoRules } from "./rules/jicofo.js";
 import { jvbRules } from "./rules/jvb.js";
 import { nginxRules } from "./rules/nginx.js";
@@ -8,6 +9,11 @@ import type { Rule } from "./rules/rule.js";
 
 export { RELEASE_FOCUS_CLIENT_PROXY } from "./rules/common.js";
 export type { Rule } from "./rules/rule.js";
+
+/** What jicofo and jvb share, first in their tables: the XMPP client (TLS, login) and its connection. */
+function xmppRules(who: "jicofo" | "jvb"): Rule[] {
+  return [...xmppClientRules(who), ...xmppConnectionRules(who)];
+}
 
 /**
  * Health rules: one table per component. A rule names a signal, its label, a regex keyed on
@@ -21,12 +27,13 @@ export type { Rule } from "./rules/rule.js";
  * (test/fixtures/logs/corpus.jsonl, whose signal names are used verbatim).
  *
  * Tables are data (rules/<component>.ts, what they share in rules/common.ts); classify.ts
- * compiles them. First matching rule wins, so specific rules come before generic ones. A line no rule matches but that carries a warning or error level goes to the
- * catalog stage (catalog.ts, catalogRules.ts). What a rule is: rules/rule.ts.
+ * compiles them. First matching rule wins, so specific rules come before generic ones. A line no rule
+ * matches but that carries a warning or error level goes to the catalog stage (catalog.ts,
+ * catalogRules.ts). What a rule is: rules/rule.ts.
  */
 export const RULES: Readonly<Record<LogComponent, readonly Rule[]>> = {
   prosody: prosodyRules(),
-  jicofo: jicofoRules(),
-  jvb: jvbRules(),
+  jicofo: [...xmppRules("jicofo"), ...jicofoRules()],
+  jvb: [...xmppRules("jvb"), ...jvbRules()],
   nginx: nginxRules(),
 };

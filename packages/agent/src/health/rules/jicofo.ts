@@ -1,11 +1,12 @@
-import { JUL_HEADER, ROTATED, xmppClientRules, xmppConnectionRules } from "./common.js";
+import { JUL_HEADER, ROTATED } from "./common.js";
 import type { Rule } from "./rule.js";
 
-/** jicofo's rules, in match order (first match wins; rule.ts says what a rule is). */
+/**
+ * jicofo's own rules, in match order (first match wins; rule.ts says what a rule is), after the XMPP
+ * client rules it shares with jvb (rules.ts puts those first).
+ */
 export function jicofoRules(): Rule[] {
   return [
-    ...xmppClientRules("jicofo"),
-    ...xmppConnectionRules("jicofo"),
     {
       signal: "bridge-health-failed",
       label: "degraded",

@@ -1,11 +1,12 @@
-import { JUL_HEADER, ROTATED, xmppClientRules, xmppConnectionRules } from "./common.js";
+import { JUL_HEADER, ROTATED } from "./common.js";
 import type { Rule } from "./rule.js";
 
-/** jvb's rules, in match order (first match wins; rule.ts says what a rule is). */
+/**
+ * jvb's own rules, in match order (first match wins; rule.ts says what a rule is), after the XMPP
+ * client rules it shares with jicofo (rules.ts puts those first).
+ */
 export function jvbRules(): Rule[] {
   return [
-    ...xmppClientRules("jvb"),
-    ...xmppConnectionRules("jvb"),
     {
       signal: "srtp-native-loaded",
       label: "healthy",
