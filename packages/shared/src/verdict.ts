@@ -32,7 +32,7 @@ export interface VerdictResult {
   reasons: string[];
 }
 
-/** jicofo's synthetic signal with the bridges in its brewery (agent health/state.ts BREWERY_SIGNAL). */
+/** jicofo's synthetic signal with the bridges in its brewery (agent health/problems.ts BREWERY_SIGNAL). */
 const BREWERY_SIGNAL = "brewery-bridges";
 
 const ESSENTIAL: readonly { role: NodeRole; component: Health["component"] }[] = [

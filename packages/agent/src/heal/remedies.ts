@@ -8,7 +8,7 @@
 // - "prosody-started": jicofo and jvb on other VMs must reconnect, in the paper's order (prosody, jicofo,
 //   jvb); on their own VMs the "reconnect" remedy below restarts them if they do not within their grace.
 import type { HealthSignal, LogComponent, NodeRole } from "@vmmeet/shared";
-import { RESOLVED_BY } from "../health/state.js";
+import { RESOLVED_BY } from "../health/problems.js";
 
 export type RepairStep =
   /** Re-apply the persisted desired state: rewrites every managed file that differs (and restarts what it notifies). */
@@ -82,7 +82,7 @@ export const REMEDIES: readonly Remedy[] = [
   {
     // prosody went away (restart, VM reboot): smack reconnects on its own once prosody is back; a client
     // still not back after its grace period is restarted (the paper: "after a prosody restart restart them
-    // too"). The cures are the health state machine's for these problems (health/state.ts RESOLVED_BY).
+    // too"). The cures are the health state machine's for these problems (health/problems.ts RESOLVED_BY).
     id: "reconnect",
     signals: LOST_PROSODY,
     components: ["jicofo", "jvb"],

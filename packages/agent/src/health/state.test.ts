@@ -1,21 +1,17 @@
 import { ManualClock } from "@vmmeet/node";
 import { ComponentHealth, type HealthSignal, type LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
+import type { ComponentConfig } from "./assess.js";
 import { CATALOG_RULES } from "./catalogRules.js";
 import { classify } from "./classify.js";
+import { toHealthSignal } from "./pipeline.js";
+import { BREWERY_SIGNAL, DEFAULT_SIGNAL_WINDOW_MS, NO_BRIDGE_EXPLAIN, RESOLVED_BY } from "./problems.js";
 import { RULES } from "./rules.js";
-import {
-  BREWERY_SIGNAL,
-  type ComponentConfig,
-  ComponentTracker,
-  DEFAULT_SIGNAL_WINDOW_MS,
-  NO_BRIDGE_EXPLAIN,
-  RESOLVED_BY,
-  trackersFor,
-} from "./state.js";
+import { ComponentTracker, trackersFor } from "./state.js";
 
 const T0 = Date.parse("2024-05-01T12:00:00Z");
 const BREWERY = "jvbbrewery@internal.auth.jts.fips.de";
+const HEALTH_URL = "http://127.0.0.1:8080/about/health";
 
 // Real log lines (the paper's and the corpus' formats) through the real classifier.
 const LINES = {
@@ -35,17 +31,9 @@ const LINES = {
 };
 
 function signal(component: LogComponent, line: string, at: number): HealthSignal {
-  const r = classify(component, line);
-  if (r.signal === null) throw new Error(`no rule matches ${line}`);
-  return {
-    component,
-    signal: r.signal,
-    label: r.label,
-    explain: r.explain,
-    ...(r.fix === undefined ? {} : { fix: r.fix }),
-    ...(r.detail === undefined ? {} : { detail: r.detail }),
-    at: new Date(at).toISOString(),
-  };
+  const found = toHealthSignal(component, classify(component, line), new Date(at));
+  if (found === null) throw new Error(`no rule matches ${line}`);
+  return found;
 }
 
 function tracker(cfg: Partial<ComponentConfig> & Pick<ComponentConfig, "component">) {
@@ -68,43 +56,27 @@ describe("ComponentTracker", () => {
     const { t, clock } = tracker({
       component: "jvb",
       graceSeconds: 90,
-      http: "http://127.0.0.1:8080/about/health",
+      http: HEALTH_URL,
     });
+    const refused = () =>
+      t.observe({ kind: "http", at: clock.now(), url: HEALTH_URL, ok: false, error: "ECONNREFUSED" });
     t.observe({ kind: "started", at: clock.now() });
     expect(t.report().state).toBe("starting");
     clock.advance(5_000);
     t.observe({ kind: "check", at: clock.now(), running: true });
-    t.observe({
-      kind: "http",
-      at: clock.now(),
-      url: "http://127.0.0.1:8080/about/health",
-      ok: false,
-      error: "ECONNREFUSED",
-    });
+    refused();
     const during = t.report();
     expect(during.state).toBe("starting");
     expect(during.explain).toMatch(/grace period .*does not answer \(ECONNREFUSED\)/);
     clock.advance(90_000);
-    t.observe({
-      kind: "http",
-      at: clock.now(),
-      url: "http://127.0.0.1:8080/about/health",
-      ok: false,
-      error: "ECONNREFUSED",
-    });
+    refused();
     const after = t.report();
     expect(after.state).toBe("failed");
     expect(after.since).toBe(new Date(clock.now()).toISOString());
     // a passing probe inside a later grace period is final at once
     t.observe({ kind: "started", at: clock.now() });
     t.observe({ kind: "check", at: clock.now(), running: true });
-    t.observe({
-      kind: "http",
-      at: clock.now(),
-      url: "http://127.0.0.1:8080/about/health",
-      ok: true,
-      status: 200,
-    });
+    t.observe({ kind: "http", at: clock.now(), url: HEALTH_URL, ok: true, status: 200 });
     expect(t.report().state).toBe("healthy");
   });
 

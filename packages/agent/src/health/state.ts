@@ -1,26 +1,19 @@
-// Per-component health: one state machine per component (prosody, jicofo, jvb, nginx) that combines what
-// the agent observes about it - `rcctl check`, the HTTP health endpoint and TCP ports of the desired
-// state's probe (probes.ts runs them), and the signals the classifier (classify.ts) finds in its logs -
-// into the ComponentHealth the agent reports:
-//
-//   unknown -> starting (inside the service's grace period after a (re)start: problems do not count yet)
-//           -> healthy | degraded | failed
-//
-// The core, assess(), is pure: a snapshot of observations with their times and a `now` in, a state with an
-// explanation and a fix out. ComponentTracker keeps the snapshot, the time the state last changed and, for
-// jicofo, the bridges currently in the brewery.
+// Per-component health: one state machine per component (prosody, jicofo, jvb, nginx) that takes what the
+// agent observes about it - `rcctl check`, the HTTP health endpoint and TCP ports of the desired state's
+// probe (probes.ts runs them), and the signals the classifier (classify.ts) finds in its logs - and reports
+// the ComponentHealth the agent sends. ComponentTracker keeps the latest observation of each kind, the time
+// the state last changed and, for jicofo, the bridges currently in the brewery; assess.ts judges them.
+import { DEFAULT_GRACE_SECONDS, type HealthSignal, type LogComponent } from "@vmmeet/shared";
 import {
-  type ComponentHealth,
-  DEFAULT_GRACE_SECONDS,
-  type HealthLabel,
-  type HealthSignal,
-  type LogComponent,
-} from "@vmmeet/shared";
+  type Assessment,
+  assess,
+  type ComponentConfig,
+  type ComponentHealthReport,
+  type ComponentSnapshot,
+  type ComponentState,
+} from "./assess.js";
 import type { BreweryState } from "./offsetStore.js";
-
-/** The ComponentHealth object of the protocol (packages/shared/src/protocol/common.ts). */
-export type ComponentHealthReport = ReturnType<(typeof ComponentHealth)["parse"]>;
-export type ComponentState = ComponentHealthReport["state"];
+import { BREWERY_SIGNAL, NO_BRIDGE_EXPLAIN, NO_BRIDGE_FIX } from "./problems.js";
 
 /** Something the agent observed about a component, with the agent's clock (ms since the epoch). */
 export type HealthObservation =
@@ -34,294 +27,6 @@ export type HealthObservation =
   | { kind: "port"; at: number; port: number; ok: boolean; error?: string }
   /** A classified log record (HealthSignal.at is when the agent read it). */
   | { kind: "signal"; signal: HealthSignal };
-
-/** How long a failed or degraded signal counts after it was seen (default for every signal). */
-export const DEFAULT_SIGNAL_WINDOW_MS = 10 * 60_000;
-/**
- * Shorter windows. nginx logs an upstream error per proxied request and never logs a success to cure it;
- * browsers poll BOSH continuously, so an upstream that is still down is logged again within seconds.
- */
-export const DEFAULT_WINDOWS_MS: Readonly<Record<string, number>> = Object.fromEntries(
-  ["bosh", "websocket", "colibri-ws"].flatMap((p) =>
-    ["upstream-connect-failed", "upstream-timeout", "upstream-error", "http-5xx"].map((s) => [
-      `${p}-${s}`,
-      60_000,
-    ]),
-  ),
-);
-/** Probe results older than this are ignored (the prober is expected to run every few seconds). */
-export const DEFAULT_PROBE_STALE_MS = 5 * 60_000;
-
-/**
- * Which later healthy signals show that a problem is over, per component. A problem not listed here ends
- * only when its window runs out or the service restarts. Names are the classifier's (rules.ts); a test
- * checks they exist there.
- */
-const XMPP_CLIENT_PROBLEMS = [
-  "truststore-rejected",
-  "xmpp-auth-failed",
-  "component-auth-failed",
-  "xmpp-connection-refused",
-  "xmpp-dns-unknown-host",
-  "xmpp-domain-unknown",
-  "xmpp-not-connected",
-  "xmpp-connect-failed",
-  // The connection lost and retried while prosody restarts (catalogRules.ts: "heals on reconnect").
-  "xmpp-connection-lost",
-  "xmpp-reconnecting",
-  "xmpp-reconnect-failed",
-];
-const JICOFO_IN_MUC = ["brewery-room-joined", "brewery-instance-added", "bridge-added"];
-const JICOFO_HAS_BRIDGE = ["brewery-instance-added", "bridge-added"];
-const PROSODY_LOGIN = ["c2s-authenticated-focus", "c2s-authenticated-jvb"];
-
-function table(entries: [readonly string[], readonly string[]][]): ReadonlyMap<string, readonly string[]> {
-  const m = new Map<string, readonly string[]>();
-  for (const [problems, cures] of entries) for (const p of problems) m.set(p, cures);
-  return m;
-}
-
-export const RESOLVED_BY: Readonly<Record<LogComponent, ReadonlyMap<string, readonly string[]>>> = {
-  jicofo: table([
-    [XMPP_CLIENT_PROBLEMS, JICOFO_IN_MUC],
-    [["brewery-join-failed"], JICOFO_IN_MUC],
-    [
-      [
-        "bridge-health-failed",
-        "jicofo-health-failed",
-        "no-operational-bridges",
-        "bridge-selection-failed",
-        "no-bridge-available",
-        "brewery-instance-removed",
-        "bridge-removed",
-        "colibri-participant-missing",
-      ],
-      JICOFO_HAS_BRIDGE,
-    ],
-  ]),
-  jvb: table([
-    [[...XMPP_CLIENT_PROBLEMS, "brewery-muc-join-failed"], ["brewery-muc-joined"]],
-    [["health-check-failed"], ["health-check-ok"]],
-    [["port-bind-retry"], ["udp-harvester-bound"]],
-  ]),
-  // prosody cannot tell which client failed: any later login of focus or jvb counts (a client that keeps
-  // failing logs its failure again at its next attempt).
-  prosody: table([
-    [["truststore-rejected", "c2s-tls-handshake-failed", "c2s-auth-failed-disconnect"], PROSODY_LOGIN],
-    [["component-auth-failed", "component-not-connected"], ["component-authenticated"]],
-  ]),
-  nginx: table([]),
-};
-
-/** The synthetic signal that carries jicofo's brewery (detail: "N: jid, jid"); not a log rule. */
-export const BREWERY_SIGNAL = "brewery-bridges";
-
-export const NO_BRIDGE_EXPLAIN = "jicofo has no bridge in the brewery";
-export const NO_BRIDGE_FIX =
-  "Check that jvb runs (rcctl check jvb on the jvb VM) and logs in as jvb@auth.DOMAIN, that jvb.conf's " +
-  "muc_jids equals jicofo's brewery-jid (JvbBrewery@internal.auth.DOMAIN) and that prosody has the " +
-  'Component "internal.auth.DOMAIN" "muc"; a bridge counts once jicofo logs "Added brewery instance" ' +
-  "(paper, section XVII).";
-
-export interface ComponentConfig {
-  component: LogComponent;
-  /** The rc.d service that runs it. */
-  service: string;
-  /** ServiceEntry.graceSeconds. */
-  graceSeconds: number;
-  /** The probe's health URL, if it has one. */
-  http?: string;
-  /** The probe's TCP ports. */
-  ports?: readonly number[];
-  /** Per-signal windows overriding DEFAULT_WINDOWS_MS and DEFAULT_SIGNAL_WINDOW_MS. */
-  windowsMs?: Readonly<Record<string, number>>;
-  defaultWindowMs?: number;
-  probeStaleMs?: number;
-}
-
-/** What assess() looks at: the latest observation of each kind since the last (re)start. */
-export interface ComponentSnapshot {
-  startedAt?: number;
-  check?: { at: number; running: boolean };
-  http?: { at: number; url: string; ok: boolean; status?: number; error?: string };
-  ports: ReadonlyMap<number, { at: number; ok: boolean; error?: string }>;
-  /** Latest signal of each name, with its time in ms. */
-  signals: ReadonlyMap<string, { at: number; signal: HealthSignal }>;
-  /** jicofo: bridges in the brewery (full MUC JIDs); undefined for other components. */
-  bridges?: ReadonlySet<string>;
-  /** jicofo: bridges that left the brewery and did not join again since (full MUC JIDs). */
-  departed?: ReadonlySet<string>;
-  /**
-   * jicofo: the MUC nicknames of the bridges of the spec (the desired state's health.bridges); undefined
-   * when the desired state does not say.
-   */
-  expectedBridges?: ReadonlySet<string>;
-}
-
-/** jicofo's signals of a bridge that left its brewery (rules.ts). */
-const BRIDGE_LEFT: ReadonlySet<string> = new Set(["brewery-instance-removed", "bridge-removed"]);
-
-/** The MUC nickname of a bridge's occupant JID (ROOM@SERVICE/NICK), lower case. */
-const bridgeNick = (jid: string) => jid.slice(jid.indexOf("/") + 1).toLowerCase();
-
-/**
- * With the spec's bridges known, a bridge-left signal is a problem exactly while a bridge of the spec is
- * out of the brewery (another bridge joining does not make up for it). A bridge the spec took out was
- * expected to leave (jicofo logs its removal when its VM goes away): no problem. The signals' details
- * cannot tell it alone (jicofo's "Lost a bridge" line carries no JID the rules take). Undefined: the spec's
- * bridges are not known, RESOLVED_BY decides.
- */
-function specBridgeOut(snap: ComponentSnapshot): boolean | undefined {
-  const expected = snap.expectedBridges;
-  if (expected === undefined) return undefined;
-  return [...(snap.departed ?? [])].some((jid) => expected.has(bridgeNick(jid)));
-}
-
-export interface Assessment {
-  state: ComponentState;
-  explain: string;
-  fix?: string;
-}
-
-const secs = (ms: number) => `${Math.round(ms / 1000)}s`;
-
-function activeProblems(cfg: ComponentConfig, snap: ComponentSnapshot, now: number, label: HealthLabel) {
-  const cures = RESOLVED_BY[cfg.component];
-  const out: { at: number; signal: HealthSignal }[] = [];
-  for (const [name, e] of snap.signals) {
-    if (e.signal.label !== label || name === BREWERY_SIGNAL) continue;
-    const window =
-      cfg.windowsMs?.[name] ?? DEFAULT_WINDOWS_MS[name] ?? cfg.defaultWindowMs ?? DEFAULT_SIGNAL_WINDOW_MS;
-    if (now - e.at >= window) continue;
-    const specOut = BRIDGE_LEFT.has(name) ? specBridgeOut(snap) : undefined;
-    if (specOut === false) continue;
-    const cured =
-      specOut === undefined &&
-      (cures.get(name) ?? []).some((c) => {
-        const later = snap.signals.get(c);
-        return later !== undefined && later.at > e.at;
-      });
-    if (!cured) out.push(e);
-  }
-  return out.sort((a, b) => b.at - a.at);
-}
-
-/**
- * The verdict `state` from the newest of `problems` (activeProblems sorts newest first), saying how many
- * others there are; undefined when there are none.
- */
-function newestProblem(
-  state: "failed" | "degraded",
-  problems: readonly { signal: HealthSignal }[],
-): Assessment | undefined {
-  const first = problems[0];
-  if (!first) return undefined;
-  const others = problems.length - 1;
-  const explain = first.signal.explain;
-  return {
-    state,
-    explain: others > 0 ? `${explain} (and ${others} other problem${others > 1 ? "s" : ""})` : explain,
-    ...(first.signal.fix === undefined ? {} : { fix: first.signal.fix }),
-  };
-}
-
-/** The state before the grace period is applied. */
-function judge(cfg: ComponentConfig, snap: ComponentSnapshot, now: number): Assessment {
-  const stale = cfg.probeStaleMs ?? DEFAULT_PROBE_STALE_MS;
-  const fresh = <T extends { at: number }>(o: T | undefined): T | undefined =>
-    o !== undefined && now - o.at < stale ? o : undefined;
-  const svc = cfg.service;
-  const check = fresh(snap.check);
-  if (check && !check.running) {
-    return {
-      state: "failed",
-      explain: `${svc} is not running (rcctl check ${svc} fails)`,
-      fix: `rcctl start ${svc}; if it stops again, read why in its log (/var/log/daemon, or the component's own log).`,
-    };
-  }
-  for (const port of cfg.ports ?? []) {
-    const p = fresh(snap.ports.get(port));
-    if (p && !p.ok) {
-      return {
-        state: "failed",
-        explain: `${svc} does not accept connections on 127.0.0.1:${port}${p.error ? ` (${p.error})` : ""}`,
-        fix: `Check ${svc}'s log for a bind or startup error (fstat | grep :${port} shows who holds the port), then rcctl restart ${svc}.`,
-      };
-    }
-  }
-  const http = cfg.http === undefined ? undefined : fresh(snap.http);
-  if (http && !http.ok && http.status === undefined) {
-    return {
-      state: "failed",
-      explain: `${svc}'s health endpoint ${http.url} does not answer${http.error ? ` (${http.error})` : ""}`,
-      fix: `Check that ${svc} finished starting (the JVM is slow: be patient) and its log; rcctl restart ${svc}.`,
-    };
-  }
-  const failed = newestProblem("failed", activeProblems(cfg, snap, now, "failed"));
-  if (failed) return failed;
-  const bridges = snap.bridges;
-  if (cfg.component === "jicofo" && bridges !== undefined && bridges.size === 0 && !(http?.ok ?? false)) {
-    return { state: "failed", explain: NO_BRIDGE_EXPLAIN, fix: NO_BRIDGE_FIX };
-  }
-  if (http && !http.ok) {
-    return {
-      state: "failed",
-      explain: `${svc}'s health endpoint ${http.url} answers ${http.status}`,
-      fix: `Read ${svc}'s log around its health check failure for the cause.`,
-    };
-  }
-  const degraded = newestProblem("degraded", activeProblems(cfg, snap, now, "degraded"));
-  if (degraded) return degraded;
-  const proofs: string[] = [];
-  if (check?.running) proofs.push(`${svc} is running`);
-  const openPorts = (cfg.ports ?? []).filter((p) => fresh(snap.ports.get(p))?.ok);
-  if (openPorts.length > 0) proofs.push(`accepts connections on ${openPorts.join(", ")}`);
-  if (http?.ok) proofs.push(`${http.url} answers ${http.status ?? "2xx"}`);
-  if (cfg.component === "jicofo" && bridges !== undefined) {
-    proofs.push(
-      bridges.size > 0
-        ? `${bridges.size} bridge${bridges.size > 1 ? "s" : ""} in the brewery`
-        : "its health check passes, so it has a bridge",
-    );
-  }
-  const healthySignals = [...snap.signals.values()].filter((e) => e.signal.label === "healthy");
-  if (proofs.length === 0 && healthySignals.length === 0) {
-    return { state: "unknown", explain: "no check, probe result or log line seen yet" };
-  }
-  if (proofs.length === 0) {
-    const latest = healthySignals.sort((a, b) => b.at - a.at)[0] as { signal: HealthSignal };
-    proofs.push(latest.signal.explain.replace(/\.$/, ""));
-  }
-  return { state: "healthy", explain: proofs.join("; ") };
-}
-
-/**
- * Pure: the component's state at `now`. Inside the grace period after a (re)start only "healthy" and
- * "not running" are final; every other finding is reported as "starting" (the JVMs need a minute or
- * more: the paper's "be really patient").
- */
-export function assess(cfg: ComponentConfig, snap: ComponentSnapshot, now: number): Assessment {
-  const verdict = judge(cfg, snap, now);
-  const started = snap.startedAt;
-  const graceMs = cfg.graceSeconds * 1000;
-  if (started === undefined || now - started >= graceMs) return verdict;
-  if (verdict.state === "healthy") return verdict;
-  if (
-    verdict.state === "failed" &&
-    snap.check !== undefined &&
-    !snap.check.running &&
-    snap.check.at >= started
-  ) {
-    // rc.subr's start returns once the process exists: a process gone after that has exited, it is not slow.
-    return verdict;
-  }
-  const base = `${cfg.service} (re)started ${secs(now - started)} ago; problems do not count during its ${cfg.graceSeconds}s grace period`;
-  return {
-    state: "starting",
-    explain: verdict.state === "unknown" ? base : `${base} (so far: ${verdict.explain})`,
-    ...(verdict.fix === undefined ? {} : { fix: verdict.fix }),
-  };
-}
 
 export interface TrackerClock {
   now(): number;
@@ -397,40 +102,44 @@ export class ComponentTracker {
     this.bridgesAt = state.at;
   }
 
-  observe(o: HealthObservation): void {
-    switch (o.kind) {
+  observe(observation: HealthObservation): void {
+    switch (observation.kind) {
       case "started":
         // A new process: its predecessor's lines, probes and brewery no longer say anything.
-        this.startedAt = o.at;
+        this.startedAt = observation.at;
         this.check = undefined;
         this.http = undefined;
         this.ports.clear();
         this.signals.clear();
-        this.clearBridges(o.at);
+        this.clearBridges(observation.at);
         this.departed.clear();
         return;
       case "check":
         // A probe asked before the (re)start is about the old process (probes.ts stamps when it asked).
-        if (this.startedAt !== undefined && o.at < this.startedAt) return;
-        if (!o.running) this.clearBridges(o.at);
-        this.check = { at: o.at, running: o.running };
+        if (this.startedAt !== undefined && observation.at < this.startedAt) return;
+        if (!observation.running) this.clearBridges(observation.at);
+        this.check = { at: observation.at, running: observation.running };
         return;
       case "http":
-        if (this.startedAt !== undefined && o.at < this.startedAt) return;
+        if (this.startedAt !== undefined && observation.at < this.startedAt) return;
         this.http = {
-          at: o.at,
-          url: o.url,
-          ok: o.ok,
-          ...(o.status === undefined ? {} : { status: o.status }),
-          ...(o.error === undefined ? {} : { error: o.error }),
+          at: observation.at,
+          url: observation.url,
+          ok: observation.ok,
+          ...(observation.status === undefined ? {} : { status: observation.status }),
+          ...(observation.error === undefined ? {} : { error: observation.error }),
         };
         return;
       case "port":
-        if (this.startedAt !== undefined && o.at < this.startedAt) return;
-        this.ports.set(o.port, { at: o.at, ok: o.ok, ...(o.error === undefined ? {} : { error: o.error }) });
+        if (this.startedAt !== undefined && observation.at < this.startedAt) return;
+        this.ports.set(observation.port, {
+          at: observation.at,
+          ok: observation.ok,
+          ...(observation.error === undefined ? {} : { error: observation.error }),
+        });
         return;
       case "signal":
-        this.onSignal(o.signal);
+        this.onSignal(observation.signal);
         return;
     }
   }
@@ -541,7 +250,7 @@ export function trackersFor(
     };
     services: readonly { name: string; graceSeconds: number }[];
   },
-  opts: { clock?: TrackerClock; windowsMs?: Readonly<Record<string, number>> } = {},
+  options: { clock?: TrackerClock; windowsMs?: Readonly<Record<string, number>> } = {},
 ): Map<LogComponent, ComponentTracker> {
   const out = new Map<LogComponent, ComponentTracker>();
   const components = new Set<LogComponent>([
@@ -561,9 +270,9 @@ export function trackersFor(
           graceSeconds: grace,
           ...(probe?.http === undefined ? {} : { http: probe.http }),
           ports: probe?.ports ?? [],
-          ...(opts.windowsMs === undefined ? {} : { windowsMs: opts.windowsMs }),
+          ...(options.windowsMs === undefined ? {} : { windowsMs: options.windowsMs }),
         },
-        opts.clock,
+        options.clock,
       ),
     );
   }
