@@ -3,8 +3,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { type CatalogEntry, catalogOf } from "./catalog.gen.js";
-import { ownerOf, parseSelector, selects, templateRegex, whereOfLine } from "./catalog.js";
+import {
+  type CatalogEntry,
+  catalogOf,
+  ownerOf,
+  parseSelector,
+  selects,
+  templateRegex,
+  whereOfLine,
+} from "./catalog.js";
 import { NO_RULE } from "./catalogRules.js";
 import { classify } from "./classify.js";
 import { JUL_LEVEL_NAMES } from "./julLevels.gen.js";
@@ -192,6 +199,15 @@ describe("catalog entries x layouts (generated from test/fixtures/logs/catalog.j
       if (!listed) unclaimed.push(`${component} ${entry[1]}: ${entry[2]}`);
     }
     expect(unclaimed).toEqual([]);
+  });
+
+  it("catalog.gen.json is what catalog.mjs makes of the fixture's records, to the byte", async () => {
+    const script = path.join(repoRoot, "packages/agent/scripts/health/catalog.mjs");
+    const { agentCatalogText } = (await import(script)) as {
+      agentCatalogText: (recs: readonly CatalogRecord[]) => string;
+    };
+    const committed = readFileSync(path.join(repoRoot, "packages/agent/src/health/catalog.gen.json"), "utf8");
+    expect(agentCatalogText(records)).toBe(committed);
   });
 
   it("the agent's compiled catalog holds every entry of the fixture (catalog.mjs wrote both)", () => {

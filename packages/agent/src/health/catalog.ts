@@ -1,5 +1,5 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
-import { type CatalogEntry, catalogOf } from "./catalog.gen.js";
+import catalogData from "./catalog.gen.json" with { type: "json" };
 import { CATALOG_RULES, type CatalogRule } from "./catalogRules.js";
 import { JUL_LEVEL_NAMES } from "./julLevels.gen.js";
 import { RULES } from "./rules.js";
@@ -7,12 +7,33 @@ import { RULES } from "./rules.js";
 /**
  * The second stage of the classifier: a line no rule matched but that carries a level of warning or
  * higher (or starts with an exception class) is never silently `info`. The line is looked up among
- * the components' own log statements (catalog.gen.ts, compiled from their source): by the
+ * the components' own log statements (catalog.gen.json, compiled from their source): by the
  * `Class.method` Jicofo and the videobridge print, which survives rewording between releases, and by
  * the message template. A catalog entry that a rule covers gets that rule's signal; any other line
  * gets `unrecognised-error` or `unrecognised-warning`, with an explanation that quotes only the
  * catalog's template and where it is printed, never a value of the line (values may hold secrets).
  */
+
+/**
+ * One log statement of a component's source: its severity (E: error, W: warning), where it is printed
+ * (Class.method, Lua module or nginx function) and its message template ({} for values).
+ */
+export type CatalogEntry = readonly [severity: "E" | "W", where: string, template: string];
+
+/**
+ * catalog.gen.json (packages/agent/scripts/health/catalog.mjs writes it; catalog.test.ts checks it is
+ * what the script makes of test/fixtures/logs/catalog.jsonl): each catalog file's entries, and which
+ * files each log component reads.
+ */
+const CATALOG = catalogData as unknown as {
+  readonly logs: Readonly<Record<LogComponent, readonly string[]>>;
+  readonly files: Readonly<Record<string, readonly CatalogEntry[]>>;
+};
+
+/** The catalog of one log component: the entries of every catalog file its log holds. */
+export function catalogOf(component: LogComponent): readonly CatalogEntry[] {
+  return CATALOG.logs[component].flatMap((file) => CATALOG.files[file] ?? []);
+}
 
 /** What a covered catalog entry, or a rule, means: the part of a result that is the same every time. */
 export interface Meaning {

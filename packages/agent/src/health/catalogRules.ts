@@ -1,7 +1,7 @@
 import type { HealthLabel, LogComponent } from "@vmmeet/shared";
 
 /**
- * Rules matched through the components' own log statements (catalog.gen.ts) instead of a regex of
+ * Rules matched through the components' own log statements (catalog.gen.json) instead of a regex of
  * their own: a line with a level of warning or higher whose message template, or whose Class.method,
  * is one of `covers` gets this rule's signal. Selectors: "[E |W ]Where[: template text]" (see
  * catalog.ts parseSelector). Rules in rules.ts may cover entries too (their `covers`); those claim

@@ -22,7 +22,7 @@ function xmppRules(who: "jicofo" | "jvb"): Rule[] {
  * prefixes, with localized level names), what it means and what an admin does about it.
  *
  * Knowledge comes from the paper (AsiaBSDCon 2023 "Jitsi on OpenBSD", sections XVII Logfiles and
- * XII Pitfalls), the components' own log statements (catalog.gen.ts, compiled from their source; a
+ * XII Pitfalls), the components' own log statements (catalog.gen.json, compiled from their source; a
  * rule's `covers` names the statements it stands for) and the labelled corpus
  * (test/fixtures/logs/corpus.jsonl, whose signal names are used verbatim).
  *
