@@ -33,8 +33,15 @@ function sources(dir: string): string[] {
   );
 }
 
-/** The file a specifier names: "./x.js" is x.ts (or x.js, x.d.ts, x/index.ts); a package is its src/index.ts. */
+/**
+ * The file a specifier names: "./x.js" is x.ts (or x.d.ts, x/index.ts); a data file ("./x.json") is itself,
+ * a leaf; a package is its src/index.ts.
+ */
 function resolve(from: string, spec: string, packagesDir: string): string | undefined {
+  if (spec.endsWith(".json")) {
+    const data = path.resolve(path.dirname(from), spec);
+    return existsSync(data) ? data : undefined;
+  }
   const pkg = PACKAGE_NAME.exec(spec);
   const base = pkg
     ? path.join(packagesDir, pkg[1] as string, "src", "index")
@@ -128,13 +135,17 @@ describe("import cycles", () => {
         'export const e = 2;\nexport const load = () => import("../../one/src/c.js");\n',
       );
       await put("one/src/self.ts", 'import "./self.js";\n');
-      // Not cycles: a chain, a test that imports back, a missing relative import is reported apart.
-      await put("one/src/f.ts", 'import { g } from "./g.js";\nimport { x } from "node:fs";\n');
+      // Not cycles: a chain, a data file, a test that imports back; a missing relative import is reported apart.
+      await put(
+        "one/src/f.ts",
+        'import { g } from "./g.js";\nimport { x } from "node:fs";\nimport d from "./d.json" with { type: "json" };\n',
+      );
+      await put("one/src/d.json", "{}\n");
       await put("one/src/g.ts", 'import type { A } from "./a.js";\nexport const g = 3;\n');
       await put("one/src/g.test.ts", 'import { f } from "./f.js";\n');
-      await put("one/src/h.ts", 'import { gone } from "./gone.js";\n');
+      await put("one/src/h.ts", 'import { gone } from "./gone.js";\nimport e from "./gone.json";\n');
       const graph = importGraph(dir, ["one", "two"]);
-      expect(graph.unresolved).toEqual(["one/src/h.ts: ./gone.js"]);
+      expect(graph.unresolved).toEqual(["one/src/h.ts: ./gone.js", "one/src/h.ts: ./gone.json"]);
       expect(cycles(graph, dir)).toEqual([
         ["one/src/a.ts", "one/src/rules/b.ts"],
         ["one/src/c.ts", "one/src/d.ts", "two/src/e.ts", "two/src/index.ts"],
