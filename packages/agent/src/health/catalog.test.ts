@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { LogComponent } from "@vmmeet/shared";
+import { HealthLabelSchema, type LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import {
   type CatalogEntry,
@@ -12,7 +12,7 @@ import {
   templateRegex,
   whereOfLine,
 } from "./catalog.js";
-import { NO_RULE } from "./catalogRules.js";
+import { CATALOG_RULES, NO_RULE } from "./catalogRules.js";
 import { classify } from "./classify.js";
 import { JUL_LEVEL_NAMES } from "./julLevels.gen.js";
 
@@ -199,6 +199,24 @@ describe("catalog entries x layouts (generated from test/fixtures/logs/catalog.j
       if (!listed) unclaimed.push(`${component} ${entry[1]}: ${entry[2]}`);
     }
     expect(unclaimed).toEqual([]);
+  });
+
+  it("catalogRules.json: each rule has a signal name, a known label, an explanation and selectors", () => {
+    const components = ["jicofo", "jvb", "prosody", "nginx"] as const;
+    const bad: string[] = [];
+    for (const component of components) {
+      for (const r of CATALOG_RULES[component]) {
+        const at = `${component}/${r.signal}`;
+        if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(r.signal)) bad.push(`${at}: signal name`);
+        if (!HealthLabelSchema.safeParse(r.label).success) bad.push(`${at}: label ${r.label}`);
+        if (r.explain.length < 20) bad.push(`${at}: explain`);
+        if (r.covers.length === 0) bad.push(`${at}: no covers`);
+        // "[E |W ]Where[: template text]" (catalog.ts parseSelector)
+        for (const sel of r.covers)
+          if (!/^(?:[EW] )?[\w$.<>*]+(?:: .+)?$/.test(sel)) bad.push(`${at}: ${sel}`);
+      }
+    }
+    expect(bad).toEqual([]);
   });
 
   it("catalog.gen.json is what catalog.mjs makes of the fixture's records, to the byte", async () => {
