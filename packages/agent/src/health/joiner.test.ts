@@ -18,30 +18,39 @@ describe("prefixes", () => {
     ["Sep 16 14:45:24 host jicofo: INFO: hello", "INFO: hello", "jicofo"],
     ["web_1      | 2021/05/20 15:17:54 [error] x", "2021/05/20 15:17:54 [error] x", undefined],
     ["2022-09-16T14:45:24.260123Z Jicofo x", "Jicofo x", undefined],
-    ["Jicofo 2022-09-16 14:45:24.260 INFO: [35] x", "Jicofo 2022-09-16 14:45:24.260 INFO: [35] x", undefined],
-    ["INFO: Joined the room.", "INFO: Joined the room.", undefined],
-    ["Mar 19, 2021 6:15:08 PM org.jitsi.Foo log", "Mar 19, 2021 6:15:08 PM org.jitsi.Foo log", undefined],
     // The edges of each part.
     ["jvb_1 | Sep 16 14:45:24 host jvb[2]: x", "x", "jvb"],
     [`${"a".repeat(64)} | x`, "x", undefined],
-    [`${"a".repeat(65)} | x`, `${"a".repeat(65)} | x`, undefined],
     ["2022-09-16T 1:45Z x", "1:45Z x", undefined],
     [`2022-09-16T14:45:24.${"1".repeat(19)}Z x`, "x", undefined],
-    [`2022-09-16T14:45:24.${"1".repeat(20)}Z x`, `2022-09-16T14:45:24.${"1".repeat(20)}Z x`, undefined],
     ["2022-09-16T14:45:24Z Sep 16 14:45:24 jicofo[1]: x", "x", "jicofo"],
-    ["Sep 16 14:45:24 jicofo: x", "Sep 16 14:45:24 jicofo: x", undefined],
-    ["Sep 16 14:45:24 host: x", "Sep 16 14:45:24 host: x", undefined],
-    ["Sep 16 14:45:24 host prosody[x]: x", "Sep 16 14:45:24 host prosody[x]: x", undefined],
     ["Sep 16 14:45:24 hôst jvb-ä[77]: x", "x", "jvb-ä"],
-    ["jicofo: INFO: x", "jicofo: INFO: x", undefined],
-    ["jicofo[]: x", "jicofo[]: x", undefined],
-    ["Sep 1614:45:24 host jvb[2]: x", "Sep 1614:45:24 host jvb[2]: x", undefined],
-    // A stamp without a tag is no prefix, after a compose name too; Jitsi's layout has none.
+    // A stamp without a tag is no prefix, after a compose name too.
     ["jvb_1 | Sep 16 14:45:24 x", "Sep 16 14:45:24 x", undefined],
-    ["JVB 2022-09-16 14:45:24.260 INFO: [35] x", "JVB 2022-09-16 14:45:24.260 INFO: [35] x", undefined],
   ])("%s", (line, message, tag) => {
     expect(line.slice(prefixLength(line))).toBe(message);
     expect(syslogTag(line)).toBe(tag);
+  });
+
+  // No prefix at all: the line is the message, and there is no syslog tag.
+  it.each([
+    // Jitsi's own layout, a SimpleFormatter record's lines.
+    "Jicofo 2022-09-16 14:45:24.260 INFO: [35] x",
+    "JVB 2022-09-16 14:45:24.260 INFO: [35] x",
+    "INFO: Joined the room.",
+    `${"a".repeat(65)} | x`,
+    "Mar 19, 2021 6:15:08 PM org.jitsi.Foo log",
+    // Just past the edges of each part.
+    `2022-09-16T14:45:24.${"1".repeat(20)}Z x`,
+    "Sep 16 14:45:24 jicofo: x",
+    "Sep 16 14:45:24 host: x",
+    "Sep 16 14:45:24 host prosody[x]: x",
+    "Sep 1614:45:24 host jvb[2]: x",
+    "jicofo: INFO: x",
+    "jicofo[]: x",
+  ])("%s", (line) => {
+    expect(prefixLength(line)).toBe(0);
+    expect(syslogTag(line)).toBeUndefined();
   });
 });
 
