@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { LogComponentSchema } from "@vmmeet/shared";
+import { type LogComponent, LogComponentSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { classify, compileRules, MIN_NEEDLE, scanNeedles } from "./classify.js";
 import { RULES } from "./rules.js";
@@ -16,10 +16,15 @@ interface CorpusLine {
   version: string | null;
 }
 
-const corpus: CorpusLine[] = readFileSync(path.resolve(repoRoot, "test/fixtures/logs/corpus.jsonl"), "utf8")
-  .split("\n")
-  .filter((l) => l.trim() !== "")
-  .map((l) => JSON.parse(l) as CorpusLine);
+/** The records of a JSONL file of test/fixtures/logs. */
+function fixture<T>(name: string): T[] {
+  return readFileSync(path.resolve(repoRoot, "test/fixtures/logs", name), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as T);
+}
+
+const corpus = fixture<CorpusLine>("corpus.jsonl");
 
 describe("corpus", () => {
   it("is the 77-line labelled corpus", () => {
@@ -147,146 +152,13 @@ describe("rule table", () => {
   });
 });
 
-/** Variants the corpus does not hold: other prefixes, level names, users, domains, ports. */
-const variants: [component: "prosody" | "jicofo" | "jvb" | "nginx", line: string, signal: string | null][] = [
-  // prosody: syslog prefix instead of prosody's own file layout, other domains
-  [
-    "prosody",
-    "Mar  3 09:12:44 xmpp prosody[4242]: c2sab12cd34ef56\tinfo\tClient disconnected: sslv3 alert certificate unknown",
-    "truststore-rejected",
-  ],
-  ["prosody", "c2s55e0a1b2c3d0 info Client disconnected: tlsv1 alert unknown ca", "truststore-rejected"],
-  [
-    "prosody",
-    "2024-02-01 10:00:00 c2s5580 info Authenticated as focus@auth.meet.example.org",
-    "c2s-authenticated-focus",
-  ],
-  [
-    "prosody",
-    "Jan  1 00:00:01 c2s12ab info\tAuthenticated as jvb@auth.meet.example.org",
-    "c2s-authenticated-jvb",
-  ],
-  [
-    "prosody",
-    "Jan  1 00:00:01 c2s12ab info\tAuthenticated as alice@meet.example.org",
-    "c2s-authenticated-user",
-  ],
-  [
-    "prosody",
-    "c2s55e0a1b2c3d0\tinfo\tAuthenticated as 0f0e0d0c-1111-4222-8333-944445555666@guest.example.net",
-    "client-authenticated-anonymous",
-  ],
-  [
-    "prosody",
-    "xmpp prosody[77]: c2s60a0 info Stream encrypted (TLSv1.3 with TLS_AES_128_GCM_SHA256)",
-    "c2s-stream-encrypted",
-  ],
-  ["prosody", "c2s60a0 info Client disconnected: connection timeout", "c2s-client-disconnected"],
-  ["prosody", "portmanager  info  Activated service 'c2s' on [192.0.2.10]:5222", "c2s-port-activated"],
-  ["prosody", "portmanager  info  Activated service 'https' on [*]:5281", "port-activated"],
-  [
-    "prosody",
-    "portmanager\terror\tFailed to open server port 5280 on *, check that Prosody or another XMPP server is not already running and using this port",
-    "port-bind-failed",
-  ],
-  // jicofo: syslog prefix (logger -t jicofo), other brewery domain and nickname, localized level
-  [
-    "jicofo",
-    "Sep 16 14:45:24 jicofo jicofo[12345]: Jicofo 2022-09-16 14:45:24.260 INFORMATION: [35] BaseBrewery.addInstance#999: Added brewery instance: jvbbrewery@internal.auth.example.org/bridge-2",
-    "brewery-instance-added",
-  ],
-  [
-    "jicofo",
-    "Jicofo 2024-06-01 08:00:00.000 INFO: [40] [type=bridge brewery=jvbbrewery] BaseBrewery.removeInstance#380: Removed brewery instance: jvbbrewery@internal.auth.example.org/bridge-2",
-    "brewery-instance-removed",
-  ],
-  [
-    "jicofo",
-    "Jicofo 2024-06-01 08:00:00.000 SCHWERWIEGEND: [30] XmppProvider.doConnect#200: Failed to connect/login: SASLError using SCRAM-SHA-256: not-authorized",
-    "xmpp-auth-failed",
-  ],
-  [
-    "jicofo",
-    "web_1  | Jicofo 2024-06-01 08:00:00.000 GRAVE: [30] XmppProvider.doConnect#200: Failed to connect/login: javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target",
-    "truststore-rejected",
-  ],
-  [
-    "jicofo",
-    "java.lang.RuntimeException: No operational bridges available (total bridge count: 3)",
-    "no-operational-bridges",
-  ],
-  [
-    "jicofo",
-    "Jicofo 2024-06-01 08:00:00.000 WARNING: [5] JvbDoctor$HealthCheckTask.doHealthCheck#200: Health check failed for: Bridge[jid=jvbbrewery@internal.auth.x/b1, version=2.3]",
-    "bridge-health-failed",
-  ],
-  ["jicofo", "Caused by: java.net.UnknownHostException: xmpp.example.org", "xmpp-dns-unknown-host"],
-  ["jicofo", "Feb 1, 2024 10:00:00 AM org.jitsi.utils.logging2.LoggerImpl log", "jul-simpleformatter-header"],
-  // jvb: localized levels, syslog prefix, other ports and addresses
-  [
-    "jvb",
-    "Sep 16 14:50:00 jvb jvb[555]: WARNUNG: [71] JitsiOpenSslProvider.<clinit>#52: jitsisrtp successfully loaded for OpenSSL 3.0",
-    "srtp-native-loaded",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 WARNING: [1] JitsiOpenSslProvider.<clinit>#60: Unable to load jitsisrtp: java.lang.UnsatisfiedLinkError: no jitsisrtp_3 in java.library.path",
-    "srtp-native-missing",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 AVERTISSEMENT: [20] [hostname=xmpp.example.org id=shard1] MucClient.lambda$getConnectAndLoginCallable$7#673: [MucClient id=shard1 hostname=xmpp.example.org] error connecting",
-    "xmpp-connect-failed",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 INFO: [28] org.ice4j.ice.harvest.SinglePortUdpHarvester.<init>() Initialized SinglePortUdpHarvester with address 100.64.4.3:10000/udp",
-    "udp-harvester-bound",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 INFO: [1] MainKt.main#150: Starting public http server",
-    "public-http-started",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 INFO: [16] MappingCandidateHarvesters.initialize: Initialized mapping harvesters (delay=1ms).  stunDiscoveryFailed=true",
-    "stun-discovery-failed",
-  ],
-  [
-    "jvb",
-    "JVB 2024-01-01 00:00:00.000 INFO: [40] MucClient.joinMuc: Joined MUC: jvbbrewery@internal.auth.example.org",
-    "brewery-muc-joined",
-  ],
-  // nginx: plain error.log (no docker prefix), other room names, refused upstream
-  [
-    "nginx",
-    '2024/01/01 10:00:00 [error] 77#0: *5 connect() failed (61: Connection refused) while connecting to upstream, client: 198.51.100.7, server: meet.example.org, request: "POST /http-bind?room=abc HTTP/1.1", upstream: "http://100.64.2.3:5280/http-bind?room=abc", host: "meet.example.org"',
-    "bosh-upstream-connect-failed",
-  ],
-  [
-    "nginx",
-    '2024/01/01 10:00:00 [error] 77#0: *9 upstream timed out (60: Operation timed out) while reading upstream, client: 198.51.100.7, server: meet.example.org, request: "GET /xmpp-websocket?room=standup HTTP/1.1", upstream: "http://100.64.2.3:5280/xmpp-websocket?room=standup", host: "meet.example.org"',
-    "websocket-upstream-timeout",
-  ],
-  [
-    "nginx",
-    '198.51.100.7 - - [01/Jan/2024:10:00:00 +0000] "POST /http-bind?room=abc HTTP/1.1" 502 157 "-" "Mozilla/5.0"',
-    "bosh-http-5xx",
-  ],
-  [
-    "nginx",
-    '198.51.100.7 - - [01/Jan/2024:10:00:00 +0000] "POST /http-bind?room=abc HTTP/1.1" 200 157 "-" "x"',
-    null,
-  ],
-  [
-    "nginx",
-    "2024/01/01 10:00:00 [emerg] 1#0: bind() to 0.0.0.0:443 failed (48: Address already in use)",
-    "port-bind-failed",
-  ],
-  // newsyslog's first line in a rotated file
-  ["jicofo", "Sep 16 15:00:00 jicofo newsyslog[99]: logfile turned over", "logfile-turned-over"],
-];
+/**
+ * Variants the corpus does not hold: other prefixes, level names, users, domains, ports
+ * (test/fixtures/logs/variants.jsonl: a line, its component, the signal it must get and what varies).
+ */
+const variants = fixture<{ component: LogComponent; line: string; signal: string | null }>(
+  "variants.jsonl",
+).map((v) => [v.component, v.line, v.signal] as const);
 
 describe("variants keyed on the stable part", () => {
   it.each(variants)("%s: %s", (component, line, signal) => {
