@@ -166,11 +166,11 @@ export class RecordJoiner {
   private timer: unknown;
   private closed = false;
 
-  constructor(opts: RecordJoinerOptions) {
-    this.onRecord = opts.onRecord;
-    this.flushAfterMs = opts.flushAfterMs ?? 1000;
-    this.clock = opts.clock ?? systemClock;
-    this.maxLines = opts.maxLines ?? 200;
+  constructor(options: RecordJoinerOptions) {
+    this.onRecord = options.onRecord;
+    this.flushAfterMs = options.flushAfterMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
+    this.maxLines = options.maxLines ?? 200;
   }
 
   push(line: string): void {

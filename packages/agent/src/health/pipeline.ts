@@ -40,18 +40,18 @@ export class LogClassifier {
   private readonly joiner: RecordJoiner | undefined;
   private readonly correlator: SessionCorrelator | undefined;
 
-  constructor(opts: LogClassifierOptions) {
-    this.table = ruleTable(opts.component, opts.release);
-    this.onRecord = opts.onRecord;
-    this.onUnmatched = opts.onUnmatched;
-    if (opts.component === "jicofo" || opts.component === "jvb") {
+  constructor(options: LogClassifierOptions) {
+    this.table = ruleTable(options.component, options.release);
+    this.onRecord = options.onRecord;
+    this.onUnmatched = options.onUnmatched;
+    if (options.component === "jicofo" || options.component === "jvb") {
       this.joiner = new RecordJoiner({
         onRecord: (text, lines) => this.emit(text, lines > 1),
-        ...(opts.clock === undefined ? {} : { clock: opts.clock }),
-        ...(opts.flushAfterMs === undefined ? {} : { flushAfterMs: opts.flushAfterMs }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.flushAfterMs === undefined ? {} : { flushAfterMs: options.flushAfterMs }),
       });
     }
-    if (opts.component === "prosody") this.correlator = new SessionCorrelator();
+    if (options.component === "prosody") this.correlator = new SessionCorrelator();
   }
 
   push(line: string): void {
