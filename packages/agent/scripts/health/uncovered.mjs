@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Reports the catalog's warning and error messages of the deployment paths (test/fixtures/logs/catalog.jsonl,
 // compiled by catalog.mjs) that no rule covers, release by release. Each entry is either claimed by a rule
-// (rules.ts `covers`, catalogRules.ts), or listed in catalogRules.ts NO_RULE with why it needs none, or
-// reported here. Exit status 1 when something is reported, so it can gate a change.
+// (rules.ts `covers`, catalogRules.json), or listed in catalogRules.json's noRule (NO_RULE) with why it
+// needs none, or reported here. Exit status 1 when something is reported, so it can gate a change.
 //
 //   npm run build && node packages/agent/scripts/health/uncovered.mjs [--all]
 //

@@ -1,7 +1,7 @@
 // Thin probe adapters for the health state machine (state.ts): an HTTP GET of a loopback health endpoint
 // and a TCP connect to a loopback port, each bounded by a timeout, and probeComponent() that runs a
-// desired state's HealthProbe (rcctl check + http + ports) into observations. All I/O lives here; state.ts
-// stays pure.
+// desired state's HealthProbe (rcctl check + http + ports) into observations. All I/O lives here; the
+// verdict (assess.ts) stays pure.
 import http from "node:http";
 import net from "node:net";
 import type { HealthObservation } from "./state.js";

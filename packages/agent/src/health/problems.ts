@@ -32,7 +32,7 @@ const XMPP_CLIENT_PROBLEMS = [
   "xmpp-domain-unknown",
   "xmpp-not-connected",
   "xmpp-connect-failed",
-  // The connection lost and retried while prosody restarts (catalogRules.ts: "heals on reconnect").
+  // The connection lost and retried while prosody restarts (catalogRules.ts xmppRules: "heals on reconnect").
   "xmpp-connection-lost",
   "xmpp-reconnecting",
   "xmpp-reconnect-failed",

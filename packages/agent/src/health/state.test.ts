@@ -348,7 +348,7 @@ describe("tables", () => {
       LogComponent,
       ReadonlyMap<string, readonly string[]>,
     ][]) {
-      // the hand-written rules and those matched through the catalog (catalogRules.ts)
+      // the hand-written rules and those matched through the catalog (catalogRules.json)
       const names = new Set([...RULES[component], ...(CATALOG_RULES[component] ?? [])].map((r) => r.signal));
       for (const [problem, cures] of map) {
         expect(names, `${component} ${problem}`).toContain(problem);

@@ -5,7 +5,7 @@ import type { Rule } from "./rule.js";
 // What the components' rule tables (jicofo.ts, jvb.ts, prosody.ts, nginx.ts) share.
 
 /**
- * A rule with the meaning of a catalog rule (catalogRules.ts) and a regex of its own, for the few
+ * A rule with the meaning of a catalog rule (catalogRules.json) and a regex of its own, for the few
  * messages that must be recognised even without their level (a line pasted without its prefix, an
  * INFO-level wording of older releases). Needles stay long: every needle costs the prefilter.
  */
