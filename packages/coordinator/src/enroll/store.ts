@@ -99,11 +99,11 @@ export class EnrollmentStore {
 
   constructor(
     readonly stateDir: string,
-    private readonly o: EnrollmentStoreOptions = {},
+    private readonly options: EnrollmentStoreOptions = {},
   ) {}
 
   get #now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return (this.options.now ?? (() => new Date()))();
   }
 
   async load(): Promise<void> {
@@ -266,7 +266,7 @@ export class EnrollmentStore {
         this.#data = next;
         this.#revoked = new Set(next.revoked);
       },
-      this.o.lockTimeoutMs === undefined ? {} : { timeoutMs: this.o.lockTimeoutMs },
+      this.options.lockTimeoutMs === undefined ? {} : { timeoutMs: this.options.lockTimeoutMs },
     );
   }
 }
