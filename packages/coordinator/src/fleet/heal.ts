@@ -104,11 +104,39 @@ export interface HealSource {
   audit(entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void>;
 }
 
+/** A started cron schedule: stop() ends it. */
+export interface CronTask {
+  stop(): Promise<void> | void;
+}
+
+/**
+ * Calls `fire` at the times of a cron expression. It only triggers: whether a round is due (the settle
+ * time after start, the jitter) is decided on the scheduler's Clock, so a test fires it by hand.
+ */
+export type CronTrigger = (expression: string, fire: () => void, logger: Logger) => CronTask;
+
+/** node-cron, with its own messages (missed runs) in our log instead of on the console. */
+export const nodeCronTrigger: CronTrigger = (expression, fire, log) => {
+  const task: ScheduledTask = cronSchedule(expression, fire, {
+    name: "vmmeet-heal",
+    noOverlap: true,
+    logger: {
+      info: (m) => log.debug({ cron: m }, "node-cron"),
+      warn: (m) => log.debug({ cron: m }, "node-cron"),
+      error: (m) => log.warn({ cron: String(m) }, "node-cron"),
+      debug: (m) => log.debug({ cron: String(m) }, "node-cron"),
+    },
+  });
+  return { stop: () => task.destroy() };
+};
+
 export interface HealSchedulerOptions {
   source: HealSource;
   logger: Logger;
-  /** The time source and the jitter's timer (the system's by default); node-cron keeps its own. */
+  /** The time source and the jitter's timer (the system's by default). */
   clock?: Clock;
+  /** What fires the rounds on operations.heal.schedule (node-cron by default). */
+  cron?: CronTrigger;
   /** Overrides of the spec's operations.heal (and the timeouts); tests shorten them. */
   tuning?: Partial<HealTuning>;
   verdict?: VerdictFn;
@@ -125,7 +153,7 @@ export interface HealReport {
 const HOUR_MS = 3_600_000;
 
 export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
-  #task: ScheduledTask | null = null;
+  #task: CronTask | null = null;
   #schedule: string | null = null;
   #jitterTimer: unknown = null;
   #ticking: Promise<HealReport> | null = null;
@@ -182,20 +210,9 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   }
 
   #install(expr: string): void {
-    void this.#task?.destroy();
+    void this.#task?.stop();
     this.#schedule = expr;
-    const log = this.options.logger;
-    this.#task = cronSchedule(expr, () => this.#fire(), {
-      name: "vmmeet-heal",
-      noOverlap: true,
-      // node-cron's own messages (missed runs) go to our log, not the console.
-      logger: {
-        info: (m) => log.debug({ cron: m }, "node-cron"),
-        warn: (m) => log.debug({ cron: m }, "node-cron"),
-        error: (m) => log.warn({ cron: String(m) }, "node-cron"),
-        debug: (m) => log.debug({ cron: String(m) }, "node-cron"),
-      },
-    });
+    this.#task = (this.options.cron ?? nodeCronTrigger)(expr, () => this.#fire(), this.options.logger);
   }
 
   /**
@@ -206,7 +223,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     this.#stopped = true;
     if (this.#jitterTimer !== null) this.#clock.clearTimeout(this.#jitterTimer);
     this.#jitterTimer = null;
-    await this.#task?.destroy();
+    await this.#task?.stop();
     this.#task = null;
   }
 
