@@ -12,11 +12,11 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   ensureStateDir,
-  PRIVATE_FILE_MODE,
+  lockOptions,
   readStateFile,
   StateDirError,
   withStateLock,
-  writeStateFile,
+  writePrivateJson,
 } from "../secrets/files.js";
 
 export const ENROLL_FILE = "enroll.json";
@@ -260,13 +260,11 @@ export class EnrollmentStore {
         fn(next);
         const cutoff = this.#now.getTime() - KEEP_SPENT_MS;
         next.tokens = next.tokens.filter((t) => new Date(t.expiresAt).getTime() > cutoff);
-        await writeStateFile(this.stateDir, ENROLL_FILE, `${JSON.stringify(next, null, 2)}\n`, {
-          mode: PRIVATE_FILE_MODE,
-        });
+        await writePrivateJson(this.stateDir, ENROLL_FILE, next);
         this.#data = next;
         this.#revoked = new Set(next.revoked);
       },
-      this.options.lockTimeoutMs === undefined ? {} : { timeoutMs: this.options.lockTimeoutMs },
+      lockOptions(this.options),
     );
   }
 }

@@ -99,12 +99,27 @@ export async function writeStateFile(dir: string, name: string, data: string | B
   await writeFileAtomic(path.join(dir, name), data, owner ? { ...opts, ...owner } : opts);
 }
 
+/** Write `name` in `dir` atomically, readable and writable by its owner only (0600). */
+export function writePrivateStateFile(dir: string, name: string, data: string | Buffer): Promise<void> {
+  return writeStateFile(dir, name, data, { mode: PRIVATE_FILE_MODE });
+}
+
+/** `value` as indented JSON in `name` in `dir`, 0600 (secrets.json, enroll.json). */
+export function writePrivateJson(dir: string, name: string, value: unknown): Promise<void> {
+  return writePrivateStateFile(dir, name, `${JSON.stringify(value, null, 2)}\n`);
+}
+
 const LOCK_NAME = ".lock";
 const inProcess = new Map<string, Promise<unknown>>();
 
 export interface LockOptions {
   /** Give up after this long when another live process holds the lock (default 30 s). */
   timeoutMs?: number;
+}
+
+/** withStateLock's options from a caller's `lockTimeoutMs` (unset: the lock's own default). */
+export function lockOptions(options: { lockTimeoutMs?: number }): LockOptions {
+  return options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
 }
 
 /**
