@@ -12,7 +12,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   ensureStateDir,
-  lockOptions,
   readStateFile,
   StateDirError,
   withStateLock,
@@ -264,7 +263,7 @@ export class EnrollmentStore {
         this.#data = next;
         this.#revoked = new Set(next.revoked);
       },
-      lockOptions(this.options),
+      this.options,
     );
   }
 }

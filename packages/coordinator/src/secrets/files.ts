@@ -112,14 +112,10 @@ export function writePrivateJson(dir: string, name: string, value: unknown): Pro
 const LOCK_NAME = ".lock";
 const inProcess = new Map<string, Promise<unknown>>();
 
+/** A part of the options of the state's users (material, rotation, enrollment), which they pass on as is. */
 export interface LockOptions {
   /** Give up after this long when another live process holds the lock (default 30 s). */
-  timeoutMs?: number;
-}
-
-/** withStateLock's options from a caller's `lockTimeoutMs` (unset: the lock's own default). */
-export function lockOptions(options: { lockTimeoutMs?: number }): LockOptions {
-  return options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs };
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -137,7 +133,7 @@ export async function withStateLock<T>(
   const run = previous
     .catch(() => {})
     .then(async () => {
-      await acquireFileLock(key, opts.timeoutMs ?? 30_000);
+      await acquireFileLock(key, opts.lockTimeoutMs ?? 30_000);
       try {
         return await fn();
       } finally {

@@ -7,7 +7,6 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import {
   ensureStateDir,
-  lockOptions,
   readStateFile,
   StateDirError,
   withStateLock,
@@ -73,7 +72,7 @@ export async function beginRotation(
       // Names only: the values never reach a log.
       opts.logger?.info({ stateDir, secrets: names }, "rotating secrets");
     },
-    lockOptions(opts),
+    opts,
   );
 }
 
@@ -84,7 +83,7 @@ export async function commitRotation(stateDir: string, opts: MaterialOptions = {
     async () => {
       for (const f of KEPT) await rm(path.join(stateDir, f + PREVIOUS_SUFFIX), { force: true });
     },
-    lockOptions(opts),
+    opts,
   );
 }
 
@@ -100,6 +99,6 @@ export async function revertRotation(stateDir: string, opts: MaterialOptions = {
       }
       opts.logger?.info({ stateDir }, "rotation reverted: the previous secrets are in force again");
     },
-    lockOptions(opts),
+    opts,
   );
 }

@@ -27,7 +27,6 @@ import {
 } from "./ca.js";
 import {
   ensureStateDir,
-  lockOptions,
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
   readStateFile,
@@ -155,7 +154,7 @@ export async function loadOrCreateMaterial(
         caFingerprint: caInfo.fingerprint,
       };
     },
-    lockOptions(opts),
+    opts,
   );
 }
 
@@ -178,7 +177,7 @@ export async function rotateSecret(
       await writeSecretsFile(stateDir, next);
       opts.logger?.info({ stateDir, secret: name }, "rotated a secret");
     },
-    lockOptions(opts),
+    opts,
   );
 }
 
@@ -196,7 +195,7 @@ export async function loadCa(stateDir: string, opts: MaterialOptions = {}): Prom
       if (ca === undefined) throw new StateDirError(`no deployment CA in ${stateDir} yet (ca.key, ca.crt)`);
       return ca;
     },
-    lockOptions(opts),
+    opts,
   );
 }
 

@@ -3,6 +3,8 @@ import { adminSocketPath, call } from "../admin.js";
 import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
 
+const OPTIONS = { state: STRING, limit: STRING, follow: BOOLEAN, json: BOOLEAN };
+
 export const events: Command = {
   name: "events",
   usage: `vmmeet events [SPEC] [--state DIR] [--limit N] [--follow] [--json]
@@ -12,12 +14,7 @@ agents), oldest first; --follow keeps printing new ones until interrupted.
 
 Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      state: STRING,
-      limit: STRING,
-      follow: BOOLEAN,
-      json: BOOLEAN,
-    });
+    const { values, positionals } = parse(argv, OPTIONS);
     const limit = str(values.limit) ?? "50";
     if (!/^\d+$/.test(limit)) throw new UsageError("--limit: must be a number");
     const print = (ev: AuditEntry) => {

@@ -4,6 +4,8 @@ import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
 import { specPaths } from "../paths.js";
 
+const OPTIONS = { state: STRING, timeout: STRING, "no-wait": BOOLEAN, json: BOOLEAN };
+
 export const push: Command = {
   name: "push",
   usage: `vmmeet push [SPEC] [--state DIR] [--timeout SECONDS] [--no-wait] [--json]
@@ -19,12 +21,7 @@ components are slow to start).
 
 Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or refused, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      state: STRING,
-      timeout: STRING,
-      "no-wait": BOOLEAN,
-      json: BOOLEAN,
-    });
+    const { values, positionals } = parse(argv, OPTIONS);
     const timeoutText = str(values.timeout) ?? "300";
     if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1)
       throw new UsageError("--timeout: must be a number of seconds");
