@@ -21,11 +21,15 @@ export interface BackoffOptions extends CappedExponential {
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 };
 
 /** `initialMs * factor^step` (a step below 0 counts as 0), at most `maxMs`. */
-export function cappedDelay(step: number, o: CappedExponential): number {
-  return Math.min(o.maxMs, o.initialMs * o.factor ** Math.max(0, step));
+export function cappedDelay(step: number, options: CappedExponential): number {
+  return Math.min(options.maxMs, options.initialMs * options.factor ** Math.max(0, step));
 }
 
 /** cappedDelay of `attempt` (0-based) less up to `jitter` of it at random, rounded to whole ms. */
-export function backoffDelay(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
-  return Math.round(cappedDelay(attempt, o) * (1 - o.jitter * random()));
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number = Math.random,
+): number {
+  return Math.round(cappedDelay(attempt, options) * (1 - options.jitter * random()));
 }

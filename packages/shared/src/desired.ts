@@ -2,6 +2,7 @@
 // enforces. The same shapes travel in the protocol's desired-state frame, are written by `vmmeet render`
 // as NODE/node.json, and are kept by the agent as its last applied state.
 import * as z from "zod";
+import { LogComponentSchema } from "./health.js";
 import { AbsPath, HOST_ROLE, NodeName, ROLES } from "./spec.js";
 
 /** Unix file mode as four octal digits ("0640"): readable in JSON, YAML and diffs. */
@@ -115,7 +116,7 @@ export type SetupAction = z.infer<typeof SetupAction>;
 
 export const LogSource = z
   .object({
-    component: z.enum(["prosody", "jicofo", "jvb", "nginx"]),
+    component: LogComponentSchema,
     path: AbsPath,
     /** Only lines of this syslog tag count (for shared files like /var/log/daemon). */
     tag: z
@@ -127,7 +128,7 @@ export const LogSource = z
 
 export const HealthProbe = z
   .object({
-    component: z.enum(["prosody", "jicofo", "jvb", "nginx"]),
+    component: LogComponentSchema,
     service: ServiceName,
     /** HTTP health endpoint on loopback, e.g. jicofo's and jvb's /about/health. */
     http: z

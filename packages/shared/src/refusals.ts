@@ -27,10 +27,10 @@ export class RefusalLog {
   /** Every occurrence noted, logged or not (status, tests). */
   total = 0;
 
-  constructor(o: RefusalLogOptions = {}) {
-    this.#windowMs = o.windowMs ?? REFUSAL_LOG_WINDOW_MS;
-    this.#now = o.now ?? (() => Date.now());
-    this.#maxKinds = o.maxKinds ?? 64;
+  constructor(options: RefusalLogOptions = {}) {
+    this.#windowMs = options.windowMs ?? REFUSAL_LOG_WINDOW_MS;
+    this.#now = options.now ?? (() => Date.now());
+    this.#maxKinds = options.maxKinds ?? 64;
   }
 
   /** One occurrence of `kind`: a RefusalNote when it is to be logged now, null when it is only counted. */

@@ -74,12 +74,16 @@ export type NodePlan = z.infer<typeof NodePlan>;
 export const PlanResult = z.object({ plans: z.array(NodePlan), changes: z.boolean() });
 export type PlanResult = z.infer<typeof PlanResult>;
 
-export const NodeReport = z.object({
+/** A node and its agent's link, as status and `vmmeet agents` list them. */
+const NodeLink = z.object({
   node: z.string(),
   role: z.string(),
   connected: z.boolean(),
   lastSeen: z.string().nullable(),
   agentVersion: z.string().nullable(),
+});
+
+export const NodeReport = NodeLink.extend({
   generation: z.object({ applied: Generation, desired: Generation }),
   services: z.array(ServiceState),
   health: z.array(ComponentHealth.extend({ ageSeconds: z.number() })),
@@ -130,12 +134,7 @@ export const AuditEntry = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
-export const AgentRow = z.object({
-  node: z.string(),
-  role: z.string(),
-  connected: z.boolean(),
-  lastSeen: z.string().nullable(),
-  agentVersion: z.string().nullable(),
+export const AgentRow = NodeLink.extend({
   applied: Generation,
   enrollment: z.enum(["insecure", "enrolled", "revoked", "pending", "none"]),
   certificateUntil: z.string().nullable(),

@@ -27,6 +27,10 @@ export function parse(argv: string[], options: Options, maxPositionals = 1): Par
   }
 }
 
+/** The kinds of option, for short option tables: `parse(argv, { state: STRING, json: BOOLEAN })`. */
+export const STRING = { type: "string" } as const;
+export const BOOLEAN = { type: "boolean" } as const;
+
 /** A string option's value (parseArgs types every value as a union). */
 export function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;

@@ -51,19 +51,22 @@ export function isLoopback(host: string): boolean {
 const upgradeRequired = (_req: http.IncomingMessage, res: http.ServerResponse) =>
   res.writeHead(426, { "content-type": "text/plain" }).end("vmmeet agents connect with a websocket\n");
 
-export async function createAgentListener(o: AgentListenerOptions): Promise<AgentListener> {
-  if (o.insecure) {
-    if (!isLoopback(o.host))
+export async function createAgentListener(options: AgentListenerOptions): Promise<AgentListener> {
+  if (options.insecure) {
+    if (!isLoopback(options.host))
       throw new Error(
-        `insecure mode (no TLS, no agent authentication) listens on loopback only, not on ${o.host}`,
+        `insecure mode (no TLS, no agent authentication) listens on loopback only, not on ${options.host}`,
       );
-    o.logger.warn({ host: o.host }, "agents' endpoint without TLS or authentication (insecure mode)");
+    options.logger.warn(
+      { host: options.host },
+      "agents' endpoint without TLS or authentication (insecure mode)",
+    );
     return { server: http.createServer(upgradeRequired), enrollment: null, store: null, tls: null };
   }
   const tls = await loadServerTls(
-    o.stateDir,
-    serverNames(o.host, o.san ?? []),
-    o.now ? { now: o.now } : {},
+    options.stateDir,
+    serverNames(options.host, options.san ?? []),
+    options.now ? { now: options.now } : {},
   ).catch((err: unknown) => {
     if (err instanceof StateDirError && /no deployment CA/.test(err.message))
       throw new StateDirError(
@@ -72,17 +75,20 @@ export async function createAgentListener(o: AgentListenerOptions): Promise<Agen
     throw err;
   });
   if (tls.issued)
-    o.logger.info({ names: tls.names, reason: tls.issued }, "issued the coordinator's server certificate");
-  const store = new EnrollmentStore(o.stateDir, o.now ? { now: o.now } : {});
+    options.logger.info(
+      { names: tls.names, reason: tls.issued },
+      "issued the coordinator's server certificate",
+    );
+  const store = new EnrollmentStore(options.stateDir, options.now ? { now: options.now } : {});
   await store.load();
   const enrollment = new EnrollmentService({
     store,
     ca: tls.ca,
-    logger: o.logger,
-    audit: o.audit,
-    knowsNode: o.knowsNode,
-    ...(o.roleOf ? { roleOf: o.roleOf } : {}),
-    ...(o.now ? { now: o.now } : {}),
+    logger: options.logger,
+    audit: options.audit,
+    knowsNode: options.knowsNode,
+    ...(options.roleOf ? { roleOf: options.roleOf } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const server = https.createServer(
     {

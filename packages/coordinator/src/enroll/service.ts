@@ -104,9 +104,9 @@ export class EnrollmentService {
   readonly #failures = new Map<string, { start: number; count: number }>();
   readonly #caFingerprint: string;
 
-  constructor(private readonly o: EnrollmentServiceOptions) {
-    this.auditor = new RefusalAuditor(o.audit, o.logger);
-    this.#caFingerprint = pemFingerprint(o.ca.certPem);
+  constructor(private readonly options: EnrollmentServiceOptions) {
+    this.auditor = new RefusalAuditor(options.audit, options.logger);
+    this.#caFingerprint = pemFingerprint(options.ca.certPem);
   }
 
   get caFingerprint(): string {
@@ -114,7 +114,7 @@ export class EnrollmentService {
   }
 
   #now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return (this.options.now ?? (() => new Date()))();
   }
 
   /** Handles the enrollment paths; false for any other request (the caller answers it). */
@@ -122,7 +122,7 @@ export class EnrollmentService {
     const url = (req.url ?? "").split("?")[0];
     if (url === ENROLL_CA_PATH) {
       if (req.method !== "GET") reply(res, 405, { error: "use GET" });
-      else res.writeHead(200, { "content-type": "application/x-pem-file" }).end(this.o.ca.certPem);
+      else res.writeHead(200, { "content-type": "application/x-pem-file" }).end(this.options.ca.certPem);
       return true;
     }
     if (url !== ENROLL_PATH) return false;
@@ -131,7 +131,7 @@ export class EnrollmentService {
       return true;
     }
     void this.#enroll(req, res).catch((err: unknown) => {
-      this.o.logger.error({ err: (err as Error).message }, "enrollment failed");
+      this.options.logger.error({ err: (err as Error).message }, "enrollment failed");
       if (!res.headersSent) reply(res, 500, { error: "internal error" });
     });
     return true;
@@ -139,7 +139,7 @@ export class EnrollmentService {
 
   async #enroll(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const remote = req.socket.remoteAddress ?? "?";
-    const log = this.o.logger.child({ remote });
+    const log = this.options.logger.child({ remote });
     if (this.#limited(remote)) {
       reply(res, 429, { error: "too many failed enrollments from this address; wait a minute" });
       return;
@@ -181,7 +181,7 @@ export class EnrollmentService {
       reply(res, status, { error: message, reason: kind });
     };
     if (!TOKEN_RE.test(token)) return refuse("malformed", 403, "the join token is malformed");
-    if (!this.o.knowsNode(node))
+    if (!this.options.knowsNode(node))
       return refuse("unknown-node", 403, `node "${node}" is not in the deployment spec`);
     const key = checkPublicKey(publicKeyPem);
     if (typeof key === "string") return refuse("bad-key", 400, key);
@@ -195,13 +195,13 @@ export class EnrollmentService {
     if (!signed) return refuse("bad-signature", 400, "the signature does not match the public key");
     let certPem = "";
     try {
-      const rec = await this.o.store.spendToken(node, token, remote, () => {
-        certPem = signCertificate(this.o.ca, {
+      const rec = await this.options.store.spendToken(node, token, remote, () => {
+        certPem = signCertificate(this.options.ca, {
           publicKeyPem,
           commonName: node,
           usage: "client",
           now: this.#now(),
-          days: this.o.certDays ?? CLIENT_CERT_DAYS,
+          days: this.options.certDays ?? CLIENT_CERT_DAYS,
         });
         const x = new X509Certificate(certPem);
         return {
@@ -211,13 +211,13 @@ export class EnrollmentService {
         };
       });
       log.info({ node, tokenId: rec.tokenId, fingerprint: rec.fingerprint }, "agent enrolled");
-      await this.o.audit({
+      await this.options.audit({
         kind: "agent-enrolled",
         node,
         result: "ok",
         message: `node ${node} enrolled from ${remote} with join token ${rec.tokenId}; client certificate ${rec.fingerprint} valid until ${rec.notAfter}`,
       });
-      reply(res, 200, { certPem, caPem: this.o.ca.certPem, role: this.o.roleOf?.(node) ?? null });
+      reply(res, 200, { certPem, caPem: this.options.ca.certPem, role: this.options.roleOf?.(node) ?? null });
     } catch (err) {
       if (err instanceof TokenRefused) return refuse(err.kind, 403, err.message);
       throw err;
@@ -254,7 +254,7 @@ export class EnrollmentService {
     const fingerprint = pemFingerprint(
       `-----BEGIN CERTIFICATE-----\n${cert.raw.toString("base64")}\n-----END CERTIFICATE-----\n`,
     );
-    const status = this.o.store.certificateStatus(cn, fingerprint);
+    const status = this.options.store.certificateStatus(cn, fingerprint);
     if (status === "revoked")
       return refuse(
         CloseCode.revoked,
@@ -273,7 +273,7 @@ export class EnrollmentService {
         "not-enrolled",
         `the certificate is not the one enrolled for ${cn}: enroll again with a new join token`,
       );
-    if (!this.o.knowsNode(hello.node))
+    if (!this.options.knowsNode(hello.node))
       return refuse(
         CloseCode.unknownNode,
         "unknown-node",

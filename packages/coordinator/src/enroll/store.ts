@@ -12,11 +12,10 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   ensureStateDir,
-  PRIVATE_FILE_MODE,
   readStateFile,
   StateDirError,
   withStateLock,
-  writeStateFile,
+  writePrivateJson,
 } from "../secrets/files.js";
 
 export const ENROLL_FILE = "enroll.json";
@@ -99,11 +98,11 @@ export class EnrollmentStore {
 
   constructor(
     readonly stateDir: string,
-    private readonly o: EnrollmentStoreOptions = {},
+    private readonly options: EnrollmentStoreOptions = {},
   ) {}
 
   get #now(): Date {
-    return (this.o.now ?? (() => new Date()))();
+    return (this.options.now ?? (() => new Date()))();
   }
 
   async load(): Promise<void> {
@@ -260,13 +259,11 @@ export class EnrollmentStore {
         fn(next);
         const cutoff = this.#now.getTime() - KEEP_SPENT_MS;
         next.tokens = next.tokens.filter((t) => new Date(t.expiresAt).getTime() > cutoff);
-        await writeStateFile(this.stateDir, ENROLL_FILE, `${JSON.stringify(next, null, 2)}\n`, {
-          mode: PRIVATE_FILE_MODE,
-        });
+        await writePrivateJson(this.stateDir, ENROLL_FILE, next);
         this.#data = next;
         this.#revoked = new Set(next.revoked);
       },
-      this.o.lockTimeoutMs === undefined ? {} : { timeoutMs: this.o.lockTimeoutMs },
+      this.options,
     );
   }
 }

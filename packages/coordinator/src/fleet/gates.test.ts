@@ -82,6 +82,9 @@ describe("dependentsOf", () => {
 describe("a gate while a dependency restarts", () => {
   const refused = signal("jicofo", "xmpp-connection-refused", "failed", T + 1000);
   const recovering = { jicofo: prosodyRestart("jicofo") };
+  /** jicofo's brewery gate at `now` with jicofo failed on `signals`, while prosody's restart at T recovers. */
+  const failedJicofoGate = (signals: HealthSignal[], now: number) =>
+    gate("brewery-complete", "jicofo", { jicofo: jicofo("failed", signals) }, now, recovering);
 
   it("without a recovery, jicofo's refused connection fails the gate at once (the old behaviour)", () => {
     const r = gate("brewery-complete", "jicofo", { jicofo: jicofo("failed", [refused]) }, T + 2000);
@@ -89,13 +92,7 @@ describe("a gate while a dependency restarts", () => {
   });
 
   it("inside the window, a refused connection is recovering: waiting, not failed", () => {
-    const r = gate(
-      "brewery-complete",
-      "jicofo",
-      { jicofo: jicofo("failed", [refused]) },
-      T + 2000,
-      recovering,
-    );
+    const r = failedJicofoGate([refused], T + 2000);
     expect(r.failed).toBeUndefined();
     expect(r.passed).toBe(false);
     expect(r.waitingFor).toMatch(/jicofo to reconnect after prosody on xmpp restarted \(2s of its 45s/);
@@ -103,36 +100,18 @@ describe("a gate while a dependency restarts", () => {
 
   it("an authentication failure after the restart fails at once, inside the window", () => {
     const auth = signal("jicofo", "xmpp-auth-failed", "failed", T + 3000);
-    const r = gate(
-      "brewery-complete",
-      "jicofo",
-      { jicofo: jicofo("failed", [auth, refused]) },
-      T + 4000,
-      recovering,
-    );
+    const r = failedJicofoGate([auth, refused], T + 4000);
     expect(r.failed).toMatch(/waiting will not heal it: xmpp-auth-failed explained/);
   });
 
   it("a non-recoverable signal from before the restart does not count (it was cured then)", () => {
     const old = signal("jicofo", "xmpp-auth-failed", "failed", T - 60_000);
-    const r = gate(
-      "brewery-complete",
-      "jicofo",
-      { jicofo: jicofo("failed", [refused, old]) },
-      T + 2000,
-      recovering,
-    );
+    const r = failedJicofoGate([refused, old], T + 2000);
     expect(r.failed).toBeUndefined();
   });
 
   it("after the window, what still stands is a failure naming the window", () => {
-    const r = gate(
-      "brewery-complete",
-      "jicofo",
-      { jicofo: jicofo("failed", [refused]) },
-      T + 46_000,
-      recovering,
-    );
+    const r = failedJicofoGate([refused], T + 46_000);
     expect(r.failed).toMatch(
       /did not come back within its 45s recovery window after prosody on xmpp restarted/,
     );

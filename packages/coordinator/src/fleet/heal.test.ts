@@ -3,8 +3,9 @@ import { type NodeDesired, NodeDesired as NodeDesiredSchema, type NodeStatus } f
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { fleetSpec } from "../../../../test/helpers/fleet-spec.js";
+import { waitFor } from "../../../../test/helpers/wait.js";
 import type { AuditEntry } from "../state/store.js";
-import { HealScheduler, type HealSource } from "./heal.js";
+import { type CronTrigger, HealScheduler, type HealSchedulerOptions, type HealSource } from "./heal.js";
 import type { Applied } from "./rollout.js";
 
 // Far from the machine's clock: a backoff measured on Date.now() would not follow the injected clock.
@@ -29,7 +30,7 @@ const behind: NodeStatus = {
 };
 
 /** The heal schedule over a scripted coordinator: jvb connected and one generation behind. */
-function scripted(answers: Applied[]) {
+function scripted(answers: Applied[], extra: Partial<HealSchedulerOptions> = {}) {
   const clock = new ManualClock(T);
   const applies: { node: string; generation: number; timeoutMs: number | undefined }[] = [];
   const audit: (Omit<AuditEntry, "at"> & { at?: string })[] = [];
@@ -51,7 +52,8 @@ function scripted(answers: Applied[]) {
     source,
     logger: pino({ level: "silent" }),
     clock,
-    tuning: { applyTimeoutMs: 7_000 },
+    ...extra,
+    tuning: { applyTimeoutMs: 7_000, ...extra.tuning },
   });
   return { clock, heal, applies, audit, state };
 }
@@ -102,5 +104,64 @@ describe("HealScheduler over a HealSource", () => {
     expect(s.applies).toEqual([]);
     s.state.pushRunning = false;
     expect((await s.heal.tick()).repushed).toEqual([{ node: "jvb", why: "lagging", ok: true }]);
+  });
+});
+
+describe("HealScheduler's schedule", () => {
+  /** A cron that fires only when the test says so. */
+  function manualCron() {
+    const tasks: { expression: string; fire: () => void; stopped: boolean }[] = [];
+    const cron: CronTrigger = (expression, fire) => {
+      const task = { expression, fire, stopped: false };
+      tasks.push(task);
+      return {
+        stop: () => {
+          task.stopped = true;
+        },
+      };
+    };
+    return { cron, tasks };
+  }
+
+  it("lets the cron only trigger: the settle time after start and the jitter run on the injected clock", async () => {
+    const { cron, tasks } = manualCron();
+    const s = scripted([applied], {
+      cron,
+      random: () => 0.5,
+      tuning: { settleSeconds: 60, jitterSeconds: 10 },
+    });
+    s.heal.start();
+    expect(tasks.map((t) => t.expression)).toEqual([fleetSpec.operations.heal.schedule]);
+    const fire = tasks[0]!.fire;
+
+    // Inside the settle time after start: the round is skipped, no timer armed.
+    s.clock.advance(59_999);
+    fire();
+    expect(s.clock.pending).toBe(0);
+
+    // After it: the round waits its jitter (half of 10 s here) on the clock; a second trigger meanwhile adds none.
+    s.clock.advance(1);
+    fire();
+    fire();
+    expect(s.clock.pending).toBe(1);
+    expect(s.clock.nextAt).toBe(T + 60_000 + 5_000);
+    s.clock.advance(4_999);
+    expect(s.applies).toEqual([]);
+    s.clock.advance(1);
+    await waitFor(() => s.audit.length === 1, { what: "the round's re-push recorded", intervalMs: 0 });
+    expect(s.applies).toEqual([{ node: "jvb", generation: 2, timeoutMs: 7_000 }]);
+    expect(s.audit[0]).toMatchObject({ at: new Date(T + 65_000).toISOString(), result: "ok" });
+
+    await s.heal.stop();
+    expect(tasks[0]!.stopped).toBe(true);
+    fire();
+    expect(s.clock.pending).toBe(0);
+  });
+
+  it("falls back to every minute when operations.heal.schedule is not a cron expression", () => {
+    const { cron, tasks } = manualCron();
+    const s = scripted([], { cron, tuning: { schedule: "every minute" } });
+    s.heal.start();
+    expect(tasks.map((t) => t.expression)).toEqual(["* * * * *"]);
   });
 });

@@ -104,11 +104,39 @@ export interface HealSource {
   audit(entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<void>;
 }
 
+/** A started cron schedule: stop() ends it. */
+export interface CronTask {
+  stop(): Promise<void> | void;
+}
+
+/**
+ * Calls `fire` at the times of a cron expression. It only triggers: whether a round is due (the settle
+ * time after start, the jitter) is decided on the scheduler's Clock, so a test fires it by hand.
+ */
+export type CronTrigger = (expression: string, fire: () => void, logger: Logger) => CronTask;
+
+/** node-cron, with its own messages (missed runs) in our log instead of on the console. */
+export const nodeCronTrigger: CronTrigger = (expression, fire, log) => {
+  const task: ScheduledTask = cronSchedule(expression, fire, {
+    name: "vmmeet-heal",
+    noOverlap: true,
+    logger: {
+      info: (m) => log.debug({ cron: m }, "node-cron"),
+      warn: (m) => log.debug({ cron: m }, "node-cron"),
+      error: (m) => log.warn({ cron: String(m) }, "node-cron"),
+      debug: (m) => log.debug({ cron: String(m) }, "node-cron"),
+    },
+  });
+  return { stop: () => task.destroy() };
+};
+
 export interface HealSchedulerOptions {
   source: HealSource;
   logger: Logger;
-  /** The time source and the jitter's timer (the system's by default); node-cron keeps its own. */
+  /** The time source and the jitter's timer (the system's by default). */
   clock?: Clock;
+  /** What fires the rounds on operations.heal.schedule (node-cron by default). */
+  cron?: CronTrigger;
   /** Overrides of the spec's operations.heal (and the timeouts); tests shorten them. */
   tuning?: Partial<HealTuning>;
   verdict?: VerdictFn;
@@ -125,7 +153,7 @@ export interface HealReport {
 const HOUR_MS = 3_600_000;
 
 export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
-  #task: ScheduledTask | null = null;
+  #task: CronTask | null = null;
   #schedule: string | null = null;
   #jitterTimer: unknown = null;
   #ticking: Promise<HealReport> | null = null;
@@ -139,16 +167,16 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
 
   readonly #clock: Clock;
 
-  constructor(private readonly o: HealSchedulerOptions) {
+  constructor(private readonly options: HealSchedulerOptions) {
     super();
-    this.#clock = o.clock ?? liveClock;
+    this.#clock = options.clock ?? liveClock;
   }
 
   /** The spec's operations.heal with the options' overrides. */
   get tuning(): HealTuning {
-    const spec: Spec | undefined = this.o.source.current()?.spec;
+    const spec: Spec | undefined = this.options.source.current()?.spec;
     const fromSpec = spec?.operations.heal ?? {};
-    const t = { ...DEFAULT_HEAL_TUNING, ...fromSpec, ...definedOnly(this.o.tuning ?? {}) };
+    const t = { ...DEFAULT_HEAL_TUNING, ...fromSpec, ...definedOnly(this.options.tuning ?? {}) };
     return t;
   }
 
@@ -171,7 +199,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     const expr = this.tuning.schedule;
     if (expr === this.#schedule && this.#task) return;
     if (!cronValidate(expr)) {
-      this.o.logger.error(
+      this.options.logger.error(
         { schedule: expr },
         "operations.heal.schedule is not a valid cron expression; keeping the old one",
       );
@@ -182,20 +210,9 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   }
 
   #install(expr: string): void {
-    void this.#task?.destroy();
+    void this.#task?.stop();
     this.#schedule = expr;
-    const log = this.o.logger;
-    this.#task = cronSchedule(expr, () => this.#fire(), {
-      name: "vmmeet-heal",
-      noOverlap: true,
-      // node-cron's own messages (missed runs) go to our log, not the console.
-      logger: {
-        info: (m) => log.debug({ cron: m }, "node-cron"),
-        warn: (m) => log.debug({ cron: m }, "node-cron"),
-        error: (m) => log.warn({ cron: String(m) }, "node-cron"),
-        debug: (m) => log.debug({ cron: String(m) }, "node-cron"),
-      },
-    });
+    this.#task = (this.options.cron ?? nodeCronTrigger)(expr, () => this.#fire(), this.options.logger);
   }
 
   /**
@@ -206,18 +223,18 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     this.#stopped = true;
     if (this.#jitterTimer !== null) this.#clock.clearTimeout(this.#jitterTimer);
     this.#jitterTimer = null;
-    await this.#task?.destroy();
+    await this.#task?.stop();
     this.#task = null;
   }
 
   #fire(): void {
     if (this.#stopped || this.#jitterTimer !== null) return;
     if (this.#clock.now() - this.#startedAt < this.tuning.settleSeconds * 1000) return;
-    const jitterMs = Math.round((this.o.random ?? Math.random)() * this.tuning.jitterSeconds * 1000);
+    const jitterMs = Math.round((this.options.random ?? Math.random)() * this.tuning.jitterSeconds * 1000);
     this.#jitterTimer = this.#clock.setTimeout(() => {
       this.#jitterTimer = null;
       this.tick().catch((err: unknown) =>
-        this.o.logger.error({ err: (err as Error).message }, "heal tick failed"),
+        this.options.logger.error({ err: (err as Error).message }, "heal tick failed"),
       );
     }, jitterMs);
   }
@@ -232,11 +249,11 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
 
   async #tick(): Promise<HealReport> {
     const report: HealReport = { repushed: [], repairs: [], verdict: null };
-    const cur = this.o.source.current();
+    const cur = this.options.source.current();
     if (cur && !this.#stopped) {
       const order = nodeOrder(cur.spec, Object.keys(cur.nodes));
       await this.#refresh(order);
-      if (!this.o.source.pushRunning()) await this.#reassert(cur.generation, cur.nodes, order, report);
+      if (!this.options.source.pushRunning()) await this.#reassert(cur.generation, cur.nodes, order, report);
       await this.#crossNode(cur.spec, cur.nodes, report);
       report.verdict = this.#evaluateAlarm(cur.spec);
     }
@@ -250,7 +267,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       for (const n of spec.nodes) roles.set(n.name, n.role);
     }
     const out = new Map<string, NodeView>();
-    for (const { node, connected, status } of this.o.source.nodes()) {
+    for (const { node, connected, status } of this.options.source.nodes()) {
       const role = roles.get(node);
       if (!role) continue;
       out.set(node, { node, role, connected, status });
@@ -261,15 +278,15 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   /** Fresh snapshots from every connected node (in parallel); a node that does not answer keeps its last. */
   async #refresh(order: readonly string[]): Promise<void> {
     const { snapshotTimeoutMs } = this.tuning;
-    const connected = new Set([...this.o.source.nodes()].filter((n) => n.connected).map((n) => n.node));
+    const connected = new Set([...this.options.source.nodes()].filter((n) => n.connected).map((n) => n.node));
     await Promise.all(
       order
         .filter((n) => connected.has(n))
         .map((node) =>
-          this.o.source
+          this.options.source
             .refresh(node, snapshotTimeoutMs)
             .catch((err: unknown) =>
-              this.o.logger.debug(
+              this.options.logger.debug(
                 { node, err: (err as Error).message },
                 "no fresh snapshot; using the last report",
               ),
@@ -284,7 +301,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
     order: readonly string[],
     report: HealReport,
   ): Promise<void> {
-    const source = this.o.source;
+    const source = this.options.source;
     const plan = reassertPlan(order, generation, desired, this.#views(source.current()?.spec ?? null));
     for (const r of plan) {
       if (this.#stopped || source.pushRunning() || source.current()?.generation !== generation) return;
@@ -328,7 +345,7 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       const k = key(r.node, r.service);
       const runs = (this.#repairs.get(k) ?? []).filter((t) => now - t < HOUR_MS);
       this.#repairs.set(k, runs);
-      if (!this.o.restart) {
+      if (!this.options.restart) {
         // No way to restart a service on another VM yet: say what should happen, once an hour.
         const last = this.#needed.get(k);
         if (last !== undefined && now - last < HOUR_MS) continue;
@@ -344,9 +361,9 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       report.repairs.push(r);
       let ok = false;
       try {
-        ok = await this.o.restart(r.node, r.service, r.reason);
+        ok = await this.options.restart(r.node, r.service, r.reason);
       } catch (err) {
-        this.o.logger.warn(
+        this.options.logger.warn(
           { node: r.node, service: r.service, err: (err as Error).message },
           "remote restart failed",
         );
@@ -363,18 +380,18 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
   }
 
   #evaluateAlarm(spec: Spec): DeploymentVerdict | null {
-    if (!this.o.verdict) return null;
+    if (!this.options.verdict) return null;
     const views = [...this.#views(spec).values()].map((v) => ({
       node: v.node,
       role: v.role,
       health: v.status?.health ?? [],
     }));
-    const v = this.o.verdict(views);
+    const v = this.options.verdict(views);
     const now = this.#clock.now();
     const { state, change } = alarmStep(this.#alarm, v, now, this.tuning.alarmAfterSeconds * 1000);
     this.#alarm = state;
     if (change === "raised") {
-      this.o.logger.error(
+      this.options.logger.error(
         { since: new Date(state.downSince ?? now).toISOString(), reasons: v.reasons },
         "deployment alarm",
       );
@@ -400,16 +417,16 @@ export class HealScheduler extends EventEmitter<{ event: [HealEvent] }> {
       ...e,
       message: e.message.slice(0, 2000),
     };
-    this.o.logger.info({ kind: event.kind, node: event.node, result }, event.message);
+    this.options.logger.info({ kind: event.kind, node: event.node, result }, event.message);
     this.emit("event", event);
-    await this.o.source
+    await this.options.source
       .audit({ ...event, result })
       .catch((err: unknown) =>
-        this.o.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
+        this.options.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
       );
   }
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

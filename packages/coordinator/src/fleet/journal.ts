@@ -55,11 +55,11 @@ export interface RolloutJournal {
 }
 
 export function newJournal(
-  o: Omit<RolloutJournal, "version" | "stage" | "nodes" | "restoring">,
+  start: Omit<RolloutJournal, "version" | "stage" | "nodes" | "restoring">,
 ): RolloutJournal {
   const nodes: Record<string, JournalNode> = {};
-  for (const s of o.stages) for (const n of s.nodes) nodes[n] = { state: "waiting" };
-  return { version: 1, ...o, stage: null, nodes };
+  for (const s of start.stages) for (const n of s.nodes) nodes[n] = { state: "waiting" };
+  return { version: 1, ...start, stage: null, nodes };
 }
 
 /** Checks a journal read back from disk: the fields recovery relies on. */

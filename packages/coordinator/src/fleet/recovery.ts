@@ -55,6 +55,16 @@ export const DEPENDENCY_SERVICES: ReadonlySet<string> = new Set(["prosody", "jvb
 /** The dependents' services: one (re)started by the push itself is covered by its grace period instead. */
 export const DEPENDENT_SERVICES: ReadonlySet<string> = new Set(["jicofo", "jvb", "nginx"]);
 
+/** An XMPP client's connection dropping and coming back: jicofo's and every jvb's, while prosody restarts. */
+const XMPP_RECONNECT_SIGNALS = [
+  "xmpp-connection-refused",
+  "xmpp-connection-lost",
+  "xmpp-reconnecting",
+  "xmpp-reconnect-failed",
+  "xmpp-not-connected",
+  "xmpp-connect-failed",
+] as const;
+
 /**
  * The signals (rules.ts names) a reconnect heals, per dependent component: a refused or closed connection
  * while prosody restarts, the brewery emptying and refilling, jicofo's health check failing while no bridge
@@ -64,12 +74,7 @@ export const DEPENDENT_SERVICES: ReadonlySet<string> = new Set(["jicofo", "jvb",
  */
 export const RECOVERABLE_SIGNALS: Readonly<Record<DependentComponent, ReadonlySet<string>>> = {
   jicofo: new Set([
-    "xmpp-connection-refused",
-    "xmpp-connection-lost",
-    "xmpp-reconnecting",
-    "xmpp-reconnect-failed",
-    "xmpp-not-connected",
-    "xmpp-connect-failed",
+    ...XMPP_RECONNECT_SIGNALS,
     "brewery-join-failed",
     "brewery-instance-removed",
     "bridge-removed",
@@ -80,15 +85,7 @@ export const RECOVERABLE_SIGNALS: Readonly<Record<DependentComponent, ReadonlySe
     "bridge-selection-failed",
     "no-bridge-available",
   ]),
-  jvb: new Set([
-    "xmpp-connection-refused",
-    "xmpp-connection-lost",
-    "xmpp-reconnecting",
-    "xmpp-reconnect-failed",
-    "xmpp-not-connected",
-    "xmpp-connect-failed",
-    "brewery-muc-join-failed",
-  ]),
+  jvb: new Set([...XMPP_RECONNECT_SIGNALS, "brewery-muc-join-failed"]),
   nginx: new Set(
     ["bosh", "websocket"].flatMap((p) =>
       ["upstream-connect-failed", "upstream-timeout", "upstream-error", "http-5xx"].map((s) => `${p}-${s}`),

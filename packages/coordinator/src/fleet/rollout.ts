@@ -72,8 +72,8 @@ export function applyProblem(res: ApplyResult): string | null {
 export class Rollout {
   readonly wait: FleetWait;
 
-  constructor(private readonly o: RolloutOptions) {
-    this.wait = new FleetWait(o.fleet, o.clock);
+  constructor(private readonly options: RolloutOptions) {
+    this.wait = new FleetWait(options.fleet, options.clock);
   }
 
   /**
@@ -85,10 +85,14 @@ export class Rollout {
     node: string,
     generation: number,
     desired: NodeDesired,
-    timeoutMs: number = this.o.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS,
+    timeoutMs: number = this.options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS,
   ): Promise<Applied> {
     try {
-      const result = await this.o.fleet.request(node, { type: "desired", generation, desired }, timeoutMs);
+      const result = await this.options.fleet.request(
+        node,
+        { type: "desired", generation, desired },
+        timeoutMs,
+      );
       const problem = applyProblem(result);
       return problem === null ? { ok: true, result } : { ok: false, problem, result };
     } catch (err) {
@@ -98,7 +102,8 @@ export class Rollout {
 
   /** The deployment verdict over what the agents report, against `spec`. */
   verdict(spec: Spec, generation: number) {
-    return buildStatus(spec, generation, this.o.fleet.nodes, new Date(this.o.clock.now()), null).verdict;
+    return buildStatus(spec, generation, this.options.fleet.nodes, new Date(this.options.clock.now()), null)
+      .verdict;
   }
 
   /**
@@ -118,7 +123,7 @@ export class Rollout {
     /** This rollout restores `good` after `failed` failed: no rollback of its own. */
     restoring?: { failed: number },
   ): Promise<PushOutcome> {
-    const { fleet, clock } = this.o;
+    const { fleet, clock } = this.options;
     const { good, emit } = r;
     const { generation, spec } = record;
     const phases: Record<string, NodePhase> = {};
@@ -182,7 +187,10 @@ export class Rollout {
         node,
         generation,
         record.nodes[node]!,
-        Math.max(1000, Math.min(deadline - clock.now(), this.o.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS)),
+        Math.max(
+          1000,
+          Math.min(deadline - clock.now(), this.options.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS),
+        ),
       );
       const res = applied.result;
       if (res && !res.unchanged) changed.push(node);
@@ -293,7 +301,7 @@ export class Rollout {
         ? { ok: false, generation, message: failure, nodes: phases }
         : { ok: true, generation, message: `generation ${good} restored as ${generation}`, nodes: phases };
     }
-    const { store } = this.o;
+    const { store } = this.options;
     if (!failure) {
       await store.setCurrent({ desired: generation, good: generation });
       await store.audit({
@@ -335,7 +343,7 @@ export class Rollout {
     r: RolloutRun,
     restored: (node: string) => void = () => undefined,
   ): Promise<{ to?: number; message: string }> {
-    const { store, clock } = this.o;
+    const { store, clock } = this.options;
     const { good, emit } = r;
     const target = await store.loadGeneration(good);
     if (!target) {
@@ -356,7 +364,7 @@ export class Rollout {
     };
     await store.saveGeneration(record);
     await store.setCurrent({ desired: generation, good: generation });
-    this.o.inForce(record);
+    this.options.inForce(record);
     emit({
       kind: "rollback",
       message: `restoring generation ${good} as ${generation} on ${changed.join(", ") || "no node (none had changed)"}`,
@@ -402,7 +410,7 @@ export class Rollout {
   ): boolean {
     if (!previous || previous.generation !== good || desired === undefined) return false;
     const before = previous.nodes[node];
-    if (!before || this.o.fleet.nodes.get(node)?.status?.generation !== good) return false;
+    if (!before || this.options.fleet.nodes.get(node)?.status?.generation !== good) return false;
     return isDeepStrictEqual(before, desired);
   }
 }

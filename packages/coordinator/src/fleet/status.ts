@@ -21,7 +21,7 @@ export function buildStatus(
       ]
     : [...nodes.keys()].map((name) => ({ name, role: nodes.get(name)?.status ? "?" : "?" }));
   for (const name of nodes.keys())
-    if (!order.some((o) => o.name === name)) order.push({ name, role: "unknown (not in the spec)" });
+    if (!order.some((entry) => entry.name === name)) order.push({ name, role: "unknown (not in the spec)" });
   const reports = order.map(({ name, role }): NodeReport => {
     const live = nodes.get(name);
     const st = live?.status ?? null;

@@ -8,6 +8,7 @@ import {
   type CaMaterial,
   certInfo,
   createCa,
+  DAY_MS,
   isSignedBy,
   issueClientCert,
   issueServerCert,
@@ -15,7 +16,6 @@ import {
 } from "./ca.js";
 
 const T0 = new Date("2027-03-01T12:00:00Z");
-const DAY = 24 * 60 * 60 * 1000;
 
 // One CA for the file: RSA key generation dominates the run time.
 const ca = createCa("vmmeet CA example.org", T0);
@@ -52,7 +52,7 @@ describe("createCa", () => {
   it("is valid for ten years, backdated an hour for clock skew", () => {
     const info = certInfo(ca.certPem);
     expect(info.notBefore.toISOString()).toBe("2027-03-01T11:00:00.000Z");
-    expect(info.notAfter.getTime()).toBe(T0.getTime() + 3650 * DAY);
+    expect(info.notAfter.getTime()).toBe(T0.getTime() + 3650 * DAY_MS);
     expect(info.isCa).toBe(true);
   });
 
@@ -99,13 +99,13 @@ describe("issueServerCert", () => {
   });
 
   it("runs for the requested days, but never past the CA's end", () => {
-    expect(certInfo(leaf.certPem).notAfter.getTime()).toBe(T0.getTime() + 730 * DAY);
-    const late = new Date(T0.getTime() + 3000 * DAY);
+    expect(certInfo(leaf.certPem).notAfter.getTime()).toBe(T0.getTime() + 730 * DAY_MS);
+    const late = new Date(T0.getTime() + 3000 * DAY_MS);
     const capped = issueServerCert(ca, ["auth.example.org"], late, 730);
     expect(certInfo(capped.certPem).notAfter).toEqual(certInfo(ca.certPem).notAfter);
-    expect(() => issueServerCert(ca, ["auth.example.org"], new Date(T0.getTime() + 3651 * DAY), 30)).toThrow(
-      /CA expired/,
-    );
+    expect(() =>
+      issueServerCert(ca, ["auth.example.org"], new Date(T0.getTime() + 3651 * DAY_MS), 30),
+    ).toThrow(/CA expired/);
   });
 
   it("puts IP literals in iPAddress entries (for the coordinator's own certificate)", () => {

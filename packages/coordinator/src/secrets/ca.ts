@@ -33,7 +33,7 @@ export const LEAF_KEY_BITS = 2048;
 export const CA_DAYS = 3650;
 /** Validity starts this long before `now`, so that a VM whose clock lags the host's still accepts it. */
 export const BACKDATE_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** What a certificate may be used for; sets keyUsage and extendedKeyUsage. */
 export type CertUsage = "server" | "client";

@@ -99,12 +99,23 @@ export async function writeStateFile(dir: string, name: string, data: string | B
   await writeFileAtomic(path.join(dir, name), data, owner ? { ...opts, ...owner } : opts);
 }
 
+/** Write `name` in `dir` atomically, readable and writable by its owner only (0600). */
+export function writePrivateStateFile(dir: string, name: string, data: string | Buffer): Promise<void> {
+  return writeStateFile(dir, name, data, { mode: PRIVATE_FILE_MODE });
+}
+
+/** `value` as indented JSON in `name` in `dir`, 0600 (secrets.json, enroll.json). */
+export function writePrivateJson(dir: string, name: string, value: unknown): Promise<void> {
+  return writePrivateStateFile(dir, name, `${JSON.stringify(value, null, 2)}\n`);
+}
+
 const LOCK_NAME = ".lock";
 const inProcess = new Map<string, Promise<unknown>>();
 
+/** A part of the options of the state's users (material, rotation, enrollment), which they pass on as is. */
 export interface LockOptions {
   /** Give up after this long when another live process holds the lock (default 30 s). */
-  timeoutMs?: number;
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -122,7 +133,7 @@ export async function withStateLock<T>(
   const run = previous
     .catch(() => {})
     .then(async () => {
-      await acquireFileLock(key, opts.timeoutMs ?? 30_000);
+      await acquireFileLock(key, opts.lockTimeoutMs ?? 30_000);
       try {
         return await fn();
       } finally {

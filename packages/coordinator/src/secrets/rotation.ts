@@ -7,11 +7,11 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import {
   ensureStateDir,
-  PRIVATE_FILE_MODE,
   readStateFile,
   StateDirError,
   withStateLock,
-  writeStateFile,
+  writePrivateJson,
+  writePrivateStateFile,
 } from "./files.js";
 import {
   generatePassword,
@@ -32,9 +32,6 @@ export const ROTATE_NAMES: Readonly<Record<string, SecretName>> = {
   truststore: "truststorePassword",
   turn: "turnSecret",
 };
-
-const lockOpts = (opts: MaterialOptions) =>
-  opts.lockTimeoutMs === undefined ? {} : { timeoutMs: opts.lockTimeoutMs };
 
 /** Whether an earlier rotation kept previous values that were neither committed nor reverted. */
 export async function rotationPending(stateDir: string): Promise<boolean> {
@@ -67,18 +64,15 @@ export async function beginRotation(
         throw new StateDirError(`${stateDir} has no ${STATE_FILES.secrets} yet (vmmeet init)`);
       for (const f of KEPT) {
         const content = await readStateFile(stateDir, f, "state file");
-        if (content !== undefined)
-          await writeStateFile(stateDir, f + PREVIOUS_SUFFIX, content, { mode: PRIVATE_FILE_MODE });
+        if (content !== undefined) await writePrivateStateFile(stateDir, f + PREVIOUS_SUFFIX, content);
       }
       const next = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
       for (const n of names) next[n] = generatePassword();
-      await writeStateFile(stateDir, STATE_FILES.secrets, `${JSON.stringify(next, null, 2)}\n`, {
-        mode: PRIVATE_FILE_MODE,
-      });
+      await writePrivateJson(stateDir, STATE_FILES.secrets, next);
       // Names only: the values never reach a log.
       opts.logger?.info({ stateDir, secrets: names }, "rotating secrets");
     },
-    lockOpts(opts),
+    opts,
   );
 }
 
@@ -89,7 +83,7 @@ export async function commitRotation(stateDir: string, opts: MaterialOptions = {
     async () => {
       for (const f of KEPT) await rm(path.join(stateDir, f + PREVIOUS_SUFFIX), { force: true });
     },
-    lockOpts(opts),
+    opts,
   );
 }
 
@@ -100,11 +94,11 @@ export async function revertRotation(stateDir: string, opts: MaterialOptions = {
     async () => {
       for (const f of KEPT) {
         const kept = await readStateFile(stateDir, f + PREVIOUS_SUFFIX, "state file");
-        if (kept !== undefined) await writeStateFile(stateDir, f, kept, { mode: PRIVATE_FILE_MODE });
+        if (kept !== undefined) await writePrivateStateFile(stateDir, f, kept);
         await rm(path.join(stateDir, f + PREVIOUS_SUFFIX), { force: true });
       }
       opts.logger?.info({ stateDir }, "rotation reverted: the previous secrets are in force again");
     },
-    lockOpts(opts),
+    opts,
   );
 }

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { certInfo, isSignedBy, keyMatchesCert } from "./ca.js";
+import { certInfo, DAY_MS, isSignedBy, keyMatchesCert } from "./ca.js";
 import { readTrustStore } from "./pkcs12.js";
 import {
   AUTH_CERT_DAYS,
@@ -19,8 +19,7 @@ import {
 } from "./store.js";
 
 const T0 = new Date("2027-03-01T12:00:00Z");
-const DAY = 24 * 60 * 60 * 1000;
-const at = (days: number) => () => new Date(T0.getTime() + days * DAY);
+const at = (days: number) => () => new Date(T0.getTime() + days * DAY_MS);
 const spec = { domain: "meet.example.org" };
 
 let root: string;
@@ -81,7 +80,7 @@ describe("loadOrCreateMaterial: first use", () => {
     expect(auth.subjectAltName).toBe("DNS:auth.meet.example.org");
     expect(isSignedBy(pki.authCertPem, pki.caCertPem)).toBe(true);
     expect(keyMatchesCert(pki.authCertPem, pki.authKeyPem)).toBe(true);
-    expect(certInfo(pki.authCertPem).notAfter.getTime()).toBe(T0.getTime() + AUTH_CERT_DAYS * DAY);
+    expect(certInfo(pki.authCertPem).notAfter.getTime()).toBe(T0.getTime() + AUTH_CERT_DAYS * DAY_MS);
     const entries = readTrustStore(
       Buffer.from(pki.truststoreP12Base64, "base64"),
       secrets.truststorePassword,
@@ -139,7 +138,7 @@ describe("loadOrCreateMaterial: later calls", () => {
     const due = await loadOrCreateMaterial(dir, spec, { now: at(AUTH_CERT_DAYS - RENEW_BEFORE_DAYS + 1) });
     expect(due.created).toEqual(["auth.key", "auth.crt"]);
     expect(certInfo(due.pki.authCertPem).notAfter.getTime()).toBe(
-      T0.getTime() + (2 * AUTH_CERT_DAYS - RENEW_BEFORE_DAYS + 1) * DAY,
+      T0.getTime() + (2 * AUTH_CERT_DAYS - RENEW_BEFORE_DAYS + 1) * DAY_MS,
     );
     expect(due.pki.caCertPem).toBe(first.pki.caCertPem);
   });

@@ -20,6 +20,7 @@ import {
   type CaMaterial,
   certInfo,
   createCa,
+  DAY_MS,
   issueServerCert,
   keyMatchesCert,
   storedCertProblem,
@@ -31,6 +32,8 @@ import {
   readStateFile,
   StateDirError,
   withStateLock,
+  writePrivateJson,
+  writePrivateStateFile,
   writeStateFile,
 } from "./files.js";
 import { SECRET_NAMES, type SecretName } from "./names.js";
@@ -59,7 +62,6 @@ export const AUTH_CERT_DAYS = 730;
 export const RENEW_BEFORE_DAYS = 30;
 /** Warn this long before the CA expires (the CA is never replaced implicitly). */
 export const CA_WARN_DAYS = 180;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The subset of a pino logger used here; secrets are never passed to it. */
 export interface MaterialLogger {
@@ -152,7 +154,7 @@ export async function loadOrCreateMaterial(
         caFingerprint: caInfo.fingerprint,
       };
     },
-    lockOpts(opts),
+    opts,
   );
 }
 
@@ -175,7 +177,7 @@ export async function rotateSecret(
       await writeSecretsFile(stateDir, next);
       opts.logger?.info({ stateDir, secret: name }, "rotated a secret");
     },
-    lockOpts(opts),
+    opts,
   );
 }
 
@@ -193,7 +195,7 @@ export async function loadCa(stateDir: string, opts: MaterialOptions = {}): Prom
       if (ca === undefined) throw new StateDirError(`no deployment CA in ${stateDir} yet (ca.key, ca.crt)`);
       return ca;
     },
-    lockOpts(opts),
+    opts,
   );
 }
 
@@ -208,10 +210,6 @@ export function generatePassword(length: number = PASSWORD_LENGTH): string {
     }
   }
   return out;
-}
-
-function lockOpts(opts: MaterialOptions) {
-  return opts.lockTimeoutMs === undefined ? {} : { timeoutMs: opts.lockTimeoutMs };
 }
 
 type StoredSecrets = Record<string, unknown>;
@@ -275,9 +273,7 @@ async function readSecretsFile(dir: string): Promise<StoredSecrets | undefined> 
 }
 
 async function writeSecretsFile(dir: string, value: StoredSecrets): Promise<void> {
-  await writeStateFile(dir, STATE_FILES.secrets, `${JSON.stringify(value, null, 2)}\n`, {
-    mode: PRIVATE_FILE_MODE,
-  });
+  await writePrivateJson(dir, STATE_FILES.secrets, value);
 }
 
 // JSON.parse messages in V8 quote a stretch of the input ("Unexpected token ..., "..." is not valid JSON"),
@@ -344,7 +340,7 @@ async function loadAuthCert(
   const issued = issueServerCert(ca, [name], now, AUTH_CERT_DAYS);
   // Key first: a crash between the two writes leaves a key that does not match the old certificate, which
   // the next call notices and repairs.
-  await writeStateFile(dir, STATE_FILES.authKey, issued.keyPem, { mode: PRIVATE_FILE_MODE });
+  await writePrivateStateFile(dir, STATE_FILES.authKey, issued.keyPem);
   await writeStateFile(dir, STATE_FILES.authCert, issued.certPem, { mode: PUBLIC_FILE_MODE });
   created.push(STATE_FILES.authKey, STATE_FILES.authCert);
   const notAfter = certInfo(issued.certPem).notAfter.toISOString();
@@ -392,7 +388,7 @@ async function loadTrustStore(
     }
   }
   const p12 = trustStoreP12(caCertPem, password);
-  await writeStateFile(dir, STATE_FILES.truststore, p12, { mode: PRIVATE_FILE_MODE });
+  await writePrivateStateFile(dir, STATE_FILES.truststore, p12);
   created.push(STATE_FILES.truststore);
   log?.info({ stateDir: dir }, stored === undefined ? "made the truststore" : "rebuilt the truststore");
   return p12;

@@ -65,26 +65,26 @@ export class AgentServer {
   /** When each upgrade was answered (the start of the hello's round trip, fleet/clock.ts). */
   readonly #answeredAt = new WeakMap<IncomingMessage, number>();
 
-  constructor(private readonly o: AgentServerOptions) {
-    this.#refusals = new RefusalLog(o.now ? { now: o.now } : {});
+  constructor(private readonly options: AgentServerOptions) {
+    this.#refusals = new RefusalLog(options.now ? { now: options.now } : {});
     this.wss = new WebSocketServer({
-      server: o.server,
-      path: o.path ?? "/agent",
+      server: options.server,
+      path: options.path ?? "/agent",
       maxPayload: MAX_FRAME_BYTES,
     });
     // Just before the upgrade's answer is written: the agent's hello, sent once it has the answer, is later.
-    this.wss.on("headers", (_headers, req) => this.#answeredAt.set(req, (o.now ?? Date.now)()));
+    this.wss.on("headers", (_headers, req) => this.#answeredAt.set(req, (options.now ?? Date.now)()));
     this.wss.on("connection", (ws, req) => this.#onConnection(ws, req));
-    this.wss.on("error", (err) => o.logger.error({ err: err.message }, "agent endpoint error"));
+    this.wss.on("error", (err) => options.logger.error({ err: err.message }, "agent endpoint error"));
   }
 
   start(): void {
     if (this.#heartbeat) return;
     this.#heartbeat = setInterval(() => {
-      const sentAt = (this.o.now ?? Date.now)();
+      const sentAt = (this.options.now ?? Date.now)();
       for (const { conn } of this.#byNode.values())
         conn.send({ type: "ping", id: `p${++this.#pingSeq}`, sentAt });
-    }, this.o.heartbeatMs);
+    }, this.options.heartbeatMs);
     this.#heartbeat.unref();
   }
 
@@ -114,13 +114,13 @@ export class AgentServer {
 
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
-    const log = this.o.logger.child({ remote });
-    const now = this.o.now ?? Date.now;
+    const log = this.options.logger.child({ remote });
+    const now = this.options.now ?? Date.now;
     // The agent sends its hello as soon as it reads the upgrade's answer.
     const connectedAt = this.#answeredAt.get(req) ?? now();
     const link = { lastHeardAt: connectedAt, silent: false, skew: new SkewEstimator() };
     let staleTimer: NodeJS.Timeout | null = null;
-    const staleMs = STALE_HEARTBEATS * this.o.heartbeatMs;
+    const staleMs = STALE_HEARTBEATS * this.options.heartbeatMs;
     // Armed once the hello is accepted (before that, the hello timeout rules).
     const heard = () => {
       link.lastHeardAt = now();
@@ -148,7 +148,7 @@ export class AgentServer {
         log.warn("no hello in time");
         ws.close(CloseCode.handshakeTimeout, "no hello in time");
       }
-    }, this.o.helloTimeoutMs ?? 10_000);
+    }, this.options.helloTimeoutMs ?? 10_000);
     const reply = (frame: CoordinatorToAgent) => {
       if (ws.readyState === ws.OPEN) ws.send(encodeFrame(frame));
     };
@@ -177,7 +177,8 @@ export class AgentServer {
         bad = 0;
       }
       bad += 1;
-      if (bad > (this.o.badFrameLimit ?? 20)) ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
+      if (bad > (this.options.badFrameLimit ?? 20))
+        ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
     };
     ws.on("message", (data, isBinary) => {
       heard();
@@ -203,7 +204,7 @@ export class AgentServer {
             ws.close(CloseCode.protocolMismatch, "protocol mismatch");
             return;
           }
-          const auth = await this.o.authorize(frame, req);
+          const auth = await this.options.authorize(frame, req);
           if (!auth.ok) {
             const note = this.#refusals.note(`refused ${auth.close}`);
             if (note !== null)
@@ -262,11 +263,11 @@ export class AgentServer {
           reply({
             type: "welcome",
             protocol: PROTOCOL_VERSION,
-            coordinatorVersion: this.o.coordinatorVersion,
+            coordinatorVersion: this.options.coordinatorVersion,
             node: frame.node,
-            heartbeatMs: this.o.heartbeatMs,
+            heartbeatMs: this.options.heartbeatMs,
           });
-          this.o.onConnect(c, frame);
+          this.options.onConnect(c, frame);
           return;
         }
         if (frame.type === "hello") return badFrame(ErrorCode.badFrame, "hello was already said");
@@ -285,7 +286,7 @@ export class AgentServer {
         // still count: a reply answers its request, an event happened.
         if (this.#byNode.get(conn.node)?.ws !== ws && (frame.type === "snapshot" || frame.type === "status"))
           return;
-        this.o.onFrame(conn, onCoordinatorClock(frame, link.skew.estimate?.skewMs) as typeof frame);
+        this.options.onFrame(conn, onCoordinatorClock(frame, link.skew.estimate?.skewMs) as typeof frame);
       })().catch((err: unknown) => {
         log.error({ err: (err as Error).message }, "agent frame handler failed");
       });
@@ -298,7 +299,7 @@ export class AgentServer {
       const current = this.#byNode.get(conn.node);
       if (current?.ws === ws) this.#byNode.delete(conn.node);
       // A replaced connection is no disconnect of the node.
-      if (current?.ws === ws || !current) this.o.onDisconnect(conn, code);
+      if (current?.ws === ws || !current) this.options.onDisconnect(conn, code);
     });
   }
 }

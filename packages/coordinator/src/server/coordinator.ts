@@ -65,11 +65,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
   /** What nodes.json said each node held before a restart: recovery waits for newer reports. */
   readonly #restored = new Map<string, NodeStatus | null>();
 
-  constructor(private readonly o: CoordinatorCoreOptions) {
+  constructor(private readonly options: CoordinatorCoreOptions) {
     super();
-    this.store = new StateStore(o.stateDir);
-    this.#material = new MaterialCache(o.stateDir, { logger: o.logger });
-    const clock = o.clock ?? liveClock;
+    this.store = new StateStore(options.stateDir);
+    this.#material = new MaterialCache(options.stateDir, { logger: options.logger });
+    const clock = options.clock ?? liveClock;
     this.clock = clock;
     this.fleet = new Fleet(() => new Date(clock.now()));
     this.fleet.on("change", () => this.#schedulePersist());
@@ -77,7 +77,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       fleet: this.fleet,
       store: this.store,
       clock,
-      ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
+      ...(options.applyTimeoutMs ? { applyTimeoutMs: options.applyTimeoutMs } : {}),
       inForce: (record) => {
         this.#current = record;
       },
@@ -94,7 +94,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     this.#current = await this.store.loadGeneration(cur.desired);
     if (cur.desired > 0 && !this.#current) {
       throw new Error(
-        `${this.o.stateDir}: current.json names generation ${cur.desired}, which is missing from generations/`,
+        `${this.options.stateDir}: current.json names generation ${cur.desired}, which is missing from generations/`,
       );
     }
     this.fleet.restore(await this.store.loadNodes());
@@ -136,7 +136,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       this.store
         .saveNodes(this.fleet.records())
         .catch((err: unknown) =>
-          this.o.logger.error({ err: (err as Error).message }, "cannot save nodes.json"),
+          this.options.logger.error({ err: (err as Error).message }, "cannot save nodes.json"),
         );
     }, 200);
   }
@@ -267,7 +267,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         this.#journalWrites = this.#journalWrites
           .then(() => this.store.writeJournal(copy))
           .catch((err: unknown) =>
-            this.o.logger.error({ err: (err as Error).message }, "cannot write the rollout journal"),
+            this.options.logger.error({ err: (err as Error).message }, "cannot write the rollout journal"),
           );
       }
     };
@@ -280,7 +280,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     await this.store
       .clearJournal()
       .catch((err: unknown) =>
-        this.o.logger.error({ err: (err as Error).message }, "cannot remove the rollout journal"),
+        this.options.logger.error({ err: (err as Error).message }, "cannot remove the rollout journal"),
       );
   }
 
@@ -298,7 +298,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
       const outcome = await recoverInterruptedPush(j, {
         fleet: this.fleet,
         store: this.store,
-        logger: this.o.logger,
+        logger: this.options.logger,
         clock: this.clock,
         restored: this.#restored,
         emit,
@@ -318,9 +318,9 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
           }),
       });
       // The push of a `vmmeet secrets rotate`: its new values stay if it was finished, else the old come back.
-      if (!this.#stopping && (await rotationPending(this.o.stateDir))) {
+      if (!this.#stopping && (await rotationPending(this.options.stateDir))) {
         const finish = outcome?.ok ? commitRotation : revertRotation;
-        await finish(this.o.stateDir, { logger: this.o.logger });
+        await finish(this.options.stateDir, { logger: this.options.logger });
         await this.store.audit({
           kind: outcome?.ok ? "secrets-rotated" : "secrets-rotation-reverted",
           by: j.by,
@@ -354,10 +354,10 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     const cur = this.#current;
     if (!cur) throw new Error("nothing has been pushed yet: secrets are rotated on a running deployment");
     const log = {
-      info: (o: object, m: string) => this.o.logger.info(o, m),
-      warn: (o: object, m: string) => this.o.logger.warn(o, m),
+      info: (fields: object, message: string) => this.options.logger.info(fields, message),
+      warn: (fields: object, message: string) => this.options.logger.warn(fields, message),
     };
-    await beginRotation(this.o.stateDir, names, { logger: log });
+    await beginRotation(this.options.stateDir, names, { logger: log });
     await this.store.audit({
       kind: "secrets-rotate",
       by: opts.by,
@@ -368,11 +368,11 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
     try {
       outcome = await this.push(cur.specText, `the spec of generation ${cur.generation}`, opts);
     } catch (err) {
-      await revertRotation(this.o.stateDir, { logger: log });
+      await revertRotation(this.options.stateDir, { logger: log });
       throw err;
     }
-    if (outcome.ok) await commitRotation(this.o.stateDir, { logger: log });
-    else await revertRotation(this.o.stateDir, { logger: log });
+    if (outcome.ok) await commitRotation(this.options.stateDir, { logger: log });
+    else await revertRotation(this.options.stateDir, { logger: log });
     await this.store.audit({
       kind: outcome.ok ? "secrets-rotated" : "secrets-rotation-reverted",
       by: opts.by,
@@ -396,7 +396,7 @@ export class CoordinatorCore extends EventEmitter<{ push: [PushEvent] }> {
         ...(event.target ? { result: event.target } : {}),
       })
       .catch((err: unknown) =>
-        this.o.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
+        this.options.logger.error({ err: (err as Error).message }, "cannot write the audit log"),
       );
   }
 }

@@ -75,12 +75,12 @@ export class CoordinatorDaemon {
   #heal: HealScheduler | null = null;
   #confirms = 0;
 
-  constructor(private readonly o: DaemonOptions) {
+  constructor(private readonly options: DaemonOptions) {
     this.core = new CoordinatorCore({
-      stateDir: o.stateDir,
-      logger: o.logger.child({ part: "core" }),
-      ...(o.clock ? { clock: o.clock } : {}),
-      ...(o.applyTimeoutMs ? { applyTimeoutMs: o.applyTimeoutMs } : {}),
+      stateDir: options.stateDir,
+      logger: options.logger.child({ part: "core" }),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.applyTimeoutMs ? { applyTimeoutMs: options.applyTimeoutMs } : {}),
     });
   }
 
@@ -89,7 +89,7 @@ export class CoordinatorDaemon {
   }
 
   get adminSocket(): string {
-    return this.o.adminSocket ?? path.join(this.o.stateDir, "admin.sock");
+    return this.options.adminSocket ?? path.join(this.options.stateDir, "admin.sock");
   }
 
   get port(): number {
@@ -116,26 +116,26 @@ export class CoordinatorDaemon {
   }
 
   async start(): Promise<void> {
-    const log = this.o.logger;
+    const log = this.options.logger;
     await this.core.load();
     const audit = (e: Parameters<CoordinatorCore["store"]["audit"]>[0]) => this.core.store.audit(e);
     this.#listener = await createAgentListener({
-      stateDir: this.o.stateDir,
-      host: this.o.listen.host,
+      stateDir: this.options.stateDir,
+      host: this.options.listen.host,
       logger: log.child({ part: "agents" }),
       audit,
       knowsNode: (node) => this.core.knowsNode(node),
       roleOf: (node) => roleInSpec(this.core.current?.spec, node),
-      ...(this.o.insecure ? { insecure: true } : {}),
-      ...(this.o.san ? { san: this.o.san } : {}),
-      ...(this.o.clock ? { now: () => this.core.now } : {}),
+      ...(this.options.insecure ? { insecure: true } : {}),
+      ...(this.options.san ? { san: this.options.san } : {}),
+      ...(this.options.clock ? { now: () => this.core.now } : {}),
     });
     this.#http = this.#listener.server;
     this.#agents = new AgentServer({
       server: this.#http,
       logger: log.child({ part: "agents" }),
       coordinatorVersion: COORDINATOR_VERSION,
-      heartbeatMs: this.o.heartbeatMs ?? 15_000,
+      heartbeatMs: this.options.heartbeatMs ?? 15_000,
       authorize: (hello, req) =>
         this.#listener?.enrollment
           ? this.#listener.enrollment.authorize(hello, req)
@@ -188,21 +188,21 @@ export class CoordinatorDaemon {
     });
     await new Promise<void>((resolve, reject) => {
       this.#http!.once("error", reject);
-      this.#http!.listen(this.o.listen.port, this.o.listen.host, () => resolve());
+      this.#http!.listen(this.options.listen.port, this.options.listen.host, () => resolve());
     });
     this.#agents.start();
     this.#admin = new AdminServer(this.adminSocket, this.#handlers(), log.child({ part: "admin" }));
     await this.#admin.start();
     const reconnects = () => new Map([...this.core.fleet.nodes].map(([n, l]) => [n, l.reconnects]));
-    if (this.o.metrics) {
+    if (this.options.metrics) {
       this.#metrics = metricsServer(() => exposition(this.status(), reconnects(), this.counters));
       await new Promise<void>((resolve, reject) => {
         this.#metrics!.once("error", reject);
-        this.#metrics!.listen(this.o.metrics!.port, "127.0.0.1", () => resolve());
+        this.#metrics!.listen(this.options.metrics!.port, "127.0.0.1", () => resolve());
       });
     }
-    if (this.o.heal !== false) {
-      const { verdict, restart, ...tuning } = this.o.heal ?? {};
+    if (this.options.heal !== false) {
+      const { verdict, restart, ...tuning } = this.options.heal ?? {};
       this.#heal = new HealScheduler({
         source: healSource(this.core),
         logger: log.child({ part: "heal" }),
@@ -227,19 +227,19 @@ export class CoordinatorDaemon {
       });
       this.#heal.start();
     }
-    if (this.o.http) {
+    if (this.options.http) {
       this.#page = new StatusPage({
         core: this.core,
         status: () => this.status(),
         heal: () => this.#heal,
         metrics: () => exposition(this.status(), reconnects(), this.counters),
-        ...this.o.http,
+        ...this.options.http,
       });
       await this.#page.start();
     }
     log.info(
       {
-        listen: `${this.o.listen.host}:${this.port}`,
+        listen: `${this.options.listen.host}:${this.port}`,
         admin: this.adminSocket,
         generation: this.core.current?.generation ?? 0,
       },
@@ -273,7 +273,7 @@ export class CoordinatorDaemon {
     if (!want || agentGeneration >= want.generation || this.core.pushRunning) return;
     void this.core.rollout.apply(node, want.generation, want.desired, CATCH_UP_TIMEOUT_MS).then((applied) => {
       if (!applied.ok)
-        this.o.logger.warn(
+        this.options.logger.warn(
           { node, generation: want.generation, problem: applied.problem },
           applied.result ? "catch-up apply failed" : "catch-up push failed",
         );

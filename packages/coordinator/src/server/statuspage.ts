@@ -43,7 +43,7 @@ export class StatusPage {
   #svg: { generation: number; text: string } | null = null;
   #stopping: Promise<void> | null = null;
 
-  constructor(private readonly o: StatusPageOptions) {
+  constructor(private readonly options: StatusPageOptions) {
     this.#server = http.createServer((req, res) => this.#handle(req, res));
   }
 
@@ -52,26 +52,26 @@ export class StatusPage {
   }
 
   async start(): Promise<void> {
-    const { core } = this.o;
+    const { core } = this.options;
     for (const e of await core.store.readAudit(RECENT)) this.#remember(e);
     core.on("push", this.#onPush);
-    this.#unfollow = followEvents(core, this.o.heal(), (e) => {
+    this.#unfollow = followEvents(core, this.options.heal(), (e) => {
       this.#remember(e);
       this.#changed();
     });
     core.fleet.on("change", this.#changed);
-    this.#tick = setInterval(() => this.#broadcast(), this.o.tickMs ?? 2000);
+    this.#tick = setInterval(() => this.#broadcast(), this.options.tickMs ?? 2000);
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(this.o.port, this.o.host, () => resolve());
+      this.#server.listen(this.options.port, this.options.host, () => resolve());
     });
   }
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#unfollow?.();
-      this.o.core.off("push", this.#onPush);
-      this.o.core.fleet.off("change", this.#changed);
+      this.options.core.off("push", this.#onPush);
+      this.options.core.fleet.off("change", this.#changed);
       if (this.#tick) clearInterval(this.#tick);
       if (this.#pending) clearTimeout(this.#pending);
       for (const c of this.#clients) c.end();
@@ -84,10 +84,10 @@ export class StatusPage {
 
   /** The view as the page receives it, secrets masked. */
   viewJson(): string {
-    const { core } = this.o;
+    const { core } = this.options;
     const view = buildLiveView(
       core.current?.spec ?? null,
-      this.o.status(),
+      this.options.status(),
       this.#push.progress,
       this.#events,
     );
@@ -98,7 +98,7 @@ export class StatusPage {
   }
 
   readonly #onPush = (e: PushEvent) => {
-    const { core } = this.o;
+    const { core } = this.options;
     this.#push.onEvent(e, core.current?.spec ?? null, core.pushRunning?.by ?? null);
   };
 
@@ -133,7 +133,7 @@ export class StatusPage {
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const host = req.headers.host ?? "";
     const port = this.port;
-    const own = this.o.host.includes(":") ? `[${this.o.host}]` : this.o.host;
+    const own = this.options.host.includes(":") ? `[${this.options.host}]` : this.options.host;
     if (![`${own}:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host)) {
       res
         .writeHead(421, { "content-type": "text/plain" })
@@ -151,7 +151,7 @@ export class StatusPage {
       "content-security-policy":
         "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'",
     };
-    const cur = this.o.core.current;
+    const cur = this.options.core.current;
     switch (url) {
       case "/":
         res.writeHead(200, { ...common, "content-type": "text/html; charset=utf-8" }).end(PAGE_HTML);
@@ -178,7 +178,7 @@ export class StatusPage {
         req.on("close", () => this.#clients.delete(res));
         return;
       case "/metrics":
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(this.o.metrics());
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(this.options.metrics());
         return;
       default:
         res.writeHead(404, common).end();

@@ -5,13 +5,11 @@ import { HealthSignalSchema } from "../health.js";
 import {
   AgentEvent,
   AgentTime,
-  ErrorFrame,
+  BOTH_WAYS_FRAMES,
   FrameId,
   Generation,
   ItemResult,
   NodeStatus,
-  PingFrame,
-  PongFrame,
 } from "./common.js";
 
 export const HelloFrame = z
@@ -63,8 +61,6 @@ export const AgentToCoordinator = z.discriminatedUnion("type", [
   ApplyResultFrame,
   SignalFrame,
   EventFrame,
-  PingFrame,
-  PongFrame,
-  ErrorFrame,
+  ...BOTH_WAYS_FRAMES,
 ]);
 export type AgentToCoordinator = z.infer<typeof AgentToCoordinator>;

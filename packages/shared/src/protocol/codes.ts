@@ -38,28 +38,24 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** Why the peer closed, for logs and for the agent's decision to retry (a revoked agent stops retrying). */
+const CLOSE_REASONS: ReadonlyMap<number, { reason: string; retry: boolean }> = new Map([
+  [
+    CloseCode.protocolMismatch,
+    { reason: "protocol version mismatch: upgrade the agent or the coordinator", retry: false },
+  ],
+  [CloseCode.notHello, { reason: "the first frame was not a hello", retry: true }],
+  [CloseCode.unknownNode, { reason: "the coordinator's spec has no node of this name", retry: true }],
+  [CloseCode.unauthorized, { reason: "credentials rejected", retry: false }],
+  [
+    CloseCode.revoked,
+    { reason: "this agent's certificate was revoked: enroll again with a new join token", retry: false },
+  ],
+  [CloseCode.replaced, { reason: "another connection for the same node replaced this one", retry: true }],
+  [CloseCode.tooManyBadFrames, { reason: "too many invalid frames", retry: true }],
+  [CloseCode.handshakeTimeout, { reason: "no hello in time", retry: true }],
+]);
+
 export function describeClose(code: number): { reason: string; retry: boolean } {
-  switch (code) {
-    case CloseCode.protocolMismatch:
-      return { reason: "protocol version mismatch: upgrade the agent or the coordinator", retry: false };
-    case CloseCode.notHello:
-      return { reason: "the first frame was not a hello", retry: true };
-    case CloseCode.unknownNode:
-      return { reason: "the coordinator's spec has no node of this name", retry: true };
-    case CloseCode.unauthorized:
-      return { reason: "credentials rejected", retry: false };
-    case CloseCode.revoked:
-      return {
-        reason: "this agent's certificate was revoked: enroll again with a new join token",
-        retry: false,
-      };
-    case CloseCode.replaced:
-      return { reason: "another connection for the same node replaced this one", retry: true };
-    case CloseCode.tooManyBadFrames:
-      return { reason: "too many invalid frames", retry: true };
-    case CloseCode.handshakeTimeout:
-      return { reason: "no hello in time", retry: true };
-    default:
-      return { reason: `closed (${code})`, retry: true };
-  }
+  const known = CLOSE_REASONS.get(code);
+  return known ? { ...known } : { reason: `closed (${code})`, retry: true };
 }

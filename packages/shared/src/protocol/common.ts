@@ -38,6 +38,9 @@ export const PongFrame = z
   })
   .strict();
 
+/** The frames both sides send: keep-alive and errors. Each direction's union ends with them. */
+export const BOTH_WAYS_FRAMES = [PingFrame, PongFrame, ErrorFrame] as const;
+
 const ItemStatus = z.enum([
   "written",
   "unchanged",

@@ -1,7 +1,7 @@
 // Every frame the coordinator sends to an agent.
 import * as z from "zod";
 import { NodeDesired } from "../desired.js";
-import { ErrorFrame, FrameId, Generation, PingFrame, PongFrame } from "./common.js";
+import { BOTH_WAYS_FRAMES, FrameId, Generation } from "./common.js";
 
 export const WelcomeFrame = z
   .object({
@@ -51,8 +51,6 @@ export const CoordinatorToAgent = z.discriminatedUnion("type", [
   ConfirmFrame,
   RepairFrame,
   SnapshotRequestFrame,
-  PingFrame,
-  PongFrame,
-  ErrorFrame,
+  ...BOTH_WAYS_FRAMES,
 ]);
 export type CoordinatorToAgent = z.infer<typeof CoordinatorToAgent>;

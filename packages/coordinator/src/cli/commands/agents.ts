@@ -1,8 +1,7 @@
 import { parseTtl } from "../../enroll/store.js";
-import { call } from "../admin.js";
-import { parse, str } from "../args.js";
+import { adminSocketPath, call } from "../admin.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
-import { specPaths } from "../paths.js";
 
 export const agents: Command = {
   name: "agents",
@@ -26,17 +25,13 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
     if (sub === "token" || sub === "revoke") {
       const { values, positionals } = parse(
         argv.slice(1),
-        {
-          state: { type: "string" },
-          json: { type: "boolean" },
-          ...(sub === "token" ? { ttl: { type: "string" } } : {}),
-        },
+        { state: STRING, json: BOOLEAN, ...(sub === "token" ? { ttl: STRING } : {}) },
         2,
       );
       const node = positionals[0];
       if (node === undefined || !/^[a-z][a-z0-9]{0,30}$/.test(node))
         throw new UsageError(`${sub} needs a NODE name (lower-case letters and digits)`);
-      const socket = `${specPaths(io, positionals[1], str(values.state)).state}/admin.sock`;
+      const socket = adminSocketPath(io, positionals[1], str(values.state));
       if (sub === "token") {
         const ttlText = str(values.ttl) ?? "1h";
         const ttlMs = parseTtl(ttlText);
@@ -68,13 +63,8 @@ Exit status: 0, 1 when no coordinator answers or it refuses, 64 bad command line
       return EXIT.ok;
     }
     const args = sub === "list" ? argv.slice(1) : argv;
-    const { values, positionals } = parse(args, { state: { type: "string" }, json: { type: "boolean" } });
-    const rows = await call(
-      io,
-      `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`,
-      "agents",
-      {},
-    );
+    const { values, positionals } = parse(args, { state: STRING, json: BOOLEAN });
+    const rows = await call(io, adminSocketPath(io, positionals[0], str(values.state)), "agents", {});
     if (values.json) {
       io.out(`${JSON.stringify(rows, null, 2)}\n`);
       return EXIT.ok;

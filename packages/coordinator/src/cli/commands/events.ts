@@ -1,8 +1,9 @@
 import type { AuditEntry } from "../../admin/methods.js";
-import { call } from "../admin.js";
-import { parse, str } from "../args.js";
+import { adminSocketPath, call } from "../admin.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
-import { specPaths } from "../paths.js";
+
+const OPTIONS = { state: STRING, limit: STRING, follow: BOOLEAN, json: BOOLEAN };
 
 export const events: Command = {
   name: "events",
@@ -13,12 +14,7 @@ agents), oldest first; --follow keeps printing new ones until interrupted.
 
 Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      state: { type: "string" },
-      limit: { type: "string" },
-      follow: { type: "boolean" },
-      json: { type: "boolean" },
-    });
+    const { values, positionals } = parse(argv, OPTIONS);
     const limit = str(values.limit) ?? "50";
     if (!/^\d+$/.test(limit)) throw new UsageError("--limit: must be a number");
     const print = (ev: AuditEntry) => {
@@ -30,7 +26,7 @@ Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
     };
     await call(
       io,
-      `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`,
+      adminSocketPath(io, positionals[0], str(values.state)),
       "events",
       { limit: Number(limit), follow: values.follow === true },
       print,

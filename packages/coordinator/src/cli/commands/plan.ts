@@ -1,8 +1,6 @@
-import { readFile } from "node:fs/promises";
 import type { PlanResult } from "../../admin/methods.js";
-import { AdminError } from "../../server/admin.js";
-import { call } from "../admin.js";
-import { parse, str } from "../args.js";
+import { call, readSpecText, specRefused } from "../admin.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT } from "../io.js";
 import { specPaths } from "../paths.js";
 
@@ -17,21 +15,14 @@ the bridges and nginx when prosody restarts; jicofo when a bridge does), and the
 
 Exit status: 0 nothing would change, 2 something would, 1 error (invalid spec, no coordinator), 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { state: { type: "string" }, json: { type: "boolean" } });
+    const { values, positionals } = parse(argv, { state: STRING, json: BOOLEAN });
     const paths = specPaths(io, positionals[0], str(values.state));
-    const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
-    });
+    const specText = await readSpecText(paths.spec);
     let res: PlanResult;
     try {
       res = await call(io, `${paths.state}/admin.sock`, "plan", { specText, file: paths.spec });
     } catch (err) {
-      const problems = err instanceof AdminError ? err.problems : null;
-      if (problems) {
-        for (const p of problems) io.err(`${p}\n`);
-        return EXIT.error;
-      }
-      throw err;
+      return specRefused(io, err);
     }
     if (values.json) {
       io.out(`${JSON.stringify(res, null, 2)}\n`);

@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
 import type { PushEvent } from "../../admin/methods.js";
-import { AdminError } from "../../server/admin.js";
-import { call } from "../admin.js";
-import { parse, str } from "../args.js";
+import { call, readSpecText, specRefused } from "../admin.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
 import { specPaths } from "../paths.js";
+
+const OPTIONS = { state: STRING, timeout: STRING, "no-wait": BOOLEAN, json: BOOLEAN };
 
 export const push: Command = {
   name: "push",
@@ -21,19 +21,12 @@ components are slow to start).
 
 Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or refused, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      state: { type: "string" },
-      timeout: { type: "string" },
-      "no-wait": { type: "boolean" },
-      json: { type: "boolean" },
-    });
+    const { values, positionals } = parse(argv, OPTIONS);
     const timeoutText = str(values.timeout) ?? "300";
     if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 1)
       throw new UsageError("--timeout: must be a number of seconds");
     const paths = specPaths(io, positionals[0], str(values.state));
-    const specText = await readFile(paths.spec, "utf8").catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`${paths.spec}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
-    });
+    const specText = await readSpecText(paths.spec);
     const json = values.json === true;
     const onEvent = (ev: PushEvent) => {
       if (json) io.out(`${JSON.stringify(ev)}\n`);
@@ -66,12 +59,7 @@ Exit status: 0 every node applied and passed its gate, 1 failed (rolled back) or
       else io.out(`${res.ok ? "ok" : "FAILED"}: ${res.message}\n`);
       return res.ok ? EXIT.ok : EXIT.error;
     } catch (err) {
-      const problems = err instanceof AdminError ? err.problems : null;
-      if (problems) {
-        for (const p of problems) io.err(`${p}\n`);
-        return EXIT.error;
-      }
-      throw err;
+      return specRefused(io, err);
     }
   },
 };

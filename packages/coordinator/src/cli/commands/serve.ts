@@ -1,6 +1,6 @@
 import pino from "pino";
 import { CoordinatorDaemon } from "../../server/daemon.js";
-import { parse, str } from "../args.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, UsageError } from "../io.js";
 import { specPaths } from "../paths.js";
 
@@ -40,13 +40,13 @@ agent joins once with a token from 'vmmeet agents token NODE' and uses its clien
 Exit status: 0 after a clean stop, 1 error, 64 bad command line.`,
   async run(argv, io) {
     const { values, positionals } = parse(argv, {
-      state: { type: "string" },
-      listen: { type: "string" },
-      metrics: { type: "string" },
-      http: { type: "string" },
-      heartbeat: { type: "string" },
-      san: { type: "string", multiple: true },
-      insecure: { type: "boolean" },
+      state: STRING,
+      listen: STRING,
+      metrics: STRING,
+      http: STRING,
+      heartbeat: STRING,
+      san: { ...STRING, multiple: true },
+      insecure: BOOLEAN,
     });
     const paths = specPaths(io, positionals[0], str(values.state));
     const listen = parseListen(str(values.listen) ?? "127.0.0.1:7443", "--listen");

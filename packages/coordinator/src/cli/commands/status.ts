@@ -1,9 +1,8 @@
 import { formatSkew } from "../../fleet/clock.js";
 import type { StatusReport } from "../../fleet/status.js";
-import { call } from "../admin.js";
-import { parse, str } from "../args.js";
+import { adminSocketPath, call } from "../admin.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT, type Io } from "../io.js";
-import { specPaths } from "../paths.js";
 
 function age(iso: string | null, now: number): string {
   if (!iso) return "never";
@@ -86,12 +85,8 @@ read from the component's logs and their age, host metrics and recent repairs; a
 
 Exit status: 0, 1 when no coordinator answers, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      state: { type: "string" },
-      json: { type: "boolean" },
-      watch: { type: "boolean" },
-    });
-    const socket = `${specPaths(io, positionals[0], str(values.state)).state}/admin.sock`;
+    const { values, positionals } = parse(argv, { state: STRING, json: BOOLEAN, watch: BOOLEAN });
+    const socket = adminSocketPath(io, positionals[0], str(values.state));
     const json = values.json === true;
     if (!values.watch) {
       io.out(await once(io, socket, json));

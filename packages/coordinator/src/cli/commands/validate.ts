@@ -3,7 +3,7 @@ import { renderDeployment } from "../../render/index.js";
 import { checkInvariants, formatViolations } from "../../render/invariants.js";
 import type { Pki, Secrets } from "../../render/types.js";
 import { formatProblem, formatWarning, loadSpecFile } from "../../spec/load.js";
-import { parse, str } from "../args.js";
+import { BOOLEAN, parse, STRING, str } from "../args.js";
 import { type Command, EXIT } from "../io.js";
 import { specPaths } from "../paths.js";
 
@@ -20,7 +20,7 @@ and the rendered files are checked against the cross-file invariants; each viola
 
 Exit status: 0 valid, 1 invalid or an invariant violated, 64 bad command line.`,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { state: { type: "string" }, json: { type: "boolean" } });
+    const { values, positionals } = parse(argv, { state: STRING, json: BOOLEAN });
     const { spec: file } = specPaths(io, positionals[0], str(values.state));
     const res = await loadSpecFile(file);
     const violations = res.ok ? renderViolations(res.spec) : [];
