@@ -97,7 +97,7 @@ export class AgentDaemon {
   #desired: NodeDesired | null = null;
   #applying: number | null = null;
   /** Health changes come in bursts (a restart prints many lines): see Throttle. */
-  readonly #status: Throttle;
+  readonly #statusThrottle: Throttle;
   /** gateKey() of the health last sent. */
   #sentGateKey = "";
   #started = false;
@@ -106,7 +106,7 @@ export class AgentDaemon {
   /** Repairs and other events not yet sent: kept while the coordinator is away. */
   readonly #outbox = new EventOutbox();
   /** A service changed state (healer): a full snapshot, throttled like the status. */
-  readonly #snapshot: Throttle;
+  readonly #snapshotThrottle: Throttle;
   readonly #pf: PfManager;
   readonly #host: HostManager;
   /** The VM's clock for the healer and pf: live timers, times read from `now`. */
@@ -114,20 +114,20 @@ export class AgentDaemon {
   /** When the coordinator link last changed state, for the pf revert event. */
   #link: { state: string; since: string };
 
-  constructor(private readonly o: AgentDaemonOptions) {
-    this.#vmClock = o.now ? { ...liveClock, now: o.now } : liveClock;
+  constructor(private readonly options: AgentDaemonOptions) {
+    this.#vmClock = options.now ? { ...liveClock, now: options.now } : liveClock;
     this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
-    this.#life = ServiceLife.of(o.services);
-    this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
-    this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
+    this.#life = ServiceLife.of(options.services);
+    this.#statusThrottle = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, options.clock);
+    this.#snapshotThrottle = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, options.clock);
     this.#pf = new PfManager({
-      root: o.root,
-      stateDir: o.stateDir,
-      log: o.logger.child({ part: "pf" }),
-      confirmable: o.coordinator !== null,
+      root: options.root,
+      stateDir: options.stateDir,
+      log: options.logger.child({ part: "pf" }),
+      confirmable: options.coordinator !== null,
       clock: this.#vmClock,
-      ...(o.pfctl ? { pfctl: o.pfctl } : {}),
-      ...(o.runner ? { runner: o.runner } : {}),
+      ...(options.pfctl ? { pfctl: options.pfctl } : {}),
+      ...(options.runner ? { runner: options.runner } : {}),
       onEvent: (e) => this.#event(e),
       onExpired: () => void this.#pfExpired(),
       describeLink: () =>
@@ -136,26 +136,26 @@ export class AgentDaemon {
           : `the coordinator link is ${this.#link.state === "idle" ? "down" : this.#link.state} since ${this.#link.since}`,
     });
     this.#host = new HostManager({
-      stateDir: o.stateDir,
-      log: o.logger.child({ part: "host" }),
-      ...(o.vmctl ? { vmctl: o.vmctl } : {}),
-      ...(o.vmd ? { vmd: o.vmd } : {}),
-      ...(o.sysctl ? { sysctl: o.sysctl } : {}),
-      ...(o.runner ? { runner: o.runner } : {}),
+      stateDir: options.stateDir,
+      log: options.logger.child({ part: "host" }),
+      ...(options.vmctl ? { vmctl: options.vmctl } : {}),
+      ...(options.vmd ? { vmd: options.vmd } : {}),
+      ...(options.sysctl ? { sysctl: options.sysctl } : {}),
+      ...(options.runner ? { runner: options.runner } : {}),
     });
     this.engine = new ApplyEngine({
       pf: this.#pf,
       host: this.#host,
-      stateDir: o.stateDir,
+      stateDir: options.stateDir,
       services: this.#life,
-      root: o.root,
-      accounts: o.accounts,
-      log: o.logger.child({ part: "apply" }),
-      ...(o.runner ? { runner: o.runner } : {}),
-      ...(o.prosodyctl ? { prosodyctl: o.prosodyctl } : {}),
-      ...(o.openssl ? { openssl: o.openssl } : {}),
-      ...(o.acmeClient ? { acmeClient: o.acmeClient } : {}),
-      ...(o.role ? { role: o.role } : {}),
+      root: options.root,
+      accounts: options.accounts,
+      log: options.logger.child({ part: "apply" }),
+      ...(options.runner ? { runner: options.runner } : {}),
+      ...(options.prosodyctl ? { prosodyctl: options.prosodyctl } : {}),
+      ...(options.openssl ? { openssl: options.openssl } : {}),
+      ...(options.acmeClient ? { acmeClient: options.acmeClient } : {}),
+      ...(options.role ? { role: options.role } : {}),
     });
   }
 
@@ -174,7 +174,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const log = this.o.logger;
+    const log = this.options.logger;
     // Enforce what we had before anything else: after a reboot, or with the coordinator gone, the node
     // keeps its last applied state (and an apply a crash interrupted is finished).
     const started = await this.engine.start();
@@ -189,28 +189,28 @@ export class AgentDaemon {
     } else if (started.kind === "pending-finished") {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
-    this.o.health?.onEvent?.((e) => this.#event(e));
-    await this.o.health?.configure(this.#desired);
-    this.o.health?.onChange(() => {
+    this.options.health?.onEvent?.((e) => this.#event(e));
+    await this.options.health?.configure(this.#desired);
+    this.options.health?.onChange(() => {
       // What a rollout gate reads (a component's state, jicofo's bridges) goes out at once; the rest of a
       // burst (explanations, signal times) is throttled.
-      if (gateKey(this.o.health?.components() ?? []) !== this.#sentGateKey) this.#status.now();
-      else this.#status.request();
+      if (gateKey(this.options.health?.components() ?? []) !== this.#sentGateKey) this.#statusThrottle.now();
+      else this.#statusThrottle.request();
     });
-    this.o.metrics?.start();
-    if (this.o.heal !== false) {
+    this.options.metrics?.start();
+    if (this.options.heal !== false) {
       this.#healer = new Healer({
         engine: this.engine,
         services: this.#life,
-        root: this.o.root,
-        accounts: this.o.accounts,
+        root: this.options.root,
+        accounts: this.options.accounts,
         log: log.child({ part: "heal" }),
-        ...(this.o.heal ? { tuning: this.o.heal } : {}),
+        ...(this.options.heal ? { tuning: this.options.heal } : {}),
         clock: this.#vmClock,
         busy: () => this.#applying !== null,
-        ...(this.o.health ? { health: this.o.health } : {}),
+        ...(this.options.health ? { health: this.options.health } : {}),
         onEvent: (e) => this.#event(e),
-        onChange: () => this.#snapshot.request(),
+        onChange: () => this.#snapshotThrottle.request(),
       });
       this.#healer.configure(
         this.#desired,
@@ -225,11 +225,11 @@ export class AgentDaemon {
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
     // at once when it ran out meanwhile).
     await this.#pf.start();
-    if (this.o.coordinator) {
+    if (this.options.coordinator) {
       this.#transport = new AgentTransport({
-        url: this.o.coordinator,
-        node: this.o.node,
-        role: this.o.role ?? this.#desired?.role ?? null,
+        url: this.options.coordinator,
+        node: this.options.node,
+        role: this.options.role ?? this.#desired?.role ?? null,
         agentVersion: AGENT_VERSION,
         generation: () => this.#generation,
         onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
@@ -238,10 +238,10 @@ export class AgentDaemon {
           this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
         },
         logger: log.child({ part: "transport" }),
-        ...(this.o.now ? { now: this.o.now } : {}),
-        ...(this.o.tls ? { tls: this.o.tls } : {}),
-        ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
-        ...(this.o.headers ? { headers: this.o.headers } : {}),
+        ...(this.options.now ? { now: this.options.now } : {}),
+        ...(this.options.tls ? { tls: this.options.tls } : {}),
+        ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+        ...(this.options.headers ? { headers: this.options.headers } : {}),
       });
       this.#transport.start();
     } else {
@@ -252,13 +252,13 @@ export class AgentDaemon {
   /** Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#status.cancel();
-      this.#snapshot.cancel();
+      this.#statusThrottle.cancel();
+      this.#snapshotThrottle.cancel();
       this.#pf.stop();
       await this.#healer?.stop();
       await this.#transport?.stop();
-      await this.o.metrics?.stop();
-      await this.o.health?.stop();
+      await this.options.metrics?.stop();
+      await this.options.health?.stop();
     })();
     return this.#stopping;
   }
@@ -273,11 +273,11 @@ export class AgentDaemon {
    */
   async status(known?: Pick<ApplyResult, "observedFiles">): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
-      fileStates(this.#desired, this.o.root, this.o.accounts, known?.observedFiles),
+      fileStates(this.#desired, this.options.root, this.options.accounts, known?.observedFiles),
       serviceStates(
         this.#desired,
         this.#life,
-        (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
+        (n) => this.#healer?.serviceHint(n) ?? this.options.health?.serviceHint(n),
       ),
     ]);
     return {
@@ -285,8 +285,8 @@ export class AgentDaemon {
       applying: this.#applying,
       files,
       services,
-      health: this.o.health?.components() ?? [],
-      metrics: this.o.metrics?.latest() ?? null,
+      health: this.options.health?.components() ?? [],
+      metrics: this.options.metrics?.latest() ?? null,
       ...(this.#desired?.role === "host" ? { vms: await this.#vms() } : {}),
     };
   }
@@ -295,7 +295,7 @@ export class AgentDaemon {
   async #vms(): Promise<NonNullable<NodeStatus["vms"]>> {
     const st = await this.#host.status(this.#desired?.vms ?? []);
     if (st.ok) return st.vms;
-    this.o.logger.warn({ problem: st.detail }, "cannot read the VMs' state");
+    this.options.logger.warn({ problem: st.detail }, "cannot read the VMs' state");
     return (this.#desired?.vms ?? []).map((v) => ({
       name: v.name,
       state: "unknown",
@@ -316,9 +316,9 @@ export class AgentDaemon {
       );
       this.#desired = desired;
       this.#healer?.configure(desired);
-      this.#snapshot.request();
+      this.#snapshotThrottle.request();
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message }, "pf revert failed");
+      this.options.logger.error({ err: (err as Error).message }, "pf revert failed");
     }
   }
 
@@ -327,7 +327,7 @@ export class AgentDaemon {
       const status = await this.status(known);
       this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
+      this.options.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
     }
   }
 
@@ -345,7 +345,7 @@ export class AgentDaemon {
   }
 
   #sendStatus(): void {
-    const health = this.o.health?.components() ?? [];
+    const health = this.options.health?.components() ?? [];
     this.#sentGateKey = gateKey(health);
     this.#send({
       type: "status",
@@ -392,7 +392,10 @@ export class AgentDaemon {
         await this.#pf.confirm(frame.generation);
         return;
       case "error":
-        this.o.logger.warn({ code: frame.code, problem: frame.message }, "coordinator reported an error");
+        this.options.logger.warn(
+          { code: frame.code, problem: frame.message },
+          "coordinator reported an error",
+        );
         return;
       default:
         return;
@@ -400,13 +403,13 @@ export class AgentDaemon {
   }
 
   async #apply(id: string, generation: number, desired: NodeDesired): Promise<void> {
-    const log = this.o.logger.child({ generation });
+    const log = this.options.logger.child({ generation });
     this.#applying = generation;
     let res: ApplyResult;
     try {
       // Follow the new log sources before any service (re)starts, so no line of the new process is missed
       // (a log file that appears later is read from its start).
-      await this.o.health?.configure(desired);
+      await this.options.health?.configure(desired);
       res = await this.engine.apply(desired, generation);
     } catch (err) {
       this.#applying = null;
@@ -424,7 +427,8 @@ export class AgentDaemon {
     }
     this.#applying = null;
     // A refused or stale desired state changed nothing: follow the logs of the state in force again.
-    if (res.outcome === "refused" || res.outcome === "stale") await this.o.health?.configure(this.#desired);
+    if (res.outcome === "refused" || res.outcome === "stale")
+      await this.options.health?.configure(this.#desired);
     if (res.outcome === "applied" || res.outcome === "failed") {
       this.#generation = generation;
       this.#desired = desired;

@@ -64,9 +64,9 @@ export class HealthMonitor implements HealthSource {
   readonly #life: ServiceLife;
   readonly #unsubscribe: (() => void)[];
 
-  constructor(private readonly o: HealthMonitorOptions) {
-    this.#offsets = new JsonFileOffsetStore(path.join(o.stateDir, "log-offsets.json"));
-    this.#life = ServiceLife.of(o.services);
+  constructor(private readonly options: HealthMonitorOptions) {
+    this.#offsets = new JsonFileOffsetStore(path.join(options.stateDir, "log-offsets.json"));
+    this.#life = ServiceLife.of(options.services);
     this.#unsubscribe = [
       // Learnt when the (re)start happens, not when the apply returns: a JVM that logs "Added brewery
       // instance" while the apply finishes its other services would otherwise have that line discarded as
@@ -91,7 +91,7 @@ export class HealthMonitor implements HealthSource {
     if (rebuilt) {
       this.#configKey = key;
       this.#trackers = desired
-        ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
+        ? trackersFor(desired, this.options.now ? { clock: { now: this.options.now } } : {})
         : new Map();
       // The tailers resume at their kept offsets: the brewery the lines before them built comes back too
       // (read once, before the first tailer starts; kept up to date in memory after that).
@@ -102,7 +102,7 @@ export class HealthMonitor implements HealthSource {
         },
         (err: unknown) => {
           this.#breweryKey = "null";
-          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
+          this.options.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
         },
       );
       await this.#breweryLoad;
@@ -120,7 +120,7 @@ export class HealthMonitor implements HealthSource {
       );
     }
     if (!this.#probeTimer && desired) {
-      this.#probeTimer = setInterval(() => void this.probeNow(), this.o.probeIntervalMs ?? 15_000);
+      this.#probeTimer = setInterval(() => void this.probeNow(), this.options.probeIntervalMs ?? 15_000);
       this.#probeTimer.unref();
     }
     // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
@@ -142,7 +142,7 @@ export class HealthMonitor implements HealthSource {
       onRecord: (result) => {
         // Lines read in one poll arrive in the same millisecond; strictly increasing times keep their order, so
         // that a later "Joined MUC" cures an earlier login failure of the same burst.
-        const at = Math.max(this.o.now?.() ?? Date.now(), this.#lastSignalAt + 1);
+        const at = Math.max(this.options.now?.() ?? Date.now(), this.#lastSignalAt + 1);
         this.#lastSignalAt = at;
         const signal = toHealthSignal(component, result, new Date(at), file);
         if (!signal) return;
@@ -152,9 +152,9 @@ export class HealthMonitor implements HealthSource {
       },
     });
     const tailer = new LogTailer({
-      path: path.join(this.o.root, file),
+      path: path.join(this.options.root, file),
       store: this.#offsets,
-      ...(this.o.pollIntervalMs ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
+      ...(this.options.pollIntervalMs ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
       // A signal reaches the status within milliseconds of its line (rollout gates wait on them).
       wakeOnWrite: true,
       onLine: (line) => {
@@ -164,8 +164,8 @@ export class HealthMonitor implements HealthSource {
         if (tag !== undefined && (syslogTag(line) !== tag || this.#hasOwnLog(component))) return;
         classifier.push(line);
       },
-      onError: (err) => this.o.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
-      ...(this.o.maxLinesPerSecond ? { maxLinesPerSecond: this.o.maxLinesPerSecond } : {}),
+      onError: (err) => this.options.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
+      ...(this.options.maxLinesPerSecond ? { maxLinesPerSecond: this.options.maxLinesPerSecond } : {}),
       onSkipped: (r) => this.#skipped(component, file, r),
     });
     tailer.start();
@@ -178,18 +178,18 @@ export class HealthMonitor implements HealthSource {
     const parts = [
       ...(r.lines > 0
         ? [
-            `${r.lines} of ${r.lines + r.delivered} lines (over the budget of ${this.o.maxLinesPerSecond ?? 5000} lines or 100 ms of classifying a second)`,
+            `${r.lines} of ${r.lines + r.delivered} lines (over the budget of ${this.options.maxLinesPerSecond ?? 5000} lines or 100 ms of classifying a second)`,
           ]
         : []),
       ...(r.cut > 0 ? [`the rest of ${r.cut} ${r.cut === 1 ? "line" : "lines"} longer than 64 KiB`] : []),
     ];
     const message = `${component} log ${file}: skipped ${parts.join(" and ")} (${r.bytes} bytes not classified) since ${new Date(r.since).toISOString()}; health from these lines may be missing, probes still run`;
-    this.o.logger.warn(
+    this.options.logger.warn(
       { file, lines: r.lines, delivered: r.delivered, cut: r.cut, bytes: r.bytes },
       "log lines skipped",
     );
     const event: AgentEvent = {
-      at: new Date(this.o.now?.() ?? Date.now()).toISOString(),
+      at: new Date(this.options.now?.() ?? Date.now()).toISOString(),
       kind: "log-lines-skipped",
       label: "degraded",
       message,
@@ -205,11 +205,11 @@ export class HealthMonitor implements HealthSource {
   #hasOwnLog(component: LogComponent): boolean {
     const now = Date.now();
     const cached = this.#ownLog.get(component);
-    if (cached && now - cached.at < (this.o.ownLogCacheMs ?? 1000)) return cached.exists;
+    if (cached && now - cached.at < (this.options.ownLogCacheMs ?? 1000)) return cached.exists;
     const own = (this.#desired?.health.logs ?? []).filter(
       (l) => l.component === component && l.tag === undefined,
     );
-    const exists = own.some((l) => existsSync(path.join(this.o.root, l.path)));
+    const exists = own.some((l) => existsSync(path.join(this.options.root, l.path)));
     this.#ownLog.set(component, { at: now, exists });
     return exists;
   }
@@ -248,15 +248,15 @@ export class HealthMonitor implements HealthSource {
             },
             {
               check: (s) => this.#life.running(s),
-              ...(this.o.now ? { now: this.o.now } : {}),
-              ...(this.o.probe ?? {}),
+              ...(this.options.now ? { now: this.options.now } : {}),
+              ...(this.options.probe ?? {}),
             },
           );
           for (const obs of observations) t.observe(obs);
         }),
       );
     } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, "health probe round failed");
+      this.options.logger.warn({ err: (err as Error).message }, "health probe round failed");
     } finally {
       this.#probing = false;
     }
@@ -270,7 +270,8 @@ export class HealthMonitor implements HealthSource {
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted(service: string): void {
     for (const t of this.#trackers.values())
-      if (t.config.service === service) t.observe({ kind: "started", at: this.o.now?.() ?? Date.now() });
+      if (t.config.service === service)
+        t.observe({ kind: "started", at: this.options.now?.() ?? Date.now() });
     this.#changed();
   }
 
@@ -315,7 +316,10 @@ export class HealthMonitor implements HealthSource {
     this.#offsets
       .saveBrewery(b)
       .catch((err: unknown) =>
-        this.o.logger.warn({ err: (err as Error).message }, "cannot keep the brewery with the log offsets"),
+        this.options.logger.warn(
+          { err: (err as Error).message },
+          "cannot keep the brewery with the log offsets",
+        ),
       );
   }
 

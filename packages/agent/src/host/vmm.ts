@@ -75,12 +75,12 @@ export class HostManager {
   readonly #runner: CommandRunner;
   readonly #dir: string;
 
-  constructor(private readonly o: HostManagerOptions) {
-    this.vmctl = o.vmctl ?? "/usr/sbin/vmctl";
-    this.vmd = o.vmd ?? "/usr/sbin/vmd";
-    this.sysctl = o.sysctl ?? "/sbin/sysctl";
-    this.#runner = o.runner ?? execRunner(o.log);
-    this.#dir = path.join(o.stateDir, "host");
+  constructor(private readonly options: HostManagerOptions) {
+    this.vmctl = options.vmctl ?? "/usr/sbin/vmctl";
+    this.vmd = options.vmd ?? "/usr/sbin/vmd";
+    this.sysctl = options.sysctl ?? "/sbin/sysctl";
+    this.#runner = options.runner ?? execRunner(options.log);
+    this.#dir = path.join(options.stateDir, "host");
   }
 
   /** `vmd -n -f CANDIDATE` (vmd(8): check the configuration, start nothing). Null when vmd accepts it. */
@@ -160,7 +160,7 @@ export class HostManager {
         const out = said(r);
         if (r.code === 0) {
           items.push({ kind: "action", action: "vm-start", target: v.name, status: "done", detail: out });
-          this.o.log.info({ vm: v.name }, "VM started");
+          this.options.log.info({ vm: v.name }, "VM started");
         } else if (/already running|already in progress/i.test(out)) {
           // vmd started it itself meanwhile (it starts enabled VMs when it starts).
           items.push({ kind: "action", action: "vm-start", target: v.name, status: "skipped", detail: out });
@@ -210,7 +210,7 @@ export class HostManager {
         const r = await this.#runner.run(this.sysctl, [target]);
         if (r.code === 0) {
           items.push({ kind: "action", action: "sysctl", target, status: "done", detail: said(r) });
-          this.o.log.info({ sysctl: target }, "sysctl set");
+          this.options.log.info({ sysctl: target }, "sysctl set");
         } else
           items.push({
             kind: "action",

@@ -110,11 +110,11 @@ export class PfManager {
   #started = false;
   #stopped = false;
 
-  constructor(private readonly o: PfManagerOptions) {
-    this.pfctl = o.pfctl ?? DEFAULT_PFCTL;
-    this.#dir = path.join(o.stateDir, "pf");
-    this.#runner = o.runner ?? execRunner(o.log);
-    this.#clock = o.clock ?? liveClock;
+  constructor(private readonly options: PfManagerOptions) {
+    this.pfctl = options.pfctl ?? DEFAULT_PFCTL;
+    this.#dir = path.join(options.stateDir, "pf");
+    this.#runner = options.runner ?? execRunner(options.log);
+    this.#clock = options.clock ?? liveClock;
   }
 
   /** Loads the persisted window (if an agent restart interrupted one) and arms its timer. Idempotent. */
@@ -125,7 +125,7 @@ export class PfManager {
     const st = await this.#load();
     if (st.pending) {
       const left = Math.max(0, st.pending.deadline - this.#clock.now());
-      this.o.log.warn(
+      this.options.log.warn(
         { generation: st.pending.generation, leftMs: left },
         "an unconfirmed pf.conf is loaded: waiting for the rest of its confirm window",
       );
@@ -188,7 +188,7 @@ export class PfManager {
   load(generation: number, seconds: number = DEFAULT_CONFIRM_SECONDS): Promise<PfLoadResult> {
     return this.#serial.run(async () => {
       const st = await this.#load();
-      const { target } = await resolveUnderRoot(this.o.root, PF_CONF, false);
+      const { target } = await resolveUnderRoot(this.options.root, PF_CONF, false);
       let bytes: Buffer;
       try {
         bytes = await readFile(target);
@@ -199,10 +199,10 @@ export class PfManager {
       const r = await this.#pfctl(["-f", target]);
       if (!r.ok) {
         const back = st.good ? await this.#restore(st.good) : "nothing to go back to";
-        this.o.log.error({ generation, pfctl: r.detail, back }, "pfctl -f refused pf.conf");
+        this.options.log.error({ generation, pfctl: r.detail, back }, "pfctl -f refused pf.conf");
         return { ok: false, detail: `pfctl -f: ${r.detail}; ${back}` };
       }
-      if (!this.o.confirmable) {
+      if (!this.options.confirmable) {
         st.good = await this.#snapshot();
         st.confirmedSha = sha;
         st.pending = null;
@@ -218,7 +218,7 @@ export class PfManager {
       if (sha === st.confirmedSha || sha === st.good?.sha) {
         // Known to work: the rules of before, or a confirmed ruleset put back (healer, rollback).
         if (st.pending)
-          this.o.log.info({ generation }, "pf.conf is back to known rules: no confirmation needed");
+          this.options.log.info({ generation }, "pf.conf is back to known rules: no confirmation needed");
         st.pending = null;
         st.good = await this.#snapshot();
         this.#disarm();
@@ -247,7 +247,10 @@ export class PfManager {
       const st = await this.#load();
       const p = st.pending;
       if (!p || p.generation !== generation || this.#clock.now() > p.deadline) {
-        this.o.log.debug({ generation, pending: p?.generation ?? null }, "confirm without a matching window");
+        this.options.log.debug(
+          { generation, pending: p?.generation ?? null },
+          "confirm without a matching window",
+        );
         return false;
       }
       st.pending = null;
@@ -278,14 +281,14 @@ export class PfManager {
       st.pending = null;
       await this.#save(st);
       this.#disarm();
-      const link = this.o.describeLink?.() ?? "";
+      const link = this.options.describeLink?.() ?? "";
       const ok = !back.startsWith("could not");
       this.#event(
         "pf-reverted",
         ok ? "degraded" : "failed",
         `no confirmation from the coordinator within ${p.seconds} s of loading ${PF_CONF} of generation ${p.generation}${link ? ` (${link})` : ""}: the new rules may cut this node off, so ${back}`,
       );
-      this.o.log.warn({ generation: p.generation, back }, "pf.conf reverted: no confirmation in time");
+      this.options.log.warn({ generation: p.generation, back }, "pf.conf reverted: no confirmation in time");
       return {
         path: PF_CONF,
         content: good.existed ? Buffer.from(good.content ?? "", "base64") : null,
@@ -300,10 +303,10 @@ export class PfManager {
     if (this.#stopped) return;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
-      if (this.o.onExpired) this.o.onExpired();
+      if (this.options.onExpired) this.options.onExpired();
       else
         void this.revertIfExpired().catch((e: unknown) =>
-          this.o.log.error({ err: errText(e) }, "pf revert failed"),
+          this.options.log.error({ err: errText(e) }, "pf revert failed"),
         );
     }, ms);
   }
@@ -314,7 +317,7 @@ export class PfManager {
   }
 
   #event(kind: string, label: HealthLabel, message: string): void {
-    this.o.onEvent?.({
+    this.options.onEvent?.({
       at: new Date(this.#clock.now()).toISOString(),
       kind,
       label,
@@ -325,7 +328,7 @@ export class PfManager {
 
   /** Writes a snapshot back to pf.conf and loads it; says what it did (for the event). */
   async #restore(s: Snapshot): Promise<string> {
-    const { target } = await resolveUnderRoot(this.o.root, PF_CONF, true);
+    const { target } = await resolveUnderRoot(this.options.root, PF_CONF, true);
     try {
       if (!s.existed) {
         // There was no pf.conf before the agent's (never on a real node: base ships one). pf without a
@@ -362,7 +365,7 @@ export class PfManager {
   }
 
   async #snapshot(): Promise<Snapshot> {
-    const { target } = await resolveUnderRoot(this.o.root, PF_CONF, false);
+    const { target } = await resolveUnderRoot(this.options.root, PF_CONF, false);
     let fd: Awaited<ReturnType<typeof open>>;
     try {
       fd = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -394,7 +397,8 @@ export class PfManager {
       st = { good: raw.good ?? null, confirmedSha: raw.confirmedSha ?? null, pending: raw.pending ?? null };
     } catch (e) {
       // Absent: nothing loaded yet. Unreadable: written atomically, so only a hand edit; start afresh.
-      if (!isNotFound(e)) this.o.log.error({ err: errText(e) }, "STATE/pf/state.json unreadable; ignored");
+      if (!isNotFound(e))
+        this.options.log.error({ err: errText(e) }, "STATE/pf/state.json unreadable; ignored");
     }
     this.#state = st;
     return st;

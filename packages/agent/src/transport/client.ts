@@ -156,9 +156,9 @@ export class AgentTransport {
   /** Invalid frames received and dropped without an answer (over the per-minute reply limit). */
   badFramesDropped = 0;
 
-  constructor(private readonly o: TransportOptions) {
-    this.#heartbeatMs = o.heartbeatMs ?? 15_000;
-    this.#clock = o.clock ?? transportClock;
+  constructor(private readonly options: TransportOptions) {
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.#clock = options.clock ?? transportClock;
     this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
     this.#repeatLog = new RefusalLog({ now: () => this.#clock.now() });
   }
@@ -224,7 +224,7 @@ export class AgentTransport {
   #setState(state: TransportState): void {
     if (this.#state === state) return;
     this.#state = state;
-    this.o.onStateChange?.(state);
+    this.options.onStateChange?.(state);
   }
 
   #clearTimers(): void {
@@ -238,20 +238,23 @@ export class AgentTransport {
     this.#setState("connecting");
     this.#welcomed = false;
     this.attempts += 1;
-    const Impl = this.o.WebSocketImpl ?? WebSocket;
-    const tls = this.o.tls;
+    const Impl = this.options.WebSocketImpl ?? WebSocket;
+    const tls = this.options.tls;
     let ws: WebSocket;
     try {
-      ws = new Impl(this.o.url, {
+      ws = new Impl(this.options.url, {
         maxPayload: MAX_FRAME_BYTES,
-        handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000,
-        headers: this.o.headers?.() ?? {},
+        handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000,
+        headers: this.options.headers?.() ?? {},
         ...(tls?.ca ? { ca: tls.ca } : {}),
         ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
         ...(tls?.caHash ? { checkServerIdentity: pinnedServerIdentity(tls.caHash) } : {}),
       });
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message, url: this.o.url }, "cannot create websocket");
+      this.options.logger.error(
+        { err: (err as Error).message, url: this.options.url },
+        "cannot create websocket",
+      );
       this.#scheduleRetry();
       return;
     }
@@ -263,11 +266,11 @@ export class AgentTransport {
         encodeFrame({
           type: "hello",
           protocol: PROTOCOL_VERSION,
-          node: this.o.node,
-          role: this.o.role,
-          agentVersion: this.o.agentVersion,
-          generation: this.o.generation(),
-          agentTime: Math.round((this.o.now ?? Date.now)()),
+          node: this.options.node,
+          role: this.options.role,
+          agentVersion: this.options.agentVersion,
+          generation: this.options.generation(),
+          agentTime: Math.round((this.options.now ?? Date.now)()),
         }),
       );
       this.#armDeadTimer(ws);
@@ -286,7 +289,7 @@ export class AgentTransport {
       this.#welcomed = false;
       if (this.#stopped) return;
       if (wasOpen) {
-        this.o.logger.warn(
+        this.options.logger.warn(
           {
             code,
             reason,
@@ -303,7 +306,7 @@ export class AgentTransport {
         this.#gaveUp = reason;
         this.#stopped = true;
         this.#setState("idle");
-        this.o.logger.error(
+        this.options.logger.error(
           { code, reason },
           "not reconnecting; the agent keeps enforcing its last applied state",
         );
@@ -317,16 +320,16 @@ export class AgentTransport {
   #armHandshakeTimer(ws: WebSocket): void {
     this.#handshakeTimer = this.#clock.setTimeout(() => {
       if (!this.#welcomed) {
-        this.o.logger.warn("no welcome from the coordinator in time");
+        this.options.logger.warn("no welcome from the coordinator in time");
         ws.terminate();
       }
-    }, this.o.handshakeTimeoutMs ?? 10_000);
+    }, this.options.handshakeTimeoutMs ?? 10_000);
   }
 
   #armDeadTimer(ws: WebSocket): void {
     if (this.#deadTimer !== null) this.#clock.clearTimeout(this.#deadTimer);
     this.#deadTimer = this.#clock.setTimeout(() => {
-      this.o.logger.warn(
+      this.options.logger.warn(
         { silentMs: 3 * this.#heartbeatMs },
         "coordinator link dead (no frame for three heartbeats)",
       );
@@ -351,7 +354,7 @@ export class AgentTransport {
       this.#bad.count += 1;
       if (this.#bad.count > BAD_FRAME_CLOSE_LIMIT) {
         if (ws.readyState === WebSocket.OPEN) {
-          this.o.logger.error(
+          this.options.logger.error(
             { count: this.#bad.count, limit: BAD_FRAME_CLOSE_LIMIT },
             "too many invalid frames from the coordinator; reconnecting",
           );
@@ -361,7 +364,7 @@ export class AgentTransport {
       }
       const note = this.#badLog.note(decoded.code);
       if (note !== null)
-        this.o.logger.warn(
+        this.options.logger.warn(
           {
             code: decoded.code,
             problem: decoded.message.slice(0, 500),
@@ -391,11 +394,14 @@ export class AgentTransport {
     if (!this.#welcomed) {
       if (frame.type !== "welcome") {
         if (frame.type === "error")
-          this.o.logger.error({ code: frame.code, problem: frame.message }, "coordinator refused the hello");
+          this.options.logger.error(
+            { code: frame.code, problem: frame.message },
+            "coordinator refused the hello",
+          );
         return;
       }
-      if (frame.protocol !== PROTOCOL_VERSION || frame.node !== this.o.node) {
-        this.o.logger.error(
+      if (frame.protocol !== PROTOCOL_VERSION || frame.node !== this.options.node) {
+        this.options.logger.error(
           { theirs: frame.protocol, ours: PROTOCOL_VERSION, node: frame.node },
           "welcome does not match our hello",
         );
@@ -409,9 +415,9 @@ export class AgentTransport {
       this.#welcomed = true;
       this.#attempt = 0;
       this.#setState("open");
-      this.o.logger.info(
+      this.options.logger.info(
         {
-          url: this.o.url,
+          url: this.options.url,
           coordinator: frame.coordinatorVersion,
           ...(this.#failures.count > 0
             ? {
@@ -423,7 +429,7 @@ export class AgentTransport {
         "connected to coordinator",
       );
       this.#failures = { count: 0, since: 0, loggedAt: Number.NEGATIVE_INFINITY, lastError: "" };
-      this.o.onOpen();
+      this.options.onOpen();
       return;
     }
     if (frame.type === "ping") {
@@ -432,7 +438,7 @@ export class AgentTransport {
           type: "pong",
           replyTo: frame.id,
           sentAt: frame.sentAt,
-          agentTime: Math.round((this.o.now ?? Date.now)()),
+          agentTime: Math.round((this.options.now ?? Date.now)()),
         }),
       );
       return;
@@ -445,7 +451,7 @@ export class AgentTransport {
         // One line per generation and minute: a peer replaying one frame floods no log.
         const note = this.#repeatLog.note(`${seen.kind} ${frame.generation}`);
         if (note !== null)
-          this.o.logger.info(
+          this.options.logger.info(
             {
               id: frame.id,
               generation: frame.generation,
@@ -460,13 +466,13 @@ export class AgentTransport {
         return;
       }
     }
-    this.o.onFrame(frame);
+    this.options.onFrame(frame);
   }
 
   #scheduleRetry(): void {
     if (this.#stopped || this.#retryTimer) return;
     this.#setState("connecting");
-    const delay = backoffDelay(this.#attempt, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+    const delay = backoffDelay(this.#attempt, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
     this.#attempt += 1;
     this.reconnects += 1;
     this.#retryTimer = this.#clock.setTimeout(() => {
@@ -485,16 +491,21 @@ export class AgentTransport {
     // in place of ws's bare "Unexpected server response: N".
     const http = explainHttpStatus(f.lastError);
     const message = http ?? "coordinator link error";
-    const detail = { code, reason, ...(http ? {} : { err: f.lastError.slice(0, 200) }), url: this.o.url };
+    const detail = {
+      code,
+      reason,
+      ...(http ? {} : { err: f.lastError.slice(0, 200) }),
+      url: this.options.url,
+    };
     f.lastError = "";
     if (f.count <= FAILURE_LOG_FIRST) {
-      this.o.logger.warn({ attempt: f.count, ...detail }, message);
+      this.options.logger.warn({ attempt: f.count, ...detail }, message);
       f.loggedAt = now;
       return;
     }
     if (now - f.loggedAt < FAILURE_LOG_EVERY_MS) return;
     f.loggedAt = now;
-    this.o.logger.warn(
+    this.options.logger.warn(
       { ...detail, failedAttempts: f.count, sinceMs: now - f.since },
       "coordinator still unreachable; retrying at the capped rate, enforcing the last applied state meanwhile",
     );
