@@ -200,7 +200,8 @@ async function main(argv: string[]): Promise<number> {
       root,
       stateDir,
       services,
-      ...(clockOffsetMs !== 0 ? { now: () => clock.now() } : {}),
+      // The VM's clock (--clock-offset) times its probes and stamps its signals.
+      clock,
       logger: logger.child({ part: "health" }),
       ...(typeof values["port-map-dir"] === "string"
         ? { probe: { mapPort: portMap(values["port-map-dir"]) } }

@@ -3,6 +3,7 @@
 // (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { type Clock, systemClock } from "@vmmeet/node";
 import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { ServiceLife } from "../services/life.js";
@@ -30,6 +31,15 @@ export interface HealthMonitorOptions {
   probeIntervalMs?: number;
   pollIntervalMs?: number;
   probe?: ProbeOptions;
+  /**
+   * The probe timer and the own-log cache run on it (default systemClock: unref'd timers, a health probe
+   * keeps no agent alive); tests drive it with a ManualClock.
+   */
+  clock?: Clock;
+  /**
+   * The VM's wall clock (default the clock's now(); main.ts's --clock-offset): what signals, grace periods
+   * and events are stamped with, as the coordinator reads them.
+   */
   now?: () => number;
   /** How long "does the component's own log file exist" is cached (default 1000 ms). */
   ownLogCacheMs?: number;
@@ -47,7 +57,7 @@ export class HealthMonitor implements HealthSource {
   #sources = new Map<string, Source>();
   #configKey = "";
   #sourcesKey = "";
-  #probeTimer: NodeJS.Timeout | null = null;
+  #probeTimer: unknown = null;
   #probing = false;
   #probeAgain = false;
   #listeners: (() => void)[] = [];
@@ -63,10 +73,14 @@ export class HealthMonitor implements HealthSource {
   #stopped = false;
   readonly #life: ServiceLife;
   readonly #unsubscribe: (() => void)[];
+  readonly #clock: Clock;
+  readonly #now: () => number;
 
   constructor(private readonly options: HealthMonitorOptions) {
     this.#offsets = new JsonFileOffsetStore(path.join(options.stateDir, "log-offsets.json"));
     this.#life = ServiceLife.of(options.services);
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (() => this.#clock.now());
     this.#unsubscribe = [
       // Learnt when the (re)start happens, not when the apply returns: a JVM that logs "Added brewery
       // instance" while the apply finishes its other services would otherwise have that line discarded as
@@ -90,9 +104,7 @@ export class HealthMonitor implements HealthSource {
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
       this.#configKey = key;
-      this.#trackers = desired
-        ? trackersFor(desired, this.options.now ? { clock: { now: this.options.now } } : {})
-        : new Map();
+      this.#trackers = desired ? trackersFor(desired, { clock: { now: this.#now } }) : new Map();
       // The tailers resume at their kept offsets: the brewery the lines before them built comes back too
       // (read once, before the first tailer starts; kept up to date in memory after that).
       this.#breweryLoad ??= this.#offsets.loadBrewery().then(
@@ -119,10 +131,7 @@ export class HealthMonitor implements HealthSource {
         logs.map((src) => this.#startSource(src.component, src.path, src.tag, desired?.health.release)),
       );
     }
-    if (!this.#probeTimer && desired) {
-      this.#probeTimer = setInterval(() => void this.probeNow(), this.options.probeIntervalMs ?? 15_000);
-      this.#probeTimer.unref();
-    }
+    if (this.#probeTimer === null && desired) this.#armProbe();
     // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
     // what was observed: a probe now would run before the apply's restarts, whose "started" discards it; the
     // service owner's "running" after each (re)start or reload probes instead.
@@ -142,7 +151,7 @@ export class HealthMonitor implements HealthSource {
       onRecord: (result) => {
         // Lines read in one poll arrive in the same millisecond; strictly increasing times keep their order, so
         // that a later "Joined MUC" cures an earlier login failure of the same burst.
-        const at = Math.max(this.options.now?.() ?? Date.now(), this.#lastSignalAt + 1);
+        const at = Math.max(this.#now(), this.#lastSignalAt + 1);
         this.#lastSignalAt = at;
         const signal = toHealthSignal(component, result, new Date(at), file);
         if (!signal) return;
@@ -189,7 +198,7 @@ export class HealthMonitor implements HealthSource {
       "log lines skipped",
     );
     const event: AgentEvent = {
-      at: new Date(this.options.now?.() ?? Date.now()).toISOString(),
+      at: new Date(this.#now()).toISOString(),
       kind: "log-lines-skipped",
       label: "degraded",
       message,
@@ -203,7 +212,7 @@ export class HealthMonitor implements HealthSource {
 
   /** Whether one of the component's own (untagged) log files exists; looked up at most once a second. */
   #hasOwnLog(component: LogComponent): boolean {
-    const now = Date.now();
+    const now = this.#clock.now();
     const cached = this.#ownLog.get(component);
     if (cached && now - cached.at < (this.options.ownLogCacheMs ?? 1000)) return cached.exists;
     const own = (this.#desired?.health.logs ?? []).filter(
@@ -248,7 +257,7 @@ export class HealthMonitor implements HealthSource {
             },
             {
               check: (s) => this.#life.running(s),
-              ...(this.options.now ? { now: this.options.now } : {}),
+              now: this.#now,
               ...(this.options.probe ?? {}),
             },
           );
@@ -267,11 +276,18 @@ export class HealthMonitor implements HealthSource {
     }
   }
 
+  /** The next round of probes, one interval from now; each round arms the one after it. */
+  #armProbe(): void {
+    this.#probeTimer = this.#clock.setTimeout(() => {
+      this.#armProbe();
+      void this.probeNow();
+    }, this.options.probeIntervalMs ?? 15_000);
+  }
+
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted(service: string): void {
     for (const t of this.#trackers.values())
-      if (t.config.service === service)
-        t.observe({ kind: "started", at: this.options.now?.() ?? Date.now() });
+      if (t.config.service === service) t.observe({ kind: "started", at: this.#now() });
     this.#changed();
   }
 
@@ -343,7 +359,7 @@ export class HealthMonitor implements HealthSource {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const u of this.#unsubscribe) u();
-    if (this.#probeTimer) clearInterval(this.#probeTimer);
+    if (this.#probeTimer !== null) this.#clock.clearTimeout(this.#probeTimer);
     this.#probeTimer = null;
     // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.
     await this.#stopSources();
