@@ -1,7 +1,11 @@
-// The agent daemon: started in order (apply engine, health, metrics, transport), stopped in reverse.
-// It enforces the last applied desired state from its state directory at start, with or without a
+// The agent daemon: started in order (apply engine, health, metrics, healer, pf, transport), stopped in
+// reverse. It enforces the last applied desired state from its state directory at start, with or without a
 // coordinator, applies what the coordinator sends, and reports a full snapshot after every (re)connect and
 // changes after that.
+//
+// Read top-down: the constructor builds the parts; "what the parts tell the daemon" is the one place where
+// their events are connected (pf, health and the link emit typed events; the daemon subscribes); start()
+// and stop() bring them up in order and down in reverse; the rest is what the daemon does on each event.
 
 import { type BackoffOptions, type Clock, liveClock } from "@vmmeet/node";
 import type {
@@ -29,7 +33,8 @@ import { ServiceLife } from "./services/life.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
-import { AgentTransport, type TransportTls } from "./transport/client.js";
+import { AgentTransport, type TransportState } from "./transport/client.js";
+import type { TransportTls } from "./transport/tls.js";
 
 /** At most one health status frame, and one snapshot for the healer's changes, per this many ms. */
 const STATUS_INTERVAL_MS = 250;
@@ -112,7 +117,7 @@ export class AgentDaemon {
   /** The VM's clock for the healer and pf: live timers, times read from `now`. */
   readonly #vmClock: Clock;
   /** When the coordinator link last changed state, for the pf revert event. */
-  #link: { state: string; since: string };
+  #link: { state: TransportState; since: string };
 
   constructor(private readonly options: AgentDaemonOptions) {
     this.#vmClock = options.now ? { ...liveClock, now: options.now } : liveClock;
@@ -120,43 +125,40 @@ export class AgentDaemon {
     this.#life = ServiceLife.of(options.services);
     this.#statusThrottle = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, options.clock);
     this.#snapshotThrottle = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, options.clock);
+    // The programs' paths and the runner go as given: each part takes its default for one not given.
+    const { runner, stateDir, root, logger } = options;
     this.#pf = new PfManager({
-      root: options.root,
-      stateDir: options.stateDir,
-      log: options.logger.child({ part: "pf" }),
+      root,
+      stateDir,
+      log: logger.child({ part: "pf" }),
       confirmable: options.coordinator !== null,
       clock: this.#vmClock,
-      ...(options.pfctl ? { pfctl: options.pfctl } : {}),
-      ...(options.runner ? { runner: options.runner } : {}),
-      onEvent: (e) => this.#event(e),
-      onExpired: () => void this.#pfExpired(),
-      describeLink: () =>
-        this.#link.state === "open"
-          ? "the coordinator link is up, but no confirmation came"
-          : `the coordinator link is ${this.#link.state === "idle" ? "down" : this.#link.state} since ${this.#link.since}`,
+      pfctl: options.pfctl,
+      runner,
     });
     this.#host = new HostManager({
-      stateDir: options.stateDir,
-      log: options.logger.child({ part: "host" }),
-      ...(options.vmctl ? { vmctl: options.vmctl } : {}),
-      ...(options.vmd ? { vmd: options.vmd } : {}),
-      ...(options.sysctl ? { sysctl: options.sysctl } : {}),
-      ...(options.runner ? { runner: options.runner } : {}),
+      stateDir,
+      log: logger.child({ part: "host" }),
+      vmctl: options.vmctl,
+      vmd: options.vmd,
+      sysctl: options.sysctl,
+      runner,
     });
     this.engine = new ApplyEngine({
       pf: this.#pf,
       host: this.#host,
-      stateDir: options.stateDir,
+      stateDir,
       services: this.#life,
-      root: options.root,
+      root,
       accounts: options.accounts,
-      log: options.logger.child({ part: "apply" }),
-      ...(options.runner ? { runner: options.runner } : {}),
-      ...(options.prosodyctl ? { prosodyctl: options.prosodyctl } : {}),
-      ...(options.openssl ? { openssl: options.openssl } : {}),
-      ...(options.acmeClient ? { acmeClient: options.acmeClient } : {}),
-      ...(options.role ? { role: options.role } : {}),
+      log: logger.child({ part: "apply" }),
+      runner,
+      prosodyctl: options.prosodyctl,
+      openssl: options.openssl,
+      acmeClient: options.acmeClient,
+      role: options.role,
     });
+    this.#listenToPf(this.#pf);
   }
 
   get generation(): number {
@@ -189,14 +191,7 @@ export class AgentDaemon {
     } else if (started.kind === "pending-finished") {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
-    this.options.health?.onEvent?.((e) => this.#event(e));
-    await this.options.health?.configure(this.#desired);
-    this.options.health?.onChange(() => {
-      // What a rollout gate reads (a component's state, jicofo's bridges) goes out at once; the rest of a
-      // burst (explanations, signal times) is throttled.
-      if (gateKey(this.options.health?.components() ?? []) !== this.#sentGateKey) this.#statusThrottle.now();
-      else this.#statusThrottle.request();
-    });
+    if (this.options.health) await this.#startHealth(this.options.health);
     this.options.metrics?.start();
     if (this.options.heal !== false) {
       this.#healer = new Healer({
@@ -225,31 +220,40 @@ export class AgentDaemon {
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
     // at once when it ran out meanwhile).
     await this.#pf.start();
-    if (this.options.coordinator) {
-      this.#transport = new AgentTransport({
-        url: this.options.coordinator,
-        node: this.options.node,
-        role: this.options.role ?? this.#desired?.role ?? null,
-        agentVersion: AGENT_VERSION,
-        generation: () => this.#generation,
-        onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
-        onFrame: (f) => void this.#onFrame(f),
-        onStateChange: (state) => {
-          this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
-        },
-        logger: log.child({ part: "transport" }),
-        ...(this.options.now ? { now: this.options.now } : {}),
-        ...(this.options.tls ? { tls: this.options.tls } : {}),
-        ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
-        ...(this.options.headers ? { headers: this.options.headers } : {}),
-      });
-      this.#transport.start();
-    } else {
-      log.warn("no coordinator given: enforcing the persisted state only");
-    }
+    if (this.options.coordinator) this.#openLink(this.options.coordinator);
+    else log.warn("no coordinator given: enforcing the persisted state only");
   }
 
-  /** Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). */
+  /** The coordinator link: made at start, since its hello names the role (the persisted state may fix it). */
+  #openLink(coordinator: string): void {
+    this.#transport = new AgentTransport({
+      url: coordinator,
+      node: this.options.node,
+      role: this.options.role ?? this.#desired?.role ?? null,
+      agentVersion: AGENT_VERSION,
+      generation: () => this.#generation,
+      logger: this.options.logger.child({ part: "transport" }),
+      now: this.options.now,
+      tls: this.options.tls,
+      backoff: this.options.backoff,
+      headers: this.options.headers,
+    });
+    this.#listenToTransport(this.#transport);
+    this.#transport.start();
+  }
+
+  /** Health follows the persisted state's logs first; its changes are listened to after that. */
+  async #startHealth(health: HealthSource): Promise<void> {
+    health.onEvent?.((e) => this.#event(e));
+    await health.configure(this.#desired);
+    this.#listenToHealth(health);
+  }
+
+  /**
+   * Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). In
+   * reverse order, except that what acts on its own stops first (the throttles, pf's confirm window, the
+   * healer's passes): nothing is reverted or repaired while the link closes.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#statusThrottle.cancel();
@@ -261,6 +265,37 @@ export class AgentDaemon {
       await this.options.health?.stop();
     })();
     return this.#stopping;
+  }
+
+  // What the parts tell the daemon: every event of a part, and what the daemon does with it.
+
+  /** pf: its events are the node's events; its confirm window ran out: the revert runs here. */
+  #listenToPf(pf: PfManager): void {
+    pf.on("event", (e) => this.#event(e));
+    pf.on("expired", () => void this.#pfExpired());
+  }
+
+  /**
+   * Health: a change goes out as a status frame. What a rollout gate reads (a component's state, jicofo's
+   * bridges) goes out at once; the rest of a burst (explanations, signal times) is throttled.
+   */
+  #listenToHealth(health: HealthSource): void {
+    health.onChange(() => {
+      if (gateKey(health.components()) !== this.#sentGateKey) this.#statusThrottle.now();
+      else this.#statusThrottle.request();
+    });
+  }
+
+  /**
+   * The coordinator link: after every (re)connect a full snapshot, then the events kept meanwhile; its
+   * frames are handled here; its state is remembered for the pf revert event.
+   */
+  #listenToTransport(transport: AgentTransport): void {
+    transport.on("open", () => void this.#sendSnapshot().then(() => this.#drainEvents()));
+    transport.on("frame", (f) => void this.#onFrame(f));
+    transport.on("state", (state) => {
+      this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
+    });
   }
 
   #send(frame: AgentToCoordinator): boolean {
@@ -287,28 +322,17 @@ export class AgentDaemon {
       services,
       health: this.options.health?.components() ?? [],
       metrics: this.options.metrics?.latest() ?? null,
-      ...(this.#desired?.role === "host" ? { vms: await this.#vms() } : {}),
+      ...(this.#desired?.role === "host"
+        ? { vms: await this.#host.reportedVms(this.#desired.vms ?? []) }
+        : {}),
     };
-  }
-
-  /** The host's VMs as vmctl reports them; a VM of the spec vmd does not know is listed too. */
-  async #vms(): Promise<NonNullable<NodeStatus["vms"]>> {
-    const st = await this.#host.status(this.#desired?.vms ?? []);
-    if (st.ok) return st.vms;
-    this.options.logger.warn({ problem: st.detail }, "cannot read the VMs' state");
-    return (this.#desired?.vms ?? []).map((v) => ({
-      name: v.name,
-      state: "unknown",
-      id: null,
-      wanted: v.enable,
-    }));
   }
 
   /** pf's confirm window ran out: the engine puts the rules of before back and keeps them. */
   async #pfExpired(): Promise<void> {
     try {
       const generation = this.#generation;
-      const desired = await this.engine.revertPf();
+      const desired = await this.engine.revertPf(this.#linkNote());
       if (!desired) return;
       this.#transport?.revokeAnswers(
         generation,
@@ -320,6 +344,14 @@ export class AgentDaemon {
     } catch (err) {
       this.options.logger.error({ err: (err as Error).message }, "pf revert failed");
     }
+  }
+
+  /** How the coordinator link looks now, for the revert event ("down since ..."). */
+  #linkNote(): string {
+    const { state, since } = this.#link;
+    return state === "open"
+      ? "the coordinator link is up, but no confirmation came"
+      : `the coordinator link is ${state === "idle" ? "down" : state} since ${since}`;
   }
 
   async #sendSnapshot(replyTo?: string, known?: Pick<ApplyResult, "observedFiles">): Promise<void> {
@@ -370,21 +402,12 @@ export class AgentDaemon {
         const managed = this.#desired?.services.some((s) => s.name === frame.service) ?? false;
         const ok =
           managed && this.#healer ? await this.#healer.restartService(frame.service, frame.reason) : false;
-        this.#send({
-          type: "apply-result",
-          replyTo: frame.id,
-          generation: this.#generation,
-          ok,
-          unchanged: !ok,
-          items: [
-            {
-              kind: "service",
-              target: frame.service,
-              status: ok ? "restarted" : managed ? "failed" : "refused",
-              ...(managed ? {} : { detail: "not a service of this node's desired state" }),
-            },
-          ],
-        });
+        const status = ok ? "restarted" : managed ? "failed" : "refused";
+        const detail = managed ? {} : { detail: "not a service of this node's desired state" };
+        const items: ApplyResultFrame["items"] = [
+          { kind: "service", target: frame.service, status, ...detail },
+        ];
+        this.#reply(frame.id, this.#generation, { ok, unchanged: !ok, items });
         return;
       }
       case "confirm":
@@ -414,15 +437,7 @@ export class AgentDaemon {
     } catch (err) {
       this.#applying = null;
       log.error({ err: (err as Error).message }, "apply crashed");
-      this.#send({
-        type: "apply-result",
-        replyTo: id,
-        generation,
-        ok: false,
-        unchanged: false,
-        items: [],
-        error: (err as Error).message,
-      });
+      this.#reply(id, generation, { ok: false, unchanged: false, items: [], error: (err as Error).message });
       return;
     }
     this.#applying = null;
@@ -445,10 +460,7 @@ export class AgentDaemon {
       "apply finished",
     );
     const error = applyError(res, generation, items);
-    this.#send({
-      type: "apply-result",
-      replyTo: id,
-      generation,
+    this.#reply(id, generation, {
       ok,
       unchanged: !res.changed,
       items,
@@ -456,7 +468,18 @@ export class AgentDaemon {
     });
     await this.#sendSnapshot(undefined, res);
   }
+
+  /** The apply-result answering request `replyTo` (a desired state, a repair). */
+  #reply(
+    replyTo: string,
+    generation: number,
+    result: Omit<ApplyResultFrame, "type" | "replyTo" | "generation">,
+  ): void {
+    this.#send({ type: "apply-result", replyTo, generation, ...result });
+  }
 }
+
+type ApplyResultFrame = Extract<AgentToCoordinator, { type: "apply-result" }>;
 
 /** The part of the health the coordinator's rollout gates read (fleet/gates.ts). */
 function gateKey(health: readonly ComponentHealth[]): string {

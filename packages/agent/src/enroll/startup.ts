@@ -10,7 +10,7 @@ import { cappedDelay } from "@vmmeet/node";
 import type { NodeRole } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { StateStore } from "../state/store.js";
-import type { TransportTls } from "../transport/client.js";
+import type { TransportTls } from "../transport/tls.js";
 import { asRole, EnrollError, type Enrollment, enroll, joinTokenId, loadEnrollment } from "./enroll.js";
 import { parseCaHash } from "./pin.js";
 

@@ -132,6 +132,17 @@ export class HostManager {
   }
 
   /**
+   * The VMs for the node's status: as vmctl reports them (a VM of the spec vmd does not know is listed too),
+   * or each VM of the spec as "unknown" when vmctl cannot say (logged).
+   */
+  async reportedVms(wanted: readonly VmEntry[]): Promise<VmState[]> {
+    const st = await this.status(wanted);
+    if (st.ok) return st.vms;
+    this.options.log.warn({ problem: st.detail }, "cannot read the VMs' state");
+    return wanted.map((v) => ({ name: v.name, state: "unknown", id: null, wanted: v.enable }));
+  }
+
+  /**
    * `vmctl start NAME` for every enabled VM of the desired state that vmd does not run. A disabled one is
    * left as it is (an admin may run it by hand); a VM vmd runs but the spec no longer lists is only
    * reported, never stopped.

@@ -21,6 +21,7 @@
 // The pending confirmation and `good` survive an agent restart (STATE/pf/state.json): a crash inside the
 // window resumes the timer on start, and an expired window reverts at once. The timer is owned by
 // start()/stop() (STYLE.md 7).
+import { EventEmitter } from "node:events";
 import { constants } from "node:fs";
 import { mkdir, open, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -50,14 +51,18 @@ export interface PfManagerOptions {
   confirmable: boolean;
   runner?: CommandRunner;
   clock?: Clock;
-  onEvent?: (event: AgentEvent) => void;
+}
+
+/** What pf tells its owner. */
+export interface PfEvents {
+  /** Loaded, confirmed, reverted: worth an audit line at the coordinator. */
+  event: [event: AgentEvent];
   /**
-   * The window ran out. The owner runs the revert (ApplyEngine.revertPf -> revertIfExpired) in its
-   * exclusive section, so a revert never interleaves with an apply writing pf.conf.
+   * The window ran out. A listener runs the revert (ApplyEngine.revertPf -> revertIfExpired) in its
+   * exclusive section, so a revert never interleaves with an apply writing pf.conf; without one, the
+   * manager reverts by itself.
    */
-  onExpired?: () => void;
-  /** How the coordinator link looks now, for the revert event ("disconnected since ..."). */
-  describeLink?: () => string;
+  expired: [];
 }
 
 interface Snapshot {
@@ -99,7 +104,7 @@ export interface PfRevert {
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export class PfManager {
+export class PfManager extends EventEmitter<PfEvents> {
   readonly pfctl: string;
   readonly #dir: string;
   readonly #runner: CommandRunner;
@@ -111,6 +116,7 @@ export class PfManager {
   #stopped = false;
 
   constructor(private readonly options: PfManagerOptions) {
+    super();
     this.pfctl = options.pfctl ?? DEFAULT_PFCTL;
     this.#dir = path.join(options.stateDir, "pf");
     this.#runner = options.runner ?? execRunner(options.log);
@@ -270,8 +276,10 @@ export class PfManager {
   /**
    * Puts the rules of before back and loads them when the window has run out (null otherwise: confirmed
    * meanwhile, or nothing pending). The caller keeps them in its desired state (ApplyEngine.revertPf).
+   * `why`: what the caller knows of why no confirmation came (the daemon: how its coordinator link looks,
+   * "down since ..."), said in the event.
    */
-  revertIfExpired(): Promise<PfRevert | null> {
+  revertIfExpired(why?: string): Promise<PfRevert | null> {
     return this.#serial.run(async () => {
       const st = await this.#load();
       const p = st.pending;
@@ -281,12 +289,11 @@ export class PfManager {
       st.pending = null;
       await this.#save(st);
       this.#disarm();
-      const link = this.options.describeLink?.() ?? "";
       const ok = !back.startsWith("could not");
       this.#event(
         "pf-reverted",
         ok ? "degraded" : "failed",
-        `no confirmation from the coordinator within ${p.seconds} s of loading ${PF_CONF} of generation ${p.generation}${link ? ` (${link})` : ""}: the new rules may cut this node off, so ${back}`,
+        `no confirmation from the coordinator within ${p.seconds} s of loading ${PF_CONF} of generation ${p.generation}${why ? ` (${why})` : ""}: the new rules may cut this node off, so ${back}`,
       );
       this.options.log.warn({ generation: p.generation, back }, "pf.conf reverted: no confirmation in time");
       return {
@@ -303,7 +310,7 @@ export class PfManager {
     if (this.#stopped) return;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
-      if (this.options.onExpired) this.options.onExpired();
+      if (this.listenerCount("expired") > 0) this.emit("expired");
       else
         void this.revertIfExpired().catch((e: unknown) =>
           this.options.log.error({ err: errText(e) }, "pf revert failed"),
@@ -317,7 +324,7 @@ export class PfManager {
   }
 
   #event(kind: string, label: HealthLabel, message: string): void {
-    this.options.onEvent?.({
+    this.emit("event", {
       at: new Date(this.#clock.now()).toISOString(),
       kind,
       label,
