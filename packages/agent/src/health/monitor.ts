@@ -37,8 +37,8 @@ export interface HealthMonitorOptions {
    */
   clock?: Clock;
   /**
-   * The VM's wall clock (default the clock's now(); main.ts's --clock-offset): what signals, grace periods
-   * and events are stamped with, as the coordinator reads them.
+   * The VM's wall clock (default the clock's now(), which main.ts sets off by --clock-offset): what signals,
+   * grace periods and events are stamped with, as the coordinator reads them.
    */
   now?: () => number;
   /** How long "does the component's own log file exist" is cached (default 1000 ms). */
