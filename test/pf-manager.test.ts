@@ -47,12 +47,11 @@ async function setup(o: { confirmable?: boolean; existing?: string | null } = {}
       log: pino({ level: "silent" }),
       confirmable: o.confirmable ?? true,
       clock,
-      onEvent: (e) => events.push(e),
-      onExpired: () => {
+    })
+      .on("event", (e) => events.push(e))
+      .on("expired", () => {
         expired += 1;
-      },
-      describeLink: () => "the coordinator link is down since a moment ago",
-    });
+      });
   /** What the apply engine does for a changed pf.conf: remember, write, load. */
   const change = async (pf: PfManager, text: string, generation: number, seconds = 2) => {
     expect(await pf.check(Buffer.from(text))).toBeNull();
@@ -97,7 +96,7 @@ describe("PfManager", () => {
     expect(await pf.revertIfExpired()).toBeNull();
     t.clock.advance(1);
     expect(t.expired()).toBe(1);
-    const r = await pf.revertIfExpired();
+    const r = await pf.revertIfExpired("the coordinator link is down since a moment ago");
     expect(r).toMatchObject({ path: "/etc/pf.conf", ok: true });
     expect(r?.content?.toString()).toBe(NEW);
     expect(await readFile(t.conf, "utf8")).toBe(NEW);

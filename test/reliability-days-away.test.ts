@@ -13,11 +13,8 @@ import { DEFAULT_BACKOFF, ManualClock } from "@vmmeet/node";
 import type { AgentEvent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { EventOutbox } from "../packages/agent/src/heal/outbox.js";
-import {
-  AgentTransport,
-  FAILURE_LOG_EVERY_MS,
-  FAILURE_LOG_FIRST,
-} from "../packages/agent/src/transport/client.js";
+import { AgentTransport } from "../packages/agent/src/transport/client.js";
+import { FAILURE_LOG_EVERY_MS, FAILURE_LOG_FIRST } from "../packages/agent/src/transport/unreachable.js";
 import { capturingLogger } from "./helpers/capture-log.js";
 import { fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { prng } from "./helpers/fuzz.js";
@@ -54,17 +51,16 @@ describe("days away from the coordinator", () => {
       role: "jvb",
       agentVersion: "test",
       generation: () => 3,
-      onFrame: () => undefined,
-      onOpen: () => {
-        outbox.drain(
-          (event) => t.send({ type: "event", event }),
-          () => new Date(clock.now()),
-        );
-      },
       logger: capturingLogger(lines, "info"),
       backoff: DEFAULT_BACKOFF,
       random: r.next,
       clock,
+    });
+    t.on("open", () => {
+      outbox.drain(
+        (event) => t.send({ type: "event", event }),
+        () => new Date(clock.now()),
+      );
     });
     cleanups.push(() => t.stop());
 

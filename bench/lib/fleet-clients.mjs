@@ -141,27 +141,29 @@ function startAll({ url, desired }) {
       generation: () => a.generation,
       logger,
       tls: { ca: material.ca, cert, key: material.key, caHash: material.caHash },
-      onStateChange: (s) => {
-        a.open = s === "open";
-      },
-      onOpen: () => a.transport.send({ type: "snapshot", status: statusFor(a.desired, a.generation) }),
-      onFrame: (f) => {
-        if (f.type === "desired") {
-          a.generation = f.generation;
-          a.desired = f.desired;
-          a.transport.send({
-            type: "apply-result",
-            replyTo: f.id,
-            generation: f.generation,
-            ok: true,
-            unchanged: false,
-            items: f.desired.files.map((file) => ({ kind: "file", target: file.path, status: "written" })),
-          });
-          a.transport.send({ type: "snapshot", status: statusFor(a.desired, a.generation) });
-        } else if (f.type === "snapshot-request") {
-          a.transport.send({ type: "snapshot", replyTo: f.id, status: statusFor(a.desired, a.generation) });
-        }
-      },
+    });
+    a.transport.on("state", (s) => {
+      a.open = s === "open";
+    });
+    a.transport.on("open", () =>
+      a.transport.send({ type: "snapshot", status: statusFor(a.desired, a.generation) }),
+    );
+    a.transport.on("frame", (f) => {
+      if (f.type === "desired") {
+        a.generation = f.generation;
+        a.desired = f.desired;
+        a.transport.send({
+          type: "apply-result",
+          replyTo: f.id,
+          generation: f.generation,
+          ok: true,
+          unchanged: false,
+          items: f.desired.files.map((file) => ({ kind: "file", target: file.path, status: "written" })),
+        });
+        a.transport.send({ type: "snapshot", status: statusFor(a.desired, a.generation) });
+      } else if (f.type === "snapshot-request") {
+        a.transport.send({ type: "snapshot", replyTo: f.id, status: statusFor(a.desired, a.generation) });
+      }
     });
     agents.set(node, a);
     a.transport.start();

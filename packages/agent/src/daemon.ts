@@ -1,7 +1,11 @@
-// The agent daemon: started in order (apply engine, health, metrics, transport), stopped in reverse.
-// It enforces the last applied desired state from its state directory at start, with or without a
+// The agent daemon: started in order (apply engine, health, metrics, healer, pf, transport), stopped in
+// reverse. It enforces the last applied desired state from its state directory at start, with or without a
 // coordinator, applies what the coordinator sends, and reports a full snapshot after every (re)connect and
 // changes after that.
+//
+// Read top-down: the constructor builds the parts; "what the parts tell the daemon" is the one place where
+// their events are connected (pf, health and the link emit typed events; the daemon subscribes); start()
+// and stop() bring them up in order and down in reverse; the rest is what the daemon does on each event.
 
 import { type BackoffOptions, type Clock, liveClock } from "@vmmeet/node";
 import type {
@@ -29,7 +33,8 @@ import { ServiceLife } from "./services/life.js";
 import type { ServiceManager } from "./services/manager.js";
 import { fileStates, serviceStates } from "./status.js";
 import { Throttle } from "./throttle.js";
-import { AgentTransport, type TransportTls } from "./transport/client.js";
+import { AgentTransport, type TransportState } from "./transport/client.js";
+import type { TransportTls } from "./transport/tls.js";
 
 /** At most one health status frame, and one snapshot for the healer's changes, per this many ms. */
 const STATUS_INTERVAL_MS = 250;
@@ -97,7 +102,7 @@ export class AgentDaemon {
   #desired: NodeDesired | null = null;
   #applying: number | null = null;
   /** Health changes come in bursts (a restart prints many lines): see Throttle. */
-  readonly #status: Throttle;
+  readonly #statusThrottle: Throttle;
   /** gateKey() of the health last sent. */
   #sentGateKey = "";
   #started = false;
@@ -106,57 +111,54 @@ export class AgentDaemon {
   /** Repairs and other events not yet sent: kept while the coordinator is away. */
   readonly #outbox = new EventOutbox();
   /** A service changed state (healer): a full snapshot, throttled like the status. */
-  readonly #snapshot: Throttle;
+  readonly #snapshotThrottle: Throttle;
   readonly #pf: PfManager;
   readonly #host: HostManager;
   /** The VM's clock for the healer and pf: live timers, times read from `now`. */
   readonly #vmClock: Clock;
   /** When the coordinator link last changed state, for the pf revert event. */
-  #link: { state: string; since: string };
+  #link: { state: TransportState; since: string };
 
-  constructor(private readonly o: AgentDaemonOptions) {
-    this.#vmClock = o.now ? { ...liveClock, now: o.now } : liveClock;
+  constructor(private readonly options: AgentDaemonOptions) {
+    this.#vmClock = options.now ? { ...liveClock, now: options.now } : liveClock;
     this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
-    this.#life = ServiceLife.of(o.services);
-    this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
-    this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
+    this.#life = ServiceLife.of(options.services);
+    this.#statusThrottle = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, options.clock);
+    this.#snapshotThrottle = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, options.clock);
+    // The programs' paths and the runner go as given: each part takes its default for one not given.
+    const { runner, stateDir, root, logger } = options;
     this.#pf = new PfManager({
-      root: o.root,
-      stateDir: o.stateDir,
-      log: o.logger.child({ part: "pf" }),
-      confirmable: o.coordinator !== null,
+      root,
+      stateDir,
+      log: logger.child({ part: "pf" }),
+      confirmable: options.coordinator !== null,
       clock: this.#vmClock,
-      ...(o.pfctl ? { pfctl: o.pfctl } : {}),
-      ...(o.runner ? { runner: o.runner } : {}),
-      onEvent: (e) => this.#event(e),
-      onExpired: () => void this.#pfExpired(),
-      describeLink: () =>
-        this.#link.state === "open"
-          ? "the coordinator link is up, but no confirmation came"
-          : `the coordinator link is ${this.#link.state === "idle" ? "down" : this.#link.state} since ${this.#link.since}`,
+      pfctl: options.pfctl,
+      runner,
     });
     this.#host = new HostManager({
-      stateDir: o.stateDir,
-      log: o.logger.child({ part: "host" }),
-      ...(o.vmctl ? { vmctl: o.vmctl } : {}),
-      ...(o.vmd ? { vmd: o.vmd } : {}),
-      ...(o.sysctl ? { sysctl: o.sysctl } : {}),
-      ...(o.runner ? { runner: o.runner } : {}),
+      stateDir,
+      log: logger.child({ part: "host" }),
+      vmctl: options.vmctl,
+      vmd: options.vmd,
+      sysctl: options.sysctl,
+      runner,
     });
     this.engine = new ApplyEngine({
       pf: this.#pf,
       host: this.#host,
-      stateDir: o.stateDir,
+      stateDir,
       services: this.#life,
-      root: o.root,
-      accounts: o.accounts,
-      log: o.logger.child({ part: "apply" }),
-      ...(o.runner ? { runner: o.runner } : {}),
-      ...(o.prosodyctl ? { prosodyctl: o.prosodyctl } : {}),
-      ...(o.openssl ? { openssl: o.openssl } : {}),
-      ...(o.acmeClient ? { acmeClient: o.acmeClient } : {}),
-      ...(o.role ? { role: o.role } : {}),
+      root,
+      accounts: options.accounts,
+      log: logger.child({ part: "apply" }),
+      runner,
+      prosodyctl: options.prosodyctl,
+      openssl: options.openssl,
+      acmeClient: options.acmeClient,
+      role: options.role,
     });
+    this.#listenToPf(this.#pf);
   }
 
   get generation(): number {
@@ -174,7 +176,7 @@ export class AgentDaemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const log = this.o.logger;
+    const log = this.options.logger;
     // Enforce what we had before anything else: after a reboot, or with the coordinator gone, the node
     // keeps its last applied state (and an apply a crash interrupted is finished).
     const started = await this.engine.start();
@@ -189,28 +191,21 @@ export class AgentDaemon {
     } else if (started.kind === "pending-finished") {
       log.info({ services: started.services.map((s) => s.name) }, "finished an interrupted apply");
     }
-    this.o.health?.onEvent?.((e) => this.#event(e));
-    await this.o.health?.configure(this.#desired);
-    this.o.health?.onChange(() => {
-      // What a rollout gate reads (a component's state, jicofo's bridges) goes out at once; the rest of a
-      // burst (explanations, signal times) is throttled.
-      if (gateKey(this.o.health?.components() ?? []) !== this.#sentGateKey) this.#status.now();
-      else this.#status.request();
-    });
-    this.o.metrics?.start();
-    if (this.o.heal !== false) {
+    if (this.options.health) await this.#startHealth(this.options.health);
+    this.options.metrics?.start();
+    if (this.options.heal !== false) {
       this.#healer = new Healer({
         engine: this.engine,
         services: this.#life,
-        root: this.o.root,
-        accounts: this.o.accounts,
+        root: this.options.root,
+        accounts: this.options.accounts,
         log: log.child({ part: "heal" }),
-        ...(this.o.heal ? { tuning: this.o.heal } : {}),
+        ...(this.options.heal ? { tuning: this.options.heal } : {}),
         clock: this.#vmClock,
         busy: () => this.#applying !== null,
-        ...(this.o.health ? { health: this.o.health } : {}),
+        ...(this.options.health ? { health: this.options.health } : {}),
         onEvent: (e) => this.#event(e),
-        onChange: () => this.#snapshot.request(),
+        onChange: () => this.#snapshotThrottle.request(),
       });
       this.#healer.configure(
         this.#desired,
@@ -225,42 +220,82 @@ export class AgentDaemon {
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
     // at once when it ran out meanwhile).
     await this.#pf.start();
-    if (this.o.coordinator) {
-      this.#transport = new AgentTransport({
-        url: this.o.coordinator,
-        node: this.o.node,
-        role: this.o.role ?? this.#desired?.role ?? null,
-        agentVersion: AGENT_VERSION,
-        generation: () => this.#generation,
-        onOpen: () => void this.#sendSnapshot().then(() => this.#drainEvents()),
-        onFrame: (f) => void this.#onFrame(f),
-        onStateChange: (state) => {
-          this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
-        },
-        logger: log.child({ part: "transport" }),
-        ...(this.o.now ? { now: this.o.now } : {}),
-        ...(this.o.tls ? { tls: this.o.tls } : {}),
-        ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
-        ...(this.o.headers ? { headers: this.o.headers } : {}),
-      });
-      this.#transport.start();
-    } else {
-      log.warn("no coordinator given: enforcing the persisted state only");
-    }
+    if (this.options.coordinator) this.#openLink(this.options.coordinator);
+    else log.warn("no coordinator given: enforcing the persisted state only");
   }
 
-  /** Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). */
+  /** The coordinator link: made at start, since its hello names the role (the persisted state may fix it). */
+  #openLink(coordinator: string): void {
+    this.#transport = new AgentTransport({
+      url: coordinator,
+      node: this.options.node,
+      role: this.options.role ?? this.#desired?.role ?? null,
+      agentVersion: AGENT_VERSION,
+      generation: () => this.#generation,
+      logger: this.options.logger.child({ part: "transport" }),
+      now: this.options.now,
+      tls: this.options.tls,
+      backoff: this.options.backoff,
+      headers: this.options.headers,
+    });
+    this.#listenToTransport(this.#transport);
+    this.#transport.start();
+  }
+
+  /** Health follows the persisted state's logs first; its changes are listened to after that. */
+  async #startHealth(health: HealthSource): Promise<void> {
+    health.onEvent?.((e) => this.#event(e));
+    await health.configure(this.#desired);
+    this.#listenToHealth(health);
+  }
+
+  /**
+   * Idempotent; well inside rc.d's daemon_timeout (an apply in progress finishes first, then we stop). In
+   * reverse order, except that what acts on its own stops first (the throttles, pf's confirm window, the
+   * healer's passes): nothing is reverted or repaired while the link closes.
+   */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#status.cancel();
-      this.#snapshot.cancel();
+      this.#statusThrottle.cancel();
+      this.#snapshotThrottle.cancel();
       this.#pf.stop();
       await this.#healer?.stop();
       await this.#transport?.stop();
-      await this.o.metrics?.stop();
-      await this.o.health?.stop();
+      await this.options.metrics?.stop();
+      await this.options.health?.stop();
     })();
     return this.#stopping;
+  }
+
+  // What the parts tell the daemon: every event of a part, and what the daemon does with it.
+
+  /** pf: its events are the node's events; its confirm window ran out: the revert runs here. */
+  #listenToPf(pf: PfManager): void {
+    pf.on("event", (e) => this.#event(e));
+    pf.on("expired", () => void this.#pfExpired());
+  }
+
+  /**
+   * Health: a change goes out as a status frame. What a rollout gate reads (a component's state, jicofo's
+   * bridges) goes out at once; the rest of a burst (explanations, signal times) is throttled.
+   */
+  #listenToHealth(health: HealthSource): void {
+    health.onChange(() => {
+      if (gateKey(health.components()) !== this.#sentGateKey) this.#statusThrottle.now();
+      else this.#statusThrottle.request();
+    });
+  }
+
+  /**
+   * The coordinator link: after every (re)connect a full snapshot, then the events kept meanwhile; its
+   * frames are handled here; its state is remembered for the pf revert event.
+   */
+  #listenToTransport(transport: AgentTransport): void {
+    transport.on("open", () => void this.#sendSnapshot().then(() => this.#drainEvents()));
+    transport.on("frame", (f) => void this.#onFrame(f));
+    transport.on("state", (state) => {
+      this.#link = { state, since: new Date(this.#vmClock.now()).toISOString() };
+    });
   }
 
   #send(frame: AgentToCoordinator): boolean {
@@ -273,11 +308,11 @@ export class AgentDaemon {
    */
   async status(known?: Pick<ApplyResult, "observedFiles">): Promise<NodeStatus> {
     const [files, services] = await Promise.all([
-      fileStates(this.#desired, this.o.root, this.o.accounts, known?.observedFiles),
+      fileStates(this.#desired, this.options.root, this.options.accounts, known?.observedFiles),
       serviceStates(
         this.#desired,
         this.#life,
-        (n) => this.#healer?.serviceHint(n) ?? this.o.health?.serviceHint(n),
+        (n) => this.#healer?.serviceHint(n) ?? this.options.health?.serviceHint(n),
       ),
     ]);
     return {
@@ -285,30 +320,19 @@ export class AgentDaemon {
       applying: this.#applying,
       files,
       services,
-      health: this.o.health?.components() ?? [],
-      metrics: this.o.metrics?.latest() ?? null,
-      ...(this.#desired?.role === "host" ? { vms: await this.#vms() } : {}),
+      health: this.options.health?.components() ?? [],
+      metrics: this.options.metrics?.latest() ?? null,
+      ...(this.#desired?.role === "host"
+        ? { vms: await this.#host.reportedVms(this.#desired.vms ?? []) }
+        : {}),
     };
-  }
-
-  /** The host's VMs as vmctl reports them; a VM of the spec vmd does not know is listed too. */
-  async #vms(): Promise<NonNullable<NodeStatus["vms"]>> {
-    const st = await this.#host.status(this.#desired?.vms ?? []);
-    if (st.ok) return st.vms;
-    this.o.logger.warn({ problem: st.detail }, "cannot read the VMs' state");
-    return (this.#desired?.vms ?? []).map((v) => ({
-      name: v.name,
-      state: "unknown",
-      id: null,
-      wanted: v.enable,
-    }));
   }
 
   /** pf's confirm window ran out: the engine puts the rules of before back and keeps them. */
   async #pfExpired(): Promise<void> {
     try {
       const generation = this.#generation;
-      const desired = await this.engine.revertPf();
+      const desired = await this.engine.revertPf(this.#linkNote());
       if (!desired) return;
       this.#transport?.revokeAnswers(
         generation,
@@ -316,10 +340,18 @@ export class AgentDaemon {
       );
       this.#desired = desired;
       this.#healer?.configure(desired);
-      this.#snapshot.request();
+      this.#snapshotThrottle.request();
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message }, "pf revert failed");
+      this.options.logger.error({ err: (err as Error).message }, "pf revert failed");
     }
+  }
+
+  /** How the coordinator link looks now, for the revert event ("down since ..."). */
+  #linkNote(): string {
+    const { state, since } = this.#link;
+    return state === "open"
+      ? "the coordinator link is up, but no confirmation came"
+      : `the coordinator link is ${state === "idle" ? "down" : state} since ${since}`;
   }
 
   async #sendSnapshot(replyTo?: string, known?: Pick<ApplyResult, "observedFiles">): Promise<void> {
@@ -327,7 +359,7 @@ export class AgentDaemon {
       const status = await this.status(known);
       this.#send({ type: "snapshot", ...(replyTo ? { replyTo } : {}), status });
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
+      this.options.logger.error({ err: (err as Error).message }, "cannot build the status snapshot");
     }
   }
 
@@ -345,7 +377,7 @@ export class AgentDaemon {
   }
 
   #sendStatus(): void {
-    const health = this.o.health?.components() ?? [];
+    const health = this.options.health?.components() ?? [];
     this.#sentGateKey = gateKey(health);
     this.#send({
       type: "status",
@@ -370,21 +402,12 @@ export class AgentDaemon {
         const managed = this.#desired?.services.some((s) => s.name === frame.service) ?? false;
         const ok =
           managed && this.#healer ? await this.#healer.restartService(frame.service, frame.reason) : false;
-        this.#send({
-          type: "apply-result",
-          replyTo: frame.id,
-          generation: this.#generation,
-          ok,
-          unchanged: !ok,
-          items: [
-            {
-              kind: "service",
-              target: frame.service,
-              status: ok ? "restarted" : managed ? "failed" : "refused",
-              ...(managed ? {} : { detail: "not a service of this node's desired state" }),
-            },
-          ],
-        });
+        const status = ok ? "restarted" : managed ? "failed" : "refused";
+        const detail = managed ? {} : { detail: "not a service of this node's desired state" };
+        const items: ApplyResultFrame["items"] = [
+          { kind: "service", target: frame.service, status, ...detail },
+        ];
+        this.#reply(frame.id, this.#generation, { ok, unchanged: !ok, items });
         return;
       }
       case "confirm":
@@ -392,7 +415,10 @@ export class AgentDaemon {
         await this.#pf.confirm(frame.generation);
         return;
       case "error":
-        this.o.logger.warn({ code: frame.code, problem: frame.message }, "coordinator reported an error");
+        this.options.logger.warn(
+          { code: frame.code, problem: frame.message },
+          "coordinator reported an error",
+        );
         return;
       default:
         return;
@@ -400,31 +426,24 @@ export class AgentDaemon {
   }
 
   async #apply(id: string, generation: number, desired: NodeDesired): Promise<void> {
-    const log = this.o.logger.child({ generation });
+    const log = this.options.logger.child({ generation });
     this.#applying = generation;
     let res: ApplyResult;
     try {
       // Follow the new log sources before any service (re)starts, so no line of the new process is missed
       // (a log file that appears later is read from its start).
-      await this.o.health?.configure(desired);
+      await this.options.health?.configure(desired);
       res = await this.engine.apply(desired, generation);
     } catch (err) {
       this.#applying = null;
       log.error({ err: (err as Error).message }, "apply crashed");
-      this.#send({
-        type: "apply-result",
-        replyTo: id,
-        generation,
-        ok: false,
-        unchanged: false,
-        items: [],
-        error: (err as Error).message,
-      });
+      this.#reply(id, generation, { ok: false, unchanged: false, items: [], error: (err as Error).message });
       return;
     }
     this.#applying = null;
     // A refused or stale desired state changed nothing: follow the logs of the state in force again.
-    if (res.outcome === "refused" || res.outcome === "stale") await this.o.health?.configure(this.#desired);
+    if (res.outcome === "refused" || res.outcome === "stale")
+      await this.options.health?.configure(this.#desired);
     if (res.outcome === "applied" || res.outcome === "failed") {
       this.#generation = generation;
       this.#desired = desired;
@@ -441,10 +460,7 @@ export class AgentDaemon {
       "apply finished",
     );
     const error = applyError(res, generation, items);
-    this.#send({
-      type: "apply-result",
-      replyTo: id,
-      generation,
+    this.#reply(id, generation, {
       ok,
       unchanged: !res.changed,
       items,
@@ -452,7 +468,18 @@ export class AgentDaemon {
     });
     await this.#sendSnapshot(undefined, res);
   }
+
+  /** The apply-result answering request `replyTo` (a desired state, a repair). */
+  #reply(
+    replyTo: string,
+    generation: number,
+    result: Omit<ApplyResultFrame, "type" | "replyTo" | "generation">,
+  ): void {
+    this.#send({ type: "apply-result", replyTo, generation, ...result });
+  }
 }
+
+type ApplyResultFrame = Extract<AgentToCoordinator, { type: "apply-result" }>;
 
 /** The part of the health the coordinator's rollout gates read (fleet/gates.ts). */
 function gateKey(health: readonly ComponentHealth[]): string {

@@ -17,7 +17,7 @@ import { MetricsCollector } from "./metrics/index.js";
 import { lenientAccounts, systemAccounts } from "./reconcile/accounts.js";
 import { ServiceLife } from "./services/life.js";
 import { Rcctl } from "./services/rcctl.js";
-import { agentEndpoint } from "./transport/client.js";
+import { agentEndpoint } from "./transport/endpoint.js";
 
 const USAGE = `vmmeet-agent ${AGENT_VERSION}: applies this VM's part of a vmmeet deployment and reports its health
 
@@ -200,7 +200,8 @@ async function main(argv: string[]): Promise<number> {
       root,
       stateDir,
       services,
-      ...(clockOffsetMs !== 0 ? { now: () => clock.now() } : {}),
+      // The VM's clock (--clock-offset) times its probes and stamps its signals.
+      clock,
       logger: logger.child({ part: "health" }),
       ...(typeof values["port-map-dir"] === "string"
         ? { probe: { mapPort: portMap(values["port-map-dir"]) } }

@@ -2,63 +2,59 @@ import { ManualClock } from "@vmmeet/node";
 import { describe, expect, it } from "vitest";
 import { Throttle } from "./throttle.js";
 
-function setup() {
+/** A word calls that method of the throttle, a number moves the clock on, a list is the run times by then. */
+type Step = "request" | "now" | "cancel" | number | readonly number[];
+
+/** Plays `script` against a 250 ms throttle whose clock starts at 1000. */
+function play(script: readonly Step[]): void {
   const clock = new ManualClock(1_000);
   const runs: number[] = [];
   const t = new Throttle(() => runs.push(clock.now()), 250, clock);
-  return { clock, runs, t };
+  for (const step of script) {
+    if (typeof step === "number") clock.advance(step);
+    else if (typeof step === "string") t[step]();
+    else expect(runs).toEqual(step);
+  }
 }
 
 describe("Throttle", () => {
-  it("runs the first request at once", () => {
-    const { runs, t } = setup();
-    t.request();
-    expect(runs).toEqual([1_000]);
-  });
-
-  it("folds a burst into one run at the end of the interval", () => {
-    const { clock, runs, t } = setup();
-    t.request();
-    clock.advance(10);
-    t.request();
-    t.request();
-    clock.advance(100);
-    t.request();
-    expect(runs).toEqual([1_000]);
-    clock.advance(140);
-    expect(runs).toEqual([1_000, 1_250]);
-    clock.advance(1_000);
-    expect(runs).toEqual([1_000, 1_250]);
-  });
-
-  it("runs at once again after a quiet spell", () => {
-    const { clock, runs, t } = setup();
-    t.request();
-    clock.advance(600);
-    t.request();
-    expect(runs).toEqual([1_000, 1_600]);
-  });
-
-  it("now() runs at once and takes the place of a pending run", () => {
-    const { clock, runs, t } = setup();
-    t.request();
-    clock.advance(10);
-    t.request();
-    t.now();
-    expect(runs).toEqual([1_000, 1_010]);
-    clock.advance(1_000);
-    expect(runs).toEqual([1_000, 1_010]);
-    t.request(); // the interval counts from the last run, whichever way it came
-    expect(runs).toEqual([1_000, 1_010, 2_010]);
-  });
-
-  it("drops what is pending when cancelled, and runs nothing after", () => {
-    const { clock, runs, t } = setup();
-    t.request();
-    t.request();
-    t.cancel();
-    clock.advance(1_000);
-    t.request();
-    expect(runs).toEqual([1_000]);
-  });
+  it.each<[string, Step[]]>([
+    ["runs the first request at once", ["request", [1_000]]],
+    [
+      "folds a burst into one run at the end of the interval",
+      [
+        "request",
+        10,
+        "request",
+        "request",
+        100,
+        "request",
+        [1_000],
+        140,
+        [1_000, 1_250],
+        1_000,
+        [1_000, 1_250],
+      ],
+    ],
+    ["runs at once again after a quiet spell", ["request", 600, "request", [1_000, 1_600]]],
+    [
+      // After it, the interval counts from the last run, whichever way it came.
+      "now() runs at once and takes the place of a pending run",
+      [
+        "request",
+        10,
+        "request",
+        "now",
+        [1_000, 1_010],
+        1_000,
+        [1_000, 1_010],
+        "request",
+        [1_000, 1_010, 2_010],
+      ],
+    ],
+    [
+      "drops what is pending when cancelled, and runs nothing after",
+      ["request", "request", "cancel", 1_000, "request", [1_000]],
+    ],
+  ])("%s", (_name, script) => play(script));
 });

@@ -41,11 +41,21 @@ async function run(argv: string[], input: (string | Buffer)[]) {
   return { code, out, err };
 }
 
+/** What the command printed on stdout for `input`; it must exit 0. */
+async function classified(argv: string[], input: (string | Buffer)[]): Promise<Sink> {
+  const { code, out } = await run(argv, input);
+  expect(code).toBe(0);
+  return out;
+}
+
+/** What the printed objects must be, in order: each with its signal and label. */
+const labelled = (...expected: [signal: string | null, label: string][]) =>
+  expected.map(([signal, label]) => expect.objectContaining({ signal, label }));
+
 describe("runClassify", () => {
   it("prints one JSON object per prosody line with the corpus' signals", async () => {
     const lines = corpus.filter((c) => c.component === "prosody");
-    const { code, out } = await run(["--component", "prosody"], [lines.map((c) => c.line).join("\n") + "\n"]);
-    expect(code).toBe(0);
+    const out = await classified(["--component", "prosody"], [lines.map((c) => c.line).join("\n") + "\n"]);
     const objs = out.objects;
     expect(objs.length).toBe(lines.length);
     for (const o of objs) expect(() => ClassifyOutputSchema.parse(o)).not.toThrow();
@@ -61,13 +71,14 @@ describe("runClassify", () => {
       "Jicofo 2020-04-25 10:09:56.623 SEVERE: [30] Health.log() Health check failed in PT0.005S:\n",
       "java.lang.RuntimeException: No operational bridges available (total bridge count: 0)\n\tat a.B.c(B.java:1)\n",
     ];
-    const { code, out } = await run(["classify", "--component=jicofo"], input);
-    expect(code).toBe(0);
-    expect(out.objects).toEqual([
-      expect.objectContaining({ signal: "brewery-room-joined", label: "healthy" }),
-      expect.objectContaining({ signal: "brewery-instance-added", label: "healthy" }),
-      expect.objectContaining({ signal: "no-operational-bridges", label: "failed" }),
-    ]);
+    const out = await classified(["classify", "--component=jicofo"], input);
+    expect(out.objects).toEqual(
+      labelled(
+        ["brewery-room-joined", "healthy"],
+        ["brewery-instance-added", "healthy"],
+        ["no-operational-bridges", "failed"],
+      ),
+    );
     expect(Object.keys(out.objects[0] as object).sort()).toEqual(["explain", "label", "signal"]);
   });
 
@@ -117,15 +128,13 @@ describe("runClassify", () => {
   });
 
   it("--help prints usage and exits 0", async () => {
-    const { code, out } = await run(["--help"], []);
-    expect(code).toBe(0);
+    const out = await classified(["--help"], []);
     expect(out.text).toContain("--component");
   });
 
   it("--count prints totals only", async () => {
     const lines = corpus.filter((c) => c.component === "jvb").map((c) => c.line);
-    const { code, out } = await run(["--component", "jvb", "--count"], [`${lines.join("\n")}\n`]);
-    expect(code).toBe(0);
+    const out = await classified(["--component", "jvb", "--count"], [`${lines.join("\n")}\n`]);
     expect(out.objects.length).toBe(1);
     const totals = out.objects[0] as {
       records: number;
@@ -143,13 +152,10 @@ describe("runClassify", () => {
       "JVB 2024-06-01 08:00:00.000 SCHWERWIEGEND: [7] MainKt.main#80: An uncaught exception occurred in thread=main\n",
       "JVB 2024-06-01 08:00:00.000 INFORMATION: [7] Foo.bar#1: nothing to see\n",
     ];
-    const { code, out } = await run(["--component", "jvb"], input);
-    expect(code).toBe(0);
-    expect(out.objects).toEqual([
-      expect.objectContaining({ signal: "unrecognised-warning", label: "degraded" }),
-      expect.objectContaining({ signal: "uncaught-exception", label: "failed" }),
-      expect.objectContaining({ signal: null, label: "info" }),
-    ]);
+    const out = await classified(["--component", "jvb"], input);
+    expect(out.objects).toEqual(
+      labelled(["unrecognised-warning", "degraded"], ["uncaught-exception", "failed"], [null, "info"]),
+    );
     expect(out.text).not.toContain("Zq7secret");
   });
 

@@ -81,13 +81,13 @@ export interface EnrollOptions {
   timeoutMs?: number;
 }
 
-export async function enroll(o: EnrollOptions): Promise<Enrollment> {
-  const pin = parseCaHash(o.caHash);
+export async function enroll(options: EnrollOptions): Promise<Enrollment> {
+  const pin = parseCaHash(options.caHash);
   if (!pin) throw new EnrollError("--ca-hash must be sha256: followed by 64 hex digits", false);
-  const id = joinTokenId(o.token);
+  const id = joinTokenId(options.token);
   if (!id) throw new EnrollError("the join token is malformed (vmmeet agents token NODE prints one)", false);
-  const base = enrollBase(o.coordinatorUrl);
-  const timeoutMs = o.timeoutMs ?? 15_000;
+  const base = enrollBase(options.coordinatorUrl);
+  const timeoutMs = options.timeoutMs ?? 15_000;
 
   // 1. The CA, from an unverified connection: trusted only if it is the pinned one.
   const caRes = await request(`${base}/enroll/ca`, { method: "GET", rejectUnauthorized: false, timeoutMs });
@@ -121,12 +121,12 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
         (err, pub, priv) => (err ? reject(err) : resolve({ publicKey: pub, privateKey: priv })),
       ),
   );
-  const signature = sign("sha256", Buffer.from(challenge(o.node, id)), privateKey).toString("base64");
+  const signature = sign("sha256", Buffer.from(challenge(options.node, id)), privateKey).toString("base64");
   const res = await request(`${base}/enroll`, {
     method: "POST",
     ca: caPem,
     checkServerIdentity: pinnedServerIdentity(pin),
-    body: JSON.stringify({ node: o.node, token: o.token, publicKeyPem: publicKey, signature }),
+    body: JSON.stringify({ node: options.node, token: options.token, publicKeyPem: publicKey, signature }),
     timeoutMs,
   });
   let answer: { certPem?: unknown; error?: unknown; role?: unknown } = {};
@@ -152,7 +152,7 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
   const ca = new X509Certificate(caPem);
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
   const ours = cert.checkPrivateKey(createPrivateKey(privateKey));
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || cn !== o.node || !ours)
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || cn !== options.node || !ours)
     throw new EnrollError(
       "the returned certificate is not for this node and key, or not by the pinned CA",
       false,
@@ -160,7 +160,7 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
 
   // 3. Keep it.
   const enrollment: Enrollment = {
-    node: o.node,
+    node: options.node,
     role: asRole(answer.role),
     caHash: pin,
     tokenId: id,
@@ -169,8 +169,8 @@ export async function enroll(o: EnrollOptions): Promise<Enrollment> {
     cert: certPem,
     key: privateKey,
   };
-  await saveEnrollment(o.stateDir, enrollment);
-  o.logger.info(
+  await saveEnrollment(options.stateDir, enrollment);
+  options.logger.info(
     {
       tokenId: id,
       role: enrollment.role,
@@ -302,17 +302,17 @@ interface RequestOptions {
 }
 
 /** One HTTPS request; network failures become retryable EnrollErrors. Answers are capped at 64 KiB. */
-function request(url: string, o: RequestOptions): Promise<{ status: number; body: string }> {
+function request(url: string, options: RequestOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
       {
-        method: o.method,
-        headers: o.body ? { "content-type": "application/json" } : {},
-        timeout: o.timeoutMs,
-        rejectUnauthorized: o.rejectUnauthorized ?? true,
-        ...(o.ca ? { ca: o.ca } : {}),
-        ...(o.checkServerIdentity ? { checkServerIdentity: o.checkServerIdentity } : {}),
+        method: options.method,
+        headers: options.body ? { "content-type": "application/json" } : {},
+        timeout: options.timeoutMs,
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+        ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.checkServerIdentity ? { checkServerIdentity: options.checkServerIdentity } : {}),
         // No session reuse between the unverified and the verified request.
         agent: false,
       },
@@ -334,7 +334,9 @@ function request(url: string, o: RequestOptions): Promise<{ status: number; body
       },
     );
     req.on("timeout", () =>
-      req.destroy(Object.assign(new Error(`no answer within ${o.timeoutMs} ms`), { code: "ETIMEDOUT" })),
+      req.destroy(
+        Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: "ETIMEDOUT" }),
+      ),
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
       // Network trouble is worth retrying (the host may still be booting); a certificate that fails the
@@ -349,7 +351,7 @@ function request(url: string, o: RequestOptions): Promise<{ status: number; body
         ),
       );
     });
-    if (o.body) req.write(o.body);
+    if (options.body) req.write(options.body);
     req.end();
   });
 }

@@ -10,7 +10,7 @@ import { cappedDelay } from "@vmmeet/node";
 import type { NodeRole } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { StateStore } from "../state/store.js";
-import type { TransportTls } from "../transport/client.js";
+import type { TransportTls } from "../transport/tls.js";
 import { asRole, EnrollError, type Enrollment, enroll, joinTokenId, loadEnrollment } from "./enroll.js";
 import { parseCaHash } from "./pin.js";
 
@@ -48,17 +48,17 @@ export function isLoopbackUrl(url: string): boolean {
  * known, and they must agree: from then on a desired state for another role is refused, so nobody who
  * controls the link can make a jicofo VM write prosody's or the host's files.
  */
-export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
-  if (o.role !== undefined && asRole(o.role) === null)
+export async function secureStart(options: SecureStartOptions): Promise<SecureStart> {
+  if (options.role !== undefined && asRole(options.role) === null)
     return { ok: false, exit: 64, message: `--role must be one of web, xmpp, jicofo, jvb, turn, host` };
-  const link = await connectStart(o);
+  const link = await connectStart(options);
   if (!link.ok) return link;
-  const persisted = await new StateStore(o.stateDir)
+  const persisted = await new StateStore(options.stateDir)
     .load()
     .then((s) => asRole(s?.desired?.role))
     .catch(() => null);
   const sources: [string, NodeRole | null][] = [
-    ["--role", o.role === undefined ? null : asRole(o.role)],
+    ["--role", options.role === undefined ? null : asRole(options.role)],
     ["the enrollment", link.enrolled?.role ?? null],
     ["the last applied state", persisted],
   ];
@@ -72,40 +72,43 @@ export async function secureStart(o: SecureStartOptions): Promise<SecureStart> {
       message: `${first[0]} makes this node a ${first[1]} node, ${conflict[0]} a ${conflict[1]} node: a node does not change its role (enroll a fresh state directory)`,
     };
   if (!first)
-    o.logger.warn(
+    options.logger.warn(
       "no role known yet (no --role, none at enrollment, nothing applied): any role is accepted until a restart after the first apply pins it",
     );
   return { ...link, role: first?.[1] ?? null };
 }
 
-async function connectStart(o: SecureStartOptions): Promise<SecureStart> {
-  const joining = o.join !== undefined || o.caHash !== undefined;
-  if (joining && (o.join === undefined || o.caHash === undefined))
+async function connectStart(options: SecureStartOptions): Promise<SecureStart> {
+  const joining = options.join !== undefined || options.caHash !== undefined;
+  if (joining && (options.join === undefined || options.caHash === undefined))
     return { ok: false, exit: 64, message: "--join TOKEN and --ca-hash sha256:HEX go together" };
-  if (o.caHash !== undefined && parseCaHash(o.caHash) === null)
+  if (options.caHash !== undefined && parseCaHash(options.caHash) === null)
     return { ok: false, exit: 64, message: "--ca-hash must be sha256: followed by 64 hex digits" };
-  if (o.join !== undefined && joinTokenId(o.join) === "")
+  if (options.join !== undefined && joinTokenId(options.join) === "")
     return { ok: false, exit: 64, message: "--join: not a join token (vmmeet agents token NODE prints one)" };
-  if (o.coordinator === null) {
+  if (options.coordinator === null) {
     if (joining) return { ok: false, exit: 64, message: "--join needs --coordinator wss://HOST:PORT/agent" };
     return { ok: true, enrolled: null, role: null };
   }
   let url: URL;
   try {
-    url = new URL(o.coordinator);
+    url = new URL(options.coordinator);
   } catch {
     return { ok: false, exit: 64, message: "--coordinator is not a URL" };
   }
   if (url.protocol === "ws:") {
     if (joining) return { ok: false, exit: 64, message: "--join needs a wss:// coordinator URL" };
-    if (!isLoopbackUrl(o.coordinator))
+    if (!isLoopbackUrl(options.coordinator))
       return {
         ok: false,
         exit: 64,
         message:
           "ws:// (no TLS, no authentication) is accepted for a loopback coordinator only; use wss:// and enroll with --join",
       };
-    o.logger.warn({ coordinator: o.coordinator }, "insecure coordinator link (ws:// on loopback, for tests)");
+    options.logger.warn(
+      { coordinator: options.coordinator },
+      "insecure coordinator link (ws:// on loopback, for tests)",
+    );
     return { ok: true, enrolled: null, role: null };
   }
   if (url.protocol !== "wss:")
@@ -113,40 +116,43 @@ async function connectStart(o: SecureStartOptions): Promise<SecureStart> {
 
   let current: Enrollment | null;
   try {
-    current = await loadEnrollment(o.stateDir);
+    current = await loadEnrollment(options.stateDir);
   } catch (err) {
     return { ok: false, exit: 1, message: (err as Error).message };
   }
-  const pin = o.caHash === undefined ? undefined : (parseCaHash(o.caHash) ?? undefined);
+  const pin = options.caHash === undefined ? undefined : (parseCaHash(options.caHash) ?? undefined);
   const sameJoin =
     current !== null &&
-    o.join !== undefined &&
-    current.tokenId === joinTokenId(o.join) &&
+    options.join !== undefined &&
+    current.tokenId === joinTokenId(options.join) &&
     current.caHash === pin &&
-    current.node === o.node;
-  if (o.join !== undefined && pin !== undefined && !sameJoin) {
-    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const deadline = Date.now() + (o.enrollRetryMs ?? 600_000);
+    current.node === options.node;
+  if (options.join !== undefined && pin !== undefined && !sameJoin) {
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const deadline = Date.now() + (options.enrollRetryMs ?? 600_000);
     for (let attempt = 0; ; attempt++) {
       try {
         current = await enroll({
-          coordinatorUrl: o.coordinator,
-          node: o.node,
-          token: o.join,
+          coordinatorUrl: options.coordinator,
+          node: options.node,
+          token: options.join,
           caHash: pin,
-          stateDir: o.stateDir,
-          logger: o.logger,
+          stateDir: options.stateDir,
+          logger: options.logger,
         });
         break;
       } catch (err) {
         const retry = err instanceof EnrollError && err.retry && Date.now() < deadline;
-        o.logger.error({ err: (err as Error).message, retry }, "enrollment failed");
+        options.logger.error({ err: (err as Error).message, retry }, "enrollment failed");
         if (!retry) return { ok: false, exit: 1, message: `enrollment failed: ${(err as Error).message}` };
         await sleep(cappedDelay(attempt, { initialMs: 1000, maxMs: 30_000, factor: 2 }));
       }
     }
   } else if (sameJoin) {
-    o.logger.info({ tokenId: current?.tokenId }, "already enrolled with this join token; --join ignored");
+    options.logger.info(
+      { tokenId: current?.tokenId },
+      "already enrolled with this join token; --join ignored",
+    );
   }
   if (current === null)
     return {
@@ -155,11 +161,11 @@ async function connectStart(o: SecureStartOptions): Promise<SecureStart> {
       message:
         "not enrolled: start the agent once with --join TOKEN --ca-hash sha256:HEX (from 'vmmeet agents token NODE' on the VMM host)",
     };
-  if (current.node !== o.node)
+  if (current.node !== options.node)
     return {
       ok: false,
       exit: 1,
-      message: `this state directory is enrolled as node "${current.node}", not "${o.node}"`,
+      message: `this state directory is enrolled as node "${current.node}", not "${options.node}"`,
     };
   return {
     ok: true,

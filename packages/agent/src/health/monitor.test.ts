@@ -1,6 +1,7 @@
 import { appendFile, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { ManualClock } from "@vmmeet/node";
 import { NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -33,26 +34,31 @@ const jicofoDesired = NodeDesired.parse({
   },
 });
 
+/** The VM's clock of every monitor here: its probe rounds come only when a test moves it. */
+const VM_TIME = Date.parse("2023-03-01T12:00:00.000Z");
+
 async function setup(
-  o: { ownLog?: boolean; probeIntervalMs?: number; dir?: string; now?: () => number } = {},
+  options: { ownLog?: boolean; probeIntervalMs?: number; dir?: string; now?: () => number } = {},
 ) {
-  const dir = o.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-")));
-  if (!o.dir) dirs.push(dir);
+  const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-")));
+  if (!options.dir) dirs.push(dir);
   const root = path.join(dir, "root");
   await mkdir(path.join(root, "var/log"), { recursive: true });
-  if (o.ownLog ?? true) await appendFile(path.join(root, "var/log/jicofo"), "");
+  if (options.ownLog ?? true) await appendFile(path.join(root, "var/log/jicofo"), "");
   await appendFile(path.join(root, "var/log/daemon"), "");
   const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
   // Every probe asks rcctl (no observation stays fresh) unless the test drives the owner's time itself:
   // the tests count probes by their checks.
-  const life = new ServiceLife(services, o.now ? { now: o.now } : { freshMs: 0 });
+  const life = new ServiceLife(services, options.now ? { now: options.now } : { freshMs: 0 });
+  const clock = new ManualClock(VM_TIME);
   const m = new HealthMonitor({
     root,
     stateDir: path.join(dir, "state"),
     services: life,
     logger: pino({ level: "silent" }),
     pollIntervalMs: 20,
-    probeIntervalMs: o.probeIntervalMs ?? 50,
+    clock,
+    ...(options.probeIntervalMs ? { probeIntervalMs: options.probeIntervalMs } : {}),
     ownLogCacheMs: 0,
   });
   monitors.push(m);
@@ -65,7 +71,9 @@ async function setup(
   const readTo = async (file: string) =>
     (await new JsonFileOffsetStore(path.join(dir, "state", "log-offsets.json")).load(path.join(root, file)))
       ?.offset ?? -1;
-  return { dir, root, m, services, life, changes: () => changes, readTo };
+  /** rcctl checks of jicofo: one per probe round (and one per action of the owner). */
+  const checks = () => services.calls.filter((c) => c === "check jicofo").length;
+  return { dir, root, m, services, life, clock, checks, changes: () => changes, readTo };
 }
 
 const added =
@@ -73,14 +81,19 @@ const added =
 const removed =
   "Jicofo 2022-09-16 14:50:24.260 INFO: [35] [type=bridge brewery=jvbbrewery] BaseBrewery.removeInstance#380: Removed brewery instance: jvbbrewery@internal.auth.jts.fips.de/jvb";
 
+/** Writes "Added brewery instance" to jicofo's own log; jicofo's report once the monitor has the bridge. */
+async function bridgeAdded(t: Awaited<ReturnType<typeof setup>>) {
+  await appendFile(path.join(t.root, "var/log/jicofo"), `${added}\n`);
+  return waitFor(
+    () => t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
+    { what: "bridge seen" },
+  );
+}
+
 describe("HealthMonitor", () => {
   it("turns jicofo's log into the bridges of its brewery, and reports the change", async () => {
     const t = await setup();
-    await appendFile(path.join(t.root, "var/log/jicofo"), `${added}\n`);
-    const report = await waitFor(
-      () => t.m.components().find((c) => c.component === "jicofo" && (c.bridges?.length ?? 0) > 0),
-      { what: "bridge seen" },
-    );
+    const report = await bridgeAdded(t);
     expect(report.bridges?.join()).toMatch(/jvb/);
     expect(t.changes()).toBeGreaterThan(0);
     await appendFile(path.join(t.root, "var/log/jicofo"), `${removed}\n`);
@@ -146,28 +159,30 @@ describe("HealthMonitor across a restart of the agent", () => {
  */
 const roundOver = () => new Promise<void>((r) => setImmediate(r));
 
+/** A monitor whose first probe round (configure's) is over: the tests below count the rounds after it. */
+async function probed(options: { now?: () => number } = {}) {
+  const t = await setup(options);
+  await waitFor(() => t.checks() === 1, { what: "the first probe" });
+  await roundOver();
+  return t;
+}
+
 describe("HealthMonitor and the service owner", () => {
   it("begins the grace period when the owner starts the service, and probes once it runs", async () => {
-    const t = await setup({ probeIntervalMs: 3_600_000 });
-    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor(() => checks() === 1, { what: "the first probe" });
-    await roundOver();
+    const t = await probed();
     const graced = jicofoDesired.services.map((s) => ({ ...s, graceSeconds: 3600 }));
     await t.m.configure({ ...jicofoDesired, services: graced });
-    await waitFor(() => checks() === 2, { what: "the probe of the new trackers" });
+    await waitFor(() => t.checks() === 2, { what: "the probe of the new trackers" });
     await roundOver();
     await t.life.restart("jicofo");
     // The restart's own check, then the probe the running event asked for.
-    await waitFor(() => checks() === 4, { what: "the probe after the restart" });
+    await waitFor(() => t.checks() === 4, { what: "the probe after the restart" });
     await waitFor(() => t.m.components()[0]?.state === "starting", { what: "the grace period" });
     expect(t.m.components()[0]?.explain).toMatch(/\(re\)started .* ago/);
   });
 
   it("reports a service the owner's check finds gone without waiting for the probe interval", async () => {
-    const t = await setup({ probeIntervalMs: 3_600_000 });
-    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor(() => checks() === 1, { what: "the first probe" });
-    await roundOver();
+    const t = await probed();
     t.services.services.get("jicofo")!.running = false;
     // The healer's pass, say: its check is the owner's, and the owner says the service stopped.
     await t.life.check("jicofo");
@@ -179,15 +194,12 @@ describe("HealthMonitor and the service owner", () => {
 
 describe("HealthMonitor fallback log", () => {
   it("probes when its configuration is new, not when a push brings the same one again", async () => {
-    // No interval probe during the test: every `rcctl check` here comes from configure().
-    const t = await setup({ probeIntervalMs: 3_600_000 });
-    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor(() => checks() === 1, { what: "the first probe" });
-    await roundOver();
+    // The monitor's clock stands still: every `rcctl check` here comes from configure().
+    const t = await probed();
     await t.m.configure(jicofoDesired);
     // A negative without a sleep: a round's first step is its rcctl check, and configure() starts its round
     // before it returns, so a probe it started would already be counted here.
-    expect(checks()).toBe(1);
+    expect(t.checks()).toBe(1);
     const changed = NodeDesired.parse({
       ...jicofoDesired,
       health: {
@@ -196,34 +208,28 @@ describe("HealthMonitor fallback log", () => {
       },
     });
     await t.m.configure(changed);
-    await waitFor(() => checks() === 2, { what: "a probe of the new configuration" });
+    await waitFor(() => t.checks() === 2, { what: "a probe of the new configuration" });
   });
 
   it("takes the owner's fresh observation instead of asking rcctl", async () => {
     let now = 1_000_000;
-    const t = await setup({ probeIntervalMs: 3_600_000, now: () => now });
-    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor(() => checks() === 1, { what: "the first probe" });
-    await roundOver();
+    const t = await probed({ now: () => now });
     // Within the owner's freshness the first probe's check answers again.
     await t.m.probeNow();
-    expect(checks()).toBe(1);
+    expect(t.checks()).toBe(1);
     // Once it is old, rcctl is asked.
     now += 60_000;
     await t.m.probeNow();
-    expect(checks()).toBe(2);
+    expect(t.checks()).toBe(2);
   });
 
   it("runs a round asked for during one after it", async () => {
-    const t = await setup({ probeIntervalMs: 3_600_000 });
-    const checks = () => t.services.calls.filter((c) => c === "check jicofo").length;
-    await waitFor(() => checks() === 1, { what: "the first probe" });
-    await roundOver();
+    const t = await probed();
     // Asked twice at once: the second comes while the first round waits for rcctl; it runs after it.
     const first = t.m.probeNow();
     await t.m.probeNow();
     await first;
-    expect(checks()).toBe(3);
+    expect(t.checks()).toBe(3);
   });
 
   it("ignores /var/log/daemon while the component's own log exists (syslogd writes both)", async () => {
@@ -246,5 +252,31 @@ describe("HealthMonitor fallback log", () => {
     await waitFor(() => t.m.components().find((c) => (c.bridges?.length ?? 0) > 0), {
       what: "fallback used",
     });
+  });
+});
+
+describe("HealthMonitor on its clock", () => {
+  it("probes once per interval of its clock, and leaves no timer armed after stop", async () => {
+    const t = await probed();
+    expect(t.clock.pending).toBe(1);
+    // One millisecond short of the interval (15 s by default): no round.
+    t.clock.advance(14_999);
+    await roundOver();
+    expect(t.checks()).toBe(1);
+    t.clock.advance(1);
+    await waitFor(() => t.checks() === 2, { what: "the round of the first interval" });
+    await roundOver();
+    t.clock.advance(15_000);
+    await waitFor(() => t.checks() === 3, { what: "the round of the second interval" });
+    await t.m.stop();
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it("stamps the signals it reads with the VM's clock, not the machine's", async () => {
+    const t = await setup();
+    const report = await bridgeAdded(t);
+    const vmTime = new Date(VM_TIME).toISOString();
+    expect(report.bridgesSince).toEqual({ jvb: vmTime });
+    expect(report.signals.map((s) => s.at)).toContain(vmTime);
   });
 });

@@ -3,6 +3,7 @@
 // (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { type Clock, systemClock } from "@vmmeet/node";
 import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { ServiceLife } from "../services/life.js";
@@ -30,6 +31,15 @@ export interface HealthMonitorOptions {
   probeIntervalMs?: number;
   pollIntervalMs?: number;
   probe?: ProbeOptions;
+  /**
+   * The probe timer and the own-log cache run on it (default systemClock: unref'd timers, a health probe
+   * keeps no agent alive); tests drive it with a ManualClock.
+   */
+  clock?: Clock;
+  /**
+   * The VM's wall clock (default the clock's now(), which main.ts sets off by --clock-offset): what signals,
+   * grace periods and events are stamped with, as the coordinator reads them.
+   */
   now?: () => number;
   /** How long "does the component's own log file exist" is cached (default 1000 ms). */
   ownLogCacheMs?: number;
@@ -47,7 +57,7 @@ export class HealthMonitor implements HealthSource {
   #sources = new Map<string, Source>();
   #configKey = "";
   #sourcesKey = "";
-  #probeTimer: NodeJS.Timeout | null = null;
+  #probeTimer: unknown = null;
   #probing = false;
   #probeAgain = false;
   #listeners: (() => void)[] = [];
@@ -63,10 +73,14 @@ export class HealthMonitor implements HealthSource {
   #stopped = false;
   readonly #life: ServiceLife;
   readonly #unsubscribe: (() => void)[];
+  readonly #clock: Clock;
+  readonly #now: () => number;
 
-  constructor(private readonly o: HealthMonitorOptions) {
-    this.#offsets = new JsonFileOffsetStore(path.join(o.stateDir, "log-offsets.json"));
-    this.#life = ServiceLife.of(o.services);
+  constructor(private readonly options: HealthMonitorOptions) {
+    this.#offsets = new JsonFileOffsetStore(path.join(options.stateDir, "log-offsets.json"));
+    this.#life = ServiceLife.of(options.services);
+    this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (() => this.#clock.now());
     this.#unsubscribe = [
       // Learnt when the (re)start happens, not when the apply returns: a JVM that logs "Added brewery
       // instance" while the apply finishes its other services would otherwise have that line discarded as
@@ -90,9 +104,7 @@ export class HealthMonitor implements HealthSource {
     const rebuilt = key !== this.#configKey;
     if (rebuilt) {
       this.#configKey = key;
-      this.#trackers = desired
-        ? trackersFor(desired, this.o.now ? { clock: { now: this.o.now } } : {})
-        : new Map();
+      this.#trackers = desired ? trackersFor(desired, { clock: { now: this.#now } }) : new Map();
       // The tailers resume at their kept offsets: the brewery the lines before them built comes back too
       // (read once, before the first tailer starts; kept up to date in memory after that).
       this.#breweryLoad ??= this.#offsets.loadBrewery().then(
@@ -102,7 +114,7 @@ export class HealthMonitor implements HealthSource {
         },
         (err: unknown) => {
           this.#breweryKey = "null";
-          this.o.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
+          this.options.logger.warn({ err: (err as Error).message }, "cannot read the kept brewery");
         },
       );
       await this.#breweryLoad;
@@ -119,10 +131,7 @@ export class HealthMonitor implements HealthSource {
         logs.map((src) => this.#startSource(src.component, src.path, src.tag, desired?.health.release)),
       );
     }
-    if (!this.#probeTimer && desired) {
-      this.#probeTimer = setInterval(() => void this.probeNow(), this.o.probeIntervalMs ?? 15_000);
-      this.#probeTimer.unref();
-    }
+    if (this.#probeTimer === null && desired) this.#armProbe();
     // New trackers know nothing yet. The same configuration again (a push that changed another file) keeps
     // what was observed: a probe now would run before the apply's restarts, whose "started" discards it; the
     // service owner's "running" after each (re)start or reload probes instead.
@@ -142,7 +151,7 @@ export class HealthMonitor implements HealthSource {
       onRecord: (result) => {
         // Lines read in one poll arrive in the same millisecond; strictly increasing times keep their order, so
         // that a later "Joined MUC" cures an earlier login failure of the same burst.
-        const at = Math.max(this.o.now?.() ?? Date.now(), this.#lastSignalAt + 1);
+        const at = Math.max(this.#now(), this.#lastSignalAt + 1);
         this.#lastSignalAt = at;
         const signal = toHealthSignal(component, result, new Date(at), file);
         if (!signal) return;
@@ -152,9 +161,9 @@ export class HealthMonitor implements HealthSource {
       },
     });
     const tailer = new LogTailer({
-      path: path.join(this.o.root, file),
+      path: path.join(this.options.root, file),
       store: this.#offsets,
-      ...(this.o.pollIntervalMs ? { pollIntervalMs: this.o.pollIntervalMs } : {}),
+      ...(this.options.pollIntervalMs ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
       // A signal reaches the status within milliseconds of its line (rollout gates wait on them).
       wakeOnWrite: true,
       onLine: (line) => {
@@ -164,8 +173,8 @@ export class HealthMonitor implements HealthSource {
         if (tag !== undefined && (syslogTag(line) !== tag || this.#hasOwnLog(component))) return;
         classifier.push(line);
       },
-      onError: (err) => this.o.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
-      ...(this.o.maxLinesPerSecond ? { maxLinesPerSecond: this.o.maxLinesPerSecond } : {}),
+      onError: (err) => this.options.logger.warn({ file, err: (err as Error).message }, "log tailer error"),
+      ...(this.options.maxLinesPerSecond ? { maxLinesPerSecond: this.options.maxLinesPerSecond } : {}),
       onSkipped: (r) => this.#skipped(component, file, r),
     });
     tailer.start();
@@ -178,18 +187,18 @@ export class HealthMonitor implements HealthSource {
     const parts = [
       ...(r.lines > 0
         ? [
-            `${r.lines} of ${r.lines + r.delivered} lines (over the budget of ${this.o.maxLinesPerSecond ?? 5000} lines or 100 ms of classifying a second)`,
+            `${r.lines} of ${r.lines + r.delivered} lines (over the budget of ${this.options.maxLinesPerSecond ?? 5000} lines or 100 ms of classifying a second)`,
           ]
         : []),
       ...(r.cut > 0 ? [`the rest of ${r.cut} ${r.cut === 1 ? "line" : "lines"} longer than 64 KiB`] : []),
     ];
     const message = `${component} log ${file}: skipped ${parts.join(" and ")} (${r.bytes} bytes not classified) since ${new Date(r.since).toISOString()}; health from these lines may be missing, probes still run`;
-    this.o.logger.warn(
+    this.options.logger.warn(
       { file, lines: r.lines, delivered: r.delivered, cut: r.cut, bytes: r.bytes },
       "log lines skipped",
     );
     const event: AgentEvent = {
-      at: new Date(this.o.now?.() ?? Date.now()).toISOString(),
+      at: new Date(this.#now()).toISOString(),
       kind: "log-lines-skipped",
       label: "degraded",
       message,
@@ -203,13 +212,13 @@ export class HealthMonitor implements HealthSource {
 
   /** Whether one of the component's own (untagged) log files exists; looked up at most once a second. */
   #hasOwnLog(component: LogComponent): boolean {
-    const now = Date.now();
+    const now = this.#clock.now();
     const cached = this.#ownLog.get(component);
-    if (cached && now - cached.at < (this.o.ownLogCacheMs ?? 1000)) return cached.exists;
+    if (cached && now - cached.at < (this.options.ownLogCacheMs ?? 1000)) return cached.exists;
     const own = (this.#desired?.health.logs ?? []).filter(
       (l) => l.component === component && l.tag === undefined,
     );
-    const exists = own.some((l) => existsSync(path.join(this.o.root, l.path)));
+    const exists = own.some((l) => existsSync(path.join(this.options.root, l.path)));
     this.#ownLog.set(component, { at: now, exists });
     return exists;
   }
@@ -248,15 +257,15 @@ export class HealthMonitor implements HealthSource {
             },
             {
               check: (s) => this.#life.running(s),
-              ...(this.o.now ? { now: this.o.now } : {}),
-              ...(this.o.probe ?? {}),
+              now: this.#now,
+              ...(this.options.probe ?? {}),
             },
           );
           for (const obs of observations) t.observe(obs);
         }),
       );
     } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, "health probe round failed");
+      this.options.logger.warn({ err: (err as Error).message }, "health probe round failed");
     } finally {
       this.#probing = false;
     }
@@ -267,10 +276,18 @@ export class HealthMonitor implements HealthSource {
     }
   }
 
+  /** The next round of probes, one interval from now; each round arms the one after it. */
+  #armProbe(): void {
+    this.#probeTimer = this.#clock.setTimeout(() => {
+      this.#armProbe();
+      void this.probeNow();
+    }, this.options.probeIntervalMs ?? 15_000);
+  }
+
   /** The agent (re)started a service: its component's grace period begins. */
   serviceStarted(service: string): void {
     for (const t of this.#trackers.values())
-      if (t.config.service === service) t.observe({ kind: "started", at: this.o.now?.() ?? Date.now() });
+      if (t.config.service === service) t.observe({ kind: "started", at: this.#now() });
     this.#changed();
   }
 
@@ -315,7 +332,10 @@ export class HealthMonitor implements HealthSource {
     this.#offsets
       .saveBrewery(b)
       .catch((err: unknown) =>
-        this.o.logger.warn({ err: (err as Error).message }, "cannot keep the brewery with the log offsets"),
+        this.options.logger.warn(
+          { err: (err as Error).message },
+          "cannot keep the brewery with the log offsets",
+        ),
       );
   }
 
@@ -339,7 +359,7 @@ export class HealthMonitor implements HealthSource {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const u of this.#unsubscribe) u();
-    if (this.#probeTimer) clearInterval(this.#probeTimer);
+    if (this.#probeTimer !== null) this.#clock.clearTimeout(this.#probeTimer);
     this.#probeTimer = null;
     // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.
     await this.#stopSources();

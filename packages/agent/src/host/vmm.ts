@@ -75,12 +75,12 @@ export class HostManager {
   readonly #runner: CommandRunner;
   readonly #dir: string;
 
-  constructor(private readonly o: HostManagerOptions) {
-    this.vmctl = o.vmctl ?? "/usr/sbin/vmctl";
-    this.vmd = o.vmd ?? "/usr/sbin/vmd";
-    this.sysctl = o.sysctl ?? "/sbin/sysctl";
-    this.#runner = o.runner ?? execRunner(o.log);
-    this.#dir = path.join(o.stateDir, "host");
+  constructor(private readonly options: HostManagerOptions) {
+    this.vmctl = options.vmctl ?? "/usr/sbin/vmctl";
+    this.vmd = options.vmd ?? "/usr/sbin/vmd";
+    this.sysctl = options.sysctl ?? "/sbin/sysctl";
+    this.#runner = options.runner ?? execRunner(options.log);
+    this.#dir = path.join(options.stateDir, "host");
   }
 
   /** `vmd -n -f CANDIDATE` (vmd(8): check the configuration, start nothing). Null when vmd accepts it. */
@@ -132,6 +132,17 @@ export class HostManager {
   }
 
   /**
+   * The VMs for the node's status: as vmctl reports them (a VM of the spec vmd does not know is listed too),
+   * or each VM of the spec as "unknown" when vmctl cannot say (logged).
+   */
+  async reportedVms(wanted: readonly VmEntry[]): Promise<VmState[]> {
+    const st = await this.status(wanted);
+    if (st.ok) return st.vms;
+    this.options.log.warn({ problem: st.detail }, "cannot read the VMs' state");
+    return wanted.map((v) => ({ name: v.name, state: "unknown", id: null, wanted: v.enable }));
+  }
+
+  /**
    * `vmctl start NAME` for every enabled VM of the desired state that vmd does not run. A disabled one is
    * left as it is (an admin may run it by hand); a VM vmd runs but the spec no longer lists is only
    * reported, never stopped.
@@ -160,7 +171,7 @@ export class HostManager {
         const out = said(r);
         if (r.code === 0) {
           items.push({ kind: "action", action: "vm-start", target: v.name, status: "done", detail: out });
-          this.o.log.info({ vm: v.name }, "VM started");
+          this.options.log.info({ vm: v.name }, "VM started");
         } else if (/already running|already in progress/i.test(out)) {
           // vmd started it itself meanwhile (it starts enabled VMs when it starts).
           items.push({ kind: "action", action: "vm-start", target: v.name, status: "skipped", detail: out });
@@ -210,7 +221,7 @@ export class HostManager {
         const r = await this.#runner.run(this.sysctl, [target]);
         if (r.code === 0) {
           items.push({ kind: "action", action: "sysctl", target, status: "done", detail: said(r) });
-          this.o.log.info({ sysctl: target }, "sysctl set");
+          this.options.log.info({ sysctl: target }, "sysctl set");
         } else
           items.push({
             kind: "action",

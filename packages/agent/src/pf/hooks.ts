@@ -19,8 +19,8 @@ export interface SystemHooksOptions {
   host?: HostManager | null;
 }
 
-export function systemHooks(o: SystemHooksOptions): ApplyHooks {
-  const { pf, host } = o;
+export function systemHooks(options: SystemHooksOptions): ApplyHooks {
+  const { pf, host } = options;
   return {
     async check(entry, bytes) {
       if (pf && entry.path === PF_CONF) return pf.check(bytes);

@@ -3,6 +3,7 @@ export {
   DEFAULT_CONFIRM_SECONDS,
   DEFAULT_PFCTL,
   PF_CONF,
+  type PfEvents,
   type PfLoadResult,
   PfManager,
   type PfManagerOptions,

@@ -21,6 +21,7 @@
 // The pending confirmation and `good` survive an agent restart (STATE/pf/state.json): a crash inside the
 // window resumes the timer on start, and an expired window reverts at once. The timer is owned by
 // start()/stop() (STYLE.md 7).
+import { EventEmitter } from "node:events";
 import { constants } from "node:fs";
 import { mkdir, open, readFile, rm, unlink } from "node:fs/promises";
 import path from "node:path";
@@ -50,14 +51,18 @@ export interface PfManagerOptions {
   confirmable: boolean;
   runner?: CommandRunner;
   clock?: Clock;
-  onEvent?: (event: AgentEvent) => void;
+}
+
+/** What pf tells its owner. */
+export interface PfEvents {
+  /** Loaded, confirmed, reverted: worth an audit line at the coordinator. */
+  event: [event: AgentEvent];
   /**
-   * The window ran out. The owner runs the revert (ApplyEngine.revertPf -> revertIfExpired) in its
-   * exclusive section, so a revert never interleaves with an apply writing pf.conf.
+   * The window ran out. A listener runs the revert (ApplyEngine.revertPf -> revertIfExpired) in its
+   * exclusive section, so a revert never interleaves with an apply writing pf.conf; without one, the
+   * manager reverts by itself.
    */
-  onExpired?: () => void;
-  /** How the coordinator link looks now, for the revert event ("disconnected since ..."). */
-  describeLink?: () => string;
+  expired: [];
 }
 
 interface Snapshot {
@@ -99,7 +104,7 @@ export interface PfRevert {
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export class PfManager {
+export class PfManager extends EventEmitter<PfEvents> {
   readonly pfctl: string;
   readonly #dir: string;
   readonly #runner: CommandRunner;
@@ -110,11 +115,12 @@ export class PfManager {
   #started = false;
   #stopped = false;
 
-  constructor(private readonly o: PfManagerOptions) {
-    this.pfctl = o.pfctl ?? DEFAULT_PFCTL;
-    this.#dir = path.join(o.stateDir, "pf");
-    this.#runner = o.runner ?? execRunner(o.log);
-    this.#clock = o.clock ?? liveClock;
+  constructor(private readonly options: PfManagerOptions) {
+    super();
+    this.pfctl = options.pfctl ?? DEFAULT_PFCTL;
+    this.#dir = path.join(options.stateDir, "pf");
+    this.#runner = options.runner ?? execRunner(options.log);
+    this.#clock = options.clock ?? liveClock;
   }
 
   /** Loads the persisted window (if an agent restart interrupted one) and arms its timer. Idempotent. */
@@ -125,7 +131,7 @@ export class PfManager {
     const st = await this.#load();
     if (st.pending) {
       const left = Math.max(0, st.pending.deadline - this.#clock.now());
-      this.o.log.warn(
+      this.options.log.warn(
         { generation: st.pending.generation, leftMs: left },
         "an unconfirmed pf.conf is loaded: waiting for the rest of its confirm window",
       );
@@ -188,7 +194,7 @@ export class PfManager {
   load(generation: number, seconds: number = DEFAULT_CONFIRM_SECONDS): Promise<PfLoadResult> {
     return this.#serial.run(async () => {
       const st = await this.#load();
-      const { target } = await resolveUnderRoot(this.o.root, PF_CONF, false);
+      const { target } = await resolveUnderRoot(this.options.root, PF_CONF, false);
       let bytes: Buffer;
       try {
         bytes = await readFile(target);
@@ -199,10 +205,10 @@ export class PfManager {
       const r = await this.#pfctl(["-f", target]);
       if (!r.ok) {
         const back = st.good ? await this.#restore(st.good) : "nothing to go back to";
-        this.o.log.error({ generation, pfctl: r.detail, back }, "pfctl -f refused pf.conf");
+        this.options.log.error({ generation, pfctl: r.detail, back }, "pfctl -f refused pf.conf");
         return { ok: false, detail: `pfctl -f: ${r.detail}; ${back}` };
       }
-      if (!this.o.confirmable) {
+      if (!this.options.confirmable) {
         st.good = await this.#snapshot();
         st.confirmedSha = sha;
         st.pending = null;
@@ -218,7 +224,7 @@ export class PfManager {
       if (sha === st.confirmedSha || sha === st.good?.sha) {
         // Known to work: the rules of before, or a confirmed ruleset put back (healer, rollback).
         if (st.pending)
-          this.o.log.info({ generation }, "pf.conf is back to known rules: no confirmation needed");
+          this.options.log.info({ generation }, "pf.conf is back to known rules: no confirmation needed");
         st.pending = null;
         st.good = await this.#snapshot();
         this.#disarm();
@@ -247,7 +253,10 @@ export class PfManager {
       const st = await this.#load();
       const p = st.pending;
       if (!p || p.generation !== generation || this.#clock.now() > p.deadline) {
-        this.o.log.debug({ generation, pending: p?.generation ?? null }, "confirm without a matching window");
+        this.options.log.debug(
+          { generation, pending: p?.generation ?? null },
+          "confirm without a matching window",
+        );
         return false;
       }
       st.pending = null;
@@ -267,8 +276,10 @@ export class PfManager {
   /**
    * Puts the rules of before back and loads them when the window has run out (null otherwise: confirmed
    * meanwhile, or nothing pending). The caller keeps them in its desired state (ApplyEngine.revertPf).
+   * `why`: what the caller knows of why no confirmation came (the daemon: how its coordinator link looks,
+   * "down since ..."), said in the event.
    */
-  revertIfExpired(): Promise<PfRevert | null> {
+  revertIfExpired(why?: string): Promise<PfRevert | null> {
     return this.#serial.run(async () => {
       const st = await this.#load();
       const p = st.pending;
@@ -278,14 +289,13 @@ export class PfManager {
       st.pending = null;
       await this.#save(st);
       this.#disarm();
-      const link = this.o.describeLink?.() ?? "";
       const ok = !back.startsWith("could not");
       this.#event(
         "pf-reverted",
         ok ? "degraded" : "failed",
-        `no confirmation from the coordinator within ${p.seconds} s of loading ${PF_CONF} of generation ${p.generation}${link ? ` (${link})` : ""}: the new rules may cut this node off, so ${back}`,
+        `no confirmation from the coordinator within ${p.seconds} s of loading ${PF_CONF} of generation ${p.generation}${why ? ` (${why})` : ""}: the new rules may cut this node off, so ${back}`,
       );
-      this.o.log.warn({ generation: p.generation, back }, "pf.conf reverted: no confirmation in time");
+      this.options.log.warn({ generation: p.generation, back }, "pf.conf reverted: no confirmation in time");
       return {
         path: PF_CONF,
         content: good.existed ? Buffer.from(good.content ?? "", "base64") : null,
@@ -300,10 +310,10 @@ export class PfManager {
     if (this.#stopped) return;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
-      if (this.o.onExpired) this.o.onExpired();
+      if (this.listenerCount("expired") > 0) this.emit("expired");
       else
         void this.revertIfExpired().catch((e: unknown) =>
-          this.o.log.error({ err: errText(e) }, "pf revert failed"),
+          this.options.log.error({ err: errText(e) }, "pf revert failed"),
         );
     }, ms);
   }
@@ -314,7 +324,7 @@ export class PfManager {
   }
 
   #event(kind: string, label: HealthLabel, message: string): void {
-    this.o.onEvent?.({
+    this.emit("event", {
       at: new Date(this.#clock.now()).toISOString(),
       kind,
       label,
@@ -325,7 +335,7 @@ export class PfManager {
 
   /** Writes a snapshot back to pf.conf and loads it; says what it did (for the event). */
   async #restore(s: Snapshot): Promise<string> {
-    const { target } = await resolveUnderRoot(this.o.root, PF_CONF, true);
+    const { target } = await resolveUnderRoot(this.options.root, PF_CONF, true);
     try {
       if (!s.existed) {
         // There was no pf.conf before the agent's (never on a real node: base ships one). pf without a
@@ -362,7 +372,7 @@ export class PfManager {
   }
 
   async #snapshot(): Promise<Snapshot> {
-    const { target } = await resolveUnderRoot(this.o.root, PF_CONF, false);
+    const { target } = await resolveUnderRoot(this.options.root, PF_CONF, false);
     let fd: Awaited<ReturnType<typeof open>>;
     try {
       fd = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -394,7 +404,8 @@ export class PfManager {
       st = { good: raw.good ?? null, confirmedSha: raw.confirmedSha ?? null, pending: raw.pending ?? null };
     } catch (e) {
       // Absent: nothing loaded yet. Unreadable: written atomically, so only a hand edit; start afresh.
-      if (!isNotFound(e)) this.o.log.error({ err: errText(e) }, "STATE/pf/state.json unreadable; ignored");
+      if (!isNotFound(e))
+        this.options.log.error({ err: errText(e) }, "STATE/pf/state.json unreadable; ignored");
     }
     this.#state = st;
     return st;

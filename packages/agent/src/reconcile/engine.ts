@@ -153,11 +153,12 @@ export class ApplyEngine {
    * pf's confirm window ran out: the rules of before go back on disk and into pf, and the persisted desired
    * state keeps them (its pf.conf entry becomes that content, or goes when there was none), so enforcement
    * and the healer do not load the unconfirmed rules again; a new generation tries anew. Returns the
-   * desired state now in force, or null when nothing was reverted (confirmed meanwhile).
+   * desired state now in force, or null when nothing was reverted (confirmed meanwhile). `why`: see
+   * PfManager.revertIfExpired.
    */
-  revertPf(): Promise<NodeDesired | null> {
+  revertPf(why?: string): Promise<NodeDesired | null> {
     return this.exclusive(async () => {
-      const r = await this.pf?.revertIfExpired();
+      const r = await this.pf?.revertIfExpired(why);
       if (!r) return null;
       const st = await this.state.load().catch(() => null);
       if (!st?.desired) return null;

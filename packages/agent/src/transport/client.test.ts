@@ -6,7 +6,8 @@ import { WebSocketServer } from "ws";
 import { type FakeCoordinator, fakeCoordinator } from "../../../../test/helpers/fake-coordinator.js";
 import { jicofoConf, jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
-import { AgentTransport, agentEndpoint, explainHttpStatus } from "./client.js";
+import { AgentTransport } from "./client.js";
+import { agentEndpoint, explainHttpStatus } from "./endpoint.js";
 
 const logger = pino({ level: "silent" });
 
@@ -33,13 +34,13 @@ function transport(url: string, extra: Partial<ConstructorParameters<typeof Agen
     role: "jicofo",
     agentVersion: "test",
     generation: () => 7,
-    onFrame: (f) => frames.push(f),
-    onOpen: () => {
-      opens += 1;
-    },
     logger,
     backoff: { initialMs: 20, maxMs: 100, factor: 2, jitter: 0.5 },
     ...extra,
+  });
+  t.on("frame", (f) => frames.push(f));
+  t.on("open", () => {
+    opens += 1;
   });
   open.push({ close: () => t.stop() });
   return { t, frames, opens: () => opens };

@@ -4,80 +4,41 @@
 //   any  --stop()---> closing --> idle
 //
 // The agent's first frame is a hello (protocol version, node, role, generation); the coordinator answers with
-// a welcome carrying its heartbeat interval. The coordinator pings; if nothing at all arrives for three
-// heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by itself.
-// After every (re)connect the daemon sends a full snapshot (onOpen), then only changes. A desired state the
-// coordinator sends again after a dropped link is answered from its apply, not applied twice (replies.ts).
+// a welcome carrying its heartbeat interval (frames.ts). The coordinator pings; if nothing at all arrives for
+// three heartbeats the link is declared dead and torn down, since a half-open TCP connection never closes by
+// itself. After every (re)connect the transport emits "open" (the daemon sends a full snapshot), then only
+// changes. A desired state the coordinator sends again after a dropped link is answered from its apply, not
+// applied twice (replies.ts). Invalid frames are answered, dropped or end the link by their rate
+// (badFrames.ts); failed attempts while the coordinator is away are logged sparingly (unreachable.ts).
 //
-// Invalid frames from the coordinator are answered with an error frame, at most BAD_FRAME_REPLY_LIMIT per
-// minute and link (more are dropped without an answer); past BAD_FRAME_CLOSE_LIMIT per minute the link is
-// closed (4006) and reopened after the backoff. They are logged once per kind (error code) and minute with
-// how many more came (shared/refusals.ts), whatever the links: a peer that reconnects starts no new count.
-//
-// While the coordinator is unreachable (for days, maybe) the agent retries at the capped rate forever, and
-// keeps nothing per attempt: the first FAILURE_LOG_FIRST failures are logged one by one, after that one line
-// every FAILURE_LOG_EVERY_MS says how many attempts failed since the link was last up (a week away is about
-// 27,000 attempts at the 30 s cap; a line each would be 54,000 lines in syslog). Timers and "now" come from
-// an injected clock, so a test can let a simulated week pass (test/reliability-days-away.test.ts).
+// Timers and "now" come from an injected clock, so a test can let a simulated week pass
+// (test/reliability-days-away.test.ts).
 
+import { EventEmitter } from "node:events";
 import { type BackoffOptions, backoffDelay, type Clock, DEFAULT_BACKOFF } from "@vmmeet/node";
 import {
   type AgentToCoordinator,
   CloseCode,
   type CoordinatorToAgent,
-  type Decoded,
-  decodeCoordinatorFrame,
   describeClose,
-  ErrorCode,
   encodeFrame,
-  FrameId,
   MAX_FRAME_BYTES,
-  type NodeDesired,
-  PROTOCOL_VERSION,
   RefusalLog,
 } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { pinnedServerIdentity } from "../enroll/pin.js";
+import { BAD_FRAME_CLOSE_LIMIT, BadFrameCounter } from "./badFrames.js";
+import {
+  type AgentIdentity,
+  decodeMessage,
+  errorReply,
+  helloFrame,
+  pongFrame,
+  welcomeMismatch,
+} from "./frames.js";
 import { ApplyAnswers } from "./replies.js";
-
-/** The coordinator serves agents at this path (vmmeet serve prints it). */
-export const AGENT_PATH = "/agent";
-
-/** --coordinator as given, with no path (wss://HOST:PORT or wss://HOST:PORT/) meaning the agents' endpoint. */
-export function agentEndpoint(url: string): string {
-  const u = new URL(url);
-  if (u.pathname !== "/" || u.search !== "") return url;
-  u.pathname = AGENT_PATH;
-  return u.toString();
-}
-
-/**
- * What an HTTP status instead of a websocket upgrade means, in one line: ws reports it only as
- * "Unexpected server response: N", which says nothing about what to fix. Undefined for other errors.
- */
-export function explainHttpStatus(message: string): string | undefined {
-  const m = /^Unexpected server response: (\d{3})$/.exec(message);
-  if (!m) return undefined;
-  const status = Number(m[1]);
-  const what =
-    status === 400 || status === 404
-      ? `no websocket endpoint at this path: the coordinator serves agents at ${AGENT_PATH} (give wss://HOST:PORT or wss://HOST:PORT${AGENT_PATH})`
-      : status === 401 || status === 403
-        ? "refused: this agent's certificate or join token was not accepted; enroll again with a token from 'vmmeet agents token NODE'"
-        : status === 426
-          ? "the server wants another protocol: is this the coordinator's port (vmmeet serve --listen)?"
-          : status >= 500
-            ? "the server failed; if it is the coordinator, its log says why"
-            : "not a websocket upgrade: is this the coordinator's address and port (vmmeet serve --listen)?";
-  return `coordinator answered HTTP ${status} instead of a websocket upgrade: ${what}`;
-}
-
-export const BAD_FRAME_REPLY_LIMIT = 20;
-export const BAD_FRAME_CLOSE_LIMIT = 200;
-/** Failed attempts in a row logged one by one; after that, one summary line per FAILURE_LOG_EVERY_MS. */
-export const FAILURE_LOG_FIRST = 5;
-export const FAILURE_LOG_EVERY_MS = 10 * 60_000;
+import { type TransportTls, tlsSocketOptions } from "./tls.js";
+import { UnreachableLog } from "./unreachable.js";
 
 /**
  * Real timers that keep the process alive (unlike health's systemClock, whose timers are unref'd): with the
@@ -91,24 +52,20 @@ const transportClock: Clock = {
 
 export type TransportState = "idle" | "connecting" | "open" | "closing";
 
-/** TLS material for wss: the deployment CA and this agent's client certificate (security issue). */
-export interface TransportTls {
-  ca?: string;
-  cert?: string;
-  key?: string;
-  /** "sha256:HEX" of the CA pinned at enrollment: the server's verified chain must contain it. */
-  caHash?: string;
+/** What the link tells its owner (the daemon subscribes in one place). */
+export interface TransportEvents {
+  /** Welcomed after a (re)connect: the coordinator knows nothing of this link yet, a full snapshot is due. */
+  open: [];
+  /** A valid frame for the daemon (pings, pongs, the welcome and repeated desired states are handled here). */
+  frame: [frame: CoordinatorToAgent];
+  /** Every change of state, with the new one. */
+  state: [state: TransportState];
 }
 
-export interface TransportOptions {
+export interface TransportOptions extends AgentIdentity {
   url: string;
-  node: string;
-  role: NodeDesired["role"] | null;
-  agentVersion: string;
+  /** The generation in force, sent in every hello. */
   generation: () => number;
-  onFrame: (frame: CoordinatorToAgent) => void;
-  onOpen: () => void;
-  onStateChange?: (state: TransportState) => void;
   logger: Logger;
   backoff?: BackoffOptions;
   random?: () => number;
@@ -129,7 +86,7 @@ export interface TransportOptions {
   now?: () => number;
 }
 
-export class AgentTransport {
+export class AgentTransport extends EventEmitter<TransportEvents> {
   #state: TransportState = "idle";
   #ws: WebSocket | null = null;
   #attempt = 0;
@@ -137,14 +94,14 @@ export class AgentTransport {
   #deadTimer: unknown = null;
   #handshakeTimer: unknown = null;
   readonly #clock: Clock;
-  /** Failed attempts since the link was last open, and when the last summary of them was logged. */
-  #failures = { count: 0, since: 0, loggedAt: Number.NEGATIVE_INFINITY, lastError: "" };
+  readonly #now: () => number;
+  /** Failed attempts since the link was last open. */
+  readonly #unreachable: UnreachableLog;
   #heartbeatMs: number;
   #welcomed = false;
   #stopped = true;
   #gaveUp: string | null = null;
-  #bad = { windowStart: 0, count: 0 };
-  readonly #badLog: RefusalLog;
+  readonly #badFrames: BadFrameCounter;
   readonly #answers = new ApplyAnswers();
   /** Repeats are logged once per generation and minute, with a count (the apply answers kept are few). */
   readonly #repeatLog: RefusalLog;
@@ -153,13 +110,14 @@ export class AgentTransport {
   reconnects = 0;
   /** Connection attempts made (the first one included). */
   attempts = 0;
-  /** Invalid frames received and dropped without an answer (over the per-minute reply limit). */
-  badFramesDropped = 0;
 
-  constructor(private readonly o: TransportOptions) {
-    this.#heartbeatMs = o.heartbeatMs ?? 15_000;
-    this.#clock = o.clock ?? transportClock;
-    this.#badLog = new RefusalLog({ now: () => this.#clock.now() });
+  constructor(private readonly options: TransportOptions) {
+    super();
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.#clock = options.clock ?? transportClock;
+    this.#now = options.now ?? Date.now;
+    this.#unreachable = new UnreachableLog(this.#clock, options.logger, options.url);
+    this.#badFrames = new BadFrameCounter(this.#clock, options.logger);
     this.#repeatLog = new RefusalLog({ now: () => this.#clock.now() });
   }
 
@@ -170,6 +128,11 @@ export class AgentTransport {
   /** Why the transport stopped retrying (revoked, unauthorized, protocol mismatch), or null. */
   get gaveUp(): string | null {
     return this.#gaveUp;
+  }
+
+  /** Invalid frames received and dropped without an answer (over the per-minute reply limit). */
+  get badFramesDropped(): number {
+    return this.#badFrames.dropped;
   }
 
   start(): void {
@@ -224,7 +187,7 @@ export class AgentTransport {
   #setState(state: TransportState): void {
     if (this.#state === state) return;
     this.#state = state;
-    this.o.onStateChange?.(state);
+    this.emit("state", state);
   }
 
   #clearTimers(): void {
@@ -238,95 +201,87 @@ export class AgentTransport {
     this.#setState("connecting");
     this.#welcomed = false;
     this.attempts += 1;
-    const Impl = this.o.WebSocketImpl ?? WebSocket;
-    const tls = this.o.tls;
+    const Impl = this.options.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
-      ws = new Impl(this.o.url, {
+      ws = new Impl(this.options.url, {
         maxPayload: MAX_FRAME_BYTES,
-        handshakeTimeout: this.o.handshakeTimeoutMs ?? 10_000,
-        headers: this.o.headers?.() ?? {},
-        ...(tls?.ca ? { ca: tls.ca } : {}),
-        ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-        ...(tls?.caHash ? { checkServerIdentity: pinnedServerIdentity(tls.caHash) } : {}),
+        handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000,
+        headers: this.options.headers?.() ?? {},
+        ...tlsSocketOptions(this.options.tls),
       });
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message, url: this.o.url }, "cannot create websocket");
+      this.options.logger.error(
+        { err: (err as Error).message, url: this.options.url },
+        "cannot create websocket",
+      );
       this.#scheduleRetry();
       return;
     }
     this.#ws = ws;
-    this.#bad = { windowStart: this.#clock.now(), count: 0 };
+    this.#badFrames.newLink();
     ws.on("open", () => {
       this.#armHandshakeTimer(ws);
-      ws.send(
-        encodeFrame({
-          type: "hello",
-          protocol: PROTOCOL_VERSION,
-          node: this.o.node,
-          role: this.o.role,
-          agentVersion: this.o.agentVersion,
-          generation: this.o.generation(),
-          agentTime: Math.round((this.o.now ?? Date.now)()),
-        }),
-      );
+      ws.send(encodeFrame(helloFrame(this.options, this.options.generation(), this.#now())));
       this.#armDeadTimer(ws);
     });
     ws.on("message", (data, isBinary) => this.#onMessage(ws, data, isBinary));
     ws.on("error", (err) => {
       // 'close' follows every 'error'; log there (once per failed attempt at most), reconnect there.
-      this.#failures.lastError = err.message;
+      this.#unreachable.lastError = err.message;
     });
-    ws.on("close", (code, reasonBuf) => {
-      if (this.#ws !== ws) return;
-      this.#ws = null;
-      this.#clearTimers();
-      const { reason, retry } = describeClose(code);
-      const wasOpen = this.#welcomed;
-      this.#welcomed = false;
-      if (this.#stopped) return;
-      if (wasOpen) {
-        this.o.logger.warn(
-          {
-            code,
-            reason,
-            peerReason: reasonBuf.toString().slice(0, 200),
-            ...(this.#failures.lastError ? { err: this.#failures.lastError.slice(0, 200) } : {}),
-          },
-          "coordinator link closed",
-        );
-        this.#failures.lastError = "";
-      } else {
-        this.#failed(code, reason);
-      }
-      if (!retry) {
-        this.#gaveUp = reason;
-        this.#stopped = true;
-        this.#setState("idle");
-        this.o.logger.error(
-          { code, reason },
-          "not reconnecting; the agent keeps enforcing its last applied state",
-        );
-        return;
-      }
-      if (wasOpen) this.#attempt = 0;
-      this.#scheduleRetry();
-    });
+    ws.on("close", (code, reasonBuf) => this.#onClose(ws, code, reasonBuf));
+  }
+
+  #onClose(ws: WebSocket, code: number, reasonBuf: Buffer): void {
+    if (this.#ws !== ws) return;
+    this.#ws = null;
+    this.#clearTimers();
+    const { reason, retry } = describeClose(code);
+    const wasOpen = this.#welcomed;
+    this.#welcomed = false;
+    if (this.#stopped) return;
+    if (wasOpen) {
+      const err = this.#unreachable.takeError();
+      this.options.logger.warn(
+        {
+          code,
+          reason,
+          peerReason: reasonBuf.toString().slice(0, 200),
+          ...(err ? { err: err.slice(0, 200) } : {}),
+        },
+        "coordinator link closed",
+      );
+    } else {
+      this.#unreachable.failed(code, reason);
+    }
+    if (!retry) {
+      this.#gaveUp = reason;
+      this.#stopped = true;
+      this.#setState("idle");
+      this.options.logger.error(
+        { code, reason },
+        "not reconnecting; the agent keeps enforcing its last applied state",
+      );
+      return;
+    }
+    if (wasOpen) this.#attempt = 0;
+    this.#scheduleRetry();
   }
 
   #armHandshakeTimer(ws: WebSocket): void {
     this.#handshakeTimer = this.#clock.setTimeout(() => {
       if (!this.#welcomed) {
-        this.o.logger.warn("no welcome from the coordinator in time");
+        this.options.logger.warn("no welcome from the coordinator in time");
         ws.terminate();
       }
-    }, this.o.handshakeTimeoutMs ?? 10_000);
+    }, this.options.handshakeTimeoutMs ?? 10_000);
   }
 
   #armDeadTimer(ws: WebSocket): void {
     if (this.#deadTimer !== null) this.#clock.clearTimeout(this.#deadTimer);
     this.#deadTimer = this.#clock.setTimeout(() => {
-      this.o.logger.warn(
+      this.options.logger.warn(
         { silentMs: 3 * this.#heartbeatMs },
         "coordinator link dead (no frame for three heartbeats)",
       );
@@ -336,167 +291,96 @@ export class AgentTransport {
 
   #onMessage(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     this.#armDeadTimer(ws);
-    const text = isBinary
-      ? null
-      : Array.isArray(data)
-        ? Buffer.concat(data).toString("utf8")
-        : data.toString();
-    const decoded: Decoded<CoordinatorToAgent> =
-      text === null
-        ? { ok: false, code: ErrorCode.badFrame, message: "binary frames are not used" }
-        : decodeCoordinatorFrame(text);
+    const decoded = decodeMessage(data, isBinary);
     if (!decoded.ok) {
-      const now = this.#clock.now();
-      if (now - this.#bad.windowStart > 60_000) this.#bad = { windowStart: now, count: 0 };
-      this.#bad.count += 1;
-      if (this.#bad.count > BAD_FRAME_CLOSE_LIMIT) {
-        if (ws.readyState === WebSocket.OPEN) {
-          this.o.logger.error(
-            { count: this.#bad.count, limit: BAD_FRAME_CLOSE_LIMIT },
-            "too many invalid frames from the coordinator; reconnecting",
-          );
-          ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
-        }
-        return;
-      }
-      const note = this.#badLog.note(decoded.code);
-      if (note !== null)
-        this.o.logger.warn(
-          {
-            code: decoded.code,
-            problem: decoded.message.slice(0, 500),
-            ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
-          },
-          "invalid frame from coordinator",
+      const { verdict, count } = this.#badFrames.note(decoded.code, decoded.message);
+      if (ws.readyState !== WebSocket.OPEN || verdict === "drop") return;
+      if (verdict === "reply") ws.send(encodeFrame(errorReply(decoded)));
+      else {
+        this.options.logger.error(
+          { count, limit: BAD_FRAME_CLOSE_LIMIT },
+          "too many invalid frames from the coordinator; reconnecting",
         );
-      if (this.#bad.count > BAD_FRAME_REPLY_LIMIT) {
-        this.badFramesDropped += 1;
-        return;
-      }
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.send(
-          encodeFrame({
-            type: "error",
-            code: decoded.code,
-            message: decoded.message.slice(0, 2000),
-            // The id is echoed only when it is a valid frame id: a malformed one would make our own
-            // error frame invalid (and reflect whatever the peer put there).
-            ...(decoded.id && FrameId.safeParse(decoded.id).success ? { replyTo: decoded.id } : {}),
-          }),
-        );
+        ws.close(CloseCode.tooManyBadFrames, "too many invalid frames");
       }
       return;
     }
     const frame = decoded.frame;
     if (!this.#welcomed) {
-      if (frame.type !== "welcome") {
-        if (frame.type === "error")
-          this.o.logger.error({ code: frame.code, problem: frame.message }, "coordinator refused the hello");
-        return;
-      }
-      if (frame.protocol !== PROTOCOL_VERSION || frame.node !== this.o.node) {
-        this.o.logger.error(
-          { theirs: frame.protocol, ours: PROTOCOL_VERSION, node: frame.node },
-          "welcome does not match our hello",
-        );
-        ws.close(4000, "protocol mismatch");
-        return;
-      }
-      if (this.#handshakeTimer !== null) this.#clock.clearTimeout(this.#handshakeTimer);
-      this.#handshakeTimer = null;
-      this.#heartbeatMs = frame.heartbeatMs;
-      this.#armDeadTimer(ws);
-      this.#welcomed = true;
-      this.#attempt = 0;
-      this.#setState("open");
-      this.o.logger.info(
-        {
-          url: this.o.url,
-          coordinator: frame.coordinatorVersion,
-          ...(this.#failures.count > 0
-            ? {
-                failedAttempts: this.#failures.count,
-                unreachableMs: this.#clock.now() - this.#failures.since,
-              }
-            : {}),
-        },
-        "connected to coordinator",
-      );
-      this.#failures = { count: 0, since: 0, loggedAt: Number.NEGATIVE_INFINITY, lastError: "" };
-      this.o.onOpen();
+      this.#onHandshake(ws, frame);
       return;
     }
     if (frame.type === "ping") {
-      ws.send(
-        encodeFrame({
-          type: "pong",
-          replyTo: frame.id,
-          sentAt: frame.sentAt,
-          agentTime: Math.round((this.o.now ?? Date.now)()),
-        }),
-      );
+      ws.send(encodeFrame(pongFrame(frame, this.#now())));
       return;
     }
     if (frame.type === "pong") return;
-    if (frame.type === "desired") {
-      const seen = this.#answers.seen(frame);
-      if (seen.kind !== "apply") {
-        this.repeatsAnswered += 1;
-        // One line per generation and minute: a peer replaying one frame floods no log.
-        const note = this.#repeatLog.note(`${seen.kind} ${frame.generation}`);
-        if (note !== null)
-          this.o.logger.info(
-            {
-              id: frame.id,
-              generation: frame.generation,
-              ...(seen.kind === "running" ? { with: seen.request } : {}),
-              ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
-            },
-            seen.kind === "answer"
-              ? "desired state sent again: answered with its apply's result, not applied again"
-              : "desired state sent again while it is being applied: answered when that apply ends",
-          );
-        if (seen.kind === "answer") ws.send(encodeFrame(seen.frame));
-        return;
-      }
+    if (frame.type === "desired" && this.#answeredAgain(ws, frame)) return;
+    this.emit("frame", frame);
+  }
+
+  /** Before the welcome, only the welcome counts (an error frame says why the hello was refused). */
+  #onHandshake(ws: WebSocket, frame: CoordinatorToAgent): void {
+    if (frame.type !== "welcome") {
+      if (frame.type === "error")
+        this.options.logger.error(
+          { code: frame.code, problem: frame.message },
+          "coordinator refused the hello",
+        );
+      return;
     }
-    this.o.onFrame(frame);
+    const mismatch = welcomeMismatch(frame, this.options.node);
+    if (mismatch) {
+      this.options.logger.error(mismatch, "welcome does not match our hello");
+      ws.close(4000, "protocol mismatch");
+      return;
+    }
+    if (this.#handshakeTimer !== null) this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+    this.#heartbeatMs = frame.heartbeatMs;
+    this.#armDeadTimer(ws);
+    this.#welcomed = true;
+    this.#attempt = 0;
+    this.#setState("open");
+    this.options.logger.info(
+      { url: this.options.url, coordinator: frame.coordinatorVersion, ...this.#unreachable.connected() },
+      "connected to coordinator",
+    );
+    this.emit("open");
+  }
+
+  /** A desired state sent again: answered from its apply (or when that apply ends), not applied twice. */
+  #answeredAgain(ws: WebSocket, frame: Extract<CoordinatorToAgent, { type: "desired" }>): boolean {
+    const seen = this.#answers.seen(frame);
+    if (seen.kind === "apply") return false;
+    this.repeatsAnswered += 1;
+    // One line per generation and minute: a peer replaying one frame floods no log.
+    const note = this.#repeatLog.note(`${seen.kind} ${frame.generation}`);
+    if (note !== null)
+      this.options.logger.info(
+        {
+          id: frame.id,
+          generation: frame.generation,
+          ...(seen.kind === "running" ? { with: seen.request } : {}),
+          ...(note.repeated > 0 ? { repeated: note.repeated } : {}),
+        },
+        seen.kind === "answer"
+          ? "desired state sent again: answered with its apply's result, not applied again"
+          : "desired state sent again while it is being applied: answered when that apply ends",
+      );
+    if (seen.kind === "answer") ws.send(encodeFrame(seen.frame));
+    return true;
   }
 
   #scheduleRetry(): void {
     if (this.#stopped || this.#retryTimer) return;
     this.#setState("connecting");
-    const delay = backoffDelay(this.#attempt, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+    const delay = backoffDelay(this.#attempt, this.options.backoff ?? DEFAULT_BACKOFF, this.options.random);
     this.#attempt += 1;
     this.reconnects += 1;
     this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = null;
       this.#connect();
     }, delay);
-  }
-
-  /** An attempt that never got to a welcome: logged one by one at first, then summarized now and then. */
-  #failed(code: number, reason: string): void {
-    const f = this.#failures;
-    const now = this.#clock.now();
-    if (f.count === 0) f.since = now;
-    f.count += 1;
-    // An HTTP answer instead of an upgrade says what to fix (wrong path, enroll again) in the message itself,
-    // in place of ws's bare "Unexpected server response: N".
-    const http = explainHttpStatus(f.lastError);
-    const message = http ?? "coordinator link error";
-    const detail = { code, reason, ...(http ? {} : { err: f.lastError.slice(0, 200) }), url: this.o.url };
-    f.lastError = "";
-    if (f.count <= FAILURE_LOG_FIRST) {
-      this.o.logger.warn({ attempt: f.count, ...detail }, message);
-      f.loggedAt = now;
-      return;
-    }
-    if (now - f.loggedAt < FAILURE_LOG_EVERY_MS) return;
-    f.loggedAt = now;
-    this.o.logger.warn(
-      { ...detail, failedAttempts: f.count, sinceMs: now - f.since },
-      "coordinator still unreachable; retrying at the capped rate, enforcing the last applied state meanwhile",
-    );
   }
 }
