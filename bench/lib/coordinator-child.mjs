@@ -31,11 +31,7 @@ async function fanout({ nodes, generation, desired, timeoutMs }) {
   const ms = await Promise.all(
     nodes.map((node) =>
       fleet
-        .request(
-          node,
-          (id) => ({ type: "desired", id, generation, desired: { ...desired, node } }),
-          timeoutMs,
-        )
+        .request(node, { type: "desired", generation, desired: { ...desired, node } }, timeoutMs)
         .then((reply) => {
           if (reply.type !== "apply-result" || !reply.ok) {
             if (errors.length < 5) errors.push(`${node}: ${reply.error ?? reply.type}`);
