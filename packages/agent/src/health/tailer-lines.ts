@@ -75,8 +75,8 @@ export class LineCutter {
   /** When a report last carried lines over the budget, and cut lines. */
   private lastSkipReportAt = { lines: Number.NEGATIVE_INFINITY, cut: Number.NEGATIVE_INFINITY };
 
-  constructor(private readonly o: LineCutterOptions) {
-    this.cpuMs = o.cpuMs ?? processCpuMs;
+  constructor(private readonly options: LineCutterOptions) {
+    this.cpuMs = options.cpuMs ?? processCpuMs;
   }
 
   /** Forgets the partial line: the tailer moves to another file (or resumes where `skipping` says). */
@@ -87,7 +87,7 @@ export class LineCutter {
 
   /** A chunk just read: its complete lines are delivered or skipped, the rest kept as the partial line. */
   chunk(chunk: Buffer): void {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (now - this.budget.windowStart >= 1000)
       this.budget = { windowStart: now, lines: 0, busyMs: 0, cpuMs: 0 };
     const began = { wall: performance.now(), cpu: this.cpuMs() };
@@ -110,17 +110,17 @@ export class LineCutter {
   reportSkipped(force: boolean): void {
     const s = this.skipped;
     if (s.lines === 0 && s.cut === 0 && s.bytes === 0) return;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     const due = (kind: "lines" | "cut") =>
-      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.o.skipReportMs;
+      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.options.skipReportMs;
     if (!force && !due("lines") && !due("cut")) return;
     if (s.lines > 0) this.lastSkipReportAt.lines = now;
     if (s.cut > 0) this.lastSkipReportAt.cut = now;
     this.skipped = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
     try {
-      this.o.onSkipped?.(s);
+      this.options.onSkipped?.(s);
     } catch (err) {
-      this.o.onError(err);
+      this.options.onError(err);
     }
   }
 
@@ -132,8 +132,8 @@ export class LineCutter {
    * CPU time of the one thread that runs the lines); CPU time is read only once it says the budget is spent.
    */
   private overBudget(began: { wall: number; cpu: number }): boolean {
-    if (this.budget.lines >= this.o.maxLinesPerSecond) return true;
-    const max = this.o.maxBusyMsPerSecond;
+    if (this.budget.lines >= this.options.maxLinesPerSecond) return true;
+    const max = this.options.maxBusyMsPerSecond;
     if (this.budget.busyMs + (performance.now() - began.wall) < max) return false;
     return this.budget.cpuMs + (this.cpuMs() - began.cpu) >= max;
   }
@@ -166,7 +166,7 @@ export class LineCutter {
     }
     // A partial line: keep a copy (the read buffer is reused), cut it when it grows too long.
     const rest = chunk.subarray(start);
-    const max = this.o.maxLineBytes;
+    const max = this.options.maxLineBytes;
     if (this.pending.length + rest.length > max) {
       const whole = this.pending.length + rest.length;
       const head = Buffer.concat([this.pending, rest]).subarray(0, max);
@@ -180,7 +180,7 @@ export class LineCutter {
   }
 
   private deliver(line: Buffer): void {
-    const max = this.o.maxLineBytes;
+    const max = this.options.maxLineBytes;
     if (line.length > max) {
       this.skip(line.length - max, 0, 1);
       this.emit(line.subarray(0, max), true);
@@ -191,7 +191,7 @@ export class LineCutter {
     if (bytes === 0 && lines === 0 && cut === 0) return;
     const s = this.skipped;
     if (s.lines === 0 && s.cut === 0 && s.bytes === 0) {
-      s.since = this.o.clock.now();
+      s.since = this.options.clock.now();
       // The report counts the lines delivered from the first skip on.
       s.delivered = 0;
     }
@@ -209,9 +209,9 @@ export class LineCutter {
       this.budget.lines++;
       this.totals.delivered++;
       this.skipped.delivered++;
-      this.o.onLine(decodeLine(bytes), { truncated });
+      this.options.onLine(decodeLine(bytes), { truncated });
     } catch (err) {
-      this.o.onError(err);
+      this.options.onError(err);
     }
   }
 }

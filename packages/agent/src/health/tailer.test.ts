@@ -50,7 +50,7 @@ interface Harness {
 }
 
 /** A tailer driven by explicit poll() calls (no timer): each step is deterministic. */
-function manual(store: OffsetStore, opts: Partial<LogTailerOptions> = {}): Harness {
+function manual(store: OffsetStore, options: Partial<LogTailerOptions> = {}): Harness {
   const h: Harness = { tailer: undefined as unknown as LogTailer, lines: [], infos: [], errors: [] };
   h.tailer = new LogTailer({
     path: log,
@@ -61,7 +61,7 @@ function manual(store: OffsetStore, opts: Partial<LogTailerOptions> = {}): Harne
       h.infos.push(i);
     },
     onError: (e) => h.errors.push(e),
-    ...opts,
+    ...options,
   });
   tailers.push(h.tailer);
   return h;
@@ -217,20 +217,14 @@ describe("LogTailer, offsets of woken polls", () => {
 });
 
 describe("LogTailer, step by step", () => {
-  it("starts at the end of an existing file unless told otherwise", async () => {
-    writeFileSync(log, text(["history"]));
+  it.each([
+    ["starts at the end of an existing file unless told otherwise", "history\n", "fresh\n"],
+    ["starting at the end inside a line skips that line's rest", "history\nhalf-wri", "tten\nfresh\n"],
+  ])("%s", async (_, before, appended) => {
+    writeFileSync(log, before);
     const h = manual(new MemoryOffsetStore(), { startAt: "end" });
     await h.tailer.poll();
-    appendFileSync(log, "fresh\n");
-    await h.tailer.poll();
-    expect(h.lines).toEqual(["fresh"]);
-  });
-
-  it("starting at the end inside a line skips that line's rest", async () => {
-    writeFileSync(log, "history\nhalf-wri");
-    const h = manual(new MemoryOffsetStore(), { startAt: "end" });
-    await h.tailer.poll();
-    appendFileSync(log, "tten\nfresh\n");
+    appendFileSync(log, appended);
     await h.tailer.poll();
     expect(h.lines).toEqual(["fresh"]);
   });
@@ -324,32 +318,38 @@ describe("LogTailer restarts (new instance, same state file)", () => {
     expect(Object.keys(state.files)).toEqual([log]);
   });
 
+  /** A new tailer on the same state file (an agent started again) after its first poll. */
+  async function afterStart(options: Partial<LogTailerOptions> = {}): Promise<Harness> {
+    const h = manual(new JsonFileOffsetStore(stateFile), options);
+    await h.tailer.poll();
+    return h;
+  }
+
+  /** An agent's run that polled once and stopped (its offset saved). */
+  async function oneRun(options: Partial<LogTailerOptions> = {}): Promise<Harness> {
+    const h = await afterStart(options);
+    await h.tailer.stop();
+    return h;
+  }
+
   it("copy-truncate while the agent was down", async () => {
     writeFileSync(log, text(lines("a", 2)));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun();
     appendFileSync(log, text(lines("b", 2)));
     copyFileSync(log, `${log}.0`);
     truncateSync(log, 0);
     appendFileSync(log, text(lines("c", 1)));
-    const h2 = manual(new JsonFileOffsetStore(stateFile));
-    await h2.tailer.poll();
+    const h2 = await afterStart();
     expect([...h1.lines, ...h2.lines]).toEqual([...lines("a", 2), ...lines("b", 2), ...lines("c", 1)]);
   });
 
   it("renamed while down and not recreated yet: drains the old file once", async () => {
     writeFileSync(log, text(lines("a", 1)));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun();
     appendFileSync(log, text(lines("b", 1)));
     renameSync(log, `${log}.0`);
-    const h2 = manual(new JsonFileOffsetStore(stateFile));
-    await h2.tailer.poll();
-    await h2.tailer.stop();
-    const h3 = manual(new JsonFileOffsetStore(stateFile));
-    await h3.tailer.poll();
+    const h2 = await oneRun();
+    const h3 = await afterStart();
     writeFileSync(log, text(lines("c", 1)));
     await h3.tailer.poll();
     expect([...h1.lines, ...h2.lines, ...h3.lines]).toEqual(["a0", "b0", "c0"]);
@@ -357,23 +357,17 @@ describe("LogTailer restarts (new instance, same state file)", () => {
 
   it("a long line's skipped rest survives a restart", async () => {
     writeFileSync(log, "z".repeat(150));
-    const h1 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun({ maxLineBytes: 100 });
     appendFileSync(log, "zzz\nafter\n");
-    const h2 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
-    await h2.tailer.poll();
+    const h2 = await afterStart({ maxLineBytes: 100 });
     expect([...h1.lines, ...h2.lines]).toEqual(["z".repeat(100), "after"]);
   });
 
   it("ignores a damaged state file", async () => {
     writeFileSync(log, text(["x"]));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    await oneRun();
     writeFileSync(stateFile, "{not json");
-    const h2 = manual(new JsonFileOffsetStore(stateFile), { startAt: "end" });
-    await h2.tailer.poll();
+    const h2 = await afterStart({ startAt: "end" });
     appendFileSync(log, "y\n");
     await h2.tailer.poll();
     expect(h2.lines).toEqual(["y"]);

@@ -133,27 +133,27 @@ export class LogTailer {
   /** The last NotARegularFileError reported: reported once, not at every poll. */
   private refused: string | undefined;
 
-  constructor(opts: LogTailerOptions) {
-    this.file = opts.path;
-    this.store = opts.store;
-    this.onError = opts.onError ?? (() => undefined);
-    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.clock = opts.clock ?? systemClock;
-    this.fingerprintBytes = opts.fingerprintBytes ?? 1024;
-    this.startAt = opts.startAt ?? "end";
-    this.maxBytesPerPoll = opts.maxBytesPerPoll ?? 8 * 1024 * 1024;
-    this.rotationGracePolls = opts.rotationGracePolls ?? 5;
-    this.wakeOnWrite = opts.wakeOnWrite ?? false;
-    this.wakeGapMs = opts.wakeGapMs ?? 100;
+  constructor(options: LogTailerOptions) {
+    this.file = options.path;
+    this.store = options.store;
+    this.onError = options.onError ?? (() => undefined);
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
+    this.fingerprintBytes = options.fingerprintBytes ?? 1024;
+    this.startAt = options.startAt ?? "end";
+    this.maxBytesPerPoll = options.maxBytesPerPoll ?? 8 * 1024 * 1024;
+    this.rotationGracePolls = options.rotationGracePolls ?? 5;
+    this.wakeOnWrite = options.wakeOnWrite ?? false;
+    this.wakeGapMs = options.wakeGapMs ?? 100;
     this.lines = new LineCutter({
-      onLine: opts.onLine,
+      onLine: options.onLine,
       onError: this.onError,
       clock: this.clock,
-      maxLineBytes: opts.maxLineBytes ?? 64 * 1024,
-      maxLinesPerSecond: opts.maxLinesPerSecond ?? 5000,
-      maxBusyMsPerSecond: opts.maxBusyMsPerSecond ?? 100,
-      onSkipped: opts.onSkipped,
-      skipReportMs: opts.skipReportMs ?? 60_000,
+      maxLineBytes: options.maxLineBytes ?? 64 * 1024,
+      maxLinesPerSecond: options.maxLinesPerSecond ?? 5000,
+      maxBusyMsPerSecond: options.maxBusyMsPerSecond ?? 100,
+      onSkipped: options.onSkipped,
+      skipReportMs: options.skipReportMs ?? 60_000,
     });
   }
 
