@@ -1,12 +1,20 @@
 // Follows one log file (LogTailer): polling and waking on writes, rotation and copy-truncate, offsets
 // committed to the store. The line work (cutting, the budget, skipping, decoding, the hand-off to onLine)
 // is tailer-lines.ts; opening and recognizing a file, tailer-file.ts.
-import { type FSWatcher, type Stats, watch } from "node:fs";
-import { type FileHandle, lstat, readdir } from "node:fs/promises";
+import { type FSWatcher, lstatSync, readSync, watch } from "node:fs";
+import { type FileHandle, readdir } from "node:fs/promises";
 import path from "node:path";
-import { type Clock, systemClock } from "@vmmeet/node";
+import { type Clock, sha256, systemClock } from "@vmmeet/node";
 import type { OffsetStore, TailState } from "./offsetStore.js";
-import { type Current, hashPrefix, isEnoent, NotARegularFileError, openLog } from "./tailer-file.js";
+import {
+  type Current,
+  hashPrefix,
+  isEnoent,
+  NotARegularFileError,
+  openLog,
+  readPrefix,
+  samePrefix,
+} from "./tailer-file.js";
 import { EMPTY, LineCutter, type LineInfo, type SkipReport } from "./tailer-lines.js";
 
 export { NotARegularFileError } from "./tailer-file.js";
@@ -130,6 +138,8 @@ export class LogTailer {
   /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
   private wokeDuringPoll = false;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
+  /** The one read buffer, reused by every read (the line cutter copies what it keeps). */
+  private readBuffer: Buffer | undefined;
   /** The last NotARegularFileError reported: reported once, not at every poll. */
   private refused: string | undefined;
 
@@ -309,33 +319,29 @@ export class LogTailer {
       if (this.cur === undefined) return;
     }
     const cur = this.cur;
-    let st: Stats | undefined;
-    try {
-      // lstat: a link put where the log was is another file (the tailer moves to it, and refuses it).
-      st = await lstat(this.file);
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-    }
+    // lstat: a link put where the log was is another file (the tailer moves to it, and refuses it).
+    // Synchronous, as the reads are (tailer-file.ts readPrefix); undefined: no such file.
+    const st = lstatSync(this.file, { throwIfNoEntry: false });
     if (st !== undefined && st.ino === cur.ino) {
       // Check identity before reading at the offset: after a truncate or an in-place rewrite the
       // bytes at the offset belong to other lines.
       this.rotatedFor = undefined;
       await this.checkSameFile(cur, st.size);
-      await this.readAvailable(this.cur as Current);
+      this.readAvailable(this.cur as Current);
     } else {
       // Renamed away (st undefined: not recreated yet) or replaced: the old fd still receives the
       // writes until syslogd reopens, so drain it, and switch once it is quiet.
-      const read = await this.readAvailable(cur);
+      const read = this.readAvailable(cur);
       if (st !== undefined && !this.backlog) {
         this.rotatedFor = this.rotatedFor === undefined ? 0 : this.rotatedFor + 1;
         if (this.rotatedFor > 0 && (read === 0 || this.rotatedFor >= this.rotationGracePolls)) {
-          await this.readAvailable(cur, Number.POSITIVE_INFINITY);
+          this.readAvailable(cur, Number.POSITIVE_INFINITY);
           this.lines.flushPartial(false);
           await cur.fh.close().catch(() => undefined);
           this.cur = undefined;
           this.rotatedFor = undefined;
           await this.openFresh();
-          if (this.cur !== undefined) await this.readAvailable(this.cur);
+          if (this.cur !== undefined) this.readAvailable(this.cur);
         }
       }
     }
@@ -361,17 +367,16 @@ export class LogTailer {
     }
     const { size, ino } = await fh.stat();
     if (state !== undefined) {
-      const fpLen = Math.min(state.fpLen, size);
-      const same =
-        state.ino === ino &&
-        size >= state.offset &&
-        fpLen === state.fpLen &&
-        (await hashPrefix(fh, state.fpLen)) === state.fpHash;
-      if (same) {
-        this.cur = { fh, ino, pos: state.offset, fpLen: state.fpLen, fpHash: state.fpHash, lastSize: -1 };
+      const prefix =
+        state.ino === ino && size >= state.offset && Math.min(state.fpLen, size) === state.fpLen
+          ? readPrefix(fh, state.fpLen)
+          : undefined;
+      if (prefix !== undefined && sha256(prefix) === state.fpHash) {
+        const { fpLen, fpHash } = state;
+        this.cur = { fh, ino, pos: state.offset, fpLen, fpHash, fpBytes: prefix, lastSize: -1 };
         this.watchCurrent();
         this.lines.skipping = state.skipping;
-        await this.extendFingerprint(this.cur, size);
+        this.extendFingerprint(this.cur, size);
         return;
       }
       // Rotated (or truncated) while we were down: finish the old file, then this one from 0.
@@ -407,17 +412,17 @@ export class LogTailer {
     this.orphan = undefined;
     this.lines.reset();
     const fpLen = Math.min(size, this.fingerprintBytes);
-    this.cur = { fh, ino, pos, fpLen, fpHash: await hashPrefix(fh, fpLen), lastSize: size };
+    const fpBytes = readPrefix(fh, fpLen);
+    this.cur = { fh, ino, pos, fpLen, fpHash: sha256(fpBytes), fpBytes, lastSize: size };
     this.watchCurrent();
   }
 
   /** Same inode: detect copy-truncate and in-place rewrites, keep the fingerprint growing. */
-  private async checkSameFile(cur: Current, pathSize: number): Promise<void> {
-    const size = Math.max(pathSize, (await cur.fh.stat()).size);
+  private async checkSameFile(cur: Current, size: number): Promise<void> {
     if (size === cur.lastSize) return;
     cur.lastSize = size;
     const truncated = size < cur.pos;
-    const rewritten = !truncated && cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash;
+    const rewritten = !truncated && cur.fpLen > 0 && !samePrefix(cur);
     if (truncated || rewritten) {
       // copy-truncate: the lines between our offset and the truncation are in the copy.
       const copied = await this.drainSibling(
@@ -427,18 +432,19 @@ export class LogTailer {
       );
       if (!copied) this.lines.flushPartial(true);
       await this.adopt(cur.fh, cur.ino, 0, size);
-      await this.readAvailable(this.cur as Current);
+      this.readAvailable(this.cur as Current);
       return;
     }
-    await this.extendFingerprint(cur, size);
+    this.extendFingerprint(cur, size);
   }
 
-  private async extendFingerprint(cur: Current, size: number): Promise<void> {
+  private extendFingerprint(cur: Current, size: number): void {
     if (cur.fpLen >= this.fingerprintBytes || size <= cur.fpLen) return;
     const len = Math.min(size, this.fingerprintBytes);
     // Only extend while the known prefix is unchanged; otherwise checkSameFile handles it.
-    if (cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash) return;
-    cur.fpHash = await hashPrefix(cur.fh, len);
+    if (cur.fpLen > 0 && !samePrefix(cur)) return;
+    cur.fpBytes = readPrefix(cur.fh, len);
+    cur.fpHash = sha256(cur.fpBytes);
     cur.fpLen = len;
   }
 
@@ -475,19 +481,27 @@ export class LogTailer {
         // Without a fingerprint (nothing was read yet) only the inode can tell.
         const match =
           state.fpLen > 0
-            ? s.size >= state.fpLen && (await hashPrefix(fh, state.fpLen)) === state.fpHash
+            ? s.size >= state.fpLen && hashPrefix(fh, state.fpLen) === state.fpHash
             : s.ino === state.ino;
         if (!match) continue;
         this.lines.reset(pending, state.skipping);
-        const tmp: Current = { fh, ino: s.ino, pos: state.offset, fpLen: 0, fpHash: "", lastSize: s.size };
-        await this.readAvailable(tmp, Number.POSITIVE_INFINITY);
+        const tmp: Current = {
+          fh,
+          ino: s.ino,
+          pos: state.offset,
+          fpLen: 0,
+          fpHash: "",
+          fpBytes: EMPTY,
+          lastSize: s.size,
+        };
+        this.readAvailable(tmp, Number.POSITIVE_INFINITY);
         this.lines.flushPartial(false);
         const fpLen = Math.min(s.size, this.fingerprintBytes);
         this.orphan = {
           ino: s.ino,
           offset: tmp.pos,
           fpLen,
-          fpHash: await hashPrefix(fh, fpLen),
+          fpHash: hashPrefix(fh, fpLen),
           skipping: false,
         };
         return true;
@@ -500,16 +514,22 @@ export class LogTailer {
     return false;
   }
 
-  /** Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. */
-  private async readAvailable(cur: Current, budget = this.maxBytesPerPoll): Promise<number> {
+  /**
+   * Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. Synchronous reads into one
+   * buffer (tailer-file.ts readPrefix says why); a regular file's short read is its end for now, and what
+   * is written after it is the next poll's.
+   */
+  private readAvailable(cur: Current, budget = this.maxBytesPerPoll): number {
     let total = 0;
-    const buf = Buffer.allocUnsafe(CHUNK);
+    this.readBuffer ??= Buffer.allocUnsafe(CHUNK);
+    const buf = this.readBuffer;
     while (total < budget) {
-      const { bytesRead } = await cur.fh.read(buf, 0, Math.min(CHUNK, budget - total), cur.pos);
-      if (bytesRead === 0) return total;
+      const want = Math.min(CHUNK, budget - total);
+      const bytesRead = readSync(cur.fh.fd, buf, 0, want, cur.pos);
       cur.pos += bytesRead;
       total += bytesRead;
-      this.lines.chunk(buf.subarray(0, bytesRead));
+      if (bytesRead > 0) this.lines.chunk(buf.subarray(0, bytesRead));
+      if (bytesRead < want) return total;
     }
     this.backlog = true;
     return total;
