@@ -1,7 +1,8 @@
-// Follows one log file (LogTailer): polling and waking on writes, rotation and copy-truncate, offsets
-// committed to the store. The line work (cutting, the budget, skipping, decoding, the hand-off to onLine)
-// is tailer-lines.ts; opening and recognizing a file, tailer-file.ts.
-import { type FSWatcher, lstatSync, readSync, watch } from "node:fs";
+// Follows one log file (LogTailer): what a poll does (rotation and copy-truncate, reading, offsets committed
+// to the store). When it polls (the interval's timer, woken by writes) is tailer-schedule.ts; the line work
+// (cutting, the budget, skipping, decoding, the hand-off to onLine) tailer-lines.ts; opening and recognizing
+// a file, tailer-file.ts.
+import { lstatSync, readSync } from "node:fs";
 import { type FileHandle, readdir } from "node:fs/promises";
 import path from "node:path";
 import { type Clock, sha256, systemClock } from "@vmmeet/node";
@@ -16,6 +17,7 @@ import {
   samePrefix,
 } from "./tailer-file.js";
 import { EMPTY, LineCutter, type LineInfo, type SkipReport } from "./tailer-lines.js";
+import { PollSchedule } from "./tailer-schedule.js";
 
 export { NotARegularFileError } from "./tailer-file.js";
 export type { LineInfo, SkipReport } from "./tailer-lines.js";
@@ -123,20 +125,12 @@ export class LogTailer {
    */
   private orphan: TailState | undefined;
   private lastSaved = "";
-  private timer: unknown;
   private inFlight: Promise<void> | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
   private backlog = false;
-  private readonly wakeOnWrite: boolean;
-  private readonly wakeGapMs: number;
-  /** Watches the inode being read (cur); replaced when the tailer moves to another file. */
-  private watcher: { ino: number; w: FSWatcher } | undefined;
-  /** When the timer set by schedule() fires, and when the last poll a write brought forward began. */
-  private timerDue = Number.POSITIVE_INFINITY;
-  private lastWokenPollAt = Number.NEGATIVE_INFINITY;
-  /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
-  private wokeDuringPoll = false;
+  /** When it polls: the interval's timer, brought forward by writes (tailer-schedule.ts). */
+  private readonly schedule: PollSchedule;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   /** The one read buffer, reused by every read (the line cutter copies what it keeps). */
   private readBuffer: Buffer | undefined;
@@ -153,8 +147,17 @@ export class LogTailer {
     this.startAt = options.startAt ?? "end";
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? 8 * 1024 * 1024;
     this.rotationGracePolls = options.rotationGracePolls ?? 5;
-    this.wakeOnWrite = options.wakeOnWrite ?? false;
-    this.wakeGapMs = options.wakeGapMs ?? 100;
+    this.schedule = new PollSchedule({
+      file: this.file,
+      clock: this.clock,
+      pollIntervalMs: this.pollIntervalMs,
+      wakeOnWrite: options.wakeOnWrite ?? false,
+      wakeGapMs: options.wakeGapMs ?? 100,
+      poll: (woken) => this.#poll(!woken || this.clock.now() - this.lastCommitAt >= this.pollIntervalMs),
+      linesRead: () => this.lines.linesRead,
+      backlog: () => this.backlog,
+      currentIno: () => this.cur?.ino,
+    });
     this.lines = new LineCutter({
       onLine: options.onLine,
       onError: this.onError,
@@ -176,18 +179,14 @@ export class LogTailer {
   start(): void {
     if (this.started || this.stopping !== undefined) return;
     this.started = true;
-    this.schedule(0);
+    this.schedule.start();
   }
 
   /** Stops polling, commits the offset and closes the file. Idempotent; resolves when done. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.timer !== undefined) {
-        this.clock.clearTimeout(this.timer);
-        this.timer = undefined;
-      }
+      this.schedule.stop();
       await this.inFlight;
-      this.unwatch();
       this.lines.reportSkipped(true);
       try {
         await this.commit();
@@ -233,83 +232,6 @@ export class LogTailer {
         this.inFlight = undefined;
       });
     return this.inFlight;
-  }
-
-  private schedule(ms: number, woken = false): void {
-    this.timerDue = this.clock.now() + ms;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Number.POSITIVE_INFINITY;
-      const now = this.clock.now();
-      const before = this.lines.linesRead;
-      this.wokeDuringPoll = false;
-      const commit = !woken || now - this.lastCommitAt >= this.pollIntervalMs;
-      void this.#poll(commit).then(() => {
-        // Only a woken poll that found lines starts a gap: the poll a write event during the previous one
-        // asked for often finds nothing (that poll had read it), and must not delay the next single line.
-        if (woken && this.lines.linesRead !== before) this.lastWokenPollAt = now;
-        if (this.stopping !== undefined) return;
-        this.watchCurrent();
-        if (this.backlog) this.schedule(0);
-        else if (this.wokeDuringPoll) this.schedule(Math.min(this.wakeDelay(), this.pollIntervalMs), true);
-        else this.schedule(this.pollIntervalMs);
-      });
-    }, ms);
-  }
-
-  /**
-   * The file was written: bring the next poll forward. The first write after a quiet spell is read at
-   * once; while writes keep coming, woken polls are at least wakeGapMs apart.
-   */
-  private wake(): void {
-    if (this.stopping !== undefined) return;
-    if (this.timer === undefined) {
-      // A poll is in flight: it reschedules when done.
-      this.wokeDuringPoll = true;
-      return;
-    }
-    const delay = this.wakeDelay();
-    if (this.clock.now() + delay >= this.timerDue) return;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.schedule(delay, true);
-  }
-
-  /** How long a poll brought forward by a write waits: until wakeGapMs after the last one that found lines. */
-  private wakeDelay(): number {
-    return Math.max(0, this.lastWokenPollAt + this.wakeGapMs - this.clock.now());
-  }
-
-  /**
-   * Keeps one fs.watch on the inode being read, set up as the file is opened (before it is read: a write
-   * in between would otherwise wake nobody); a failing fs.watch leaves the interval's polls.
-   */
-  private watchCurrent(): void {
-    if (!this.wakeOnWrite || this.stopping !== undefined) return;
-    const cur = this.cur;
-    if (cur === undefined) {
-      this.unwatch();
-      return;
-    }
-    if (this.watcher?.ino === cur.ino) return;
-    this.unwatch();
-    try {
-      // The name may already point at another file than cur (rotated): then the old one is drained by
-      // the interval's polls, and the new one gets its watcher once the tailer moves to it.
-      const w = watch(this.file, { persistent: false }, () => this.wake());
-      w.on("error", () => {
-        w.close();
-        if (this.watcher?.w === w) this.watcher = undefined;
-      });
-      this.watcher = { ino: cur.ino, w };
-    } catch {
-      // ENOENT between the poll and here, or no fs.watch on this platform: polling only.
-    }
-  }
-
-  private unwatch(): void {
-    this.watcher?.w.close();
-    this.watcher = undefined;
   }
 
   private async pollOnce(commit = true): Promise<void> {
@@ -374,7 +296,7 @@ export class LogTailer {
       if (prefix !== undefined && sha256(prefix) === state.fpHash) {
         const { fpLen, fpHash } = state;
         this.cur = { fh, ino, pos: state.offset, fpLen, fpHash, fpBytes: prefix, lastSize: -1 };
-        this.watchCurrent();
+        this.schedule.watchCurrent();
         this.lines.skipping = state.skipping;
         this.extendFingerprint(this.cur, size);
         return;
@@ -414,7 +336,7 @@ export class LogTailer {
     const fpLen = Math.min(size, this.fingerprintBytes);
     const fpBytes = readPrefix(fh, fpLen);
     this.cur = { fh, ino, pos, fpLen, fpHash: sha256(fpBytes), fpBytes, lastSize: size };
-    this.watchCurrent();
+    this.schedule.watchCurrent();
   }
 
   /** Same inode: detect copy-truncate and in-place rewrites, keep the fingerprint growing. */
