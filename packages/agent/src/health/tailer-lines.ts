@@ -5,8 +5,12 @@ import type { Clock } from "@vmmeet/node";
 
 export interface LineInfo {
   /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */
-  truncated: boolean;
+  readonly truncated: boolean;
 }
+
+/** The two LineInfos there are, shared rather than made for each line. */
+const WHOLE: LineInfo = Object.freeze({ truncated: false });
+const CUT: LineInfo = Object.freeze({ truncated: true });
 
 /** What a tailer read but did not deliver since its last report (LogTailerOptions.onSkipped). */
 export interface SkipReport {
@@ -42,13 +46,16 @@ function processCpuMs(): number {
 
 export const EMPTY: Buffer = Buffer.alloc(0);
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
-const decoder = new TextDecoder("utf-8", { fatal: false });
-
-function decodeLine(bytes: Buffer): string {
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 13) end--;
-  const s = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
-  return s.replace(CONTROL, "\uFFFD");
+/**
+ * bytes[start, end) as a string: UTF-8 with U+FFFD for each invalid sequence, without a trailing CR or a
+ * leading byte-order mark (as a TextDecoder's decode() of the line), control characters as U+FFFD. Decoded
+ * in place in the read buffer, without a Buffer view of the line.
+ */
+function decodeLine(bytes: Buffer, start: number, end: number): string {
+  if (end > start && bytes[end - 1] === 13) end--;
+  if (end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
+    start += 3;
+  return bytes.toString("utf8", start, end).replace(CONTROL, "\uFFFD");
 }
 
 /**
@@ -101,7 +108,7 @@ export class LineCutter {
 
   /** The file ended without a newline and will not grow any more: its last line is complete. */
   flushPartial(truncated: boolean): void {
-    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, truncated);
+    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, 0, this.pending.length, truncated);
     this.pending = EMPTY;
     this.skipping = false;
   }
@@ -153,9 +160,9 @@ export class LineCutter {
       } else if (this.pending.length > 0) {
         const line = Buffer.concat([this.pending, chunk.subarray(start, nl)]);
         this.pending = EMPTY;
-        this.deliver(line);
+        this.deliver(line, 0, line.length);
       } else {
-        this.deliver(chunk.subarray(start, nl));
+        this.deliver(chunk, start, nl);
       }
       start = nl + 1;
     }
@@ -173,18 +180,19 @@ export class LineCutter {
       this.pending = EMPTY;
       this.skipping = true;
       this.skip(whole - max, 0, 1);
-      this.emit(head, true);
+      this.emit(head, 0, max, true);
       return;
     }
     this.pending = this.pending.length === 0 ? Buffer.from(rest) : Buffer.concat([this.pending, rest]);
   }
 
-  private deliver(line: Buffer): void {
+  /** Delivers the line bytes[start, end), cut at maxLineBytes. */
+  private deliver(bytes: Buffer, start: number, end: number): void {
     const max = this.options.maxLineBytes;
-    if (line.length > max) {
-      this.skip(line.length - max, 0, 1);
-      this.emit(line.subarray(0, max), true);
-    } else this.emit(line, false);
+    if (end - start > max) {
+      this.skip(end - start - max, 0, 1);
+      this.emit(bytes, start, start + max, true);
+    } else this.emit(bytes, start, end, false);
   }
 
   private skip(bytes: number, lines: number, cut = 0): void {
@@ -203,13 +211,13 @@ export class LineCutter {
     this.totals.skippedBytes += bytes;
   }
 
-  private emit(bytes: Buffer, truncated: boolean): void {
+  private emit(bytes: Buffer, start: number, end: number, truncated: boolean): void {
     try {
       this.linesRead++;
       this.budget.lines++;
       this.totals.delivered++;
       this.skipped.delivered++;
-      this.options.onLine(decodeLine(bytes), { truncated });
+      this.options.onLine(decodeLine(bytes, start, end), truncated ? CUT : WHOLE);
     } catch (err) {
       this.options.onError(err);
     }

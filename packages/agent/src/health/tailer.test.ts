@@ -281,6 +281,14 @@ describe("LogTailer, step by step", () => {
     await h.tailer.poll();
     expect(h.lines).toEqual(["f\uFFFD\uFFFDg\t\u00e4\uFFFD"]);
   });
+
+  it("drops a byte-order mark opening a line and the CR of a CRLF, keeps a CR inside a line as U+FFFD", async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    writeFileSync(log, Buffer.concat([bom, Buffer.from("one\r\ntw\ro\n"), bom, bom, Buffer.from("x\n")]));
+    const h = manual(new MemoryOffsetStore());
+    await h.tailer.poll();
+    expect(h.lines).toEqual(["one", "tw\uFFFDo", "\uFEFFx"]);
+  });
 });
 
 describe("LogTailer restarts (new instance, same state file)", () => {
