@@ -458,6 +458,28 @@ describe("LogTailer under a flood", () => {
     expect(reports).toEqual([]);
   });
 
+  it("lets the event loop run while it reads a large backlog", async () => {
+    let turns = 0;
+    let reading = true;
+    const turn = () => {
+      turns++;
+      if (reading) setImmediate(turn);
+    };
+    const atLine: number[] = [];
+    const h = manual(new MemoryOffsetStore(), {
+      maxLinesPerSecond: 1_000_000,
+      maxBusyMsPerSecond: 1_000_000,
+      onLine: () => atLine.push(turns),
+    });
+    writeFileSync(log, text(lines(`${"x".repeat(90)}-`, 30_000))); // about 3 MiB
+    setImmediate(turn);
+    await h.tailer.poll();
+    reading = false;
+    expect(atLine).toHaveLength(30_000);
+    // Lines of the later mebibytes are delivered after the event loop ran again.
+    expect(atLine.at(-1)).toBeGreaterThan(atLine[0] as number);
+  });
+
   it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {
     const reports: SkipReport[] = [];
     const h = manual(new MemoryOffsetStore(), {

@@ -5,6 +5,7 @@
 import { lstatSync, readSync } from "node:fs";
 import { type FileHandle, readdir } from "node:fs/promises";
 import path from "node:path";
+import { setImmediate } from "node:timers/promises";
 import { type Clock, sha256, systemClock } from "@vmmeet/node";
 import type { OffsetStore, TailState } from "./offsetStore.js";
 import {
@@ -89,6 +90,8 @@ export interface LogTailerOptions {
 }
 
 const CHUNK = 64 * 1024;
+/** Bytes a poll reads in one go before it lets the event loop run (a multiple of CHUNK). */
+const YIELD_BYTES = 16 * CHUNK;
 
 /**
  * Follows a log file by name, as newsyslog(8) rotation requires (docs/openbsd-rc.md §4): keeps
@@ -249,21 +252,21 @@ export class LogTailer {
       // bytes at the offset belong to other lines.
       this.rotatedFor = undefined;
       await this.checkSameFile(cur, st.size);
-      this.readAvailable(this.cur as Current);
+      await this.readAvailable(this.cur as Current);
     } else {
       // Renamed away (st undefined: not recreated yet) or replaced: the old fd still receives the
       // writes until syslogd reopens, so drain it, and switch once it is quiet.
-      const read = this.readAvailable(cur);
+      const read = await this.readAvailable(cur);
       if (st !== undefined && !this.backlog) {
         this.rotatedFor = this.rotatedFor === undefined ? 0 : this.rotatedFor + 1;
         if (this.rotatedFor > 0 && (read === 0 || this.rotatedFor >= this.rotationGracePolls)) {
-          this.readAvailable(cur, Number.POSITIVE_INFINITY);
+          await this.readAvailable(cur, Number.POSITIVE_INFINITY);
           this.lines.flushPartial(false);
           await cur.fh.close().catch(() => undefined);
           this.cur = undefined;
           this.rotatedFor = undefined;
           await this.openFresh();
-          if (this.cur !== undefined) this.readAvailable(this.cur);
+          if (this.cur !== undefined) await this.readAvailable(this.cur);
         }
       }
     }
@@ -354,7 +357,7 @@ export class LogTailer {
       );
       if (!copied) this.lines.flushPartial(true);
       await this.adopt(cur.fh, cur.ino, 0, size);
-      this.readAvailable(this.cur as Current);
+      await this.readAvailable(this.cur as Current);
       return;
     }
     this.extendFingerprint(cur, size);
@@ -416,7 +419,7 @@ export class LogTailer {
           fpBytes: EMPTY,
           lastSize: s.size,
         };
-        this.readAvailable(tmp, Number.POSITIVE_INFINITY);
+        await this.readAvailable(tmp, Number.POSITIVE_INFINITY);
         this.lines.flushPartial(false);
         const fpLen = Math.min(s.size, this.fingerprintBytes);
         this.orphan = {
@@ -439,9 +442,10 @@ export class LogTailer {
   /**
    * Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. Synchronous reads into one
    * buffer (tailer-file.ts readPrefix says why); a regular file's short read is its end for now, and what
-   * is written after it is the next poll's.
+   * is written after it is the next poll's. A long read (a backlog, a rotated file drained to its end)
+   * lets the event loop run after each YIELD_BYTES.
    */
-  private readAvailable(cur: Current, budget = this.maxBytesPerPoll): number {
+  private async readAvailable(cur: Current, budget = this.maxBytesPerPoll): Promise<number> {
     let total = 0;
     this.readBuffer ??= Buffer.allocUnsafe(CHUNK);
     const buf = this.readBuffer;
@@ -452,6 +456,7 @@ export class LogTailer {
       total += bytesRead;
       if (bytesRead > 0) this.lines.chunk(buf.subarray(0, bytesRead));
       if (bytesRead < want) return total;
+      if (total % YIELD_BYTES === 0) await setImmediate();
     }
     this.backlog = true;
     return total;
