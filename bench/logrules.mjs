@@ -266,7 +266,7 @@ export async function run({
             linesPerSecond: round(tail.linesPerSecond, 0),
             seconds: round(tail.seconds, 1),
             linesRead: tail.seen.lines,
-            // Over the tailer's budget of a second (only on a machine too loaded to give it the CPU).
+            // Over the tailer's budget of a second (lines, or CPU time in onLine): expected 0 here.
             linesSkipped: tail.seen.skipped,
             signalRecords: tail.seen.signals,
             pollIntervalMs: 1000,

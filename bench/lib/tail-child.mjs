@@ -37,8 +37,8 @@ const tailer = new LogTailer({
 tailer.start();
 await tailer.poll();
 process.on("message", (msg) => {
-  // skipped: lines the tailer read but did not deliver, over its CPU budget of a second (LogTailer's
-  // maxBusyMsPerSecond is wall time, which a heavily loaded machine can use up).
+  // skipped: lines the tailer read but did not deliver, over its budget of a second (maxLinesPerSecond
+  // lines, or maxBusyMsPerSecond of CPU time in onLine); none at this figure's 1,000 lines/s.
   if (msg.cmd === "count") process.send?.({ reply: msg.seq, ...counts, skipped: tailer.totals.skippedLines });
 });
 const stop = () =>

@@ -1,7 +1,7 @@
 // The log tailer's file handling (tailer.ts follows the log): opening a log only when it is a regular
 // file reached without a symbolic link, and the hash of its leading bytes that recognizes it after a
 // rotation or a restart.
-import { constants, type Stats } from "node:fs";
+import { constants, readSync, type Stats } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { sha256 } from "@vmmeet/node";
 
@@ -52,15 +52,25 @@ export async function openLog(file: string): Promise<FileHandle> {
   return fh;
 }
 
-export async function hashPrefix(fh: FileHandle, len: number): Promise<string> {
-  const buf = Buffer.alloc(len);
+/**
+ * The first `len` bytes of the file (fewer if it is shorter). Read with a synchronous call, as are the
+ * polls' reads (tailer.ts readAvailable): a log is a local regular file (openLog), and a thread-pool round
+ * trip costs more than the read itself.
+ */
+export function readPrefix(fh: FileHandle, len: number): Buffer {
+  const buf = Buffer.allocUnsafe(len);
   let got = 0;
   while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, got);
+    const bytesRead = readSync(fh.fd, buf, got, len - got, got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }
-  return sha256(buf.subarray(0, got));
+  return buf.subarray(0, got);
+}
+
+/** sha256 (hex) of the first `len` bytes: the fingerprint the offset store keeps. */
+export function hashPrefix(fh: FileHandle, len: number): string {
+  return sha256(readPrefix(fh, len));
 }
 
 export interface Current {
@@ -70,6 +80,13 @@ export interface Current {
   pos: number;
   fpLen: number;
   fpHash: string;
+  /** The bytes fpHash is the hash of: each poll compares them, not their hash. */
+  fpBytes: Buffer;
   /** Size at the last poll (the fingerprint is re-checked when it changes). */
   lastSize: number;
+}
+
+/** The file still begins with the bytes its fingerprint was taken of. */
+export function samePrefix(cur: Current): boolean {
+  return readPrefix(cur.fh, cur.fpLen).equals(cur.fpBytes);
 }

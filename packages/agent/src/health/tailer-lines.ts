@@ -5,8 +5,12 @@ import type { Clock } from "@vmmeet/node";
 
 export interface LineInfo {
   /** The line was longer than maxLineBytes and was cut there (the rest is dropped). */
-  truncated: boolean;
+  readonly truncated: boolean;
 }
+
+/** The two LineInfos there are, shared rather than made for each line. */
+const WHOLE: LineInfo = Object.freeze({ truncated: false });
+const CUT: LineInfo = Object.freeze({ truncated: true });
 
 /** What a tailer read but did not deliver since its last report (LogTailerOptions.onSkipped). */
 export interface SkipReport {
@@ -42,13 +46,16 @@ function processCpuMs(): number {
 
 export const EMPTY: Buffer = Buffer.alloc(0);
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
-const decoder = new TextDecoder("utf-8", { fatal: false });
-
-function decodeLine(bytes: Buffer): string {
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 13) end--;
-  const s = decoder.decode(end === bytes.length ? bytes : bytes.subarray(0, end));
-  return s.replace(CONTROL, "\uFFFD");
+/**
+ * bytes[start, end) as a string: UTF-8 with U+FFFD for each invalid sequence, without a trailing CR or a
+ * leading byte-order mark (as a TextDecoder's decode() of the line), control characters as U+FFFD. Decoded
+ * in place in the read buffer, without a Buffer view of the line.
+ */
+function decodeLine(bytes: Buffer, start: number, end: number): string {
+  if (end > start && bytes[end - 1] === 13) end--;
+  if (end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
+    start += 3;
+  return bytes.toString("utf8", start, end).replace(CONTROL, "\uFFFD");
 }
 
 /**
@@ -75,8 +82,8 @@ export class LineCutter {
   /** When a report last carried lines over the budget, and cut lines. */
   private lastSkipReportAt = { lines: Number.NEGATIVE_INFINITY, cut: Number.NEGATIVE_INFINITY };
 
-  constructor(private readonly o: LineCutterOptions) {
-    this.cpuMs = o.cpuMs ?? processCpuMs;
+  constructor(private readonly options: LineCutterOptions) {
+    this.cpuMs = options.cpuMs ?? processCpuMs;
   }
 
   /** Forgets the partial line: the tailer moves to another file (or resumes where `skipping` says). */
@@ -87,7 +94,7 @@ export class LineCutter {
 
   /** A chunk just read: its complete lines are delivered or skipped, the rest kept as the partial line. */
   chunk(chunk: Buffer): void {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (now - this.budget.windowStart >= 1000)
       this.budget = { windowStart: now, lines: 0, busyMs: 0, cpuMs: 0 };
     const began = { wall: performance.now(), cpu: this.cpuMs() };
@@ -101,7 +108,7 @@ export class LineCutter {
 
   /** The file ended without a newline and will not grow any more: its last line is complete. */
   flushPartial(truncated: boolean): void {
-    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, truncated);
+    if (this.pending.length > 0 && !this.skipping) this.emit(this.pending, 0, this.pending.length, truncated);
     this.pending = EMPTY;
     this.skipping = false;
   }
@@ -110,17 +117,17 @@ export class LineCutter {
   reportSkipped(force: boolean): void {
     const s = this.skipped;
     if (s.lines === 0 && s.cut === 0 && s.bytes === 0) return;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     const due = (kind: "lines" | "cut") =>
-      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.o.skipReportMs;
+      s[kind] > 0 && now - this.lastSkipReportAt[kind] >= this.options.skipReportMs;
     if (!force && !due("lines") && !due("cut")) return;
     if (s.lines > 0) this.lastSkipReportAt.lines = now;
     if (s.cut > 0) this.lastSkipReportAt.cut = now;
     this.skipped = { lines: 0, cut: 0, bytes: 0, delivered: 0, since: 0 };
     try {
-      this.o.onSkipped?.(s);
+      this.options.onSkipped?.(s);
     } catch (err) {
-      this.o.onError(err);
+      this.options.onError(err);
     }
   }
 
@@ -132,8 +139,8 @@ export class LineCutter {
    * CPU time of the one thread that runs the lines); CPU time is read only once it says the budget is spent.
    */
   private overBudget(began: { wall: number; cpu: number }): boolean {
-    if (this.budget.lines >= this.o.maxLinesPerSecond) return true;
-    const max = this.o.maxBusyMsPerSecond;
+    if (this.budget.lines >= this.options.maxLinesPerSecond) return true;
+    const max = this.options.maxBusyMsPerSecond;
     if (this.budget.busyMs + (performance.now() - began.wall) < max) return false;
     return this.budget.cpuMs + (this.cpuMs() - began.cpu) >= max;
   }
@@ -153,9 +160,9 @@ export class LineCutter {
       } else if (this.pending.length > 0) {
         const line = Buffer.concat([this.pending, chunk.subarray(start, nl)]);
         this.pending = EMPTY;
-        this.deliver(line);
+        this.deliver(line, 0, line.length);
       } else {
-        this.deliver(chunk.subarray(start, nl));
+        this.deliver(chunk, start, nl);
       }
       start = nl + 1;
     }
@@ -166,32 +173,33 @@ export class LineCutter {
     }
     // A partial line: keep a copy (the read buffer is reused), cut it when it grows too long.
     const rest = chunk.subarray(start);
-    const max = this.o.maxLineBytes;
+    const max = this.options.maxLineBytes;
     if (this.pending.length + rest.length > max) {
       const whole = this.pending.length + rest.length;
       const head = Buffer.concat([this.pending, rest]).subarray(0, max);
       this.pending = EMPTY;
       this.skipping = true;
       this.skip(whole - max, 0, 1);
-      this.emit(head, true);
+      this.emit(head, 0, max, true);
       return;
     }
     this.pending = this.pending.length === 0 ? Buffer.from(rest) : Buffer.concat([this.pending, rest]);
   }
 
-  private deliver(line: Buffer): void {
-    const max = this.o.maxLineBytes;
-    if (line.length > max) {
-      this.skip(line.length - max, 0, 1);
-      this.emit(line.subarray(0, max), true);
-    } else this.emit(line, false);
+  /** Delivers the line bytes[start, end), cut at maxLineBytes. */
+  private deliver(bytes: Buffer, start: number, end: number): void {
+    const max = this.options.maxLineBytes;
+    if (end - start > max) {
+      this.skip(end - start - max, 0, 1);
+      this.emit(bytes, start, start + max, true);
+    } else this.emit(bytes, start, end, false);
   }
 
   private skip(bytes: number, lines: number, cut = 0): void {
     if (bytes === 0 && lines === 0 && cut === 0) return;
     const s = this.skipped;
     if (s.lines === 0 && s.cut === 0 && s.bytes === 0) {
-      s.since = this.o.clock.now();
+      s.since = this.options.clock.now();
       // The report counts the lines delivered from the first skip on.
       s.delivered = 0;
     }
@@ -203,15 +211,15 @@ export class LineCutter {
     this.totals.skippedBytes += bytes;
   }
 
-  private emit(bytes: Buffer, truncated: boolean): void {
+  private emit(bytes: Buffer, start: number, end: number, truncated: boolean): void {
     try {
       this.linesRead++;
       this.budget.lines++;
       this.totals.delivered++;
       this.skipped.delivered++;
-      this.o.onLine(decodeLine(bytes), { truncated });
+      this.options.onLine(decodeLine(bytes, start, end), truncated ? CUT : WHOLE);
     } catch (err) {
-      this.o.onError(err);
+      this.options.onError(err);
     }
   }
 }

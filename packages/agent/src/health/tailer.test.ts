@@ -3,7 +3,6 @@ import {
   appendFileSync,
   copyFileSync,
   mkdirSync,
-  mkdtempSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -12,63 +11,24 @@ import {
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import {
+  dir,
+  type Harness,
+  lines,
+  log,
+  manual,
+  stateFile,
+  text,
+  useTailerFiles,
+} from "../../../../test/helpers/log-tailer.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { JsonFileOffsetStore, MemoryOffsetStore, type OffsetStore } from "./offsetStore.js";
-import {
-  type LineInfo,
-  LogTailer,
-  type LogTailerOptions,
-  NotARegularFileError,
-  type SkipReport,
-} from "./tailer.js";
+import { type LogTailerOptions, NotARegularFileError } from "./tailer.js";
 
-let dir: string;
-let log: string;
-let stateFile: string;
-const tailers: LogTailer[] = [];
-
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "vmmeet-tail-"));
-  log = path.join(dir, "jicofo");
-  stateFile = path.join(dir, "state", "offsets.json");
-});
-
-afterEach(async () => {
-  await Promise.all(tailers.splice(0).map((t) => t.stop()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-interface Harness {
-  tailer: LogTailer;
-  lines: string[];
-  infos: LineInfo[];
-  errors: unknown[];
-}
-
-/** A tailer driven by explicit poll() calls (no timer): each step is deterministic. */
-function manual(store: OffsetStore, opts: Partial<LogTailerOptions> = {}): Harness {
-  const h: Harness = { tailer: undefined as unknown as LogTailer, lines: [], infos: [], errors: [] };
-  h.tailer = new LogTailer({
-    path: log,
-    store,
-    startAt: "start",
-    onLine: (l, i) => {
-      h.lines.push(l);
-      h.infos.push(i);
-    },
-    onError: (e) => h.errors.push(e),
-    ...opts,
-  });
-  tailers.push(h.tailer);
-  return h;
-}
-
-const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-const text = (ls: string[]) => ls.map((l) => `${l}\n`).join("");
+useTailerFiles();
 
 /**
  * A tailer woken by writes on a manual clock (poll interval 1 s) over a file holding `first`, after its
@@ -217,20 +177,14 @@ describe("LogTailer, offsets of woken polls", () => {
 });
 
 describe("LogTailer, step by step", () => {
-  it("starts at the end of an existing file unless told otherwise", async () => {
-    writeFileSync(log, text(["history"]));
+  it.each([
+    ["starts at the end of an existing file unless told otherwise", "history\n", "fresh\n"],
+    ["starting at the end inside a line skips that line's rest", "history\nhalf-wri", "tten\nfresh\n"],
+  ])("%s", async (_, before, appended) => {
+    writeFileSync(log, before);
     const h = manual(new MemoryOffsetStore(), { startAt: "end" });
     await h.tailer.poll();
-    appendFileSync(log, "fresh\n");
-    await h.tailer.poll();
-    expect(h.lines).toEqual(["fresh"]);
-  });
-
-  it("starting at the end inside a line skips that line's rest", async () => {
-    writeFileSync(log, "history\nhalf-wri");
-    const h = manual(new MemoryOffsetStore(), { startAt: "end" });
-    await h.tailer.poll();
-    appendFileSync(log, "tten\nfresh\n");
+    appendFileSync(log, appended);
     await h.tailer.poll();
     expect(h.lines).toEqual(["fresh"]);
   });
@@ -270,23 +224,6 @@ describe("LogTailer, step by step", () => {
     await h.tailer.poll();
     expect(h.lines).toEqual(["one", "two", "THREE-is-longer", "FOUR"]);
   });
-
-  it("cuts very long lines, marks them, and skips their rest even across polls", async () => {
-    const h = manual(new MemoryOffsetStore(), { maxLineBytes: 100 });
-    writeFileSync(log, `${"x".repeat(250)}\nshort\n${"y".repeat(150)}`);
-    await h.tailer.poll();
-    appendFileSync(log, `${"y".repeat(60)}\nnext\n`);
-    await h.tailer.poll();
-    expect(h.lines).toEqual(["x".repeat(100), "short", "y".repeat(100), "next"]);
-    expect(h.infos.map((i) => i.truncated)).toEqual([true, false, true, false]);
-  });
-
-  it("replaces invalid UTF-8 and control characters, keeps tabs and valid UTF-8", async () => {
-    writeFileSync(log, Buffer.from([0x66, 0xff, 0x00, 0x67, 0x09, 0xc3, 0xa4, 0x1b, 0x0a]));
-    const h = manual(new MemoryOffsetStore());
-    await h.tailer.poll();
-    expect(h.lines).toEqual(["f\uFFFD\uFFFDg\t\u00e4\uFFFD"]);
-  });
 });
 
 describe("LogTailer restarts (new instance, same state file)", () => {
@@ -324,32 +261,38 @@ describe("LogTailer restarts (new instance, same state file)", () => {
     expect(Object.keys(state.files)).toEqual([log]);
   });
 
+  /** A new tailer on the same state file (an agent started again) after its first poll. */
+  async function afterStart(options: Partial<LogTailerOptions> = {}): Promise<Harness> {
+    const h = manual(new JsonFileOffsetStore(stateFile), options);
+    await h.tailer.poll();
+    return h;
+  }
+
+  /** An agent's run that polled once and stopped (its offset saved). */
+  async function oneRun(options: Partial<LogTailerOptions> = {}): Promise<Harness> {
+    const h = await afterStart(options);
+    await h.tailer.stop();
+    return h;
+  }
+
   it("copy-truncate while the agent was down", async () => {
     writeFileSync(log, text(lines("a", 2)));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun();
     appendFileSync(log, text(lines("b", 2)));
     copyFileSync(log, `${log}.0`);
     truncateSync(log, 0);
     appendFileSync(log, text(lines("c", 1)));
-    const h2 = manual(new JsonFileOffsetStore(stateFile));
-    await h2.tailer.poll();
+    const h2 = await afterStart();
     expect([...h1.lines, ...h2.lines]).toEqual([...lines("a", 2), ...lines("b", 2), ...lines("c", 1)]);
   });
 
   it("renamed while down and not recreated yet: drains the old file once", async () => {
     writeFileSync(log, text(lines("a", 1)));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun();
     appendFileSync(log, text(lines("b", 1)));
     renameSync(log, `${log}.0`);
-    const h2 = manual(new JsonFileOffsetStore(stateFile));
-    await h2.tailer.poll();
-    await h2.tailer.stop();
-    const h3 = manual(new JsonFileOffsetStore(stateFile));
-    await h3.tailer.poll();
+    const h2 = await oneRun();
+    const h3 = await afterStart();
     writeFileSync(log, text(lines("c", 1)));
     await h3.tailer.poll();
     expect([...h1.lines, ...h2.lines, ...h3.lines]).toEqual(["a0", "b0", "c0"]);
@@ -357,124 +300,44 @@ describe("LogTailer restarts (new instance, same state file)", () => {
 
   it("a long line's skipped rest survives a restart", async () => {
     writeFileSync(log, "z".repeat(150));
-    const h1 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    const h1 = await oneRun({ maxLineBytes: 100 });
     appendFileSync(log, "zzz\nafter\n");
-    const h2 = manual(new JsonFileOffsetStore(stateFile), { maxLineBytes: 100 });
-    await h2.tailer.poll();
+    const h2 = await afterStart({ maxLineBytes: 100 });
     expect([...h1.lines, ...h2.lines]).toEqual(["z".repeat(100), "after"]);
   });
 
   it("ignores a damaged state file", async () => {
     writeFileSync(log, text(["x"]));
-    const h1 = manual(new JsonFileOffsetStore(stateFile));
-    await h1.tailer.poll();
-    await h1.tailer.stop();
+    await oneRun();
     writeFileSync(stateFile, "{not json");
-    const h2 = manual(new JsonFileOffsetStore(stateFile), { startAt: "end" });
-    await h2.tailer.poll();
+    const h2 = await afterStart({ startAt: "end" });
     appendFileSync(log, "y\n");
     await h2.tailer.poll();
     expect(h2.lines).toEqual(["y"]);
   });
 });
 
-describe("LogTailer under a flood", () => {
-  it("delivers at most maxLinesPerSecond lines a second, counts the rest, and reports them", async () => {
-    const clock = new ManualClock(0);
-    const reports: SkipReport[] = [];
+describe("LogTailer reading a large backlog", () => {
+  it("lets the event loop run while it reads a large backlog", async () => {
+    let turns = 0;
+    let reading = true;
+    const turn = () => {
+      turns++;
+      if (reading) setImmediate(turn);
+    };
+    const atLine: number[] = [];
     const h = manual(new MemoryOffsetStore(), {
-      clock,
-      maxLinesPerSecond: 100,
-      skipReportMs: 60_000,
-      onSkipped: (r) => reports.push(r),
+      maxLinesPerSecond: 1_000_000,
+      maxBusyMsPerSecond: 1_000_000,
+      onLine: () => atLine.push(turns),
     });
-    writeFileSync(log, text(lines("a", 250)));
+    writeFileSync(log, text(lines(`${"x".repeat(90)}-`, 30_000))); // about 3 MiB
+    setImmediate(turn);
     await h.tailer.poll();
-    // The first 100 of the second are delivered, in order; 150 are counted, not decoded.
-    expect(h.lines).toEqual(lines("a", 100));
-    expect(reports).toEqual([{ lines: 150, cut: 0, bytes: 150 * 4, delivered: 0, since: 0 }]);
-    // The same second: everything is over the budget; reported later (one report a minute at most).
-    appendFileSync(log, text(["b0"]));
-    await h.tailer.poll();
-    expect(h.lines).toHaveLength(100);
-    expect(reports).toHaveLength(1);
-    // The next second has a budget again; health lines come through.
-    clock.advance(1000);
-    appendFileSync(log, text(lines("c", 3)));
-    await h.tailer.poll();
-    expect(h.lines.slice(100)).toEqual(["c0", "c1", "c2"]);
-    expect(h.tailer.totals).toMatchObject({ delivered: 103, skippedLines: 151 });
-    clock.advance(60_000);
-    await h.tailer.poll();
-    expect(reports[1]).toMatchObject({ lines: 1, delivered: 3, since: 0 });
-    await h.tailer.stop();
-    expect(reports).toHaveLength(2);
-  });
-
-  /** 200 lines through a tailer with a 20 ms budget a second, each costing `line` in onLine. */
-  async function budgeted(line: () => void) {
-    const reports: SkipReport[] = [];
-    let delivered = 0;
-    const tailer = new LogTailer({
-      path: log,
-      store: new MemoryOffsetStore(),
-      startAt: "start",
-      clock: new ManualClock(0),
-      maxBusyMsPerSecond: 20,
-      onSkipped: (r) => reports.push(r),
-      onLine: () => {
-        delivered++;
-        line();
-      },
-    });
-    tailers.push(tailer);
-    writeFileSync(log, text(lines("a", 200)));
-    await tailer.poll();
-    return { delivered, reports };
-  }
-
-  it("also stops delivering once the second's time budget is spent in onLine", async () => {
-    // A costly line (one whose signal sets off a lot): 2 ms of CPU.
-    const { delivered, reports } = await budgeted(() => {
-      const until = performance.now() + 2;
-      while (performance.now() < until);
-    });
-    expect(delivered).toBeGreaterThan(0);
-    expect(delivered).toBeLessThan(200);
-    expect(reports).toEqual([
-      { lines: 200 - delivered, cut: 0, bytes: expect.any(Number), delivered: 0, since: 0 },
-    ]);
-  });
-
-  it("counts the time budget in CPU time: time spent waiting (a loaded machine) skips nothing", async () => {
-    // 2 ms off the CPU, as when the process waits for a core: 400 ms of wall time, a few ms of CPU.
-    const blocked = new Int32Array(new SharedArrayBuffer(4));
-    const { delivered, reports } = await budgeted(() => Atomics.wait(blocked, 0, 0, 2));
-    expect(delivered).toBe(200);
-    expect(reports).toEqual([]);
-  });
-
-  it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {
-    const reports: SkipReport[] = [];
-    const h = manual(new MemoryOffsetStore(), {
-      maxLineBytes: 100,
-      maxBytesPerPoll: 1000,
-      onSkipped: (r) => reports.push(r),
-    });
-    writeFileSync(log, "x".repeat(5000));
-    for (let i = 0; i < 5; i++) await h.tailer.poll();
-    expect(h.lines).toEqual(["x".repeat(100)]);
-    appendFileSync(log, "yyy\nafter\n");
-    await h.tailer.poll();
-    await h.tailer.stop();
-    expect(h.lines).toEqual(["x".repeat(100), "after"]);
-    const sum = reports.reduce((a, r) => ({ cut: a.cut + r.cut, bytes: a.bytes + r.bytes }), {
-      cut: 0,
-      bytes: 0,
-    });
-    expect(sum).toEqual({ cut: 1, bytes: 4900 + 3 });
+    reading = false;
+    expect(atLine).toHaveLength(30_000);
+    // Lines of the later mebibytes are delivered after the event loop ran again.
+    expect(atLine.at(-1)).toBeGreaterThan(atLine[0] as number);
   });
 });
 

@@ -1,13 +1,24 @@
-// Follows one log file (LogTailer): polling and waking on writes, rotation and copy-truncate, offsets
-// committed to the store. The line work (cutting, the budget, skipping, decoding, the hand-off to onLine)
-// is tailer-lines.ts; opening and recognizing a file, tailer-file.ts.
-import { type FSWatcher, type Stats, watch } from "node:fs";
-import { type FileHandle, lstat, readdir } from "node:fs/promises";
+// Follows one log file (LogTailer): what a poll does (rotation and copy-truncate, reading, offsets committed
+// to the store). When it polls (the interval's timer, woken by writes) is tailer-schedule.ts; the line work
+// (cutting, the budget, skipping, decoding, the hand-off to onLine) tailer-lines.ts; opening and recognizing
+// a file, tailer-file.ts.
+import { lstatSync, readSync } from "node:fs";
+import { type FileHandle, readdir } from "node:fs/promises";
 import path from "node:path";
-import { type Clock, systemClock } from "@vmmeet/node";
+import { setImmediate } from "node:timers/promises";
+import { type Clock, sha256, systemClock } from "@vmmeet/node";
 import type { OffsetStore, TailState } from "./offsetStore.js";
-import { type Current, hashPrefix, isEnoent, NotARegularFileError, openLog } from "./tailer-file.js";
+import {
+  type Current,
+  hashPrefix,
+  isEnoent,
+  NotARegularFileError,
+  openLog,
+  readPrefix,
+  samePrefix,
+} from "./tailer-file.js";
 import { EMPTY, LineCutter, type LineInfo, type SkipReport } from "./tailer-lines.js";
+import { PollSchedule } from "./tailer-schedule.js";
 
 export { NotARegularFileError } from "./tailer-file.js";
 export type { LineInfo, SkipReport } from "./tailer-lines.js";
@@ -79,6 +90,8 @@ export interface LogTailerOptions {
 }
 
 const CHUNK = 64 * 1024;
+/** Bytes a poll reads in one go before it lets the event loop run (a multiple of CHUNK). */
+const YIELD_BYTES = 16 * CHUNK;
 
 /**
  * Follows a log file by name, as newsyslog(8) rotation requires (docs/openbsd-rc.md §4): keeps
@@ -115,45 +128,48 @@ export class LogTailer {
    */
   private orphan: TailState | undefined;
   private lastSaved = "";
-  private timer: unknown;
   private inFlight: Promise<void> | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
   private backlog = false;
-  private readonly wakeOnWrite: boolean;
-  private readonly wakeGapMs: number;
-  /** Watches the inode being read (cur); replaced when the tailer moves to another file. */
-  private watcher: { ino: number; w: FSWatcher } | undefined;
-  /** When the timer set by schedule() fires, and when the last poll a write brought forward began. */
-  private timerDue = Number.POSITIVE_INFINITY;
-  private lastWokenPollAt = Number.NEGATIVE_INFINITY;
-  /** A write was seen during the poll in flight: poll again (after the gap) when it ends. */
-  private wokeDuringPoll = false;
+  /** When it polls: the interval's timer, brought forward by writes (tailer-schedule.ts). */
+  private readonly schedule: PollSchedule;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
+  /** The one read buffer, reused by every read (the line cutter copies what it keeps). */
+  private readBuffer: Buffer | undefined;
   /** The last NotARegularFileError reported: reported once, not at every poll. */
   private refused: string | undefined;
 
-  constructor(opts: LogTailerOptions) {
-    this.file = opts.path;
-    this.store = opts.store;
-    this.onError = opts.onError ?? (() => undefined);
-    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.clock = opts.clock ?? systemClock;
-    this.fingerprintBytes = opts.fingerprintBytes ?? 1024;
-    this.startAt = opts.startAt ?? "end";
-    this.maxBytesPerPoll = opts.maxBytesPerPoll ?? 8 * 1024 * 1024;
-    this.rotationGracePolls = opts.rotationGracePolls ?? 5;
-    this.wakeOnWrite = opts.wakeOnWrite ?? false;
-    this.wakeGapMs = opts.wakeGapMs ?? 100;
+  constructor(options: LogTailerOptions) {
+    this.file = options.path;
+    this.store = options.store;
+    this.onError = options.onError ?? (() => undefined);
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
+    this.fingerprintBytes = options.fingerprintBytes ?? 1024;
+    this.startAt = options.startAt ?? "end";
+    this.maxBytesPerPoll = options.maxBytesPerPoll ?? 8 * 1024 * 1024;
+    this.rotationGracePolls = options.rotationGracePolls ?? 5;
+    this.schedule = new PollSchedule({
+      file: this.file,
+      clock: this.clock,
+      pollIntervalMs: this.pollIntervalMs,
+      wakeOnWrite: options.wakeOnWrite ?? false,
+      wakeGapMs: options.wakeGapMs ?? 100,
+      poll: (woken) => this.#poll(!woken || this.clock.now() - this.lastCommitAt >= this.pollIntervalMs),
+      linesRead: () => this.lines.linesRead,
+      backlog: () => this.backlog,
+      currentIno: () => this.cur?.ino,
+    });
     this.lines = new LineCutter({
-      onLine: opts.onLine,
+      onLine: options.onLine,
       onError: this.onError,
       clock: this.clock,
-      maxLineBytes: opts.maxLineBytes ?? 64 * 1024,
-      maxLinesPerSecond: opts.maxLinesPerSecond ?? 5000,
-      maxBusyMsPerSecond: opts.maxBusyMsPerSecond ?? 100,
-      onSkipped: opts.onSkipped,
-      skipReportMs: opts.skipReportMs ?? 60_000,
+      maxLineBytes: options.maxLineBytes ?? 64 * 1024,
+      maxLinesPerSecond: options.maxLinesPerSecond ?? 5000,
+      maxBusyMsPerSecond: options.maxBusyMsPerSecond ?? 100,
+      onSkipped: options.onSkipped,
+      skipReportMs: options.skipReportMs ?? 60_000,
     });
   }
 
@@ -166,18 +182,14 @@ export class LogTailer {
   start(): void {
     if (this.started || this.stopping !== undefined) return;
     this.started = true;
-    this.schedule(0);
+    this.schedule.start();
   }
 
   /** Stops polling, commits the offset and closes the file. Idempotent; resolves when done. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.timer !== undefined) {
-        this.clock.clearTimeout(this.timer);
-        this.timer = undefined;
-      }
+      this.schedule.stop();
       await this.inFlight;
-      this.unwatch();
       this.lines.reportSkipped(true);
       try {
         await this.commit();
@@ -225,83 +237,6 @@ export class LogTailer {
     return this.inFlight;
   }
 
-  private schedule(ms: number, woken = false): void {
-    this.timerDue = this.clock.now() + ms;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Number.POSITIVE_INFINITY;
-      const now = this.clock.now();
-      const before = this.lines.linesRead;
-      this.wokeDuringPoll = false;
-      const commit = !woken || now - this.lastCommitAt >= this.pollIntervalMs;
-      void this.#poll(commit).then(() => {
-        // Only a woken poll that found lines starts a gap: the poll a write event during the previous one
-        // asked for often finds nothing (that poll had read it), and must not delay the next single line.
-        if (woken && this.lines.linesRead !== before) this.lastWokenPollAt = now;
-        if (this.stopping !== undefined) return;
-        this.watchCurrent();
-        if (this.backlog) this.schedule(0);
-        else if (this.wokeDuringPoll) this.schedule(Math.min(this.wakeDelay(), this.pollIntervalMs), true);
-        else this.schedule(this.pollIntervalMs);
-      });
-    }, ms);
-  }
-
-  /**
-   * The file was written: bring the next poll forward. The first write after a quiet spell is read at
-   * once; while writes keep coming, woken polls are at least wakeGapMs apart.
-   */
-  private wake(): void {
-    if (this.stopping !== undefined) return;
-    if (this.timer === undefined) {
-      // A poll is in flight: it reschedules when done.
-      this.wokeDuringPoll = true;
-      return;
-    }
-    const delay = this.wakeDelay();
-    if (this.clock.now() + delay >= this.timerDue) return;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.schedule(delay, true);
-  }
-
-  /** How long a poll brought forward by a write waits: until wakeGapMs after the last one that found lines. */
-  private wakeDelay(): number {
-    return Math.max(0, this.lastWokenPollAt + this.wakeGapMs - this.clock.now());
-  }
-
-  /**
-   * Keeps one fs.watch on the inode being read, set up as the file is opened (before it is read: a write
-   * in between would otherwise wake nobody); a failing fs.watch leaves the interval's polls.
-   */
-  private watchCurrent(): void {
-    if (!this.wakeOnWrite || this.stopping !== undefined) return;
-    const cur = this.cur;
-    if (cur === undefined) {
-      this.unwatch();
-      return;
-    }
-    if (this.watcher?.ino === cur.ino) return;
-    this.unwatch();
-    try {
-      // The name may already point at another file than cur (rotated): then the old one is drained by
-      // the interval's polls, and the new one gets its watcher once the tailer moves to it.
-      const w = watch(this.file, { persistent: false }, () => this.wake());
-      w.on("error", () => {
-        w.close();
-        if (this.watcher?.w === w) this.watcher = undefined;
-      });
-      this.watcher = { ino: cur.ino, w };
-    } catch {
-      // ENOENT between the poll and here, or no fs.watch on this platform: polling only.
-    }
-  }
-
-  private unwatch(): void {
-    this.watcher?.w.close();
-    this.watcher = undefined;
-  }
-
   private async pollOnce(commit = true): Promise<void> {
     this.backlog = false;
     if (this.cur === undefined) {
@@ -309,13 +244,9 @@ export class LogTailer {
       if (this.cur === undefined) return;
     }
     const cur = this.cur;
-    let st: Stats | undefined;
-    try {
-      // lstat: a link put where the log was is another file (the tailer moves to it, and refuses it).
-      st = await lstat(this.file);
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-    }
+    // lstat: a link put where the log was is another file (the tailer moves to it, and refuses it).
+    // Synchronous, as the reads are (tailer-file.ts readPrefix); undefined: no such file.
+    const st = lstatSync(this.file, { throwIfNoEntry: false });
     if (st !== undefined && st.ino === cur.ino) {
       // Check identity before reading at the offset: after a truncate or an in-place rewrite the
       // bytes at the offset belong to other lines.
@@ -361,17 +292,16 @@ export class LogTailer {
     }
     const { size, ino } = await fh.stat();
     if (state !== undefined) {
-      const fpLen = Math.min(state.fpLen, size);
-      const same =
-        state.ino === ino &&
-        size >= state.offset &&
-        fpLen === state.fpLen &&
-        (await hashPrefix(fh, state.fpLen)) === state.fpHash;
-      if (same) {
-        this.cur = { fh, ino, pos: state.offset, fpLen: state.fpLen, fpHash: state.fpHash, lastSize: -1 };
-        this.watchCurrent();
+      const prefix =
+        state.ino === ino && size >= state.offset && Math.min(state.fpLen, size) === state.fpLen
+          ? readPrefix(fh, state.fpLen)
+          : undefined;
+      if (prefix !== undefined && sha256(prefix) === state.fpHash) {
+        const { fpLen, fpHash } = state;
+        this.cur = { fh, ino, pos: state.offset, fpLen, fpHash, fpBytes: prefix, lastSize: -1 };
+        this.schedule.watchCurrent();
         this.lines.skipping = state.skipping;
-        await this.extendFingerprint(this.cur, size);
+        this.extendFingerprint(this.cur, size);
         return;
       }
       // Rotated (or truncated) while we were down: finish the old file, then this one from 0.
@@ -407,17 +337,17 @@ export class LogTailer {
     this.orphan = undefined;
     this.lines.reset();
     const fpLen = Math.min(size, this.fingerprintBytes);
-    this.cur = { fh, ino, pos, fpLen, fpHash: await hashPrefix(fh, fpLen), lastSize: size };
-    this.watchCurrent();
+    const fpBytes = readPrefix(fh, fpLen);
+    this.cur = { fh, ino, pos, fpLen, fpHash: sha256(fpBytes), fpBytes, lastSize: size };
+    this.schedule.watchCurrent();
   }
 
   /** Same inode: detect copy-truncate and in-place rewrites, keep the fingerprint growing. */
-  private async checkSameFile(cur: Current, pathSize: number): Promise<void> {
-    const size = Math.max(pathSize, (await cur.fh.stat()).size);
+  private async checkSameFile(cur: Current, size: number): Promise<void> {
     if (size === cur.lastSize) return;
     cur.lastSize = size;
     const truncated = size < cur.pos;
-    const rewritten = !truncated && cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash;
+    const rewritten = !truncated && cur.fpLen > 0 && !samePrefix(cur);
     if (truncated || rewritten) {
       // copy-truncate: the lines between our offset and the truncation are in the copy.
       const copied = await this.drainSibling(
@@ -430,15 +360,16 @@ export class LogTailer {
       await this.readAvailable(this.cur as Current);
       return;
     }
-    await this.extendFingerprint(cur, size);
+    this.extendFingerprint(cur, size);
   }
 
-  private async extendFingerprint(cur: Current, size: number): Promise<void> {
+  private extendFingerprint(cur: Current, size: number): void {
     if (cur.fpLen >= this.fingerprintBytes || size <= cur.fpLen) return;
     const len = Math.min(size, this.fingerprintBytes);
     // Only extend while the known prefix is unchanged; otherwise checkSameFile handles it.
-    if (cur.fpLen > 0 && (await hashPrefix(cur.fh, cur.fpLen)) !== cur.fpHash) return;
-    cur.fpHash = await hashPrefix(cur.fh, len);
+    if (cur.fpLen > 0 && !samePrefix(cur)) return;
+    cur.fpBytes = readPrefix(cur.fh, len);
+    cur.fpHash = sha256(cur.fpBytes);
     cur.fpLen = len;
   }
 
@@ -475,11 +406,19 @@ export class LogTailer {
         // Without a fingerprint (nothing was read yet) only the inode can tell.
         const match =
           state.fpLen > 0
-            ? s.size >= state.fpLen && (await hashPrefix(fh, state.fpLen)) === state.fpHash
+            ? s.size >= state.fpLen && hashPrefix(fh, state.fpLen) === state.fpHash
             : s.ino === state.ino;
         if (!match) continue;
         this.lines.reset(pending, state.skipping);
-        const tmp: Current = { fh, ino: s.ino, pos: state.offset, fpLen: 0, fpHash: "", lastSize: s.size };
+        const tmp: Current = {
+          fh,
+          ino: s.ino,
+          pos: state.offset,
+          fpLen: 0,
+          fpHash: "",
+          fpBytes: EMPTY,
+          lastSize: s.size,
+        };
         await this.readAvailable(tmp, Number.POSITIVE_INFINITY);
         this.lines.flushPartial(false);
         const fpLen = Math.min(s.size, this.fingerprintBytes);
@@ -487,7 +426,7 @@ export class LogTailer {
           ino: s.ino,
           offset: tmp.pos,
           fpLen,
-          fpHash: await hashPrefix(fh, fpLen),
+          fpHash: hashPrefix(fh, fpLen),
           skipping: false,
         };
         return true;
@@ -500,16 +439,24 @@ export class LogTailer {
     return false;
   }
 
-  /** Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. */
+  /**
+   * Reads from cur.pos to EOF (or the poll budget) and delivers complete lines. Synchronous reads into one
+   * buffer (tailer-file.ts readPrefix says why); a regular file's short read is its end for now, and what
+   * is written after it is the next poll's. A long read (a backlog, a rotated file drained to its end)
+   * lets the event loop run after each YIELD_BYTES.
+   */
   private async readAvailable(cur: Current, budget = this.maxBytesPerPoll): Promise<number> {
     let total = 0;
-    const buf = Buffer.allocUnsafe(CHUNK);
+    this.readBuffer ??= Buffer.allocUnsafe(CHUNK);
+    const buf = this.readBuffer;
     while (total < budget) {
-      const { bytesRead } = await cur.fh.read(buf, 0, Math.min(CHUNK, budget - total), cur.pos);
-      if (bytesRead === 0) return total;
+      const want = Math.min(CHUNK, budget - total);
+      const bytesRead = readSync(cur.fh.fd, buf, 0, want, cur.pos);
       cur.pos += bytesRead;
       total += bytesRead;
-      this.lines.chunk(buf.subarray(0, bytesRead));
+      if (bytesRead > 0) this.lines.chunk(buf.subarray(0, bytesRead));
+      if (bytesRead < want) return total;
+      if (total % YIELD_BYTES === 0) await setImmediate();
     }
     this.backlog = true;
     return total;
