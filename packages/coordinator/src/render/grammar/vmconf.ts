@@ -380,13 +380,13 @@ function iface(p: Cursor, local: boolean): VmInterface {
     p.skipNl();
     if (p.accept("}")) break;
     if (p.accept(",")) continue;
-    const o = p.next();
-    if (!o) throw p.fail(open, "'}' missing: the interface options opened here are not closed");
-    if (o.kind !== "word") throw p.fail(o, `unexpected ${show(o)} in interface options`);
-    switch (o.text) {
+    const option = p.next();
+    if (!option) throw p.fail(open, "'}' missing: the interface options opened here are not closed");
+    if (option.kind !== "word") throw p.fail(option, `unexpected ${show(option)} in interface options`);
+    switch (option.text) {
       case "up":
       case "down":
-        out.options.push(o.text);
+        out.options.push(option.text);
         break;
       case "group":
         out.options.push(`group ${p.value("a group name").text}`);
@@ -406,8 +406,8 @@ function iface(p: Cursor, local: boolean): VmInterface {
         break;
       default:
         throw p.fail(
-          o,
-          `unknown interface option '${o.text}' (up, down, group, lladdr, locked lladdr, rdomain, switch)`,
+          option,
+          `unknown interface option '${option.text}' (up, down, group, lladdr, locked lladdr, rdomain, switch)`,
         );
     }
   }
