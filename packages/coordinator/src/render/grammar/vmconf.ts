@@ -22,15 +22,8 @@
 // above; VM names are unique.
 
 import { SyntaxFailure, show, TokenCursor } from "./cursor.js";
-import {
-  byLine,
-  type CheckResult,
-  checkResult,
-  type LexOptions,
-  lexAndExpand,
-  type Problem,
-  type Token,
-} from "./tokenize.js";
+import type { CheckResult, Problem, Token, TokenGrammar } from "./tokenize.js";
+import { checkWith, parseWith } from "./tokenize.js";
 
 export type { CheckResult, Problem } from "./tokenize.js";
 
@@ -68,8 +61,6 @@ export interface VmConf {
   localPrefix?: string;
   vms: VmDefinition[];
 }
-
-const LEX: LexOptions = { punct: "{},=" };
 
 export const VMCONF_KEYWORDS: ReadonlySet<string> = new Set([
   "allow",
@@ -130,29 +121,36 @@ export function parseSize(text: string): number | undefined {
   return Math.round(Number(m[1]) * SCALE[(m[2] ?? "B").toUpperCase()]!);
 }
 
-export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
-  const { tokens, macros, errors } = lexAndExpand(text, LEX, (w) => VMCONF_KEYWORDS.has(w));
-  const conf: VmConf = { macros, vms: [] };
-  const p = new Cursor(tokens);
-  while (!p.done()) {
-    if (p.skipNl()) continue;
-    const start = p.i;
-    try {
-      statement(p, conf);
-    } catch (e) {
-      if (!(e instanceof SyntaxFailure)) throw e;
-      if (!e.silent) errors.push(e.problem);
-      // Resynchronise: past the end of a broken block (or line) and go on, so one run lists every problem.
-      p.recover(start);
+const VM_CONF: TokenGrammar<VmConf> = {
+  lex: { punct: "{},=" },
+  isKeyword: (w) => VMCONF_KEYWORDS.has(w),
+  read(tokens, macros, errors) {
+    const conf: VmConf = { macros, vms: [] };
+    const p = new Cursor(tokens);
+    while (!p.done()) {
+      if (p.skipNl()) continue;
+      const start = p.i;
+      try {
+        statement(p, conf);
+      } catch (e) {
+        if (!(e instanceof SyntaxFailure)) throw e;
+        if (!e.silent) errors.push(e.problem);
+        // Resynchronise: past the end of a broken block (or line) and go on, so one run lists every problem.
+        p.recover(start);
+      }
     }
-  }
-  errors.push(...p.soft);
-  semantic(conf, errors);
-  return { conf, errors: byLine(errors) };
+    errors.push(...p.soft);
+    semantic(conf, errors);
+    return conf;
+  },
+};
+
+export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
+  return parseWith(text, VM_CONF);
 }
 
 export function checkVmConf(text: string): CheckResult {
-  return checkResult(parseVmConf(text).errors);
+  return checkWith(text, VM_CONF);
 }
 
 class Cursor extends TokenCursor {
