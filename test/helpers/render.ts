@@ -1,15 +1,59 @@
 // Shared pieces of the renderer unit tests (packages/coordinator/src/render/*.test.ts): the paper's spec as
 // render input with edits, and what every Jitsi Java component's render declares for its logs and probe.
-import { expect } from "vitest";
+import { type NodeSpec, pathRefusal } from "@vmmeet/shared";
+import { expect, it } from "vitest";
 import type { ComponentRender, RenderInput } from "../../packages/coordinator/src/render/types.js";
 import { fakeInput } from "../fixtures/material.js";
 
 /** A spec as parsed YAML, for edits before it is validated. */
 export type Raw = Record<string, unknown>;
 
+/** An edit of a spec as parsed YAML. */
+export type Patch = (raw: Raw) => void;
+
 /** The paper's spec (paper-7648.yaml) with fake material, after `more` edited it. */
 export function paperInput(more?: (raw: Raw) => void): RenderInput {
   return fakeInput("paper-7648.yaml", more);
+}
+
+/** `renderer` on the first node of `role`: of the paper's spec edited by `patch`, or of `input` when given. */
+export function renderRole<R>(
+  role: NodeSpec["role"],
+  renderer: (input: RenderInput, node: NodeSpec) => R,
+  patch?: Patch,
+  input?: RenderInput,
+): { input: RenderInput; out: R } {
+  const chosen = input ?? paperInput(patch);
+  const node = chosen.spec.nodes.find((n) => n.role === role);
+  if (!node) throw new Error(`the spec has no node of role ${role}`);
+  return { input: chosen, out: renderer(chosen, node) };
+}
+
+/**
+ * One test per variant, the paper's spec first and then each of `variants`, named `VARIANT: deterministic,
+ * newline-terminated, allowed, WHAT`: `render` (a test's renderRole call) gives the same files twice and from
+ * a copy of its input (a rendering does not depend on the object identity of its input), each file ends in
+ * exactly one newline and its path is allowed on the VM of `role`; then `check` looks at the rendering.
+ */
+export function itRendersStableFiles<T extends { input: RenderInput; out: ComponentRender }>(
+  what: string,
+  role: NodeSpec["role"],
+  render: (patch?: Patch, input?: RenderInput) => T,
+  variants: Record<string, Patch>,
+  check: (rendered: T) => void,
+): void {
+  const all: [string, Patch | undefined][] = [["paper", undefined], ...Object.entries(variants)];
+  it.each(all)(`%s: deterministic, newline-terminated, allowed, ${what}`, (_, patch) => {
+    const first = render(patch);
+    expect(render(patch).out).toEqual(first.out);
+    expect(render(undefined, structuredClone(first.input)).out).toEqual(first.out);
+    for (const f of first.out.files) {
+      expect(f.content.endsWith("\n"), f.path).toBe(true);
+      expect(f.content.endsWith("\n\n"), f.path).toBe(false);
+      expect(pathRefusal(role, f.path), f.path).toBeNull();
+    }
+    check(first);
+  });
 }
 
 /** The paper's spec with `host` merged into its host section, then `more`. */
