@@ -11,6 +11,22 @@ describe("parseKshAssignments", () => {
     expect(() => parseKshAssignments('# c\nA=1\nB="$HOME"\n', { file })).toThrow(`${file}:3: expansion in B`);
     expect(() => parseKshAssignments("A=1\nrm -rf /\n", { file })).toThrow(`${file}:2: not an assignment`);
   });
+
+  it("unquotes single, double and bare words", () => {
+    expect(
+      parseKshAssignments(
+        ["# c", "A=/etc/x", "B='it'\\''s'", 'C=""', 'export D="x\\"y"', "E=plain # comment"].join("\n"),
+      ),
+    ).toEqual({ A: "/etc/x", B: "it's", C: "", D: 'x"y', E: "plain" });
+  });
+
+  it("refuses expansions and non-assignments", () => {
+    expect(() => parseKshAssignments("A=$HOME")).toThrow(/expansion/);
+    expect(() => parseKshAssignments('A="$(id)"')).toThrow(/expansion/);
+    expect(() => parseKshAssignments("echo hi")).toThrow(/line 1: not an assignment/);
+    expect(() => parseKshAssignments("A='x")).toThrow(/closing quote/);
+    expect(() => parseKshAssignments("A=x y")).toThrow(/more than one word/);
+  });
 });
 
 describe("scanShellWord", () => {
