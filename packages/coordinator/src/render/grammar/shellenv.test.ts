@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseKshAssignments, scanShellWord } from "./shellenv.js";
+import { envLineNames, parseKshAssignments, scanShellWord } from "./shellenv.js";
 
 describe("parseKshAssignments", () => {
   it("joins the quoted and bare parts of one word", () => {
@@ -45,5 +45,21 @@ describe("scanShellWord", () => {
     expect(scanShellWord("a;b '|'", 0, { operators: true })).toEqual({ value: "a", end: 1, operator: ";" });
     expect(scanShellWord("a;b '|'", 0)).toEqual({ value: "a;b", end: 3 });
     expect(scanShellWord("'a|b'>c", 0, { operators: true })).toEqual({ value: "a|b", end: 5, operator: ">" });
+  });
+});
+
+describe("envLineNames", () => {
+  it("names every variable of a line of assignments; a blank or comment line assigns none", () => {
+    expect(envLineNames("export A='x y' B=\"$HOME/z\" C=plain # c")).toEqual({ names: ["A", "B", "C"] });
+    expect(envLineNames("  # comment")).toEqual({ names: [] });
+    expect(envLineNames("")).toEqual({ names: [] });
+  });
+
+  it("refuses what sourcing would run, and a quote left open", () => {
+    expect(envLineNames("A=$(id)")).toEqual({ reason: "command substitution" });
+    expect(envLineNames("A=`id`")).toEqual({ reason: "command substitution" });
+    expect(envLineNames("echo hi")).toEqual({ reason: "not an assignment" });
+    expect(envLineNames("A=x; rm -rf /")).toEqual({ reason: '";" outside quotes' });
+    expect(envLineNames("A='x")).toEqual({ reason: "quote not closed on this line" });
   });
 });
