@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { paperInput, type Raw, withHost } from "../../../../test/helpers/render.js";
 import { formatPfRule, parsePfConf } from "./grammar/pf.js";
 import { parseVmConf } from "./grammar/vmconf.js";
+import { HEADER } from "./header.js";
 import { renderHost } from "./host.js";
-import { HEADER, hostsFile } from "./system.js";
+import { hostsFile } from "./system.js";
 import type { ComponentRender, RenderInput } from "./types.js";
 
 const input = paperInput;

@@ -14,11 +14,9 @@ import {
   type Spec,
 } from "@vmmeet/shared";
 import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { HEADER } from "./header.js";
 import { hocon } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED } from "./web.js";
-
-const HEADER = `# ${GENERATED}`;
 
 export const JICOFO_CONF = JICOFO.config.value;
 export const JICOFO_ENV = JICOFO.env.value;

@@ -17,12 +17,11 @@ import {
   type Spec,
 } from "@vmmeet/shared";
 import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { HEADER } from "./header.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED, JVB_PUBLIC_HTTP_PORT } from "./web.js";
-
-const HEADER = `# ${GENERATED}`;
+import { JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
 export const JVB_CONF = JVB.config.value;
 export const JVB_ENV = JVB.env.value;
