@@ -3,8 +3,10 @@
 // of the same pdksh lineage, so `mksh -n` is the closest real syntax check (docs/jitsi-config-notes.md section 5, 11).
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { scanShellWord } from "../../packages/coordinator/src/render/grammar/shellenv.js";
+import { envLineNames } from "../../packages/coordinator/src/render/grammar/shellenv.js";
 import { type CheckResult, joinOutput, requireTool, runProgram, withTempDir } from "./run.js";
+
+export { envLineNames };
 
 export interface KshOptions {
   /** File name used in messages (default "script.sh"), e.g. "jicofo.in.sh" or "vmmeet_agent". */
@@ -35,38 +37,6 @@ export interface RefusedLine {
   line: number;
   text: string;
   reason: string;
-}
-
-/**
- * The variable names a `*.in.sh` line assigns, or why it is refused. Accepted: blank lines, comments,
- * `[export] NAME=VALUE [NAME=VALUE]... [# comment]` with VALUE made of plain, 'single' and "double" quoted
- * parts (each read by render/grammar's scanShellWord); refused: anything else (commands, `: ${X:=y}`, `;`,
- * pipes, redirections) and command substitution anywhere, since sourcing must not run anything (pure).
- */
-export function envLineNames(line: string): { names: string[] } | { reason: string } {
-  if (/`|\$\(/.test(line)) return { reason: "command substitution" };
-  let i = 0;
-  const ws = (): void => {
-    while (i < line.length && (line[i] === " " || line[i] === "\t")) i++;
-  };
-  ws();
-  if (i === line.length || line[i] === "#") return { names: [] };
-  if (/^export[ \t]/.test(line.slice(i))) {
-    i += "export".length;
-    ws();
-  }
-  const names: string[] = [];
-  while (i < line.length && line[i] !== "#") {
-    const m = /^[A-Za-z_][A-Za-z0-9_]*=/.exec(line.slice(i));
-    if (!m) return { reason: "not an assignment" };
-    names.push(m[0].slice(0, -1));
-    const word = scanShellWord(line, i + m[0].length, { operators: true });
-    if (word.unclosed !== undefined) return { reason: "quote not closed on this line" };
-    if (word.operator !== undefined) return { reason: `"${word.operator}" outside quotes` };
-    i = word.end;
-    ws();
-  }
-  return { names };
 }
 
 export interface ShellEnvResult extends CheckResult {

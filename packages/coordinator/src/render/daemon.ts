@@ -3,8 +3,35 @@
 // `!NAME` / `*.* /var/log/NAME` (sections X.B and XI.B); lines logged before that block exists (or by the
 // rc script) land in /var/log/daemon with the program's tag. Both answer /about/health on a local port.
 import type { FileEntryInput } from "@vmmeet/shared";
+import { HEADER } from "./header.js";
 import { sh } from "./quote.js";
-import type { ComponentRender } from "./types.js";
+import type { ComponentRender, Secrets } from "./types.js";
+
+/** A Java daemon of the ports (jicofo, jvb) as its files name it. */
+export interface JavaDaemon {
+  /** The prefix of its launcher variables (JICOFO_CONF, JVB_MAXMEM...). */
+  prefix: "JICOFO" | "JVB";
+  /** Its HOCON config file, the truststore it loads, the group of its files and its rc.d service. */
+  conf: string;
+  truststore: string;
+  group: string;
+  service: string;
+}
+
+/** A daemon from its port's facts (config file, group, service) and the truststore path it is given. */
+export function javaDaemon(
+  prefix: JavaDaemon["prefix"],
+  port: { config: { value: string }; group: { value: string }; service: { value: string } },
+  truststore: string,
+): JavaDaemon {
+  return {
+    prefix,
+    conf: port.config.value,
+    truststore,
+    group: port.group.value,
+    service: port.service.value,
+  };
+}
 
 /**
  * The files of a Java daemon's VM, in order: `files` (its config, launcher environment, ...), then the
@@ -13,7 +40,8 @@ import type { ComponentRender } from "./types.js";
  * public material; its password lives in the launcher environment.
  */
 export function javaDaemonFiles(
-  daemon: { group: string; service: string; truststore: string; truststoreP12Base64: string },
+  daemon: JavaDaemon,
+  truststoreP12Base64: string,
   files: readonly { path: string; content: string; secret: boolean }[],
 ): FileEntryInput[] {
   const owner = { owner: "root", group: daemon.group } as const;
@@ -29,7 +57,7 @@ export function javaDaemonFiles(
     })),
     {
       path: daemon.truststore,
-      content: daemon.truststoreP12Base64,
+      content: truststoreP12Base64,
       encoding: "base64" as const,
       mode: "0640",
       ...owner,
@@ -64,26 +92,34 @@ export function javaDaemonLogsAndProbe(
 }
 
 /**
- * The launcher variables jicofo.in.sh and jvb.in.sh (sourced by the ports' /usr/local/bin/jicofo and
- * /usr/local/bin/jvb) both read under their own prefix: config file, logging.properties, truststore and
- * its password, heap size and DH key size.
+ * The launcher environment, jicofo.in.sh or jvb.in.sh (sourced by the ports' /usr/local/bin/jicofo and
+ * /usr/local/bin/jvb): the header, the variables both launchers read under their own prefix (config file,
+ * logging.properties, truststore and its password, heap size, 3G unless the node says, and DH key size),
+ * the daemon's own `extra` lines, and NO_JAVA_SYS_PROPS last.
  */
-export function javaLauncherVars(
-  prefix: "JICOFO" | "JVB",
-  v: { conf: string; logConfig: string; truststore: string; truststorePassword: string; maxMemory: string },
-): string[] {
-  return [
-    `${prefix}_CONF=${sh(v.conf)}`,
+export function javaLauncherEnv(
+  daemon: JavaDaemon,
+  secrets: Pick<Secrets, "truststorePassword">,
+  v: { logConfig: string; maxMemory: string | undefined },
+  extra: readonly string[] = [],
+): string {
+  const prefix = daemon.prefix;
+  const lines = [
+    HEADER,
+    `${prefix}_CONF=${sh(daemon.conf)}`,
     `${prefix}_LOG_CONFIG=${sh(v.logConfig)}`,
-    `${prefix}_TRUSTSTORE=${sh(v.truststore)}`,
-    `${prefix}_TRUSTSTORE_PASSWORD=${sh(v.truststorePassword)}`,
-    `${prefix}_MAXMEM=${sh(v.maxMemory)}`,
+    `${prefix}_TRUSTSTORE=${sh(daemon.truststore)}`,
+    `${prefix}_TRUSTSTORE_PASSWORD=${sh(secrets.truststorePassword)}`,
+    `${prefix}_MAXMEM=${sh(v.maxMemory ?? "3G")}`,
     `${prefix}_DHKEYSIZE=2048`,
+    ...extra,
+    NO_JAVA_SYS_PROPS,
   ];
+  return `${lines.join("\n")}\n`;
 }
 
 /**
  * The launchers' last line. No javax.net.ssl.trustStoreType: the truststore is PKCS#12, the default
  * keystore type since Java 9 (JEP 229), and the ports run Java 11 (MODJAVA_VER=11).
  */
-export const NO_JAVA_SYS_PROPS = 'JAVA_SYS_PROPS=""';
+const NO_JAVA_SYS_PROPS = 'JAVA_SYS_PROPS=""';

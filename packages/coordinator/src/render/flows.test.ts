@@ -93,12 +93,16 @@ describe("deploymentFlows", () => {
   it("equals the pf rules of the paper's topology, both ways", () => {
     const flows = expectFlowsEqualPf(paperInput());
     const labels = flows.map((f) => `${f.from.join("+")} > ${f.to.join("+")} ${flowLabel(f)}`);
-    expect(labels).toContain("@world > web tcp 80,443");
-    expect(labels).toContain("@world > jvb udp 10000");
-    expect(labels).toContain("jicofo+jvb > xmpp tcp 5222");
-    expect(labels).toContain("web > xmpp tcp 5280");
-    expect(labels).toContain("web+xmpp+jicofo+jvb > @resolver tcp/udp 53");
-    expect(labels).toContain("web+xmpp+jicofo+jvb > @host tcp 7443");
+    expect(labels).toEqual(
+      expect.arrayContaining([
+        "@world > web tcp 80,443",
+        "@world > jvb udp 10000",
+        "jicofo+jvb > xmpp tcp 5222",
+        "web > xmpp tcp 5280",
+        "web+xmpp+jicofo+jvb > @resolver tcp/udp 53",
+        "web+xmpp+jicofo+jvb > @host tcp 7443",
+      ]),
+    );
     expect(new Set(flows.map((f) => f.id)).size).toBe(flows.length);
   });
 

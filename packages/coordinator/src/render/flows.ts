@@ -99,6 +99,12 @@ export function deploymentFlows(spec: Spec, options: SystemOptions = {}): Flow[]
     flows.push({ ...f, id, rules: [...new Set(rules)] });
   };
 
+  /** What nginx on each web VM proxies to `to` on `port`. */
+  const throughNginx = (to: string[], port: number, what: string) => {
+    for (const w of web)
+      add({ kind: "internal", from: [w], to, proto: "tcp", ports: [portText(port)], rdr: false, what });
+  };
+
   // From the world, through the host's rdr-to rules (the paper's section VII.A).
   for (const w of web)
     add({
@@ -195,28 +201,14 @@ export function deploymentFlows(spec: Spec, options: SystemOptions = {}): Flow[]
       rdr: false,
       what: "XMPP client logins (focus, jvb); the brewery",
     });
-    for (const w of web)
-      add({
-        kind: "internal",
-        from: [w],
-        to: [x],
-        proto: "tcp",
-        ports: ["5280"],
-        rdr: false,
-        what: "BOSH (and XMPP websockets) through nginx",
-      });
+    throughNginx([x], 5280, "BOSH (and XMPP websockets) through nginx");
   }
   if (spec.bridgeChannel === "colibri-websocket")
-    for (const w of web)
-      add({
-        kind: "internal",
-        from: [w],
-        to: jvbs.map((j) => j.name),
-        proto: "tcp",
-        ports: [portText(JVB_PUBLIC_HTTP_PORT)],
-        rdr: false,
-        what: "colibri websockets through nginx",
-      });
+    throughNginx(
+      jvbs.map((j) => j.name),
+      JVB_PUBLIC_HTTP_PORT,
+      "colibri websockets through nginx",
+    );
 
   // Every VM: time, packages and certificates to the world (NAT), DNS to the host's resolver, its agent to
   // the coordinator.

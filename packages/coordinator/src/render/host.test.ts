@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { paperInput, type Raw, withHost } from "../../../../test/helpers/render.js";
 import { formatPfRule, parsePfConf } from "./grammar/pf.js";
 import { parseVmConf } from "./grammar/vmconf.js";
+import { HEADER } from "./header.js";
 import { renderHost } from "./host.js";
-import { HEADER, hostsFile } from "./system.js";
+import { hostsFile } from "./system.js";
 import type { ComponentRender, RenderInput } from "./types.js";
 
 const input = paperInput;
@@ -31,6 +32,18 @@ function vms(i: RenderInput) {
   return conf;
 }
 
+/** An instance of the template "web" as the vm.conf reader gives it: its own disk, a memory only when given. */
+function instance(name: string, memory?: "4G") {
+  return {
+    line: expect.any(Number),
+    name,
+    instanceOf: "web",
+    ...(memory ? { memory, memoryBytes: 4 * 1024 ** 3 } : {}),
+    disks: [{ path: `/home/vmm/${name}.qcow2`, format: "qcow2" }],
+    interfaces: [],
+  };
+}
+
 describe("vm.conf", () => {
   it("is the paper's template form: the first node is the template, the others instances", () => {
     const conf = vms(input());
@@ -45,31 +58,9 @@ describe("vm.conf", () => {
         disks: [{ path: "/home/vmm/web.qcow2", format: "qcow2" }],
         interfaces: [{ local: true, options: ["up"] }],
       },
-      {
-        line: expect.any(Number),
-        name: "xmpp",
-        instanceOf: "web",
-        disks: [{ path: "/home/vmm/xmpp.qcow2", format: "qcow2" }],
-        interfaces: [],
-      },
-      {
-        line: expect.any(Number),
-        name: "jicofo",
-        instanceOf: "web",
-        memory: "4G",
-        memoryBytes: 4 * 1024 ** 3,
-        disks: [{ path: "/home/vmm/jicofo.qcow2", format: "qcow2" }],
-        interfaces: [],
-      },
-      {
-        line: expect.any(Number),
-        name: "jvb",
-        instanceOf: "web",
-        memory: "4G",
-        memoryBytes: 4 * 1024 ** 3,
-        disks: [{ path: "/home/vmm/jvb.qcow2", format: "qcow2" }],
-        interfaces: [],
-      },
+      instance("xmpp"),
+      instance("jicofo", "4G"),
+      instance("jvb", "4G"),
     ]);
   });
 

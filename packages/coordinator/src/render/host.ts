@@ -14,12 +14,12 @@
 //   operator out).
 import { jvbUdpPort, type NodeSpec, type Spec, vmMemory } from "@vmmeet/shared";
 import { parseSize } from "./grammar/vmconf.js";
+import { HEADER } from "./header.js";
 import { JICOFO_REST_PORT } from "./jicofo.js";
 import { JVB_PRIVATE_HTTP_PORT } from "./jvb.js";
 import { bare } from "./quote.js";
 import {
   byRole,
-  HEADER,
   HOSTS,
   hostsFile,
   MYNAME,

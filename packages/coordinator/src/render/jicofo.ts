@@ -13,16 +13,15 @@ import {
   releaseOf,
   type Spec,
 } from "@vmmeet/shared";
-import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { javaDaemon, javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherEnv } from "./daemon.js";
+import { HEADER } from "./header.js";
 import { hocon } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED } from "./web.js";
-
-const HEADER = `# ${GENERATED}`;
 
 export const JICOFO_CONF = JICOFO.config.value;
 export const JICOFO_ENV = JICOFO.env.value;
 export const JICOFO_TRUSTSTORE = JICOFO.truststore.value;
+const JICOFO_DAEMON = javaDaemon("JICOFO", JICOFO, JICOFO_TRUSTSTORE);
 /** jicofo's REST API (health, stats): jicofo.rest.port. */
 export const JICOFO_REST_PORT = 8888;
 /** The JVM takes well over the default 10 s to log in and join the brewery (the paper: "be really patient"). */
@@ -50,18 +49,10 @@ export const renderJicofo: ComponentRenderer = (input, node) => {
   const { spec } = input;
   requireRole(spec, node, "jicofo");
   return {
-    files: javaDaemonFiles(
-      {
-        group: JICOFO.group.value,
-        service: JICOFO.service.value,
-        truststore: JICOFO_TRUSTSTORE,
-        truststoreP12Base64: input.pki.truststoreP12Base64,
-      },
-      [
-        { path: JICOFO_CONF, content: jicofoConf(input), secret: true },
-        { path: JICOFO_ENV, content: jicofoEnv(input, node), secret: true },
-      ],
-    ),
+    files: javaDaemonFiles(JICOFO_DAEMON, input.pki.truststoreP12Base64, [
+      { path: JICOFO_CONF, content: jicofoConf(input), secret: true },
+      { path: JICOFO_ENV, content: jicofoEnv(input, node), secret: true },
+    ]),
     services: [
       {
         name: JICOFO.service.value,
@@ -166,18 +157,8 @@ function jicofoConf({ spec, secrets }: RenderInput): string {
 }
 
 function jicofoEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
-  const lines = [
-    HEADER,
-    ...javaLauncherVars("JICOFO", {
-      conf: JICOFO_CONF,
-      logConfig: jicofoLogConfig(releaseOf(spec, "jicofo")),
-      truststore: JICOFO_TRUSTSTORE,
-      truststorePassword: secrets.truststorePassword,
-      maxMemory: node.jicofo?.maxMemory ?? "3G",
-    }),
-    NO_JAVA_SYS_PROPS,
-  ];
-  return `${lines.join("\n")}\n`;
+  const logConfig = jicofoLogConfig(releaseOf(spec, "jicofo"));
+  return javaLauncherEnv(JICOFO_DAEMON, secrets, { logConfig, maxMemory: node.jicofo?.maxMemory });
 }
 
 /** A renderer called for the wrong node is a bug in the caller, reported with the node's spec path. */

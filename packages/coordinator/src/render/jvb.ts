@@ -16,18 +16,18 @@ import {
   releaseOf,
   type Spec,
 } from "@vmmeet/shared";
-import { javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherVars, NO_JAVA_SYS_PROPS } from "./daemon.js";
+import { javaDaemon, javaDaemonFiles, javaDaemonLogsAndProbe, javaLauncherEnv } from "./daemon.js";
+import { HEADER } from "./header.js";
 import { requireRole } from "./jicofo.js";
 import { hocon, prop } from "./quote.js";
 import type { ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED, JVB_PUBLIC_HTTP_PORT } from "./web.js";
-
-const HEADER = `# ${GENERATED}`;
+import { JVB_PUBLIC_HTTP_PORT } from "./web.js";
 
 export const JVB_CONF = JVB.config.value;
 export const JVB_ENV = JVB.env.value;
 export const JVB_PROPERTIES = JVB.properties.value;
 export const JVB_TRUSTSTORE = "/etc/ssl/jvb-key.store";
+const JVB_DAEMON = javaDaemon("JVB", JVB, JVB_TRUSTSTORE);
 /** jvb's private HTTP server (colibri REST, /about/health): videobridge.http-servers.private.port default. */
 export const JVB_PRIVATE_HTTP_PORT = 8080;
 /** The MUC client id under videobridge.apis.xmpp-client.configs, as in the paper and the OpenBSD port. */
@@ -68,19 +68,11 @@ export function jvbPrivateHost(spec: Spec): string {
 export const renderJvb: ComponentRenderer = (input, node) => {
   requireRole(input.spec, node, "jvb");
   return {
-    files: javaDaemonFiles(
-      {
-        group: JVB.group.value,
-        service: JVB.service.value,
-        truststore: JVB_TRUSTSTORE,
-        truststoreP12Base64: input.pki.truststoreP12Base64,
-      },
-      [
-        { path: JVB_CONF, content: jvbConf(input, node), secret: true },
-        { path: JVB_ENV, content: jvbEnv(input, node), secret: true },
-        { path: JVB_PROPERTIES, content: jvbProperties(input, node), secret: false },
-      ],
-    ),
+    files: javaDaemonFiles(JVB_DAEMON, input.pki.truststoreP12Base64, [
+      { path: JVB_CONF, content: jvbConf(input, node), secret: true },
+      { path: JVB_ENV, content: jvbEnv(input, node), secret: true },
+      { path: JVB_PROPERTIES, content: jvbProperties(input, node), secret: false },
+    ]),
     // jvb needs no flags (docs/openbsd-rc.md section 3).
     services: [
       { name: JVB.service.value, flags: JVB.flags.value, order: 20, graceSeconds: JVB_GRACE_SECONDS },
@@ -192,22 +184,13 @@ function jvbConf({ spec, secrets }: RenderInput, node: NodeSpec): string {
 }
 
 function jvbEnv({ spec, secrets }: RenderInput, node: NodeSpec): string {
-  const lines = [
-    HEADER,
-    ...javaLauncherVars("JVB", {
-      conf: JVB_CONF,
-      logConfig: jvbLogConfig(releaseOf(spec, "jvb")),
-      truststore: JVB_TRUSTSTORE,
-      truststorePassword: secrets.truststorePassword,
-      maxMemory: node.jvb?.maxMemory ?? "3G",
-    }),
+  const logConfig = jvbLogConfig(releaseOf(spec, "jvb"));
+  return javaLauncherEnv(JVB_DAEMON, secrets, { logConfig, maxMemory: node.jvb?.maxMemory }, [
     "JVB_GC_TYPE=G1GC",
     // Where jvb reads sip-communicator.properties: /etc/jvb (the launcher's SC_HOME_DIR_* properties).
     `JVB_SC_HOME_LOCATION=${JVB.scHomeLocation.value}`,
     `JVB_SC_HOME_NAME=${JVB.scHomeName.value}`,
-    NO_JAVA_SYS_PROPS,
-  ];
-  return `${lines.join("\n")}\n`;
+  ]);
 }
 
 // Rendered for every release so that exactly one NAT mechanism is active: for releases that take the

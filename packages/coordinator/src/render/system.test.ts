@@ -2,7 +2,8 @@ import { FileEntry, type NodeSpec, pathRefusal, serviceRefusal } from "@vmmeet/s
 import { describe, expect, it } from "vitest";
 import { paperInput, type Raw, withHost } from "../../../../test/helpers/render.js";
 import { formatPfRule, parsePfConf } from "./grammar/pf.js";
-import { gatewayOf, HEADER, hostsFile, renderSystem } from "./system.js";
+import { HEADER } from "./header.js";
+import { gatewayOf, hostsFile, renderSystem } from "./system.js";
 import type { ComponentRender, ProgramLog, RenderInput } from "./types.js";
 
 const input = paperInput;

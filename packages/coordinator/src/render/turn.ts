@@ -5,11 +5,9 @@
 // secret and ports equal what prosody advertises through mod_external_services (external_service_secret,
 // external_services), realm = the domain, external-ip = the public address.
 import { COTURN, inCidr, ipToInt, tlsPaths } from "@vmmeet/shared";
+import { HEADER } from "./header.js";
 import { requireRole } from "./jicofo.js";
 import type { ComponentRenderer } from "./types.js";
-import { GENERATED } from "./web.js";
-
-const HEADER = `# ${GENERATED}`;
 
 export const TURN_CONF = COTURN.config.value;
 

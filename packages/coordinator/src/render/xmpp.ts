@@ -17,9 +17,10 @@ import {
   releaseOf,
   type Spec,
 } from "@vmmeet/shared";
+import { GENERATED } from "./header.js";
 import { lua } from "./quote.js";
 import type { ComponentRender, ComponentRenderer, RenderInput } from "./types.js";
-import { GENERATED, PROSODY_HTTP_PORT } from "./web.js";
+import { PROSODY_HTTP_PORT } from "./web.js";
 
 /** Paths on the xmpp VM (OpenBSD package net/prosody: config in /etc/prosody, data in /var/prosody). */
 export const XMPP_PATHS = {

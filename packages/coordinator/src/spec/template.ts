@@ -14,7 +14,7 @@ export interface TemplateOptions {
   release: number;
 }
 
-export function specTemplate(o: TemplateOptions): string {
+export function specTemplate(options: TemplateOptions): string {
   return `# yaml-language-server: $schema=./vmmeet.schema.json
 # vmmeet deployment spec: one compartmentalized Jitsi Meet on one OpenBSD VMM host.
 # Every VM's files (nginx.conf, config.js, prosody.cfg.lua, jicofo.conf, jvb.conf, *.in.sh, pf.conf,
@@ -26,7 +26,7 @@ export function specTemplate(o: TemplateOptions): string {
 version: 1
 
 # The XMPP domain and the public site name: nginx server_name, prosody VirtualHost, jicofo --host.
-domain: ${o.domain}
+domain: ${options.domain}
 
 jitsi:
   # Jitsi release installed on the VMs (pkg_info jicofo): one of ${KNOWN_RELEASES.join(", ")}.
@@ -35,14 +35,14 @@ jitsi:
   # OpenBSD's ports today: { jicofo: 9646, jvb: 9646, web: 10133, plugins: 10133 }. Release-dependent
   # settings (jicofo xmpp-domain from 8044, jvb ICE/TCP before 9646, jitsi-meet's prosody template, ...)
   # follow from it.
-  release: ${o.release}
+  release: ${options.release}
   # Prosody major version on the xmpp VM: "0.11", "0.12" (net/prosody 0.12.4) or "13".
   prosody: "0.12"
   # Java major version of the jicofo and jvb VMs: the ports build with 11; releases from 11031 need 17.
-  java: ${javaFor(o.release)}
+  java: ${javaFor(options.release)}
 
 # The address the world reaches: the VMM host's egress address, also jvb's NAT public address.
-publicAddress: ${o.publicAddress}
+publicAddress: ${options.publicAddress}
 
 host:
   # The VMM host runs an agent too, as node "vmm": it applies /etc/vm.conf, /etc/pf.conf, sysctl.conf.

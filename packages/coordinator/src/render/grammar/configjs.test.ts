@@ -24,4 +24,38 @@ describe("parseConfigJs", () => {
     );
     expect(() => parseConfigJs("var config = {\n a: ", { file })).toThrow(`${file}:2: a value is missing`);
   });
+
+  it("reads the object literal without evaluating anything", () => {
+    const config = parseConfigJs(
+      [
+        "// header",
+        "/* block */",
+        "var config = {",
+        "  hosts: {",
+        "    domain: 'a.example',",
+        "    'muc': \"conference.a.example\",",
+        "  },",
+        "  bosh: '//a.example/http-bind',",
+        "  enableWelcomePage: true,",
+        "  n: -3,",
+        "  p2p: { stunServers: [ { urls: 'stun:x:443' }, ], },",
+        "};",
+      ].join("\n"),
+    );
+    expect(config).toEqual({
+      hosts: { domain: "a.example", muc: "conference.a.example" },
+      bosh: "//a.example/http-bind",
+      enableWelcomePage: true,
+      n: -3,
+      p2p: { stunServers: [{ urls: "stun:x:443" }] },
+    });
+  });
+
+  it("refuses expressions and anything but one config declaration", () => {
+    expect(() => parseConfigJs("var config = { a: 'x' + 'y' };")).toThrow(/subset/);
+    expect(() => parseConfigJs("var config = { a: f() };")).toThrow(/subset/);
+    expect(() => parseConfigJs("var other = {};")).toThrow(/var config/);
+    expect(() => parseConfigJs("var config = {}; var x = 1;")).toThrow(/after/);
+    expect(() => parseConfigJs("var config = { a: 'x' b: 1 };")).toThrow(/expected ','/);
+  });
 });

@@ -72,16 +72,16 @@ export function parseConfigJs(text: string, opts: ReadOptions = {}): JsObject {
     if (t.t === "id" && (t.v === "true" || t.v === "false")) return t.v === "true";
     if (t.t === "id" && t.v === "null") return null;
     if (t.t === "p" && t.v === "{") {
-      const o: JsObject = {};
+      const object: JsObject = {};
       while (!is("}")) {
         const key = toks[k++];
         if (!key || key.t === "p") throw fail("expected a property name", key);
         take(":");
-        o[key.v] = value();
+        object[key.v] = value();
         if (!is("}")) take(",");
       }
       k += 1;
-      return o;
+      return object;
     }
     if (t.t === "p" && t.v === "[") {
       const list: JsValue[] = [];
@@ -109,6 +109,6 @@ export function parseConfigJs(text: string, opts: ReadOptions = {}): JsObject {
 }
 
 /** The value at a dotted path of config.js's object (`hosts.domain`), or undefined. */
-export function jsGet(o: JsObject, path: string): JsValue | undefined {
-  return valueAt(o, path) as JsValue | undefined;
+export function jsGet(config: JsObject, path: string): JsValue | undefined {
+  return valueAt(config, path) as JsValue | undefined;
 }

@@ -90,9 +90,9 @@ export function parseHocon(text: string, opts: ReadOptions = {}): HoconObject {
     if (!t) throw fail(t, "a value is missing at the end");
     if (t.t === "p" && t.v === "{") {
       i += 1;
-      const o = object("}");
+      const inner = object("}");
       expectP("}");
-      return o;
+      return inner;
     }
     if (t.t === "p" && t.v === "[") {
       i += 1;
@@ -115,17 +115,17 @@ export function parseHocon(text: string, opts: ReadOptions = {}): HoconObject {
     throw fail(t, `unexpected ${t.t === "p" ? `'${t.v}'` : "end of line"} where a value belongs`);
   };
   const object = (close: "}" | "eof"): HoconObject => {
-    const o: HoconObject = {};
+    const block: HoconObject = {};
     for (;;) {
       skip(sep);
       const t = peek();
       if (!t) {
         if (close === "}") throw fail(t, "'{' is not closed");
-        return o;
+        return block;
       }
       if (t.t === "p" && t.v === "}") {
         if (close === "eof") throw fail(t, "'}' without '{'");
-        return o;
+        return block;
       }
       if (t.t !== "str") throw fail(t, `unexpected '${t.t === "p" ? t.v : "newline"}' where a key belongs`);
       i += 1;
@@ -138,27 +138,27 @@ export function parseHocon(text: string, opts: ReadOptions = {}): HoconObject {
       const after = peek();
       if (after && !sep(after) && !(after.t === "p" && after.v === "}"))
         throw fail(after, `unexpected text after the value of ${JSON.stringify(t.v)}`);
-      setPath(o, path, v);
+      setPath(block, path, v);
     }
   };
   return object("eof");
 }
 
-function setPath(o: HoconObject, path: string[], v: HoconValue): void {
+function setPath(target: HoconObject, path: string[], v: HoconValue): void {
   const [head, ...rest] = path;
   if (head === undefined) return;
   if (rest.length > 0) {
-    const existing = o[head];
+    const existing = target[head];
     const child: HoconObject = isHoconObject(existing) ? existing : {};
-    o[head] = child;
+    target[head] = child;
     setPath(child, rest, v);
     return;
   }
-  const existing = o[head];
+  const existing = target[head];
   // HOCON merges an object into an earlier object of the same key; anything else replaces it.
   if (isHoconObject(existing) && isHoconObject(v)) {
     for (const [k, val] of Object.entries(v)) setPath(existing, [k], val);
-  } else o[head] = v;
+  } else target[head] = v;
 }
 
 export function isHoconObject(v: unknown): v is HoconObject {
@@ -166,6 +166,6 @@ export function isHoconObject(v: unknown): v is HoconObject {
 }
 
 /** The value at a dotted path (keys without dots), or undefined. */
-export function hoconGet(o: HoconObject, path: string): HoconValue | undefined {
-  return valueAt(o, path) as HoconValue | undefined;
+export function hoconGet(conf: HoconObject, path: string): HoconValue | undefined {
+  return valueAt(conf, path) as HoconValue | undefined;
 }

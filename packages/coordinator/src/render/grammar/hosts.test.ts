@@ -9,4 +9,11 @@ describe("parseHostsFile", () => {
       ["web.example", "10.0.0.1"],
     ]);
   });
+
+  it("maps /etc/hosts names to the first address given", () => {
+    const hosts = parseHostsFile("# c\n127.0.0.1 localhost\n10.0.0.2 xmpp A.Example # c\n10.0.0.9 xmpp\n");
+    expect(hosts.get("xmpp")).toBe("10.0.0.2");
+    expect(hosts.get("a.example")).toBe("10.0.0.2");
+    expect(hosts.get("nothing")).toBeUndefined();
+  });
 });

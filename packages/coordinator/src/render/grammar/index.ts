@@ -38,7 +38,7 @@ export {
   parsePfConf,
 } from "./pf.js";
 export { parseProperties } from "./properties.js";
-export { parseKshAssignments } from "./shellenv.js";
+export { envLineNames, parseKshAssignments, scanShellWord } from "./shellenv.js";
 export { GrammarError, type ReadOptions } from "./text.js";
 export type { CheckResult, Problem } from "./tokenize.js";
 export { parseTurnserverConf } from "./turnserver.js";

@@ -20,4 +20,48 @@ describe("parseProsodyConfig", () => {
     expect(() => parseProsodyConfig("--[[ open\n", { file })).toThrow(`${file}:1: unterminated comment`);
     expect(() => parseProsodyConfig("a = {", { file })).toThrow(`${file}: at the end: '{' is not closed`);
   });
+
+  it("splits the file into global, VirtualHost and Component sections with Lua values", () => {
+    const sections = parseProsodyConfig(
+      [
+        "-- header",
+        'plugin_paths = { "/p" }',
+        "http_ports = { 5280 }",
+        'modules_enabled = {\n    "bosh";\n    "ping";\n}',
+        "external_services = {",
+        '    { type = "turn", port = 3478, secret = true },',
+        "}",
+        'VirtualHost "auth.d"',
+        "    ssl = {",
+        '        key = "/k";',
+        "    }",
+        'Component "internal.auth.d" "muc"',
+        "    muc_room_locking = false",
+        "    admins = { \"focus@auth.d\", 'jvb@auth.d' }",
+        'Component "plain"',
+      ].join("\n"),
+    );
+    expect(sections.map((s) => [s.kind, s.name, s.module])).toEqual([
+      ["global", "", undefined],
+      ["VirtualHost", "auth.d", undefined],
+      ["Component", "internal.auth.d", "muc"],
+      ["Component", "plain", undefined],
+    ]);
+    const g = sections[0]!.settings;
+    expect(g.http_ports).toEqual({ items: [5280], fields: {} });
+    expect(g.modules_enabled).toEqual({ items: ["bosh", "ping"], fields: {} });
+    expect(g.external_services).toEqual({
+      items: [{ items: [], fields: { type: "turn", port: 3478, secret: true } }],
+      fields: {},
+    });
+    expect(sections[1]!.settings.ssl).toEqual({ items: [], fields: { key: "/k" } });
+    expect(sections[2]!.settings.muc_room_locking).toBe(false);
+    expect(sections[2]!.settings.admins).toEqual({ items: ["focus@auth.d", "jvb@auth.d"], fields: {} });
+  });
+
+  it("names the line of what it cannot read", () => {
+    expect(() => parseProsodyConfig('a = "x"\nb = {\n "y";\n')).toThrow(/not closed/);
+    expect(() => parseProsodyConfig('a = "x"\nb c')).toThrow(/line 2: expected '='/);
+    expect(() => parseProsodyConfig("a = 1 + 2")).toThrow(/line 1/);
+  });
 });

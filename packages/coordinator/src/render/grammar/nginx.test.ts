@@ -45,4 +45,40 @@ describe("parseNginxConf", () => {
       { name: "c", args: [] },
     ]);
   });
+
+  it("builds the directive tree with quoted arguments", () => {
+    const tree = parseNginxConf(
+      [
+        "events { worker_connections 800; }",
+        "http {",
+        "  log_format main '[$time_local]^\"$request\"' 'x';",
+        "  server {",
+        "    server_name a.example;  # comment",
+        "    location = /http-bind {",
+        "      proxy_pass http://10.0.0.2:5280/http-bind;",
+        "    }",
+        '    location / { return 307 "https://$host$request_uri"; }',
+        "  }",
+        "}",
+      ].join("\n"),
+    );
+    expect(tree.map((d) => d.name)).toEqual(["events", "http"]);
+    const http = tree[1]!.children!;
+    expect(http[0]).toEqual({ name: "log_format", args: ["main", '[$time_local]^"$request"', "x"] });
+    const server = http[1]!.children!;
+    expect(server[0]).toEqual({ name: "server_name", args: ["a.example"] });
+    expect(server[1]).toEqual({
+      name: "location",
+      args: ["=", "/http-bind"],
+      children: [{ name: "proxy_pass", args: ["http://10.0.0.2:5280/http-bind"] }],
+    });
+    expect(server[2]!.children).toEqual([{ name: "return", args: ["307", "https://$host$request_uri"] }]);
+  });
+
+  it("refuses an unterminated directive or an unbalanced brace", () => {
+    expect(() => parseNginxConf("http { keepalive_timeout 65 }")).toThrow(/unexpected '}'/);
+    expect(() => parseNginxConf("http { a b;")).toThrow(/not closed/);
+    expect(() => parseNginxConf("a b")).toThrow(/not terminated/);
+    expect(() => parseNginxConf("}")).toThrow(/unexpected/);
+  });
 });

@@ -137,17 +137,13 @@ describe("checkPfConf refuses with a line number", () => {
   });
 
   it("a keyword as a macro name", () => {
-    expect(refused('port = "22"\n')[0]).toEqual({
-      line: 1,
-      message: "macro name 'port' is a reserved keyword",
-    });
+    const [e] = refused('port = "22"\n');
+    expect(e).toEqual({ line: 1, message: "macro name 'port' is a reserved keyword" });
   });
 
   it("bad ports", () => {
-    expect(refused("pass in proto tcp to self port 70000\n")[0]).toEqual({
-      line: 1,
-      message: "bad port 70000: ports are 0-65535",
-    });
+    const [e] = refused("pass in proto tcp to self port 70000\n");
+    expect(e).toEqual({ line: 1, message: "bad port 70000: ports are 0-65535" });
     expect(refused("pass in proto tcp to self port nosuchservice\n")[0]!.message).toMatch(
       /bad port 'nosuchservice'/,
     );

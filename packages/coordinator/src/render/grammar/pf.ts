@@ -19,49 +19,50 @@ import { SyntaxFailure, show } from "./cursor.js";
 import { iface, oneOf, PfCursor, parseRule } from "./pf-rule.js";
 import type { PfConf } from "./pf-types.js";
 import { NOT_IN_SUBSET, PF_KEYWORDS } from "./pf-words.js";
-import {
-  byLine,
-  type CheckResult,
-  checkResult,
-  type LexOptions,
-  lexAndExpand,
-  type Problem,
-  type Token,
-} from "./tokenize.js";
+import type { CheckResult, Problem, Token, TokenGrammar } from "./tokenize.js";
+import { checkWith, parseWith } from "./tokenize.js";
 
 export { formatPfRule } from "./pf-format.js";
 export type { PfConf, PfEndpoint, PfHost, PfPort, PfPortOp, PfRule, PfTranslation } from "./pf-types.js";
 export { PF_KEYWORDS, PF_SERVICES } from "./pf-words.js";
 export type { CheckResult, Problem } from "./tokenize.js";
 
-const LEX: LexOptions = { punct: "{}(),=!<>", ops: ["!=", "<=", ">=", "<>", "><"] };
+const PF_CONF: TokenGrammar<PfConf> = {
+  lex: { punct: "{}(),=!<>", ops: ["!=", "<=", ">=", "<>", "><"] },
+  isKeyword: (w) => PF_KEYWORDS.has(w),
+  read(tokens, macros, errors) {
+    const conf: PfConf = { macros, skip: [], options: {}, rules: [] };
+    for (const statement of statements(tokens, errors)) {
+      const first = statement[0]!;
+      const p = new PfCursor(statement);
+      try {
+        if (first.kind !== "word") throw p.fail(first, `a statement cannot start with ${show(first)}`);
+        if (first.text === "set") parseSet(p, conf);
+        else if (first.text === "pass" || first.text === "block" || first.text === "match")
+          conf.rules.push(parseRule(p));
+        else if (NOT_IN_SUBSET.has(first.text))
+          throw p.fail(first, `'${first.text}' is not in the pf.conf subset vmmeet emits and checks`);
+        else
+          throw p.fail(
+            first,
+            `unknown keyword '${first.text}' (expected pass, block, match, set or a macro)`,
+          );
+      } catch (e) {
+        if (!(e instanceof SyntaxFailure)) throw e;
+        errors.push(e.problem);
+      }
+    }
+    return conf;
+  },
+};
 
 /** Parse a pf.conf; `errors` is empty when pfctl -n would (as far as this subset goes) accept it. */
 export function parsePfConf(text: string): { conf: PfConf; errors: Problem[] } {
-  const { tokens, macros, errors } = lexAndExpand(text, LEX, (w) => PF_KEYWORDS.has(w));
-  const conf: PfConf = { macros, skip: [], options: {}, rules: [] };
-  for (const statement of statements(tokens, errors)) {
-    const first = statement[0]!;
-    const p = new PfCursor(statement);
-    try {
-      if (first.kind !== "word") throw p.fail(first, `a statement cannot start with ${show(first)}`);
-      if (first.text === "set") parseSet(p, conf);
-      else if (first.text === "pass" || first.text === "block" || first.text === "match")
-        conf.rules.push(parseRule(p));
-      else if (NOT_IN_SUBSET.has(first.text))
-        throw p.fail(first, `'${first.text}' is not in the pf.conf subset vmmeet emits and checks`);
-      else
-        throw p.fail(first, `unknown keyword '${first.text}' (expected pass, block, match, set or a macro)`);
-    } catch (e) {
-      if (!(e instanceof SyntaxFailure)) throw e;
-      errors.push(e.problem);
-    }
-  }
-  return { conf, errors: byLine(errors) };
+  return parseWith(text, PF_CONF);
 }
 
 export function checkPfConf(text: string): CheckResult {
-  return checkResult(parsePfConf(text).errors);
+  return checkWith(text, PF_CONF);
 }
 
 // Statements: tokens up to a newline outside braces. Unbalanced braces are reported where they occur.

@@ -13,4 +13,29 @@ describe("parseProperties", () => {
   it("keeps a value's trailing blanks and reads a key without a value as empty, as Properties.load does", () => {
     expect(parseProperties("k = v  \nflag\n")).toEqual({ k: "v  ", flag: "" });
   });
+
+  it("reads java properties with separators, escapes and continuations", () => {
+    expect(
+      parseProperties(
+        [
+          "# c",
+          "! c",
+          "a=1",
+          "b : 2",
+          "c 3",
+          "org.ice4j.ice.harvest.\\",
+          "    NAT=10.0.0.1",
+          "u=\\u0041\\t",
+          "trailing=true ",
+        ].join("\n"),
+      ),
+    ).toEqual({
+      a: "1",
+      b: "2",
+      c: "3",
+      "org.ice4j.ice.harvest.NAT": "10.0.0.1",
+      u: "A\t",
+      trailing: "true ",
+    });
+  });
 });

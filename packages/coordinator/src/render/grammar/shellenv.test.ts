@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseKshAssignments, scanShellWord } from "./shellenv.js";
+import { envLineNames, parseKshAssignments, scanShellWord } from "./shellenv.js";
 
 describe("parseKshAssignments", () => {
   it("joins the quoted and bare parts of one word", () => {
@@ -10,6 +10,22 @@ describe("parseKshAssignments", () => {
     const file = "/etc/jvb/jvb.in.sh";
     expect(() => parseKshAssignments('# c\nA=1\nB="$HOME"\n', { file })).toThrow(`${file}:3: expansion in B`);
     expect(() => parseKshAssignments("A=1\nrm -rf /\n", { file })).toThrow(`${file}:2: not an assignment`);
+  });
+
+  it("unquotes single, double and bare words", () => {
+    expect(
+      parseKshAssignments(
+        ["# c", "A=/etc/x", "B='it'\\''s'", 'C=""', 'export D="x\\"y"', "E=plain # comment"].join("\n"),
+      ),
+    ).toEqual({ A: "/etc/x", B: "it's", C: "", D: 'x"y', E: "plain" });
+  });
+
+  it("refuses expansions and non-assignments", () => {
+    expect(() => parseKshAssignments("A=$HOME")).toThrow(/expansion/);
+    expect(() => parseKshAssignments('A="$(id)"')).toThrow(/expansion/);
+    expect(() => parseKshAssignments("echo hi")).toThrow(/line 1: not an assignment/);
+    expect(() => parseKshAssignments("A='x")).toThrow(/closing quote/);
+    expect(() => parseKshAssignments("A=x y")).toThrow(/more than one word/);
   });
 });
 
@@ -29,5 +45,21 @@ describe("scanShellWord", () => {
     expect(scanShellWord("a;b '|'", 0, { operators: true })).toEqual({ value: "a", end: 1, operator: ";" });
     expect(scanShellWord("a;b '|'", 0)).toEqual({ value: "a;b", end: 3 });
     expect(scanShellWord("'a|b'>c", 0, { operators: true })).toEqual({ value: "a|b", end: 5, operator: ">" });
+  });
+});
+
+describe("envLineNames", () => {
+  it("names every variable of a line of assignments; a blank or comment line assigns none", () => {
+    expect(envLineNames("export A='x y' B=\"$HOME/z\" C=plain # c")).toEqual({ names: ["A", "B", "C"] });
+    expect(envLineNames("  # comment")).toEqual({ names: [] });
+    expect(envLineNames("")).toEqual({ names: [] });
+  });
+
+  it("refuses what sourcing would run, and a quote left open", () => {
+    expect(envLineNames("A=$(id)")).toEqual({ reason: "command substitution" });
+    expect(envLineNames("A=`id`")).toEqual({ reason: "command substitution" });
+    expect(envLineNames("echo hi")).toEqual({ reason: "not an assignment" });
+    expect(envLineNames("A=x; rm -rf /")).toEqual({ reason: '";" outside quotes' });
+    expect(envLineNames("A='x")).toEqual({ reason: "quote not closed on this line" });
   });
 });

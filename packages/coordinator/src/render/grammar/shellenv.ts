@@ -1,7 +1,8 @@
 // The ksh environment files the jicofo and jvb wrappers source (/etc/jicofo/jicofo.in.sh, /etc/jvb/jvb.in.sh):
 // `[export] NAME=WORD` lines, blank lines and `#` comments; WORD of bare characters, '...' and "..." parts.
 // scanShellWord reads one such word as ksh does; parseKshAssignments reads the file the renderer writes
-// and refuses an expansion ($, `), whose value would depend on the environment the wrapper runs in.
+// and refuses an expansion ($, `), whose value would depend on the environment the wrapper runs in;
+// envLineNames reads one line more loosely (several assignments, expansions) for a file a real shell sources.
 import { GrammarError, type ReadOptions } from "./text.js";
 
 /** One shell word as scanShellWord read it. */
@@ -65,6 +66,39 @@ export function scanShellWord(
   }
   out.end = Math.min(i, text.length);
   return out;
+}
+
+/**
+ * The variable names a `*.in.sh` line assigns, or why it is refused. Accepted: blank lines, comments,
+ * `[export] NAME=VALUE [NAME=VALUE]... [# comment]` with VALUE made of plain, 'single' and "double" quoted
+ * parts (each read by scanShellWord); refused: anything else (commands, `: ${X:=y}`, `;`,
+ * pipes, redirections) and command substitution anywhere, since sourcing must not run anything
+ * (test/validators' shellEnv checks every line with it before mksh sources the file).
+ */
+export function envLineNames(line: string): { names: string[] } | { reason: string } {
+  if (/`|\$\(/.test(line)) return { reason: "command substitution" };
+  let i = 0;
+  const ws = (): void => {
+    while (i < line.length && (line[i] === " " || line[i] === "\t")) i++;
+  };
+  ws();
+  if (i === line.length || line[i] === "#") return { names: [] };
+  if (/^export[ \t]/.test(line.slice(i))) {
+    i += "export".length;
+    ws();
+  }
+  const names: string[] = [];
+  while (i < line.length && line[i] !== "#") {
+    const m = /^[A-Za-z_][A-Za-z0-9_]*=/.exec(line.slice(i));
+    if (!m) return { reason: "not an assignment" };
+    names.push(m[0].slice(0, -1));
+    const word = scanShellWord(line, i + m[0].length, { operators: true });
+    if (word.unclosed !== undefined) return { reason: "quote not closed on this line" };
+    if (word.operator !== undefined) return { reason: `"${word.operator}" outside quotes` };
+    i = word.end;
+    ws();
+  }
+  return { names };
 }
 
 /** Every variable the file assigns, with its value unquoted. */

@@ -235,31 +235,36 @@ export function expandMacros(
   return { tokens: out, macros: [...macros.values()], errors };
 }
 
-/**
- * The first step of both checkers: lex `text`, expand its macros, and collect the problems of both
- * (the parser appends its own to `errors`). `macros` maps each defined name to its value.
- */
-export function lexAndExpand(
-  text: string,
-  lex: LexOptions,
-  isKeyword: (word: string) => boolean,
-): { tokens: Token[]; macros: Record<string, string>; errors: Problem[] } {
-  const lexed = tokenize(text, lex);
-  const expanded = expandMacros(lexed.tokens, lex, isKeyword);
-  return {
-    tokens: expanded.tokens,
-    macros: Object.fromEntries(expanded.macros.map((m) => [m.name, m.value])),
-    errors: [...lexed.errors, ...expanded.errors],
-  };
+/** A format of the parse.y family: how it is lexed, its keywords, and the reader of its expanded tokens. */
+export interface TokenGrammar<C> {
+  lex: LexOptions;
+  /** Words the real lexer returns as keywords: never a macro name. */
+  isKeyword: (word: string) => boolean;
+  /** The format's structure from the expanded tokens; its problems are appended to `errors`. */
+  read(tokens: Token[], macros: Record<string, string>, errors: Problem[]): C;
 }
 
-/** A parser's problems as a CheckResult: ok when there are none. */
-export function checkResult(errors: Problem[]): CheckResult {
+/**
+ * Both checkers' frame: lex `text`, expand its macros, read the tokens with the grammar, and return the
+ * problems of all three steps sorted by line. `macros` maps each defined name to its value.
+ */
+export function parseWith<C>(text: string, grammar: TokenGrammar<C>): { conf: C; errors: Problem[] } {
+  const lexed = tokenize(text, grammar.lex);
+  const expanded = expandMacros(lexed.tokens, grammar.lex, grammar.isKeyword);
+  const macros = Object.fromEntries(expanded.macros.map((m) => [m.name, m.value]));
+  const errors = [...lexed.errors, ...expanded.errors];
+  const conf = grammar.read(expanded.tokens, macros, errors);
+  return { conf, errors: byLine(errors) };
+}
+
+/** parseWith's problems as a CheckResult: ok when there are none. */
+export function checkWith<C>(text: string, grammar: TokenGrammar<C>): CheckResult {
+  const { errors } = parseWith(text, grammar);
   return { ok: errors.length === 0, errors };
 }
 
 /** Sort problems by line (stable) so that reports read top to bottom. */
-export function byLine(problems: Problem[]): Problem[] {
+function byLine(problems: Problem[]): Problem[] {
   return problems
     .map((p, i) => [p, i] as const)
     .sort((a, b) => a[0].line - b[0].line || a[1] - b[1])

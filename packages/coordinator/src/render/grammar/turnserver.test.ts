@@ -14,4 +14,11 @@ describe("parseTurnserverConf", () => {
       '/etc/turnserver.conf:3: not an option line: "bad line"',
     );
   });
+
+  it("reads turnserver.conf options, repeated and flag-only", () => {
+    expect(
+      parseTurnserverConf("# c\nuse-auth-secret\nrealm=a.example\ndenied-peer-ip=1-2\ndenied-peer-ip=3-4\n"),
+    ).toEqual({ "use-auth-secret": [""], realm: ["a.example"], "denied-peer-ip": ["1-2", "3-4"] });
+    expect(() => parseTurnserverConf("bad line here")).toThrow(/option/);
+  });
 });

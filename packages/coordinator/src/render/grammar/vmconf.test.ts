@@ -125,14 +125,13 @@ describe("checkVmConf refuses with a line number", () => {
   });
 
   it("an instance of a template not defined above, and a duplicate name", () => {
-    expect(refused('vm "web" instance "xmpp" {\n}\nvm "web" {\n}\n')[0]).toEqual({
+    const [instance] = refused('vm "web" instance "xmpp" {\n}\nvm "web" {\n}\n');
+    expect(instance).toEqual({
       line: 1,
       message: 'instance "xmpp": its template vm "web" must be defined above it',
     });
-    expect(refused('vm "a" {\n}\nvm "a" {\n}\n')[0]).toEqual({
-      line: 3,
-      message: 'vm "a" is already defined on line 1',
-    });
+    const [again] = refused('vm "a" {\n}\nvm "a" {\n}\n');
+    expect(again).toEqual({ line: 3, message: 'vm "a" is already defined on line 1' });
   });
 
   it("a '{' on the next line, two options on one line, an undefined macro, a bad prefix", () => {

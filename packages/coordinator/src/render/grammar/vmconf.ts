@@ -22,15 +22,8 @@
 // above; VM names are unique.
 
 import { SyntaxFailure, show, TokenCursor } from "./cursor.js";
-import {
-  byLine,
-  type CheckResult,
-  checkResult,
-  type LexOptions,
-  lexAndExpand,
-  type Problem,
-  type Token,
-} from "./tokenize.js";
+import type { CheckResult, Problem, Token, TokenGrammar } from "./tokenize.js";
+import { checkWith, parseWith } from "./tokenize.js";
 
 export type { CheckResult, Problem } from "./tokenize.js";
 
@@ -68,8 +61,6 @@ export interface VmConf {
   localPrefix?: string;
   vms: VmDefinition[];
 }
-
-const LEX: LexOptions = { punct: "{},=" };
 
 export const VMCONF_KEYWORDS: ReadonlySet<string> = new Set([
   "allow",
@@ -130,29 +121,36 @@ export function parseSize(text: string): number | undefined {
   return Math.round(Number(m[1]) * SCALE[(m[2] ?? "B").toUpperCase()]!);
 }
 
-export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
-  const { tokens, macros, errors } = lexAndExpand(text, LEX, (w) => VMCONF_KEYWORDS.has(w));
-  const conf: VmConf = { macros, vms: [] };
-  const p = new Cursor(tokens);
-  while (!p.done()) {
-    if (p.skipNl()) continue;
-    const start = p.i;
-    try {
-      statement(p, conf);
-    } catch (e) {
-      if (!(e instanceof SyntaxFailure)) throw e;
-      if (!e.silent) errors.push(e.problem);
-      // Resynchronise: past the end of a broken block (or line) and go on, so one run lists every problem.
-      p.recover(start);
+const VM_CONF: TokenGrammar<VmConf> = {
+  lex: { punct: "{},=" },
+  isKeyword: (w) => VMCONF_KEYWORDS.has(w),
+  read(tokens, macros, errors) {
+    const conf: VmConf = { macros, vms: [] };
+    const p = new Cursor(tokens);
+    while (!p.done()) {
+      if (p.skipNl()) continue;
+      const start = p.i;
+      try {
+        statement(p, conf);
+      } catch (e) {
+        if (!(e instanceof SyntaxFailure)) throw e;
+        if (!e.silent) errors.push(e.problem);
+        // Resynchronise: past the end of a broken block (or line) and go on, so one run lists every problem.
+        p.recover(start);
+      }
     }
-  }
-  errors.push(...p.soft);
-  semantic(conf, errors);
-  return { conf, errors: byLine(errors) };
+    errors.push(...p.soft);
+    semantic(conf, errors);
+    return conf;
+  },
+};
+
+export function parseVmConf(text: string): { conf: VmConf; errors: Problem[] } {
+  return parseWith(text, VM_CONF);
 }
 
 export function checkVmConf(text: string): CheckResult {
-  return checkResult(parseVmConf(text).errors);
+  return checkWith(text, VM_CONF);
 }
 
 class Cursor extends TokenCursor {
@@ -380,13 +378,13 @@ function iface(p: Cursor, local: boolean): VmInterface {
     p.skipNl();
     if (p.accept("}")) break;
     if (p.accept(",")) continue;
-    const o = p.next();
-    if (!o) throw p.fail(open, "'}' missing: the interface options opened here are not closed");
-    if (o.kind !== "word") throw p.fail(o, `unexpected ${show(o)} in interface options`);
-    switch (o.text) {
+    const option = p.next();
+    if (!option) throw p.fail(open, "'}' missing: the interface options opened here are not closed");
+    if (option.kind !== "word") throw p.fail(option, `unexpected ${show(option)} in interface options`);
+    switch (option.text) {
       case "up":
       case "down":
-        out.options.push(o.text);
+        out.options.push(option.text);
         break;
       case "group":
         out.options.push(`group ${p.value("a group name").text}`);
@@ -406,8 +404,8 @@ function iface(p: Cursor, local: boolean): VmInterface {
         break;
       default:
         throw p.fail(
-          o,
-          `unknown interface option '${o.text}' (up, down, group, lladdr, locked lladdr, rdomain, switch)`,
+          option,
+          `unknown interface option '${option.text}' (up, down, group, lladdr, locked lladdr, rdomain, switch)`,
         );
     }
   }

@@ -29,7 +29,7 @@ export function checkSctp(c: Checker, v: View): void {
       continue;
     }
     const shown = side.value === undefined ? "missing (default true)" : `${JSON.stringify(side.value)}`;
-    const other = off.find((o) => o.at.split(":")[0] !== side.at.split(":")[0]) ?? off[0];
+    const other = off.find((f) => f.at.split(":")[0] !== side.at.split(":")[0]) ?? off[0];
     c.fail(
       other
         ? `${side.at} is ${shown} but ${other.at} is false (no SCTP on OpenBSD: all must be false)`
