@@ -117,7 +117,8 @@ export class AgentDaemon {
   constructor(private readonly o: AgentDaemonOptions) {
     this.#vmClock = o.now ? { ...liveClock, now: o.now } : liveClock;
     this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
-    this.#life = ServiceLife.of(o.services);
+    // Its start times are the healer's too: on the VM's clock.
+    this.#life = ServiceLife.of(o.services, { now: () => this.#vmClock.now() });
     this.#status = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, o.clock);
     this.#snapshot = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, o.clock);
     this.#pf = new PfManager({
@@ -212,14 +213,7 @@ export class AgentDaemon {
         onEvent: (e) => this.#event(e),
         onChange: () => this.#snapshot.request(),
       });
-      this.#healer.configure(
-        this.#desired,
-        started.kind === "enforced"
-          ? startedServices(started.result.services)
-          : started.kind === "pending-finished"
-            ? startedServices(started.services)
-            : [],
-      );
+      this.#healer.configure(this.#desired);
       this.#healer.start();
     }
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
@@ -428,7 +422,7 @@ export class AgentDaemon {
     if (res.outcome === "applied" || res.outcome === "failed") {
       this.#generation = generation;
       this.#desired = desired;
-      this.#healer?.configure(desired, startedServices(res.services));
+      this.#healer?.configure(desired);
     }
     const items = itemResults(res);
     const ok = res.outcome === "applied";
@@ -457,9 +451,4 @@ export class AgentDaemon {
 /** The part of the health the coordinator's rollout gates read (fleet/gates.ts). */
 function gateKey(health: readonly ComponentHealth[]): string {
   return JSON.stringify(health.map((c) => [c.component, c.state, c.bridges, c.bridgesSince]));
-}
-
-/** Services an apply (re)started: the healer gives them their grace period. */
-function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
-  return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
 }

@@ -6,6 +6,7 @@
 // One clock timer, armed from start() to stop() and only while the desired state has an acme-certificate.
 import type { HealContext } from "./context.js";
 import type { EnforceOutcome } from "./enforce.js";
+import { UnitTimer } from "./timer.js";
 import { jittered } from "./tuning.js";
 
 export interface CertificateRenewalOptions {
@@ -16,13 +17,12 @@ export interface CertificateRenewalOptions {
 
 export class CertificateRenewal {
   readonly #ctx: HealContext;
-  #timer: unknown = null;
+  readonly #timer: UnitTimer;
   #checks = 0;
-  #started = false;
-  #stopped = false;
 
-  constructor(private readonly o: CertificateRenewalOptions) {
-    this.#ctx = o.ctx;
+  constructor(private readonly options: CertificateRenewalOptions) {
+    this.#ctx = options.ctx;
+    this.#timer = new UnitTimer(options.ctx.clock);
   }
 
   /** Completed certificate checks (tests wait on it instead of sleeping). */
@@ -31,15 +31,12 @@ export class CertificateRenewal {
   }
 
   start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    this.#arm(true);
+    if (this.#timer.start()) this.#arm(true);
   }
 
   /** Idempotent. */
   stop(): void {
-    this.#stopped = true;
-    this.#clear();
+    this.#timer.stop();
   }
 
   /**
@@ -47,7 +44,7 @@ export class CertificateRenewal {
    * should acme-client have failed there, the retry delay is the sooner time to look again.
    */
   configure(): void {
-    if (this.#started) this.#arm(true);
+    if (this.#timer.running) this.#arm(true);
   }
 
   #hasCertificate(): boolean {
@@ -59,14 +56,12 @@ export class CertificateRenewal {
    * see), else after certificateIntervalMs.
    */
   #arm(soon: boolean): void {
-    this.#clear();
-    if (this.#stopped || !this.#hasCertificate()) return;
+    this.#timer.clear();
+    if (!this.#hasCertificate()) return;
     const ctx = this.#ctx;
     const { certificateIntervalMs, certificateRetryMs, jitter } = ctx.tuning;
     const base = soon ? certificateRetryMs : certificateIntervalMs;
-    const delay = Math.max(20, Math.round(jittered(base, jitter, ctx.random)));
-    this.#timer = ctx.clock.setTimeout(() => {
-      this.#timer = null;
+    this.#timer.arm(jittered(base, jitter, ctx.random), () => {
       ctx.work
         .run(() => this.#check())
         .catch((err: unknown) => {
@@ -75,9 +70,9 @@ export class CertificateRenewal {
         })
         .then((retry) => {
           this.#checks += 1;
-          if (!this.#stopped && this.#timer === null) this.#arm(retry);
+          if (this.#timer.running && !this.#timer.armed) this.#arm(retry);
         });
-    }, delay);
+    });
   }
 
   /**
@@ -87,8 +82,8 @@ export class CertificateRenewal {
   async #check(): Promise<boolean> {
     const ctx = this.#ctx;
     // An apply in progress runs the same check.
-    if (this.#stopped || !this.#hasCertificate() || ctx.busy()) return false;
-    const r = await this.o.enforce();
+    if (this.#timer.stopped || !this.#hasCertificate() || ctx.busy()) return false;
+    const r = await this.options.enforce();
     let retry = r.failed.includes("enforce");
     for (const a of r.actions) {
       if (a.action !== "acme-certificate") continue;
@@ -106,10 +101,5 @@ export class CertificateRenewal {
       }
     }
     return retry;
-  }
-
-  #clear(): void {
-    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = null;
   }
 }
