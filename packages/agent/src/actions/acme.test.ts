@@ -4,8 +4,7 @@
 // FakeServiceManager, whose nginx here refuses to start without its certificate files, as nginx does.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
 import {
@@ -17,6 +16,7 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
+import { tempRoot } from "../../../../test/helpers/temp-root.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { Healer } from "../heal/healer.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
@@ -39,10 +39,7 @@ let acmeClient: string;
 let logLines: string[];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "vmmeet-acme-"));
-  root = path.join(dir, "root");
-  stateDir = path.join(dir, "state");
-  await mkdir(root);
+  ({ dir, root, stateDir } = await tempRoot("vmmeet-acme-"));
   logLines = [];
   acmeClient = await writeFakeAcmeClient();
   await setMode("issue");
@@ -98,11 +95,21 @@ async function acmeCalls(): Promise<string[]> {
 const reloads = (svc: FakeServiceManager) => svc.actions.filter((a) => a === "reload nginx").length;
 
 class WebServices extends FakeServiceManager {
-  constructor(opts: { nginxStartFails?: boolean } = {}) {
+  readonly #nginxExitsOnReload: boolean;
+
+  constructor(options: { nginxStartFails?: boolean; nginxExitsOnReload?: boolean } = {}) {
     super({
-      nginx: opts.nginxStartFails ? { startFails: true } : {},
+      nginx: options.nginxStartFails ? { startFails: true } : {},
       syslogd: { enabled: true, running: true },
     });
+    this.#nginxExitsOnReload = options.nginxExitsOnReload ?? false;
+  }
+
+  /** With nginxExitsOnReload: rcctl says ok, and nginx exits on what it re-read (as on a bad config). */
+  override async reload(name: string): Promise<ServiceActionResult> {
+    const r = await super.reload(name);
+    if (name === "nginx" && this.#nginxExitsOnReload) this.services.get(name)!.running = false;
+    return r;
   }
 
   override async start(name: string): Promise<ServiceActionResult> {
@@ -314,6 +321,25 @@ describe("acme-certificate with a certificate in place", () => {
     const notAfter = Date.parse(new X509Certificate(await readFile(under(CERT))).validTo);
     expect(notAfter - Date.now()).toBeGreaterThan(80 * 86_400_000);
     expect(reloads(svc)).toBe(1);
+  });
+
+  it("checks nginx after the reload: gone after rcctl said ok is a failed item, retried later", async () => {
+    await existingPair(5);
+    const svc = new WebServices({ nginxExitsOnReload: true });
+    const r = await engine(svc).apply(webNode(), 1);
+    expect(svc.calls.slice(-2)).toEqual(["reload nginx", "check nginx"]);
+    expect(acmeItems(r)).toEqual([
+      expect.objectContaining({
+        status: "failed",
+        detail: expect.stringMatching(
+          /^new certificate, valid until .*, but nginx: rcctl reload said ok, but rcctl check finds no process .*\(retried by the next apply\)$/,
+        ),
+      }),
+    ]);
+    // Not forgotten: the next apply or check reloads again.
+    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({
+      [DOMAIN]: { reload: true },
+    });
   });
 
   it("acme-client's exit 2 (nothing to do) is no failure and reloads nothing", async () => {

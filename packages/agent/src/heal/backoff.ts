@@ -1,6 +1,7 @@
 // Per-service restart policy of the healer, as pure functions over a small record: a service found stopped
-// is started at once (2 s after it was last seen running: an admin's restart may be under way), then no sooner than 10 s after that attempt, 20 s, 40 s ... capped at 5 min; running
-// 10 min after its last start resets the count; after N starts in a row that did not last, the healer stops
+// is started at once (2 s later when it ran when last seen: an admin's restart may be under way), then no
+// sooner than 10 s after that attempt, 20 s, 40 s ... capped at 5 min; running 10 min after its last start
+// resets the count; after N starts in a row that did not last, the healer stops
 // trying and reports the service as failed instead of flapping (rc.subr has no supervisor of its own:
 // rcctl(8) starts a daemon once and never restarts it, docs/openbsd-rc.md section 1).
 

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { NodeDesired, type NodeDesiredInput } from "@vmmeet/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { jicofoConf } from "../../../../test/helpers/jicofo-desired.js";
+import { tempRoot } from "../../../../test/helpers/temp-root.js";
 import { accountFile } from "../actions/prosody.js";
 import type { CommandRunner } from "../actions/runner.js";
 import { FakeServiceManager } from "../services/fake.js";
@@ -21,10 +21,7 @@ let stateDir: string;
 let logLines: string[];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "vmmeet-apply-"));
-  root = path.join(dir, "root");
-  stateDir = path.join(dir, "state");
-  await mkdir(root);
+  ({ dir, root, stateDir } = await tempRoot("vmmeet-apply-"));
   logLines = [];
 });
 afterEach(async () => {
@@ -104,6 +101,15 @@ function jicofoServices() {
   });
 }
 
+/** jicofo's node applied as generation `generation`, its rcctl calls forgotten: what the next apply does. */
+async function appliedJicofo(generation = 1) {
+  const svc = jicofoServices();
+  const e = engine(svc);
+  await e.apply(jicofoNode(), generation);
+  svc.calls.length = 0;
+  return { svc, e };
+}
+
 describe("applyDesired", () => {
   it("writes files with their modes, enables before setting flags, starts, and checks", async () => {
     const svc = jicofoServices();
@@ -142,10 +148,7 @@ describe("applyDesired", () => {
   });
 
   it("changes nothing and restarts nothing the second time", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const r = await e.apply(jicofoNode(), 1);
     expect(r.outcome).toBe("applied");
     expect(r.changed).toBe(false);
@@ -248,10 +251,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts only the service of a changed file, once, even when it could only be reloaded", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const d = jicofoNode("jicofo { xmpp { a = 1 } }\n");
     d.files[1]!.content = "JICOFO_MAXMEM=2G\n"; // both jicofo files change: still one restart
     d.files[1]!.notify = [{ service: "jicofo", action: "reload" }];
@@ -261,10 +261,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts instead of reloading when rc_reload=NO", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const d = jicofoNode("changed\n");
     d.files[0]!.notify = [{ service: "jicofo", action: "reload" }];
     const r = await e.apply(d, 2);
@@ -273,10 +270,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts a running service whose flags changed, and never disables it", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     await e.apply(jicofoNode(undefined, "--host=other.example.org"), 2);
     expect(svc.actions).toEqual(["set jicofo flags --host=other.example.org", "restart jicofo"]);
     svc.calls.length = 0;
@@ -378,10 +372,7 @@ describe("applyDesired", () => {
   });
 
   it("ignores a stale generation", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 5);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo(5);
     const r = await e.apply(jicofoNode("older\n"), 4);
     expect(r).toMatchObject({ outcome: "stale", current: 5, changed: false });
     expect(svc.calls).toEqual([]);
