@@ -14,9 +14,9 @@ import {
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
 import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
-import { tempRoot } from "../../../../test/helpers/temp-root.js";
+import { tempRootEach } from "../../../../test/helpers/temp-root.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { Healer } from "../heal/healer.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
@@ -32,23 +32,17 @@ const DOMAIN = "jts.fips.de";
 const CERT = `/etc/ssl/${DOMAIN}.fullchain.pem`;
 const KEY = `/etc/ssl/private/${DOMAIN}.key`;
 
-let dir: string;
-let root: string;
-let stateDir: string;
+const tmp = tempRootEach("vmmeet-acme-");
 let acmeClient: string;
 let logLines: string[];
 
 beforeEach(async () => {
-  ({ dir, root, stateDir } = await tempRoot("vmmeet-acme-"));
   logLines = [];
   acmeClient = await writeFakeAcmeClient();
   await setMode("issue");
 });
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
-const under = (p: string) => path.join(root, p);
+const under = (p: string) => path.join(tmp.root, p);
 
 /**
  * Test stand-in for acme-client(1): records its arguments, then does what DIR/mode says. "issue": writes a
@@ -56,12 +50,12 @@ const under = (p: string) => path.join(root, p);
  * (nothing to do); anything else: prints errors like acme-client's and exits 1.
  */
 async function writeFakeAcmeClient(): Promise<string> {
-  const p = path.join(dir, "acme-client-stand-in");
+  const p = path.join(tmp.dir, "acme-client-stand-in");
   await writeFile(
     p,
     `#!/bin/sh
-printf '%s\\n' "$*" >> '${dir}/calls'
-case "$(cat '${dir}/mode')" in
+printf '%s\\n' "$*" >> '${tmp.dir}/calls'
+case "$(cat '${tmp.dir}/mode')" in
 issue)
   ${OPENSSL} req -new -x509 -days 90 -subj /CN=${DOMAIN} -key '${under(KEY)}' -out '${under(CERT)}.new' 2>/dev/null || exit 1
   mv '${under(CERT)}.new' '${under(CERT)}'
@@ -80,11 +74,11 @@ esac
   return p;
 }
 
-const setMode = (m: "issue" | "current" | "fail") => writeFile(path.join(dir, "mode"), m);
+const setMode = (m: "issue" | "current" | "fail") => writeFile(path.join(tmp.dir, "mode"), m);
 
 async function acmeCalls(): Promise<string[]> {
   try {
-    return (await readFile(path.join(dir, "calls"), "utf8")).split("\n").filter((l) => l !== "");
+    return (await readFile(path.join(tmp.dir, "calls"), "utf8")).split("\n").filter((l) => l !== "");
   } catch {
     return [];
   }
@@ -125,8 +119,8 @@ const logger = () => capturingLogger(logLines);
 
 function engine(services: FakeServiceManager) {
   return new ApplyEngine({
-    root,
-    stateDir,
+    root: tmp.root,
+    stateDir: tmp.stateDir,
     services,
     accounts: lenientAccounts(),
     log: logger(),
@@ -216,7 +210,9 @@ describe("acme-certificate on a fresh web node", () => {
     expect((await stat(under(CERT))).mode & 0o777).toBe(0o644);
     expect((await stat(under("/var/www/acme"))).isDirectory()).toBe(true);
     // acme.json: the placeholder is forgotten once replaced
-    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({ [DOMAIN]: {} });
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
+      [DOMAIN]: {},
+    });
     // no temp directory left beside the key, and no key material in the result or the logs
     expect(await readdir(path.dirname(under(KEY)))).toEqual([`${DOMAIN}.key`]);
     expect(JSON.stringify(r)).not.toContain("PRIVATE KEY");
@@ -262,7 +258,7 @@ describe("acme-certificate on a fresh web node", () => {
     expect(svc.services.get("nginx")!.running).toBe(true);
     expect(reloads(svc)).toBe(0);
     const fp = await fingerprint(CERT);
-    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
       [DOMAIN]: { placeholder: fp },
     });
     // the next try (an apply, the agent's start or the healer's check) runs acme-client again, forced
@@ -276,13 +272,13 @@ describe("acme-certificate on a fresh web node", () => {
 
   it("an acme-client that cannot run is deferred too", async () => {
     const e = new ApplyEngine({
-      root,
-      stateDir,
+      root: tmp.root,
+      stateDir: tmp.stateDir,
       services: new WebServices(),
       accounts: lenientAccounts(),
       log: logger(),
       openssl: OPENSSL,
-      acmeClient: path.join(dir, "no-such-acme-client"),
+      acmeClient: path.join(tmp.dir, "no-such-acme-client"),
     });
     const r = await e.apply(webNode(), 1);
     expect(r.outcome).toBe("applied");
@@ -337,7 +333,7 @@ describe("acme-certificate with a certificate in place", () => {
       }),
     ]);
     // Not forgotten: the next apply or check reloads again.
-    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
       [DOMAIN]: { reload: true },
     });
   });
@@ -407,7 +403,7 @@ describe("acme-certificate refused", () => {
     expect(r.outcome).toBe("refused");
     expect(r.refusals[0]!.reason).toMatch(/^certificate: must be a file directly in \/etc\/ssl/);
 
-    const outside = path.join(dir, "outside");
+    const outside = path.join(tmp.dir, "outside");
     await mkdir(outside);
     await mkdir(under("/etc"), { recursive: true });
     await symlink(outside, under("/etc/ssl"));
@@ -430,7 +426,7 @@ describe("the healer's certificate check", () => {
     const healer = new Healer({
       engine: e,
       services: svc,
-      root,
+      root: tmp.root,
       accounts: lenientAccounts(),
       log: pino({ level: "silent" }),
       clock,

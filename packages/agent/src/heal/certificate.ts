@@ -3,11 +3,11 @@
 // certificate is the agent's placeholder or due for renewal (actions/acme.ts); after acme-client could not
 // get one, again after `certificateRetryMs`.
 //
-// One clock timer, armed from start() to stop() and only while the desired state has an acme-certificate.
+// Its own periodic check (pass.ts), armed from start() to stop() and only while the desired state has an
+// acme-certificate.
 import type { HealContext } from "./context.js";
 import type { EnforceOutcome } from "./enforce.js";
-import { UnitTimer } from "./timer.js";
-import { jittered } from "./tuning.js";
+import { PeriodicPass } from "./pass.js";
 
 export interface CertificateRenewalOptions {
   ctx: HealContext;
@@ -17,26 +17,44 @@ export interface CertificateRenewalOptions {
 
 export class CertificateRenewal {
   readonly #ctx: HealContext;
-  readonly #timer: UnitTimer;
-  #checks = 0;
+  readonly #pass: PeriodicPass;
+  /**
+   * The next check after certificateRetryMs (acme-client failed, or an apply ran whose outcome this does
+   * not see), else after certificateIntervalMs.
+   */
+  #soon = true;
 
   constructor(private readonly options: CertificateRenewalOptions) {
-    this.#ctx = options.ctx;
-    this.#timer = new UnitTimer(options.ctx.clock);
+    const ctx = options.ctx;
+    this.#ctx = ctx;
+    this.#pass = new PeriodicPass({
+      ctx,
+      logLine: "certificate check",
+      run: async () => {
+        try {
+          this.#soon = await this.#check();
+        } catch (err) {
+          ctx.log.error({ err: (err as Error).message }, "certificate check failed");
+          this.#soon = true;
+        }
+      },
+      intervalMs: () => (this.#soon ? ctx.tuning.certificateRetryMs : ctx.tuning.certificateIntervalMs),
+      armed: () => this.#hasCertificate(),
+    });
   }
 
   /** Completed certificate checks (tests wait on it instead of sleeping). */
   get checks(): number {
-    return this.#checks;
+    return this.#pass.passes;
   }
 
   start(): void {
-    if (this.#timer.start()) this.#arm(true);
+    this.#pass.start();
   }
 
   /** Idempotent. */
   stop(): void {
-    this.#timer.stop();
+    this.#pass.stop();
   }
 
   /**
@@ -44,35 +62,12 @@ export class CertificateRenewal {
    * should acme-client have failed there, the retry delay is the sooner time to look again.
    */
   configure(): void {
-    if (this.#timer.running) this.#arm(true);
+    this.#soon = true;
+    this.#pass.rearm();
   }
 
   #hasCertificate(): boolean {
     return this.#ctx.desired?.actions.some((a) => a.kind === "acme-certificate") ?? false;
-  }
-
-  /**
-   * `soon`: after certificateRetryMs (acme-client failed, or an apply ran whose outcome this does not
-   * see), else after certificateIntervalMs.
-   */
-  #arm(soon: boolean): void {
-    this.#timer.clear();
-    if (!this.#hasCertificate()) return;
-    const ctx = this.#ctx;
-    const { certificateIntervalMs, certificateRetryMs, jitter } = ctx.tuning;
-    const base = soon ? certificateRetryMs : certificateIntervalMs;
-    this.#timer.arm(jittered(base, jitter, ctx.random), () => {
-      ctx.work
-        .run(() => this.#check())
-        .catch((err: unknown) => {
-          ctx.log.error({ err: (err as Error).message }, "certificate check failed");
-          return true;
-        })
-        .then((retry) => {
-          this.#checks += 1;
-          if (this.#timer.running && !this.#timer.armed) this.#arm(retry);
-        });
-    });
   }
 
   /**
@@ -82,7 +77,7 @@ export class CertificateRenewal {
   async #check(): Promise<boolean> {
     const ctx = this.#ctx;
     // An apply in progress runs the same check.
-    if (this.#timer.stopped || !this.#hasCertificate() || ctx.busy()) return false;
+    if (!this.#hasCertificate() || ctx.busy()) return false;
     const r = await this.options.enforce();
     let retry = r.failed.includes("enforce");
     for (const a of r.actions) {

@@ -1,6 +1,7 @@
 // A unit's periodic work: every `intervalMs` (with jitter) one run in the repair queue, brought forward
-// to when something is due sooner (a service waiting for its next start attempt). Drift repair's compare
-// and the restarter's check each own one, armed from start() to stop() on the injected clock.
+// to when something is due sooner (a service waiting for its next start attempt). Drift repair's compare,
+// the restarter's check and the certificate check each own one, armed from start() to stop() on the
+// injected clock.
 import type { HealContext } from "./context.js";
 import { UnitTimer } from "./timer.js";
 import { jittered } from "./tuning.js";
@@ -11,6 +12,10 @@ export interface PeriodicPassOptions {
   run: () => Promise<void>;
   /** Milliseconds until something is due sooner than the interval (a start attempt); undefined: nothing. */
   dueIn?: () => number | undefined;
+  /** The interval before jitter (default: the tuning's intervalMs). */
+  intervalMs?: () => number;
+  /** Whether there is anything to do at all (default yes): no timer while not. */
+  armed?: () => boolean;
   /** The debug line after each run (tests count them instead of sleeping). */
   logLine: string;
 }
@@ -61,11 +66,10 @@ export class PeriodicPass {
   }
 
   #arm(): void {
-    const { intervalMs, jitter } = this.#ctx.tuning;
-    const delay = Math.min(
-      jittered(intervalMs, jitter, this.#ctx.random),
-      this.options.dueIn?.() ?? Infinity,
-    );
+    if (!(this.options.armed?.() ?? true)) return this.#timer.clear();
+    const { jitter } = this.#ctx.tuning;
+    const interval = this.options.intervalMs?.() ?? this.#ctx.tuning.intervalMs;
+    const delay = Math.min(jittered(interval, jitter, this.#ctx.random), this.options.dueIn?.() ?? Infinity);
     this.#timer.arm(delay, () => this.#tick());
   }
 
