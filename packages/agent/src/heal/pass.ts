@@ -66,7 +66,10 @@ export class PeriodicPass {
   }
 
   #arm(): void {
-    if (!(this.options.armed?.() ?? true)) return this.#timer.clear();
+    if (!(this.options.armed?.() ?? true)) {
+      this.#timer.clear();
+      return;
+    }
     const { jitter } = this.#ctx.tuning;
     const interval = this.options.intervalMs?.() ?? this.#ctx.tuning.intervalMs;
     const delay = Math.min(jittered(interval, jitter, this.#ctx.random), this.options.dueIn?.() ?? Infinity);
