@@ -3,7 +3,9 @@
 // matched (rc_bg=YES waits daemon_timeout and still says ok; docs/openbsd-rc.md section 2). It keeps what
 // it last saw of each service (running or not, its flags, when the agent last (re)started it) and its
 // grace period, and tells its listeners as it happens: the health monitor begins a grace period on
-// "starting" and probes on "running", so nobody has to pass rcctl's answers along by hand.
+// "starting" and probes on "running" and "stopped"; the healer reads the start times, grace periods and
+// last observations from here, and its restarter looks again at a service the owner says "stopped"; so
+// nobody has to pass rcctl's answers along by hand.
 import { DEFAULT_GRACE_SECONDS } from "@vmmeet/shared";
 import type { ServiceActionResult, ServiceManager, ServiceOutcome } from "./manager.js";
 
