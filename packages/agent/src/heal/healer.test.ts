@@ -5,15 +5,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
-import {
-  type AgentEvent,
-  type HealthSignal,
-  type NodeDesired,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, HealthSignal, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { jicofoConf, jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import { ApplyEngine } from "../reconcile/engine.js";
@@ -39,19 +34,9 @@ const STORE = "/etc/ssl/jicofo-key.store";
 const CONF = "/etc/jicofo/jicofo.conf";
 
 function desired(): NodeDesired {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      {
-        path: CONF,
-        content: 'jicofo { xmpp { client { password = "PW" } } }\n',
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        secret: true,
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+  return jicofoDesired(
+    [
+      { ...jicofoConf('jicofo { xmpp { client { password = "PW" } } }\n'), secret: true },
       {
         path: STORE,
         content: Buffer.from("truststore bytes").toString("base64"),
@@ -63,11 +48,9 @@ function desired(): NodeDesired {
       },
       { path: "/etc/hosts", content: "100.64.2.3 xmpp\n", mode: "0644", owner: "root", group: "wheel" },
     ],
-    services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 90 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+    {},
+    { services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 90 }] },
+  );
 }
 
 /** The apply engine on the temp root; its service owner on `clock` when given (the healer's, as in the daemon). */

@@ -7,15 +7,10 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
-import {
-  type AgentEvent,
-  type HealthSignal,
-  type NodeDesired,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, HealthSignal, NodeDesired, NodeDesiredInput } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
@@ -33,18 +28,23 @@ import { type HealerTuningInput, healerTuning } from "./tuning.js";
 const log = pino({ level: "silent" });
 const T0 = Date.parse("2026-12-01T12:00:00Z");
 
+const HOSTS = {
+  path: "/etc/hosts",
+  content: "100.64.2.3 xmpp\n",
+  mode: "0644",
+  owner: "root",
+  group: "wheel",
+};
+
 function desired(over: Partial<NodeDesiredInput> = {}): NodeDesired {
-  return NodeDesiredSchema.parse({
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      { path: "/etc/hosts", content: "100.64.2.3 xmpp\n", mode: "0644", owner: "root", group: "wheel" },
-    ],
-    services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 30 }],
-    actions: [],
-    health: { release: 9646 },
-    ...over,
-  } satisfies NodeDesiredInput);
+  return jicofoDesired(
+    [HOSTS],
+    {},
+    {
+      services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 30 }],
+      ...over,
+    },
+  );
 }
 
 function context(
