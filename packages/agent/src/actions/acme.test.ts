@@ -15,6 +15,7 @@ import {
 } from "@vmmeet/shared";
 import pino from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
+import { engineOn } from "../../../../test/helpers/agent-engine.js";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { tempRootEach } from "../../../../test/helpers/temp-root.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
@@ -118,16 +119,7 @@ class WebServices extends FakeServiceManager {
 const logger = () => capturingLogger(logLines);
 
 function engine(services: FakeServiceManager) {
-  return new ApplyEngine({
-    root: tmp.root,
-    stateDir: tmp.stateDir,
-    services,
-    accounts: lenientAccounts(),
-    log: logger(),
-    runner: execRunner(),
-    openssl: OPENSSL,
-    acmeClient,
-  });
+  return engineOn(tmp, { services, log: logger(), runner: execRunner(), openssl: OPENSSL, acmeClient });
 }
 
 function webNode(role: NodeDesiredInput["role"] = "web"): NodeDesired {

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, stat, symlink, unlink, writeFile } from "node
 import path from "node:path";
 import { NodeDesired, type NodeDesiredInput } from "@vmmeet/shared";
 import { beforeEach, describe, expect, it } from "vitest";
+import { engineOn } from "../../../../test/helpers/agent-engine.js";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { jicofoConf } from "../../../../test/helpers/jicofo-desired.js";
 import { tempRootEach } from "../../../../test/helpers/temp-root.js";
@@ -11,7 +12,7 @@ import { FakeServiceManager } from "../services/fake.js";
 import { ServiceLife } from "../services/life.js";
 import { fileStates } from "../status.js";
 import { lenientAccounts, UnknownAccountError } from "./accounts.js";
-import { ApplyEngine } from "./engine.js";
+import type { ApplyEngine } from "./engine.js";
 
 const PASSWORD = "s3cret-Focus-pw";
 
@@ -43,15 +44,7 @@ function engine(
   services: FakeServiceManager,
   extra: Partial<ConstructorParameters<typeof ApplyEngine>[0]> = {},
 ) {
-  return new ApplyEngine({
-    root: tmp.root,
-    stateDir: tmp.stateDir,
-    services,
-    accounts: lenientAccounts(),
-    log: logger(),
-    runner: fakeProsodyctl([]),
-    ...extra,
-  });
+  return engineOn(tmp, { services, log: logger(), runner: fakeProsodyctl([]), ...extra });
 }
 
 function jicofoNode(
