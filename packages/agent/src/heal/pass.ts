@@ -6,6 +6,9 @@ import type { HealContext } from "./context.js";
 import { UnitTimer } from "./timer.js";
 import { jittered } from "./tuning.js";
 
+/** After a pass the daemon's apply held off, what is due is looked at again this much later at the soonest. */
+const HELD_OFF_MS = 1000;
+
 export interface PeriodicPassOptions {
   ctx: HealContext;
   /** The work; runs inside ctx.work. */
@@ -51,28 +54,39 @@ export class PeriodicPass {
 
   /**
    * One pass now, queued behind the repair in progress (nothing while the daemon applies); once started,
-   * the timer is armed again after it, for what is due then.
+   * the timer is armed again after it, for what is due then (after a pass the daemon's apply held off, a
+   * second later at the soonest: a due start attempt waits for the apply, it does not poll it).
    */
   now(): Promise<void> {
+    let held = false;
     return this.#ctx.work
       .run(async () => {
         const ctx = this.#ctx;
-        if (this.#timer.stopped || !ctx.desired || ctx.busy()) return;
+        if (this.#timer.stopped || !ctx.desired) return;
+        if (ctx.busy()) {
+          held = true;
+          return;
+        }
         await this.options.run();
         this.#passes += 1;
         ctx.log.debug({ passes: this.#passes }, this.options.logLine);
       })
-      .finally(() => this.rearm());
+      .finally(() => {
+        if (this.#timer.running) this.#arm(held);
+      });
   }
 
-  #arm(): void {
+  /** `heldOff`: the last pass waited for the daemon's apply (see now()). */
+  #arm(heldOff = false): void {
     if (!(this.options.armed?.() ?? true)) {
       this.#timer.clear();
       return;
     }
     const { jitter } = this.#ctx.tuning;
     const interval = this.options.intervalMs?.() ?? this.#ctx.tuning.intervalMs;
-    const delay = Math.min(jittered(interval, jitter, this.#ctx.random), this.options.dueIn?.() ?? Infinity);
+    const due = this.options.dueIn?.();
+    const soonest = heldOff && due !== undefined ? Math.max(due, HELD_OFF_MS) : due;
+    const delay = Math.min(jittered(interval, jitter, this.#ctx.random), soonest ?? Infinity);
     this.#timer.arm(delay, () => this.#tick());
   }
 

@@ -241,6 +241,20 @@ describe("PeriodicPass", () => {
     await pass.now();
     expect([runs, pass.passes]).toEqual([1, 1]);
   });
+
+  it("does not poll an apply in progress for what is due: a second later at the soonest", async () => {
+    const c = context({ intervalMs: 10_000, jitter: 0 }, { busy: () => true });
+    const pass = new PeriodicPass({ ctx: c.ctx, run: async () => {}, dueIn: () => 0, logLine: "test pass" });
+    pass.start();
+    expect(c.clock.nextAt).toBe(T0 + 20);
+    c.clock.advance(20);
+    await waitFor(() => c.clock.pending === 1 && c.clock.nextAt !== T0 + 20, {
+      what: "re-armed",
+      intervalMs: 0,
+    });
+    expect(c.clock.nextAt).toBe(T0 + 20 + 1000);
+    pass.stop();
+  });
 });
 
 describe("CertificateRenewal", () => {
