@@ -57,7 +57,8 @@ async function agent() {
     accounts: lenientAccounts(),
     logger,
     // No periodic pass or probe during the test: the healer's pass is run by hand.
-    heal: { intervalMs: 3_600_000, watch: false },
+    // No wait after finding a service stopped (settleMs): the rcctl calls of the start are the subject here.
+    heal: { intervalMs: 3_600_000, watch: false, restart: { settleMs: 0 } },
     health: new HealthMonitor({
       root,
       stateDir: path.join(dir, "state"),

@@ -22,10 +22,14 @@ function jicofoFile(path: string, content: string): FileEntryInput {
   };
 }
 
-/** The node "jicofo" with these files, jicofo as its one service, no actions, and `health` (release 9646). */
+/**
+ * The node "jicofo" with these files, jicofo as its one service, no actions, and `health` (release 9646);
+ * `over` replaces any of them (jicofo's grace period, another role's node).
+ */
 export function jicofoDesired(
   files: FileEntryInput[],
   health: Partial<NodeDesiredInput["health"]> = {},
+  over: Partial<NodeDesiredInput> = {},
 ): NodeDesired {
   return NodeDesired.parse({
     node: "jicofo",
@@ -34,5 +38,6 @@ export function jicofoDesired(
     services: [{ name: "jicofo", flags: null, order: 20 }],
     actions: [],
     health: { release: 9646, ...health },
+    ...over,
   } satisfies NodeDesiredInput);
 }

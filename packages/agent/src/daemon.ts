@@ -122,7 +122,8 @@ export class AgentDaemon {
   constructor(private readonly options: AgentDaemonOptions) {
     this.#vmClock = options.now ? { ...liveClock, now: options.now } : liveClock;
     this.#link = { state: "idle", since: new Date(this.#vmClock.now()).toISOString() };
-    this.#life = ServiceLife.of(options.services);
+    // Its start times are the healer's too: on the VM's clock.
+    this.#life = ServiceLife.of(options.services, { now: () => this.#vmClock.now() });
     this.#statusThrottle = new Throttle(() => this.#sendStatus(), STATUS_INTERVAL_MS, options.clock);
     this.#snapshotThrottle = new Throttle(() => void this.#sendSnapshot(), STATUS_INTERVAL_MS, options.clock);
     // The programs' paths and the runner go as given: each part takes its default for one not given.
@@ -207,14 +208,7 @@ export class AgentDaemon {
         onEvent: (e) => this.#event(e),
         onChange: () => this.#snapshotThrottle.request(),
       });
-      this.#healer.configure(
-        this.#desired,
-        started.kind === "enforced"
-          ? startedServices(started.result.services)
-          : started.kind === "pending-finished"
-            ? startedServices(started.services)
-            : [],
-      );
+      this.#healer.configure(this.#desired);
       this.#healer.start();
     }
     // After the persisted state is in force: a window an agent restart interrupted resumes now (or reverts
@@ -447,7 +441,7 @@ export class AgentDaemon {
     if (res.outcome === "applied" || res.outcome === "failed") {
       this.#generation = generation;
       this.#desired = desired;
-      this.#healer?.configure(desired, startedServices(res.services));
+      this.#healer?.configure(desired);
     }
     const items = itemResults(res);
     const ok = res.outcome === "applied";
@@ -484,9 +478,4 @@ type ApplyResultFrame = Extract<AgentToCoordinator, { type: "apply-result" }>;
 /** The part of the health the coordinator's rollout gates read (fleet/gates.ts). */
 function gateKey(health: readonly ComponentHealth[]): string {
   return JSON.stringify(health.map((c) => [c.component, c.state, c.bridges, c.bridgesSince]));
-}
-
-/** Services an apply (re)started: the healer gives them their grace period. */
-function startedServices(items: readonly { name: string; steps: readonly string[] }[]): string[] {
-  return items.filter((s) => s.steps.some((x) => x === "started" || x === "restarted")).map((s) => s.name);
 }

@@ -181,8 +181,10 @@ async function main(argv: string[]): Promise<number> {
   };
   // One owner of the services' life for the daemon and the health monitor: the monitor hears of every
   // (re)start, and rcctl is not asked again what it said moments ago.
+  // Its start times are on the VM's clock, the healer's (--clock-offset).
   const services = new ServiceLife(
     new Rcctl({ path: program("rcctl", "/usr/sbin/rcctl"), log: logger.child({ part: "rcctl" }) }),
+    { now: () => clock.now() },
   );
   const daemon = new AgentDaemon({
     node,

@@ -4,8 +4,7 @@
 // FakeServiceManager, whose nginx here refuses to start without its certificate files, as nginx does.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
 import {
@@ -15,8 +14,10 @@ import {
   NodeDesired as NodeDesiredSchema,
 } from "@vmmeet/shared";
 import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
+import { engineOn } from "../../../../test/helpers/agent-engine.js";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
+import { tempRootEach } from "../../../../test/helpers/temp-root.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { Healer } from "../heal/healer.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
@@ -32,26 +33,17 @@ const DOMAIN = "jts.fips.de";
 const CERT = `/etc/ssl/${DOMAIN}.fullchain.pem`;
 const KEY = `/etc/ssl/private/${DOMAIN}.key`;
 
-let dir: string;
-let root: string;
-let stateDir: string;
+const tmp = tempRootEach("vmmeet-acme-");
 let acmeClient: string;
 let logLines: string[];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "vmmeet-acme-"));
-  root = path.join(dir, "root");
-  stateDir = path.join(dir, "state");
-  await mkdir(root);
   logLines = [];
   acmeClient = await writeFakeAcmeClient();
   await setMode("issue");
 });
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
-const under = (p: string) => path.join(root, p);
+const under = (p: string) => path.join(tmp.root, p);
 
 /**
  * Test stand-in for acme-client(1): records its arguments, then does what DIR/mode says. "issue": writes a
@@ -59,12 +51,12 @@ const under = (p: string) => path.join(root, p);
  * (nothing to do); anything else: prints errors like acme-client's and exits 1.
  */
 async function writeFakeAcmeClient(): Promise<string> {
-  const p = path.join(dir, "acme-client-stand-in");
+  const p = path.join(tmp.dir, "acme-client-stand-in");
   await writeFile(
     p,
     `#!/bin/sh
-printf '%s\\n' "$*" >> '${dir}/calls'
-case "$(cat '${dir}/mode')" in
+printf '%s\\n' "$*" >> '${tmp.dir}/calls'
+case "$(cat '${tmp.dir}/mode')" in
 issue)
   ${OPENSSL} req -new -x509 -days 90 -subj /CN=${DOMAIN} -key '${under(KEY)}' -out '${under(CERT)}.new' 2>/dev/null || exit 1
   mv '${under(CERT)}.new' '${under(CERT)}'
@@ -83,11 +75,11 @@ esac
   return p;
 }
 
-const setMode = (m: "issue" | "current" | "fail") => writeFile(path.join(dir, "mode"), m);
+const setMode = (m: "issue" | "current" | "fail") => writeFile(path.join(tmp.dir, "mode"), m);
 
 async function acmeCalls(): Promise<string[]> {
   try {
-    return (await readFile(path.join(dir, "calls"), "utf8")).split("\n").filter((l) => l !== "");
+    return (await readFile(path.join(tmp.dir, "calls"), "utf8")).split("\n").filter((l) => l !== "");
   } catch {
     return [];
   }
@@ -98,11 +90,21 @@ async function acmeCalls(): Promise<string[]> {
 const reloads = (svc: FakeServiceManager) => svc.actions.filter((a) => a === "reload nginx").length;
 
 class WebServices extends FakeServiceManager {
-  constructor(opts: { nginxStartFails?: boolean } = {}) {
+  readonly #nginxExitsOnReload: boolean;
+
+  constructor(options: { nginxStartFails?: boolean; nginxExitsOnReload?: boolean } = {}) {
     super({
-      nginx: opts.nginxStartFails ? { startFails: true } : {},
+      nginx: options.nginxStartFails ? { startFails: true } : {},
       syslogd: { enabled: true, running: true },
     });
+    this.#nginxExitsOnReload = options.nginxExitsOnReload ?? false;
+  }
+
+  /** With nginxExitsOnReload: rcctl says ok, and nginx exits on what it re-read (as on a bad config). */
+  override async reload(name: string): Promise<ServiceActionResult> {
+    const r = await super.reload(name);
+    if (name === "nginx" && this.#nginxExitsOnReload) this.services.get(name)!.running = false;
+    return r;
   }
 
   override async start(name: string): Promise<ServiceActionResult> {
@@ -117,16 +119,7 @@ class WebServices extends FakeServiceManager {
 const logger = () => capturingLogger(logLines);
 
 function engine(services: FakeServiceManager) {
-  return new ApplyEngine({
-    root,
-    stateDir,
-    services,
-    accounts: lenientAccounts(),
-    log: logger(),
-    runner: execRunner(),
-    openssl: OPENSSL,
-    acmeClient,
-  });
+  return engineOn(tmp, { services, log: logger(), runner: execRunner(), openssl: OPENSSL, acmeClient });
 }
 
 function webNode(role: NodeDesiredInput["role"] = "web"): NodeDesired {
@@ -209,7 +202,9 @@ describe("acme-certificate on a fresh web node", () => {
     expect((await stat(under(CERT))).mode & 0o777).toBe(0o644);
     expect((await stat(under("/var/www/acme"))).isDirectory()).toBe(true);
     // acme.json: the placeholder is forgotten once replaced
-    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({ [DOMAIN]: {} });
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
+      [DOMAIN]: {},
+    });
     // no temp directory left beside the key, and no key material in the result or the logs
     expect(await readdir(path.dirname(under(KEY)))).toEqual([`${DOMAIN}.key`]);
     expect(JSON.stringify(r)).not.toContain("PRIVATE KEY");
@@ -255,7 +250,7 @@ describe("acme-certificate on a fresh web node", () => {
     expect(svc.services.get("nginx")!.running).toBe(true);
     expect(reloads(svc)).toBe(0);
     const fp = await fingerprint(CERT);
-    expect(JSON.parse(await readFile(path.join(stateDir, "acme.json"), "utf8"))).toEqual({
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
       [DOMAIN]: { placeholder: fp },
     });
     // the next try (an apply, the agent's start or the healer's check) runs acme-client again, forced
@@ -269,13 +264,13 @@ describe("acme-certificate on a fresh web node", () => {
 
   it("an acme-client that cannot run is deferred too", async () => {
     const e = new ApplyEngine({
-      root,
-      stateDir,
+      root: tmp.root,
+      stateDir: tmp.stateDir,
       services: new WebServices(),
       accounts: lenientAccounts(),
       log: logger(),
       openssl: OPENSSL,
-      acmeClient: path.join(dir, "no-such-acme-client"),
+      acmeClient: path.join(tmp.dir, "no-such-acme-client"),
     });
     const r = await e.apply(webNode(), 1);
     expect(r.outcome).toBe("applied");
@@ -314,6 +309,25 @@ describe("acme-certificate with a certificate in place", () => {
     const notAfter = Date.parse(new X509Certificate(await readFile(under(CERT))).validTo);
     expect(notAfter - Date.now()).toBeGreaterThan(80 * 86_400_000);
     expect(reloads(svc)).toBe(1);
+  });
+
+  it("checks nginx after the reload: gone after rcctl said ok is a failed item, retried later", async () => {
+    await existingPair(5);
+    const svc = new WebServices({ nginxExitsOnReload: true });
+    const r = await engine(svc).apply(webNode(), 1);
+    expect(svc.calls.slice(-2)).toEqual(["reload nginx", "check nginx"]);
+    expect(acmeItems(r)).toEqual([
+      expect.objectContaining({
+        status: "failed",
+        detail: expect.stringMatching(
+          /^new certificate, valid until .*, but nginx: rcctl reload said ok, but rcctl check finds no process .*\(retried by the next apply\)$/,
+        ),
+      }),
+    ]);
+    // Not forgotten: the next apply or check reloads again.
+    expect(JSON.parse(await readFile(path.join(tmp.stateDir, "acme.json"), "utf8"))).toEqual({
+      [DOMAIN]: { reload: true },
+    });
   });
 
   it("acme-client's exit 2 (nothing to do) is no failure and reloads nothing", async () => {
@@ -381,7 +395,7 @@ describe("acme-certificate refused", () => {
     expect(r.outcome).toBe("refused");
     expect(r.refusals[0]!.reason).toMatch(/^certificate: must be a file directly in \/etc\/ssl/);
 
-    const outside = path.join(dir, "outside");
+    const outside = path.join(tmp.dir, "outside");
     await mkdir(outside);
     await mkdir(under("/etc"), { recursive: true });
     await symlink(outside, under("/etc/ssl"));
@@ -404,7 +418,7 @@ describe("the healer's certificate check", () => {
     const healer = new Healer({
       engine: e,
       services: svc,
-      root,
+      root: tmp.root,
       accounts: lenientAccounts(),
       log: pino({ level: "silent" }),
       clock,
@@ -425,7 +439,7 @@ describe("the healer's certificate check", () => {
     const t = await setup();
     const d = webNode();
     expect((await t.e.apply(d, 1)).outcome).toBe("applied");
-    t.healer.configure(d, ["nginx"]);
+    t.healer.configure(d);
     t.healer.start();
     try {
       // still failing at the first check: reported, and the next one an hour later again
@@ -474,7 +488,7 @@ describe("the healer's certificate check", () => {
     const d = { ...webNode(), actions: [] };
     t.healer.configure(d);
     t.healer.start();
-    expect(t.clock.pending).toBe(1); // the heal pass only
+    expect(t.clock.pending).toBe(2); // drift repair's compare and the restarter's check only
     await t.healer.stop();
   });
 });

@@ -9,7 +9,8 @@
 //   2. after nginx runs, ensureCertificate(): while the certificate is that placeholder, or expires within
 //      renewBeforeDays, `acme-client -v DOMAIN` runs. acme-client(1) EXIT STATUS: 0 = a certificate was
 //      written, 2 = nothing to do (still valid), 1 = failure. After 0, `rcctl reload nginx` makes nginx
-//      serve the new certificate (it reads its certificates at start and reload only).
+//      serve the new certificate (it reads its certificates at start and reload only), through the
+//      service owner like every service action: checked after it, and told to the health monitor.
 // acme-client failing (DNS not pointing here yet, Let's Encrypt's rate limits, the network) must not fail
 // the apply: that would roll the whole push back for something outside the node. Its item is "skipped",
 // marked deferred, with acme-client's last stderr lines as the detail (acme-client prints URLs and states,
@@ -22,7 +23,7 @@ import type { SetupAction } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import { resolveUnderRoot } from "../reconcile/paths.js";
-import type { ServiceManager } from "../services/manager.js";
+import type { ServiceLife } from "../services/life.js";
 import { isNotFound, readJson } from "../state/store.js";
 import { type CommandRunner, lastLines } from "./runner.js";
 import type { ActionItem } from "./types.js";
@@ -68,14 +69,14 @@ interface CertInfo {
 export class AcmeActions {
   readonly openssl: string;
   readonly acmeClient: string;
-  readonly #o: AcmeOptions;
+  readonly #options: AcmeOptions;
   readonly #now: () => number;
 
-  constructor(opts: AcmeOptions) {
-    this.#o = opts;
-    this.openssl = opts.openssl ?? "/usr/bin/openssl";
-    this.acmeClient = opts.acmeClient ?? "/usr/sbin/acme-client";
-    this.#now = opts.now ?? Date.now;
+  constructor(options: AcmeOptions) {
+    this.#options = options;
+    this.openssl = options.openssl ?? "/usr/bin/openssl";
+    this.acmeClient = options.acmeClient ?? "/usr/sbin/acme-client";
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -85,8 +86,8 @@ export class AcmeActions {
   async ensurePlaceholder(a: AcmeAction): Promise<ActionItem | null> {
     const item = { kind: "action", action: a.kind, target: a.domain } as const;
     // acme-client does not create its challengedir (OpenBSD base ships /var/www/acme).
-    await resolveUnderRoot(this.#o.root, path.posix.join(a.challengeDir, ".vmmeet-probe"), true);
-    const cert = await resolveUnderRoot(this.#o.root, a.certificate, true);
+    await resolveUnderRoot(this.#options.root, path.posix.join(a.challengeDir, ".vmmeet-probe"), true);
+    const cert = await resolveUnderRoot(this.#options.root, a.certificate, true);
     const key = await this.#resolveKey(a.key);
     const current = await readCertificate(cert.target);
     const haveKey = await isFile(key.target);
@@ -127,13 +128,13 @@ export class AcmeActions {
         };
       const pem = await readFile(tmpCert);
       const info = certInfo(pem);
-      const ids = { uid: this.#o.accounts.uid("root"), gid: this.#o.accounts.gid("wheel") };
+      const ids = { uid: this.#options.accounts.uid("root"), gid: this.#options.accounts.gid("wheel") };
       if (!reuse) await writeFileAtomic(key.target, await readFile(tmpKey), { mode: 0o600, ...ids });
       await writeFileAtomic(cert.target, pem, { mode: 0o644, ...ids });
       const st = await this.readState();
       st[a.domain] = { placeholder: info.fingerprint };
       await this.#writeState(st);
-      this.#o.log?.info(
+      this.#options.log?.info(
         { domain: a.domain, certificate: a.certificate, newKey: !reuse },
         "wrote a self-signed placeholder certificate",
       );
@@ -151,17 +152,13 @@ export class AcmeActions {
    * After nginx runs: acme-client when the certificate is the placeholder or expires within
    * renewBeforeDays, then an nginx reload when it wrote a new one. Never "failed" for acme-client's sake.
    */
-  async ensureCertificate(
-    a: AcmeAction,
-    nginxRunning: boolean,
-    services: ServiceManager,
-  ): Promise<ActionItem> {
+  async ensureCertificate(a: AcmeAction, nginxRunning: boolean, services: ServiceLife): Promise<ActionItem> {
     const item = { kind: "action", action: a.kind, target: a.domain } as const;
     const deferred = (detail: string): ActionItem => {
-      this.#o.log?.warn({ domain: a.domain, detail }, "certificate not obtained; tried again later");
+      this.#options.log?.warn({ domain: a.domain, detail }, "certificate not obtained; tried again later");
       return { ...item, status: "skipped", deferred: true, detail: `${detail}; tried again later` };
     };
-    const { target } = await resolveUnderRoot(this.#o.root, a.certificate, false);
+    const { target } = await resolveUnderRoot(this.#options.root, a.certificate, false);
     const st = await this.readState();
     const rec = st[a.domain] ?? {};
     const before = await readCertificate(target);
@@ -188,10 +185,12 @@ export class AcmeActions {
     // validity (acme-client(1) -F: "force certificate renewal, even if it's too soon"); the agent's own
     // self-signed one must always be replaced.
     const args = placeholder ? ["-F", "-v", a.domain] : ["-v", a.domain];
-    this.#o.log?.info({ domain: a.domain, placeholder }, "running acme-client");
+    this.#options.log?.info({ domain: a.domain, placeholder }, "running acme-client");
     let r: Awaited<ReturnType<CommandRunner["run"]>>;
     try {
-      r = await this.#o.runner.run(this.acmeClient, args, { timeoutMs: this.#o.acmeTimeoutMs ?? 90_000 });
+      r = await this.#options.runner.run(this.acmeClient, args, {
+        timeoutMs: this.#options.acmeTimeoutMs ?? 90_000,
+      });
     } catch (e) {
       return deferred(`${(e as Error).message}; ${serves}`);
     }
@@ -214,7 +213,7 @@ export class AcmeActions {
     // Recorded before the reload: a failed reload (or a crash) is retried by the next apply or check.
     st[a.domain] = { reload: true };
     await this.#writeState(st);
-    this.#o.log?.info(
+    this.#options.log?.info(
       { domain: a.domain, validTo: iso(after.info.validTo) },
       "acme-client wrote a certificate",
     );
@@ -229,7 +228,7 @@ export class AcmeActions {
         ? (raw as Record<string, AcmeRecord>)
         : {};
     } catch (e) {
-      this.#o.log?.warn({ err: (e as Error).message }, "acme.json unreadable, ignored");
+      this.#options.log?.warn({ err: (e as Error).message }, "acme.json unreadable, ignored");
       return {};
     }
   }
@@ -237,16 +236,17 @@ export class AcmeActions {
   async #reload(
     a: AcmeAction,
     st: Record<string, AcmeRecord>,
-    services: ServiceManager,
+    services: ServiceLife,
     what: string,
   ): Promise<ActionItem> {
     const item = { kind: "action", action: a.kind, target: a.domain } as const;
+    // Checked after it: nginx exiting on the new certificate is a failed reload, not "done".
     const r = await services.reload("nginx");
     if (!r.ok)
       return {
         ...item,
         status: "failed",
-        detail: `${what}, but rcctl reload nginx: ${`${r.outcome} ${r.output.trim()}`.trim()} (retried by the next apply)`,
+        detail: `${what}, but nginx: ${r.detail} (retried by the next apply)`,
       };
     st[a.domain] = {};
     await this.#writeState(st);
@@ -254,11 +254,11 @@ export class AcmeActions {
   }
 
   #openssl(args: string[]) {
-    return this.#o.runner.run(this.openssl, args, { timeoutMs: 60_000 });
+    return this.#options.runner.run(this.openssl, args, { timeoutMs: 60_000 });
   }
 
   #stateFile(): string {
-    return path.join(this.#o.stateDir, ACME_STATE_FILE);
+    return path.join(this.#options.stateDir, ACME_STATE_FILE);
   }
 
   #writeState(st: Record<string, AcmeRecord>): Promise<void> {
@@ -267,9 +267,9 @@ export class AcmeActions {
 
   /** The key's directory is /etc/ssl/private, 0700 on OpenBSD: made so when it is missing. */
   async #resolveKey(key: string): Promise<{ parent: string; target: string }> {
-    const existing = await resolveUnderRoot(this.#o.root, key, false);
+    const existing = await resolveUnderRoot(this.#options.root, key, false);
     if (existing.parent !== null) return { parent: existing.parent, target: existing.target };
-    const made = await resolveUnderRoot(this.#o.root, key, true);
+    const made = await resolveUnderRoot(this.#options.root, key, true);
     const parent = made.parent as string;
     await chmod(parent, 0o700);
     return { parent, target: made.target };

@@ -34,6 +34,16 @@ import type { ActionItem } from "./types.js";
 type UserAction = Extract<SetupAction, { kind: "prosody-user" }>;
 type RosterAction = Extract<SetupAction, { kind: "prosody-roster-subscribe" }>;
 
+/** What setting an account's password ran, and what its item says. */
+interface UserSet {
+  command: string;
+  /** The item's detail when the account existed, and when it was created. */
+  existed: string;
+  created: string;
+  /** Why it failed (secrets redacted). */
+  failed?: string;
+}
+
 /** prosody util/datamanager.lua encode(): every byte matching Lua's %W (not a letter or digit) -> %xx. */
 export function prosodyEncode(s: string): string {
   return Array.from(Buffer.from(s, "utf8"))
@@ -90,40 +100,48 @@ export class ProsodyActions {
 
   /** Creates the account, or resets its password when it changed; `state` is updated in place. */
   async ensureUser(a: UserAction, state: ActionsState, salt: Uint8Array): Promise<ActionItem> {
-    if (a.prosody === "13") return this.ensureUser13(a, state, salt);
     const jid = `${a.user}@${a.host}`;
     const item = { kind: "action", action: a.kind, target: jid } as const;
     const hash = passwordHash(salt, jid, a.password);
     const rec = state.users[jid];
     const existed = await this.accountExists(a.host, a.user);
     if (existed && rec?.hash === hash) return { ...item, status: "skipped" };
-    const secrets = [a.password];
-    const r = await this.runner.run(this.prosodyctl, ["register", a.user, a.host, a.password], {
-      secrets,
-      timeoutMs: this.timeoutMs,
-    });
-    if (r.code !== 0) {
-      return {
-        ...item,
-        status: "failed",
-        detail: redact(
-          `prosodyctl register exited ${r.code}: ${lastLines(`${r.stdout}${r.stderr}`)}`,
-          secrets,
-        ),
-      };
-    }
+    const set = a.prosody === "13" ? await this.setUser13(a, jid, existed) : await this.register(a);
+    if (set.failed) return { ...item, status: "failed", detail: set.failed };
     if (!(await this.accountExists(a.host, a.user))) {
       return {
         ...item,
         status: "failed",
-        detail: `prosodyctl register succeeded but ${accountFile(this.dataDir, a.host, a.user)} does not exist (storage not "internal", or another data_path?)`,
+        detail: `${set.command} succeeded but ${accountFile(this.dataDir, a.host, a.user)} does not exist (storage not "internal", or another data_path?)`,
       };
     }
     // A missing account file means prosody lost the account (or never had it): its roster went with it,
     // so a new epoch makes the roster subscriptions of this jid run again.
     const epoch = existed ? (rec?.epoch ?? 1) : (rec?.epoch ?? 0) + 1;
     state.users[jid] = { hash, epoch };
-    return { ...item, status: "done", detail: existed ? "password reset" : "registered" };
+    return { ...item, status: "done", detail: existed ? set.existed : set.created };
+  }
+
+  /** `prosodyctl register USER HOST PASSWORD`: creates the account, or resets its password. */
+  private async register(a: UserAction): Promise<UserSet> {
+    const secrets = [a.password];
+    const r = await this.runner.run(this.prosodyctl, ["register", a.user, a.host, a.password], {
+      secrets,
+      timeoutMs: this.timeoutMs,
+    });
+    return {
+      command: "prosodyctl register",
+      existed: "password reset",
+      created: "registered",
+      ...(r.code !== 0
+        ? {
+            failed: redact(
+              `prosodyctl register exited ${r.code}: ${lastLines(`${r.stdout}${r.stderr}`)}`,
+              secrets,
+            ),
+          }
+        : {}),
+    };
   }
 
   /** `mod_roster_command subscribe PROXY JID`, once per (proxy, jid) and account epoch. */
@@ -148,27 +166,15 @@ export class ProsodyActions {
   }
 
   /** prosody 13: `prosodyctl shell user create` (new account) or `user password` (changed password). */
-  private async ensureUser13(a: UserAction, state: ActionsState, salt: Uint8Array): Promise<ActionItem> {
-    const jid = `${a.user}@${a.host}`;
-    const item = { kind: "action", action: a.kind, target: jid } as const;
-    const hash = passwordHash(salt, jid, a.password);
-    const rec = state.users[jid];
-    const existed = await this.accountExists(a.host, a.user);
-    if (existed && rec?.hash === hash) return { ...item, status: "skipped" };
+  private async setUser13(a: UserAction, jid: string, existed: boolean): Promise<UserSet> {
     const verb = existed ? "password" : "create";
-    const secrets = [a.password];
-    const failed = await this.shell(["user", verb, jid, a.password], secrets);
-    if (failed) return { ...item, status: "failed", detail: failed };
-    if (!(await this.accountExists(a.host, a.user))) {
-      return {
-        ...item,
-        status: "failed",
-        detail: `prosodyctl shell user ${verb} succeeded but ${accountFile(this.dataDir, a.host, a.user)} does not exist (storage not "internal", or another data_path?)`,
-      };
-    }
-    const epoch = existed ? (rec?.epoch ?? 1) : (rec?.epoch ?? 0) + 1;
-    state.users[jid] = { hash, epoch };
-    return { ...item, status: "done", detail: existed ? "password changed" : "created" };
+    const failed = await this.shell(["user", verb, jid, a.password], [a.password]);
+    return {
+      command: `prosodyctl shell user ${verb}`,
+      existed: "password changed",
+      created: "created",
+      ...(failed ? { failed } : {}),
+    };
   }
 
   /** prosody 13: `shell roster subscribe_both JID PROXY`, then the proxy reloads its roster. */

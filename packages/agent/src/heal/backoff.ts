@@ -1,6 +1,7 @@
 // Per-service restart policy of the healer, as pure functions over a small record: a service found stopped
-// is started at once, then no sooner than 10 s after that attempt, 20 s, 40 s ... capped at 5 min; running
-// 10 min after its last start resets the count; after N starts in a row that did not last, the healer stops
+// is started at once (2 s later when it ran when last seen: an admin's restart may be under way), then no
+// sooner than 10 s after that attempt, 20 s, 40 s ... capped at 5 min; running 10 min after its last start
+// resets the count; after N starts in a row that did not last, the healer stops
 // trying and reports the service as failed instead of flapping (rc.subr has no supervisor of its own:
 // rcctl(8) starts a daemon once and never restarts it, docs/openbsd-rc.md section 1).
 
@@ -16,6 +17,11 @@ export interface RestartPolicy {
   stableMs: number;
   /** Start attempts in a row (without a stable period between them) before giving up. */
   maxAttempts: number;
+  /**
+   * A service seen running and then found stopped is started no sooner than this after: an admin's
+   * `rcctl restart` stops it and starts it again, and a start of the healer's in between would race it.
+   */
+  settleMs: number;
 }
 
 export const DEFAULT_RESTART_POLICY: RestartPolicy = {
@@ -24,6 +30,7 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = {
   factor: 2,
   stableMs: 600_000,
   maxAttempts: 6,
+  settleMs: 2_000,
 };
 
 /** What the healer remembers about one managed service. */
@@ -38,10 +45,25 @@ export interface ServiceRecord {
   restarts: number;
   /** Why the last attempt failed (rcctl's outcome and output; never a secret). */
   lastError: string | null;
+  /** When the service owner said the running service stopped (no start before settleMs after). */
+  stoppedAt: number | null;
 }
 
 export function newRecord(): ServiceRecord {
-  return { attempts: 0, lastAttemptAt: null, nextAttemptAt: 0, gaveUp: false, restarts: 0, lastError: null };
+  return {
+    attempts: 0,
+    lastAttemptAt: null,
+    nextAttemptAt: 0,
+    gaveUp: false,
+    restarts: 0,
+    lastError: null,
+    stoppedAt: null,
+  };
+}
+
+/** The earliest time of the next start attempt: the backoff's, and settleMs after the service stopped. */
+export function dueAt(rec: ServiceRecord, p: RestartPolicy): number {
+  return Math.max(rec.nextAttemptAt, rec.stoppedAt === null ? 0 : rec.stoppedAt + p.settleMs);
 }
 
 /** Delay that must pass after attempt number `attempt` (1-based) before the next one. */
@@ -63,7 +85,8 @@ export type Decision =
 export function decide(rec: ServiceRecord, running: boolean, now: number, p: RestartPolicy): Decision {
   if (running) return rec.gaveUp ? { kind: "recovered" } : { kind: "none" };
   if (rec.gaveUp) return { kind: "none" };
-  if (now < rec.nextAttemptAt) return { kind: "wait", untilMs: rec.nextAttemptAt };
+  const due = dueAt(rec, p);
+  if (now < due) return { kind: "wait", untilMs: due };
   if (rec.attempts >= p.maxAttempts) return { kind: "give-up" };
   return { kind: "start", attempt: rec.attempts + 1 };
 }
@@ -84,30 +107,30 @@ export function afterAttempt(
     nextAttemptAt: now + delayAfter(attempts, p),
     restarts: rec.restarts + (ok ? 1 : 0),
     lastError: ok ? null : error,
+    stoppedAt: null,
   };
 }
 
-/** The record after a check that found the service running: the count resets once it ran long enough. */
+/**
+ * The record after a check: found running, a stop the owner told is over (someone started it again), and
+ * the count resets once it ran long enough.
+ */
 export function settle(rec: ServiceRecord, running: boolean, now: number, p: RestartPolicy): ServiceRecord {
-  if (!running || rec.attempts === 0 || rec.lastAttemptAt === null) return rec;
-  if (now - rec.lastAttemptAt < p.stableMs) return rec;
-  return { ...rec, attempts: 0, nextAttemptAt: 0, lastError: null };
+  if (!running) return rec;
+  const back = rec.stoppedAt === null ? rec : { ...rec, stoppedAt: null };
+  if (back.attempts === 0 || back.lastAttemptAt === null || now - back.lastAttemptAt < p.stableMs)
+    return back;
+  return { ...back, attempts: 0, nextAttemptAt: 0, lastError: null };
 }
 
 export type ServicePhase = "ok" | "starting" | "stopped" | "backoff" | "failed";
 
-/** The state status reports (ServiceState.state): starting inside its grace period after a start. */
-export function phaseOf(
-  rec: ServiceRecord,
-  running: boolean,
-  now: number,
-  graceMs: number,
-  startedAt: number | null,
-): ServicePhase {
+/**
+ * The state status reports (ServiceState.state): starting inside its grace period after a (re)start (the
+ * service owner's start time, services/life.ts: the healer's own attempts and an apply's alike).
+ */
+export function phaseOf(rec: ServiceRecord, running: boolean, inGrace: boolean): ServicePhase {
   if (rec.gaveUp) return running ? "ok" : "failed";
-  if (running) {
-    const since = Math.max(rec.lastAttemptAt ?? -Infinity, startedAt ?? -Infinity);
-    return now - since < graceMs ? "starting" : "ok";
-  }
+  if (running) return inGrace ? "starting" : "ok";
   return rec.attempts > 0 ? "backoff" : "stopped";
 }

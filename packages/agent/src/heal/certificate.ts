@@ -3,10 +3,11 @@
 // certificate is the agent's placeholder or due for renewal (actions/acme.ts); after acme-client could not
 // get one, again after `certificateRetryMs`.
 //
-// One clock timer, armed from start() to stop() and only while the desired state has an acme-certificate.
+// Its own periodic check (pass.ts), armed from start() to stop() and only while the desired state has an
+// acme-certificate.
 import type { HealContext } from "./context.js";
 import type { EnforceOutcome } from "./enforce.js";
-import { jittered } from "./tuning.js";
+import { PeriodicPass } from "./pass.js";
 
 export interface CertificateRenewalOptions {
   ctx: HealContext;
@@ -16,30 +17,44 @@ export interface CertificateRenewalOptions {
 
 export class CertificateRenewal {
   readonly #ctx: HealContext;
-  #timer: unknown = null;
-  #checks = 0;
-  #started = false;
-  #stopped = false;
+  readonly #pass: PeriodicPass;
+  /**
+   * The next check after certificateRetryMs (acme-client failed, or an apply ran whose outcome this does
+   * not see), else after certificateIntervalMs.
+   */
+  #soon = true;
 
-  constructor(private readonly o: CertificateRenewalOptions) {
-    this.#ctx = o.ctx;
+  constructor(private readonly options: CertificateRenewalOptions) {
+    const ctx = options.ctx;
+    this.#ctx = ctx;
+    this.#pass = new PeriodicPass({
+      ctx,
+      logLine: "certificate check",
+      run: async () => {
+        try {
+          this.#soon = await this.#check();
+        } catch (err) {
+          ctx.log.error({ err: (err as Error).message }, "certificate check failed");
+          this.#soon = true;
+        }
+      },
+      intervalMs: () => (this.#soon ? ctx.tuning.certificateRetryMs : ctx.tuning.certificateIntervalMs),
+      armed: () => this.#hasCertificate(),
+    });
   }
 
   /** Completed certificate checks (tests wait on it instead of sleeping). */
   get checks(): number {
-    return this.#checks;
+    return this.#pass.passes;
   }
 
   start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    this.#arm(true);
+    this.#pass.start();
   }
 
   /** Idempotent. */
   stop(): void {
-    this.#stopped = true;
-    this.#clear();
+    this.#pass.stop();
   }
 
   /**
@@ -47,37 +62,12 @@ export class CertificateRenewal {
    * should acme-client have failed there, the retry delay is the sooner time to look again.
    */
   configure(): void {
-    if (this.#started) this.#arm(true);
+    this.#soon = true;
+    this.#pass.rearm();
   }
 
   #hasCertificate(): boolean {
     return this.#ctx.desired?.actions.some((a) => a.kind === "acme-certificate") ?? false;
-  }
-
-  /**
-   * `soon`: after certificateRetryMs (acme-client failed, or an apply ran whose outcome this does not
-   * see), else after certificateIntervalMs.
-   */
-  #arm(soon: boolean): void {
-    this.#clear();
-    if (this.#stopped || !this.#hasCertificate()) return;
-    const ctx = this.#ctx;
-    const { certificateIntervalMs, certificateRetryMs, jitter } = ctx.tuning;
-    const base = soon ? certificateRetryMs : certificateIntervalMs;
-    const delay = Math.max(20, Math.round(jittered(base, jitter, ctx.random)));
-    this.#timer = ctx.clock.setTimeout(() => {
-      this.#timer = null;
-      ctx.work
-        .run(() => this.#check())
-        .catch((err: unknown) => {
-          ctx.log.error({ err: (err as Error).message }, "certificate check failed");
-          return true;
-        })
-        .then((retry) => {
-          this.#checks += 1;
-          if (!this.#stopped && this.#timer === null) this.#arm(retry);
-        });
-    }, delay);
   }
 
   /**
@@ -87,8 +77,8 @@ export class CertificateRenewal {
   async #check(): Promise<boolean> {
     const ctx = this.#ctx;
     // An apply in progress runs the same check.
-    if (this.#stopped || !this.#hasCertificate() || ctx.busy()) return false;
-    const r = await this.o.enforce();
+    if (!this.#hasCertificate() || ctx.busy()) return false;
+    const r = await this.options.enforce();
     let retry = r.failed.includes("enforce");
     for (const a of r.actions) {
       if (a.action !== "acme-certificate") continue;
@@ -106,10 +96,5 @@ export class CertificateRenewal {
       }
     }
     return retry;
-  }
-
-  #clear(): void {
-    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = null;
   }
 }

@@ -1,10 +1,12 @@
 // What the healer's units (driftRepair.ts, restarter.ts, remedyRunner.ts, certificate.ts) share: the clock,
 // the one queue every repair runs through (so the healer never races itself), the desired state in force,
-// when each service last (re)started, the hourly budgets and the event sink.
+// the service owner (whose start times and grace periods say when failures are expected), the hourly
+// budgets and the event sink.
 
 import type { Clock } from "@vmmeet/node";
-import { type AgentEvent, DEFAULT_GRACE_SECONDS, type HealthLabel, type NodeDesired } from "@vmmeet/shared";
+import type { AgentEvent, HealthLabel, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
+import type { ServiceLife } from "../services/life.js";
 import { Serial } from "../services/serial.js";
 import type { HealerTuning } from "./tuning.js";
 
@@ -16,6 +18,11 @@ export interface HealContextOptions {
   random: () => number;
   log: Logger;
   tuning: HealerTuning;
+  /**
+   * The owner of the services' life: every (re)start, the healer's and an apply's, and its grace period.
+   * Its clock must be `clock` (the daemon gives both the VM's).
+   */
+  life: ServiceLife;
   /** True while the daemon applies a desired state: the units do nothing then. */
   busy?: () => boolean;
   /** Every repair, give-up and recovery, as the protocol's AgentEvent (never a secret). */
@@ -27,36 +34,43 @@ export class HealContext {
   readonly random: () => number;
   readonly log: Logger;
   readonly tuning: HealerTuning;
+  readonly life: ServiceLife;
   /** Every repair runs through this queue, one at a time. */
   readonly work = new Serial();
-  /** The desired state in force (the daemon's start, every apply). */
-  desired: NodeDesired | null = null;
-  /** Last known (re)start of each service by anyone the healer hears of (itself, an apply). */
-  readonly startedAt = new Map<string, number>();
+  #desired: NodeDesired | null = null;
   readonly #limitedAt = new Map<string, number>();
 
-  constructor(private readonly o: HealContextOptions) {
-    this.clock = o.clock;
-    this.random = o.random;
-    this.log = o.log;
-    this.tuning = o.tuning;
+  constructor(private readonly options: HealContextOptions) {
+    this.clock = options.clock;
+    this.random = options.random;
+    this.log = options.log;
+    this.tuning = options.tuning;
+    this.life = options.life;
+  }
+
+  /** The desired state in force (the daemon's start, every apply). */
+  get desired(): NodeDesired | null {
+    return this.#desired;
+  }
+
+  /** Its services' grace periods are the owner's. */
+  set desired(desired: NodeDesired | null) {
+    this.#desired = desired;
+    this.life.configure(desired?.services ?? []);
   }
 
   busy(): boolean {
-    return this.o.busy?.() ?? false;
+    return this.options.busy?.() ?? false;
   }
 
   /** How long after a (re)start the service's failures are expected (a JVM coming up). */
   grace(service: string): number {
-    if (this.tuning.graceMs !== null) return this.tuning.graceMs;
-    const s = this.desired?.services.find((x) => x.name === service);
-    return (s?.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+    return this.tuning.graceMs ?? this.life.graceMs(service);
   }
 
-  /** Whether the service (re)started less than its grace period ago. */
+  /** Whether the service (re)started, by the healer or an apply, less than its grace period ago. */
   inGrace(service: string): boolean {
-    const since = this.startedAt.get(service);
-    return since !== undefined && this.clock.now() - since < this.grace(service);
+    return this.life.inGrace(service, this.grace(service));
   }
 
   /** Sliding one-hour budget: true (and counted) while fewer than `perHour` runs happened in the last hour. */
@@ -87,6 +101,6 @@ export class HealContext {
     };
     const log = label === "failed" ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
     log({ kind, target, label }, message.slice(0, 500));
-    this.o.onEvent?.(event);
+    this.options.onEvent?.(event);
   }
 }

@@ -58,14 +58,14 @@ export class DriftWatcher {
   #byDir = new Map<string, Map<string, string>>();
   #closed = false;
 
-  constructor(private readonly o: DriftWatcherOptions) {}
+  constructor(private readonly options: DriftWatcherOptions) {}
 
   /** Watches exactly these managed paths from now on (a new desired state may add or drop files). */
   watch(managed: readonly string[]): void {
     if (this.#closed) return;
     const byDir = new Map<string, Map<string, string>>();
     for (const m of managed) {
-      const onDisk = path.join(this.o.root, m);
+      const onDisk = path.join(this.options.root, m);
       const dir = path.dirname(onDisk);
       let names = byDir.get(dir);
       if (!names) {
@@ -99,11 +99,11 @@ export class DriftWatcher {
     for (const [dir, names] of this.#byDir) {
       if (!this.#dirs.has(dir)) {
         const w = this.#open(dir, (name) => {
-          if (name === null) return this.o.onEvent(null);
+          if (name === null) return this.options.onEvent(null);
           const managed = names.get(name);
           if (managed !== undefined) {
             this.#rearmFile(path.join(dir, name));
-            this.o.onEvent(managed);
+            this.options.onEvent(managed);
           }
         });
         if (w) this.#dirs.set(dir, w);
@@ -130,7 +130,7 @@ export class DriftWatcher {
   #watchFile(file: string, managed: string): void {
     const w = this.#open(file, () => {
       this.#rearmFile(file);
-      this.o.onEvent(managed);
+      this.options.onEvent(managed);
     });
     if (w) this.#files.set(file, w);
   }
@@ -148,7 +148,7 @@ export class DriftWatcher {
   #open(target: string, onChange: (name: string | null) => void): FSWatcher | null {
     try {
       // persistent: false: watches alone never keep the agent alive (the healer's timer does).
-      const w = (this.o.watchImpl ?? watch)(target, { persistent: false }, (_event, name) =>
+      const w = (this.options.watchImpl ?? watch)(target, { persistent: false }, (_event, name) =>
         onChange(name === null || name === undefined ? null : String(name)),
       );
       w.on("error", () => {
@@ -156,12 +156,12 @@ export class DriftWatcher {
         w.close();
         if (this.#dirs.get(target) === w) this.#dirs.delete(target);
         if (this.#files.get(target) === w) this.#files.delete(target);
-        this.o.onEvent(null);
+        this.options.onEvent(null);
       });
       return w;
     } catch (err) {
       // ENOENT (not created yet) or a watch limit: the periodic compare covers it.
-      this.o.log.debug({ path: target, err: (err as NodeJS.ErrnoException).code }, "cannot watch");
+      this.options.log.debug({ path: target, err: (err as NodeJS.ErrnoException).code }, "cannot watch");
       return null;
     }
   }

@@ -1,10 +1,10 @@
 // Drift repair: a managed file that differs from its desired entry (a hand edit, a package update) is
 // restored by re-applying the persisted desired state, which rewrites only what differs and restarts only
-// the services those files notify, once. A watch (drift.ts) triggers the compare within `debounceMs`; the
-// healer's periodic pass (pass.ts) compares too, in case a watch missed something.
+// the services those files notify, once. A watch (drift.ts) triggers the compare within `debounceMs`; its
+// own periodic compare (pass.ts) runs too, in case a watch missed something.
 //
-// start() opens the watch, stop() closes it and its debounce timer. compare() works before start(): the
-// periodic pass and tests call it.
+// start() opens the watch and arms the periodic compare; stop() closes the watch and both timers.
+// compare() works before start(): tests call it.
 import { cappedDelay } from "@vmmeet/node";
 import type { Logger } from "pino";
 import type { AccountResolver } from "../reconcile/accounts.js";
@@ -12,6 +12,8 @@ import type { ApplyEngine } from "../reconcile/engine.js";
 import type { HealContext } from "./context.js";
 import { DriftWatcher, type DriftWatcherOptions, driftOf } from "./drift.js";
 import { enforceAndReport } from "./enforce.js";
+import { PeriodicPass } from "./pass.js";
+import { UnitTimer } from "./timer.js";
 
 export interface DriftRepairOptions {
   ctx: HealContext;
@@ -27,7 +29,8 @@ export class DriftRepair {
   readonly #ctx: HealContext;
   readonly #log: Logger;
   #watcher: DriftWatcher | null = null;
-  #debounce: unknown = null;
+  readonly #debounce: UnitTimer;
+  readonly #pass: PeriodicPass;
   readonly #runs: number[] = [];
   /**
    * Restores that failed to write (ENOSPC on a full /etc or /var, EIO...) in a row, and when the next may
@@ -39,30 +42,42 @@ export class DriftRepair {
   #started = false;
   #stopped = false;
 
-  constructor(private readonly o: DriftRepairOptions) {
-    this.#ctx = o.ctx;
-    this.#log = o.ctx.log;
+  constructor(private readonly options: DriftRepairOptions) {
+    this.#ctx = options.ctx;
+    this.#log = options.ctx.log;
+    this.#debounce = new UnitTimer(options.ctx.clock);
+    this.#pass = new PeriodicPass({ ctx: options.ctx, run: () => this.periodic(), logLine: "drift pass" });
   }
 
-  /** Watches the managed files of the desired state in force (when the tuning asks for watches). */
+  /**
+   * Watches the managed files of the desired state in force (when the tuning asks for watches) and arms
+   * the periodic compare.
+   */
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
+    this.#pass.start();
     if (!this.#ctx.tuning.watch) return;
     this.#watcher = new DriftWatcher({
-      root: this.o.root,
+      root: this.options.root,
       log: this.#log,
       onEvent: (managed) => this.#onWatch(managed),
-      ...(this.o.watchImpl ? { watchImpl: this.o.watchImpl } : {}),
+      ...(this.options.watchImpl ? { watchImpl: this.options.watchImpl } : {}),
     });
     this.#watcher.watch(this.#managed());
   }
 
-  /** Idempotent: closes the watches and drops a pending debounced compare. */
+  /** Idempotent: closes the watches and drops the periodic and a pending debounced compare. */
   stop(): void {
     this.#stopped = true;
-    this.#clearDebounce();
+    this.#pass.stop();
+    this.#debounce.stop();
     this.#watcher?.close();
+  }
+
+  /** One periodic compare now, queued behind the repair in progress. */
+  pass(): Promise<void> {
+    return this.#pass.now();
   }
 
   /** The desired state changed (ctx.desired): watch its files. */
@@ -82,7 +97,7 @@ export class DriftRepair {
     const desired = ctx.desired;
     if (this.#stopped || !desired || ctx.busy()) return;
     if (ctx.clock.now() < this.#failures.retryAt) return;
-    const drift = await driftOf(desired, this.o.root, this.o.accounts);
+    const drift = await driftOf(desired, this.options.root, this.options.accounts);
     if (drift.length === 0) return;
     const perHour = ctx.tuning.driftRepairsPerHour;
     if (!ctx.allow(this.#runs, perHour)) {
@@ -93,7 +108,7 @@ export class DriftRepair {
       return;
     }
     this.#log.warn({ trigger, drift }, "managed files differ from the desired state; restoring");
-    const out = await enforceAndReport(ctx, this.o.engine, new Map(drift.map((d) => [d.path, d.why])));
+    const out = await enforceAndReport(ctx, this.options.engine, new Map(drift.map((d) => [d.path, d.why])));
     const filesFailed = out.failed.some((f) => f === "enforce" || drift.some((d) => d.path === f));
     if (!filesFailed) {
       this.#failures = { count: 0, retryAt: Number.NEGATIVE_INFINITY };
@@ -119,17 +134,10 @@ export class DriftRepair {
   #onWatch(managed: string | null): void {
     if (this.#stopped) return;
     this.#log.debug({ path: managed }, "managed file event");
-    this.#clearDebounce();
-    this.#debounce = this.#ctx.clock.setTimeout(() => {
-      this.#debounce = null;
+    this.#debounce.arm(this.#ctx.tuning.debounceMs, () => {
       this.#ctx.work
         .run(() => this.compare("watch"))
         .catch((err: unknown) => this.#log.error({ err: (err as Error).message }, "drift check failed"));
-    }, this.#ctx.tuning.debounceMs);
-  }
-
-  #clearDebounce(): void {
-    if (this.#debounce !== null) this.#ctx.clock.clearTimeout(this.#debounce);
-    this.#debounce = null;
+    });
   }
 }

@@ -31,7 +31,6 @@ export async function enforceAndReport(
   }
   if (!res) return out;
   out.actions = res.actions;
-  const now = ctx.clock.now();
   for (const f of res.files) {
     if (f.status === "written") {
       out.written.push(f.path);
@@ -47,8 +46,7 @@ export async function enforceAndReport(
   for (const s of res.services) {
     const acted = s.steps.filter((x) => x === "started" || x === "restarted" || x === "reloaded");
     if (acted.length > 0) {
-      // (The engine's service manager announced the start to the health monitor as it happened.)
-      ctx.startedAt.set(s.name, now);
+      // (The service owner saw the start, and told the health monitor, as it happened.)
       out.restarted.push(s.name);
       ctx.event("repair-service", "degraded", `${acted.join(", ")} ${s.name}${files}`, s.name);
     }

@@ -12,7 +12,8 @@ export const HEAL_OPTIONS = {
 
 export const HEAL_USAGE = `  --heal-interval S     check managed services and compare managed files every S seconds (default 15,
                         +-20% jitter; file edits are also seen at once by a watch); 0 turns self-healing off
-  --restart-backoff S   a service found stopped is started at once, again no sooner than S seconds later,
+  --restart-backoff S   a service found stopped is started at once (2 s later when it ran when last seen:
+                        a restart by hand may be under way), again no sooner than S seconds later,
                         doubling per attempt (default 10)
   --restart-backoff-max S  cap of that delay (default 300)
   --restart-stable S    running S seconds after its last start resets a service's attempts (default 600)

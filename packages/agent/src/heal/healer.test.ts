@@ -5,19 +5,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
-import {
-  type AgentEvent,
-  type HealthSignal,
-  type NodeDesired,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, HealthSignal, NodeDesired } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { jicofoConf, jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import { ApplyEngine } from "../reconcile/engine.js";
 import { FakeServiceManager } from "../services/fake.js";
+import { ServiceLife } from "../services/life.js";
 import { Healer, type HealerTuningInput } from "./healer.js";
 
 let dir: string;
@@ -38,19 +34,9 @@ const STORE = "/etc/ssl/jicofo-key.store";
 const CONF = "/etc/jicofo/jicofo.conf";
 
 function desired(): NodeDesired {
-  const d: NodeDesiredInput = {
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      {
-        path: CONF,
-        content: 'jicofo { xmpp { client { password = "PW" } } }\n',
-        mode: "0640",
-        owner: "root",
-        group: "_jicofo",
-        secret: true,
-        notify: [{ service: "jicofo", action: "restart" }],
-      },
+  return jicofoDesired(
+    [
+      { ...jicofoConf('jicofo { xmpp { client { password = "PW" } } }\n'), secret: true },
       {
         path: STORE,
         content: Buffer.from("truststore bytes").toString("base64"),
@@ -62,26 +48,29 @@ function desired(): NodeDesired {
       },
       { path: "/etc/hosts", content: "100.64.2.3 xmpp\n", mode: "0644", owner: "root", group: "wheel" },
     ],
-    services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 90 }],
-    actions: [],
-    health: { release: 9646 },
-  };
-  return NodeDesiredSchema.parse(d);
+    {},
+    { services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 90 }] },
+  );
 }
 
-async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManager({ jicofo: {} })) {
-  const engine = new ApplyEngine({
+/** The apply engine on the temp root; its service owner on `clock` when given (the healer's, as in the daemon). */
+function engineFor(fake: FakeServiceManager, clock?: ManualClock): ApplyEngine {
+  return new ApplyEngine({
     root,
     stateDir: path.join(dir, "state"),
-    services: fake,
+    services: clock ? new ServiceLife(fake, { now: () => clock.now() }) : fake,
     accounts: lenientAccounts(),
     log,
   });
+}
+
+async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManager({ jicofo: {} })) {
+  const clock = new ManualClock(Date.parse("2024-05-01T12:00:00Z"));
+  const engine = engineFor(fake, clock);
   const d = desired();
   const res = await engine.apply(d, 1);
   expect(res.outcome).toBe("applied");
   fake.calls.length = 0;
-  const clock = new ManualClock(Date.parse("2024-05-01T12:00:00Z"));
   const events: AgentEvent[] = [];
   let changes = 0;
   // The services whose start the owner saw succeed (its check after the start found the process).
@@ -101,7 +90,8 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
       changes += 1;
     },
   });
-  healer.configure(d, ["jicofo"]);
+  // The apply's restart of jicofo: its grace period is the owner's, nothing to pass along.
+  healer.configure(d);
   cleanups.push(() => healer.stop());
   return { engine, fake, clock, events, healer, changes: () => changes, running };
 }
@@ -344,15 +334,20 @@ describe("healer", () => {
     expect(t.events).toEqual([]);
   });
 
-  it("arms one timer, earlier when a start attempt is due, and none after stop", async () => {
+  it("arms a timer per unit, the restarter's earlier when a start attempt is due, and none after stop", async () => {
     const t = await setup({ intervalMs: 60_000, jitter: 0, restart: { initialMs: 5000 } });
     t.fake.services.get("jicofo")!.running = false;
     t.fake.services.get("jicofo")!.startFails = true;
     t.healer.start();
-    expect(t.clock.pending).toBe(1);
+    // Drift repair's periodic compare and the restarter's periodic check.
+    expect(t.clock.pending).toBe(2);
     t.clock.advance(60_000);
+    // It ran when last seen: the first attempt 2 s later (settleMs: an admin's restart may be under way).
+    await waitFor(() => t.clock.nextAt === t.clock.now() + 2000, { what: "settle armed", intervalMs: 0 });
+    expect(t.fake.actions).toEqual([]);
+    t.clock.advance(2000);
     await waitFor(() => t.fake.actions.length === 1, { what: "first attempt", intervalMs: 0 });
-    await waitFor(() => t.clock.pending === 1, { what: "re-armed", intervalMs: 0 });
+    await waitFor(() => t.clock.nextAt === t.clock.now() + 5000, { what: "re-armed", intervalMs: 0 });
     t.clock.advance(5000);
     await waitFor(() => t.fake.actions.length === 2, {
       what: "second attempt after 5 s, not 60 s",
@@ -363,16 +358,50 @@ describe("healer", () => {
   });
 });
 
+describe("healer and the service owner", () => {
+  it("starts a service someone else's check found gone settleMs later, not at its next pass", async () => {
+    const t = await setup({ intervalMs: 60_000, jitter: 0 });
+    t.healer.start();
+    t.clock.advance(10_000);
+    t.fake.services.get("jicofo")!.running = false;
+    // The health monitor's probe (or the status) asks the owner: "stopped", told to the restarter.
+    expect(await t.engine.services.check("jicofo")).toBe(false);
+    await waitFor(() => t.clock.nextAt === t.clock.now() + 2000, { what: "brought forward", intervalMs: 0 });
+    t.clock.advance(2000);
+    await waitFor(() => t.fake.actions.length === 1, { what: "the start", intervalMs: 0 });
+    expect(t.fake.actions).toEqual(["start jicofo"]);
+    expect(t.events.map((e) => e.message)).toEqual(["jicofo was not running: started it (attempt 1 of 6)"]);
+  });
+
+  it("leaves alone a service an admin's rcctl restart stops and starts again (checked in between)", async () => {
+    const t = await setup({ intervalMs: 60_000, jitter: 0, graceMs: 5000 });
+    t.healer.start();
+    t.clock.advance(10_000);
+    await t.healer.pass();
+    const svc = t.fake.services.get("jicofo")!;
+    // `rcctl restart jicofo` has stopped it; the healer's check comes before its start.
+    svc.running = false;
+    await t.healer.pass();
+    expect(t.fake.actions).toEqual([]);
+    // The admin's restart starts it.
+    svc.running = true;
+    t.clock.advance(2000);
+    await waitFor(() => t.fake.calls.filter((c) => c === "check jicofo").length === 3, {
+      what: "the look after settleMs",
+      intervalMs: 0,
+    });
+    expect(t.fake.actions).toEqual([]);
+    expect(t.events).toEqual([]);
+    // Back: the owner tells it (the health monitor probes again), and nothing counts as a restart.
+    expect(t.running).toEqual(["jicofo"]);
+    expect(t.healer.serviceHint("jicofo")).toEqual({ state: "ok", restarts: 0 });
+  });
+});
+
 describe("healer with watches", () => {
   it("restores a hand edit from the watch event, well before the periodic pass", async () => {
     const fake = new FakeServiceManager({ jicofo: {} });
-    const engine = new ApplyEngine({
-      root,
-      stateDir: path.join(dir, "state"),
-      services: fake,
-      accounts: lenientAccounts(),
-      log,
-    });
+    const engine = engineFor(fake);
     await engine.apply(desired(), 1);
     fake.calls.length = 0;
     const events: AgentEvent[] = [];

@@ -1,16 +1,17 @@
 // The agent's healer: keeps the node as the last applied desired state says, with or without a coordinator,
-// and reports every repair as an event. It composes four units, each with its own timers from start() to
-// stop(), all on the injected clock (the agent's --clock-offset included):
+// and reports every repair as an event. It composes four units, each with its own start() and stop() and
+// its own timer (timer.ts), all on the injected clock (the agent's --clock-offset included):
 //
-// - drift repair (driftRepair.ts): a watch and the periodic compare restore drifted managed files;
-// - the restarter (restarter.ts): a managed service rcctl check does not find is started again, with a
-//   per-service backoff and a give-up;
+// - drift repair (driftRepair.ts): a watch and a periodic compare restore drifted managed files;
+// - the restarter (restarter.ts): a managed service rcctl check does not find (its periodic check, or the
+//   service owner's "stopped") is started again, with a per-service backoff and a give-up;
 // - remedies (remedyRunner.ts): a classified log signal with a plan in remedies.ts is repaired;
 // - certificate renewal (certificate.ts): the ACME certificate is checked and renewed.
 //
-// The periodic pass (pass.ts) runs drift repair's compare and the restarter's check. All repairs run one at
-// a time through one queue (context.ts), so the healer never races itself, and it stands aside while the
-// daemon applies a desired state (`busy`).
+// What the healer knows of a service's life (is it running, when was it (re)started, its grace period) is
+// the service owner's (services/life.ts), who hears of every start, the healer's and an apply's. All
+// repairs run one at a time through one queue (context.ts), so the healer never races itself, and it
+// stands aside while the daemon applies a desired state (`busy`).
 
 import { type Clock, liveClock } from "@vmmeet/node";
 import type { AgentEvent, HealthSignal, NodeDesired } from "@vmmeet/shared";
@@ -18,14 +19,13 @@ import type { Logger } from "pino";
 import type { HealerHealth } from "../health/source.js";
 import type { AccountResolver } from "../reconcile/accounts.js";
 import type { ApplyEngine } from "../reconcile/engine.js";
-import type { ServiceLife } from "../services/life.js";
+import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
 import type { ServiceHealthHint } from "../status.js";
 import { CertificateRenewal } from "./certificate.js";
 import { HealContext } from "./context.js";
 import { DriftRepair } from "./driftRepair.js";
 import { enforceAndReport } from "./enforce.js";
-import { PeriodicPass } from "./pass.js";
 import { RemedyRunner } from "./remedyRunner.js";
 import { Restarter } from "./restarter.js";
 import { type HealerTuning, type HealerTuningInput, healerTuning } from "./tuning.js";
@@ -37,7 +37,10 @@ const STOP_WAIT_MS = 5000;
 
 export interface HealerOptions {
   engine: Pick<ApplyEngine, "enforce">;
-  /** The owner of the services' life (its starts are told to the health monitor), or rcctl. */
+  /**
+   * The owner of the services' life (its starts are told to the health monitor), or rcctl. Its clock must
+   * be `clock`'s (the daemon gives both the VM's).
+   */
   services: ServiceManager | ServiceLife;
   /** Prefix of every managed path ("/" on the VM). */
   root: string;
@@ -70,48 +73,42 @@ export class Healer {
   readonly #restarter: Restarter;
   readonly #remedies: RemedyRunner;
   readonly #certificate: CertificateRenewal;
-  readonly #pass: PeriodicPass;
   #started = false;
   #stopped = false;
 
-  constructor(o: HealerOptions) {
-    this.tuning = healerTuning(o.tuning);
+  constructor(options: HealerOptions) {
+    this.tuning = healerTuning(options.tuning);
+    const clock = options.clock ?? liveClock;
     const ctx = new HealContext({
-      clock: o.clock ?? liveClock,
-      random: o.random ?? Math.random,
-      log: o.log,
+      clock,
+      random: options.random ?? Math.random,
+      log: options.log,
       tuning: this.tuning,
-      ...(o.busy ? { busy: o.busy } : {}),
-      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      life: ServiceLife.of(options.services, { now: () => clock.now() }),
+      ...(options.busy ? { busy: options.busy } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     this.#ctx = ctx;
-    const enforce = () => enforceAndReport(ctx, o.engine);
-    this.#drift = new DriftRepair({ ctx, engine: o.engine, root: o.root, accounts: o.accounts });
-    this.#restarter = new Restarter({
+    const enforce = () => enforceAndReport(ctx, options.engine);
+    this.#drift = new DriftRepair({
       ctx,
-      services: o.services,
-      ...(o.onChange ? { onChange: o.onChange } : {}),
+      engine: options.engine,
+      root: options.root,
+      accounts: options.accounts,
     });
+    this.#restarter = new Restarter({ ctx, ...(options.onChange ? { onChange: options.onChange } : {}) });
     this.#remedies = new RemedyRunner({
       ctx,
-      ...(o.health ? { health: o.health } : {}),
+      ...(options.health ? { health: options.health } : {}),
       enforce,
       restart: (service) => this.#restarter.startAndCheck(service, "restart"),
     });
     this.#certificate = new CertificateRenewal({ ctx, enforce });
-    this.#pass = new PeriodicPass({
-      ctx,
-      run: async () => {
-        await this.#drift.periodic();
-        await this.#restarter.check();
-      },
-      dueIn: () => this.#restarter.nextAttemptIn(),
-    });
   }
 
-  /** Completed periodic passes (tests wait on it instead of sleeping). */
+  /** Completed periodic checks of the services (tests wait on it instead of sleeping). */
   get passes(): number {
-    return this.#pass.passes;
+    return this.#restarter.passes;
   }
 
   /** Completed certificate checks. */
@@ -121,16 +118,12 @@ export class Healer {
 
   /**
    * The desired state in force, after the daemon's start and after every apply. A new desired state may
-   * fix what failed, so every service's attempt count and give-up are reset; the services the apply
-   * (re)started get their grace period (failures logged while a JVM comes up are expected).
+   * fix what failed, so every service's attempt count and give-up are reset. (The services the apply
+   * (re)started are in their grace period already: the service owner saw them start.)
    */
-  configure(desired: NodeDesired | null, restarted: readonly string[] = []): void {
-    const ctx = this.#ctx;
-    ctx.desired = desired;
+  configure(desired: NodeDesired | null): void {
+    this.#ctx.desired = desired;
     this.#restarter.configure();
-    const now = ctx.clock.now();
-    const names = new Set((desired?.services ?? []).map((s) => s.name));
-    for (const name of restarted) if (names.has(name)) ctx.startedAt.set(name, now);
     this.#drift.configure();
     this.#certificate.configure();
   }
@@ -139,8 +132,8 @@ export class Healer {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     this.#drift.start();
+    this.#restarter.start();
     this.#remedies.start();
-    this.#pass.start();
     this.#certificate.start();
   }
 
@@ -148,7 +141,6 @@ export class Healer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#pass.stop();
     this.#drift.stop();
     this.#certificate.stop();
     this.#restarter.stop();
@@ -164,9 +156,10 @@ export class Healer {
     clearTimeout(bound);
   }
 
-  /** One full pass now (drift compare, then services), queued behind the repair in progress. */
-  pass(): Promise<void> {
-    return this.#pass.now();
+  /** One full pass now (drift compare, then services), each queued behind the repair in progress. */
+  async pass(): Promise<void> {
+    await this.#drift.pass();
+    await this.#restarter.pass();
   }
 
   /** The service's state as the healer sees it, for the status report; undefined before its first check. */

@@ -37,14 +37,14 @@ export class RemedyRunner {
   #started = false;
   #stopped = false;
 
-  constructor(private readonly o: RemedyRunnerOptions) {
-    this.#ctx = o.ctx;
+  constructor(private readonly options: RemedyRunnerOptions) {
+    this.#ctx = options.ctx;
   }
 
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.o.health?.onSignal?.((s) => this.onSignal(s));
+    this.options.health?.onSignal?.((s) => this.onSignal(s));
   }
 
   /** Idempotent: every wait for a cure ends as not cured, and the plans waiting on it end there. */
@@ -126,13 +126,13 @@ export class RemedyRunner {
       }
       if (!take()) return;
       if (step.kind === "enforce") {
-        const r = await ctx.work.run(() => this.o.enforce());
+        const r = await ctx.work.run(() => this.options.enforce());
         for (const s of r.restarted) restarted.add(s);
         did.push(r.written.length > 0 ? `reinstalled ${r.written.join(", ")}` : "files already as desired");
         if (r.failed.length > 0) ok = false;
       } else if (step.kind === "restart") {
         if (restarted.has(step.service)) continue;
-        const r = await ctx.work.run(() => this.o.restart(step.service));
+        const r = await ctx.work.run(() => this.options.restart(step.service));
         restarted.add(step.service);
         did.push(r.ok ? `restarted ${step.service}` : `restart of ${step.service} failed: ${r.error}`);
         if (!r.ok) ok = false;

@@ -3,15 +3,18 @@
 // until it runs again or a new desired state arrives. It also restarts a service on request (a remedy, the
 // coordinator's repair frame) and says how each service looks to it (serviceHint, for the status report).
 //
-// check() runs in the healer's periodic pass (pass.ts), which asks nextAttemptIn() so that a service
-// waiting for its next attempt is looked at when that time comes; it owns no timer of its own. stop() ends a
-// check in progress at its next service.
-import { ServiceLife } from "../services/life.js";
-import type { ServiceManager } from "../services/manager.js";
+// What it knows of each service is the service owner's (services/life.ts): whether it ran when last seen,
+// and when it was last (re)started, by the healer or an apply. From start() to stop() it checks every
+// service on its own periodic timer (pass.ts), brought forward to when a start attempt is due, and listens
+// to the owner's "stopped": a service someone's check (a health probe, the status) found gone is looked at
+// again settleMs later, on its own, not only at the next pass; if it runs again by then (an admin's
+// `rcctl restart` stopped and started it), the healer leaves it alone. stop() also ends a check in
+// progress at its next service.
 import type { ServiceHealthHint } from "../status.js";
 import {
   afterAttempt,
   decide,
+  dueAt,
   newRecord,
   phaseOf,
   type ServicePhase,
@@ -19,11 +22,10 @@ import {
   settle,
 } from "./backoff.js";
 import type { HealContext } from "./context.js";
+import { PeriodicPass } from "./pass.js";
 
 export interface RestarterOptions {
   ctx: HealContext;
-  /** The owner of the services' life: it checks after each start and tells the health monitor. */
-  services: ServiceManager | ServiceLife;
   /** A service's state (ok/starting/backoff/failed) changed. */
   onChange?: () => void;
 }
@@ -33,20 +35,48 @@ export type StartOutcome = { ok: true } | { ok: false; error: string };
 export class Restarter {
   readonly #ctx: HealContext;
   readonly #records = new Map<string, ServiceRecord>();
-  readonly #running = new Map<string, boolean>();
   readonly #phases = new Map<string, ServicePhase>();
+  readonly #pass: PeriodicPass;
+  #unsubscribe: (() => void) | null = null;
+  /** A check of its own runs (its pass re-arms the timer after it). */
+  #checking = false;
+  #started = false;
   #stopped = false;
 
-  readonly #life: ServiceLife;
-
-  constructor(private readonly o: RestarterOptions) {
-    this.#ctx = o.ctx;
-    this.#life = ServiceLife.of(o.services);
+  constructor(private readonly options: RestarterOptions) {
+    this.#ctx = options.ctx;
+    this.#pass = new PeriodicPass({
+      ctx: options.ctx,
+      run: () => this.check(),
+      dueIn: () => this.nextAttemptIn(),
+      logLine: "heal pass",
+    });
   }
 
-  /** Idempotent: a check in progress ends at its next service. */
+  /** Completed periodic checks (tests wait on it instead of sleeping). */
+  get passes(): number {
+    return this.#pass.passes;
+  }
+
+  /** Listens to the owner's "stopped" and arms the periodic check. */
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#unsubscribe = this.#ctx.life.on("stopped", (e) => this.#onStopped(e.service));
+    this.#pass.start();
+  }
+
+  /** Idempotent: no more events heard, no timer; a check in progress ends at its next service. */
   stop(): void {
     this.#stopped = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#pass.stop();
+  }
+
+  /** One check of every service now, queued behind the repair in progress. */
+  pass(): Promise<void> {
+    return this.#pass.now();
   }
 
   /**
@@ -65,10 +95,12 @@ export class Restarter {
   /** Milliseconds until the earliest start attempt a stopped service waits for; undefined: none waits. */
   nextAttemptIn(): number | undefined {
     const now = this.#ctx.clock.now();
+    const p = this.#ctx.tuning.restart;
     let next: number | undefined;
     for (const [name, rec] of this.#records) {
-      if (rec.gaveUp || rec.attempts === 0 || this.#running.get(name) !== false) continue;
-      next = Math.min(next ?? Number.POSITIVE_INFINITY, rec.nextAttemptAt - now);
+      if (rec.gaveUp || (rec.attempts === 0 && rec.stoppedAt === null)) continue;
+      if (this.#ctx.life.lastSeen(name) !== false) continue;
+      next = Math.min(next ?? Number.POSITIVE_INFINITY, dueAt(rec, p) - now);
     }
     return next;
   }
@@ -76,7 +108,7 @@ export class Restarter {
   /** The service's state as the restarter sees it, for the status report; undefined before its first check. */
   serviceHint(name: string): ServiceHealthHint | undefined {
     const rec = this.#records.get(name);
-    const running = this.#running.get(name);
+    const running = this.#ctx.life.lastSeen(name);
     if (!rec || running === undefined) return undefined;
     const state = this.#phase(name, rec, running);
     const p = this.#ctx.tuning.restart;
@@ -109,6 +141,15 @@ export class Restarter {
 
   /** Checks every managed service in start order and starts what is not running. Runs inside ctx.work. */
   async check(): Promise<void> {
+    this.#checking = true;
+    try {
+      await this.#check();
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #check(): Promise<void> {
     const ctx = this.#ctx;
     const desired = ctx.desired;
     if (!desired) return;
@@ -117,7 +158,8 @@ export class Restarter {
       if (this.#stopped || ctx.busy() || ctx.desired !== desired) return;
       let running: boolean;
       try {
-        running = await this.#life.check(s.name);
+        // A running service found gone here is told as "stopped" (#onStopped), before its record is read.
+        running = await ctx.life.check(s.name);
       } catch (err) {
         ctx.log.warn({ service: s.name, err: (err as Error).message }, "rcctl check failed");
         continue;
@@ -144,7 +186,6 @@ export class Restarter {
       } else if (d.kind === "start") {
         const r = await this.startAndCheck(s.name, "start");
         rec = afterAttempt(rec, ctx.clock.now(), p, r.ok, r.ok ? null : r.error);
-        running = r.ok;
         const of = `attempt ${d.attempt} of ${p.maxAttempts}`;
         const next = Math.round((rec.nextAttemptAt - ctx.clock.now()) / 1000);
         ctx.event(
@@ -157,7 +198,6 @@ export class Restarter {
         );
       }
       this.#records.set(s.name, rec);
-      this.#running.set(s.name, running);
     }
     this.#notifyPhases();
   }
@@ -169,25 +209,33 @@ export class Restarter {
    */
   async startAndCheck(name: string, verb: "start" | "restart"): Promise<StartOutcome> {
     try {
-      const r = verb === "start" ? await this.#life.start(name) : await this.#life.restart(name);
-      this.#ctx.startedAt.set(name, this.#ctx.clock.now());
-      if (!r.ok) return { ok: false, error: r.detail.slice(0, 500) };
-      this.#running.set(name, true);
-      return { ok: true };
+      const life = this.#ctx.life;
+      const r = verb === "start" ? await life.start(name) : await life.restart(name);
+      return r.ok ? { ok: true } : { ok: false, error: r.detail.slice(0, 500) };
     } catch (err) {
       return { ok: false, error: (err as Error).message.slice(0, 500) };
     }
   }
 
   #phase(name: string, rec: ServiceRecord, running: boolean): ServicePhase {
-    const ctx = this.#ctx;
-    return phaseOf(rec, running, ctx.clock.now(), ctx.grace(name), ctx.startedAt.get(name) ?? null);
+    return phaseOf(rec, running, this.#ctx.inGrace(name));
+  }
+
+  /**
+   * The owner found a running service gone: its start attempt is due settleMs from now (someone may be
+   * restarting it), looked at then by the periodic check brought forward.
+   */
+  #onStopped(name: string): void {
+    const rec = this.#records.get(name);
+    if (!rec || this.#stopped) return;
+    this.#records.set(name, { ...rec, stoppedAt: this.#ctx.clock.now() });
+    if (!this.#checking) this.#pass.rearm();
   }
 
   #notifyPhases(): void {
     let changed = false;
     for (const [name, rec] of this.#records) {
-      const running = this.#running.get(name);
+      const running = this.#ctx.life.lastSeen(name);
       if (running === undefined) continue;
       const ph = this.#phase(name, rec, running);
       if (this.#phases.get(name) !== ph) {
@@ -195,13 +243,11 @@ export class Restarter {
         changed = true;
       }
     }
-    if (changed) this.o.onChange?.();
+    if (changed) this.options.onChange?.();
   }
 
   #forget(name: string): void {
     this.#records.delete(name);
-    this.#running.delete(name);
-    this.#ctx.startedAt.delete(name);
     this.#phases.delete(name);
   }
 }

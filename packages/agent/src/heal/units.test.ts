@@ -7,15 +7,10 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
-import {
-  type AgentEvent,
-  type HealthSignal,
-  type NodeDesired,
-  type NodeDesiredInput,
-  NodeDesired as NodeDesiredSchema,
-} from "@vmmeet/shared";
+import type { AgentEvent, HealthSignal, NodeDesired, NodeDesiredInput } from "@vmmeet/shared";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
@@ -33,33 +28,45 @@ import { type HealerTuningInput, healerTuning } from "./tuning.js";
 const log = pino({ level: "silent" });
 const T0 = Date.parse("2026-12-01T12:00:00Z");
 
+const HOSTS = {
+  path: "/etc/hosts",
+  content: "100.64.2.3 xmpp\n",
+  mode: "0644",
+  owner: "root",
+  group: "wheel",
+};
+
 function desired(over: Partial<NodeDesiredInput> = {}): NodeDesired {
-  return NodeDesiredSchema.parse({
-    node: "jicofo",
-    role: "jicofo",
-    files: [
-      { path: "/etc/hosts", content: "100.64.2.3 xmpp\n", mode: "0644", owner: "root", group: "wheel" },
-    ],
-    services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 30 }],
-    actions: [],
-    health: { release: 9646 },
-    ...over,
-  } satisfies NodeDesiredInput);
+  return jicofoDesired(
+    [HOSTS],
+    {},
+    {
+      services: [{ name: "jicofo", flags: null, order: 20, graceSeconds: 30 }],
+      ...over,
+    },
+  );
 }
 
-function context(tuning: HealerTuningInput = {}, o: { busy?: () => boolean; random?: () => number } = {}) {
+function context(
+  tuning: HealerTuningInput = {},
+  options: { busy?: () => boolean; random?: () => number; fake?: FakeServiceManager } = {},
+) {
   const clock = new ManualClock(T0);
   const events: AgentEvent[] = [];
+  const fake = options.fake ?? new FakeServiceManager({ jicofo: {} });
+  // The service owner on the healer's clock, as the daemon builds them.
+  const life = new ServiceLife(fake, { now: () => clock.now() });
   const ctx = new HealContext({
     clock,
-    random: o.random ?? (() => 0.5),
+    random: options.random ?? (() => 0.5),
     log,
     tuning: healerTuning({ watch: false, ...tuning }),
-    ...(o.busy ? { busy: o.busy } : {}),
+    life,
+    ...(options.busy ? { busy: options.busy } : {}),
     onEvent: (e) => events.push(e),
   });
   ctx.desired = desired();
-  return { clock, ctx, events };
+  return { clock, ctx, events, fake, life };
 }
 
 const noChange = (): EnforceOutcome => ({ written: [], restarted: [], failed: [], actions: [] });
@@ -84,11 +91,14 @@ describe("HealContext", () => {
     expect(ctx.allow(runs, 2)).toBe(true);
   });
 
-  it("takes each service's grace period from the desired state", () => {
-    const { clock, ctx } = context();
+  it("takes each service's grace period from the desired state, its start time from the owner", async () => {
+    const { clock, ctx, life } = context();
     expect(ctx.grace("jicofo")).toBe(30_000);
+    expect(life.graceMs("jicofo")).toBe(30_000);
     expect(ctx.grace("unknown")).toBe(10_000);
-    ctx.startedAt.set("jicofo", clock.now());
+    expect(ctx.inGrace("jicofo")).toBe(false);
+    // Anyone's start through the owner (an apply's, the healer's) begins it.
+    await life.restart("jicofo");
     clock.advance(29_999);
     expect(ctx.inGrace("jicofo")).toBe(true);
     clock.advance(1);
@@ -98,22 +108,22 @@ describe("HealContext", () => {
 
 describe("Restarter", () => {
   function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManager({ jicofo: {} })) {
-    const c = context(tuning);
+    const c = context(tuning, { fake });
     const told: string[] = [];
     let changes = 0;
     // The service owner tells the health monitor; the test listens where the monitor does.
-    const life = ServiceLife.of(fake);
-    life.on("starting", (e) => told.push(`started ${e.service} after ${fake.actions.length} rcctl actions`));
-    life.on("running", (e) => told.push(`running ${e.service}`));
+    c.life.on("starting", (e) =>
+      told.push(`started ${e.service} after ${fake.actions.length} rcctl actions`),
+    );
+    c.life.on("running", (e) => told.push(`running ${e.service}`));
     const restarter = new Restarter({
       ctx: c.ctx,
-      services: life,
       onChange: () => {
         changes += 1;
       },
     });
     restarter.configure();
-    return { ...c, fake, told, restarter, changes: () => changes };
+    return { ...c, told, restarter, changes: () => changes };
   }
 
   it("startAndCheck: announces the start before rcctl runs, then has the running service probed", async () => {
@@ -121,7 +131,8 @@ describe("Restarter", () => {
     expect(await t.restarter.startAndCheck("jicofo", "restart")).toEqual({ ok: true });
     expect(t.fake.calls).toEqual(["restart jicofo", "check jicofo"]);
     expect(t.told).toEqual(["started jicofo after 0 rcctl actions", "running jicofo"]);
-    expect(t.ctx.startedAt.get("jicofo")).toBe(T0);
+    expect(t.life.startedAt("jicofo")).toBe(T0);
+    expect(t.ctx.inGrace("jicofo")).toBe(true);
   });
 
   it("startAndCheck: a start rcctl reports ok but whose process is gone fails, and is not probed", async () => {
@@ -164,15 +175,14 @@ describe("Restarter", () => {
   it("does nothing after stop(), and while the daemon applies", async () => {
     let busy = true;
     const c = context({}, { busy: () => busy });
-    const fake = new FakeServiceManager({ jicofo: {} });
-    const restarter = new Restarter({ ctx: c.ctx, services: fake });
+    const restarter = new Restarter({ ctx: c.ctx });
     restarter.configure();
     await restarter.check();
-    expect(fake.calls).toEqual([]);
+    expect(c.fake.calls).toEqual([]);
     busy = false;
     restarter.stop();
     await restarter.check();
-    expect(fake.calls).toEqual([]);
+    expect(c.fake.calls).toEqual([]);
   });
 
   it("restartService: queued, reported with its reason", async () => {
@@ -193,6 +203,7 @@ describe("PeriodicPass", () => {
         runs += 1;
       },
       dueIn: () => due,
+      logLine: "test pass",
     });
     expect(c.clock.pending).toBe(0);
     pass.start();
@@ -219,6 +230,7 @@ describe("PeriodicPass", () => {
       run: async () => {
         runs += 1;
       },
+      logLine: "test pass",
     });
     await pass.now();
     busy = false;
@@ -228,6 +240,20 @@ describe("PeriodicPass", () => {
     c.ctx.desired = desired();
     await pass.now();
     expect([runs, pass.passes]).toEqual([1, 1]);
+  });
+
+  it("does not poll an apply in progress for what is due: a second later at the soonest", async () => {
+    const c = context({ intervalMs: 10_000, jitter: 0 }, { busy: () => true });
+    const pass = new PeriodicPass({ ctx: c.ctx, run: async () => {}, dueIn: () => 0, logLine: "test pass" });
+    pass.start();
+    expect(c.clock.nextAt).toBe(T0 + 20);
+    c.clock.advance(20);
+    await waitFor(() => c.clock.pending === 1 && c.clock.nextAt !== T0 + 20, {
+      what: "re-armed",
+      intervalMs: 0,
+    });
+    expect(c.clock.nextAt).toBe(T0 + 20 + 1000);
+    pass.stop();
   });
 });
 
@@ -328,7 +354,7 @@ describe("RemedyRunner", () => {
   it("leaves a service inside its grace period alone; stop() ends a wait as not cured", async () => {
     const t = setup();
     t.runner.start();
-    t.ctx.startedAt.set("jicofo", t.clock.now());
+    await t.life.restart("jicofo");
     t.emit(failed("xmpp-not-connected"));
     expect(t.clock.pending).toBe(0);
     t.clock.advance(5000);
@@ -384,8 +410,10 @@ describe("DriftRepair", () => {
     });
     drift.start();
     expect([...w.listeners.keys()].sort()).toEqual([path.join(dir, "etc"), path.join(dir, "etc/hosts")]);
+    // Its own periodic compare, at the interval.
+    expect([c.clock.pending, c.clock.nextAt]).toEqual([1, T0 + 15_000]);
     w.listeners.get(path.join(dir, "etc"))!("rename", "hosts");
-    expect(c.clock.pending).toBe(1);
+    expect([c.clock.pending, c.clock.nextAt]).toEqual([2, T0 + 250]);
     c.clock.advance(249);
     expect(enforced).toBe(0);
     c.clock.advance(1);

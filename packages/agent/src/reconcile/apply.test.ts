@@ -1,34 +1,26 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { NodeDesired, type NodeDesiredInput } from "@vmmeet/shared";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
+import { engineOn } from "../../../../test/helpers/agent-engine.js";
 import { capturingLogger } from "../../../../test/helpers/capture-log.js";
 import { jicofoConf } from "../../../../test/helpers/jicofo-desired.js";
+import { tempRootEach } from "../../../../test/helpers/temp-root.js";
 import { accountFile } from "../actions/prosody.js";
 import type { CommandRunner } from "../actions/runner.js";
 import { FakeServiceManager } from "../services/fake.js";
 import { ServiceLife } from "../services/life.js";
 import { fileStates } from "../status.js";
 import { lenientAccounts, UnknownAccountError } from "./accounts.js";
-import { ApplyEngine } from "./engine.js";
+import type { ApplyEngine } from "./engine.js";
 
 const PASSWORD = "s3cret-Focus-pw";
 
-let dir: string;
-let root: string;
-let stateDir: string;
+const tmp = tempRootEach("vmmeet-apply-");
 let logLines: string[];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "vmmeet-apply-"));
-  root = path.join(dir, "root");
-  stateDir = path.join(dir, "state");
-  await mkdir(root);
   logLines = [];
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
 });
 
 const logger = () => capturingLogger(logLines);
@@ -39,7 +31,7 @@ function fakeProsodyctl(calls: string[][]): CommandRunner {
     async run(_file, args) {
       calls.push([...args]);
       if (args[0] === "register") {
-        const f = path.join(root, accountFile("/var/prosody", args[2]!, args[1]!));
+        const f = path.join(tmp.root, accountFile("/var/prosody", args[2]!, args[1]!));
         await mkdir(path.dirname(f), { recursive: true });
         await writeFile(f, "return {};\n");
       }
@@ -52,15 +44,7 @@ function engine(
   services: FakeServiceManager,
   extra: Partial<ConstructorParameters<typeof ApplyEngine>[0]> = {},
 ) {
-  return new ApplyEngine({
-    root,
-    stateDir,
-    services,
-    accounts: lenientAccounts(),
-    log: logger(),
-    runner: fakeProsodyctl([]),
-    ...extra,
-  });
+  return engineOn(tmp, { services, log: logger(), runner: fakeProsodyctl([]), ...extra });
 }
 
 function jicofoNode(
@@ -104,6 +88,15 @@ function jicofoServices() {
   });
 }
 
+/** jicofo's node applied as generation `generation`, its rcctl calls forgotten: what the next apply does. */
+async function appliedJicofo(generation = 1) {
+  const svc = jicofoServices();
+  const e = engine(svc);
+  await e.apply(jicofoNode(), generation);
+  svc.calls.length = 0;
+  return { svc, e };
+}
+
 describe("applyDesired", () => {
   it("writes files with their modes, enables before setting flags, starts, and checks", async () => {
     const svc = jicofoServices();
@@ -111,10 +104,12 @@ describe("applyDesired", () => {
     expect(r.outcome).toBe("applied");
     expect(r.changed).toBe(true);
     expect(r.files.map((f) => f.status)).toEqual(["written", "written", "written"]);
-    const st = await stat(path.join(root, "etc/jicofo/jicofo.conf"));
+    const st = await stat(path.join(tmp.root, "etc/jicofo/jicofo.conf"));
     expect(st.mode & 0o7777).toBe(0o640);
-    expect((await stat(path.join(root, "etc/jicofo"))).mode & 0o777).toBe(0o755);
-    expect(await readFile(path.join(root, "etc/jicofo/jicofo.conf"), "utf8")).toBe("jicofo { xmpp {} }\n");
+    expect((await stat(path.join(tmp.root, "etc/jicofo"))).mode & 0o777).toBe(0o755);
+    expect(await readFile(path.join(tmp.root, "etc/jicofo/jicofo.conf"), "utf8")).toBe(
+      "jicofo { xmpp {} }\n",
+    );
     // one syslogd reload for syslog.conf and the new log file together, before jicofo starts
     expect(svc.actions).toEqual([
       "enable jicofo",
@@ -125,7 +120,7 @@ describe("applyDesired", () => {
     // every start/reload is followed by a check
     const i = svc.calls.indexOf("start jicofo");
     expect(svc.calls[i + 1]).toBe("check jicofo");
-    expect((await stat(path.join(root, "var/log/jicofo"))).mode & 0o777).toBe(0o640);
+    expect((await stat(path.join(tmp.root, "var/log/jicofo"))).mode & 0o777).toBe(0o640);
     expect(r.actions).toEqual([
       {
         kind: "action",
@@ -142,10 +137,7 @@ describe("applyDesired", () => {
   });
 
   it("changes nothing and restarts nothing the second time", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const r = await e.apply(jicofoNode(), 1);
     expect(r.outcome).toBe("applied");
     expect(r.changed).toBe(false);
@@ -205,7 +197,7 @@ describe("applyDesired", () => {
     const d = NodeDesired.parse(jicofoNode("jicofo { xmpp { a = 1 } }\n"));
     const r = await e.apply(d, 2);
     expect(r.files.map((f) => f.status)).toEqual(["written", "unchanged", "unchanged"]);
-    const onDisk = await fileStates(d, root, lenientAccounts());
+    const onDisk = await fileStates(d, tmp.root, lenientAccounts());
     expect(onDisk.every((f) => f.sha256 !== null)).toBe(true);
     expect(Object.values(r.observedFiles ?? {})).toEqual(onDisk);
     expect(Object.values(first.observedFiles ?? {})).toHaveLength(3);
@@ -248,10 +240,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts only the service of a changed file, once, even when it could only be reloaded", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const d = jicofoNode("jicofo { xmpp { a = 1 } }\n");
     d.files[1]!.content = "JICOFO_MAXMEM=2G\n"; // both jicofo files change: still one restart
     d.files[1]!.notify = [{ service: "jicofo", action: "reload" }];
@@ -261,10 +250,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts instead of reloading when rc_reload=NO", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     const d = jicofoNode("changed\n");
     d.files[0]!.notify = [{ service: "jicofo", action: "reload" }];
     const r = await e.apply(d, 2);
@@ -273,10 +259,7 @@ describe("applyDesired", () => {
   });
 
   it("restarts a running service whose flags changed, and never disables it", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 1);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo();
     await e.apply(jicofoNode(undefined, "--host=other.example.org"), 2);
     expect(svc.actions).toEqual(["set jicofo flags --host=other.example.org", "restart jicofo"]);
     svc.calls.length = 0;
@@ -334,8 +317,8 @@ describe("applyDesired", () => {
     expect(items).toContain("file /etc/jicofo/../master.passwd");
     expect(items).toContain("service sshd");
     expect(svc.calls).toEqual([]);
-    await expect(stat(path.join(root, "etc"))).rejects.toThrow();
-    await expect(stat(path.join(stateDir, "state.json"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.root, "etc"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.stateDir, "state.json"))).rejects.toThrow();
   });
 
   it("refuses a desired state for another role than the agent's", async () => {
@@ -345,10 +328,10 @@ describe("applyDesired", () => {
   });
 
   it("refuses a path whose parent is a link leading out of the root", async () => {
-    const outside = path.join(dir, "outside");
+    const outside = path.join(tmp.dir, "outside");
     await mkdir(outside);
-    await mkdir(path.join(root, "etc"));
-    await symlink(outside, path.join(root, "etc/jicofo"));
+    await mkdir(path.join(tmp.root, "etc"));
+    await symlink(outside, path.join(tmp.root, "etc/jicofo"));
     const svc = jicofoServices();
     const r = await engine(svc).apply(jicofoNode(), 1);
     expect(r.outcome).toBe("refused");
@@ -357,7 +340,7 @@ describe("applyDesired", () => {
       reason: "/etc/jicofo is a link leading outside the root",
     });
     expect(svc.calls).toEqual([]);
-    await expect(stat(path.join(root, "etc/syslog.conf"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.root, "etc/syslog.conf"))).rejects.toThrow();
     await expect(stat(path.join(outside, "jicofo.conf"))).rejects.toThrow();
   });
 
@@ -378,14 +361,13 @@ describe("applyDesired", () => {
   });
 
   it("ignores a stale generation", async () => {
-    const svc = jicofoServices();
-    const e = engine(svc);
-    await e.apply(jicofoNode(), 5);
-    svc.calls.length = 0;
+    const { svc, e } = await appliedJicofo(5);
     const r = await e.apply(jicofoNode("older\n"), 4);
     expect(r).toMatchObject({ outcome: "stale", current: 5, changed: false });
     expect(svc.calls).toEqual([]);
-    expect(await readFile(path.join(root, "etc/jicofo/jicofo.conf"), "utf8")).toBe("jicofo { xmpp {} }\n");
+    expect(await readFile(path.join(tmp.root, "etc/jicofo/jicofo.conf"), "utf8")).toBe(
+      "jicofo { xmpp {} }\n",
+    );
   });
 
   it("finishes the restart a crash left pending, at start-up", async () => {
@@ -393,39 +375,41 @@ describe("applyDesired", () => {
     await engine(svc).apply(jicofoNode(), 1);
     // As if the agent died after writing the files and before restarting jicofo: nothing differs on disk.
     await writeFile(
-      path.join(stateDir, "pending.json"),
+      path.join(tmp.stateDir, "pending.json"),
       JSON.stringify({ generation: 1, services: { jicofo: "restart" } }),
     );
     svc.calls.length = 0;
     const s = await engine(svc).start();
     expect(s.kind).toBe("enforced");
     expect(svc.actions).toEqual(["restart jicofo"]);
-    await expect(stat(path.join(stateDir, "pending.json"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.stateDir, "pending.json"))).rejects.toThrow();
   });
 
   it("treats a corrupt state file as absent: a new desired state still applies", async () => {
     const svc = jicofoServices();
-    await mkdir(stateDir, { recursive: true });
-    await writeFile(path.join(stateDir, "state.json"), "{ torn");
-    await writeFile(path.join(stateDir, "pending.json"), "[]");
+    await mkdir(tmp.stateDir, { recursive: true });
+    await writeFile(path.join(tmp.stateDir, "state.json"), "{ torn");
+    await writeFile(path.join(tmp.stateDir, "pending.json"), "[]");
     expect((await engine(svc).start()).kind).toBe("empty");
     const r = await engine(svc).apply(jicofoNode(), 1);
     expect(r.outcome).toBe("applied");
     expect(logLines.join("")).toContain("state unreadable");
-    await expect(stat(path.join(stateDir, "pending.json"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.stateDir, "pending.json"))).rejects.toThrow();
   });
 
   it("re-enforces the persisted state in a new engine (coordinator gone)", async () => {
     const svc = jicofoServices();
     await engine(svc).apply(jicofoNode(), 3);
-    await unlink(path.join(root, "etc/jicofo/jicofo.conf"));
+    await unlink(path.join(tmp.root, "etc/jicofo/jicofo.conf"));
     svc.calls.length = 0;
     const s = await engine(svc).start();
     expect(s.kind === "enforced" && s.result.files[0]).toMatchObject({
       status: "written",
       change: "created",
     });
-    expect(await readFile(path.join(root, "etc/jicofo/jicofo.conf"), "utf8")).toBe("jicofo { xmpp {} }\n");
+    expect(await readFile(path.join(tmp.root, "etc/jicofo/jicofo.conf"), "utf8")).toBe(
+      "jicofo { xmpp {} }\n",
+    );
     expect(svc.actions).toEqual(["restart jicofo"]);
   });
 
@@ -438,7 +422,9 @@ describe("applyDesired", () => {
     const r = await e.rollback(2);
     expect(r.outcome).toBe("rolled-back");
     expect(r.files.map((f) => f.path)).toEqual(["/etc/jicofo/jicofo.conf"]);
-    expect(await readFile(path.join(root, "etc/jicofo/jicofo.conf"), "utf8")).toBe("jicofo { xmpp {} }\n");
+    expect(await readFile(path.join(tmp.root, "etc/jicofo/jicofo.conf"), "utf8")).toBe(
+      "jicofo { xmpp {} }\n",
+    );
     expect(svc.actions).toEqual(["restart jicofo"]);
     // the rolled-back state is what a new engine enforces
     svc.calls.length = 0;
@@ -446,7 +432,7 @@ describe("applyDesired", () => {
     expect(s.kind === "enforced" && s.result.changed).toBe(false);
     // rolling back the first generation removes the files it created
     await e.rollback(1);
-    await expect(stat(path.join(root, "etc/jicofo/jicofo.in.sh"))).rejects.toThrow();
+    await expect(stat(path.join(tmp.root, "etc/jicofo/jicofo.in.sh"))).rejects.toThrow();
   });
 
   it("creates prosody users after prosody runs, redacts the password, and is idempotent", async () => {
@@ -486,13 +472,14 @@ describe("applyDesired", () => {
     await e.apply(changed, 2);
     expect(calls).toHaveLength(3);
     // the account vanished (prosody data lost): re-created, and the subscription is redone
-    await unlink(path.join(root, accountFile("/var/prosody", "auth.example.org", "focus")));
+    await unlink(path.join(tmp.root, accountFile("/var/prosody", "auth.example.org", "focus")));
     await e.apply(changed, 2);
     expect(calls.slice(3).map((c) => c[0])).toEqual(["register", "mod_roster_command"]);
-    // state.json must keep it (the agent re-creates the user with the coordinator gone): 0600 in a 0700 dir
-    expect((await stat(path.join(stateDir, "state.json"))).mode & 0o777).toBe(0o600);
-    expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
-    const everything = JSON.stringify([r1, r2]) + logLines.join("") + (await readAll(stateDir, "state.json"));
+    // state.json must keep it (the agent re-creates the user with the coordinator gone): 0600 in a 0700 tmp.dir
+    expect((await stat(path.join(tmp.stateDir, "state.json"))).mode & 0o777).toBe(0o600);
+    expect((await stat(tmp.stateDir)).mode & 0o777).toBe(0o700);
+    const everything =
+      JSON.stringify([r1, r2]) + logLines.join("") + (await readAll(tmp.stateDir, "state.json"));
     expect(everything).not.toContain(PASSWORD);
   });
 

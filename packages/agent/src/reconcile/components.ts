@@ -107,7 +107,7 @@ const acme = steps({
   async ready(actions, running, ctx) {
     for (const a of actions)
       await actionStep(ctx.items, a.kind, a.domain, () =>
-        ctx.deps.acme.ensureCertificate(a, running, ctx.deps.services.manager),
+        ctx.deps.acme.ensureCertificate(a, running, ctx.deps.services),
       );
   },
 });

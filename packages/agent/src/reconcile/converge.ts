@@ -20,10 +20,11 @@ export async function converge(
   it: ServiceItem,
   deps: ApplyDeps,
   log: Logger,
-  o: ConvergeOptions,
+  options: ConvergeOptions,
 ): Promise<void> {
   try {
-    const hooked = o.action !== undefined ? deps.hooks?.notify(name, o.action, o.ctx) : null;
+    const hooked =
+      options.action !== undefined ? deps.hooks?.notify(name, options.action, options.ctx) : null;
     if (hooked) {
       // pf is no rc.d daemon: pfctl loads its rules (rcctl knows it only as the special variable pf=YES).
       const r = await hooked;
@@ -39,9 +40,10 @@ export async function converge(
     // Asked now, not answered from an earlier observation: what the apply does depends on it.
     const running = await life.check(name);
     let r: LifeResult | null = null;
-    if (!running && o.startIfStopped) r = await life.start(name);
-    else if (o.action === "restart" || (o.action === "reload" && !running)) r = await life.restart(name);
-    else if (o.action === "reload") {
+    if (!running && options.startIfStopped) r = await life.start(name);
+    else if (options.action === "restart" || (options.action === "reload" && !running))
+      r = await life.restart(name);
+    else if (options.action === "reload") {
       const hooks = deps.hooks;
       r = await life.reload(name, hooks ? (s) => hooks.reload(s) : undefined);
     }

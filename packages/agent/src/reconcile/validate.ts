@@ -49,29 +49,21 @@ export function validateDesired(
   const effRole = role ?? claimed;
   const knownRole = typeof effRole === "string" && NodeDesiredSchema.shape.role.safeParse(effRole).success;
   if (knownRole) {
-    const seen = new Set<string>();
-    for (const f of asArray(raw["files"])) {
-      const p = f["path"];
-      if (typeof p !== "string") continue;
-      const why = pathRefusal(effRole, p);
-      if (why) refusals.push({ item: `file ${p}`, reason: why });
-      if (seen.has(p)) refusals.push({ item: `file ${p}`, reason: "listed twice" });
-      seen.add(p);
-      for (const n of asArray(f["notify"])) {
-        const s = n["service"];
-        const nwhy = typeof s === "string" ? serviceRefusal(effRole, s) : null;
-        if (nwhy) refusals.push({ item: `service ${String(s)} (notified by ${p})`, reason: nwhy });
-      }
-    }
-    const names = new Set<string>();
-    for (const s of asArray(raw["services"])) {
-      const n = s["name"];
-      if (typeof n !== "string") continue;
-      const why = serviceRefusal(effRole, n);
-      if (why) refusals.push({ item: `service ${n}`, reason: why });
-      if (names.has(n)) refusals.push({ item: `service ${n}`, reason: "listed twice" });
-      names.add(n);
-    }
+    eachNamed(
+      raw["files"],
+      "path",
+      "file",
+      (p) => pathRefusal(effRole, p),
+      refusals,
+      (p, f) => {
+        for (const n of asArray(f["notify"])) {
+          const s = n["service"];
+          const nwhy = typeof s === "string" ? serviceRefusal(effRole, s) : null;
+          if (nwhy) refusals.push({ item: `service ${String(s)} (notified by ${p})`, reason: nwhy });
+        }
+      },
+    );
+    eachNamed(raw["services"], "name", "service", (n) => serviceRefusal(effRole, n), refusals);
     for (const a of asArray(raw["actions"])) {
       if (a["kind"] === "syslog-logfile" && typeof a["path"] === "string") {
         const why = logfileRefusal(a["path"]);
@@ -95,6 +87,30 @@ export function validateDesired(
   }
   if (refusals.length > 0 || !parsed.success) return { desired: null, refusals };
   return { desired: parsed.data, refusals: [] };
+}
+
+/**
+ * Each entry of `list` whose `key` is a string (item "WHAT NAME"): refused for `refuse`'s reason and when
+ * listed twice, then handed to `each`, in order.
+ */
+function eachNamed(
+  list: unknown,
+  key: string,
+  what: string,
+  refuse: (name: string) => string | null,
+  refusals: Refusal[],
+  each?: (name: string, entry: Record<string, unknown>) => void,
+): void {
+  const seen = new Set<string>();
+  for (const entry of asArray(list)) {
+    const name = entry[key];
+    if (typeof name !== "string") continue;
+    const why = refuse(name);
+    if (why) refusals.push({ item: `${what} ${name}`, reason: why });
+    if (seen.has(name)) refusals.push({ item: `${what} ${name}`, reason: "listed twice" });
+    seen.add(name);
+    each?.(name, entry);
+  }
 }
 
 function asArray(v: unknown): Record<string, unknown>[] {

@@ -156,6 +156,37 @@ describe("ServiceLife cache", () => {
     expect(events).toMatchObject([{ kind: "stopped", service: "jicofo" }]);
   });
 
+  it("says running again (no step: someone else started it) when a check finds a stopped service back", async () => {
+    const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
+    const { life, events, advance } = owner(services);
+    await life.check("jicofo");
+    services.services.get("jicofo")!.running = false;
+    await life.check("jicofo");
+    services.services.get("jicofo")!.running = true;
+    // However old the last observation: `rcctl restart` by hand, minutes later.
+    advance(60_000);
+    await life.check("jicofo");
+    await life.check("jicofo");
+    expect(events).toMatchObject([
+      { kind: "stopped", service: "jicofo" },
+      { kind: "running", service: "jicofo", step: null },
+    ]);
+  });
+
+  it("keeps the last answer past its freshness for lastSeen; false after a start rcctl failed", async () => {
+    const services = new FakeServiceManager({ jicofo: { enabled: true, running: true } });
+    const { life, advance } = owner(services);
+    expect(life.lastSeen("jicofo")).toBeUndefined();
+    await life.check("jicofo");
+    advance(60_000);
+    expect([life.cached("jicofo"), life.lastSeen("jicofo")]).toEqual([undefined, true]);
+    const svc = services.services.get("jicofo")!;
+    svc.running = false;
+    svc.startFails = true;
+    expect((await life.restart("jicofo")).ok).toBe(false);
+    expect(life.lastSeen("jicofo")).toBe(false);
+  });
+
   it("keeps the flags read until a change to rc.conf.local makes them unknown", async () => {
     const services = new FakeServiceManager({ jicofo: { enabled: true, flags: "--a" } });
     const { life } = owner(services);

@@ -3,7 +3,9 @@
 // matched (rc_bg=YES waits daemon_timeout and still says ok; docs/openbsd-rc.md section 2). It keeps what
 // it last saw of each service (running or not, its flags, when the agent last (re)started it) and its
 // grace period, and tells its listeners as it happens: the health monitor begins a grace period on
-// "starting" and probes on "running", so nobody has to pass rcctl's answers along by hand.
+// "starting" and probes on "running" and "stopped"; the healer reads the start times, grace periods and
+// last observations from here, and its restarter looks again at a service the owner says "stopped"; so
+// nobody has to pass rcctl's answers along by hand.
 import { DEFAULT_GRACE_SECONDS } from "@vmmeet/shared";
 import type { ServiceActionResult, ServiceManager, ServiceOutcome } from "./manager.js";
 
@@ -13,8 +15,11 @@ export type LifeStep = "started" | "restarted" | "reloaded";
 export type LifeEvent =
   /** The agent is about to (re)start the service: its grace period begins, older log lines are the old process's. */
   | { kind: "starting"; service: string; at: number }
-  /** The check after a start, restart or reload found the process. */
-  | { kind: "running"; service: string; at: number; step: LifeStep }
+  /**
+   * The check after a start, restart or reload found the process; or, with `step` null, a check found
+   * running again a service last seen stopped (someone else started it: an admin's `rcctl restart`).
+   */
+  | { kind: "running"; service: string; at: number; step: LifeStep | null }
   /** The service was running as last seen, and a check (or the check after an action) finds no process. */
   | { kind: "stopped"; service: string; at: number };
 
@@ -36,7 +41,10 @@ export type LifeResult =
 export type Reloader = (service: string) => Promise<ServiceActionResult> | null;
 
 export interface ServiceLifeOptions {
-  /** Time source (tests drive it by hand). */
+  /**
+   * Time source of its observations and start times: the VM's clock (the agent's --clock-offset), the one
+   * the healer reads too; tests drive it by hand.
+   */
   now?: () => number;
   /**
    * How long an observation answers "is it running?" (and "which flags?") without asking rcctl again: long
@@ -57,6 +65,8 @@ export class ServiceLife {
   readonly #now: () => number;
   readonly #freshMs: number;
   readonly #running = new Map<string, Seen<boolean>>();
+  /** What the last check said (or false after an action rcctl failed), however old: see lastSeen. */
+  readonly #last = new Map<string, boolean>();
   readonly #flags = new Map<string, Seen<string>>();
   readonly #startedAt = new Map<string, number>();
   readonly #graceMs = new Map<string, number>();
@@ -68,15 +78,15 @@ export class ServiceLife {
 
   constructor(
     readonly manager: ServiceManager,
-    o: ServiceLifeOptions = {},
+    options: ServiceLifeOptions = {},
   ) {
-    this.#now = o.now ?? Date.now;
-    this.#freshMs = o.freshMs ?? DEFAULT_FRESH_MS;
+    this.#now = options.now ?? Date.now;
+    this.#freshMs = options.freshMs ?? DEFAULT_FRESH_MS;
   }
 
   /** The owner of `services`: itself when it is one already (shared by the daemon and the health monitor). */
-  static of(services: ServiceManager | ServiceLife, o?: ServiceLifeOptions): ServiceLife {
-    return services instanceof ServiceLife ? services : new ServiceLife(services, o);
+  static of(services: ServiceManager | ServiceLife, options?: ServiceLifeOptions): ServiceLife {
+    return services instanceof ServiceLife ? services : new ServiceLife(services, options);
   }
 
   /** The desired state's services: their grace periods (ServiceEntry.graceSeconds). */
@@ -95,10 +105,13 @@ export class ServiceLife {
     return this.#startedAt.get(service);
   }
 
-  /** Whether the service is inside its grace period after the agent (re)started it. */
-  inGrace(service: string): boolean {
+  /**
+   * Whether the service is inside its grace period after the agent (re)started it, measured on this
+   * owner's clock; `graceMs` overrides the desired state's (the healer's test tuning).
+   */
+  inGrace(service: string, graceMs = this.graceMs(service)): boolean {
     const at = this.#startedAt.get(service);
-    return at !== undefined && this.#now() - at < this.graceMs(service);
+    return at !== undefined && this.#now() - at < graceMs;
   }
 
   /** Subscribes to one kind of event; returns the unsubscribe function. */
@@ -162,6 +175,14 @@ export class ServiceLife {
   cached(service: string): boolean | undefined {
     const s = this.#running.get(service);
     return s !== undefined && this.#now() - s.at < this.#freshMs ? s.value : undefined;
+  }
+
+  /**
+   * Whether the service ran when last seen, however long ago (undefined: never asked): what the healer
+   * reports between its checks. False after a start or restart rcctl failed.
+   */
+  lastSeen(service: string): boolean | undefined {
+    return this.#last.get(service);
   }
 
   // --- rc.conf.local ---------------------------------------------------------------------------------
@@ -241,6 +262,7 @@ export class ServiceLife {
     if (!r.ok) {
       // After a failed action nothing is known of the process: the next question asks rcctl.
       this.#running.delete(service);
+      if (verb !== "reload") this.#last.set(service, false);
       return {
         ok: false,
         step: null,
@@ -258,18 +280,25 @@ export class ServiceLife {
         detail: `rcctl ${verb} said ${r.outcome}, but rcctl check finds no process (it exited, or its pexp never matches)`,
       };
     }
-    const e = { kind: "running", service, at: this.#now(), step } as const;
+    this.#tellRunning(service, this.#now(), step);
+    return { ok: true, step, running: true };
+  }
+
+  /** Tells "running" (held while an apply runs: see hold). */
+  #tellRunning(service: string, at: number, step: LifeStep | null): void {
+    const e = { kind: "running", service, at, step } as const;
     if (this.#held) this.#held.push(e);
     else this.#emit(e);
-    return { ok: true, step, running: true };
   }
 
   #see(service: string, running: boolean): void {
     const before = this.#running.get(service)?.value;
     const at = this.#now();
     this.#running.set(service, { value: running, at });
+    this.#last.set(service, running);
     if (this.#held) this.#heldSeen.add(service);
     if (before === true && !running) this.#emit({ kind: "stopped", service, at });
+    else if (before === false && running) this.#tellRunning(service, at, null);
   }
 
   #emit(e: LifeEvent): void {
