@@ -4,9 +4,6 @@ import { lenientAccounts } from "../../packages/agent/src/reconcile/accounts.js"
 import { ApplyEngine, type ApplyEngineOptions } from "../../packages/agent/src/reconcile/engine.js";
 import type { TempRoot } from "./temp-root.js";
 
-export function engineOn(
-  t: TempRoot,
-  options: Omit<ApplyEngineOptions, "root" | "stateDir">,
-): ApplyEngine {
+export function engineOn(t: TempRoot, options: Omit<ApplyEngineOptions, "root" | "stateDir">): ApplyEngine {
   return new ApplyEngine({ root: t.root, stateDir: t.stateDir, accounts: lenientAccounts(), ...options });
 }
