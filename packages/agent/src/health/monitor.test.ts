@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { appendFile, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ManualClock } from "@vmmeet/node";
@@ -8,8 +10,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../../test/helpers/wait.js";
 import { FakeServiceManager } from "../services/fake.js";
 import { ServiceLife } from "../services/life.js";
-import { HealthMonitor } from "./monitor.js";
+import { HealthMonitor, SETTLE_PROBE_MS } from "./monitor.js";
 import { JsonFileOffsetStore } from "./offsetStore.js";
+import type { ProbeOptions } from "./probes.js";
 
 const dirs: string[] = [];
 const monitors: HealthMonitor[] = [];
@@ -38,7 +41,13 @@ const jicofoDesired = NodeDesired.parse({
 const VM_TIME = Date.parse("2023-03-01T12:00:00.000Z");
 
 async function setup(
-  options: { ownLog?: boolean; probeIntervalMs?: number; dir?: string; now?: () => number } = {},
+  options: {
+    ownLog?: boolean;
+    probeIntervalMs?: number;
+    dir?: string;
+    now?: () => number;
+    probe?: ProbeOptions;
+  } = {},
 ) {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), "vmmeet-monitor-")));
   if (!options.dir) dirs.push(dir);
@@ -59,6 +68,7 @@ async function setup(
     pollIntervalMs: 20,
     clock,
     ...(options.probeIntervalMs ? { probeIntervalMs: options.probeIntervalMs } : {}),
+    ...(options.probe ? { probe: options.probe } : {}),
     ownLogCacheMs: 0,
   });
   monitors.push(m);
@@ -160,7 +170,7 @@ describe("HealthMonitor across a restart of the agent", () => {
 const roundOver = () => new Promise<void>((r) => setImmediate(r));
 
 /** A monitor whose first probe round (configure's) is over: the tests below count the rounds after it. */
-async function probed(options: { now?: () => number } = {}) {
+async function probed(options: { now?: () => number; probe?: ProbeOptions } = {}) {
   const t = await setup(options);
   await waitFor(() => t.checks() === 1, { what: "the first probe" });
   await roundOver();
@@ -189,6 +199,48 @@ describe("HealthMonitor and the service owner", () => {
     await waitFor(() => /jicofo is not running/.test(t.m.components()[0]?.explain ?? ""), {
       what: "jicofo reported not running",
     });
+  });
+});
+
+describe("HealthMonitor after a start", () => {
+  it("probes a starting component again a second later while its port refuses, and stops once it answers", async () => {
+    // jicofo's REST port, as jicofo's probe has it; where it "is" on this machine is decided by the test.
+    let listening: number | undefined;
+    const t = await probed({ probe: { mapPort: () => listening } });
+    const desired = {
+      ...jicofoDesired,
+      services: jicofoDesired.services.map((s) => ({ ...s, graceSeconds: 3600 })),
+      health: {
+        ...jicofoDesired.health,
+        probes: [{ component: "jicofo" as const, service: "jicofo", ports: [8888] }],
+      },
+    };
+    await t.m.configure(desired);
+    await waitFor(() => t.checks() === 2, { what: "the probe of the new trackers" });
+    await waitFor(() => t.clock.pending === 1, { what: "that round over" });
+    // Started: rcctl says it runs, but the port does not answer yet.
+    await t.life.restart("jicofo");
+    await waitFor(() => t.clock.pending === 2, { what: "a follow-up round armed by the refused port" });
+    const before = t.checks();
+    // It keeps refusing: a round each second, not one per probe interval.
+    t.clock.advance(SETTLE_PROBE_MS);
+    await waitFor(() => t.checks() === before + 1 && t.clock.pending === 2, {
+      what: "the second-later round",
+    });
+    const server = net.createServer((socket) => socket.destroy()).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      listening = (server.address() as net.AddressInfo).port;
+      t.clock.advance(SETTLE_PROBE_MS);
+      await waitFor(() => t.checks() === before + 2, { what: "the round that finds the port open" });
+      // Answered: back to the probe interval alone.
+      await waitFor(() => t.clock.pending === 1, { what: "no follow-up after the port answered" });
+      t.clock.advance(SETTLE_PROBE_MS * 3);
+      await roundOver();
+      expect(t.checks()).toBe(before + 2);
+    } finally {
+      server.close();
+    }
   });
 });
 

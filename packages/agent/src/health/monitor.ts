@@ -14,7 +14,7 @@ import { type BreweryState, JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
 import type { HealthSource } from "./source.js";
-import { type ComponentTracker, trackersFor } from "./state.js";
+import { type ComponentTracker, type HealthObservation, trackersFor } from "./state.js";
 import { LogTailer, type SkipReport } from "./tailer.js";
 
 export interface HealthMonitorOptions {
@@ -47,6 +47,14 @@ export interface HealthMonitorOptions {
   maxLinesPerSecond?: number;
 }
 
+/**
+ * How soon a round follows one that found a component in its start grace not answering yet (not running,
+ * a port or the HTTP endpoint refused): a JVM or prosody opens its ports a moment after rcctl says it runs,
+ * and without this the first probe's "refused" stood until the next interval, up to 15 s, holding a
+ * rollout's gate that long.
+ */
+export const SETTLE_PROBE_MS = 1000;
+
 interface Source {
   tailer: LogTailer;
   classifier: LogClassifier;
@@ -58,6 +66,8 @@ export class HealthMonitor implements HealthSource {
   #configKey = "";
   #sourcesKey = "";
   #probeTimer: unknown = null;
+  /** The follow-up round for a component that is starting and not answering yet (SETTLE_PROBE_MS). */
+  #settleTimer: unknown = null;
   #probing = false;
   #probeAgain = false;
   #listeners: (() => void)[] = [];
@@ -245,6 +255,7 @@ export class HealthMonitor implements HealthSource {
       return;
     }
     this.#probing = true;
+    let settle = false;
     try {
       await Promise.all(
         [...this.#trackers.values()].map(async (t) => {
@@ -262,6 +273,7 @@ export class HealthMonitor implements HealthSource {
             },
           );
           for (const obs of observations) t.observe(obs);
+          if (this.#settling(t, observations)) settle = true;
         }),
       );
     } catch (err) {
@@ -273,7 +285,24 @@ export class HealthMonitor implements HealthSource {
     if (this.#probeAgain) {
       this.#probeAgain = false;
       await this.probeNow();
-    }
+    } else if (settle) this.#armSettle();
+  }
+
+  /** The component is in the grace of its last start and some probe of this round found it not answering. */
+  #settling(t: ComponentTracker, observations: readonly HealthObservation[]): boolean {
+    const startedAt = t.snapshot().startedAt;
+    if (startedAt === undefined || this.#now() - startedAt >= t.config.graceSeconds * 1000) return false;
+    return observations.some(
+      (o) => (o.kind === "check" && !o.running) || ((o.kind === "port" || o.kind === "http") && !o.ok),
+    );
+  }
+
+  #armSettle(): void {
+    if (this.#settleTimer !== null || this.#stopped) return;
+    this.#settleTimer = this.#clock.setTimeout(() => {
+      this.#settleTimer = null;
+      void this.probeNow();
+    }, SETTLE_PROBE_MS);
   }
 
   /** The next round of probes, one interval from now; each round arms the one after it. */
@@ -360,7 +389,9 @@ export class HealthMonitor implements HealthSource {
     this.#stopped = true;
     for (const u of this.#unsubscribe) u();
     if (this.#probeTimer !== null) this.#clock.clearTimeout(this.#probeTimer);
+    if (this.#settleTimer !== null) this.#clock.clearTimeout(this.#settleTimer);
     this.#probeTimer = null;
+    this.#settleTimer = null;
     // Closing the classifiers emits a record still pending in a joiner: a brewery line, perhaps.
     await this.#stopSources();
     this.#keepBrewery();
