@@ -205,9 +205,8 @@ export class AgentDaemon {
         clock: this.#vmClock,
         busy: () => this.#applying !== null,
         ...(this.options.health ? { health: this.options.health } : {}),
-        onEvent: (e) => this.#event(e),
-        onChange: () => this.#snapshotThrottle.request(),
       });
+      this.#listenToHealer(this.#healer);
       this.#healer.configure(this.#desired);
       this.#healer.start();
     }
@@ -273,6 +272,12 @@ export class AgentDaemon {
    * Health: a change goes out as a status frame. What a rollout gate reads (a component's state, jicofo's
    * bridges) goes out at once; the rest of a burst (explanations, signal times) is throttled.
    */
+  #listenToHealer(healer: Healer): void {
+    healer.on("event", (e) => this.#event(e));
+    // A service's heal state is in the snapshot, not the status frame.
+    healer.on("change", () => this.#snapshotThrottle.request());
+  }
+
   #listenToHealth(health: HealthSource): void {
     health.onChange(() => {
       if (gateKey(health.components()) !== this.#sentGateKey) this.#statusThrottle.now();

@@ -429,8 +429,8 @@ describe("the healer's certificate check", () => {
         certificateIntervalMs: 12 * 3_600_000,
         certificateRetryMs: 3_600_000,
       },
-      onEvent: (ev) => events.push(ev),
     });
+    healer.on("event", (ev) => events.push(ev));
     return { svc, e, clock, events, healer };
   }
 

@@ -85,10 +85,10 @@ async function setup(tuning: HealerTuningInput = {}, fake = new FakeServiceManag
     clock,
     random: () => 0.5,
     tuning: { watch: false, ...tuning },
-    onEvent: (e) => events.push(e),
-    onChange: () => {
-      changes += 1;
-    },
+  });
+  healer.on("event", (e) => events.push(e));
+  healer.on("change", () => {
+    changes += 1;
   });
   // The apply's restart of jicofo: its grace period is the owner's, nothing to pass along.
   healer.configure(d);
@@ -412,8 +412,8 @@ describe("healer with watches", () => {
       accounts: lenientAccounts(),
       log,
       tuning: { intervalMs: 3_600_000, debounceMs: 20 },
-      onEvent: (e) => events.push(e),
     });
+    healer.on("event", (e) => events.push(e));
     healer.configure(desired());
     healer.start();
     cleanups.push(() => healer.stop());

@@ -13,6 +13,7 @@
 // repairs run one at a time through one queue (context.ts), so the healer never races itself, and it
 // stands aside while the daemon applies a desired state (`busy`).
 
+import { EventEmitter } from "node:events";
 import { type Clock, liveClock } from "@vmmeet/node";
 import type { AgentEvent, HealthSignal, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
@@ -60,13 +61,17 @@ export interface HealerOptions {
    * healer's starts).
    */
   health?: HealerHealth;
-  /** Every repair, give-up and recovery, as the protocol's AgentEvent (never a secret). */
-  onEvent?: (event: AgentEvent) => void;
-  /** A service's state (ok/starting/backoff/failed) changed. */
-  onChange?: () => void;
 }
 
-export class Healer {
+/** What the healer tells whoever composes it (the daemon). */
+export interface HealerEvents {
+  /** Every repair, give-up and recovery, as the protocol's AgentEvent (never a secret). */
+  event: [event: AgentEvent];
+  /** A service's state (ok/starting/backoff/failed) changed. */
+  change: [];
+}
+
+export class Healer extends EventEmitter<HealerEvents> {
   readonly tuning: HealerTuning;
   readonly #ctx: HealContext;
   readonly #drift: DriftRepair;
@@ -77,6 +82,7 @@ export class Healer {
   #stopped = false;
 
   constructor(options: HealerOptions) {
+    super();
     this.tuning = healerTuning(options.tuning);
     const clock = options.clock ?? liveClock;
     const ctx = new HealContext({
@@ -86,7 +92,7 @@ export class Healer {
       tuning: this.tuning,
       life: ServiceLife.of(options.services, { now: () => clock.now() }),
       ...(options.busy ? { busy: options.busy } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onEvent: (event) => this.emit("event", event),
     });
     this.#ctx = ctx;
     const enforce = () => enforceAndReport(ctx, options.engine);
@@ -96,7 +102,7 @@ export class Healer {
       root: options.root,
       accounts: options.accounts,
     });
-    this.#restarter = new Restarter({ ctx, ...(options.onChange ? { onChange: options.onChange } : {}) });
+    this.#restarter = new Restarter({ ctx, onChange: () => this.emit("change") });
     this.#remedies = new RemedyRunner({
       ctx,
       ...(options.health ? { health: options.health } : {}),
