@@ -19,7 +19,10 @@ import { exitWith, fmt, parseRunArgs, table, writeResults } from "../bench/lib/r
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
 
-/** Each fault and the test file that checks it (and records its figures). */
+/**
+ * Each fault and the tests that check it (and record its figures): a vitest filter, the path of one file or
+ * the start of several files' paths (bad-frames: test/fuzz-agent.test.ts and test/fuzz-coordinator.test.ts).
+ */
 const FAULTS = {
   "coordinator-crash": "test/reliability-coordinator-crash.test.ts",
   "disk-full": "test/reliability-disk-full.test.ts",
@@ -29,7 +32,7 @@ const FAULTS = {
   "cut-off": "test/reliability-cut-off.test.ts",
   "apply-cuts": "test/reliability-apply-cuts.test.ts",
   "clock-skew": "test/reliability-clock-skew.test.ts",
-  "bad-frames": "test/fuzz.test.ts",
+  "bad-frames": "test/fuzz-",
   "bad-specs": "test/reliability-bad-input.test.ts",
   "hostile-files": "test/reliability-hostile-files.test.ts",
 };

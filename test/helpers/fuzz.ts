@@ -1,4 +1,4 @@
-// Seeded generators of random and mutated input for the fuzzing tests (test/fuzz.test.ts: protocol frames;
+// Seeded generators of random and mutated input for the fuzzing tests (test/fuzz-*.test.ts: protocol frames;
 // test/reliability-bad-input.test.ts: specs): a run that fails is replayed with the same seed.
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
 export function prng(seed: number) {

@@ -1,5 +1,6 @@
 // The invariant check on the paper's deployment; its readers (one per rendered format) are tested in grammar/.
-// Whole deployments, mutations and agreement with the real parsers are in test/invariants.test.ts.
+// Whole deployments (test/invariants-hold), one edited file (invariants-xmpp, invariants-media), agreement
+// with the real parsers (invariants-parsers) and the CLI's report (invariants-cli) are in test/.
 import { describe, expect, it } from "vitest";
 import { fakeInput } from "../../../../test/fixtures/material.js";
 import { renderDeployment } from "./index.js";
