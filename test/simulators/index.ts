@@ -2,7 +2,7 @@
 // nginx: test doubles, not the real programs) as rc.d services of an rcctl test double root, so the agent
 // or a test starts them with `rcctl start` and reads their logs where OpenBSD would put them.
 //
-// The simulated network (lib.mjs explains it): every simulated listener publishes
+// The simulated network (simulated-network.mjs explains it): every simulated listener publishes
 // NETDIR/<vm address>/<port> -> the loopback port it really listens on; clients resolve names through
 // their own ROOT/etc/hosts and connect there. simulatedPort() does that lookup for tests and probes.
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
@@ -30,7 +30,7 @@ export interface SimulatedVmOptions {
   rcctl?: string;
   /**
    * How long the jicofo/jvb simulators' 5 s retry period takes here (default 1000 ms): their whole reconnect
-   * timing (lib.mjs RECONNECT: smack's delays for jicofo, jicoco's retry task for jvb) runs at that scale.
+   * timing (reconnect.mjs RECONNECT: smack's delays for jicofo, jicoco's retry task for jvb) runs at that scale.
    */
   backoffMaxMs?: number;
   /** Loopback port of jicofo's/jvb's /about/health (default 0: any free port, found with simulatedPort). */
