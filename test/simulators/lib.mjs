@@ -1,5 +1,6 @@
 // Shared pieces of the jicofo/jvb/prosody/nginx SIMULATORS (test doubles, not the real programs), one module
-// per job; this entry re-exports them all for the files outside test/simulators (test/real's stand-ins):
+// per job; this entry re-exports them all for the files outside this folder (test/real's stand-ins, the
+// tests that take RECONNECT, typed by lib.d.mts):
 //   vm.mjs                 the simulated VM's clock and root directory
 //   process-lifecycle.mjs  a simulator's command line and its stop on rc.subr's signals
 //   hocon.mjs, ksh-env.mjs, prosody-lua.mjs   readers for the formats vmmeet renders
