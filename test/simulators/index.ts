@@ -77,20 +77,20 @@ function checkWord(what: string, s: string): string {
 export async function installSimulatedVm(
   root: string,
   role: SimRole,
-  o: SimulatedVmOptions,
+  options: SimulatedVmOptions,
 ): Promise<SimulatedVm> {
-  const rcctl = o.rcctl ?? (await makeRcctl(root));
+  const rcctl = options.rcctl ?? (await makeRcctl(root));
   const node = checkWord("node", process.execPath);
-  const base = [node, "SIM", "--root", checkWord("root", root), "--net", checkWord("netDir", o.netDir)];
-  for (const a of o.addresses ?? []) base.push("--address", checkWord("address", a));
+  const base = [node, "SIM", "--root", checkWord("root", root), "--net", checkWord("netDir", options.netDir)];
+  for (const a of options.addresses ?? []) base.push("--address", checkWord("address", a));
   const daemon = (sim: string, extra: string[] = []) =>
     [...base.map((w) => (w === "SIM" ? checkWord("simulator", sim) : w)), ...extra].join(" ");
   const service = SERVICE[role];
   const vm: SimulatedVm = { root, role, rcctl, service };
   const jvm = [
-    ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]),
+    ...(options.httpPort === undefined ? [] : ["--http-port", String(options.httpPort)]),
     "--time-scale",
-    String((o.backoffMaxMs ?? 1000) / 5000),
+    String((options.backoffMaxMs ?? 1000) / 5000),
   ];
   switch (role) {
     case "xmpp": {
@@ -123,7 +123,7 @@ export async function installSimulatedVm(
       });
       break;
     case "web": {
-      if (o.placeholderTls ?? true) await placeholderTls(root);
+      if (options.placeholderTls ?? true) await placeholderTls(root);
       await writeRcScript(root, "nginx", {
         daemon: daemon(SIMULATOR.nginx),
         stopSignal: "QUIT",

@@ -52,8 +52,8 @@ export class LoginError extends Error {
  * Log in to the simulated prosody like smack would: resolve, connect, check the certificate against the
  * truststore's CAs, authenticate. Resolves to a session { jid, socket, join(room, nick), on(...) }.
  */
-export function xmppLogin(o) {
-  const { root, netDir, hostname, port, domain, username, password, cas, disableVerification } = o;
+export function xmppLogin(options) {
+  const { root, netDir, hostname, port, domain, username, password, cas, disableVerification } = options;
   return new Promise((resolve, reject) => {
     const address = resolveHost(root, hostname);
     if (address === undefined) return reject(new LoginError("unknown-host", hostname));
