@@ -2,7 +2,7 @@
 // nginx: test doubles, not the real programs) as rc.d services of an rcctl test double root, so the agent
 // or a test starts them with `rcctl start` and reads their logs where OpenBSD would put them.
 //
-// The simulated network (lib.mjs explains it): every simulated listener publishes
+// The simulated network (simulated-network.mjs explains it): every simulated listener publishes
 // NETDIR/<vm address>/<port> -> the loopback port it really listens on; clients resolve names through
 // their own ROOT/etc/hosts and connect there. simulatedPort() does that lookup for tests and probes.
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
@@ -30,7 +30,7 @@ export interface SimulatedVmOptions {
   rcctl?: string;
   /**
    * How long the jicofo/jvb simulators' 5 s retry period takes here (default 1000 ms): their whole reconnect
-   * timing (lib.mjs RECONNECT: smack's delays for jicofo, jicoco's retry task for jvb) runs at that scale.
+   * timing (reconnect.mjs RECONNECT: smack's delays for jicofo, jicoco's retry task for jvb) runs at that scale.
    */
   backoffMaxMs?: number;
   /** Loopback port of jicofo's/jvb's /about/health (default 0: any free port, found with simulatedPort). */
@@ -77,20 +77,20 @@ function checkWord(what: string, s: string): string {
 export async function installSimulatedVm(
   root: string,
   role: SimRole,
-  o: SimulatedVmOptions,
+  options: SimulatedVmOptions,
 ): Promise<SimulatedVm> {
-  const rcctl = o.rcctl ?? (await makeRcctl(root));
+  const rcctl = options.rcctl ?? (await makeRcctl(root));
   const node = checkWord("node", process.execPath);
-  const base = [node, "SIM", "--root", checkWord("root", root), "--net", checkWord("netDir", o.netDir)];
-  for (const a of o.addresses ?? []) base.push("--address", checkWord("address", a));
+  const base = [node, "SIM", "--root", checkWord("root", root), "--net", checkWord("netDir", options.netDir)];
+  for (const a of options.addresses ?? []) base.push("--address", checkWord("address", a));
   const daemon = (sim: string, extra: string[] = []) =>
     [...base.map((w) => (w === "SIM" ? checkWord("simulator", sim) : w)), ...extra].join(" ");
   const service = SERVICE[role];
   const vm: SimulatedVm = { root, role, rcctl, service };
   const jvm = [
-    ...(o.httpPort === undefined ? [] : ["--http-port", String(o.httpPort)]),
+    ...(options.httpPort === undefined ? [] : ["--http-port", String(options.httpPort)]),
     "--time-scale",
-    String((o.backoffMaxMs ?? 1000) / 5000),
+    String((options.backoffMaxMs ?? 1000) / 5000),
   ];
   switch (role) {
     case "xmpp": {
@@ -123,7 +123,7 @@ export async function installSimulatedVm(
       });
       break;
     case "web": {
-      if (o.placeholderTls ?? true) await placeholderTls(root);
+      if (options.placeholderTls ?? true) await placeholderTls(root);
       await writeRcScript(root, "nginx", {
         daemon: daemon(SIMULATOR.nginx),
         stopSignal: "QUIT",

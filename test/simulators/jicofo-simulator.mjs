@@ -1,33 +1,28 @@
 #!/usr/bin/env node
 // jicofo SIMULATOR: a test double of jicofo (release 5765 and later: an XMPP client focus@auth.DOMAIN), NOT
-// jicofo (no conferences, no XMPP: it speaks the simulators' line protocol of lib.mjs). It reads the
-// rendered jicofo.in.sh (JICOFO_CONF, JICOFO_TRUSTSTORE, JICOFO_TRUSTSTORE_PASSWORD) and jicofo.conf, logs
+// jicofo (no conferences, no XMPP: it speaks the simulators' line protocol of xmpp-stand-in.mjs). It reads
+// the rendered jicofo.in.sh (JICOFO_CONF, JICOFO_TRUSTSTORE, JICOFO_TRUSTSTORE_PASSWORD) and jicofo.conf, logs
 // in to prosody, joins the brewery room, prints "Added brewery instance: ROOM/NICK" for every bridge
 // that joins it and "Removed brewery instance: ROOM/NICK" for every one that leaves, and serves
 // GET /about/health: 200 with at least one bridge, 500 without (as jicofo does). Log lines use Jitsi's
 // layout ("Jicofo 2022-09-16 14:45:24.260 INFO: [35] ...") on stdout, which rc.subr's daemon_logger
 // sends to syslog.
 import path from "node:path";
-import {
-  getPath,
-  healthServer,
-  jicofoBrewery,
-  jitsiLogger,
-  keepLoggedIn,
-  loadJitsiConfig,
-  loadJitsiTruststore,
-  ownAddresses,
-  RECONNECT,
-  resolveHost,
-  simulatorArgs,
-  xmppLogin,
-} from "./lib.mjs";
+import { healthServer } from "./health-endpoint.mjs";
+import { getPath } from "./hocon.mjs";
+import { jicofoBrewery } from "./jicofo-brewery.mjs";
+import { loadJitsiConfig, loadJitsiTruststore } from "./jitsi-startup.mjs";
+import { jitsiLogger } from "./log-lines.mjs";
+import { simulatorArgs } from "./process-lifecycle.mjs";
 import { simRandom } from "./random.mjs";
+import { keepLoggedIn, RECONNECT } from "./reconnect.mjs";
+import { ownAddresses, resolveHost } from "./simulated-network.mjs";
+import { xmppLogin } from "./xmpp-stand-in.mjs";
 
 const HELP = `jicofo-simulator: a test double of jicofo (not jicofo, does not speak XMPP)
 usage: jicofo-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F] [--address A]... --host=HOST
   --root            the simulated VM's root (/etc/jicofo/jicofo.in.sh, jicofo.conf and the truststore under it)
-  --net             the simulated network directory (see lib.mjs)
+  --net             the simulated network directory (see simulated-network.mjs)
   --http-port       loopback port of /about/health (default 0: any free port; published in NETDIR as
                     <address>/<jicofo.rest.port, default 8888>)
   --time-scale      real seconds per simulated second of jicofo's reconnect timing (default 1; tests 0.1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // jvb SIMULATOR: a test double of jitsi-videobridge 2.x for simulated VMs, NOT jitsi-videobridge (no
-// media, no XMPP: it speaks the simulators' line protocol of lib.mjs). It reads the rendered
+// media, no XMPP: it speaks the simulators' line protocol of xmpp-stand-in.mjs). It reads the rendered
 // jvb.in.sh (JVB_CONF, JVB_TRUSTSTORE, JVB_TRUSTSTORE_PASSWORD) and jvb.conf, checks prosody's certificate
 // against the CA certificates in the real PKCS#12 truststore, logs in to each COMPLETE
 // videobridge.apis.xmpp-client.configs entry, joins its muc_jids as muc_nickname, logs in again with
@@ -8,27 +8,20 @@
 // ("JVB 2024-10-29 00:56:00.450 INFO: [1] ...") to stdout, which rc.subr's daemon_logger sends to syslog.
 import fs from "node:fs";
 import path from "node:path";
-import {
-  closedError,
-  getPath,
-  healthServer,
-  inRoot,
-  jitsiLogger,
-  keepLoggedIn,
-  loadJitsiConfig,
-  loadJitsiTruststore,
-  ownAddresses,
-  RECONNECT,
-  readIfExists,
-  resolveHost,
-  simulatorArgs,
-  xmppLogin,
-} from "./lib.mjs";
+import { healthServer } from "./health-endpoint.mjs";
+import { getPath } from "./hocon.mjs";
+import { loadJitsiConfig, loadJitsiTruststore } from "./jitsi-startup.mjs";
+import { jitsiLogger } from "./log-lines.mjs";
+import { simulatorArgs } from "./process-lifecycle.mjs";
+import { keepLoggedIn, RECONNECT } from "./reconnect.mjs";
+import { ownAddresses, resolveHost } from "./simulated-network.mjs";
+import { inRoot, readIfExists } from "./vm.mjs";
+import { closedError, xmppLogin } from "./xmpp-stand-in.mjs";
 
 const HELP = `jvb-simulator: a test double of jitsi-videobridge (not jitsi-videobridge, does not speak XMPP)
 usage: jvb-simulator.mjs --root DIR --net DIR [--http-port N] [--time-scale F] [--address A]...
   --root            the simulated VM's root (/etc/jvb/jvb.in.sh, jvb.conf and the truststore under it)
-  --net             the simulated network directory (see lib.mjs)
+  --net             the simulated network directory (see simulated-network.mjs)
   --http-port       loopback port of /about/health (default 0: any free port; published in NETDIR as
                     <address>/<videobridge.http-servers.private.port, default 8080>)
   --time-scale      real seconds per simulated second of jvb's reconnect timing (default 1; tests 0.1)

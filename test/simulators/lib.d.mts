@@ -1,5 +1,5 @@
-// Types for the parts of lib.mjs that tests import (lib.mjs is plain JavaScript, so that the simulators
-// run without a build step).
+// Types for the parts of lib.mjs (reconnect.mjs's RECONNECT) that tests import (the simulators are plain
+// JavaScript, so that they run without a build step).
 export declare const RECONNECT: {
   jicofo(
     scale: number,

@@ -9,18 +9,10 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import {
-  inRoot,
-  lookup,
-  nginxLine,
-  onStop,
-  ownAddresses,
-  publish,
-  readIfExists,
-  simulatorArgs,
-  unpublish,
-  vmNow,
-} from "./lib.mjs";
+import { nginxLine } from "./log-lines.mjs";
+import { onStop, simulatorArgs } from "./process-lifecycle.mjs";
+import { lookup, ownAddresses, publish, unpublish } from "./simulated-network.mjs";
+import { inRoot, readIfExists, vmNow } from "./vm.mjs";
 
 const HELP = `nginx-simulator: a test double of nginx (not nginx; plain HTTP only)
 usage: nginx-simulator.mjs --root DIR --net DIR [--config /etc/nginx/nginx.conf] [--address A]...

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // prosody SIMULATOR: a test double of prosody for simulated VMs, NOT prosody and NOT an XMPP server. It
 // reads the rendered prosody.cfg.lua, the accounts prosodyctl-simulator.mjs stored and the auth
-// certificate, serves the simulators' line protocol (lib.mjs) on a loopback port published in NETDIR, and
+// certificate, serves the simulators' line protocol (xmpp-stand-in.mjs) on a loopback port published in NETDIR, and
 // writes prosody's file log lines for what it sees (the paper, section XVII): a login ("Client connected",
 // "Stream encrypted (...)", "Authenticated as focus@auth.DOMAIN"), a wrong password ("Stream encrypted" then
 // "Client disconnected: connection closed"), a client whose truststore lacks the CA ("Client disconnected:
@@ -12,24 +12,14 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import {
-  accountFile,
-  inRoot,
-  onLines,
-  onStop,
-  ownAddresses,
-  parseLuaReturn,
-  parseProsodyConfig,
-  pemToDer,
-  prosodyLine,
-  publish,
-  readIfExists,
-  SCRAM_ITERATIONS,
-  scramVerify,
-  send,
-  simulatorArgs,
-  unpublish,
-} from "./lib.mjs";
+import { prosodyLine } from "./log-lines.mjs";
+import { onStop, simulatorArgs } from "./process-lifecycle.mjs";
+import { accountFile, SCRAM_ITERATIONS, scramVerify } from "./prosody-accounts.mjs";
+import { parseLuaReturn, parseProsodyConfig } from "./prosody-lua.mjs";
+import { ownAddresses, publish, unpublish } from "./simulated-network.mjs";
+import { pemToDer } from "./truststore.mjs";
+import { inRoot, readIfExists } from "./vm.mjs";
+import { onLines, send } from "./xmpp-stand-in.mjs";
 
 const HELP = `prosody-simulator: a test double of prosody (not prosody, does not speak XMPP)
 usage: prosody-simulator.mjs --root DIR --net DIR [--config /etc/prosody/prosody.cfg.lua] [--address A]...

@@ -11,15 +11,9 @@
 //   prosodyctl-simulator.mjs --root DIR status
 import fs from "node:fs";
 import path from "node:path";
-import {
-  accountFile,
-  inRoot,
-  parseLuaReturn,
-  parseProsodyConfig,
-  prosodyEncode,
-  readIfExists,
-  scramCredentials,
-} from "./lib.mjs";
+import { accountFile, prosodyEncode, scramCredentials } from "./prosody-accounts.mjs";
+import { parseLuaReturn, parseProsodyConfig } from "./prosody-lua.mjs";
+import { inRoot, readIfExists } from "./vm.mjs";
 
 const HELP = `prosodyctl-simulator: a test double of prosodyctl (not prosody's)
 usage: prosodyctl-simulator.mjs --root DIR [--config /etc/prosody/prosody.cfg.lua] COMMAND
