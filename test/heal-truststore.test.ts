@@ -74,7 +74,7 @@ beforeAll(async () => {
   const material = await loadOrCreateMaterial(path.join(base, "state"), spec);
   nodes = renderDeployment({ spec, secrets: material.secrets, pki: material.pki });
 
-  // The xmpp VM as simulators.test.ts sets it up: rendered files, both accounts registered, prosody started.
+  // The xmpp VM as simulators-bring-up.test.ts sets it up: rendered files, both accounts registered, prosody started.
   const xmppNode = nodes.xmpp as NodeDesired;
   await writeRenderedFiles(path.join(base, "xmpp"), xmppNode);
   xmpp = await installSimulatedVm(path.join(base, "xmpp"), "xmpp", { netDir, backoffMaxMs: 500 });
