@@ -1,9 +1,8 @@
 // Quoting for the formats vmmeet renders. Spec values are already restricted to safe characters by the
-// schema (packages/shared/src/spec.ts); these functions are the second line of defence and refuse, rather
+// schema (packages/shared/src/spec/); these functions are the second line of defence and refuse, rather
 // than silently mangle, anything that would still break out of its context.
 
 function refuseControl(value: string, where: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find control characters
   if (/[\u0000-\u001f\u007f]/.test(value))
     throw new Error(`refusing to render a control character into ${where}`);
 }
