@@ -70,20 +70,20 @@ export interface RcScriptOptions {
 }
 
 /** Write ROOT/etc/rc.d/NAME (mode 0555) in the rc.d(8) script format the double parses. */
-export async function writeRcScript(root: string, name: string, o: RcScriptOptions): Promise<string> {
+export async function writeRcScript(root: string, name: string, options: RcScriptOptions): Promise<string> {
   const real = resolveRoot(root);
   ensureRoot(real);
-  const pre = [`daemon=${dq(o.daemon)}`];
-  if (o.flags !== undefined) pre.push(`daemon_flags=${dq(o.flags)}`);
-  if (o.user !== undefined) pre.push(`daemon_user=${dq(o.user)}`);
-  if (o.timeout !== undefined) pre.push(`daemon_timeout=${o.timeout}`);
-  if (o.logger !== undefined) pre.push(`daemon_logger=${dq(o.logger)}`);
-  if (o.execdir !== undefined) pre.push(`daemon_execdir=${dq(o.execdir)}`);
+  const pre = [`daemon=${dq(options.daemon)}`];
+  if (options.flags !== undefined) pre.push(`daemon_flags=${dq(options.flags)}`);
+  if (options.user !== undefined) pre.push(`daemon_user=${dq(options.user)}`);
+  if (options.timeout !== undefined) pre.push(`daemon_timeout=${options.timeout}`);
+  if (options.logger !== undefined) pre.push(`daemon_logger=${dq(options.logger)}`);
+  if (options.execdir !== undefined) pre.push(`daemon_execdir=${dq(options.execdir)}`);
   const post: string[] = [];
-  if (o.pexp !== undefined) post.push(`pexp=${dq(o.pexp)}`);
-  if (o.bg ?? true) post.push("rc_bg=YES");
-  if (o.reload === false) post.push("rc_reload=NO");
-  if (o.stopSignal !== undefined) post.push(`rc_stop_signal=${o.stopSignal}`);
+  if (options.pexp !== undefined) post.push(`pexp=${dq(options.pexp)}`);
+  if (options.bg ?? true) post.push("rc_bg=YES");
+  if (options.reload === false) post.push("rc_reload=NO");
+  if (options.stopSignal !== undefined) post.push(`rc_stop_signal=${options.stopSignal}`);
   const text = [
     "#!/bin/ksh",
     "#",
