@@ -88,8 +88,11 @@ async function vm(onTestFinished: (fn: () => Promise<void>) => void) {
       ) as Record<string, string>,
     /** An rc.d script running one of the programs in ROOT/bin under node. */
     rcctl,
-    service: (name: string, file: "sleeper" | "stubborn" | "selfrestart", o: Partial<RcScriptOptions> = {}) =>
-      writeRcScript(root, name, { daemon: `${process.execPath} ${p(`bin/${file}.mjs`)}`, ...o }),
+    service: (
+      name: string,
+      file: "sleeper" | "stubborn" | "selfrestart",
+      options: Partial<RcScriptOptions> = {},
+    ) => writeRcScript(root, name, { daemon: `${process.execPath} ${p(`bin/${file}.mjs`)}`, ...options }),
   };
 }
 

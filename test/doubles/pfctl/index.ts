@@ -1,49 +1,16 @@
 // Helpers around the pfctl(8) TEST DOUBLE (pfctl.mjs in this folder): a fake root's /sbin/pfctl, and what
 // the double recorded as loaded. See README.md for what is emulated.
 
-import { realpathSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeDoubleWrapper } from "../wrapper.js";
 
 export const PFCTL_DOUBLE_SCRIPT: string = join(dirname(fileURLToPath(import.meta.url)), "pfctl.mjs");
 
-const shQuote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
-
-/** A wrapper script at FILE that sets VAR=ROOT and execs a double's .mjs with node. */
-export async function writeDoubleWrapper(
-  file: string,
-  what: string,
-  envVar: string,
-  root: string,
-  script: string,
-): Promise<string> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(
-    file,
-    [
-      "#!/bin/sh",
-      `# ${what} TEST DOUBLE wrapper (test/doubles), not OpenBSD's`,
-      `${envVar}=${shQuote(realpathSync(root))}`,
-      `export ${envVar}`,
-      `exec ${shQuote(process.execPath)} ${shQuote(script)} "$@"`,
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  await chmod(file, 0o755);
-  return file;
-}
-
 /** Writes ROOT/sbin/pfctl running the double on ROOT; give its path to the agent as --pfctl. */
 export function makePfctl(root: string): Promise<string> {
-  return writeDoubleWrapper(
-    join(root, "sbin/pfctl"),
-    "pfctl",
-    "PFCTL_DOUBLE_ROOT",
-    root,
-    PFCTL_DOUBLE_SCRIPT,
-  );
+  return writeDoubleWrapper(root, "sbin/pfctl", PFCTL_DOUBLE_SCRIPT);
 }
 
 /** The ruleset the double holds as loaded (the text of the last `pfctl -f`), or null before any load. */

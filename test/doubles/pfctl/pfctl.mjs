@@ -42,7 +42,7 @@ const LOADED = path.join(DIR, "loaded.conf");
 
 /** getopt(3) over pfctl's option string, for the options the double supports. */
 function parseArgs(argv) {
-  const o = { n: false, q: false, v: false, e: false, d: false, f: null, s: null, F: null };
+  const options = { n: false, q: false, v: false, e: false, d: false, f: null, s: null, F: null };
   const withArg = new Set(["f", "s", "F"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -54,14 +54,14 @@ function parseArgs(argv) {
         const rest = a.slice(j + 1);
         const val = rest !== "" ? rest : argv[++i];
         if (val === undefined) fail(`pfctl: option requires an argument -- ${c}\n${USAGE}`);
-        o[c] = val;
+        options[c] = val;
         break;
       }
       if (!"nqved".includes(c)) fail(`pfctl test double: option -${c} is not emulated\n`, 3);
-      o[c] = true;
+      options[c] = true;
     }
   }
-  return o;
+  return options;
 }
 
 function history(line) {
@@ -74,45 +74,46 @@ function writeAtomic(file, text) {
   fs.renameSync(tmp, file);
 }
 
-const o = parseArgs(process.argv.slice(2));
-if (o.e) {
+const options = parseArgs(process.argv.slice(2));
+if (options.e) {
   history("enable");
   process.stderr.write("pf enabled\n");
 }
-if (o.d) {
+if (options.d) {
   history("disable");
   process.stderr.write("pf disabled\n");
 }
-if (o.F !== null) {
-  if (!["rules", "r", "all", "a"].includes(o.F)) fail(`pfctl test double: -F ${o.F} is not emulated\n`, 3);
-  if (!o.n) {
+if (options.F !== null) {
+  if (!["rules", "r", "all", "a"].includes(options.F))
+    fail(`pfctl test double: -F ${options.F} is not emulated\n`, 3);
+  if (!options.n) {
     writeAtomic(LOADED, "");
     history("flush rules");
   }
   process.stderr.write("rules cleared\n");
 }
-if (o.f !== null) {
+if (options.f !== null) {
   let text;
   try {
-    text = fs.readFileSync(o.f, "utf8");
+    text = fs.readFileSync(options.f, "utf8");
   } catch (e) {
-    fail(`pfctl: ${o.f}: ${e.code === "ENOENT" ? "No such file or directory" : e.message}\n`);
+    fail(`pfctl: ${options.f}: ${e.code === "ENOENT" ? "No such file or directory" : e.message}\n`);
   }
   const res = checkPfConf(text);
   if (!res.ok) {
     // pfctl's parser reports "FILE:LINE: message" per error, then refuses the whole file.
-    for (const p of res.errors) process.stderr.write(`${o.f}:${p.line}: ${p.message}\n`);
+    for (const p of res.errors) process.stderr.write(`${options.f}:${p.line}: ${p.message}\n`);
     fail("pfctl: Syntax error in config file: pf rules not loaded\n");
   }
-  if (!o.n) {
+  if (!options.n) {
     writeAtomic(LOADED, text);
-    history(`load ${o.f}`);
+    history(`load ${options.f}`);
   }
 }
-if (o.s !== null) {
-  if (!["rules", "r"].includes(o.s)) fail(`pfctl test double: -s ${o.s} is not emulated\n`, 3);
+if (options.s !== null) {
+  if (!["rules", "r"].includes(options.s)) fail(`pfctl test double: -s ${options.s} is not emulated\n`, 3);
   const text = fs.existsSync(LOADED) ? fs.readFileSync(LOADED, "utf8") : "";
   for (const rule of parsePfConf(text).conf.rules) process.stdout.write(`${formatPfRule(rule)}\n`);
 }
-if (!o.e && !o.d && o.F === null && o.f === null && o.s === null) fail(USAGE);
+if (!options.e && !options.d && options.F === null && options.f === null && options.s === null) fail(USAGE);
 process.exit(0);

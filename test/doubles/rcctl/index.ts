@@ -3,16 +3,16 @@
 // process it started. See README.md for what is emulated.
 import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
-import { appendFile, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, chmod, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "../../helpers/wait.js";
+import { writeDoubleWrapper } from "../wrapper.js";
 import { DAEMON_MARK, ensureRoot, findMarkedProcs, inRoot, LOGGER_MARK, resolveRoot } from "./core.mjs";
 
 /** Absolute path of the double's executable script. */
 export const RCCTL_DOUBLE_SCRIPT: string = join(dirname(fileURLToPath(import.meta.url)), "rcctl.mjs");
 
-const shQuote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 // a value inside double quotes in an rc.d script: no expansion of what we were given
 const dq = (s: string): string => `"${s.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
 
@@ -28,22 +28,7 @@ export async function initRoot(root: string): Promise<void> {
 export async function makeRcctl(root: string): Promise<string> {
   const real = resolveRoot(root);
   ensureRoot(real);
-  const wrapper = inRoot(real, "/usr/sbin/rcctl");
-  await mkdir(dirname(wrapper), { recursive: true });
-  await writeFile(
-    wrapper,
-    [
-      "#!/bin/sh",
-      "# rcctl TEST DOUBLE wrapper (test/doubles/rcctl), not OpenBSD's rcctl(8)",
-      `RCCTL_DOUBLE_ROOT=${shQuote(real)}`,
-      "export RCCTL_DOUBLE_ROOT",
-      `exec ${shQuote(process.execPath)} ${shQuote(RCCTL_DOUBLE_SCRIPT)} "$@"`,
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  await chmod(wrapper, 0o755);
-  return wrapper;
+  return writeDoubleWrapper(real, "usr/sbin/rcctl", RCCTL_DOUBLE_SCRIPT);
 }
 
 export interface RcScriptOptions {
@@ -70,20 +55,20 @@ export interface RcScriptOptions {
 }
 
 /** Write ROOT/etc/rc.d/NAME (mode 0555) in the rc.d(8) script format the double parses. */
-export async function writeRcScript(root: string, name: string, o: RcScriptOptions): Promise<string> {
+export async function writeRcScript(root: string, name: string, options: RcScriptOptions): Promise<string> {
   const real = resolveRoot(root);
   ensureRoot(real);
-  const pre = [`daemon=${dq(o.daemon)}`];
-  if (o.flags !== undefined) pre.push(`daemon_flags=${dq(o.flags)}`);
-  if (o.user !== undefined) pre.push(`daemon_user=${dq(o.user)}`);
-  if (o.timeout !== undefined) pre.push(`daemon_timeout=${o.timeout}`);
-  if (o.logger !== undefined) pre.push(`daemon_logger=${dq(o.logger)}`);
-  if (o.execdir !== undefined) pre.push(`daemon_execdir=${dq(o.execdir)}`);
+  const pre = [`daemon=${dq(options.daemon)}`];
+  if (options.flags !== undefined) pre.push(`daemon_flags=${dq(options.flags)}`);
+  if (options.user !== undefined) pre.push(`daemon_user=${dq(options.user)}`);
+  if (options.timeout !== undefined) pre.push(`daemon_timeout=${options.timeout}`);
+  if (options.logger !== undefined) pre.push(`daemon_logger=${dq(options.logger)}`);
+  if (options.execdir !== undefined) pre.push(`daemon_execdir=${dq(options.execdir)}`);
   const post: string[] = [];
-  if (o.pexp !== undefined) post.push(`pexp=${dq(o.pexp)}`);
-  if (o.bg ?? true) post.push("rc_bg=YES");
-  if (o.reload === false) post.push("rc_reload=NO");
-  if (o.stopSignal !== undefined) post.push(`rc_stop_signal=${o.stopSignal}`);
+  if (options.pexp !== undefined) post.push(`pexp=${dq(options.pexp)}`);
+  if (options.bg ?? true) post.push("rc_bg=YES");
+  if (options.reload === false) post.push("rc_reload=NO");
+  if (options.stopSignal !== undefined) post.push(`rc_stop_signal=${options.stopSignal}`);
   const text = [
     "#!/bin/ksh",
     "#",

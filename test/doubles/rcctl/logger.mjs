@@ -5,7 +5,8 @@
 // syslog.conf routes it to (syslogd does not create files, ref §3). syslog.conf is re-read for every line,
 // as if syslogd had been HUPed at once. Usage: logger.mjs ROOT PRIO TAG
 import fs from "node:fs";
-import { fakeHostname, inRoot, syslogLine, syslogTargets } from "./core.mjs";
+import { fakeHostname, inRoot } from "./fake-root.mjs";
+import { syslogLine, syslogTargets } from "./syslog.mjs";
 
 const [root, prio, tag] = process.argv.slice(2);
 if (!root || !prio || !tag) process.exit(2);

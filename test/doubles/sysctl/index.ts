@@ -2,19 +2,13 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeDoubleWrapper } from "../pfctl/index.js";
+import { writeDoubleWrapper } from "../wrapper.js";
 
 export const SYSCTL_DOUBLE_SCRIPT: string = join(dirname(fileURLToPath(import.meta.url)), "sysctl.mjs");
 
 /** Writes ROOT/sbin/sysctl running the double on ROOT; give its path to the agent as --sysctl. */
 export function makeSysctl(root: string): Promise<string> {
-  return writeDoubleWrapper(
-    join(root, "sbin/sysctl"),
-    "sysctl",
-    "SYSCTL_DOUBLE_ROOT",
-    root,
-    SYSCTL_DOUBLE_SCRIPT,
-  );
+  return writeDoubleWrapper(root, "sbin/sysctl", SYSCTL_DOUBLE_SCRIPT);
 }
 
 /** The values the double holds now (its defaults before the first set). */

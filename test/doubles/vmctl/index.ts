@@ -2,19 +2,13 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeDoubleWrapper } from "../pfctl/index.js";
+import { writeDoubleWrapper } from "../wrapper.js";
 
 export const VMCTL_DOUBLE_SCRIPT: string = join(dirname(fileURLToPath(import.meta.url)), "vmctl.mjs");
 
 /** Writes ROOT/usr/sbin/vmctl running the double on ROOT; give its path to the agent as --vmctl. */
 export function makeVmctl(root: string): Promise<string> {
-  return writeDoubleWrapper(
-    join(root, "usr/sbin/vmctl"),
-    "vmctl",
-    "VMCTL_DOUBLE_ROOT",
-    root,
-    VMCTL_DOUBLE_SCRIPT,
-  );
+  return writeDoubleWrapper(root, "usr/sbin/vmctl", VMCTL_DOUBLE_SCRIPT);
 }
 
 export interface DoubleVm {

@@ -1,14 +1,14 @@
 // Helpers around the vmd(8) TEST DOUBLE (vmd.mjs in this folder). See ../vmctl/README.md.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeDoubleWrapper } from "../pfctl/index.js";
 import { writeRcScript } from "../rcctl/index.js";
+import { writeDoubleWrapper } from "../wrapper.js";
 
 export const VMD_DOUBLE_SCRIPT: string = join(dirname(fileURLToPath(import.meta.url)), "vmd.mjs");
 
 /** Writes ROOT/usr/sbin/vmd (for `vmd -n`); give its path to the agent as --vmd. */
 export function makeVmd(root: string): Promise<string> {
-  return writeDoubleWrapper(join(root, "usr/sbin/vmd"), "vmd", "VMD_DOUBLE_ROOT", root, VMD_DOUBLE_SCRIPT);
+  return writeDoubleWrapper(root, "usr/sbin/vmd", VMD_DOUBLE_SCRIPT);
 }
 
 /**
