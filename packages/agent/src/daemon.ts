@@ -268,16 +268,16 @@ export class AgentDaemon {
     pf.on("expired", () => void this.#pfExpired());
   }
 
+  /** The healer: its repairs are the node's events; a service's heal state is in the snapshot, not the status. */
+  #listenToHealer(healer: Healer): void {
+    healer.on("event", (e) => this.#event(e));
+    healer.on("change", () => this.#snapshotThrottle.request());
+  }
+
   /**
    * Health: a change goes out as a status frame. What a rollout gate reads (a component's state, jicofo's
    * bridges) goes out at once; the rest of a burst (explanations, signal times) is throttled.
    */
-  #listenToHealer(healer: Healer): void {
-    healer.on("event", (e) => this.#event(e));
-    // A service's heal state is in the snapshot, not the status frame.
-    healer.on("change", () => this.#snapshotThrottle.request());
-  }
-
   #listenToHealth(health: HealthSource): void {
     health.onChange(() => {
       if (gateKey(health.components()) !== this.#sentGateKey) this.#statusThrottle.now();
