@@ -83,7 +83,11 @@ export async function run({
     const apply = async (d) => {
       generation += 1;
       const g = generation;
-      const reply = await daemon.core.fleet.request("jicofo", { type: "desired", generation: g, desired: d }, 60_000);
+      const reply = await daemon.core.fleet.request(
+        "jicofo",
+        { type: "desired", generation: g, desired: d },
+        60_000,
+      );
       if (reply.type !== "apply-result" || !reply.ok)
         throw new Error(`apply of generation ${g} failed: ${reply.error ?? reply.type}`);
     };
