@@ -137,6 +137,11 @@ const cases: { name: string; change: (s: string) => string; problems: string[] }
     ],
   },
   {
+    name: "an alias whose anchor is not set",
+    change: edit("domain: jts.fips.de", "domain: *jts"),
+    problems: ["(spec): YAML: Unresolved alias (the anchor must be set before the alias): jts (x.yaml:3)"],
+  },
+  {
     name: "not YAML",
     change: () => "nodes: [\n",
     problems: [

@@ -9,7 +9,7 @@ import {
   type Spec,
   SpecSchema,
 } from "@vmmeet/shared";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 
 export interface SpecProblem {
@@ -74,7 +74,21 @@ export function parseSpecText(text: string, file: string): SpecResult {
       })),
     };
   }
-  const raw = doc.toJS() as unknown;
+  // An alias whose anchor is not set before it (`*name` without an earlier `&name`) parses without an error
+  // but has no value: toJS() throws. Said like the other YAML problems, at the alias's line.
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_, alias) {
+        if (line === undefined && alias.resolve(doc) === undefined && alias.range)
+          line = lines.linePos(alias.range[0]).line;
+      },
+    });
+    return { ok: false, problems: [{ path: "", message: `YAML: ${(err as Error).message}`, file, line }] };
+  }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return {
       ok: false,
