@@ -69,8 +69,11 @@ describe("LogTailer under a flood", () => {
     expect(reports).toHaveLength(2);
   });
 
-  /** 200 lines through a tailer with a 20 ms budget a second, each costing `line` in onLine. */
-  async function budgeted(line: () => void) {
+  /**
+   * 200 lines through a tailer with a 20 ms budget a second, each costing `line` in onLine; `cpuMs` is the
+   * tailer's CPU clock (default: the real one).
+   */
+  async function budgeted(line: () => void, cpuMs?: () => number) {
     const reports: SkipReport[] = [];
     let delivered = 0;
     const tailer = new LogTailer({
@@ -79,6 +82,7 @@ describe("LogTailer under a flood", () => {
       startAt: "start",
       clock: new ManualClock(0),
       maxBusyMsPerSecond: 20,
+      cpuMs,
       onSkipped: (r) => reports.push(r),
       onLine: () => {
         delivered++;
@@ -92,7 +96,7 @@ describe("LogTailer under a flood", () => {
   }
 
   it("also stops delivering once the second's time budget is spent in onLine", async () => {
-    // A costly line (one whose signal sets off a lot): 2 ms of CPU.
+    // A costly line (one whose signal sets off a lot): 2 ms of CPU, on the real CPU clock.
     const { delivered, reports } = await budgeted(() => {
       const until = performance.now() + 2;
       while (performance.now() < until);
@@ -104,12 +108,36 @@ describe("LogTailer under a flood", () => {
     ]);
   });
 
+  // A CPU clock of the test's own: the real one counts every thread of the process (V8's collector and
+  // compiler too, where Node has no per-thread figure), and on a loaded machine they alone can spend 20 ms
+  // in the 400 ms this test waits.
+  function cpuClock(msPerLine: number) {
+    let ms = 0;
+    return { now: () => ms, line: () => (ms += msPerLine) };
+  }
+  const blocked = new Int32Array(new SharedArrayBuffer(4));
+  const waitOffCpu = () => Atomics.wait(blocked, 0, 0, 2);
+
   it("counts the time budget in CPU time: time spent waiting (a loaded machine) skips nothing", async () => {
-    // 2 ms off the CPU, as when the process waits for a core: 400 ms of wall time, a few ms of CPU.
-    const blocked = new Int32Array(new SharedArrayBuffer(4));
-    const { delivered, reports } = await budgeted(() => Atomics.wait(blocked, 0, 0, 2));
+    // 2 ms off the CPU, as when the process waits for a core: 400 ms of wall time, 2 ms of CPU.
+    const cpu = cpuClock(0.01);
+    const { delivered, reports } = await budgeted(() => {
+      waitOffCpu();
+      cpu.line();
+    }, cpu.now);
     expect(delivered).toBe(200);
     expect(reports).toEqual([]);
+  });
+
+  it("stops at the line whose CPU time spends the budget, however little wall time the lines took", async () => {
+    // 0.5 ms of CPU a line, 2 ms of wall: the 40th line spends the 20 ms.
+    const cpu = cpuClock(0.5);
+    const { delivered, reports } = await budgeted(() => {
+      waitOffCpu();
+      cpu.line();
+    }, cpu.now);
+    expect(delivered).toBe(40);
+    expect(reports).toEqual([{ lines: 160, cut: 0, bytes: expect.any(Number), delivered: 0, since: 0 }]);
   });
 
   it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {

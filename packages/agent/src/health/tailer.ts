@@ -80,6 +80,11 @@ export interface LogTailerOptions {
    */
   maxBusyMsPerSecond?: number;
   /**
+   * The CPU time, in ms, that maxBusyMsPerSecond counts (default: the thread's where Node has
+   * process.threadCpuUsage, else the process's, user + system). Tests pass a clock of their own.
+   */
+  cpuMs?: () => number;
+  /**
    * Called with what was skipped (over the budget, or the rest of an over-long line): after the poll that
    * first skipped, then at most once per skipReportMs for each kind of skipping (over the budget; the rest of an
    * over-long line) while it goes on: two reports a minute at most. Default: nothing.
@@ -170,6 +175,7 @@ export class LogTailer {
       maxBusyMsPerSecond: options.maxBusyMsPerSecond ?? 100,
       onSkipped: options.onSkipped,
       skipReportMs: options.skipReportMs ?? 60_000,
+      cpuMs: options.cpuMs,
     });
   }
 
