@@ -39,7 +39,15 @@ export const Cidr = z.string().refine((s) => {
 export const AbsPath = z
   .string()
   .regex(PATH_RE, "must be an absolute path of letters, digits, '.', '_', '-' and '/'")
-  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+  // OpenBSD's limits (sys/sys/syslimits.h): NAME_MAX 255 bytes a component, PATH_MAX 1024 with the NUL.
+  // The characters above are ASCII, so a character is a byte. A longer path validated, and then no
+  // program on the VM could open it ("File name too long").
+  .refine(
+    (p) => p.split("/").every((c) => c.length <= 255),
+    "has a component longer than 255 bytes (OpenBSD's NAME_MAX)",
+  )
+  .refine((p) => p.length <= 1023, "is longer than 1023 bytes (OpenBSD's PATH_MAX)");
 /** vm.conf(5) sizes: a number with a K, M, G or T suffix. */
 export const Size = z.string().regex(SIZE_RE, "must be a size like 512M, 2G or 20G");
 export const NodeName = z
