@@ -8,6 +8,7 @@ import {
   catalogOf,
   ownerOf,
   parseSelector,
+  prosodySource,
   selects,
   templateRegex,
   whereOfLine,
@@ -298,6 +299,26 @@ describe("never silently info", () => {
     expect(JSON.stringify(u)).not.toMatch(/Zq7secretValue|203\.0\.113\.77/);
     const t = classify("nginx", "2024/06/01 08:00:00 [error] 1#1: *3 something Zq7secretValue unknown");
     expect(t.explain).not.toContain("Zq7secretValue");
+  });
+
+  it("names what printed a prosody message the catalog does not hold: the module or the kind of session, nothing more", () => {
+    const explain = (source: string) =>
+      classify("prosody", `Dec 06 21:21:14 ${source}\twarn\t${unknown} for focus@auth.zq7.example`).explain;
+    expect(explain("jts.fips.de:mod_smacks")).toBe(
+      "An unrecognised warning of prosody printed by mod_smacks, a message vmmeet's catalog of its messages does not hold.",
+    );
+    expect(explain("c2s55d8a0ab12f0")).toContain("printed by c2s,");
+    expect(explain("general")).toContain("printed by general,");
+    expect(prosodySource("Dec 06 21:21:14 bosh7f3c2a11\twarn\tx")).toBe("bosh");
+    expect(prosodySource("2026-12-06 21:21:14 portmanager\terror\tx")).toBe("portmanager");
+    // Not a name: left out rather than quoted.
+    expect(explain("Zq7secretValue")).toBe(
+      "An unrecognised warning of prosody that vmmeet's catalog of its messages does not hold.",
+    );
+    for (const s of ["jts.fips.de:mod_smacks", "c2s55d8a0ab12f0", "Zq7secretValue"])
+      expect(JSON.stringify(classify("prosody", `Dec 06 21:21:14 ${s}\twarn\t${unknown}`))).not.toMatch(
+        /Zq7secretValue|fips/,
+      );
   });
 
   it("matches on the stable Class.method when the message was reworded in another release", () => {

@@ -428,10 +428,12 @@ export function classifyByLevel(stage: LevelStage, line: string, found?: string)
     const owner = local[0]?.owner;
     if (owner !== undefined && local.every((e) => e.owner?.signal === owner.signal)) return owner;
   }
-  // Only catalog text goes into the explanation: the template and where it is printed.
+  // Only catalog text goes into the explanation: the template and where it is printed; for prosody's
+  // messages the catalog does not hold, the module or kind of session that printed it (prosodySource).
   const known =
     entry === undefined ? (local === undefined ? "" : where) : `${entry.where}\n${entry.template}`;
-  const key = `${lvl.sev} ${lvl.raw} ${known}`;
+  const source = entry === undefined && component === "prosody" ? prosodySource(line) : undefined;
+  const key = `${lvl.sev} ${lvl.raw} ${known} ${source ?? ""}`;
   const hit = index.generic.get(key);
   if (hit !== undefined) return hit;
   const word = levelWord(component, lvl.sev, lvl.raw);
@@ -440,14 +442,37 @@ export function classifyByLevel(stage: LevelStage, line: string, found?: string)
       ? ` printed by ${entry.where}, message template "${entry.template}"`
       : local !== undefined
         ? ` printed by ${where} (a message vmmeet's catalog does not hold)`
-        : " that vmmeet's catalog of its messages does not hold";
+        : source !== undefined
+          ? ` printed by ${source}, a message vmmeet's catalog of its messages does not hold`
+          : " that vmmeet's catalog of its messages does not hold";
   const meaning: Meaning = Object.freeze({
     signal: lvl.sev === "W" ? "unrecognised-warning" : "unrecognised-error",
     label: lvl.sev === "W" ? "degraded" : "failed",
     explain: `An unrecognised ${word} of ${NAMES[component]}${what}.`,
     fix: GENERIC_FIX,
   });
-  index.generic.set(key, meaning);
-  if (known === "") index.byLevel.set(lvl.raw, meaning);
+  if (index.generic.size < MAX_GENERIC) index.generic.set(key, meaning);
+  if (known === "" && source === undefined) index.byLevel.set(lvl.raw, meaning);
   return meaning;
+}
+
+/** Explanations kept per component at most (a log of garbled sources must not grow the cache). */
+const MAX_GENERIC = 1024;
+const PROSODY_SOURCE = new RegExp(
+  String.raw`${PREFIX}(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* )?(?:[^\s:]+:)?([^\s:]+)[\t ]`,
+);
+
+/**
+ * What printed a prosody line, from its source column (loggingmanager's "name"): a module ("mod_bosh",
+ * the host before the colon dropped), a core part ("portmanager", "general"), or the kind of a session
+ * or connection with its id dropped ("c2s", "bosh", "s2sin"): never more than a name, so it may go into
+ * an explanation. Undefined for anything else.
+ */
+export function prosodySource(line: string): string | undefined {
+  const name = PROSODY_SOURCE.exec(line)?.[1];
+  if (name === undefined) return undefined;
+  if (/^mod_[a-z0-9_]{1,40}$/.test(name)) return name;
+  // Sessions and connections are named by kind and a hex id (util/id, tostring of a table).
+  const kind = /^([a-z][a-z0-9_]{0,19}?)[0-9a-f]{6,}$/.exec(name)?.[1] ?? name;
+  return /^[a-z][a-z0-9_.]{0,29}$/.test(kind) ? kind : undefined;
 }
