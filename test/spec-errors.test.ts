@@ -99,9 +99,10 @@ const cases: { name: string; change: (s: string) => string; problems: string[] }
     // Found by the mutated-spec run (seed 858793): validate said valid, nginx then could not open the file.
     name: "paths longer than OpenBSD lets a program open",
     change: (s) =>
-      edit("certificate: /etc/ssl/jitsi-fips.fullchain.pem", `certificate: /etc/ssl/${"A".repeat(256)}.pem`)(
-        edit("key: /etc/ssl/private/jitsi-fips.key", `key: /etc/ssl${"/k".repeat(510)}.key`)(s),
-      ),
+      edit(
+        "certificate: /etc/ssl/jitsi-fips.fullchain.pem",
+        `certificate: /etc/ssl/${"A".repeat(256)}.pem`,
+      )(edit("key: /etc/ssl/private/jitsi-fips.key", `key: /etc/ssl${"/k".repeat(510)}.key`)(s)),
     problems: [
       "tls.certificate: has a component longer than 255 bytes (OpenBSD's NAME_MAX) (x.yaml:12)",
       "tls.key: is longer than 1023 bytes (OpenBSD's PATH_MAX) (x.yaml:13)",
