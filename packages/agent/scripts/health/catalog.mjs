@@ -28,8 +28,11 @@ const OUT_QUOTED = path.join(REPO, "test/fixtures/logs/catalog-quoted.jsonl");
  * The code paths that matter to a deployment, per catalog file: XMPP connection and login, TLS and
  * truststores, the brewery and bridge selection, health checks, ICE harvesters and port binding,
  * colibri and colibri-ws, component connections, module and configuration loading, nginx's
- * upstreams, listening sockets, certificates and configuration. Java/Kotlin and Lua: the class or
- * module (`class` in the catalog); nginx: the C function (`method`).
+ * upstreams, listening sockets, certificates and configuration; for prosody also every module the
+ * rendered prosody.cfg.lua loads that can warn (stream management, the process, MUC, registration,
+ * storage, routing): a warning of a loaded module the catalog did not hold counted as unrecognised, and
+ * kept prosody degraded for ten minutes. Java/Kotlin and Lua: the class or module (`class` in the
+ * catalog); nginx: the C function (`method`).
  */
 export const PATHS = {
   jicofo:
@@ -40,7 +43,7 @@ export const PATHS = {
     /^(?:HostCandidateHarvester|MappingCandidateHarvesters|AbstractUdpListener|StunCandidateHarvester|SinglePortUdpHarvester(?:\$\w+)?|CandidateHarvesterSet|HarvestConfig|NetAccessManager|StunStack)$/,
   jvb: /^(?:XmppConnection|MainKt|Videobridge|ColibriWebSocketServlet|Colibri2ConferenceHandler|Harvesters|IceTransport|UdpTransport)$/,
   prosody:
-    /^(?:core\.(?:portmanager|certmanager|modulemanager|configmanager|hostmanager|sessionmanager|usermanager)|util\.(?:startup|dependencies)|mod_(?:c2s|tls|saslauth|component|bosh|websocket|http)|net\.http\.server|prosody)$/,
+    /^(?:core\.(?:portmanager|certmanager|modulemanager|configmanager|hostmanager|sessionmanager|usermanager)|core\.(?:stanza_router|storagemanager|rostermanager|moduleapi|statsmanager)|util\.(?:startup|dependencies|datamanager|async|timer)|mod_(?:c2s|tls|saslauth|component|bosh|websocket|http|smacks|posix|muc|register_ibr|register_limits|blocklist|disco|admin_shell)|net\.(?:http\.server|server_epoll)|prosody)$/,
   "prosody-plugins": /^(?:mod_muc_domain_mapper|util\.lib|mod_external_services|mod_turncredentials)$/,
   nginx:
     /^(?:ngx_http_upstream_(?!.*(?:cache|sticky|hash|random|least_conn|keepalive|zone|thread|expires|last_modified|limit_rate|param_set|bind_set|set_local))\w+|ngx_event_connect_peer|ngx_http_proxy_(?:process_status_line|process_header|pass|eval|create_request)|ngx_open_listening_sockets|ngx_configure_listening_sockets|ngx_http_add_listen|ngx_http_add_addresses|ngx_http_add_server|ngx_http_core_listen|ngx_http_core_server_name|ngx_parse_url|ngx_inet_resolve_host|ngx_resolve_\w+|ngx_resolver_(?:send_udp_query|send_tcp_query|create)|ngx_ssl_certificate|ngx_ssl_load_certificate\w*|ngx_ssl_handshake|ngx_conf_parse|ngx_conf_handler|ngx_conf_read_token|ngx_conf_include|ngx_init_cycle|ngx_create_pidfile)$/,
