@@ -417,7 +417,11 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
     for (const user of ["focus", "jvb"] as const) {
       const key = user === "focus" ? "focusPassword" : "jvbPassword";
       expect((await login(caFile, user, now[key] as string)).ok, user).toBe(true);
-      expect(await login(caFile, user, old[key] as string)).toMatchObject({ ok: false, kind: "sasl" });
+      const refused = await login(caFile, user, old[key] as string);
+      expect(refused, `${user} with the old password: ${JSON.stringify(refused)}`).toMatchObject({
+        ok: false,
+        kind: "sasl",
+      });
     }
     expect(
       await readdir(path.join(node("xmpp").root, "var/prosody/auth%2ejts%2efips%2ede/accounts")),
