@@ -8,16 +8,19 @@ export const HEAL_OPTIONS = {
   "restart-backoff-max": { type: "string" },
   "restart-stable": { type: "string" },
   "restart-attempts": { type: "string" },
+  "restart-settle": { type: "string" },
 } as const;
 
 export const HEAL_USAGE = `  --heal-interval S     check managed services and compare managed files every S seconds (default 15,
                         +-20% jitter; file edits are also seen at once by a watch); 0 turns self-healing off
-  --restart-backoff S   a service found stopped is started at once (2 s later when it ran when last seen:
-                        a restart by hand may be under way), again no sooner than S seconds later,
-                        doubling per attempt (default 10)
+  --restart-backoff S   a service found stopped is started at once (--restart-settle later when it ran
+                        when last seen), again no sooner than S seconds later, doubling per attempt
+                        (default 10)
   --restart-backoff-max S  cap of that delay (default 300)
   --restart-stable S    running S seconds after its last start resets a service's attempts (default 600)
-  --restart-attempts N  starts in a row that do not last before the service is reported failed (default 6)`;
+  --restart-attempts N  starts in a row that do not last before the service is reported failed (default 6)
+  --restart-settle S    a service that ran when last seen and is found stopped is started no sooner than
+                        S seconds after: a restart by hand (rcctl restart) may be under way (default 2)`;
 
 /** The tuning the flags ask for, false for --heal-interval 0, or a message for a bad value. */
 export function healTuningFrom(
@@ -36,7 +39,8 @@ export function healTuningFrom(
   const backoffMax = num("restart-backoff-max");
   const stable = num("restart-stable");
   const attempts = num("restart-attempts", true);
-  for (const v of [interval, backoff, backoffMax, stable, attempts])
+  const settle = num("restart-settle");
+  for (const v of [interval, backoff, backoffMax, stable, attempts, settle])
     if (typeof v === "string") return { ok: false, message: v };
   if (interval === 0) return { ok: true, tuning: false };
   if (attempts === 0) return { ok: false, message: "--restart-attempts must be at least 1" };
@@ -46,6 +50,7 @@ export function healTuningFrom(
     ...(backoffMax !== undefined ? { maxMs: ms(backoffMax)! } : {}),
     ...(stable !== undefined ? { stableMs: ms(stable)! } : {}),
     ...(typeof attempts === "number" ? { maxAttempts: attempts } : {}),
+    ...(settle !== undefined ? { settleMs: ms(settle)! } : {}),
   };
   return {
     ok: true,
