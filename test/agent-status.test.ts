@@ -2,6 +2,7 @@
 // jicofo's bridges) goes out at once, the rest of a burst waits for the 250 ms throttle. The daemon runs in
 // this process with a hand-driven clock for its throttles and a scripted health source, so "at once" means
 // "without the clock moving", not a timed assertion.
+import { EventEmitter } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +16,7 @@ import {
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { AgentDaemon, type HealthSource } from "../packages/agent/src/daemon.js";
+import type { HealthEvents } from "../packages/agent/src/health/source.js";
 import { lenientAccounts } from "../packages/agent/src/reconcile/accounts.js";
 import { FakeServiceManager } from "../packages/agent/src/services/fake.js";
 import { ServiceLife } from "../packages/agent/src/services/life.js";
@@ -34,12 +36,11 @@ afterEach(async () => {
  * service owner, it probes as the monitor does when a service runs again: asking the owner whether
  * jicofo runs, and noting which rcctl calls that question cost.
  */
-class ScriptedHealth implements HealthSource {
+class ScriptedHealth extends EventEmitter<HealthEvents> implements HealthSource {
   current: ComponentHealth[] = [];
   probes = 0;
   /** Per probe, the rcctl calls its question made. */
   probeCalls: string[][] = [];
-  #listeners: (() => void)[] = [];
   follow(life: ServiceLife, services: FakeServiceManager): void {
     life.on("running", () => {
       this.probes += 1;
@@ -54,9 +55,6 @@ class ScriptedHealth implements HealthSource {
   serviceHint() {
     return undefined;
   }
-  onChange(listener: () => void): void {
-    this.#listeners.push(listener);
-  }
   async stop(): Promise<void> {}
   set(c: Partial<ComponentHealth>): void {
     this.current = [
@@ -69,7 +67,7 @@ class ScriptedHealth implements HealthSource {
         ...c,
       },
     ];
-    for (const l of this.#listeners) l();
+    this.emit("change");
   }
 }
 

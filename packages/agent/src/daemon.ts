@@ -237,7 +237,7 @@ export class AgentDaemon {
 
   /** Health follows the persisted state's logs first; its changes are listened to after that. */
   async #startHealth(health: HealthSource): Promise<void> {
-    health.onEvent?.((e) => this.#event(e));
+    health.on("event", (e) => this.#event(e));
     await health.configure(this.#desired);
     this.#listenToHealth(health);
   }
@@ -279,7 +279,7 @@ export class AgentDaemon {
    * bridges) goes out at once; the rest of a burst (explanations, signal times) is throttled.
    */
   #listenToHealth(health: HealthSource): void {
-    health.onChange(() => {
+    health.on("change", () => {
       if (gateKey(health.components()) !== this.#sentGateKey) this.#statusThrottle.now();
       else this.#statusThrottle.request();
     });

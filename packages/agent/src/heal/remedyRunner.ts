@@ -3,7 +3,7 @@
 // period (one clock timer per wait).
 //
 // start() subscribes to the health's signals (onSignal() works without it: the daemon or a test may call it);
-// stop() abandons every wait and refuses new signals; settled() is what is still running.
+// stop() unsubscribes, abandons every wait and refuses new signals; settled() is what is still running.
 import type { HealthSignal } from "@vmmeet/shared";
 import type { HealerHealth } from "../health/source.js";
 import type { HealContext } from "./context.js";
@@ -14,7 +14,7 @@ import type { StartOutcome } from "./restarter.js";
 export interface RemedyRunnerOptions {
   ctx: HealContext;
   /** Where signals come from (start() subscribes). */
-  health?: Pick<HealerHealth, "onSignal">;
+  health?: HealerHealth;
   /** Re-applies the desired state; runs inside ctx.work. */
   enforce: () => Promise<EnforceOutcome>;
   /** Restarts a service (Restarter.startAndCheck); runs inside ctx.work. */
@@ -44,12 +44,15 @@ export class RemedyRunner {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.options.health?.onSignal?.((s) => this.onSignal(s));
+    this.options.health?.on("signal", this.#heard);
   }
+
+  #heard = (signal: HealthSignal): void => this.onSignal(signal);
 
   /** Idempotent: every wait for a cure ends as not cured, and the plans waiting on it end there. */
   stop(): void {
     this.#stopped = true;
+    this.options.health?.off("signal", this.#heard);
     for (const w of [...this.#waits]) w.settle(false);
   }
 

@@ -12,6 +12,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { jicofoDesired } from "../../../../test/helpers/jicofo-desired.js";
 import { waitFor } from "../../../../test/helpers/wait.js";
+import type { HealthEvents } from "../health/source.js";
 import { lenientAccounts } from "../reconcile/accounts.js";
 import type { ApplyResult } from "../reconcile/apply.js";
 import { FakeServiceManager } from "../services/fake.js";
@@ -317,22 +318,18 @@ describe("RemedyRunner", () => {
 
   function setup() {
     const c = context({ graceMs: 5000 });
-    let listener: ((s: HealthSignal) => void) | undefined;
+    const health = new EventEmitter<HealthEvents>();
     const restarts: string[] = [];
     const runner = new RemedyRunner({
       ctx: c.ctx,
-      health: {
-        onSignal: (l) => {
-          listener = l;
-        },
-      },
+      health,
       enforce: async () => noChange(),
       restart: async (service) => {
         restarts.push(service);
         return { ok: true };
       },
     });
-    return { ...c, runner, restarts, emit: (s: HealthSignal) => listener?.(s) };
+    return { ...c, runner, restarts, health, emit: (s: HealthSignal) => health.emit("signal", s) };
   }
 
   it("hears the health's signals once started; waits on the clock for a cure, then restarts", async () => {
@@ -360,8 +357,10 @@ describe("RemedyRunner", () => {
     t.clock.advance(5000);
     t.emit(failed("xmpp-not-connected"));
     expect(t.clock.pending).toBe(1);
+    expect(t.health.listenerCount("signal")).toBe(1);
     t.runner.stop();
     await t.runner.settled();
+    expect(t.health.listenerCount("signal")).toBe(0);
     expect(t.clock.pending).toBe(0);
     t.emit(failed("xmpp-not-connected"));
     expect(t.clock.pending).toBe(0);

@@ -73,7 +73,7 @@ async function setup(
   });
   monitors.push(m);
   let changes = 0;
-  m.onChange(() => {
+  m.on("change", () => {
     changes += 1;
   });
   await m.configure(jicofoDesired);

@@ -1,10 +1,11 @@
 // The node's health, put together: a tailer per log source of the desired state (followed by name through
 // rotation), the classifier for its component, the per-component state machines, and periodic probes
 // (rcctl check, the loopback health endpoint, ports). Raw lines never leave this module: only signals do.
+import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type Clock, systemClock } from "@vmmeet/node";
-import type { AgentEvent, HealthSignal, LogComponent, NodeDesired } from "@vmmeet/shared";
+import type { AgentEvent, LogComponent, NodeDesired } from "@vmmeet/shared";
 import type { Logger } from "pino";
 import { ServiceLife } from "../services/life.js";
 import type { ServiceManager } from "../services/manager.js";
@@ -13,7 +14,7 @@ import { syslogTag } from "./joiner.js";
 import { type BreweryState, JsonFileOffsetStore } from "./offsetStore.js";
 import { LogClassifier, toHealthSignal } from "./pipeline.js";
 import { type ProbeOptions, probeComponent } from "./probes.js";
-import type { HealthSource } from "./source.js";
+import type { HealthEvents, HealthSource } from "./source.js";
 import { type ComponentTracker, type HealthObservation, trackersFor } from "./state.js";
 import { LogTailer, type SkipReport } from "./tailer.js";
 
@@ -60,7 +61,7 @@ interface Source {
   classifier: LogClassifier;
 }
 
-export class HealthMonitor implements HealthSource {
+export class HealthMonitor extends EventEmitter<HealthEvents> implements HealthSource {
   #trackers = new Map<LogComponent, ComponentTracker>();
   #sources = new Map<string, Source>();
   #configKey = "";
@@ -70,9 +71,6 @@ export class HealthMonitor implements HealthSource {
   #settleTimer: unknown = null;
   #probing = false;
   #probeAgain = false;
-  #listeners: (() => void)[] = [];
-  #signalListeners: ((s: HealthSignal) => void)[] = [];
-  #eventListeners: ((e: AgentEvent) => void)[] = [];
   #lastStates = "";
   #desired: NodeDesired | null = null;
   readonly #offsets: JsonFileOffsetStore;
@@ -87,6 +85,7 @@ export class HealthMonitor implements HealthSource {
   readonly #now: () => number;
 
   constructor(private readonly options: HealthMonitorOptions) {
+    super();
     this.#offsets = new JsonFileOffsetStore(path.join(options.stateDir, "log-offsets.json"));
     this.#life = ServiceLife.of(options.services);
     this.#clock = options.clock ?? systemClock;
@@ -166,7 +165,7 @@ export class HealthMonitor implements HealthSource {
         const signal = toHealthSignal(component, result, new Date(at), file);
         if (!signal) return;
         this.#trackers.get(component)?.observe({ kind: "signal", signal });
-        for (const l of this.#signalListeners) l(signal);
+        this.emit("signal", signal);
         this.#changed();
       },
     });
@@ -214,7 +213,7 @@ export class HealthMonitor implements HealthSource {
       message,
       target: file,
     };
-    for (const l of this.#eventListeners) l(event);
+    this.emit("event", event);
   }
 
   #ownLog = new Map<LogComponent, { at: number; exists: boolean }>();
@@ -338,18 +337,6 @@ export class HealthMonitor implements HealthSource {
     return undefined;
   }
 
-  onChange(listener: () => void): void {
-    this.#listeners.push(listener);
-  }
-
-  onSignal(listener: (s: HealthSignal) => void): void {
-    this.#signalListeners.push(listener);
-  }
-
-  onEvent(listener: (e: AgentEvent) => void): void {
-    this.#eventListeners.push(listener);
-  }
-
   /** Keeps jicofo's brewery with the offsets whenever it changed. */
   #keepBrewery(): void {
     const b = this.#trackers.get("jicofo")?.brewery();
@@ -382,7 +369,7 @@ export class HealthMonitor implements HealthSource {
     );
     if (states === this.#lastStates) return;
     this.#lastStates = states;
-    for (const l of this.#listeners) l();
+    this.emit("change");
   }
 
   async stop(): Promise<void> {
