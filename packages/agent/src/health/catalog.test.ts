@@ -310,6 +310,7 @@ describe("never silently info", () => {
     expect(explain("c2s55d8a0ab12f0")).toContain("printed by c2s,");
     expect(explain("general")).toContain("printed by general,");
     expect(prosodySource("Dec 06 21:21:14 bosh7f3c2a11\twarn\tx")).toBe("bosh");
+    expect(prosodySource("Dec 06 21:21:14 bosheaece7de-857f-498d-939c-79634fe57beb\twarn\tx")).toBe("bosh");
     expect(prosodySource("2026-12-06 21:21:14 portmanager\terror\tx")).toBe("portmanager");
     // Not a name: left out rather than quoted.
     expect(explain("Zq7secretValue")).toBe(

@@ -472,7 +472,7 @@ export function prosodySource(line: string): string | undefined {
   const name = PROSODY_SOURCE.exec(line)?.[1];
   if (name === undefined) return undefined;
   if (/^mod_[a-z0-9_]{1,40}$/.test(name)) return name;
-  // Sessions and connections are named by kind and a hex id (util/id, tostring of a table).
-  const kind = /^([a-z][a-z0-9_]{0,19}?)[0-9a-f]{6,}$/.exec(name)?.[1] ?? name;
+  // Sessions and connections are named by kind and an id: hex (tostring of a table) or a UUID (BOSH's sid).
+  const kind = /^([a-z][a-z0-9_]{0,19}?)[0-9a-f][0-9a-f-]{5,}$/.exec(name)?.[1] ?? name;
   return /^[a-z][a-z0-9_.]{0,29}$/.test(kind) ? kind : undefined;
 }
