@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: builds, then runs every benchmark, prints a table, writes bench/results.json and exits
-// non-zero when a target is missed (naming which). Benchmarks are never part of `npm test`.
+// non-zero when a target is missed (naming which). Targets are never part of `npm test`: there,
+// test/bench-smoke.test.ts only runs every benchmark once in its smallest configuration.
 //
 //   node bench/run.mjs [--quick] [--only footprint,push,fleet,logrules] [--out FILE] [--keep]
 //                      [--idle-minutes N] [--applies N] [--log-lines N] [--pushes N] [--agents N]
