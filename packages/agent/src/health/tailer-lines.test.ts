@@ -108,36 +108,35 @@ describe("LogTailer under a flood", () => {
     ]);
   });
 
-  // A CPU clock of the test's own: the real one counts every thread of the process (V8's collector and
-  // compiler too, where Node has no per-thread figure), and on a loaded machine they alone can spend 20 ms
-  // in the 400 ms this test waits.
-  function cpuClock(msPerLine: number) {
-    let ms = 0;
-    return { now: () => ms, line: () => (ms += msPerLine) };
+  /**
+   * 200 lines, each 2 ms of wall time off the CPU (as when the process waits for a core) and `cpuPerLine` ms
+   * on a CPU clock of the test's own: the real one counts every thread of the process (V8's collector and
+   * compiler too, where Node has no per-thread figure), and on a loaded machine those alone could spend the
+   * 20 ms in the 400 ms this waits.
+   */
+  async function offCpu(cpuPerLine: number) {
+    let cpuMs = 0;
+    const blocked = new Int32Array(new SharedArrayBuffer(4));
+    return budgeted(
+      () => {
+        Atomics.wait(blocked, 0, 0, 2);
+        cpuMs += cpuPerLine;
+      },
+      () => cpuMs,
+    );
   }
-  const blocked = new Int32Array(new SharedArrayBuffer(4));
-  const waitOffCpu = () => Atomics.wait(blocked, 0, 0, 2);
 
   it("counts the time budget in CPU time: time spent waiting (a loaded machine) skips nothing", async () => {
-    // 2 ms off the CPU, as when the process waits for a core: 400 ms of wall time, 2 ms of CPU.
-    const cpu = cpuClock(0.01);
-    const { delivered, reports } = await budgeted(() => {
-      waitOffCpu();
-      cpu.line();
-    }, cpu.now);
-    expect(delivered).toBe(200);
-    expect(reports).toEqual([]);
+    // 400 ms of wall time, 2 ms of CPU.
+    expect(await offCpu(0.01)).toEqual({ delivered: 200, reports: [] });
   });
 
-  it("stops at the line whose CPU time spends the budget, however little wall time the lines took", async () => {
-    // 0.5 ms of CPU a line, 2 ms of wall: the 40th line spends the 20 ms.
-    const cpu = cpuClock(0.5);
-    const { delivered, reports } = await budgeted(() => {
-      waitOffCpu();
-      cpu.line();
-    }, cpu.now);
-    expect(delivered).toBe(40);
-    expect(reports).toEqual([{ lines: 160, cut: 0, bytes: expect.any(Number), delivered: 0, since: 0 }]);
+  it("stops at the line whose CPU time spends the budget", async () => {
+    // 0.5 ms of CPU a line: the 40th line spends the 20 ms.
+    expect(await offCpu(0.5)).toEqual({
+      delivered: 40,
+      reports: [{ lines: 160, cut: 0, bytes: expect.any(Number), delivered: 0, since: 0 }],
+    });
   });
 
   it("counts what it skipped of a line longer than maxLineBytes, with no newline in sight", async () => {
