@@ -212,9 +212,10 @@ describe("catalog entries x layouts (generated from test/fixtures/logs/catalog.j
         if (!HealthLabelSchema.safeParse(r.label).success) bad.push(`${at}: label ${r.label}`);
         if (r.explain.length < 20) bad.push(`${at}: explain`);
         if (r.covers.length === 0) bad.push(`${at}: no covers`);
-        // "[E |W ]Where[: template text]" (catalog.ts parseSelector)
+        // "[E |W ]Where[: template text]" (catalog.ts parseSelector); a Lua library's Where has its folder
+        // ("mod_pubsub/pubsub.lib").
         for (const sel of r.covers)
-          if (!/^(?:[EW] )?[\w$.<>*]+(?:: .+)?$/.test(sel)) bad.push(`${at}: ${sel}`);
+          if (!/^(?:[EW] )?[\w$.<>*]+(?:\/[\w.]+)?(?:: .+)?$/.test(sel)) bad.push(`${at}: ${sel}`);
       }
     }
     expect(bad).toEqual([]);
