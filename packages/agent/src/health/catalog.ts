@@ -208,10 +208,7 @@ export function levelStage(component: LogComponent): LevelStage {
     };
   }
   if (component === "prosody") {
-    const at = new RegExp(
-      String.raw`${PREFIX}(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* )?[^\s]+[\t ]+(warn|error)(?:[\t ]|$)`,
-      "y",
-    );
+    const at = new RegExp(String.raw`${PREFIX}${PROSODY_STAMP}[^\s]+[\t ]+(warn|error)(?:[\t ]|$)`, "y");
     return {
       component,
       tokens: ["\twarn\t", "\terror\t", " warn  ", " error  "],
@@ -233,6 +230,8 @@ export function levelStage(component: LogComponent): LevelStage {
 
 const EXCEPTION_LEVEL = "exception";
 /** Optional transport prefixes: docker compose, docker logs -t, syslog/journald `stamp [host] tag[pid]: `. */
+/** prosody's own time stamp before the source column: its file layout's, or an ISO one; optional. */
+const PROSODY_STAMP = String.raw`(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* )?`;
 const PREFIX = String.raw`(?:[\w.-]{1,64} *\| )?(?:\d{4}-\d\d-\d\dT[^ ]{0,29} )?(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:[^\s:[\]|]+ )?[^\s:[\]|]+(?:\[\d+\])?: |[^\s:[\]|]+\[\d+\]: )?`;
 const EXCEPTION_BODY = String.raw`\s*(?:Caused by: |Exception in thread "[^"]*" )?(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)(?::|\s*$)`;
 
@@ -458,9 +457,7 @@ export function classifyByLevel(stage: LevelStage, line: string, found?: string)
 
 /** Explanations kept per component at most (a log of garbled sources must not grow the cache). */
 const MAX_GENERIC = 1024;
-const PROSODY_SOURCE = new RegExp(
-  String.raw`${PREFIX}(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* )?(?:[^\s:]+:)?([^\s:]+)[\t ]`,
-);
+const PROSODY_SOURCE = new RegExp(String.raw`${PREFIX}${PROSODY_STAMP}(?:[^\s:]+:)?([^\s:]+)[\t ]`);
 
 /**
  * What printed a prosody line, from its source column (loggingmanager's "name"): a module ("mod_bosh",

@@ -23,4 +23,4 @@ export interface HealthSource extends Pick<EventEmitter<HealthEvents>, "on" | "o
 }
 
 /** The part of the health the healer uses: it hears the log signals (starts reach health from the service owner). */
-export type HealerHealth = Pick<EventEmitter<HealthEvents>, "on" | "off">;
+export type HealerHealth = Pick<HealthSource, "on" | "off">;
