@@ -182,12 +182,18 @@ describe("a sandbox deployment of the paper's topology", () => {
     const appliesBefore = applies();
     const audit = await readFile(path.join(d.stateDir, "audit.log"), "utf8");
     await d.restartCoordinator("SIGKILL");
+    // Until a node's first snapshot on the new link arrives, status shows what nodes.json kept of it, and
+    // nodes.json is written at most every 200 ms: a kill -9 inside that window loses the last report. So wait
+    // for each node to report the generation in force again, not only to be connected.
     const after = await waitFor(
       async () => {
         const st = await d.status();
-        return st.nodes.every((n) => n.connected) ? st : undefined;
+        const current = st.nodes.every(
+          (n) => n.connected && n.generation.applied === before.desiredGeneration,
+        );
+        return current ? st : undefined;
       },
-      { what: "every agent reconnected", timeoutMs: 60_000, intervalMs: 200 },
+      { what: "every agent reconnected and reporting its generation", timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(after.desiredGeneration).toBe(before.desiredGeneration);
     for (const n of after.nodes) expect(n.generation.applied).toBe(before.desiredGeneration);

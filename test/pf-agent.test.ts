@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { type AgentToCoordinator, type NodeDesired, NodeDesired as NodeDesiredSchema } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import { loadedRules, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
+import { loadedRules, loadedRulesNow, makePfctl, pfctlHistory } from "./doubles/pfctl/index.js";
 import { agentSandbox, sandboxAgentArgs } from "./helpers/agent-sandbox.js";
 import { type FakeCoordinator, fakeCoordinator } from "./helpers/fake-coordinator.js";
 import { type CapturedChild, spawnAgent, useCleanups } from "./helpers/processes.js";
@@ -140,14 +140,8 @@ describe("pf commit-confirm in the agent process", () => {
     c.blocked = () => false;
     const r4 = await apply(4, desired(RULES.C, "100.64.2.3 xmpp\n"));
     expect(r4).toMatchObject({ ok: true });
-    let loadedRulesSync: string | null = await loadedRules(s.root);
-    c.blocked = () => loadedRulesSync === RULES.C;
-    const poll = setInterval(() => {
-      void loadedRules(s.root).then((t) => {
-        loadedRulesSync = t;
-      });
-    }, 20);
-    cleanups.push(() => clearInterval(poll));
+    // Blocked while pfctl holds C, read at each check: pf applies a ruleset the moment pfctl -f returns.
+    c.blocked = () => loadedRulesNow(s.root) === RULES.C;
     c.socket()?.terminate();
     c.confirm = true;
     // After the 2 s window the agent puts B back (not A: B stayed past its own window), the link comes

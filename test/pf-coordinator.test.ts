@@ -12,7 +12,7 @@ import path from "node:path";
 import { adminCall, CoordinatorDaemon, runCli } from "@vmmeet/coordinator";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadedRules, makePfctl } from "./doubles/pfctl/index.js";
+import { loadedRules, loadedRulesNow, makePfctl } from "./doubles/pfctl/index.js";
 import { killDoubleProcesses, makeRcctl, writeRcScript } from "./doubles/rcctl/index.js";
 import { fixturesDir } from "./fixtures/material.js";
 import { materialTemplate } from "./helpers/material-template.js";
@@ -122,15 +122,13 @@ describe("pf commit-confirm with the coordinator", () => {
     }
 
     const vm = await jvbVm(dir);
-    // Open unless pfctl holds rules and none of them passes tcp out to port 7443.
-    let rules: string | null = null;
-    const poll = setInterval(() => {
-      void loadedRules(vm.root).then((t) => {
-        rules = t;
-      });
-    }, 20);
-    cleanups.push(() => clearInterval(poll));
-    const open = () => rules === null || /^pass out\b.*\bproto tcp\b.*\bport 7443\b/m.test(rules);
+    // Open unless pfctl holds rules and none of them passes tcp out to port 7443. Read at each check, as
+    // pf applies a ruleset the moment pfctl -f returns: a copy polled every few ms let the agent's answer
+    // through the new rules on a loaded machine.
+    const open = () => {
+      const rules = loadedRulesNow(vm.root);
+      return rules === null || /^pass out\b.*\bproto tcp\b.*\bport 7443\b/m.test(rules);
+    };
     const port = await vmNetwork(daemon.port, open);
     const agent = startAgent(vm, `ws://127.0.0.1:${port}/agent`);
     await waitFor(() => daemon.core.fleet.connected("jvb"), { what: "jvb connected", timeoutMs: 20_000 });

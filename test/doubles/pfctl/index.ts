@@ -1,6 +1,7 @@
 // Helpers around the pfctl(8) TEST DOUBLE (pfctl.mjs in this folder): a fake root's /sbin/pfctl, and what
 // the double recorded as loaded. See README.md for what is emulated.
 
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +18,15 @@ export function makePfctl(root: string): Promise<string> {
 export async function loadedRules(root: string): Promise<string | null> {
   try {
     return await readFile(join(root, "var/db/pfctl-double/loaded.conf"), "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** loadedRules, read now: for a network double that must follow the rules the moment pfctl -f returns. */
+export function loadedRulesNow(root: string): string | null {
+  try {
+    return readFileSync(join(root, "var/db/pfctl-double/loaded.conf"), "utf8");
   } catch {
     return null;
   }
