@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const BENCH_SMOKE = "test/bench-smoke.test.ts";
 const src = (pkg: string) => fileURLToPath(new URL(`packages/${pkg}/src/index.ts`, import.meta.url));
 
 // Unit tests sit beside the code (packages/*/src/**/*.test.ts); cross-package tests, harnesses and
@@ -22,9 +23,22 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The benchmark smoke test starts five benchmarks (a thousand simulated agents among them): beside the
+    // suite it loaded a 2-core CI machine enough to widen the suite's races. It runs alone, after the suite.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "suite",
+          include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: [BENCH_SMOKE, "**/node_modules/**"],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      { extends: true, test: { name: "bench", include: [BENCH_SMOKE], sequence: { groupOrder: 1 } } },
+    ],
   },
 });
