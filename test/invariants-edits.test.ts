@@ -1,7 +1,7 @@
 // One edited file breaks exactly the invariant it belongs to (brewery, passwords, prosody-host, sctp, nat,
-// colibri-websockets, monitoring, turn, domain, auth-domain, conference-muc, focus-proxy), and the detail
+// colibri-websockets, monitoring, turn, domain, auth-domain, conference-muc, focus-proxy, prosody-plugins), and the detail
 // names both sides but never a secret; a file the readers cannot read fails every invariant that needs it.
-import type { NodeDesired } from "@vmmeet/shared";
+import { JITSI_RELEASES, type NodeDesired } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
 import { checkInvariants } from "../packages/coordinator/src/render/invariants.js";
 import { fakeSecrets } from "./fixtures/material.js";
@@ -16,6 +16,7 @@ import {
   monitored,
   onlyFails,
   release,
+  tableRelease,
   threeJvbs,
 } from "./helpers/invariants.js";
 
@@ -423,6 +424,44 @@ describe("one edited file breaks exactly its invariant", () => {
         "focus-proxy",
       ),
     ).toContain("xmpp:setup action prosody-roster-subscribe is missing");
+  });
+
+  it("prosody-plugins: without muc_mapper_domain_base, four plugins of 11031 turn themselves off", () => {
+    const row = JITSI_RELEASES.find((r) => r.release === 11031);
+    if (!row) throw new Error("test bug: release 11031 is not in the table");
+    const detail = onlyFails(
+      tableRelease(row),
+      (n) => edit(n, "xmpp", PROSODY, /\nmuc_mapper_domain_base = "[^"]*"/, ""),
+      "prosody-plugins",
+    );
+    const problems = detail.split("; ");
+    expect(problems.map((p) => /loads (\w+)/.exec(p)?.[1])).toEqual([
+      "end_conference",
+      "av_moderation_component",
+      "room_metadata_component",
+      "polls_component",
+    ]);
+    expect(problems[0]).toBe(
+      'xmpp:/etc/prosody/prosody.cfg.lua Component "endconference.jts.fips.de" loads end_conference (module) but sets no muc_mapper_domain_base, here or globally: the plugin turns itself off without it (jitsi-meet resources/prosody-plugins/mod_end_conference.lua:41 (11031))',
+    );
+  });
+
+  it("prosody-plugins: a feature component without muc_component, the lobby without lobby_muc (9646)", () => {
+    const detail = onlyFails(
+      release(9646),
+      (n) => {
+        edit(n, "xmpp", PROSODY, /(Component "speakerstats\.[^\n]*)\n\s*muc_component = "[^"]*"/, "$1");
+        edit(n, "xmpp", PROSODY, /\n\s*lobby_muc = "[^"]*"/, "");
+      },
+      "prosody-plugins",
+    );
+    expect(detail).toContain(
+      'VirtualHost "jts.fips.de" loads muc_lobby_rooms (modules_enabled) but sets no lobby_muc, here or globally',
+    );
+    expect(detail).toContain(
+      'Component "speakerstats.jts.fips.de" loads speakerstats_component (module) but sets no muc_component',
+    );
+    expect(detail.split("; ")).toHaveLength(2);
   });
 
   it("a file the readers cannot read fails the invariants that need it, and nothing throws", () => {

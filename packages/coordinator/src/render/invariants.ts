@@ -1,7 +1,8 @@
 // The cross-file invariants of a rendered deployment (docs/jitsi-config-notes.md section 10): the values that must be
 // the same in several files on several VMs for a conference to happen at all (the XMPP domain, auth.DOMAIN,
 // the brewery JID, the passwords, the address of prosody as each VM reaches it, SCTP off on both sides, the
-// bridges' NAT and UDP port, colibri websockets, TURN).
+// bridges' NAT and UDP port, colibri websockets, TURN); and, within prosody.cfg.lua, the options each jitsi
+// plugin it loads needs to turn itself on.
 //
 // The renderers build these values from one spec, so they agree by construction; this check reads the
 // RENDERED files back (not the spec) and compares them, so that a renderer change that breaks one side, or
@@ -13,7 +14,7 @@
 // turnserver.conf lines, /etc/hosts, pf.conf) understand the subset of each format that the renderers write;
 // anything else is reported as unreadable rather than guessed at. Nothing is evaluated. Pure: no filesystem,
 // no clock. The checks live in invariants/ by concern: xmpp.ts (names and credentials), network.ts (who
-// reaches whom, NAT, pf), features.ts (SCTP, colibri websockets, TURN); view.ts reads the files.
+// reaches whom, NAT, pf), features.ts (SCTP, colibri websockets, TURN), plugins.ts (jitsi's prosody plugins); view.ts reads the files.
 //
 // Secret values (passwords, the TURN secret) are compared but never put into a detail: it says "differs".
 import type { NodeDesired, Spec } from "@vmmeet/shared";
@@ -26,6 +27,7 @@ import {
 } from "./invariants/checker.js";
 import { checkColibri, checkSctp, checkTurn } from "./invariants/features.js";
 import { checkMonitoring, checkNat, checkProsodyHost } from "./invariants/network.js";
+import { checkPluginOptions } from "./invariants/plugins.js";
 import { View } from "./invariants/view.js";
 import {
   checkAuthDomain,
@@ -58,6 +60,7 @@ export function checkInvariants(spec: Spec, nodes: Record<string, NodeDesired>):
     "colibri-websockets": checkColibri,
     turn: checkTurn,
     monitoring: checkMonitoring,
+    "prosody-plugins": checkPluginOptions,
   };
   return INVARIANT_NAMES.map((name) => {
     const c = new Checker();

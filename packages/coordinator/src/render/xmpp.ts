@@ -286,6 +286,10 @@ function prosodyConfig({ spec, secrets }: RenderInput): string {
       "-- jicofo (focus) owns the conference rooms and creates them (restrict_room_creation below); the",
       "-- bridges are admins of the brewery.",
       `admins = { ${lua(`focus@auth.${d}`)}, ${lua(`jvb@auth.${d}`)} }`,
+      "-- The main domain, for jitsi's plugins (their room lookups; jitsi-meet's own templates set it). From",
+      "-- release 11031 on end_conference, av_moderation_component, polls_component and room_metadata_component",
+      "-- turn themselves off without it (render/invariants/plugins.ts has each plugin's source line).",
+      `muc_mapper_domain_base = ${lua(d)}`,
     );
   }
   if (t.smacksMemory && version !== "0.11") {

@@ -23,6 +23,7 @@ export const INVARIANT_NAMES = [
   "colibri-websockets",
   "turn",
   "monitoring",
+  "prosody-plugins",
 ] as const;
 export type InvariantName = (typeof INVARIANT_NAMES)[number];
 
