@@ -30,8 +30,9 @@ const OUT_QUOTED = path.join(REPO, "test/fixtures/logs/catalog-quoted.jsonl");
  * colibri and colibri-ws, component connections, module and configuration loading, nginx's
  * upstreams, listening sockets, certificates and configuration; for prosody also every module the
  * rendered prosody.cfg.lua loads that can warn (stream management, the process, MUC, registration,
- * storage, routing): a warning of a loaded module the catalog did not hold counted as unrecognised, and
- * kept prosody degraded for ten minutes. Java/Kotlin and Lua: the class or module (`class` in the
+ * storage, routing) and every jitsi plugin it loads from 9646 on (lobby, breakout rooms, the feature
+ * components, meeting ids, polls): a warning of a loaded module the catalog did not hold counted as
+ * unrecognised, and kept prosody degraded for ten minutes. Java/Kotlin and Lua: the class or module (`class` in the
  * catalog); nginx: the C function (`method`).
  */
 export const PATHS = {
@@ -44,7 +45,8 @@ export const PATHS = {
   jvb: /^(?:XmppConnection|MainKt|Videobridge|ColibriWebSocketServlet|Colibri2ConferenceHandler|Harvesters|IceTransport|UdpTransport)$/,
   prosody:
     /^(?:core\.(?:portmanager|certmanager|modulemanager|configmanager|hostmanager|sessionmanager|usermanager|stanza_router|storagemanager|rostermanager|moduleapi|statsmanager)|util\.(?:startup|dependencies|datamanager|async|timer)|mod_(?:c2s|tls|saslauth|component|bosh|websocket|http|smacks|posix|muc|register_ibr|register_limits|blocklist|disco|admin_shell|pubsub\/pubsub\.lib)|net\.(?:http\.server|server_epoll)|prosody)$/,
-  "prosody-plugins": /^(?:mod_muc_domain_mapper|util\.lib|mod_external_services|mod_turncredentials)$/,
+  "prosody-plugins":
+    /^(?:mod_muc_domain_mapper|util\.lib|mod_external_services|mod_turncredentials|mod_(?:muc_lobby_rooms|muc_breakout_rooms|conference_duration(?:_component)?|speakerstats_component|end_conference|av_moderation_component|room_metadata_component|polls(?:_component)?|muc_meeting_id|muc_filter_access|muc_resource_validate|limits_exception|features_identity|client_proxy))$/,
   nginx:
     /^(?:ngx_http_upstream_(?!.*(?:cache|sticky|hash|random|least_conn|keepalive|zone|thread|expires|last_modified|limit_rate|param_set|bind_set|set_local))\w+|ngx_event_connect_peer|ngx_http_proxy_(?:process_status_line|process_header|pass|eval|create_request)|ngx_open_listening_sockets|ngx_configure_listening_sockets|ngx_http_add_listen|ngx_http_add_addresses|ngx_http_add_server|ngx_http_core_listen|ngx_http_core_server_name|ngx_parse_url|ngx_inet_resolve_host|ngx_resolve_\w+|ngx_resolver_(?:send_udp_query|send_tcp_query|create)|ngx_ssl_certificate|ngx_ssl_load_certificate\w*|ngx_ssl_handshake|ngx_conf_parse|ngx_conf_handler|ngx_conf_read_token|ngx_conf_include|ngx_init_cycle|ngx_create_pidfile)$/,
 };
