@@ -392,10 +392,30 @@ describe("the paper's deployment with Debian's real prosody and nginx", () => {
   it("day two with the real prosody and nginx: xmppWebsocket on restarts prosody, the clients reconnect, no rollback", async () => {
     const spec = await readFile(d.specFile, "utf8");
     await writeFile(d.specFile, spec.replace(/^xmppWebsocket: false/m, "xmppWebsocket: true"));
+    const logBefore = (await prosodyLog()).length;
     const push = await d.push(120);
     expect(push.stdout, push.stdout).not.toMatch(/rolled back|restoring generation/);
     expect(push.code, push.stdout).toBe(0);
     await d.waitVerdict("conference-ready", 90_000);
+    // The restart's lines as the agent's health expects them (state.ts PROCESS_BOUNDS): the old process's
+    // last line, "Shutdown complete", comes after its SIGTERM and before the new process's greeting.
+    const restart = (await prosodyLog())
+      .slice(logBefore)
+      .split("\n")
+      .map((l) =>
+        l
+          .split("\t")
+          .slice(0, 3)
+          .join(" ")
+          .replace(/^\w{3} \d\d \d\d:\d\d:\d\d /, ""),
+      )
+      .filter((l) => /Received SIGTERM|Shutdown complete|Hello and welcome/.test(l));
+    expect(restart).toEqual([
+      "mod_posix warn Received SIGTERM",
+      "startup info Shutting down: Received SIGTERM",
+      "general info Shutdown complete",
+      expect.stringMatching(/^startup info Hello and welcome to Prosody version 0\.12\./),
+    ]);
     // The real nginx serves the new location, proxied to the real prosody.
     expect(await readFile(path.join(node("web").root, "etc/nginx/nginx.conf"), "utf8")).toMatch(
       /location = \/xmpp-websocket/,

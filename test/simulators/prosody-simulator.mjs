@@ -322,8 +322,13 @@ process.on("SIGHUP", () => {
   }
 });
 
+// A SIGTERM's lines, in prosody 0.12's order (Debian 0.12.3: mod_posix.lua line 132, util/startup.lua lines
+// 350, 640, 635 and 643): the signal, the reason, then, once every session is closed, the main loop's end.
+// "Shutdown complete" is the last line of the process: the agent takes what the old process logged up to it
+// as the old process's (packages/agent/src/health/state.ts PROCESS_BOUNDS).
 onStop(async () => {
-  log("general", "info", "Shutting down: Received SIGTERM");
+  log("mod_posix", "warn", "Received SIGTERM");
+  log("startup", "info", "Shutting down: Received SIGTERM");
   for (const [a, port, local] of published) unpublish(NET, a, port, local);
   // prosody closes every client session with the system-shutdown stream error (mod_c2s, server-stopping),
   // which its clients' smack reports as the reason the connection closed.
@@ -340,7 +345,11 @@ onStop(async () => {
       }),
   );
   await Promise.all(closing);
+  log("general", "info", "Shutting down...");
+  log("general", "info", "Shutdown status: Cleaning up");
   rooms.clear();
   writeRegistry();
+  // mod_posix removes the pidfile on server-stopped, before the last line.
   if (pidfile) fs.rmSync(pidfile, { force: true });
+  log("general", "info", "Shutdown complete");
 });

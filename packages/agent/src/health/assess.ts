@@ -37,6 +37,8 @@ export interface ComponentConfig {
   windowsMs?: Readonly<Record<string, number>>;
   defaultWindowMs?: number;
   probeStaleMs?: number;
+  /** How the component's log marks the end of a process and the start of the next (state.ts PROCESS_BOUNDS). */
+  bounds?: { readonly last: string; readonly first: string };
 }
 
 /** What assess() looks at: the latest observation of each kind since the last (re)start. */
@@ -56,6 +58,11 @@ export interface ComponentSnapshot {
    * when the desired state does not say.
    */
   expectedBridges?: ReadonlySet<string>;
+  /**
+   * Problem lines read since the (re)start that wait for the old process's last line (state.ts
+   * PROCESS_BOUNDS): inside the grace period they keep the component from being reported healthy.
+   */
+  held?: number;
 }
 
 /** jicofo's signals of a bridge that left its brewery (rules.ts). */
@@ -205,7 +212,8 @@ export function assess(cfg: ComponentConfig, snap: ComponentSnapshot, now: numbe
   const started = snap.startedAt;
   const graceMs = cfg.graceSeconds * 1000;
   if (started === undefined || now - started >= graceMs) return verdict;
-  if (verdict.state === "healthy") return verdict;
+  const held = snap.held ?? 0;
+  if (verdict.state === "healthy" && held === 0) return verdict;
   if (
     verdict.state === "failed" &&
     snap.check !== undefined &&
@@ -216,9 +224,14 @@ export function assess(cfg: ComponentConfig, snap: ComponentSnapshot, now: numbe
     return verdict;
   }
   const base = `${cfg.service} (re)started ${secs(now - started)} ago; problems do not count during its ${cfg.graceSeconds}s grace period`;
+  const waiting =
+    held === 0
+      ? ""
+      : `; ${held === 1 ? "1 problem line since the restart waits" : `${held} problem lines since the restart wait`} for the old process's last line`;
   return {
     state: "starting",
-    explain: verdict.state === "unknown" ? base : `${base} (so far: ${verdict.explain})`,
+    explain:
+      verdict.state === "unknown" ? `${base}${waiting}` : `${base} (so far: ${verdict.explain})${waiting}`,
     ...(verdict.fix === undefined ? {} : { fix: verdict.fix }),
   };
 }

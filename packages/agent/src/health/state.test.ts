@@ -1,7 +1,7 @@
 import { ManualClock } from "@vmmeet/node";
 import { ComponentHealth, type HealthSignal, type LogComponent } from "@vmmeet/shared";
 import { describe, expect, it } from "vitest";
-import type { ComponentConfig } from "./assess.js";
+import type { ComponentConfig, ComponentHealthReport } from "./assess.js";
 import { CATALOG_RULES } from "./catalogRules.js";
 import { classify } from "./classify.js";
 import { toHealthSignal } from "./pipeline.js";
@@ -356,6 +356,85 @@ describe("tables", () => {
         for (const c of cures) expect(RULES[component].find((r) => r.signal === c)?.label).toBe("healthy");
       }
     }
+  });
+
+  describe("a restart's lines of the old process (prosody's last and first lines, PROCESS_BOUNDS)", () => {
+    // The real Debian prosody 0.12.3's lines of a restart (test/e2e-real.test.ts), and a storage error the
+    // old process might print while it closes its sessions.
+    const RESTART = {
+      sigterm: "Dec 07 01:00:01 mod_posix\twarn\tReceived SIGTERM",
+      storage:
+        "Dec 07 01:00:01 datamanager\terror\tUnable to write to accounts storage ('Permission denied') for user: focus@auth.jts.fips.de",
+      complete: "Dec 07 01:00:02 general\tinfo\tShutdown complete",
+      hello: "Dec 07 01:00:02 startup\tinfo\tHello and welcome to Prosody version 0.12.3",
+    };
+    const restarted = () => {
+      const m = trackersFor({
+        health: { logs: [{ component: "prosody" }], probes: [] },
+        services: [{ name: "prosody", graceSeconds: 10 }],
+      });
+      const clock = new ManualClock(T0);
+      const t = new ComponentTracker(m.get("prosody")!.config, clock);
+      const feed = (...lines: string[]) => {
+        for (const line of lines) t.observe({ kind: "signal", signal: signal("prosody", line, clock.now()) });
+        t.observe({ kind: "check", at: clock.now(), running: true });
+      };
+      t.observe({ kind: "started", at: clock.now() });
+      clock.advance(500);
+      /** The report once the 10 s grace period is over. */
+      const afterGrace = () => {
+        clock.advance(11_000);
+        return t.report();
+      };
+      return { t, feed, afterGrace };
+    };
+    const names = (r: ComponentHealthReport) => r.signals.map((x) => x.signal);
+
+    it("what the old process logs up to its 'Shutdown complete' does not count for the new one", () => {
+      const { feed, afterGrace } = restarted();
+      feed(RESTART.sigterm, RESTART.storage, RESTART.complete, RESTART.hello);
+      const r = afterGrace();
+      expect(r.state).toBe("healthy");
+      expect(names(r)).toEqual(["prosody-started"]);
+    });
+
+    it("without the old process's last line (killed), its lines count once the new one starts", () => {
+      const { feed, afterGrace } = restarted();
+      feed(RESTART.sigterm, RESTART.storage, RESTART.hello);
+      const r = afterGrace();
+      expect(r.state).toBe("degraded");
+      expect(names(r)).toContain("storage-error");
+    });
+
+    it("with neither line, what was held counts at the end of the grace period", () => {
+      const { t, feed, afterGrace } = restarted();
+      feed(RESTART.storage);
+      // Not healthy meanwhile: a push's health gate must not pass on a line not yet known to be harmless.
+      expect(t.report()).toMatchObject({
+        state: "starting",
+        explain: expect.stringMatching(
+          /1 problem line since the restart waits for the old process's last line/,
+        ),
+      });
+      const r = afterGrace();
+      expect(r.state).toBe("degraded");
+      expect(names(r)).toContain("storage-error");
+    });
+
+    it("a problem the new process logs after its first line counts as before", () => {
+      const { feed, afterGrace } = restarted();
+      feed(RESTART.complete, RESTART.hello, RESTART.storage);
+      expect(afterGrace().state).toBe("degraded");
+    });
+
+    it("only prosody has the bounds: jicofo's lines after a restart count from the start", () => {
+      const m = trackersFor({
+        health: { logs: [{ component: "prosody" }, { component: "jicofo" }], probes: [] },
+        services: [],
+      });
+      expect(m.get("prosody")?.config.bounds).toEqual({ last: "prosody-stopped", first: "prosody-started" });
+      expect(m.get("jicofo")?.config.bounds).toBeUndefined();
+    });
   });
 
   it("trackersFor builds one tracker per component with the service's grace period", () => {

@@ -35,6 +35,27 @@ export interface TrackerClock {
 const MAX_SIGNALS = 200;
 
 /**
+ * The signals of a component's last line of a process that stops cleanly and of the first line of one that
+ * starts. The agent announces a (re)start before rcctl runs, so the old process's shutdown lines come after
+ * the announcement: up to its last line they are its own, and do not count for the new process.
+ *
+ * prosody (bjc/prosody): startup.shutdown() logs "Shutdown complete" once the server-stopped event has run,
+ * after every session was closed (util/startup.lua: 0.12.5 line 643, 13.0.1 line 884; 0.11.14: the prosody
+ * script, line 91); startup.log_greeting() logs "Hello and welcome to Prosody version" (util/startup.lua:
+ * 0.11.14 line 441, 0.12.5 line 470, 13.0.1 line 535).
+ */
+export const PROCESS_BOUNDS: Readonly<Partial<Record<LogComponent, ProcessBounds>>> = {
+  prosody: { last: "prosody-stopped", first: "prosody-started" },
+};
+
+export interface ProcessBounds {
+  /** The signal of the last line a process prints when it stops cleanly. */
+  last: string;
+  /** The signal of the first line a new process prints. */
+  first: string;
+}
+
+/**
  * The state machine of one component: feed it observations (observe), ask for its report (report). Keeps
  * only the latest observation of each kind; a "started" observation drops everything older.
  */
@@ -55,6 +76,12 @@ export class ComponentTracker {
   private expected: ReadonlySet<string> | undefined;
   private state: ComponentState = "unknown";
   private since: number;
+  /**
+   * After a (re)start of a component with PROCESS_BOUNDS: the lines read since, until it is known whose they
+   * are. The old process's last line drops them; the new process's first line, or the end of the grace
+   * period, makes them count (a process killed without its last line, or a new one's early warnings).
+   */
+  private held: HealthSignal[] | null = null;
 
   constructor(config: ComponentConfig, clock: TrackerClock = { now: () => Date.now() }) {
     this.config = config;
@@ -107,6 +134,7 @@ export class ComponentTracker {
       case "started":
         // A new process: its predecessor's lines, probes and brewery no longer say anything.
         this.startedAt = observation.at;
+        this.held = this.config.bounds ? [] : null;
         this.check = undefined;
         this.http = undefined;
         this.ports.clear();
@@ -153,6 +181,30 @@ export class ComponentTracker {
     if (signal.component !== this.config.component) return;
     const at = Date.parse(signal.at);
     if (this.startedAt !== undefined && at < this.startedAt) return;
+    const bounds = this.config.bounds;
+    if (this.held !== null && bounds) {
+      if (signal.signal === bounds.last) {
+        // The old process's last line: everything it said since the announcement was its own.
+        this.held = null;
+        return;
+      }
+      if (signal.signal !== bounds.first) {
+        if (this.held.length < MAX_SIGNALS) this.held.push(signal);
+        return;
+      }
+      this.release();
+    }
+    this.keep(signal, at);
+  }
+
+  /** The held lines count after all (no last line of the old process came before the new one's first). */
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const s of held) this.keep(s, Date.parse(s.at));
+  }
+
+  private keep(signal: HealthSignal, at: number): void {
     this.signals.set(signal.signal, { at, signal });
     // rules.ts puts the bridge's MUC JID (ROOM/NICK) into the detail of both brewery signals.
     if (this.config.component === "jicofo" && signal.detail !== undefined) {
@@ -180,6 +232,9 @@ export class ComponentTracker {
       ...(this.http === undefined ? {} : { http: this.http }),
       ports: new Map(this.ports),
       signals: new Map(this.signals),
+      ...(this.held === null
+        ? {}
+        : { held: this.held.filter((x) => x.label === "degraded" || x.label === "failed").length }),
       ...(this.config.component === "jicofo"
         ? {
             bridges: new Set(this.bridgeSet.keys()),
@@ -193,6 +248,12 @@ export class ComponentTracker {
   /** The state now (updates `since` when it changed). */
   assess(): Assessment {
     const now = this.clock.now();
+    if (
+      this.held !== null &&
+      this.startedAt !== undefined &&
+      now - this.startedAt >= this.config.graceSeconds * 1000
+    )
+      this.release();
     const a = assess(this.config, this.snapshot(), now);
     if (a.state !== this.state) {
       this.state = a.state;
@@ -271,6 +332,7 @@ export function trackersFor(
           ...(probe?.http === undefined ? {} : { http: probe.http }),
           ports: probe?.ports ?? [],
           ...(options.windowsMs === undefined ? {} : { windowsMs: options.windowsMs }),
+          ...(PROCESS_BOUNDS[component] === undefined ? {} : { bounds: PROCESS_BOUNDS[component] }),
         },
         options.clock,
       ),

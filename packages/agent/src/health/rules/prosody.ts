@@ -138,6 +138,15 @@ export function prosodyRules(): Rule[] {
       detail: 1,
     },
     {
+      // The last line of a prosody that stops cleanly (util/startup.lua startup.shutdown): state.ts
+      // PROCESS_BOUNDS drops what the old process logged after the agent announced a restart.
+      signal: "prosody-stopped",
+      label: "info",
+      needles: ["Shutdown complete"],
+      re: /Shutdown complete/,
+      explain: "prosody stopped cleanly.",
+    },
+    {
       signal: "c2s-port-activated",
       label: "healthy",
       needles: ["Activated service 'c2s'"],
