@@ -26,7 +26,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // The benchmark smoke test starts five benchmarks (a thousand simulated agents among them): beside the
+    // The benchmark smoke test starts five benchmarks (a fleet of simulated agents among them): beside the
     // suite it loaded a 2-core CI machine enough to widen the suite's races. It runs alone, after the suite.
     projects: [
       {
