@@ -14,10 +14,12 @@ export function makePfctl(root: string): Promise<string> {
   return writeDoubleWrapper(root, "sbin/pfctl", PFCTL_DOUBLE_SCRIPT);
 }
 
+const loadedFile = (root: string) => join(root, "var/db/pfctl-double/loaded.conf");
+
 /** The ruleset the double holds as loaded (the text of the last `pfctl -f`), or null before any load. */
 export async function loadedRules(root: string): Promise<string | null> {
   try {
-    return await readFile(join(root, "var/db/pfctl-double/loaded.conf"), "utf8");
+    return await readFile(loadedFile(root), "utf8");
   } catch {
     return null;
   }
@@ -26,7 +28,7 @@ export async function loadedRules(root: string): Promise<string | null> {
 /** loadedRules, read now: for a network double that must follow the rules the moment pfctl -f returns. */
 export function loadedRulesNow(root: string): string | null {
   try {
-    return readFileSync(join(root, "var/db/pfctl-double/loaded.conf"), "utf8");
+    return readFileSync(loadedFile(root), "utf8");
   } catch {
     return null;
   }

@@ -38,7 +38,14 @@ export interface ComponentConfig {
   defaultWindowMs?: number;
   probeStaleMs?: number;
   /** How the component's log marks the end of a process and the start of the next (state.ts PROCESS_BOUNDS). */
-  bounds?: { readonly last: string; readonly first: string };
+  bounds?: ProcessBounds;
+}
+
+export interface ProcessBounds {
+  /** The signal of the last line a process prints when it stops cleanly. */
+  readonly last: string;
+  /** The signal of the first line a new process prints. */
+  readonly first: string;
 }
 
 /** What assess() looks at: the latest observation of each kind since the last (re)start. */

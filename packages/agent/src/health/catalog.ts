@@ -229,9 +229,9 @@ export function levelStage(component: LogComponent): LevelStage {
 }
 
 const EXCEPTION_LEVEL = "exception";
-/** Optional transport prefixes: docker compose, docker logs -t, syslog/journald `stamp [host] tag[pid]: `. */
 /** prosody's own time stamp before the source column: its file layout's, or an ISO one; optional. */
 const PROSODY_STAMP = String.raw`(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* )?`;
+/** Optional transport prefixes: docker compose, docker logs -t, syslog/journald `stamp [host] tag[pid]: `. */
 const PREFIX = String.raw`(?:[\w.-]{1,64} *\| )?(?:\d{4}-\d\d-\d\dT[^ ]{0,29} )?(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (?:[^\s:[\]|]+ )?[^\s:[\]|]+(?:\[\d+\])?: |[^\s:[\]|]+\[\d+\]: )?`;
 const EXCEPTION_BODY = String.raw`\s*(?:Caused by: |Exception in thread "[^"]*" )?(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)(?::|\s*$)`;
 

@@ -11,6 +11,7 @@ import {
   type ComponentHealthReport,
   type ComponentSnapshot,
   type ComponentState,
+  type ProcessBounds,
 } from "./assess.js";
 import type { BreweryState } from "./offsetStore.js";
 import { BREWERY_SIGNAL, NO_BRIDGE_EXPLAIN, NO_BRIDGE_FIX } from "./problems.js";
@@ -47,13 +48,6 @@ const MAX_SIGNALS = 200;
 export const PROCESS_BOUNDS: Readonly<Partial<Record<LogComponent, ProcessBounds>>> = {
   prosody: { last: "prosody-stopped", first: "prosody-started" },
 };
-
-export interface ProcessBounds {
-  /** The signal of the last line a process prints when it stops cleanly. */
-  last: string;
-  /** The signal of the first line a new process prints. */
-  first: string;
-}
 
 /**
  * The state machine of one component: feed it observations (observe), ask for its report (report). Keeps
